@@ -1,0 +1,57 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+// One set of settings for every target (the swift-log manifest's pattern).
+let swiftSettings: [SwiftSetting] = [
+    .enableUpcomingFeature("ExistentialAny"),
+    .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
+]
+
+let package = Package(
+    name: "offload",
+    platforms: [.macOS(.v15)],
+    products: [
+        .library(name: "Offload", targets: ["Offload"]),
+        .executable(name: "offload", targets: ["offload"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+    ],
+    targets: [
+        // The core: job model, queue, scheduling, the worker pool and the diagnostic kinds.
+        .target(
+            name: "Offload",
+            dependencies: [
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
+        // The CLI: a thin executable over the core.
+        .executableTarget(
+            name: "offload",
+            dependencies: [
+                "Offload",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmark suites (run them through `benchmarks/<suite>/run`).
+        .executableTarget(
+            name: "OffloadBenchmarks",
+            dependencies: ["Offload"],
+            path: "benchmarks/Sources/OffloadBenchmarks"
+        ),
+        .testTarget(name: "OffloadTests", dependencies: ["Offload"]),
+    ]
+)
+
+for target in package.targets {
+    target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
+}

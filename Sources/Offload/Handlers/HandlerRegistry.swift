@@ -1,0 +1,44 @@
+/// The handlers a pool runs, by kind name. A kind is registered once.
+///
+/// ```swift
+/// var registry = HandlerRegistry.diagnostics   // debug.echo, debug.sleep, …
+/// try registry.register(Resize())
+/// ```
+public struct HandlerRegistry: Sendable {
+    private var handlers: [String: AnyJobHandler] = [:]
+
+    /// An empty registry.
+    public init() {}
+
+    /// Adds a handler.
+    /// - Throws: ``OffloadError/Code/duplicateKind`` when the kind is taken, ``OffloadError/Code/invalidPayload``
+    ///   when the kind name is empty.
+    public mutating func register<H: JobHandler>(_ handler: H) throws(OffloadError) {
+        guard !handler.kind.isEmpty else { throw OffloadError(.invalidPayload, "a handler's kind must not be empty") }
+        guard handlers[handler.kind] == nil else {
+            throw OffloadError(.duplicateKind, "a handler for kind '\(handler.kind)' is already registered")
+        }
+        handlers[handler.kind] = AnyJobHandler(handler)
+    }
+
+    /// The registered kind names, sorted.
+    public var kinds: [String] { handlers.keys.sorted() }
+
+    /// Whether a handler runs `kind`.
+    public func contains(_ kind: String) -> Bool { handlers[kind] != nil }
+
+    func handler(for kind: String) -> AnyJobHandler? { handlers[kind] }
+
+    /// The diagnostic kinds: `debug.echo`, `debug.sleep`, `debug.spin`, `debug.fail`, `debug.hang`,
+    /// `debug.alloc` and `debug.crash`.
+    public static var diagnostics: HandlerRegistry {
+        var registry = HandlerRegistry()
+        registry.registerDiagnostics()
+        return registry
+    }
+
+    /// Adds the diagnostic kinds to this registry.
+    public mutating func registerDiagnostics() {
+        for handler in Diagnostics.handlers { handlers[handler.kind] = handler }
+    }
+}

@@ -1,0 +1,50 @@
+public import Logging
+
+/// What a handler knows of the job it runs, and how it talks back to the pool.
+public struct JobContext: Sendable {
+    /// The job's id.
+    public let jobID: JobID
+    /// The job's kind.
+    public let kind: String
+    /// The job's priority.
+    public let priority: Priority
+    /// The attempt, 1 for the first.
+    public let attempt: Int
+    /// The worker running the job.
+    public let worker: WorkerID
+    /// Where the worker runs.
+    public let isolation: Isolation
+    private let baseLogger: Logger
+    private let host: (any WorkerHost)?
+
+    init(assignment: Assignment, worker: WorkerID, isolation: Isolation, logger: Logger, host: (any WorkerHost)?) {
+        self.jobID = assignment.job.id
+        self.kind = assignment.job.kind
+        self.priority = assignment.job.priority
+        self.attempt = assignment.attempt
+        self.worker = worker
+        self.isolation = isolation
+        self.baseLogger = logger
+        self.host = host
+    }
+
+    /// A logger with the job's id, kind and attempt as metadata.
+    public var logger: Logger {
+        var logger = baseLogger
+        logger[metadataKey: "job"] = "\(jobID)"
+        logger[metadataKey: "kind"] = "\(kind)"
+        logger[metadataKey: "attempt"] = "\(attempt)"
+        return logger
+    }
+
+    /// Reports how far the job has come, 0…1, with an optional note; the pool emits a `jobProgress` event.
+    public func reportProgress(_ fraction: Double, message: String? = nil) {
+        host?.progress(of: jobID, attempt: attempt, fraction: min(max(fraction, 0), 1), message: message)
+    }
+
+    /// Whether the pool asked the job to stop (timeout, cancellation, preemption or shutdown).
+    public var isCancelled: Bool { Task.isCancelled }
+
+    /// Throws `CancellationError` when the pool asked the job to stop.
+    public func checkCancellation() throws { try Task.checkCancellation() }
+}

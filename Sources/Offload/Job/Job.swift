@@ -1,0 +1,70 @@
+/// A unit of work: what to run (`kind` and `payload`), how urgently, and what to do when it fails.
+///
+/// ```swift
+/// let job = Job(kind: "debug.sleep", payload: .json(["ms": 50]), priority: .high,
+///               timeout: .seconds(1), maxRetries: 2)
+/// ```
+public struct Job: Sendable {
+    /// The job's identity; generated when not given.
+    public var id: JobID
+    /// The handler's kind name (`"image"`, `"debug.sleep"`…).
+    public var kind: String
+    /// How urgent the job is.
+    public var priority: Priority
+    /// The handler's input.
+    public var payload: JobPayload
+    /// How long one attempt may run; `nil` for no limit. It starts when the attempt starts.
+    public var timeout: Duration?
+    /// How many times a failed attempt is retried (0: one attempt only).
+    public var maxRetries: Int
+    /// The waits between attempts.
+    public var retryPolicy: RetryPolicy
+    /// The earliest time the job may start; `nil` to start as soon as a worker is free.
+    public var runAt: ContinuousClock.Instant?
+    /// Capabilities a worker must declare to run this job (besides the kind, under `capabilityBased`).
+    public var requiredCapabilities: Set<String>
+    /// When the job was made.
+    public var createdAt: ContinuousClock.Instant
+
+    /// - Parameters:
+    ///   - id: the job's identity (default: a generated one).
+    ///   - kind: the handler's kind name.
+    ///   - payload: the handler's input (default: none).
+    ///   - priority: how urgent (default `.normal`).
+    ///   - timeout: the limit on one attempt (default: none).
+    ///   - maxRetries: retries after a failed attempt (default 0).
+    ///   - retryPolicy: waits between attempts (default: 100 ms doubling, capped at 30 s, ±20 %).
+    ///   - delay: how long to wait before the job may start (default: none).
+    ///   - requiredCapabilities: capabilities a worker must have (default: none).
+    public init(
+        id: JobID = .generate(),
+        kind: String,
+        payload: JobPayload = .none,
+        priority: Priority = .normal,
+        timeout: Duration? = nil,
+        maxRetries: Int = 0,
+        retryPolicy: RetryPolicy = RetryPolicy(),
+        delay: Duration? = nil,
+        requiredCapabilities: Set<String> = []
+    ) {
+        let now = ContinuousClock.now
+        self.id = id
+        self.kind = kind
+        self.payload = payload
+        self.priority = priority
+        self.timeout = timeout
+        self.maxRetries = maxRetries
+        self.retryPolicy = retryPolicy
+        self.runAt = delay.map { now + $0 }
+        self.requiredCapabilities = requiredCapabilities
+        self.createdAt = now
+    }
+
+    /// Checks the job's own fields (not its payload); the message names the field.
+    public func validate() throws(OffloadError) {
+        if kind.isEmpty { throw OffloadError(.invalidPayload, "kind must not be empty") }
+        if let timeout, timeout <= .zero { throw OffloadError(.invalidPayload, "timeout must be positive") }
+        if maxRetries < 0 { throw OffloadError(.invalidPayload, "maxRetries must not be negative") }
+        try retryPolicy.validate()
+    }
+}

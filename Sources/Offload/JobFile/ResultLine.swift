@@ -1,0 +1,57 @@
+/// The lines `offload run` writes: one result per job in `results.jsonl`, one event per line for `--events`.
+public enum ResultLine {
+    /// `{"id":…,"kind":…,"status":…,"attempts":…,"worker":…,"workerPid":…,"waitMs":…,"runMs":…,"result":…,"error":…}`
+    public static func encode(_ outcome: JobOutcome) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(192)
+        var members: [(key: String, value: JSONValue)] = [
+            ("id", .string(outcome.id.rawValue)),
+            ("kind", .string(outcome.kind)),
+            ("status", .string(outcome.status.rawValue)),
+            ("attempts", .int(Int64(outcome.attempts))),
+            ("worker", outcome.worker.map { .string($0.rawValue) } ?? .null),
+            ("workerPid", outcome.workerPID.map { .int(Int64($0)) } ?? .null),
+            ("waitMs", .double(rounded(outcome.waitTime.milliseconds))),
+            ("runMs", .double(rounded(outcome.runTime.milliseconds))),
+        ]
+        var result: JSONValue = .null
+        var errorValue: JSONValue = outcome.error.map(errorJSON) ?? .null
+        if let output = outcome.result {
+            do { result = try output.json() } catch {
+                errorValue = errorJSON(OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error)"))
+            }
+        }
+        members.append(("result", result))
+        members.append(("error", errorValue))
+        JSONWriter.write(.object(members), into: &out)
+        return out
+    }
+
+    /// `{"event":"workerReady","t":12.5,"worker":"w1","pid":1234,…}` — `t` in milliseconds since the pool started.
+    public static func encode(_ event: PoolEvent) -> [UInt8] {
+        var members: [(key: String, value: JSONValue)] = [
+            ("event", .string(event.type.rawValue)),
+            ("t", .double(rounded(event.time.milliseconds))),
+        ]
+        if let worker = event.worker { members.append(("worker", .string(worker.rawValue))) }
+        if let pid = event.pid { members.append(("pid", .int(Int64(pid)))) }
+        if let job = event.job { members.append(("job", .string(job.rawValue))) }
+        if let kind = event.kind { members.append(("kind", .string(kind))) }
+        if let priority = event.priority { members.append(("priority", .string(priority.name))) }
+        if let attempt = event.attempt { members.append(("attempt", .int(Int64(attempt)))) }
+        if let progress = event.progress { members.append(("progress", .double(rounded(progress)))) }
+        if let message = event.message { members.append(("message", .string(message))) }
+        if let error = event.error { members.append(("error", errorJSON(error))) }
+        if let willRetry = event.willRetry { members.append(("willRetry", .bool(willRetry))) }
+        if let outcome = event.outcome { members.append(("status", .string(outcome.status.rawValue))) }
+        var out: [UInt8] = []
+        JSONWriter.write(.object(members), into: &out)
+        return out
+    }
+
+    static func errorJSON(_ error: OffloadError) -> JSONValue {
+        .object([("code", .string(error.code.rawValue)), ("message", .string(error.message))])
+    }
+
+    private static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
+}

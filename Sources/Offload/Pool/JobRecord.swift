@@ -1,0 +1,93 @@
+/// Why the pool asked a running job to stop.
+enum StopReason: Sendable {
+    case timeout
+    case cancelled
+    case preempted
+    case shutdown
+}
+
+/// A job the pool holds, from submit to its end.
+///
+/// `@unchecked Sendable`: a record is touched under one lock at a time — the inbox's from
+/// `submit` until it is drained, the pool's main lock after that.
+final class JobRecord: QueueableJob, @unchecked Sendable {
+    var job: Job
+    let handle: JobHandle
+    let handler: AnyJobHandler
+    let lane: QueueLane
+    let metrics: KindMetrics
+    /// Attempts started and counted (a preempted attempt is given back).
+    var attempts = 0
+    /// When the job last became ready.
+    var readySince: ContinuousClock.Instant
+    var startedAt: ContinuousClock.Instant?
+    var deadline: ContinuousClock.Instant?
+    var worker: WorkerID?
+    var workerPID: Int32?
+    var stopReason: StopReason?
+    var graceDeadline: ContinuousClock.Instant?
+    /// The job already ignored a preemption; it is not asked again.
+    var refusedPreemption = false
+    var lastWait: Duration = .zero
+    var lastRun: Duration = .zero
+
+    var id: JobID { job.id }
+    var priority: Priority { job.priority }
+
+    init(job: Job, handle: JobHandle, handler: AnyJobHandler, lane: QueueLane, metrics: KindMetrics, now: ContinuousClock.Instant) {
+        self.job = job
+        self.handle = handle
+        self.handler = handler
+        self.lane = lane
+        self.metrics = metrics
+        self.readySince = max(job.runAt ?? now, now)
+    }
+
+    var info: JobInfo {
+        JobInfo(id: job.id, kind: job.kind, priority: job.priority, requiredCapabilities: job.requiredCapabilities)
+    }
+
+    func outcome(status: JobStatus, result: JobResult? = nil, error: OffloadError? = nil) -> JobOutcome {
+        JobOutcome(
+            id: job.id, kind: job.kind, priority: job.priority, status: status, attempts: attempts,
+            worker: worker, workerPID: workerPID, waitTime: lastWait, runTime: lastRun, result: result, error: error)
+    }
+}
+
+/// A worker as the pool's state keeps it.
+struct WorkerSlot {
+    let worker: any Worker
+    var id: WorkerID { worker.id }
+    let profile: Int
+    let capabilities: Set<String>
+    var state: WorkerState = .initializing
+    var running: JobRecord?
+    let startedAt: ContinuousClock.Instant
+    var idleSince: ContinuousClock.Instant
+    var jobsCompleted = 0
+    var busyTime: Duration = .zero
+    /// Asked to end; takes no more jobs.
+    var stopping = false
+
+    var isFree: Bool { state == .idle && running == nil && !stopping }
+
+    var info: WorkerInfo {
+        WorkerInfo(id: id, state: state, capabilities: capabilities, jobsCompleted: jobsCompleted, busyTime: busyTime,
+                   runningKind: running?.job.kind)
+    }
+}
+
+/// What the pool does after leaving its lock, in this order.
+struct PoolEffects {
+    var starts: [any Worker] = []
+    var deliveries: [(worker: any Worker, assignment: Assignment)] = []
+    var cancels: [(worker: any Worker, job: JobID)] = []
+    var stops: [any Worker] = []
+    var abandons: [any Worker] = []
+    var resolutions: [(handle: JobHandle, outcome: JobOutcome)] = []
+    var events: [PoolEvent] = []
+    var admitted: [CheckedContinuation<Void, Never>] = []
+    var stopped: [CheckedContinuation<Void, Never>] = []
+    var wakeSupervisor = false
+    var finishEvents = false
+}

@@ -1,0 +1,95 @@
+public import Logging
+
+/// How a pool runs: workers, scheduling, limits and shutdown.
+///
+/// ```swift
+/// var configuration = PoolConfiguration(scaling: .fixed(4), policy: .roundRobin)
+/// configuration.agingInterval = .seconds(2)
+/// ```
+public struct PoolConfiguration: Sendable {
+    /// What happens when a job is submitted to a full queue.
+    public enum Overflow: Sendable, Hashable {
+        /// `submit` waits until there is room.
+        case wait
+        /// `submit` throws ``OffloadError/Code/queueFull``.
+        case fail
+    }
+
+    /// Where workers run.
+    public var isolation: Isolation
+    /// How many workers, and when to add or end them.
+    public var scaling: ScalingConfiguration
+    /// Which job runs next and where.
+    public var policy: any SchedulingPolicy
+    /// The wait that raises a ready job by one priority level; `nil` disables aging.
+    public var agingInterval: Duration?
+    /// Whether critical jobs may preempt lower work when every worker is busy.
+    public var preemption: Bool
+    /// Queued jobs (ready and delayed) at most; `nil` for no limit.
+    public var capacity: Int?
+    /// What a submit to a full queue does.
+    public var overflow: Overflow
+    /// Capabilities of the workers, one set per profile; worker profiles are handed out so that each
+    /// has at least one worker. Empty: one profile declaring every registered kind.
+    public var workerProfiles: [Set<String>]
+    /// How long a job asked to stop may take before its worker is given up on (and replaced).
+    public var cancellationGracePeriod: Duration
+    /// How long a graceful shutdown lets queued and running jobs finish before cancelling them.
+    public var shutdownTimeout: Duration
+    /// The buffering of each event stream.
+    public var eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy
+    /// Where the pool logs (debug and trace levels only).
+    public var logger: Logger
+
+    /// - Parameters:
+    ///   - isolation: where workers run (default `.thread`).
+    ///   - scaling: worker counts and scaling (default: 1 to the number of CPUs).
+    ///   - policy: the scheduling policy (default `.priority`).
+    ///   - agingInterval: the wait worth one priority level (default 10 s).
+    ///   - preemption: whether critical jobs preempt (default `true`).
+    ///   - capacity: the queue bound (default none).
+    ///   - overflow: what a submit to a full queue does (default `.wait`).
+    ///   - workerProfiles: capability profiles (default: every worker runs every kind).
+    ///   - cancellationGracePeriod: time a job has to honour a stop request (default 1 s).
+    ///   - shutdownTimeout: time a graceful shutdown waits for jobs (default 30 s).
+    ///   - eventBuffering: buffering of event streams (default unbounded).
+    ///   - logger: the pool's logger (default: a logger labelled `offload`).
+    public init(
+        isolation: Isolation = .thread,
+        scaling: ScalingConfiguration = ScalingConfiguration(),
+        policy: any SchedulingPolicy = PriorityPolicy(),
+        agingInterval: Duration? = .seconds(10),
+        preemption: Bool = true,
+        capacity: Int? = nil,
+        overflow: Overflow = .wait,
+        workerProfiles: [Set<String>] = [],
+        cancellationGracePeriod: Duration = .seconds(1),
+        shutdownTimeout: Duration = .seconds(30),
+        eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy = .unbounded,
+        logger: Logger = Logger(label: "offload")
+    ) {
+        self.isolation = isolation
+        self.scaling = scaling
+        self.policy = policy
+        self.agingInterval = agingInterval
+        self.preemption = preemption
+        self.capacity = capacity
+        self.overflow = overflow
+        self.workerProfiles = workerProfiles
+        self.cancellationGracePeriod = cancellationGracePeriod
+        self.shutdownTimeout = shutdownTimeout
+        self.eventBuffering = eventBuffering
+        self.logger = logger
+    }
+
+    func validate() throws(OffloadError) {
+        try scaling.validate()
+        if let capacity, capacity < 1 { throw OffloadError(.invalidPayload, "capacity must be at least 1") }
+        if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidPayload, "agingInterval must be positive") }
+        if cancellationGracePeriod < .zero { throw OffloadError(.invalidPayload, "cancellationGracePeriod must not be negative") }
+        if shutdownTimeout < .zero { throw OffloadError(.invalidPayload, "shutdownTimeout must not be negative") }
+        if workerProfiles.count > scaling.maxWorkers {
+            throw OffloadError(.invalidPayload, "\(workerProfiles.count) worker profiles need at least as many workers (maxWorkers is \(scaling.maxWorkers))")
+        }
+    }
+}

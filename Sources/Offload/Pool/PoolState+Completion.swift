@@ -1,0 +1,139 @@
+import Metrics
+import Synchronization
+extension PoolState {
+    /// A worker ended an attempt. Returns the worker's next job when it asked for one.
+    mutating func finish(
+        _ assignment: Assignment, result: Result<JobResult, any Error>, worker: WorkerID, takeNext: Bool,
+        now: ContinuousClock.Instant
+    ) -> (Assignment?, PoolEffects) {
+        var effects = PoolEffects()
+        // An abandoned worker, or an attempt the pool already gave up on, reports nothing.
+        guard let index = slotIndex(worker), let record = workers[index].running,
+              record.id == assignment.job.id, record.attempts == assignment.attempt
+        else { return (nil, effects) }
+        let ran = now - (record.startedAt ?? now)
+        record.lastRun = ran
+        runTimes.record(ran)
+        workers[index].running = nil
+        workers[index].state = .idle
+        workers[index].idleSince = now
+        workers[index].jobsCompleted += 1
+        workers[index].busyTime += ran
+        let reason = record.stopReason
+        record.stopReason = nil
+        record.graceDeadline = nil
+        if reason == .preempted { pendingPreemptions -= 1 }
+
+        switch result {
+        case .success(let output):
+            // Work that finished is kept, even if a stop request was on its way.
+            finalize(record, .completed, result: output, now: now, &effects)
+        case .failure(let error):
+            switch (reason, error is CancellationError) {
+            case (.preempted?, true):
+                requeue(record, now: now, &effects)
+            case (.timeout?, _):
+                counters.timedOut += 1
+                failOrRetry(record, timedOutError(record), now: now, &effects)
+            case (.cancelled?, _):
+                finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled by the caller while running"), now: now, &effects)
+            case (.shutdown?, _):
+                finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job finished"), now: now, &effects)
+            default:
+                failOrRetry(record, Self.offloadError(from: error), now: now, &effects)
+            }
+        }
+
+        if phase == .stopping || workers[index].stopping {
+            effects.stops.append(workers[index].worker)
+            finishStoppingIfDone(now: now, &effects)
+            return (nil, effects)
+        }
+        let next = takeNext ? nextJob(for: index, now: now, &effects) : nil
+        dispatch(now: now, &effects)
+        checkDrained(now: now, &effects)
+        return (next, effects)
+    }
+
+    func timedOutError(_ record: JobRecord) -> OffloadError {
+        let limit = record.job.timeout.map { "\(Int($0.milliseconds.rounded())) ms" } ?? "its limit"
+        return OffloadError(.timedOut, "attempt \(record.attempts) ran past its timeout of \(limit)")
+    }
+
+    /// The error a job ends with when its handler threw `error`.
+    static func offloadError(from error: any Error) -> OffloadError {
+        switch error {
+        case let offload as OffloadError: offload
+        case is CancellationError: OffloadError(.handlerFailed, "the handler threw CancellationError without being asked to stop")
+        default: OffloadError(.handlerFailed, String(describing: error))
+        }
+    }
+
+    /// Schedules another attempt after the backoff, or ends the job failed.
+    mutating func failOrRetry(_ record: JobRecord, _ error: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        let mayRetry = error.isRetryable && record.attempts <= record.job.maxRetries
+            && (phase == .running || isDraining(before: now))
+        guard mayRetry else {
+            finalize(record, .failed, error: error, now: now, &effects)
+            return
+        }
+        counters.retried += 1
+        record.metrics.retried.increment()
+        let due = now + record.job.retryPolicy.delay(beforeRetry: record.attempts)
+        record.readySince = due
+        record.startedAt = nil
+        queue.enqueue(record, lane: record.lane, now: now, runAt: due)
+        inbox.backlog.add(1, ordering: .relaxed)
+        requestWake(at: due, &effects)
+        if eventsOn {
+            var failed = jobEvent(.jobFailed, record, now)
+            failed.error = error
+            failed.willRetry = true
+            effects.events.append(failed)
+        }
+    }
+
+    private func isDraining(before now: ContinuousClock.Instant) -> Bool {
+        if case .draining(let deadline, let expired) = phase { return !expired && now < deadline }
+        return false
+    }
+
+    /// Puts a preempted job back in the queue, keeping its place and its retries.
+    mutating func requeue(_ record: JobRecord, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        record.attempts -= 1
+        record.startedAt = nil
+        counters.preempted += 1
+        if eventsOn { effects.events.append(jobEvent(.jobPreempted, record, now)) }
+        queue.enqueue(record, lane: record.lane, now: now, readySince: record.readySince)
+        inbox.backlog.add(1, ordering: .relaxed)
+    }
+
+    /// Ends a job for good: counts it, resolves its handle and emits its final event.
+    mutating func finalize(
+        _ record: JobRecord, _ status: JobStatus, result: JobResult? = nil, error: OffloadError? = nil,
+        now: ContinuousClock.Instant, _ effects: inout PoolEffects
+    ) {
+        records[record.id] = nil
+        inbox.forget(record.id)
+        switch status {
+        case .completed: counters.completed += 1
+        case .failed: counters.failed += 1
+        case .cancelled: counters.cancelled += 1
+        }
+        record.metrics.recordEnd(status: status, run: record.lastRun)
+        let outcome = record.outcome(status: status, result: result, error: error)
+        effects.resolutions.append((record.handle, outcome))
+        if eventsOn {
+            let type: PoolEvent.MessageType = switch status {
+            case .completed: .jobCompleted
+            case .failed: .jobFailed
+            case .cancelled: .jobCancelled
+            }
+            var event = jobEvent(type, record, now)
+            event.error = error
+            event.outcome = outcome
+            if status == .failed { event.willRetry = false }
+            effects.events.append(event)
+        }
+    }
+}

@@ -1,0 +1,174 @@
+import Metrics
+import DequeModule
+import Synchronization
+extension PoolState {
+    /// Moves submitted jobs from the inbox into the queue.
+    mutating func drainInbox(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        for record in inbox.takeArrivals() {
+            guard phase == .running else {
+                records[record.id] = record
+                inbox.backlog.subtract(1, ordering: .relaxed)
+                finalize(record, .cancelled, error: OffloadError(.shuttingDown, "the pool shut down before the job was queued"), now: now, &effects)
+                continue
+            }
+            records[record.id] = record
+            queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
+            counters.submitted += 1
+            if eventsOn { effects.events.append(jobEvent(.jobQueued, record, now)) }
+            if let due = record.job.runAt, due > now { requestWake(at: due, &effects) }
+        }
+    }
+
+    /// Publishes how many workers are free, for submitters deciding whether to dispatch.
+    func publishFreeWorkers() {
+        inbox.freeWorkers.store(workers.reduce(0) { $0 + ($1.isFree ? 1 : 0) }, ordering: .sequentiallyConsistent)
+    }
+
+    /// Hands ready jobs to free workers, as the policy chooses, then preempts for waiting critical work.
+    mutating func dispatch(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        drainInbox(now: now, &effects)
+        guard isStarted, !isPaused, phase != .stopped, phase != .stopping else { return }
+        queue.releaseDue(now: now)
+        while queue.readyCount > 0, workers.contains(where: \.isFree) {
+            let free = workers.indices.filter { workers[$0].isFree }
+            if free.isEmpty { break }
+            guard let record = queue.peek(now: now, where: { lane in free.contains { lane.isServed(by: workers[$0].capabilities) } })
+            else { break }
+            let candidates = free.filter { record.lane.isServed(by: workers[$0].capabilities) }
+            let chosen: Int
+            if candidates.count == 1 {
+                chosen = candidates[0]
+            } else {
+                let infos = candidates.map { workers[$0].info }
+                guard let id = policy.selectWorker(for: record.info, among: infos),
+                      let index = candidates.first(where: { workers[$0].id == id })
+                else { break }
+                chosen = index
+            }
+            _ = queue.remove(record.id)
+            let assignment = assign(record, to: chosen, now: now, &effects)
+            effects.deliveries.append((workers[chosen].worker, assignment))
+        }
+        preemptIfNeeded(now: now, &effects)
+        admitWaitingSubmitters(&effects)
+    }
+
+    /// The next job for a worker that has just become free, taken directly (no hand-off).
+    mutating func nextJob(for index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Assignment? {
+        guard isStarted, !isPaused, phase != .stopped, phase != .stopping, workers[index].isFree else { return nil }
+        // Publish this worker as free before draining, so a job appended meanwhile is not missed.
+        publishFreeWorkers()
+        drainInbox(now: now, &effects)
+        let capabilities = workers[index].capabilities
+        guard let record = queue.dequeue(now: now, where: { $0.isServed(by: capabilities) }) else { return nil }
+        admitWaitingSubmitters(&effects)
+        return assign(record, to: index, now: now, &effects)
+    }
+
+    mutating func assign(_ record: JobRecord, to index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Assignment {
+        record.attempts += 1
+        inbox.backlog.subtract(1, ordering: .relaxed)
+        record.worker = workers[index].id
+        record.workerPID = workers[index].worker.pid
+        record.startedAt = now
+        record.lastWait = now - record.readySince
+        record.stopReason = nil
+        record.graceDeadline = nil
+        record.deadline = record.job.timeout.map { now + $0 }
+        workers[index].state = .busy
+        workers[index].running = record
+        waitTimes.record(record.lastWait)
+        record.metrics.wait.recordNanoseconds(record.lastWait.nanoseconds)
+        if let deadline = record.deadline { requestWake(at: deadline, &effects) }
+        if eventsOn { effects.events.append(jobEvent(.jobStarted, record, now)) }
+        return Assignment(job: record.job, attempt: record.attempts, handler: record.handler)
+    }
+
+    /// When critical jobs wait and no worker is free: start a worker if the pool may grow,
+    /// else ask the worker running the least urgent (and most recently started) job to give way.
+    mutating func preemptIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        guard configuration.preemption, phase == .running else { return }
+        var waiting = queue.readyCount(of: .critical) - pendingPreemptions
+        guard waiting > 0, let critical = queue.peek(now: now), critical.priority == .critical else { return }
+        let starting = workers.filter { $0.state == .initializing && !$0.stopping }.count
+        waiting -= starting
+        while waiting > 0 && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers {
+            spawnWorker(now: now, &effects)
+            waiting -= 1
+        }
+        while waiting > 0 {
+            let victims = workers.indices.filter { index in
+                guard let running = workers[index].running, !workers[index].stopping, running.stopReason == nil,
+                      !running.refusedPreemption, critical.lane.isServed(by: workers[index].capabilities)
+                else { return false }
+                return policy.shouldPreempt(running: running.info, for: critical.info)
+            }
+            guard let victim = victims.min(by: { a, b in
+                let (x, y) = (workers[a].running!, workers[b].running!)
+                if x.priority != y.priority { return x.priority < y.priority }
+                return (x.startedAt ?? now) > (y.startedAt ?? now)
+            }) else { return }
+            let record = workers[victim].running!
+            requestStop(record, reason: .preempted, slot: victim, now: now,
+                        message: "preempted by critical job \(critical.id)", &effects)
+            pendingPreemptions += 1
+            waiting -= 1
+        }
+    }
+
+    /// Asks the worker running `record` to stop it, and gives it the grace period to do so.
+    mutating func requestStop(_ record: JobRecord, reason: StopReason, slot: Int, now: ContinuousClock.Instant,
+                              message: String, _ effects: inout PoolEffects) {
+        if record.stopReason == .preempted { pendingPreemptions -= 1 }
+        record.stopReason = reason
+        record.graceDeadline = now + configuration.cancellationGracePeriod
+        requestWake(at: record.graceDeadline!, &effects)
+        effects.cancels.append((workers[slot].worker, record.id))
+        if eventsOn {
+            var cancel = jobEvent(.cancel, record, now)
+            cancel.message = message
+            effects.events.append(cancel)
+        }
+    }
+
+    /// Lets submitters waiting for room in, as far as there is room.
+    mutating func admitWaitingSubmitters(_ effects: inout PoolEffects) {
+        guard !capacityWaiters.isEmpty else { return }
+        var room = (configuration.capacity ?? Int.max) - inbox.backlog.load(ordering: .relaxed)
+        if !acceptsJobs { room = Int.max }
+        while room > 0, let waiter = capacityWaiters.popFirst() {
+            effects.admitted.append(waiter)
+            room -= 1
+        }
+    }
+
+    /// Cancels a job: a queued one ends now, a running one is asked to stop.
+    mutating func cancel(_ id: JobID, now: ContinuousClock.Instant) -> (Bool, PoolEffects) {
+        var effects = PoolEffects()
+        drainInbox(now: now, &effects)
+        guard let record = records[id] else { return (false, effects) }
+        if queue.remove(id) != nil {
+            inbox.backlog.subtract(1, ordering: .relaxed)
+            finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled before it started"), now: now, &effects)
+            admitWaitingSubmitters(&effects)
+            return (true, effects)
+        }
+        if let slot = workers.firstIndex(where: { $0.running === record }), record.stopReason != .cancelled {
+            requestStop(record, reason: .cancelled, slot: slot, now: now, message: "cancelled by the caller", &effects)
+        }
+        return (true, effects)
+    }
+
+    mutating func progress(of id: JobID, attempt: Int, fraction: Double, message: String?, now: ContinuousClock.Instant) -> PoolEffects {
+        var effects = PoolEffects()
+        guard let record = records[id], record.attempts == attempt, record.startedAt != nil else { return effects }
+        record.handle.record(JobProgress(fraction: fraction, message: message))
+        if eventsOn {
+            var event = jobEvent(.jobProgress, record, now)
+            event.progress = fraction
+            event.message = message
+            effects.events.append(event)
+        }
+        return effects
+    }
+}

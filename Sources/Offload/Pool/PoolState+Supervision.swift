@@ -1,0 +1,160 @@
+import Metrics
+import Synchronization
+extension PoolState {
+    /// The supervisor's periodic work: release due jobs, enforce timeouts and grace periods,
+    /// scale, and move a shutdown along. Returns when the supervisor should run next.
+    mutating func tick(now: ContinuousClock.Instant) -> (PoolEffects, ContinuousClock.Instant) {
+        var effects = PoolEffects()
+        drainInbox(now: now, &effects)
+        enforceDeadlines(now: now, &effects)
+        if isStarted && phase == .running && now >= nextScaleCheck {
+            scale(now: now, &effects)
+            nextScaleCheck = now + configuration.scaling.checkInterval
+        }
+        advanceShutdown(now: now, &effects)
+        dispatch(now: now, &effects)
+        let wake = nextWake(now: now)
+        supervisorWakeAt = wake
+        return (effects, wake)
+    }
+
+    private mutating func nextWake(now: ContinuousClock.Instant) -> ContinuousClock.Instant {
+        var wake = now + .seconds(1)
+        if isStarted && phase == .running { wake = min(wake, nextScaleCheck) }
+        if let due = queue.nextDueTime() { wake = min(wake, due) }
+        for slot in workers {
+            guard let record = slot.running else { continue }
+            if let grace = record.graceDeadline { wake = min(wake, grace) }
+            if let deadline = record.deadline, record.stopReason != .timeout { wake = min(wake, deadline) }
+        }
+        if case .draining(let deadline, false) = phase { wake = min(wake, deadline) }
+        return max(wake, now)
+    }
+
+    /// Timeouts ask a job to stop; a job that ignores a stop request past its grace period costs
+    /// its worker, which is abandoned and replaced.
+    private mutating func enforceDeadlines(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        for index in workers.indices.reversed() {
+            guard let record = workers[index].running else { continue }
+            if let deadline = record.deadline, now >= deadline, record.stopReason != .timeout,
+               record.stopReason != .cancelled, record.stopReason != .shutdown {
+                requestStop(record, reason: .timeout, slot: index, now: now,
+                            message: timedOutError(record).message, &effects)
+            }
+            guard let grace = record.graceDeadline, now >= grace, let reason = record.stopReason else { continue }
+            if reason == .preempted {
+                // It did not give way; let it finish and do not ask again.
+                record.stopReason = nil
+                record.graceDeadline = nil
+                record.refusedPreemption = true
+                pendingPreemptions -= 1
+                continue
+            }
+            abandonWorker(at: index, record: record, reason: reason, now: now, &effects)
+        }
+    }
+
+    private mutating func abandonWorker(at index: Int, record: JobRecord, reason: StopReason, now: ContinuousClock.Instant,
+                                        _ effects: inout PoolEffects) {
+        let slot = workers.remove(at: index)
+        effects.abandons.append(slot.worker)
+        record.lastRun = now - (record.startedAt ?? now)
+        record.stopReason = nil
+        record.graceDeadline = nil
+        if eventsOn {
+            var error = event(.workerError, now)
+            error.worker = slot.id
+            error.pid = slot.worker.pid
+            error.job = record.id
+            error.message = "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
+            effects.events.append(error)
+        }
+        switch reason {
+        case .timeout:
+            counters.timedOut += 1
+            failOrRetry(record, timedOutError(record), now: now, &effects)
+        case .cancelled:
+            finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled by the caller; the job did not stop, its worker was abandoned"), now: now, &effects)
+        case .shutdown, .preempted:
+            finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job finished"), now: now, &effects)
+        }
+        replaceIfNeeded(now: now, &effects)
+        finishStoppingIfDone(now: now, &effects)
+    }
+
+    private mutating func scale(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        let live = workers.filter { !$0.stopping }
+        let loads = live.filter { $0.state != .initializing }.map { slot in
+            Scaler.WorkerLoad(
+                id: slot.id, isBusy: slot.running != nil, idleSince: slot.idleSince,
+                isLastOfItsProfile: live.filter { $0.profile == slot.profile }.count == 1)
+        }
+        let starting = live.filter { $0.state == .initializing }.count
+        let decision = scaler.decide(now: now, workers: loads, starting: starting, readyJobs: queue.readyCount)
+        for _ in 0..<decision.add { spawnWorker(now: now, &effects) }
+        for id in decision.retire {
+            guard let index = slotIndex(id), workers[index].isFree else { continue }
+            workers[index].stopping = true
+            effects.stops.append(workers[index].worker)
+        }
+    }
+
+    // MARK: - Shutdown
+
+    /// Stops taking jobs; queued and running jobs may finish until `timeout` has passed.
+    mutating func beginShutdown(timeout: Duration, now: ContinuousClock.Instant) -> PoolEffects {
+        var effects = PoolEffects()
+        guard phase == .running else { return effects }
+        // A pool that never started has no worker to drain its queue: its jobs are cancelled now.
+        phase = .draining(deadline: isStarted ? now + timeout : now, expired: false)
+        inbox.accepting.store(false, ordering: .sequentiallyConsistent)
+        drainInbox(now: now, &effects)
+        // Submitters waiting for room are let in to hear that the pool is closing.
+        effects.admitted.append(contentsOf: capacityWaiters)
+        capacityWaiters.removeAll()
+        isPaused = false
+        effects.wakeSupervisor = true
+        supervisorWakeAt = now
+        advanceShutdown(now: now, &effects)
+        return effects
+    }
+
+    private mutating func advanceShutdown(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        guard case .draining(let deadline, let expired) = phase else {
+            finishStoppingIfDone(now: now, &effects)
+            return
+        }
+        if !expired && now >= deadline {
+            phase = .draining(deadline: deadline, expired: true)
+            for record in queue.removeAll(now: now) {
+                inbox.backlog.subtract(1, ordering: .relaxed)
+                finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job started"), now: now, &effects)
+            }
+            for index in workers.indices {
+                guard let record = workers[index].running, record.stopReason != .shutdown else { continue }
+                requestStop(record, reason: .shutdown, slot: index, now: now, message: "the pool is shutting down", &effects)
+            }
+        }
+        checkDrained(now: now, &effects)
+    }
+
+    /// Once a draining pool holds no job, its workers are told to end.
+    mutating func checkDrained(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        guard case .draining = phase, records.isEmpty, !inbox.hasArrivals else { return }
+        phase = .stopping
+        for index in workers.indices where !workers[index].stopping {
+            workers[index].stopping = true
+            effects.stops.append(workers[index].worker)
+        }
+        finishStoppingIfDone(now: now, &effects)
+    }
+
+    mutating func finishStoppingIfDone(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        guard phase == .stopping, workers.isEmpty else { return }
+        phase = .stopped
+        effects.stopped.append(contentsOf: stopWaiters)
+        stopWaiters.removeAll()
+        effects.finishEvents = true
+        effects.wakeSupervisor = true
+    }
+}

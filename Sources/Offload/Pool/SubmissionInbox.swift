@@ -1,0 +1,58 @@
+import Synchronization
+
+/// Where `submit` leaves new jobs: a lock held for an append, so that submitters never wait
+/// behind workers for the pool's main lock. Whoever next holds the main lock (a worker ending a
+/// job, the supervisor, a submitter that saw a free worker) moves the arrivals into the queue.
+///
+/// Lost wake-ups are ruled out by order: a worker publishes that it is free *before* it drains
+/// the inbox, and a submitter reads that hint *after* it appends; so either the worker's drain
+/// sees the job or the submitter sees the free worker and dispatches itself.
+final class SubmissionInbox: Sendable {
+    private struct State {
+        var arrivals: [JobRecord] = []
+        /// Ids of every job submitted and not yet ended, to refuse duplicates at once.
+        var ids: Set<JobID> = []
+    }
+
+    private let state = Mutex<State>(State())
+    private let arrivalCount = Atomic<Int>(0)
+    /// Free workers, as last published under the main lock.
+    let freeWorkers = Atomic<Int>(0)
+    /// Jobs waiting to start (arrivals, queued, delayed), for the capacity bound.
+    let backlog = Atomic<Int>(0)
+    /// Whether the pool still takes jobs.
+    let accepting = Atomic<Bool>(true)
+
+    /// Adds a job; `false` when a job with its id is already in the pool.
+    func add(_ record: JobRecord) -> Bool {
+        let id = record.id
+        let added = state.withLock { state -> Bool in
+            guard state.ids.insert(id).inserted else { return false }
+            state.arrivals.append(record)
+            return true
+        }
+        if added {
+            arrivalCount.add(1, ordering: .sequentiallyConsistent)
+            backlog.add(1, ordering: .relaxed)
+        }
+        return added
+    }
+
+    /// Takes every arrival, oldest first.
+    func takeArrivals() -> [JobRecord] {
+        guard arrivalCount.load(ordering: .sequentiallyConsistent) > 0 else { return [] }
+        return state.withLock { state in
+            defer { state.arrivals = [] }
+            arrivalCount.subtract(state.arrivals.count, ordering: .sequentiallyConsistent)
+            return state.arrivals
+        }
+    }
+
+    /// Whether jobs are waiting to be moved into the queue.
+    var hasArrivals: Bool { arrivalCount.load(ordering: .sequentiallyConsistent) > 0 }
+
+    /// Frees the id of a job that ended.
+    func forget(_ id: JobID) {
+        _ = state.withLock { $0.ids.remove(id) }
+    }
+}

@@ -1,0 +1,272 @@
+import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// A pool of background workers that runs jobs from a priority queue.
+///
+/// ```swift
+/// try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(2))) { pool in
+///     let handle = try await pool.submit(Job(kind: "debug.echo", payload: .json(["hello": "world"])))
+///     print(try await handle.value(as: JSONValue.self))
+/// }
+/// ```
+///
+/// A pool is a `Service`: run it in a `ServiceGroup` and it drains gracefully on shutdown, or use
+/// ``withPool(configuration:registry:_:)``. Jobs submitted before the pool runs wait in the queue.
+public final class WorkerPool: Service, Sendable {
+    /// The configuration the pool was made with.
+    public let configuration: PoolConfiguration
+    /// The handlers the pool runs.
+    public let registry: HandlerRegistry
+    private let state: Mutex<PoolState>
+    private let broadcaster = EventBroadcaster()
+    private let supervisor = Supervisor()
+    private let recorder = MetricsRecorder()
+    private let inbox = SubmissionInbox()
+    private let profiles: [Set<String>]
+    private let hasRun = Atomic<Bool>(false)
+
+    /// Makes a pool; it starts its workers when ``run()`` is called.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` for a configuration that cannot work.
+    public init(configuration: PoolConfiguration = PoolConfiguration(), registry: HandlerRegistry = .diagnostics) throws(OffloadError) {
+        try configuration.validate()
+        self.configuration = configuration
+        self.registry = registry
+        let kinds = registry.kinds
+        let holder = WorkerFactoryHolder()
+        let state = PoolState(configuration: configuration, kinds: kinds, inbox: inbox, now: .now, makeWorker: { id, capabilities in
+            holder.make(id, capabilities)
+        })
+        profiles = state.profiles
+        self.state = Mutex(state)
+        holder.set { [unowned self] id, _ in
+            ThreadWorker(id: id, host: self, logger: self.configuration.logger)
+        }
+    }
+
+    // MARK: - Service
+
+    /// Starts the workers and runs until the pool has shut down: after ``shutdown(timeout:)``,
+    /// a graceful shutdown of the service group (draining for `shutdownTimeout`), or cancellation
+    /// (stopping at once).
+    public func run() async throws {
+        guard hasRun.compareExchange(expected: false, desired: true, ordering: .relaxed).exchanged else {
+            throw OffloadError(.shuttingDown, "this pool has already been run; make a new one")
+        }
+        perform(locked { $0.start(now: .now) })
+        supervisor.start { [self] in
+            let (effects, next, stopped, gauges) = locked { state in
+                let (effects, next) = state.tick(now: .now)
+                return (effects, next, state.phase == .stopped, state.gaugeReadings)
+            }
+            recorder.recordGauges(gauges)
+            perform(effects)
+            return stopped ? nil : next
+        }
+        configuration.logger.debug("worker pool started", metadata: ["isolation": "\(configuration.isolation)"])
+        await withGracefulShutdownHandler {
+            await withTaskCancellationHandler {
+                await waitUntilStopped()
+            } onCancel: {
+                self.beginShutdown(timeout: .zero)
+            }
+        } onGracefulShutdown: {
+            self.beginShutdown(timeout: self.configuration.shutdownTimeout)
+        }
+        configuration.logger.debug("worker pool stopped")
+    }
+
+    /// Stops taking jobs, lets queued and running ones finish for up to `timeout` (default: the
+    /// configuration's `shutdownTimeout`), cancels what is left, and waits until every worker has ended.
+    public func shutdown(timeout: Duration? = nil) async {
+        beginShutdown(timeout: timeout ?? configuration.shutdownTimeout)
+        await waitUntilStopped()
+    }
+
+    /// Runs `body` with a running pool, then shuts the pool down gracefully.
+    public static func withPool<T>(
+        configuration: PoolConfiguration = PoolConfiguration(),
+        registry: HandlerRegistry = .diagnostics,
+        _ body: (WorkerPool) async throws -> T
+    ) async throws -> T {
+        let pool = try WorkerPool(configuration: configuration, registry: registry)
+        return try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await pool.run() }
+            do {
+                let result = try await body(pool)
+                await pool.shutdown()
+                try await group.waitForAll()
+                return result
+            } catch {
+                await pool.shutdown(timeout: .zero)
+                try? await group.waitForAll()
+                throw error
+            }
+        }
+    }
+
+    // MARK: - Jobs
+
+    /// Queues a job.
+    /// - Returns: a handle to await, watch or cancel the job.
+    /// - Throws: ``OffloadError`` — `unknownKind`, `invalidPayload` (the job's fields), `duplicateJob`,
+    ///   `noCapableWorker`, `queueFull` (a full queue with `overflow: .fail`) or `shuttingDown`.
+    ///   With `overflow: .wait` a full queue makes this call wait for room.
+    @discardableResult
+    public func submit(_ job: Job) async throws(OffloadError) -> JobHandle {
+        try job.validate()
+        guard let handler = registry.handler(for: job.kind) else {
+            throw OffloadError(.unknownKind, "no handler for kind '\(job.kind)' (known: \(registry.kinds.joined(separator: ", ")))")
+        }
+        let lane = PoolState.lane(for: job, policy: configuration.policy)
+        guard profiles.contains(where: lane.isServed) else {
+            throw OffloadError(.noCapableWorker, "no worker declares the capabilities job '\(job.id)' needs (\(lane))")
+        }
+        while true {
+            guard inbox.accepting.load(ordering: .sequentiallyConsistent) else {
+                throw OffloadError(.shuttingDown, "the pool is shutting down and takes no new jobs")
+            }
+            guard let capacity = configuration.capacity, inbox.backlog.load(ordering: .relaxed) >= capacity else { break }
+            if configuration.overflow == .fail {
+                throw OffloadError(.queueFull, "the queue holds \(capacity) jobs, its capacity")
+            }
+            await withCheckedContinuation { continuation in
+                let admitted = locked { state -> Bool in
+                    if !state.isFull || !state.acceptsJobs { return true }
+                    state.capacityWaiters.append(continuation)
+                    return false
+                }
+                if admitted { continuation.resume() }
+            }
+        }
+        let handle = JobHandle(id: job.id, pool: self)
+        let record = JobRecord(job: job, handle: handle, handler: handler, lane: lane,
+                               metrics: recorder.metrics(for: job.kind), now: .now)
+        guard inbox.add(record) else {
+            throw OffloadError(.duplicateJob, "a job with id '\(job.id)' is already queued or running")
+        }
+        // A free worker (or a run-at time the supervisor must learn) needs the main lock now;
+        // otherwise the next worker to end a job takes this one from the inbox.
+        if inbox.freeWorkers.load(ordering: .sequentiallyConsistent) > 0 || job.runAt != nil {
+            perform(locked { state -> PoolEffects in
+                var effects = PoolEffects()
+                state.dispatch(now: .now, &effects)
+                return effects
+            })
+        }
+        return handle
+    }
+
+    /// Queues a job and waits for its end.
+    public func process(_ job: Job) async throws(OffloadError) -> JobOutcome {
+        await (try await submit(job)).outcome
+    }
+
+    /// Cancels a job: a queued one ends at once, a running one is asked to stop (and is given up on,
+    /// with its worker, after the grace period).
+    /// - Returns: `false` when the pool holds no such job.
+    @discardableResult
+    public func cancel(_ id: JobID) -> Bool {
+        let (found, effects) = locked { $0.cancel(id, now: .now) }
+        perform(effects)
+        return found
+    }
+
+    /// Stops handing out jobs (running ones go on); submitted jobs wait.
+    public func pause() { locked { $0.isPaused = true } }
+
+    /// Hands out jobs again after ``pause()``.
+    public func resume() {
+        let effects = locked { state -> PoolEffects in
+            state.isPaused = false
+            var effects = PoolEffects()
+            state.dispatch(now: .now, &effects)
+            return effects
+        }
+        perform(effects)
+    }
+
+    // MARK: - Observation
+
+    /// A stream of the pool's events, from now until the pool stops. Each call makes a new stream.
+    public func events() -> AsyncStream<PoolEvent> {
+        broadcaster.subscribe(bufferingPolicy: configuration.eventBuffering)
+    }
+
+    /// A snapshot of the pool's counters and timings.
+    public var metrics: PoolMetrics {
+        let (snapshot, effects) = locked { state -> (PoolMetrics, PoolEffects) in
+            var effects = PoolEffects()
+            state.drainInbox(now: .now, &effects)
+            return (state.snapshot(), effects)
+        }
+        perform(effects)
+        return snapshot
+    }
+
+    // MARK: - Internals
+
+    private func locked<T, E: Error>(_ body: (inout PoolState) throws(E) -> sending T) throws(E) -> sending T {
+        try state.withLock { (state: inout PoolState) throws(E) -> sending T in
+            state.eventsOn = broadcaster.isListening
+            defer { state.publishFreeWorkers() }
+            return try body(&state)
+        }
+    }
+
+    private func beginShutdown(timeout: Duration) {
+        perform(locked { $0.beginShutdown(timeout: timeout, now: .now) })
+    }
+
+    private func waitUntilStopped() async {
+        await withCheckedContinuation { continuation in
+            let stopped = locked { state -> Bool in
+                if state.phase == .stopped { return true }
+                state.stopWaiters.append(continuation)
+                return false
+            }
+            if stopped { continuation.resume() }
+        }
+    }
+
+    private func perform(_ effects: PoolEffects) {
+        for worker in effects.starts { worker.start() }
+        for (worker, assignment) in effects.deliveries { worker.deliver(assignment) }
+        for (worker, job) in effects.cancels { worker.cancel(job) }
+        for worker in effects.stops { worker.stop() }
+        for worker in effects.abandons { worker.abandon() }
+        broadcaster.emit(effects.events)
+        for (handle, outcome) in effects.resolutions { handle.resolve(outcome) }
+        for waiter in effects.admitted { waiter.resume() }
+        if effects.wakeSupervisor { supervisor.wake() }
+        if effects.finishEvents { broadcaster.finish() }
+        for waiter in effects.stopped { waiter.resume() }
+    }
+}
+
+extension WorkerPool: WorkerHost {
+    func workerReady(_ worker: any Worker) {
+        perform(locked { $0.workerReady(worker.id, now: .now) })
+    }
+
+    func progress(of job: JobID, attempt: Int, fraction: Double, message: String?) {
+        perform(locked { $0.progress(of: job, attempt: attempt, fraction: fraction, message: message, now: .now) })
+    }
+
+    func finish(_ assignment: Assignment, result: Result<JobResult, any Error>, on worker: any Worker, takeNext: Bool) -> Assignment? {
+        let (next, effects) = locked { $0.finish(assignment, result: result, worker: worker.id, takeNext: takeNext, now: .now) }
+        perform(effects)
+        return next
+    }
+
+    func workerExited(_ worker: any Worker) {
+        perform(locked { $0.workerExited(worker.id, now: .now) })
+    }
+}
+
+/// Lets the pool's state make workers that refer back to the pool, which exists only after the state.
+private final class WorkerFactoryHolder: Sendable {
+    private let factory = Mutex<(@Sendable (WorkerID, Set<String>) -> any Worker)?>(nil)
+    func set(_ make: @escaping @Sendable (WorkerID, Set<String>) -> any Worker) { factory.withLock { $0 = make } }
+    func make(_ id: WorkerID, _ capabilities: Set<String>) -> any Worker { factory.withLock { $0 }!(id, capabilities) }
+}

@@ -1,0 +1,42 @@
+/// The order in which a queue hands out ready jobs.
+public enum QueueOrdering: String, Sendable, Hashable {
+    /// Highest priority first, first in first out within a level, with aging.
+    case priority
+    /// First in, first out, whatever the priority.
+    case fifo
+}
+
+/// What a queue needs to know of the jobs it holds.
+public protocol QueueableJob {
+    var id: JobID { get }
+    var priority: Priority { get }
+}
+
+extension Job: QueueableJob {}
+
+/// The capabilities a worker must declare to take the jobs of one lane of a queue.
+public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
+    /// The capabilities, sorted.
+    public let requirements: [String]
+
+    public init(_ requirements: some Sequence<String>) {
+        self.requirements = Array(Set(requirements)).sorted()
+    }
+
+    private init(sorted requirements: [String]) { self.requirements = requirements }
+
+    /// The lane of jobs that need `capabilities` (the shared `.any` lane when they need none).
+    static func requiring(_ capabilities: Set<String>) -> QueueLane {
+        capabilities.isEmpty ? .any : QueueLane(sorted: capabilities.sorted())
+    }
+
+    /// The lane of jobs any worker may take.
+    public static let any = QueueLane([])
+
+    /// Whether a worker declaring `capabilities` can take this lane's jobs.
+    public func isServed(by capabilities: Set<String>) -> Bool {
+        requirements.isEmpty || requirements.allSatisfy(capabilities.contains)
+    }
+
+    public var description: String { requirements.isEmpty ? "any" : requirements.joined(separator: "+") }
+}

@@ -1,0 +1,117 @@
+import ArgumentParser
+import Offload
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct RunCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "run",
+        abstract: "Run the jobs of a JSON Lines file and write OUT/results.jsonl.",
+        discussion: """
+            Each line is a job: {"id":…,"kind":…,"priority":"critical|high|normal|low","delayMs":…,"runAt":…,
+            "timeoutMs":…,"maxRetries":…,"retryBackoff":{…},"capabilities":[…],"payload":{…}}; only "kind" is required.
+            A line that is not a valid job ends "failed" (invalidPayload or unknownKind) and the others still run.
+            Kinds: debug.echo, debug.sleep {ms}, debug.spin {ms}, debug.fail {times}, debug.hang, debug.alloc {mb}, debug.crash.
+            Exit status: 0 when every job has a result line (whatever its status), 1 when the run could not happen,
+            3 with --strict when some job did not complete.
+            """
+    )
+
+    @Argument(help: "The job file (JSON Lines).", completion: .file())
+    var file: String
+
+    @Option(name: .long, help: "A fixed number of workers (sets both --min-workers and --max-workers).")
+    var workers: Int?
+
+    @Option(name: .long, help: "Workers kept when idle (default 1).")
+    var minWorkers: Int?
+
+    @Option(name: .long, help: "Workers at most (default: the number of CPUs).")
+    var maxWorkers: Int?
+
+    @Option(name: .long, help: "Scheduling policy: \(SchedulingPolicies.names.joined(separator: ", ")).")
+    var policy: String = "priority"
+
+    @Option(name: .long, help: "Where workers run: thread.")
+    var isolation: String = "thread"
+
+    @Option(name: .long, help: "The folder for results.jsonl and job outputs.")
+    var out: String = "./out"
+
+    @Option(name: .long, help: "Stream pool events as JSON Lines to a file, or '-' for standard output.")
+    var events: String?
+
+    @Option(name: .long, help: "Milliseconds of waiting that raise a queued job by one priority level (0 turns aging off).")
+    var agingMs: Double = 10_000
+
+    @Flag(name: .long, help: "Exit with status 3 when some job did not complete.")
+    var strict = false
+
+    @Flag(name: .long, help: "Never draw the progress line, even on a terminal.")
+    var quiet = false
+
+    func validate() throws {
+        if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
+        if let minWorkers, minWorkers < 0 { throw ValidationError("--min-workers must not be negative") }
+        if let maxWorkers, maxWorkers < 1 { throw ValidationError("--max-workers must be at least 1") }
+        if workers != nil && (minWorkers != nil || maxWorkers != nil) {
+            throw ValidationError("give either --workers or --min-workers/--max-workers, not both")
+        }
+        if SchedulingPolicies.named(policy) == nil {
+            throw ValidationError("unknown policy '\(policy)' (choose from \(SchedulingPolicies.names.joined(separator: ", ")))")
+        }
+        if Isolation(named: isolation) == nil {
+            throw ValidationError("unknown isolation '\(isolation)' (this build runs: thread)")
+        }
+        if !(agingMs >= 0) { throw ValidationError("--aging-ms must be zero or more") }
+    }
+
+    func run() async throws {
+        let lines: LineReader
+        do { lines = try LineReader(path: file) } catch {
+            throw fail("offload: cannot read job file '\(file)': \(error.reason).")
+        }
+        let output: OutputFolder
+        do { output = try OutputFolder(path: out) } catch {
+            throw fail("offload: cannot write results to '\(out)': \(error.reason).")
+        }
+        var eventSink: FileSink?
+        if let events {
+            do { eventSink = events == "-" ? FileSink.standardOutput : try FileSink(path: events) } catch {
+                throw fail("offload: cannot write events to '\(events)': \(error.reason).")
+            }
+        }
+
+        var configuration = PoolConfiguration()
+        configuration.isolation = Isolation(named: isolation)!
+        configuration.policy = SchedulingPolicies.named(policy)!
+        configuration.agingInterval = agingMs > 0 ? .microseconds(Int64(agingMs * 1_000)) : nil
+        if let workers {
+            configuration.scaling = .fixed(workers)
+        } else {
+            let minimum = minWorkers ?? 1
+            configuration.scaling = ScalingConfiguration(minWorkers: minimum, maxWorkers: maxWorkers ?? max(minimum, SystemInfoCLI.cpuCount))
+        }
+        let pool = try WorkerPool(configuration: configuration, registry: .diagnostics)
+        let showProgress = !quiet && isatty(STDERR_FILENO) == 1
+        let summaryToStandardError = events == "-"
+        let runner = JobFileRunner(pool: pool, lines: lines, results: output.results, events: eventSink)
+        let report = try await runner.run(progress: showProgress ? ProgressLine() : nil)
+        let summary = report.summary()
+        if summaryToStandardError {
+            FileSink.standardError.write(Array(summary.utf8))
+        } else {
+            print(summary, terminator: "")
+        }
+        if strict && report.counts[.completed, default: 0] < report.total { throw ExitCode(3) }
+    }
+
+    /// Prints one sentence on standard error; the command then exits with status 1.
+    private func fail(_ sentence: String) -> ExitCode {
+        FileSink.standardError.write(Array((sentence + "\n").utf8))
+        FileSink.standardError.flush()
+        return ExitCode(1)
+    }
+}

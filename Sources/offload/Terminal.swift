@@ -1,0 +1,140 @@
+import Offload
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// An error of the C library, with its message.
+struct SystemError: Error {
+    let code: Int32
+    var reason: String { String(cString: strerror(code)) }
+}
+
+enum SystemInfoCLI {
+    static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
+}
+
+/// Reads a file line by line, without holding it all in memory.
+final class LineReader {
+    private let handle: UnsafeMutablePointer<FILE>
+
+    init(path: String) throws(SystemError) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw SystemError(code: errno) }
+        guard (info.st_mode & S_IFMT) != S_IFDIR else { throw SystemError(code: EISDIR) }
+        guard let handle = fopen(path, "r") else { throw SystemError(code: errno) }
+        self.handle = handle
+    }
+
+    deinit { fclose(handle) }
+
+    /// The next line without its newline; `nil` at the end of the file.
+    func next() -> [UInt8]? {
+        var buffer: UnsafeMutablePointer<CChar>?
+        var capacity = 0
+        defer { free(buffer) }
+        let length = getline(&buffer, &capacity, handle)
+        guard length >= 0, let buffer else { return nil }
+        var bytes = Array(UnsafeRawBufferPointer(start: buffer, count: length).bindMemory(to: UInt8.self))
+        if bytes.last == 0x0A { bytes.removeLast() }
+        return bytes
+    }
+}
+
+/// A buffered output file.
+final class FileSink: @unchecked Sendable {
+    // `@unchecked Sendable`: used by one task at a time (the runner), never concurrently.
+    private let handle: UnsafeMutablePointer<FILE>
+    private let owned: Bool
+
+    init(path: String) throws(SystemError) {
+        guard let handle = fopen(path, "w") else { throw SystemError(code: errno) }
+        self.handle = handle
+        owned = true
+    }
+
+    private init(handle: UnsafeMutablePointer<FILE>) {
+        self.handle = handle
+        owned = false
+    }
+
+    static let standardOutput = FileSink(handle: fdopen(STDOUT_FILENO, "w"))
+    static let standardError = FileSink(handle: fdopen(STDERR_FILENO, "w"))
+
+    func write(_ bytes: [UInt8]) {
+        bytes.withUnsafeBufferPointer { _ = fwrite($0.baseAddress, 1, $0.count, handle) }
+    }
+
+    func flush() { fflush(handle) }
+
+    deinit { if owned { fclose(handle) } }
+}
+
+/// The output folder of a run.
+struct OutputFolder {
+    let results: FileSink
+
+    init(path: String) throws(SystemError) {
+        if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SystemError(code: errno) }
+        results = try FileSink(path: path + "/results.jsonl")
+    }
+}
+
+/// The live line on a terminal: done/total, rate, failures.
+struct ProgressLine {
+    func draw(done: Int, total: Int, failed: Int, elapsed: Duration) {
+        let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, 1e-9)
+        let rate = elapsed == .zero ? 0 : Double(done) / seconds
+        let text = "\r\u{1B}[2K  \(done)/\(total) jobs · \(format(rate, digits: 1)) jobs/s · \(failed) failed"
+        FileSink.standardError.write(Array(text.utf8))
+        FileSink.standardError.flush()
+    }
+
+    func finish() {
+        FileSink.standardError.write(Array("\n".utf8))
+        FileSink.standardError.flush()
+    }
+}
+
+func format(_ value: Double, digits: Int) -> String {
+    var scale = 1.0
+    for _ in 0..<digits { scale *= 10 }
+    let rounded = (value * scale).rounded() / scale
+    var text = String(rounded)
+    if digits > 0, let dot = text.firstIndex(of: ".") {
+        let decimals = text.distance(from: dot, to: text.endIndex) - 1
+        if decimals < digits { text += String(repeating: "0", count: digits - decimals) }
+    }
+    return text
+}
+
+/// The table printed at the end of a run.
+struct SummaryTable {
+    let report: JobFileRunner.Report
+
+    var text: String {
+        func milliseconds(_ values: [Duration], _ quantile: Double) -> String {
+            guard !values.isEmpty else { return "-" }
+            let sorted = values.sorted()
+            let index = min(sorted.count - 1, Int((quantile * Double(sorted.count)).rounded(.up)) - 1)
+            let value = sorted[max(index, 0)]
+            let ms = Double(value.components.seconds) * 1000 + Double(value.components.attoseconds) * 1e-15
+            return format(ms, digits: 2) + " ms"
+        }
+        func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
+        func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
+        var lines = ["", pad("status", 12) + padLeft("jobs", 8)]
+        for status in JobStatus.allCases {
+            lines.append(pad(status.rawValue, 12) + padLeft(String(report.counts[status, default: 0]), 8))
+        }
+        lines.append(pad("total", 12) + padLeft(String(report.total), 8))
+        lines.append("")
+        lines.append(pad("", 8) + padLeft("p50", 14) + padLeft("p99", 14))
+        lines.append(pad("wait", 8) + padLeft(milliseconds(report.waits, 0.5), 14) + padLeft(milliseconds(report.waits, 0.99), 14))
+        lines.append(pad("run", 8) + padLeft(milliseconds(report.runs, 0.5), 14) + padLeft(milliseconds(report.runs, 0.99), 14))
+        let seconds = Double(report.elapsed.components.seconds) + Double(report.elapsed.components.attoseconds) * 1e-18
+        lines.append("")
+        lines.append("\(report.total) jobs in \(format(seconds, digits: 2)) s")
+        return lines.joined(separator: "\n") + "\n"
+    }
+}
