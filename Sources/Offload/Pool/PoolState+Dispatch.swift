@@ -5,7 +5,13 @@ extension PoolState {
     /// Moves submitted jobs from the inbox into the queue.
     mutating func drainInbox(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         for record in inbox.takeArrivals() {
-            guard phase == .running else {
+            // Jobs accepted before a shutdown began are drained with the rest.
+            let open = switch phase {
+            case .running: true
+            case .draining(_, let expired): !expired
+            case .stopping, .stopped: false
+            }
+            guard open else {
                 records[record.id] = record
                 inbox.backlog.subtract(1, ordering: .relaxed)
                 finalize(record, .cancelled, error: OffloadError(.shuttingDown, "the pool shut down before the job was queued"), now: now, &effects)

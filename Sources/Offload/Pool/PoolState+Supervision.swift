@@ -105,8 +105,8 @@ extension PoolState {
     mutating func beginShutdown(timeout: Duration, now: ContinuousClock.Instant) -> PoolEffects {
         var effects = PoolEffects()
         guard phase == .running else { return effects }
-        // A pool that never started has no worker to drain its queue: its jobs are cancelled now.
-        phase = .draining(deadline: isStarted ? now + timeout : now, expired: false)
+        // A pool that has not started yet drains when `run()` starts it.
+        phase = .draining(deadline: now + timeout, expired: false)
         inbox.accepting.store(false, ordering: .sequentiallyConsistent)
         drainInbox(now: now, &effects)
         // Submitters waiting for room are let in to hear that the pool is closing.

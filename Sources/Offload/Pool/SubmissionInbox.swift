@@ -38,6 +38,9 @@ final class SubmissionInbox: Sendable {
         return added
     }
 
+    /// Whether a job with this id is in the pool.
+    func contains(_ id: JobID) -> Bool { state.withLock { $0.ids.contains(id) } }
+
     /// Takes every arrival, oldest first.
     func takeArrivals() -> [JobRecord] {
         guard arrivalCount.load(ordering: .sequentiallyConsistent) > 0 else { return [] }

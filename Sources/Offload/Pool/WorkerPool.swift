@@ -78,6 +78,7 @@ public final class WorkerPool: Service, Sendable {
 
     /// Stops taking jobs, lets queued and running ones finish for up to `timeout` (default: the
     /// configuration's `shutdownTimeout`), cancels what is left, and waits until every worker has ended.
+    /// A pool whose ``run()`` has not started yet drains once it starts.
     public func shutdown(timeout: Duration? = nil) async {
         beginShutdown(timeout: timeout ?? configuration.shutdownTimeout)
         await waitUntilStopped()
@@ -125,6 +126,9 @@ public final class WorkerPool: Service, Sendable {
         while true {
             guard inbox.accepting.load(ordering: .sequentiallyConsistent) else {
                 throw OffloadError(.shuttingDown, "the pool is shutting down and takes no new jobs")
+            }
+            guard !inbox.contains(job.id) else {
+                throw OffloadError(.duplicateJob, "a job with id '\(job.id)' is already queued or running")
             }
             guard let capacity = configuration.capacity, inbox.backlog.load(ordering: .relaxed) >= capacity else { break }
             if configuration.overflow == .fail {
