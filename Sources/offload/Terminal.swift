@@ -10,6 +10,11 @@ struct SystemError: Error {
     var reason: String { String(cString: strerror(code)) }
 }
 
+extension Duration {
+    /// The duration in seconds, as a `Double`.
+    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
+}
+
 enum SystemInfoCLI {
     static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
@@ -83,7 +88,7 @@ struct OutputFolder {
 /// The live line on a terminal: done/total, rate, failures.
 struct ProgressLine {
     func draw(done: Int, total: Int, failed: Int, elapsed: Duration) {
-        let seconds = max(Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) * 1e-18, 1e-9)
+        let seconds = max(elapsed.seconds, 1e-9)
         let rate = elapsed == .zero ? 0 : Double(done) / seconds
         let text = "\r\u{1B}[2K  \(done)/\(total) jobs · \(format(rate, digits: 1)) jobs/s · \(failed) failed"
         FileSink.standardError.write(Array(text.utf8))
@@ -118,8 +123,7 @@ struct SummaryTable {
             let sorted = values.sorted()
             let index = min(sorted.count - 1, Int((quantile * Double(sorted.count)).rounded(.up)) - 1)
             let value = sorted[max(index, 0)]
-            let ms = Double(value.components.seconds) * 1000 + Double(value.components.attoseconds) * 1e-15
-            return format(ms, digits: 2) + " ms"
+            return format(value.seconds * 1000, digits: 2) + " ms"
         }
         func pad(_ text: String, _ width: Int) -> String { text + String(repeating: " ", count: max(0, width - text.count)) }
         func padLeft(_ text: String, _ width: Int) -> String { String(repeating: " ", count: max(0, width - text.count)) + text }
@@ -132,9 +136,8 @@ struct SummaryTable {
         lines.append(pad("", 8) + padLeft("p50", 14) + padLeft("p99", 14))
         lines.append(pad("wait", 8) + padLeft(milliseconds(report.waits, 0.5), 14) + padLeft(milliseconds(report.waits, 0.99), 14))
         lines.append(pad("run", 8) + padLeft(milliseconds(report.runs, 0.5), 14) + padLeft(milliseconds(report.runs, 0.99), 14))
-        let seconds = Double(report.elapsed.components.seconds) + Double(report.elapsed.components.attoseconds) * 1e-18
         lines.append("")
-        lines.append("\(report.total) jobs in \(format(seconds, digits: 2)) s")
+        lines.append("\(report.total) jobs in \(format(report.elapsed.seconds, digits: 2)) s")
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -127,10 +127,11 @@ public final class WorkerPool: Service, Sendable {
             guard inbox.accepting.load(ordering: .sequentiallyConsistent) else {
                 throw OffloadError(.shuttingDown, "the pool is shutting down and takes no new jobs")
             }
+            guard let capacity = configuration.capacity, inbox.backlog.load(ordering: .relaxed) >= capacity else { break }
+            // A duplicate is refused as such even when the queue is full (`inbox.add` checks the rest).
             guard !inbox.contains(job.id) else {
                 throw OffloadError(.duplicateJob, "a job with id '\(job.id)' is already queued or running")
             }
-            guard let capacity = configuration.capacity, inbox.backlog.load(ordering: .relaxed) >= capacity else { break }
             if configuration.overflow == .fail {
                 throw OffloadError(.queueFull, "the queue holds \(capacity) jobs, its capacity")
             }
