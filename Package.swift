@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Offload", targets: ["Offload"]),
         .executable(name: "offload", targets: ["offload"]),
+        .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -23,10 +24,13 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
+        // Process, pipe and limit calls Swift cannot make directly (variadic fcntl/prctl, W* macros).
+        .target(name: "COffloadSystem"),
         // The core: job model, queue, scheduling, the worker pool and the diagnostic kinds.
         .target(
             name: "Offload",
             dependencies: [
+                "COffloadSystem",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "HeapModule", package: "swift-collections"),
@@ -42,16 +46,18 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // A small worker executable for process isolation: the diagnostic kinds only, starts fast.
+        .executableTarget(name: "offload-worker", dependencies: ["Offload"]),
         // Benchmark suites (run them through `benchmarks/<suite>/run`).
         .executableTarget(
             name: "OffloadBenchmarks",
             dependencies: ["Offload"],
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
-        .testTarget(name: "OffloadTests", dependencies: ["Offload"]),
+        .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
     ]
 )
 
-for target in package.targets {
+for target in package.targets where target.type != .system && target.name != "COffloadSystem" {
     target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
 }

@@ -65,9 +65,14 @@ struct JobFileRunner {
             var lastDraw = ContinuousClock.now
             if pending > 0 {
                 for await event in stream {
-                    if let events { events.write(ResultLine.encode(event) + [0x0A]) }
+                    // Lines are flushed as they are written, so that a host killed mid-run loses none.
+                    if let events {
+                        events.write(ResultLine.encode(event) + [0x0A])
+                        events.flush()
+                    }
                     guard let outcome = event.outcome else { continue }
                     write(outcome, into: &report)
+                    results.flush()
                     pending -= 1
                     if let progress, ContinuousClock.now - lastDraw > .milliseconds(100) || pending == 0 {
                         lastDraw = .now

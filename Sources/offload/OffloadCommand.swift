@@ -1,4 +1,5 @@
 import ArgumentParser
+import Offload
 
 @main
 struct OffloadCommand: AsyncParsableCommand {
@@ -11,4 +12,24 @@ struct OffloadCommand: AsyncParsableCommand {
             """,
         subcommands: [RunCommand.self]
     )
+
+    static func main() async {
+        // Started by a pool in process isolation: run jobs, never the command line.
+        WorkerProcess.runIfWorker(registry: .offloadCLI)
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? any AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            exit(withError: error)
+        }
+    }
+}
+
+extension HandlerRegistry {
+    /// The kinds `offload` runs, in the host and in its worker processes alike.
+    static var offloadCLI: HandlerRegistry { .diagnostics }
 }

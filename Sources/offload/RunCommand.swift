@@ -34,8 +34,23 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Scheduling policy: \(SchedulingPolicies.names.joined(separator: ", ")).")
     var policy: String = "priority"
 
-    @Option(name: .long, help: "Where workers run: thread.")
+    @Option(name: .long, help: "Where workers run: thread (cheap) or process (a crash, hang or memory blow-up ends one worker, never the host).")
     var isolation: String = "thread"
+
+    @Option(name: .long, help: "Process isolation: the most memory one worker may use, in MiB.")
+    var memoryLimit: Int?
+
+    @Option(name: .long, help: "Process isolation: milliseconds without a heartbeat after which a worker is killed and replaced (default 5000).")
+    var heartbeatTimeout: Int?
+
+    @Option(name: .long, help: "Replace a worker after it has run this many jobs.")
+    var maxJobsPerWorker: Int?
+
+    @Option(name: .long, help: "Process isolation: jobs one worker holds at once, the running one included (default 1).")
+    var prefetch: Int?
+
+    @Option(name: .long, help: "Process isolation: the worker executable (default: this one, re-run in worker mode).", completion: .file())
+    var workerExecutable: String?
 
     @Option(name: .long, help: "The folder for results.jsonl and job outputs.")
     var out: String = "./out"
@@ -63,9 +78,19 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("unknown policy '\(policy)' (choose from \(SchedulingPolicies.names.joined(separator: ", ")))")
         }
         if Isolation(named: isolation) == nil {
-            throw ValidationError("unknown isolation '\(isolation)' (this build runs: thread)")
+            throw ValidationError("unknown isolation '\(isolation)' (choose thread or process)")
         }
         if !(agingMs >= 0) { throw ValidationError("--aging-ms must be zero or more") }
+        if let memoryLimit, memoryLimit < 16 { throw ValidationError("--memory-limit must be at least 16 (MiB)") }
+        if let heartbeatTimeout, heartbeatTimeout < 10 { throw ValidationError("--heartbeat-timeout must be at least 10 (ms)") }
+        if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw ValidationError("--max-jobs-per-worker must be at least 1") }
+        if let prefetch, !(1...1024).contains(prefetch) { throw ValidationError("--prefetch must be between 1 and 1024") }
+        if isolation != Isolation.process.name {
+            for (flag, given) in [("--memory-limit", memoryLimit != nil), ("--heartbeat-timeout", heartbeatTimeout != nil),
+                                  ("--prefetch", prefetch != nil), ("--worker-executable", workerExecutable != nil)] where given {
+                throw ValidationError("\(flag) needs --isolation process")
+            }
+        }
     }
 
     func run() async throws {
@@ -94,7 +119,18 @@ struct RunCommand: AsyncParsableCommand {
             let minimum = minWorkers ?? 1
             configuration.scaling = ScalingConfiguration(minWorkers: minimum, maxWorkers: maxWorkers ?? max(minimum, SystemInfoCLI.cpuCount))
         }
-        let pool = try WorkerPool(configuration: configuration, registry: .diagnostics)
+        configuration.maxJobsPerWorker = maxJobsPerWorker
+        configuration.workerProcess.executable = workerExecutable
+        configuration.workerProcess.memoryLimit = memoryLimit.map { $0 << 20 }
+        if let heartbeatTimeout {
+            configuration.workerProcess.heartbeatTimeout = .milliseconds(heartbeatTimeout)
+            configuration.workerProcess.heartbeatInterval = min(configuration.workerProcess.heartbeatInterval, .milliseconds(heartbeatTimeout) / 4)
+        }
+        if let prefetch { configuration.workerProcess.prefetch = prefetch }
+        let pool: WorkerPool
+        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI) } catch {
+            throw fail("offload: \(error.message).")
+        }
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let summaryToStandardError = events == "-"
         let runner = JobFileRunner(pool: pool, lines: lines, results: output.results, events: eventSink)

@@ -4,12 +4,17 @@ public struct JobPayload: Sendable {
     enum Storage: Sendable {
         case json(JSONValue)
         case value(any Encodable & Sendable)
+        /// JSON text as it came from another process, parsed only when someone reads it.
+        case encoded([UInt8])
     }
 
     let storage: Storage
 
     /// A payload given as JSON.
     public static func json(_ value: JSONValue) -> JobPayload { JobPayload(storage: .json(value)) }
+
+    /// JSON text received from another process, parsed when first read.
+    static func encoded(_ bytes: [UInt8]) -> JobPayload { JobPayload(storage: .encoded(bytes)) }
 
     /// A typed payload; in thread isolation the handler receives this very value, never encoded.
     public static func value(_ value: some Encodable & Sendable) -> JobPayload {
@@ -35,6 +40,8 @@ public struct JobPayload: Sendable {
             return try JSONValueDecoder().decode(type, from: .object([]))
         case .json(let json):
             return try JSONValueDecoder().decode(type, from: json)
+        case .encoded(let bytes):
+            return try JobPayload.json(try Self.parse(bytes)).decode(type)
         }
     }
 
@@ -43,6 +50,29 @@ public struct JobPayload: Sendable {
         switch storage {
         case .json(let json): json
         case .value(let value): try JSONValueEncoder().encode(value)
+        case .encoded(let bytes): try Self.parse(bytes)
+        }
+    }
+
+    /// The payload as JSON text, as it crosses to a worker process.
+    func jsonBytes() throws(OffloadError) -> [UInt8] {
+        var out: [UInt8] = []
+        switch storage {
+        case .encoded(let bytes):
+            return bytes
+        case .json(let json):
+            JSONWriter.write(json, into: &out)
+        case .value(let value):
+            do { JSONWriter.write(try JSONValueEncoder().encode(value), into: &out) } catch {
+                throw OffloadError(.invalidPayload, "a value of type \(Swift.type(of: value)) could not be encoded as JSON: \(error)")
+            }
+        }
+        return out
+    }
+
+    private static func parse(_ bytes: [UInt8]) throws(OffloadError) -> JSONValue {
+        do { return try JSONParser.parse(bytes) } catch {
+            throw OffloadError(.invalidPayload, "the JSON text from the other process does not parse: \(error)")
         }
     }
 }
@@ -67,4 +97,9 @@ public struct JobResult: Sendable {
 
     /// The result as JSON.
     public func json() throws -> JSONValue { try JobPayload(storage: storage).json() }
+
+    /// JSON text as a worker process sent it, parsed when first read.
+    static func encoded(_ bytes: [UInt8]) -> JobResult { JobResult(storage: .encoded(bytes)) }
+
+    func jsonBytes() throws(OffloadError) -> [UInt8] { try JobPayload(storage: storage).jsonBytes() }
 }

@@ -40,6 +40,12 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let duplicateKind: Code = "duplicateKind"
         /// The pool is shutting down and takes no new jobs.
         public static let shuttingDown: Code = "shuttingDown"
+        /// The worker running the job used up its CPU-time limit.
+        public static let cpuLimitExceeded: Code = "cpuLimitExceeded"
+        /// The worker process running the job broke the wire protocol and was ended.
+        public static let protocolError: Code = "protocolError"
+        /// Worker processes could not be started (the message says why).
+        public static let workerStartFailed: Code = "workerStartFailed"
     }
 
     /// The error's code.
@@ -60,7 +66,7 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
     public var isRetryable: Bool {
         if let retryable { return retryable }
         switch code {
-        case .handlerFailed, .timedOut, .workerCrashed, .memoryLimitExceeded: return true
+        case .handlerFailed, .timedOut, .workerCrashed, .memoryLimitExceeded, .cpuLimitExceeded, .protocolError: return true
         default: return false
         }
     }

@@ -60,8 +60,12 @@ struct WorkerSlot {
     var id: WorkerID { worker.id }
     let profile: Int
     let capabilities: Set<String>
+    /// Jobs the worker may hold at once, the running one included.
+    let capacity: Int
     var state: WorkerState = .initializing
     var running: JobRecord?
+    /// Jobs handed to the worker behind the running one, in order; the worker starts them itself.
+    var held: [JobRecord] = []
     let startedAt: ContinuousClock.Instant
     var idleSince: ContinuousClock.Instant
     var jobsCompleted = 0
@@ -69,11 +73,16 @@ struct WorkerSlot {
     /// Asked to end; takes no more jobs.
     var stopping = false
 
-    var isFree: Bool { state == .idle && running == nil && !stopping }
+    /// Jobs handed over and not ended.
+    var load: Int { (running == nil ? 0 : 1) + held.count }
+    /// Whether the worker can take another job now.
+    var isFree: Bool { state != .initializing && !stopping && load < capacity }
+    /// Whether the worker is ready, holds no job and is not ending.
+    var isIdle: Bool { state == .idle && load == 0 && !stopping }
 
     var info: WorkerInfo {
         WorkerInfo(id: id, state: state, capabilities: capabilities, jobsCompleted: jobsCompleted, busyTime: busyTime,
-                   runningKind: running?.job.kind)
+                   runningKind: running?.job.kind, heldJobs: held.count, pid: worker.pid, resourceUsage: worker.resourceUsage)
     }
 }
 

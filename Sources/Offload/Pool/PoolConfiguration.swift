@@ -36,6 +36,12 @@ public struct PoolConfiguration: Sendable {
     public var cancellationGracePeriod: Duration
     /// How long a graceful shutdown lets queued and running jobs finish before cancelling them.
     public var shutdownTimeout: Duration
+    /// How worker processes are started and watched (isolation `process` only).
+    public var workerProcess: WorkerProcessOptions
+    /// A worker that has ended this many jobs is replaced by a fresh one; `nil`: never.
+    public var maxJobsPerWorker: Int?
+    /// A worker this old is replaced by a fresh one once it holds no job; `nil`: never.
+    public var maxLifetime: Duration?
     /// The buffering of each event stream.
     public var eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy
     /// Where the pool logs (debug and trace levels only).
@@ -52,6 +58,9 @@ public struct PoolConfiguration: Sendable {
     ///   - workerProfiles: capability profiles (default: every worker runs every kind).
     ///   - cancellationGracePeriod: time a job has to honour a stop request (default 1 s).
     ///   - shutdownTimeout: time a graceful shutdown waits for jobs (default 30 s).
+    ///   - workerProcess: worker-process options (default: this executable, no limits).
+    ///   - maxJobsPerWorker: jobs after which a worker is recycled (default: never).
+    ///   - maxLifetime: age after which a worker is recycled (default: never).
     ///   - eventBuffering: buffering of event streams (default unbounded).
     ///   - logger: the pool's logger (default: a logger labelled `offload`).
     public init(
@@ -65,6 +74,9 @@ public struct PoolConfiguration: Sendable {
         workerProfiles: [Set<String>] = [],
         cancellationGracePeriod: Duration = .seconds(1),
         shutdownTimeout: Duration = .seconds(30),
+        workerProcess: WorkerProcessOptions = WorkerProcessOptions(),
+        maxJobsPerWorker: Int? = nil,
+        maxLifetime: Duration? = nil,
         eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy = .unbounded,
         logger: Logger = Logger(label: "offload")
     ) {
@@ -78,9 +90,15 @@ public struct PoolConfiguration: Sendable {
         self.workerProfiles = workerProfiles
         self.cancellationGracePeriod = cancellationGracePeriod
         self.shutdownTimeout = shutdownTimeout
+        self.workerProcess = workerProcess
+        self.maxJobsPerWorker = maxJobsPerWorker
+        self.maxLifetime = maxLifetime
         self.eventBuffering = eventBuffering
         self.logger = logger
     }
+
+    /// Jobs one worker may hold at once.
+    var workerCapacity: Int { isolation == .process ? workerProcess.prefetch : 1 }
 
     func validate() throws(OffloadError) {
         try scaling.validate()
@@ -88,6 +106,14 @@ public struct PoolConfiguration: Sendable {
         if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidPayload, "agingInterval must be positive") }
         if cancellationGracePeriod < .zero { throw OffloadError(.invalidPayload, "cancellationGracePeriod must not be negative") }
         if shutdownTimeout < .zero { throw OffloadError(.invalidPayload, "shutdownTimeout must not be negative") }
+        if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw OffloadError(.invalidPayload, "maxJobsPerWorker must be at least 1") }
+        if let maxLifetime, maxLifetime <= .zero { throw OffloadError(.invalidPayload, "maxLifetime must be positive") }
+        if isolation == .process {
+            if WorkerProcess.isWorker {
+                throw OffloadError(.invalidPayload, "this process was started as an Offload worker but made a pool instead of calling WorkerProcess.runIfWorker(registry:) at the top of main")
+            }
+            try workerProcess.validate()
+        }
         if workerProfiles.count > scaling.maxWorkers {
             throw OffloadError(.invalidPayload, "\(workerProfiles.count) worker profiles need at least as many workers (maxWorkers is \(scaling.maxWorkers))")
         }

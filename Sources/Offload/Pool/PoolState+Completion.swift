@@ -8,17 +8,27 @@ extension PoolState {
     ) -> (Assignment?, PoolEffects) {
         var effects = PoolEffects()
         // An abandoned worker, or an attempt the pool already gave up on, reports nothing.
-        guard let index = slotIndex(worker), let record = workers[index].running,
-              record.id == assignment.job.id, record.attempts == assignment.attempt
-        else { return (nil, effects) }
-        let ran = now - (record.startedAt ?? now)
-        record.lastRun = ran
-        runTimes.record(ran)
-        workers[index].running = nil
-        workers[index].state = .idle
-        workers[index].idleSince = now
-        workers[index].jobsCompleted += 1
-        workers[index].busyTime += ran
+        guard let index = slotIndex(worker) else { return (nil, effects) }
+        let record: JobRecord
+        if let running = workers[index].running, running.id == assignment.job.id, running.attempts == assignment.attempt {
+            record = running
+            let ran = now - (record.startedAt ?? now)
+            record.lastRun = ran
+            runTimes.record(ran)
+            workers[index].running = nil
+            workers[index].jobsCompleted += 1
+            workers[index].busyTime += ran
+        } else if let held = workers[index].held.firstIndex(where: { $0.id == assignment.job.id && $0.attempts == assignment.attempt }) {
+            // Ended before it started: cancelled while held, or refused by the worker process.
+            record = workers[index].held.remove(at: held)
+            record.lastRun = .zero
+        } else {
+            return (nil, effects)
+        }
+        if workers[index].load == 0 {
+            workers[index].state = .idle
+            workers[index].idleSince = now
+        }
         let reason = record.stopReason
         record.stopReason = nil
         record.graceDeadline = nil
@@ -44,6 +54,10 @@ extension PoolState {
             }
         }
 
+        if phase == .running && !workers[index].stopping && shouldRecycle(index, now: now) {
+            workers[index].stopping = true
+            replaceIfNeeded(now: now, &effects)
+        }
         if phase == .stopping || workers[index].stopping {
             effects.stops.append(workers[index].worker)
             finishStoppingIfDone(now: now, &effects)

@@ -40,7 +40,10 @@ extension PoolState {
             if free.isEmpty { break }
             guard let record = queue.peek(now: now, where: { lane in free.contains { lane.isServed(by: workers[$0].capabilities) } })
             else { break }
-            let candidates = free.filter { record.lane.isServed(by: workers[$0].capabilities) }
+            // Workers holding fewer jobs come first: prefetch fills a worker only when none is emptier.
+            let able = free.filter { record.lane.isServed(by: workers[$0].capabilities) }
+            let lightest = able.map { workers[$0].load }.min() ?? 0
+            let candidates = able.filter { workers[$0].load == lightest }
             let chosen: Int
             if candidates.count == 1 {
                 chosen = candidates[0]
@@ -71,23 +74,47 @@ extension PoolState {
         return assign(record, to: index, now: now, &effects)
     }
 
+    /// Hands `record` to worker `index`: it starts now when the worker holds nothing, else it waits
+    /// in the worker behind the others (prefetch) until the worker says it started.
     mutating func assign(_ record: JobRecord, to index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Assignment {
         record.attempts += 1
         inbox.backlog.subtract(1, ordering: .relaxed)
         record.worker = workers[index].id
         record.workerPID = workers[index].worker.pid
-        record.startedAt = now
-        record.lastWait = now - record.readySince
         record.stopReason = nil
         record.graceDeadline = nil
-        record.deadline = record.job.timeout.map { now + $0 }
         workers[index].state = .busy
+        if workers[index].load == 0 {
+            start(record, on: index, now: now, &effects)
+        } else {
+            record.startedAt = nil
+            record.deadline = nil
+            workers[index].held.append(record)
+        }
+        return Assignment(job: record.job, attempt: record.attempts, handler: record.handler)
+    }
+
+    /// The attempt of `record` starts on worker `index`: its wait ends and its timeout runs.
+    private mutating func start(_ record: JobRecord, on index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        record.startedAt = now
+        record.lastWait = now - record.readySince
+        record.deadline = record.job.timeout.map { now + $0 }
         workers[index].running = record
         waitTimes.record(record.lastWait)
         record.metrics.wait.recordNanoseconds(record.lastWait.nanoseconds)
         if let deadline = record.deadline { requestWake(at: deadline, &effects) }
         if eventsOn { effects.events.append(jobEvent(.jobStarted, record, now)) }
-        return Assignment(job: record.job, attempt: record.attempts, handler: record.handler)
+    }
+
+    /// A worker started the job it held behind the one it has just ended.
+    mutating func jobStarted(_ id: JobID, attempt: Int, worker: WorkerID, now: ContinuousClock.Instant) -> PoolEffects {
+        var effects = PoolEffects()
+        guard let index = slotIndex(worker), workers[index].running == nil,
+              let next = workers[index].held.first, next.id == id, next.attempts == attempt
+        else { return effects }
+        workers[index].held.removeFirst()
+        start(next, on: index, now: now, &effects)
+        return effects
     }
 
     /// When critical jobs wait and no worker is free: start a worker if the pool may grow,
@@ -159,7 +186,8 @@ extension PoolState {
             admitWaitingSubmitters(&effects)
             return (true, effects)
         }
-        if let slot = workers.firstIndex(where: { $0.running === record }), record.stopReason != .cancelled {
+        if let slot = workers.firstIndex(where: { $0.running === record || $0.held.contains { $0 === record } }),
+           record.stopReason != .cancelled {
             requestStop(record, reason: .cancelled, slot: slot, now: now, message: "cancelled by the caller", &effects)
         }
         return (true, effects)

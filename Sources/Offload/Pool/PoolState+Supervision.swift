@@ -7,6 +7,8 @@ extension PoolState {
         var effects = PoolEffects()
         drainInbox(now: now, &effects)
         enforceDeadlines(now: now, &effects)
+        recycleAged(now: now, &effects)
+        if respawnAfter != nil { replaceIfNeeded(now: now, &effects) }
         if isStarted && phase == .running && now >= nextScaleCheck {
             scale(now: now, &effects)
             nextScaleCheck = now + configuration.scaling.checkInterval
@@ -28,21 +30,29 @@ extension PoolState {
             if let deadline = record.deadline, record.stopReason != .timeout { wake = min(wake, deadline) }
         }
         if case .draining(let deadline, false) = phase { wake = min(wake, deadline) }
+        if let respawnAfter { wake = min(wake, respawnAfter) }
         return max(wake, now)
     }
 
-    /// Timeouts ask a job to stop; a job that ignores a stop request past its grace period costs
-    /// its worker, which is abandoned and replaced.
+    /// In thread isolation a timeout asks the job to stop, and a job that ignores a stop request
+    /// past its grace period costs its worker (abandoned and replaced). In process isolation a
+    /// timeout kills the worker at once, and so does an ignored stop request.
     private mutating func enforceDeadlines(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        let killsWorkers = configuration.isolation == .process
         for index in workers.indices.reversed() {
             guard let record = workers[index].running else { continue }
             if let deadline = record.deadline, now >= deadline, record.stopReason != .timeout,
                record.stopReason != .cancelled, record.stopReason != .shutdown {
+                if killsWorkers {
+                    if record.stopReason == .preempted { pendingPreemptions -= 1 }
+                    abandonWorker(at: index, record: record, reason: .timeout, now: now, &effects)
+                    continue
+                }
                 requestStop(record, reason: .timeout, slot: index, now: now,
                             message: timedOutError(record).message, &effects)
             }
             guard let grace = record.graceDeadline, now >= grace, let reason = record.stopReason else { continue }
-            if reason == .preempted {
+            if reason == .preempted && !killsWorkers {
                 // It did not give way; let it finish and do not ask again.
                 record.stopReason = nil
                 record.graceDeadline = nil
@@ -59,41 +69,77 @@ extension PoolState {
         let slot = workers.remove(at: index)
         effects.abandons.append(slot.worker)
         record.lastRun = now - (record.startedAt ?? now)
-        record.stopReason = nil
-        record.graceDeadline = nil
+        let isProcess = configuration.isolation == .process
         if eventsOn {
             var error = event(.workerError, now)
             error.worker = slot.id
             error.pid = slot.worker.pid
             error.job = record.id
-            error.message = "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
+            error.message = switch (reason, isProcess) {
+            case (.timeout, true): "job \(record.id) ran past its timeout; worker \(slot.id) (pid \(slot.worker.pid)) was killed and is replaced"
+            case (_, true): "worker \(slot.id) (pid \(slot.worker.pid)) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was killed and is replaced"
+            case (_, false): "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
+            }
             effects.events.append(error)
         }
+        let message = isProcess
+            ? "the job did not stop when asked; its worker process was killed"
+            : "the job did not stop when asked; its worker was abandoned"
+        endStopped(record, reason: reason, error: OffloadError(.cancelled, message), now: now, &effects)
+        for held in slot.held { giveBack(held, now: now, &effects) }
+        replaceIfNeeded(now: now, &effects)
+        finishStoppingIfDone(now: now, &effects)
+    }
+
+    /// Ends the attempt of a job the pool had asked to stop, whose worker is gone.
+    /// - Parameter error: the error for a cancellation (the worker's fate).
+    mutating func endStopped(_ record: JobRecord, reason: StopReason, error: OffloadError, now: ContinuousClock.Instant,
+                             _ effects: inout PoolEffects) {
+        record.stopReason = nil
+        record.graceDeadline = nil
         switch reason {
         case .timeout:
             counters.timedOut += 1
             failOrRetry(record, timedOutError(record), now: now, &effects)
         case .cancelled:
-            finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled by the caller; the job did not stop, its worker was abandoned"), now: now, &effects)
-        case .shutdown, .preempted:
+            finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled by the caller: \(error.message)"), now: now, &effects)
+        case .shutdown:
             finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job finished"), now: now, &effects)
+        case .preempted:
+            pendingPreemptions -= 1
+            requeue(record, now: now, &effects)
+        }
+    }
+
+    /// Ends, and replaces, idle workers past their lifetime.
+    private mutating func recycleAged(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        guard configuration.maxLifetime != nil, phase == .running else { return }
+        for index in workers.indices where workers[index].isIdle && shouldRecycle(index, now: now) {
+            workers[index].stopping = true
+            effects.stops.append(workers[index].worker)
         }
         replaceIfNeeded(now: now, &effects)
-        finishStoppingIfDone(now: now, &effects)
+    }
+
+    /// Whether a worker has done its share (jobs or lifetime) and should be replaced.
+    func shouldRecycle(_ index: Int, now: ContinuousClock.Instant) -> Bool {
+        if let limit = configuration.maxJobsPerWorker, workers[index].jobsCompleted >= limit { return true }
+        if let limit = configuration.maxLifetime, now - workers[index].startedAt >= limit { return true }
+        return false
     }
 
     private mutating func scale(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         let live = workers.filter { !$0.stopping }
         let loads = live.filter { $0.state != .initializing }.map { slot in
             Scaler.WorkerLoad(
-                id: slot.id, isBusy: slot.running != nil, idleSince: slot.idleSince,
+                id: slot.id, isBusy: slot.load > 0, idleSince: slot.idleSince,
                 isLastOfItsProfile: live.filter { $0.profile == slot.profile }.count == 1)
         }
         let starting = live.filter { $0.state == .initializing }.count
         let decision = scaler.decide(now: now, workers: loads, starting: starting, readyJobs: queue.readyCount)
         for _ in 0..<decision.add { spawnWorker(now: now, &effects) }
         for id in decision.retire {
-            guard let index = slotIndex(id), workers[index].isFree else { continue }
+            guard let index = slotIndex(id), workers[index].isIdle else { continue }
             workers[index].stopping = true
             effects.stops.append(workers[index].worker)
         }
@@ -131,8 +177,9 @@ extension PoolState {
                 finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job started"), now: now, &effects)
             }
             for index in workers.indices {
-                guard let record = workers[index].running, record.stopReason != .shutdown else { continue }
-                requestStop(record, reason: .shutdown, slot: index, now: now, message: "the pool is shutting down", &effects)
+                for record in [workers[index].running].compactMap({ $0 }) + workers[index].held where record.stopReason != .shutdown {
+                    requestStop(record, reason: .shutdown, slot: index, now: now, message: "the pool is shutting down", &effects)
+                }
             }
         }
         checkDrained(now: now, &effects)

@@ -32,6 +32,10 @@ struct PoolState {
     var capacityWaiters = Deque<CheckedContinuation<Void, Never>>()
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
     var pendingPreemptions = 0
+    /// Workers that ended before they were ready, since one last was.
+    var consecutiveStartFailures = 0
+    /// No replacement worker starts before this (a back-off while workers fail to start).
+    var respawnAfter: ContinuousClock.Instant?
     var nextScaleCheck: ContinuousClock.Instant
     /// When the supervisor plans to wake next; earlier deadlines must wake it.
     var supervisorWakeAt: ContinuousClock.Instant
@@ -108,7 +112,8 @@ struct PoolState {
         nextWorkerNumber += 1
         let id = WorkerID("w\(nextWorkerNumber)")
         let worker = makeWorker(id, profiles[profile])
-        workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile], startedAt: now, idleSince: now))
+        workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile],
+                                  capacity: configuration.workerCapacity, startedAt: now, idleSince: now))
         effects.starts.append(worker)
         if eventsOn {
             var started = event(.initialize, now)
@@ -134,6 +139,8 @@ struct PoolState {
         guard let index = slotIndex(id), workers[index].state == .initializing else { return effects }
         workers[index].state = .idle
         workers[index].idleSince = now
+        consecutiveStartFailures = 0
+        respawnAfter = nil
         if eventsOn {
             var ready = event(.workerReady, now)
             ready.worker = id
@@ -148,29 +155,87 @@ struct PoolState {
         return effects
     }
 
-    mutating func workerExited(_ id: WorkerID, now: ContinuousClock.Instant) -> PoolEffects {
+    /// A worker ended: its running job fails with `cause` (or is retried), jobs it held go back to the queue.
+    mutating func workerExited(_ id: WorkerID, cause: OffloadError?, now: ContinuousClock.Instant) -> PoolEffects {
         var effects = PoolEffects()
         guard let index = slotIndex(id) else { return effects }
         let slot = workers.remove(at: index)
         if eventsOn {
+            if let cause {
+                var error = event(.workerError, now)
+                error.worker = id
+                error.pid = slot.worker.pid
+                error.job = slot.running?.id
+                error.error = cause
+                error.message = cause.message
+                effects.events.append(error)
+            }
             var ended = event(.terminate, now)
             ended.worker = id
             ended.pid = slot.worker.pid
             effects.events.append(ended)
         }
         if let record = slot.running {
-            // A worker that exits mid-job (a process worker that died) gives its job back.
             record.lastRun = now - (record.startedAt ?? now)
-            failOrRetry(record, OffloadError(.workerCrashed, "worker \(id) exited while running the job"), now: now, &effects)
+            let error = cause ?? OffloadError(.workerCrashed, "worker \(id) exited while running the job")
+            if let reason = record.stopReason {
+                endStopped(record, reason: reason, error: error, now: now, &effects)
+            } else {
+                failOrRetry(record, error, now: now, &effects)
+            }
+        }
+        for record in slot.held { giveBack(record, now: now, &effects) }
+        if slot.state == .initializing && !slot.stopping {
+            noteStartFailure(cause ?? OffloadError(.workerStartFailed, "worker \(id) ended before it was ready"), now: now, &effects)
         }
         replaceIfNeeded(now: now, &effects)
+        // A worker that died unasked is replaced at once while work waits, not at the next scaling check.
+        if !slot.stopping && phase == .running && queue.readyCount > 0 && respawnAfter == nil
+            && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers {
+            spawnWorker(profile: slot.profile, now: now, &effects)
+        }
         finishStoppingIfDone(now: now, &effects)
         return effects
+    }
+
+    /// A job a worker held but never started goes back to the queue with its attempt given back
+    /// (or ends, when it was being cancelled).
+    mutating func giveBack(_ record: JobRecord, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        switch record.stopReason {
+        case .cancelled?:
+            finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled by the caller before it started"), now: now, &effects)
+        case .shutdown?:
+            finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job started"), now: now, &effects)
+        case .timeout?, .preempted?, nil:
+            record.attempts -= 1
+            record.stopReason = nil
+            record.graceDeadline = nil
+            record.worker = nil
+            record.workerPID = nil
+            queue.enqueue(record, lane: record.lane, now: now, readySince: record.readySince)
+            inbox.backlog.add(1, ordering: .relaxed)
+        }
+    }
+
+    /// Workers keep failing to start: after three in a row, queued jobs fail with the reason
+    /// instead of waiting forever, and replacements back off (0.1 s doubling to 10 s).
+    private mutating func noteStartFailure(_ cause: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        consecutiveStartFailures += 1
+        guard consecutiveStartFailures >= 3 else { return }
+        let backoff = Duration.milliseconds(100) * (1 << min(consecutiveStartFailures - 3, 7))
+        respawnAfter = now + min(backoff, .seconds(10))
+        requestWake(at: respawnAfter!, &effects)
+        let error = OffloadError(.workerStartFailed, "no worker could start (\(consecutiveStartFailures) attempts in a row); the last: \(cause.message)")
+        for record in queue.removeAll(now: now) {
+            inbox.backlog.subtract(1, ordering: .relaxed)
+            finalize(record, .failed, error: error, now: now, &effects)
+        }
     }
 
     /// Keeps the minimum number of workers while the pool runs.
     mutating func replaceIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         guard isStarted, phase == .running || !records.isEmpty, phase != .stopping, phase != .stopped else { return }
+        if let respawnAfter, now < respawnAfter { return }
         let live = workers.filter { !$0.stopping }
         for profile in profiles.indices where !live.contains(where: { $0.profile == profile }) {
             spawnWorker(profile: profile, now: now, &effects)
@@ -188,7 +253,7 @@ struct PoolState {
         metrics.runP99 = runTimes.percentile(0.99)
         let live = workers.filter { $0.state != .initializing }
         metrics.workers = live.count
-        metrics.busyWorkers = live.filter { $0.running != nil }.count
+        metrics.busyWorkers = live.filter { $0.load > 0 }.count
         metrics.utilisation = live.isEmpty ? 0 : Double(metrics.busyWorkers) / Double(live.count)
         metrics.queued = Dictionary(uniqueKeysWithValues: Priority.allCases.map { ($0, queue.readyCount(of: $0)) })
         metrics.delayed = queue.delayedCount

@@ -1,3 +1,4 @@
+import COffloadSystem
 import Logging
 public import ServiceLifecycle
 import Synchronization
@@ -39,8 +40,18 @@ public final class WorkerPool: Service, Sendable {
         })
         profiles = state.profiles
         self.state = Mutex(state)
-        holder.set { [unowned self] id, _ in
-            ThreadWorker(id: id, host: self, logger: self.configuration.logger)
+        if configuration.isolation == .process {
+            // A write to a worker that just died must fail with EPIPE, not kill the host.
+            offload_ignore_sigpipe()
+            let executable = try configuration.workerProcess.resolvedExecutable() ?? ""
+            holder.set { [unowned self] id, _ in
+                ProcessWorker(id: id, host: self, options: self.configuration.workerProcess, executable: executable,
+                              logger: self.configuration.logger)
+            }
+        } else {
+            holder.set { [unowned self] id, _ in
+                ThreadWorker(id: id, host: self, logger: self.configuration.logger)
+            }
         }
     }
 
@@ -264,8 +275,12 @@ extension WorkerPool: WorkerHost {
         return next
     }
 
-    func workerExited(_ worker: any Worker) {
-        perform(locked { $0.workerExited(worker.id, now: .now) })
+    func jobStarted(_ job: JobID, attempt: Int, on worker: any Worker) {
+        perform(locked { $0.jobStarted(job, attempt: attempt, worker: worker.id, now: .now) })
+    }
+
+    func workerExited(_ worker: any Worker, cause: OffloadError?) {
+        perform(locked { $0.workerExited(worker.id, cause: cause, now: .now) })
     }
 }
 

@@ -18,6 +18,12 @@ public struct WorkerInfo: Sendable {
     public var busyTime: Duration
     /// The kind of the job it is running, if any.
     public var runningKind: String?
+    /// Jobs handed to the worker behind the running one (process workers with a prefetch window).
+    public var heldJobs: Int = 0
+    /// The process running the worker's jobs (the host's own for thread workers; 0 while starting).
+    public var pid: Int32 = 0
+    /// Resident memory and CPU time of a worker process, from `/proc` at its last heartbeat.
+    public var resourceUsage: WorkerResourceUsage?
 }
 
 /// Decides the order of queued jobs, which worker takes a job, and when a job may preempt another.

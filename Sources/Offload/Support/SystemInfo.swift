@@ -10,4 +10,22 @@ enum SystemInfo {
 
     /// This process's id.
     static var pid: Int32 { getpid() }
+
+    /// The path of this process's executable, when the system tells.
+    static let executablePath: String? = {
+        #if os(Linux)
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        guard count > 0 else { return nil }
+        return String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        #else
+        return CommandLine.arguments.first
+        #endif
+    }()
+
+    /// The size of a memory page.
+    static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
+
+    /// Clock ticks a second, the unit of CPU times in `/proc`.
+    static let clockTicks = Int(sysconf(Int32(_SC_CLK_TCK)))
 }

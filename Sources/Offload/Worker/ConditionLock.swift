@@ -3,6 +3,7 @@ import Glibc
 #elseif canImport(Darwin)
 import Darwin
 #endif
+import COffloadSystem
 
 /// A pthread mutex with a condition variable on the monotonic clock, for threads that sleep
 /// until work arrives or a time passes.
@@ -57,7 +58,7 @@ final class ConditionLock: @unchecked Sendable {
 
 /// Starts detached OS threads.
 enum OSThread {
-    /// Runs `body` on a new detached thread, named `name` where the platform exposes thread names to Swift.
+    /// Runs `body` on a new detached thread named `name` (the first 15 bytes on Linux).
     static func detach(name: String, _ body: @escaping @Sendable () -> Void) {
         final class Box: @unchecked Sendable {
             let body: @Sendable () -> Void
@@ -78,9 +79,7 @@ enum OSThread {
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
         let result = pthread_create(&thread, &attributes, { pointer in
             let box = Unmanaged<Box>.fromOpaque(pointer!).takeRetainedValue()
-            #if canImport(Darwin)
-            pthread_setname_np(String(box.name.prefix(15)))
-            #endif
+            offload_set_thread_name(box.name)
             box.body()
             return nil
         }, box)

@@ -9,6 +9,8 @@ import Synchronization
 final class ThreadWorker: Worker {
     let id: WorkerID
     let pid: Int32 = SystemInfo.pid
+    var resourceUsage: WorkerResourceUsage? { nil }
+    private let isolation: Isolation
     private let executor = WorkerThreadExecutor()
     private let host: any WorkerHost
     private let logger: Logger
@@ -22,12 +24,16 @@ final class ThreadWorker: Worker {
         /// The job running now (id and attempt), the target of `cancel`.
         var current: (id: JobID, attempt: Int)?
         var cancelRequested = false
+        /// A job cancelled in the moment between its delivery and its start: it ends without running.
+        var cancelledBeforeStart: JobID?
         var stopping = false
         var abandoned = false
     }
 
-    init(id: WorkerID, host: any WorkerHost, logger: Logger) {
+    /// - Parameter isolation: what the worker's jobs see; `.process` inside a worker process.
+    init(id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, logger: Logger) {
         self.id = id
+        self.isolation = isolation
         self.host = host
         self.logger = logger
     }
@@ -52,7 +58,12 @@ final class ThreadWorker: Worker {
 
     func cancel(_ job: JobID) {
         let loop = mailbox.withLock { mailbox -> Task<Void, Never>? in
-            guard let current = mailbox.current, current.id == job, !mailbox.cancelRequested else { return nil }
+            guard let current = mailbox.current, current.id == job else {
+                // Delivered and not started yet (or about to be taken as the next job).
+                mailbox.cancelledBeforeStart = job
+                return nil
+            }
+            guard !mailbox.cancelRequested else { return nil }
             mailbox.cancelRequested = true
             return mailbox.loop
         }
@@ -84,7 +95,11 @@ final class ThreadWorker: Worker {
         if announce { host.workerReady(self) }
         var next = await waitForAssignment()
         while let assignment = next {
-            let result = await execute(assignment)
+            let skip = mailbox.withLock { mailbox -> Bool in
+                defer { mailbox.cancelledBeforeStart = nil }
+                return mailbox.cancelledBeforeStart == assignment.job.id
+            }
+            let result = skip ? .failure(CancellationError()) : await execute(assignment)
             let (cancelled, abandoned) = mailbox.withLock { mailbox in
                 mailbox.current = nil
                 defer { mailbox.cancelRequested = false }
@@ -104,7 +119,7 @@ final class ThreadWorker: Worker {
             }
         }
         executor.stop()
-        if !mailbox.withLock({ $0.abandoned }) { host.workerExited(self) }
+        if !mailbox.withLock({ $0.abandoned }) { host.workerExited(self, cause: nil) }
     }
 
     private func waitForAssignment() async -> Assignment? {
@@ -124,7 +139,7 @@ final class ThreadWorker: Worker {
     }
 
     private func execute(_ assignment: Assignment) async -> Result<JobResult, any Error> {
-        let context = JobContext(assignment: assignment, worker: id, isolation: .thread, logger: logger, host: host)
+        let context = JobContext(assignment: assignment, worker: id, isolation: isolation, logger: logger, host: host)
         do {
             return .success(try await assignment.handler.run(assignment.job.payload, context: context))
         } catch {

@@ -10,25 +10,45 @@ struct Assignment: Sendable {
 /// reports back through its ``WorkerHost``.
 protocol Worker: AnyObject, Sendable {
     var id: WorkerID { get }
-    /// The process that runs the worker's jobs.
+    /// The process that runs the worker's jobs (0 until a worker process has started).
     var pid: Int32 { get }
+    /// Resident memory and CPU time of the worker's own process; `nil` for a thread of the host.
+    var resourceUsage: WorkerResourceUsage? { get }
     /// Begins the worker; it calls ``WorkerHost/workerReady(_:)`` when it can take jobs.
     func start()
-    /// Hands the worker a job. The pool never hands a worker more jobs than it has free slots.
+    /// Hands the worker a job. The pool never hands a worker more jobs than it has free slots;
+    /// a worker with several slots runs its jobs in the order they were delivered.
     func deliver(_ assignment: Assignment)
-    /// Asks the worker to stop `job` cooperatively, if it is still running it.
+    /// Asks the worker to stop `job` cooperatively, if it still runs or holds it.
     func cancel(_ job: JobID)
-    /// Ends the worker once it has no job; it calls ``WorkerHost/workerExited(_:)``.
+    /// Ends the worker once it has no job; it calls ``WorkerHost/workerExited(_:cause:)``.
     func stop()
-    /// Forgets a worker whose job does not end: it must not report to the pool again.
+    /// Gives up on a worker whose job does not end: it must not report to the pool again.
+    /// A thread is left to itself; a process is killed (and reaped).
     func abandon()
 }
 
 /// What a worker reports to its pool.
 protocol WorkerHost: AnyObject, Sendable {
     func workerReady(_ worker: any Worker)
+    /// A job the worker held behind another has started.
+    func jobStarted(_ job: JobID, attempt: Int, on worker: any Worker)
     func progress(of job: JobID, attempt: Int, fraction: Double, message: String?)
     /// The worker ended an attempt. The returned assignment, if any, is the worker's next job.
     func finish(_ assignment: Assignment, result: Result<JobResult, any Error>, on worker: any Worker, takeNext: Bool) -> Assignment?
-    func workerExited(_ worker: any Worker)
+    /// The worker ended; `cause`, when given, is why (the error its running job fails with).
+    func workerExited(_ worker: any Worker, cause: OffloadError?)
+}
+
+/// What a worker process uses, read from `/proc`.
+public struct WorkerResourceUsage: Sendable, Hashable {
+    /// Resident memory in bytes.
+    public var residentBytes: Int
+    /// User and system CPU time.
+    public var cpuTime: Duration
+
+    public init(residentBytes: Int, cpuTime: Duration) {
+        self.residentBytes = residentBytes
+        self.cpuTime = cpuTime
+    }
 }

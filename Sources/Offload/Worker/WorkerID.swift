@@ -23,11 +23,16 @@ public struct Isolation: Hashable, Sendable, CustomStringConvertible {
     /// that never yields can only be abandoned, not stopped.
     public static let thread = Isolation(name: "thread")
 
+    /// Each worker is a child process that talks to the host only through frames on pipes: a job
+    /// that traps, hangs or eats memory takes down its worker, never the host. See
+    /// ``WorkerProcessOptions`` and ``WorkerProcess/runIfWorker(registry:)``.
+    public static let process = Isolation(name: "process")
+
     public var description: String { name }
 
     /// The isolation named `name`, if this build supports it.
     public init?(named name: String) {
-        guard name == Isolation.thread.name else { return nil }
-        self = .thread
+        guard let match = [Isolation.thread, .process].first(where: { $0.name == name }) else { return nil }
+        self = match
     }
 }

@@ -1,0 +1,271 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import COffloadSystem
+import DequeModule
+import Logging
+import Synchronization
+
+/// A worker that is a child process (isolation `process`).
+///
+/// The host writes `job`, `cancel` and `terminate` frames to the child's pipe from whichever
+/// thread hands over the work; one reader thread per worker reads the child's frames, reports
+/// them to the pool (taking the next job straight back), watches heartbeats and memory, and
+/// reaps the child when its pipe ends. A job that traps, hangs or eats memory ends this
+/// process only.
+final class ProcessWorker: Worker {
+    let id: WorkerID
+    private let host: any WorkerHost
+    private let options: WorkerProcessOptions
+    private let executable: String
+    private let environment: [String]
+    private let logger: Logger
+    private let processID = Atomic<Int32>(0)
+    private let usage = Mutex<WorkerResourceUsage?>(nil)
+    private let state = Mutex(State())
+
+    private struct State {
+        var writer: FrameWriter?
+        /// Jobs handed over and not yet answered, in order: the first is the one running.
+        var delivered = Deque<Assignment>()
+        var killReason: KillReason?
+        var stopRequested = false
+        var abandoned = false
+    }
+
+    init(id: WorkerID, host: any WorkerHost, options: WorkerProcessOptions, executable: String, logger: Logger) {
+        self.id = id
+        self.host = host
+        self.options = options
+        self.executable = executable
+        self.logger = logger
+        self.environment = Self.environment(for: options)
+    }
+
+    var pid: Int32 { processID.load(ordering: .acquiring) }
+    var resourceUsage: WorkerResourceUsage? { usage.withLock { $0 } }
+
+    // MARK: - Worker
+
+    func start() {
+        ProcessLauncher.shared.launch { [self] in launch() }
+    }
+
+    func deliver(_ first: Assignment) {
+        var next: Assignment? = first
+        while let assignment = next {
+            next = nil
+            let payload: [UInt8]
+            do {
+                payload = try assignment.job.payload.jsonBytes()
+            } catch {
+                // The job cannot cross to the worker; its attempt fails here and the worker takes the next.
+                next = host.finish(assignment, result: .failure(error), on: self, takeNext: true)
+                continue
+            }
+            let writer = state.withLock { state -> FrameWriter? in
+                state.delivered.append(assignment)
+                return state.writer
+            }
+            let job = WireJob(id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
+                              priority: assignment.job.priority, payload: payload)
+            // A failed write means the child is gone; its reader reports the exit and the job with it.
+            writer?.send(.job(job))
+        }
+    }
+
+    func cancel(_ job: JobID) {
+        let (writer, attempt) = state.withLock { state -> (FrameWriter?, Int?) in
+            (state.writer, state.delivered.first(where: { $0.job.id == job })?.attempt)
+        }
+        if let writer, let attempt { writer.send(.cancel(id: job.rawValue, attempt: attempt)) }
+    }
+
+    func stop() {
+        let writer = state.withLock { state -> FrameWriter? in
+            state.stopRequested = true
+            return state.writer
+        }
+        writer?.send(.terminate)
+    }
+
+    func abandon() {
+        state.withLock { $0.abandoned = true }
+        let pid = pid
+        if pid > 0 { kill(pid, SIGKILL) }
+    }
+
+    // MARK: - Start
+
+    private static func environment(for options: WorkerProcessOptions) -> [String] {
+        var variables: [(String, String)] = []
+        if options.inheritsEnvironment {
+            var entry = environ
+            while let pointer = entry.pointee {
+                let text = String(cString: pointer)
+                if let equals = text.firstIndex(of: "=") {
+                    variables.append((String(text[..<equals]), String(text[text.index(after: equals)...])))
+                }
+                entry += 1
+            }
+        }
+        var overrides = options.environment
+        overrides[WorkerProcess.environmentKey] = "3,4"
+        overrides[WorkerProcess.hostPIDKey] = String(SystemInfo.pid)
+        if !options.backtraces && options.environment["SWIFT_BACKTRACE"] == nil {
+            overrides["SWIFT_BACKTRACE"] = "enable=no"
+        }
+        variables.removeAll { overrides[$0.0] != nil }
+        variables += overrides.sorted { $0.key < $1.key }.map { ($0.key, $0.value) }
+        return variables.map { "\($0.0)=\($0.1)" }
+    }
+
+    /// On the launcher's thread: starts the child, caps it, and hands it to a reader thread.
+    private func launch() {
+        if state.withLock({ $0.abandoned }) { return }
+        let child: ChildProcess
+        do {
+            child = try ChildProcess.spawn(executable: executable, arguments: options.arguments,
+                                           environment: environment, directory: options.workingDirectory)
+        } catch {
+            host.workerExited(self, cause: error)
+            return
+        }
+        processID.store(child.pid, ordering: .releasing)
+        if let limit = options.memoryLimit {
+            let error = offload_set_limit(child.pid, offload_rlimit_data, UInt64(limit))
+            if error != 0 { logger.debug("could not set RLIMIT_DATA", metadata: ["worker": "\(id)", "error": "\(describeErrno(error))"]) }
+        }
+        if let limit = options.cpuTimeLimit {
+            let seconds = UInt64((limit.nanoseconds + 999_999_999) / 1_000_000_000)
+            let error = offload_set_limit(child.pid, offload_rlimit_cpu, seconds)
+            if error != 0 { logger.debug("could not set RLIMIT_CPU", metadata: ["worker": "\(id)", "error": "\(describeErrno(error))"]) }
+        }
+        let writer = FrameWriter(fd: child.toChild)
+        let (stopRequested, abandoned) = state.withLock { state in
+            state.writer = writer
+            return (state.stopRequested, state.abandoned)
+        }
+        if abandoned { kill(child.pid, SIGKILL) }
+        let forwarder = OutputForwarder(fd: child.output, prefix: "offload \(id)", forwards: options.forwardsOutput)
+        writer.send(.initialize(WireInitialize(
+            workerID: id.rawValue, heartbeatInterval: options.heartbeatInterval,
+            maxFrameBytes: options.maxFrameBytes, hostPID: SystemInfo.pid)))
+        if stopRequested { writer.send(.terminate) }
+        OSThread.detach(name: "offload-\(id)") { [self] in
+            readLoop(child, writer: writer, forwarder: forwarder)
+        }
+    }
+
+    // MARK: - Reading
+
+    private func readLoop(_ child: ChildProcess, writer: FrameWriter, forwarder: OutputForwarder) {
+        _ = offload_set_nonblocking(child.fromChild, 1)
+        var reader = FrameReader(fd: child.fromChild, maxFrameBytes: options.maxFrameBytes)
+        let started = ContinuousClock.now
+        var lastHeard = started
+        var ready = false
+        var killed = false
+        reading: while true {
+            var timeout: Duration?
+            if !killed {
+                let deadline = ready ? lastHeard + options.heartbeatTimeout : started + options.startTimeout
+                let left = deadline - .now
+                if left <= .zero {
+                    forceEnd(child.pid, ready ? .unresponsive(silentFor: .now - lastHeard) : .startTimeout(options.startTimeout))
+                    killed = true
+                    continue
+                }
+                timeout = left
+            }
+            do {
+                switch try reader.next(timeout: timeout) {
+                case .quiet:
+                    continue
+                case .end:
+                    break reading
+                case .message(let message):
+                    lastHeard = .now
+                    if case .workerReady = message { ready = true }
+                    if let violation = handle(message, child: child) {
+                        forceEnd(child.pid, .protocolViolation(violation))
+                        killed = true
+                    }
+                }
+            } catch {
+                forceEnd(child.pid, .protocolViolation("it sent \(error)"))
+                break reading
+            }
+        }
+        writer.close()
+        closeDescriptor(child.fromChild)
+        let status = WorkerExit.Status(waitStatus: child.waitForExit())
+        let (killReason, abandoned) = state.withLock { state in
+            state.writer = nil
+            return (state.killReason, state.abandoned)
+        }
+        guard !abandoned else { return }
+        let exit = WorkerExit(
+            status: status, killReason: killReason, output: forwarder.lastLines(waitingUpTo: .milliseconds(200)),
+            wasReady: ready, memoryLimit: options.memoryLimit, cpuTimeLimit: options.cpuTimeLimit,
+            cpuTime: resourceUsage?.cpuTime)
+        let clean = status == .exited(code: 0) && killReason == nil && state.withLock { $0.delivered.isEmpty }
+        logger.debug("worker process ended", metadata: ["worker": "\(id)", "pid": "\(child.pid)", "status": "\(status.description)"])
+        host.workerExited(self, cause: clean ? nil : exit.error(worker: id, pid: child.pid))
+    }
+
+    private func forceEnd(_ pid: Int32, _ reason: KillReason) {
+        state.withLock { state in
+            if state.killReason == nil { state.killReason = reason }
+        }
+        _ = kill(pid, SIGKILL)
+    }
+
+    /// Acts on one frame from the child; returns a description of a protocol violation.
+    private func handle(_ message: WireMessage, child: ChildProcess) -> String? {
+        switch message {
+        case .workerReady:
+            sample(child.pid)
+            host.workerReady(self)
+        case .jobStarted(let id, let attempt):
+            host.jobStarted(JobID(id), attempt: attempt, on: self)
+        case .jobProgress(let id, let attempt, let fraction, let note):
+            host.progress(of: JobID(id), attempt: attempt, fraction: fraction, message: note)
+        case .jobCompleted(let id, let attempt, let result):
+            return finish(id, attempt, .success(.encoded(result)))
+        case .jobFailed(let id, let attempt, let failure):
+            let error: any Error = failure.cancelled
+                ? CancellationError()
+                : OffloadError(OffloadError.Code(rawValue: failure.code), failure.message, retryable: failure.retryable)
+            return finish(id, attempt, .failure(error))
+        case .heartbeat:
+            sample(child.pid)
+        case .workerError(let text):
+            logger.debug("worker process reported an error", metadata: ["worker": "\(id)", "message": "\(text)"])
+        case .initialize, .job, .cancel, .terminate:
+            return "a worker may not send \(message.kind) frames"
+        }
+        return nil
+    }
+
+    private func finish(_ id: String, _ attempt: Int, _ result: Result<JobResult, any Error>) -> String? {
+        let assignment = state.withLock { state -> Assignment? in
+            guard let index = state.delivered.firstIndex(where: { $0.job.id.rawValue == id && $0.attempt == attempt }) else { return nil }
+            return state.delivered.remove(at: index)
+        }
+        guard let assignment else { return "a result for job '\(id)' attempt \(attempt), which it was not running" }
+        if let next = host.finish(assignment, result: result, on: self, takeNext: true) { deliver(next) }
+        return nil
+    }
+
+    /// Reads the child's memory and CPU time; kills it when over its memory limit.
+    private func sample(_ pid: Int32) {
+        guard let reading = ProcessStats.sample(pid) else { return }
+        usage.withLock { $0 = reading }
+        if let limit = options.memoryLimit, reading.residentBytes > limit {
+            forceEnd(pid, .memory(resident: reading.residentBytes, limit: limit))
+        }
+    }
+}

@@ -1,0 +1,112 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+import COffloadSystem
+import Synchronization
+
+/// Writes frames to a descriptor, whole, from any thread.
+final class FrameWriter: Sendable {
+    private let fd: Int32
+    private let lock = Mutex<State>(State())
+
+    private struct State {
+        var buffer: [UInt8] = []
+        var closed = false
+    }
+
+    init(fd: Int32) { self.fd = fd }
+
+    /// Sends `messages` in one write; `false` when the other side is gone.
+    @discardableResult
+    func send(_ messages: WireMessage...) -> Bool { send(contentsOf: messages) }
+
+    @discardableResult
+    func send(contentsOf messages: [WireMessage]) -> Bool {
+        lock.withLock { state in
+            guard !state.closed else { return false }
+            state.buffer.removeAll(keepingCapacity: true)
+            for message in messages { message.encode(into: &state.buffer) }
+            return FrameWriter.writeAll(fd, state.buffer)
+        }
+    }
+
+    /// Sends bytes as they are (tests use it to send broken frames).
+    @discardableResult
+    func sendRaw(_ bytes: [UInt8]) -> Bool {
+        lock.withLock { state in !state.closed && FrameWriter.writeAll(fd, bytes) }
+    }
+
+    /// Closes the descriptor; later sends return `false` (and never reach a reused descriptor).
+    func close() {
+        lock.withLock { state in
+            guard !state.closed else { return }
+            state.closed = true
+            closeDescriptor(fd)
+        }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { writeFully(fd, $0) }
+    }
+}
+
+/// Reads frames from a descriptor, on one thread.
+struct FrameReader: ~Copyable {
+    enum Next {
+        case message(WireMessage)
+        /// Nothing arrived within the timeout.
+        case quiet
+        /// The other side closed its end after a whole frame.
+        case end
+    }
+
+    private let fd: Int32
+    private var decoder: FrameDecoder
+    private let chunk: UnsafeMutableRawBufferPointer
+
+    /// - Parameter fd: a descriptor in non-blocking mode when reads are to time out.
+    init(fd: Int32, maxFrameBytes: Int) {
+        self.fd = fd
+        self.decoder = FrameDecoder(maxFrameBytes: maxFrameBytes)
+        self.chunk = .allocate(byteCount: 64 << 10, alignment: 16)
+    }
+
+    deinit { chunk.deallocate() }
+
+    /// The largest frame accepted.
+    var maxFrameBytes: Int {
+        get { decoder.maxFrameBytes }
+        set { decoder.maxFrameBytes = newValue }
+    }
+
+    /// The next message; waits at most `timeout` for bytes (forever when `nil`).
+    mutating func next(timeout: Duration? = nil) throws(WireError) -> Next {
+        while true {
+            if let message = try decoder.next() { return .message(message) }
+            let count = read(fd, chunk.baseAddress, chunk.count)
+            if count > 0 {
+                decoder.append(UnsafeRawBufferPointer(rebasing: chunk[0..<count]))
+                continue
+            }
+            if count == 0 {
+                try decoder.checkComplete()
+                return .end
+            }
+            switch errno {
+            case EINTR:
+                continue
+            case EAGAIN:
+                var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let milliseconds = timeout.map { Int32(clamping: max(0, Int64(($0.nanoseconds + 999_999) / 1_000_000))) } ?? -1
+                let ready = poll(&entry, 1, milliseconds)
+                if ready == 0 { return .quiet }
+            default:
+                // A read error on a pipe means the other side is unusable: treat it as the end.
+                try decoder.checkComplete()
+                return .end
+            }
+        }
+    }
+}
