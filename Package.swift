@@ -32,7 +32,7 @@ let package = Package(
             dependencies: [
                 "COffloadSystem",
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -51,7 +51,7 @@ let package = Package(
         // Benchmark suites (run them through `benchmarks/<suite>/run`).
         .executableTarget(
             name: "OffloadBenchmarks",
-            dependencies: ["Offload"],
+            dependencies: ["Offload", "COffloadSystem"],
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),

@@ -1,20 +1,20 @@
-import Metrics
+import CoreMetrics
 import Synchronization
 
 /// The swift-metrics handles of one job kind, made once and kept by each job of the kind.
 final class KindMetrics: Sendable {
     let ended: [JobStatus: Counter]
     let retried: Counter
-    let duration: Metrics.Timer
-    let wait: Metrics.Timer
+    let duration: CoreMetrics.Timer
+    let wait: CoreMetrics.Timer
 
     init(kind: String) {
         ended = Dictionary(uniqueKeysWithValues: JobStatus.allCases.map {
             ($0, Counter(label: "offload.jobs", dimensions: [("kind", kind), ("status", $0.rawValue)]))
         })
         retried = Counter(label: "offload.jobs.retried", dimensions: [("kind", kind)])
-        duration = Metrics.Timer(label: "offload.jobs.duration", dimensions: [("kind", kind)])
-        wait = Metrics.Timer(label: "offload.jobs.wait", dimensions: [("kind", kind)])
+        duration = CoreMetrics.Timer(label: "offload.jobs.duration", dimensions: [("kind", kind)])
+        wait = CoreMetrics.Timer(label: "offload.jobs.wait", dimensions: [("kind", kind)])
     }
 
     func recordEnd(status: JobStatus, run: Duration) {

@@ -1,4 +1,4 @@
-import Metrics
+import CoreMetrics
 import Synchronization
 extension PoolState {
     /// A worker ended an attempt. Returns the worker's next job when it asked for one.
@@ -71,7 +71,8 @@ extension PoolState {
 
     func timedOutError(_ record: JobRecord) -> OffloadError {
         let limit = record.job.timeout.map { "\(Int($0.milliseconds.rounded())) ms" } ?? "its limit"
-        return OffloadError(.timedOut, "attempt \(record.attempts) ran past its timeout of \(limit)")
+        let fate = configuration.isolation == .process ? "; its worker process was killed" : ""
+        return OffloadError(.timedOut, "attempt \(record.attempts) ran past its timeout of \(limit)\(fate)")
     }
 
     /// The error a job ends with when its handler threw `error`.

@@ -1,4 +1,4 @@
-import Metrics
+import CoreMetrics
 import DequeModule
 import Synchronization
 extension PoolState {

@@ -1,4 +1,4 @@
-import Metrics
+import CoreMetrics
 import Synchronization
 extension PoolState {
     /// The supervisor's periodic work: release due jobs, enforce timeouts and grace periods,

@@ -8,9 +8,12 @@ import Offload
 import Glibc
 #endif
 
+// Re-run as a worker process by the ipc suite's "re-run host" measurements.
+WorkerProcess.runIfWorker(registry: .diagnostics)
+
 let arguments = CommandLine.arguments.dropFirst()
 guard let suite = arguments.first else {
-    print("usage: OffloadBenchmarks SUITE [--jobs N] [--rounds N]   (suites: pool)")
+    print("usage: OffloadBenchmarks SUITE [--jobs N] [--rounds N] [--round N] [--samples N]   (suites: pool, ipc, chaos)")
     exit(2)
 }
 
@@ -20,10 +23,36 @@ func option(_ name: String, default value: Int) -> Int {
     return parsed
 }
 
+func stringOption(_ name: String) -> String? {
+    guard let index = arguments.firstIndex(of: name), arguments.index(after: index) < arguments.endIndex else { return nil }
+    return arguments[arguments.index(after: index)]
+}
+
 switch suite {
 case "pool":
     try await PoolSuite(jobs: option("--jobs", default: 1_000_000), rounds: option("--rounds", default: 5)).run()
+case "ipc":
+    let here = SiblingExecutables()
+    try await IpcSuite(round: option("--round", default: 1), samples: option("--samples", default: 5_000),
+                       jobs: option("--jobs", default: 200_000), smallWorker: here.path("offload-worker"), rerunHost: here.own,
+                       staticWorker: stringOption("--static-worker")).run()
+case "chaos":
+    let here = SiblingExecutables()
+    try await ChaosSuite(jobs: option("--jobs", default: 10_000), worker: here.path("offload-worker"), cli: here.path("offload")).run()
 default:
-    print("unknown suite '\(suite)' (suites: pool)")
+    print("unknown suite '\(suite)' (suites: pool, ipc, chaos)")
     exit(2)
+}
+
+/// Executables built beside this one.
+struct SiblingExecutables {
+    let own: String
+    init() {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+        own = count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+    }
+    func path(_ name: String) -> String {
+        String(own[..<(own.lastIndex(of: "/") ?? own.startIndex)]) + "/" + name
+    }
 }

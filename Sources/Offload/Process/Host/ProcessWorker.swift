@@ -53,27 +53,32 @@ final class ProcessWorker: Worker {
         ProcessLauncher.shared.launch { [self] in launch() }
     }
 
-    func deliver(_ first: Assignment) {
-        var next: Assignment? = first
-        while let assignment = next {
-            next = nil
-            let payload: [UInt8]
+    func deliver(_ assignment: Assignment) { deliver([assignment]) }
+
+    /// Sends jobs to the child in one write.
+    private func deliver(_ assignments: [Assignment]) {
+        var pending = assignments
+        var frames: [WireMessage] = []
+        var sent: [Assignment] = []
+        while !pending.isEmpty {
+            let assignment = pending.removeFirst()
             do {
-                payload = try assignment.job.payload.jsonBytes()
+                let payload = try assignment.job.payload.jsonBytes()
+                frames.append(.job(WireJob(id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
+                                           priority: assignment.job.priority, payload: payload)))
+                sent.append(assignment)
             } catch {
                 // The job cannot cross to the worker; its attempt fails here and the worker takes the next.
-                next = host.finish(assignment, result: .failure(error), on: self, takeNext: true)
-                continue
+                if let next = host.finish(assignment, result: .failure(error), on: self, takeNext: true) { pending.append(next) }
             }
-            let writer = state.withLock { state -> FrameWriter? in
-                state.delivered.append(assignment)
-                return state.writer
-            }
-            let job = WireJob(id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
-                              priority: assignment.job.priority, payload: payload)
-            // A failed write means the child is gone; its reader reports the exit and the job with it.
-            writer?.send(.job(job))
         }
+        guard !sent.isEmpty else { return }
+        let writer = state.withLock { state -> FrameWriter? in
+            state.delivered.append(contentsOf: sent)
+            return state.writer
+        }
+        // A failed write means the child is gone; its reader reports the exit and the jobs with it.
+        writer?.send(contentsOf: frames)
     }
 
     func cancel(_ job: JobID) {
@@ -186,13 +191,21 @@ final class ProcessWorker: Worker {
                     continue
                 case .end:
                     break reading
-                case .message(let message):
+                case .message(let first):
                     lastHeard = .now
-                    if case .workerReady = message { ready = true }
-                    if let violation = handle(message, child: child) {
-                        forceEnd(child.pid, .protocolViolation(violation))
-                        killed = true
+                    // Every frame already read is handled before the next jobs go out, in one write.
+                    var next: [Assignment] = []
+                    var message: WireMessage? = first
+                    while let current = message {
+                        if case .workerReady = current { ready = true }
+                        if let violation = handle(current, child: child, next: &next) {
+                            forceEnd(child.pid, .protocolViolation(violation))
+                            killed = true
+                            break
+                        }
+                        message = try reader.buffered()
                     }
+                    if !next.isEmpty { deliver(next) }
                 }
             } catch {
                 forceEnd(child.pid, .protocolViolation("it sent \(error)"))
@@ -224,7 +237,7 @@ final class ProcessWorker: Worker {
     }
 
     /// Acts on one frame from the child; returns a description of a protocol violation.
-    private func handle(_ message: WireMessage, child: ChildProcess) -> String? {
+    private func handle(_ message: WireMessage, child: ChildProcess, next: inout [Assignment]) -> String? {
         switch message {
         case .workerReady:
             sample(child.pid)
@@ -234,12 +247,12 @@ final class ProcessWorker: Worker {
         case .jobProgress(let id, let attempt, let fraction, let note):
             host.progress(of: JobID(id), attempt: attempt, fraction: fraction, message: note)
         case .jobCompleted(let id, let attempt, let result):
-            return finish(id, attempt, .success(.encoded(result)))
+            return finish(id, attempt, .success(.encoded(result)), next: &next)
         case .jobFailed(let id, let attempt, let failure):
             let error: any Error = failure.cancelled
                 ? CancellationError()
                 : OffloadError(OffloadError.Code(rawValue: failure.code), failure.message, retryable: failure.retryable)
-            return finish(id, attempt, .failure(error))
+            return finish(id, attempt, .failure(error), next: &next)
         case .heartbeat:
             sample(child.pid)
         case .workerError(let text):
@@ -250,13 +263,13 @@ final class ProcessWorker: Worker {
         return nil
     }
 
-    private func finish(_ id: String, _ attempt: Int, _ result: Result<JobResult, any Error>) -> String? {
+    private func finish(_ id: String, _ attempt: Int, _ result: Result<JobResult, any Error>, next: inout [Assignment]) -> String? {
         let assignment = state.withLock { state -> Assignment? in
             guard let index = state.delivered.firstIndex(where: { $0.job.id.rawValue == id && $0.attempt == attempt }) else { return nil }
             return state.delivered.remove(at: index)
         }
         guard let assignment else { return "a result for job '\(id)' attempt \(attempt), which it was not running" }
-        if let next = host.finish(assignment, result: result, on: self, takeNext: true) { deliver(next) }
+        if let following = host.finish(assignment, result: result, on: self, takeNext: true) { next.append(following) }
         return nil
     }
 

@@ -81,6 +81,9 @@ struct FrameReader: ~Copyable {
         set { decoder.maxFrameBytes = newValue }
     }
 
+    /// The next message already read, without reading more.
+    mutating func buffered() throws(WireError) -> WireMessage? { try decoder.next() }
+
     /// The next message; waits at most `timeout` for bytes (forever when `nil`).
     mutating func next(timeout: Duration? = nil) throws(WireError) -> Next {
         while true {
