@@ -80,9 +80,17 @@ struct WorkerSlot {
     /// Whether the worker is ready, holds no job and is not ending.
     var isIdle: Bool { state == .idle && load == 0 && !stopping }
 
+    /// What policies see of the worker (cheap: no `/proc` figures).
     var info: WorkerInfo {
         WorkerInfo(id: id, state: state, capabilities: capabilities, jobsCompleted: jobsCompleted, busyTime: busyTime,
-                   runningKind: running?.job.kind, heldJobs: held.count, pid: worker.pid, resourceUsage: worker.resourceUsage)
+                   runningKind: running?.job.kind, heldJobs: held.count, pid: worker.pid)
+    }
+
+    /// The worker as metrics show it, with its process's memory and CPU time.
+    var metricsInfo: WorkerInfo {
+        var info = info
+        info.resourceUsage = worker.resourceUsage
+        return info
     }
 }
 
@@ -99,4 +107,19 @@ struct PoolEffects {
     var stopped: [CheckedContinuation<Void, Never>] = []
     var wakeSupervisor = false
     var finishEvents = false
+
+    /// Adds the effects of a later step, to be performed after these.
+    mutating func merge(_ other: PoolEffects) {
+        starts += other.starts
+        deliveries += other.deliveries
+        cancels += other.cancels
+        stops += other.stops
+        abandons += other.abandons
+        resolutions += other.resolutions
+        events += other.events
+        admitted += other.admitted
+        stopped += other.stopped
+        wakeSupervisor = wakeSupervisor || other.wakeSupervisor
+        finishEvents = finishEvents || other.finishEvents
+    }
 }

@@ -258,7 +258,7 @@ struct PoolState {
         metrics.queued = Dictionary(uniqueKeysWithValues: Priority.allCases.map { ($0, queue.readyCount(of: $0)) })
         metrics.delayed = queue.delayedCount
         metrics.running = workers.filter { $0.running != nil }.count
-        metrics.perWorker = workers.map(\.info)
+        metrics.perWorker = workers.map(\.metricsInfo)
         return metrics
     }
 }

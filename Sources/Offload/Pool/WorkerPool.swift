@@ -19,7 +19,7 @@ public final class WorkerPool: Service, Sendable {
     public let configuration: PoolConfiguration
     /// The handlers the pool runs.
     public let registry: HandlerRegistry
-    private let state: Mutex<PoolState>
+    private let state: PThreadLocked<PoolState>
     private let broadcaster = EventBroadcaster()
     private let supervisor = Supervisor()
     private let recorder = MetricsRecorder()
@@ -39,7 +39,7 @@ public final class WorkerPool: Service, Sendable {
             holder.make(id, capabilities)
         })
         profiles = state.profiles
-        self.state = Mutex(state)
+        self.state = PThreadLocked(state)
         if configuration.isolation == .process {
             // A write to a worker that just died must fail with EPIPE, not kill the host.
             offload_ignore_sigpipe()
@@ -222,8 +222,8 @@ public final class WorkerPool: Service, Sendable {
 
     // MARK: - Internals
 
-    private func locked<T, E: Error>(_ body: (inout PoolState) throws(E) -> sending T) throws(E) -> sending T {
-        try state.withLock { (state: inout PoolState) throws(E) -> sending T in
+    private func locked<T, E: Error>(_ body: (inout PoolState) throws(E) -> T) throws(E) -> T {
+        try state.withLock { (state: inout PoolState) throws(E) -> T in
             state.eventsOn = broadcaster.isListening
             defer { state.publishFreeWorkers() }
             return try body(&state)
@@ -260,7 +260,7 @@ public final class WorkerPool: Service, Sendable {
     }
 }
 
-extension WorkerPool: WorkerHost {
+extension WorkerPool: BatchingWorkerHost {
     func workerReady(_ worker: any Worker) {
         perform(locked { $0.workerReady(worker.id, now: .now) })
     }
@@ -275,8 +275,27 @@ extension WorkerPool: WorkerHost {
         return next
     }
 
-    func jobStarted(_ job: JobID, attempt: Int, on worker: any Worker) {
-        perform(locked { $0.jobStarted(job, attempt: attempt, worker: worker.id, now: .now) })
+    func report(_ reports: [WorkerReport], on worker: any Worker) -> [Assignment] {
+        let (next, effects) = locked { state -> ([Assignment], PoolEffects) in
+            let now = ContinuousClock.now
+            var next: [Assignment] = []
+            var effects = PoolEffects()
+            for report in reports {
+                switch report {
+                case .started(let job, let attempt):
+                    effects.merge(state.jobStarted(job, attempt: attempt, worker: worker.id, now: now))
+                case .progress(let job, let attempt, let fraction, let message):
+                    effects.merge(state.progress(of: job, attempt: attempt, fraction: fraction, message: message, now: now))
+                case .finished(let assignment, let result):
+                    let (following, more) = state.finish(assignment, result: result, worker: worker.id, takeNext: true, now: now)
+                    effects.merge(more)
+                    if let following { next.append(following) }
+                }
+            }
+            return (next, effects)
+        }
+        perform(effects)
+        return next
     }
 
     func workerExited(_ worker: any Worker, cause: OffloadError?) {

@@ -31,13 +31,27 @@ protocol Worker: AnyObject, Sendable {
 /// What a worker reports to its pool.
 protocol WorkerHost: AnyObject, Sendable {
     func workerReady(_ worker: any Worker)
-    /// A job the worker held behind another has started.
-    func jobStarted(_ job: JobID, attempt: Int, on worker: any Worker)
     func progress(of job: JobID, attempt: Int, fraction: Double, message: String?)
     /// The worker ended an attempt. The returned assignment, if any, is the worker's next job.
     func finish(_ assignment: Assignment, result: Result<JobResult, any Error>, on worker: any Worker, takeNext: Bool) -> Assignment?
     /// The worker ended; `cause`, when given, is why (the error its running job fails with).
     func workerExited(_ worker: any Worker, cause: OffloadError?)
+}
+
+/// What a worker process reports in a batch (all the frames one read brought), so that the
+/// pool takes its lock once for all of them.
+enum WorkerReport {
+    /// A job the worker held behind another has started.
+    case started(JobID, attempt: Int)
+    case progress(JobID, attempt: Int, fraction: Double, message: String?)
+    /// An attempt ended; the worker takes its next job at once.
+    case finished(Assignment, Result<JobResult, any Error>)
+}
+
+/// A host that takes batched reports (the pool, from its worker processes).
+protocol BatchingWorkerHost: WorkerHost {
+    /// Applies `reports` in order; returns the worker's next jobs.
+    func report(_ reports: [WorkerReport], on worker: any Worker) -> [Assignment]
 }
 
 /// What a worker process uses, read from `/proc`.

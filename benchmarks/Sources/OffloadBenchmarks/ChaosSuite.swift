@@ -128,9 +128,9 @@ struct ChaosSuite {
                 line.split(separator: ",").first { $0.hasPrefix(#""pid":"#) }.flatMap { Int32($0.dropFirst(6)) }
             }
         }
+        let killed = ContinuousClock.now
         kill(host.pid, SIGKILL)
         host.reap()
-        let killed = ContinuousClock.now
         while workers.contains(where: isRunning) && ContinuousClock.now - killed < .seconds(5) {
             try await Task.sleep(for: .milliseconds(2))
         }

@@ -22,6 +22,10 @@ struct IpcSuite {
     }
 
     func run() async throws {
+        if CommandLine.arguments.contains("--throughput-only") {
+            Report.line([("tinyJobsPerSecondPrefetch16", .number(try await throughput(prefetch: 16)))])
+            return
+        }
         if CommandLine.arguments.contains("--round-trips-only") {
             let trips = try await roundTrips()
             Report.line([("roundTripMicrosP50", .number(trips.ours.p50)), ("barePipeMicrosP50", .number(trips.pipe.p50))])

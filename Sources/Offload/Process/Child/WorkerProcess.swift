@@ -24,7 +24,6 @@ public enum WorkerProcess {
     /// The environment variable that marks a worker process (its value names the descriptors
     /// the worker reads jobs from and writes results to).
     public static let environmentKey = "OFFLOAD_WORKER_FDS"
-    static let hostPIDKey = "OFFLOAD_HOST_PID"
 
     /// Whether this process was started as a worker.
     public static var isWorker: Bool { getenv(environmentKey) != nil }

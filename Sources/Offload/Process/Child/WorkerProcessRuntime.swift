@@ -37,9 +37,9 @@ final class WorkerProcessRuntime: WorkerHost {
     /// Runs until the host ends the worker or goes away; returns the exit status.
     func run() -> Int32 {
         _ = offload_set_parent_death_kill()
-        let hostPID = getenv(WorkerProcess.hostPIDKey).flatMap { Int32(String(cString: $0)) }
-        // The host may have died before the parent-death signal was armed.
-        if let hostPID, getppid() != hostPID { return 0 }
+        // If the host died before the signal was armed, our parent is already another process
+        // (and the pipe below ends at once); the heartbeat thread watches for the change.
+        let parent = getppid()
         var reader = FrameReader(fd: input, maxFrameBytes: WireFormat.defaultMaxFrameBytes)
         let initialize: WireInitialize
         do {
@@ -55,7 +55,7 @@ final class WorkerProcessRuntime: WorkerHost {
             return 65
         }
         reader.maxFrameBytes = initialize.maxFrameBytes
-        startHeartbeat(every: initialize.heartbeatInterval, hostPID: initialize.hostPID)
+        startHeartbeat(every: initialize.heartbeatInterval, parent: parent)
         let worker = ThreadWorker(id: WorkerID(initialize.workerID), host: self, isolation: .process, logger: logger)
         state.withLock { $0.worker = worker }
         worker.start()
@@ -128,7 +128,7 @@ final class WorkerProcessRuntime: WorkerHost {
         }
     }
 
-    private func startHeartbeat(every interval: Duration, hostPID: Int32) {
+    private func startHeartbeat(every interval: Duration, parent: Int32) {
         let writer = writer
         let microseconds = UInt32(clamping: max(interval.nanoseconds / 1_000, 1_000))
         OSThread.detach(name: "offload-beat") {
@@ -136,7 +136,7 @@ final class WorkerProcessRuntime: WorkerHost {
             while true {
                 usleep(microseconds)
                 // Orphaned (the host died without closing our pipe, or the death signal was missed).
-                if getppid() != hostPID { _exit(0) }
+                if getppid() != parent { _exit(0) }
                 sequence += 1
                 if !writer.send(.heartbeat(sequence: sequence)) { _exit(0) }
             }
@@ -157,8 +157,6 @@ final class WorkerProcessRuntime: WorkerHost {
     func workerReady(_ worker: any Worker) {
         writer.send(.workerReady(pid: getpid(), kinds: registry.kinds))
     }
-
-    func jobStarted(_ job: JobID, attempt: Int, on worker: any Worker) {}
 
     func progress(of job: JobID, attempt: Int, fraction: Double, message: String?) {
         writer.send(.jobProgress(id: job.rawValue, attempt: attempt, fraction: fraction, message: message))

@@ -17,7 +17,7 @@ import Synchronization
 /// process only.
 final class ProcessWorker: Worker {
     let id: WorkerID
-    private let host: any WorkerHost
+    private let host: any BatchingWorkerHost
     private let options: WorkerProcessOptions
     private let executable: String
     private let environment: [String]
@@ -35,7 +35,7 @@ final class ProcessWorker: Worker {
         var abandoned = false
     }
 
-    init(id: WorkerID, host: any WorkerHost, options: WorkerProcessOptions, executable: String, logger: Logger) {
+    init(id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, executable: String, logger: Logger) {
         self.id = id
         self.host = host
         self.options = options
@@ -118,7 +118,6 @@ final class ProcessWorker: Worker {
         }
         var overrides = options.environment
         overrides[WorkerProcess.environmentKey] = "3,4"
-        overrides[WorkerProcess.hostPIDKey] = String(SystemInfo.pid)
         if !options.backtraces && options.environment["SWIFT_BACKTRACE"] == nil {
             overrides["SWIFT_BACKTRACE"] = "enable=no"
         }
@@ -193,19 +192,23 @@ final class ProcessWorker: Worker {
                     break reading
                 case .message(let first):
                     lastHeard = .now
-                    // Every frame already read is handled before the next jobs go out, in one write.
-                    var next: [Assignment] = []
+                    // Every frame already read is handled under one pool lock, and the next jobs
+                    // go out in one write.
+                    var reports: [WorkerReport] = []
                     var message: WireMessage? = first
                     while let current = message {
                         if case .workerReady = current { ready = true }
-                        if let violation = handle(current, child: child, next: &next) {
+                        if let violation = handle(current, child: child, reports: &reports) {
                             forceEnd(child.pid, .protocolViolation(violation))
                             killed = true
                             break
                         }
                         message = try reader.buffered()
                     }
-                    if !next.isEmpty { deliver(next) }
+                    if !reports.isEmpty {
+                        let next = host.report(reports, on: self)
+                        if !next.isEmpty { deliver(next) }
+                    }
                 }
             } catch {
                 forceEnd(child.pid, .protocolViolation("it sent \(error)"))
@@ -236,23 +239,24 @@ final class ProcessWorker: Worker {
         _ = kill(pid, SIGKILL)
     }
 
-    /// Acts on one frame from the child; returns a description of a protocol violation.
-    private func handle(_ message: WireMessage, child: ChildProcess, next: inout [Assignment]) -> String? {
+    /// Acts on one frame from the child, or adds it to `reports` for the pool; returns a
+    /// description of a protocol violation.
+    private func handle(_ message: WireMessage, child: ChildProcess, reports: inout [WorkerReport]) -> String? {
         switch message {
         case .workerReady:
             sample(child.pid)
             host.workerReady(self)
         case .jobStarted(let id, let attempt):
-            host.jobStarted(JobID(id), attempt: attempt, on: self)
+            reports.append(.started(JobID(id), attempt: attempt))
         case .jobProgress(let id, let attempt, let fraction, let note):
-            host.progress(of: JobID(id), attempt: attempt, fraction: fraction, message: note)
+            reports.append(.progress(JobID(id), attempt: attempt, fraction: fraction, message: note))
         case .jobCompleted(let id, let attempt, let result):
-            return finish(id, attempt, .success(.encoded(result)), next: &next)
+            return finish(id, attempt, .success(.encoded(result)), reports: &reports)
         case .jobFailed(let id, let attempt, let failure):
             let error: any Error = failure.cancelled
                 ? CancellationError()
                 : OffloadError(OffloadError.Code(rawValue: failure.code), failure.message, retryable: failure.retryable)
-            return finish(id, attempt, .failure(error), next: &next)
+            return finish(id, attempt, .failure(error), reports: &reports)
         case .heartbeat:
             sample(child.pid)
         case .workerError(let text):
@@ -263,13 +267,13 @@ final class ProcessWorker: Worker {
         return nil
     }
 
-    private func finish(_ id: String, _ attempt: Int, _ result: Result<JobResult, any Error>, next: inout [Assignment]) -> String? {
+    private func finish(_ id: String, _ attempt: Int, _ result: Result<JobResult, any Error>, reports: inout [WorkerReport]) -> String? {
         let assignment = state.withLock { state -> Assignment? in
             guard let index = state.delivered.firstIndex(where: { $0.job.id.rawValue == id && $0.attempt == attempt }) else { return nil }
             return state.delivered.remove(at: index)
         }
         guard let assignment else { return "a result for job '\(id)' attempt \(attempt), which it was not running" }
-        if let following = host.finish(assignment, result: result, on: self, takeNext: true) { next.append(following) }
+        reports.append(.finished(assignment, result))
         return nil
     }
 
