@@ -34,7 +34,7 @@ case "pool":
 case "ipc":
     let here = SiblingExecutables()
     try await IpcSuite(round: option("--round", default: 1), samples: option("--samples", default: 5_000),
-                       jobs: option("--jobs", default: 200_000), smallWorker: here.path("offload-worker"), rerunHost: here.own,
+                       jobs: option("--jobs", default: 200_000), smallWorker: stringOption("--worker") ?? here.path("offload-worker"), rerunHost: here.own,
                        staticWorker: stringOption("--static-worker")).run()
 case "chaos":
     let here = SiblingExecutables()
