@@ -186,7 +186,7 @@ final class WorkerProcessRuntime: WorkerHost {
         }
         if let next { frames.append(.jobStarted(id: next.job.id.rawValue, attempt: next.attempt)) }
         // The host is gone when this fails; the read loop sees the end of its pipe too.
-        if !writer.send(contentsOf: frames) { _exit(0) }
+        if writer.send(contentsOf: frames) != .written { _exit(0) }
         if let next {
             if takeNext { return next }
             worker.deliver(next)

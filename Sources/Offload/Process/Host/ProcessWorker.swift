@@ -72,13 +72,13 @@ final class ProcessWorker: Worker {
                 if let next = host.finish(assignment, result: .failure(error), on: self, takeNext: true) { pending.append(next) }
             }
         }
-        guard !sent.isEmpty else { return }
-        let writer = state.withLock { state -> FrameWriter? in
-            state.delivered.append(contentsOf: sent)
-            return state.writer
+        guard !sent.isEmpty, let writer = state.withLock({ $0.writer }) else { return }
+        let outcome = writer.send(contentsOf: frames) {
+            state.withLock { $0.delivered.append(contentsOf: sent) }
         }
-        // A failed write means the child is gone; its reader reports the exit and the jobs with it.
-        writer?.send(contentsOf: frames)
+        // A failed write means the child is gone (its reader reports the exit and the jobs with
+        // it); a stalled one, that it has not read for a heartbeat timeout (stopped): kill it.
+        if outcome == .stalled { forceEnd(pid, .unresponsive(silentFor: options.heartbeatTimeout)) }
     }
 
     func cancel(_ job: JobID) {
@@ -147,7 +147,8 @@ final class ProcessWorker: Worker {
             let error = offload_set_limit(child.pid, offload_rlimit_cpu, seconds)
             if error != 0 { logger.debug("could not set RLIMIT_CPU", metadata: ["worker": "\(id)", "error": "\(describeErrno(error))"]) }
         }
-        let writer = FrameWriter(fd: child.toChild)
+        _ = offload_set_nonblocking(child.toChild, 1)
+        let writer = FrameWriter(fd: child.toChild, stallLimit: options.heartbeatTimeout)
         let (stopRequested, abandoned) = state.withLock { state in
             state.writer = writer
             return (state.stopRequested, state.abandoned)

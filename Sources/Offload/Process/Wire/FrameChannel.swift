@@ -9,6 +9,8 @@ import Synchronization
 /// Writes frames to a descriptor, whole, from any thread.
 final class FrameWriter: Sendable {
     private let fd: Int32
+    /// How long a write may wait for the reader to make room (`nil`: for ever).
+    private let stallLimit: Duration?
     private let lock = Mutex<State>(State())
 
     private struct State {
@@ -16,26 +18,34 @@ final class FrameWriter: Sendable {
         var closed = false
     }
 
-    init(fd: Int32) { self.fd = fd }
+    /// - Parameter stallLimit: with a non-blocking `fd`, the longest a send waits for room; a
+    ///   send that gives up returns `false` (the stream is then unusable).
+    init(fd: Int32, stallLimit: Duration? = nil) {
+        self.fd = fd
+        self.stallLimit = stallLimit
+    }
 
     /// Sends `messages` in one write; `false` when the other side is gone.
     @discardableResult
-    func send(_ messages: WireMessage...) -> Bool { send(contentsOf: messages) }
+    func send(_ messages: WireMessage...) -> Bool { send(contentsOf: messages) == .written }
 
+    /// Sends `messages` in one write, running `beforeWriting` first under the writer's lock (so
+    /// that what it records is in the order of the frames on the wire).
     @discardableResult
-    func send(contentsOf messages: [WireMessage]) -> Bool {
+    func send(contentsOf messages: [WireMessage], beforeWriting: () -> Void = {}) -> WriteOutcome {
         lock.withLock { state in
-            guard !state.closed else { return false }
+            beforeWriting()
+            guard !state.closed else { return .failed }
             state.buffer.removeAll(keepingCapacity: true)
             for message in messages { message.encode(into: &state.buffer) }
-            return FrameWriter.writeAll(fd, state.buffer)
+            return writeAll(state.buffer)
         }
     }
 
     /// Sends bytes as they are (tests use it to send broken frames).
     @discardableResult
     func sendRaw(_ bytes: [UInt8]) -> Bool {
-        lock.withLock { state in !state.closed && FrameWriter.writeAll(fd, bytes) }
+        lock.withLock { state in !state.closed && writeAll(bytes) == .written }
     }
 
     /// Closes the descriptor; later sends return `false` (and never reach a reused descriptor).
@@ -47,8 +57,9 @@ final class FrameWriter: Sendable {
         }
     }
 
-    private static func writeAll(_ fd: Int32, _ bytes: [UInt8]) -> Bool {
-        bytes.withUnsafeBytes { writeFully(fd, $0) }
+    private func writeAll(_ bytes: [UInt8]) -> WriteOutcome {
+        let deadline = stallLimit.map { ContinuousClock.now + $0 }
+        return bytes.withUnsafeBytes { writeFully(fd, $0, deadline: deadline) }
     }
 }
 
