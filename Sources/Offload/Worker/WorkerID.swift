@@ -25,7 +25,9 @@ public struct Isolation: Hashable, Sendable, CustomStringConvertible {
 
     /// Each worker is a child process that talks to the host only through frames on pipes: a job
     /// that traps, hangs or eats memory takes down its worker, never the host. See
-    /// ``WorkerProcessOptions`` and ``WorkerProcess/runIfWorker(registry:)``.
+    /// ``WorkerProcessOptions`` and ``WorkerProcess/runIfWorker(registry:logger:)``. Making such a
+    /// pool sets the host to ignore `SIGPIPE`, so that writing to a worker that just died fails
+    /// with `EPIPE` instead of ending the host.
     public static let process = Isolation(name: "process")
 
     public var description: String { name }
