@@ -13,6 +13,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .library(name: "Offload", targets: ["Offload"]),
+        .library(name: "OffloadImage", targets: ["OffloadImage"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -38,11 +39,25 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
+        // cairo + Pango (HarfBuzz shaping, fontconfig), from Debian's packages.
+        .systemLibrary(
+            name: "CPangoCairo",
+            pkgConfig: "pangocairo",
+            providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]
+        ),
+        // PNG and JPEG encoders that turn libpng's and libjpeg's longjmp errors into return codes.
+        .target(
+            name: "CImageCodecs",
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+        ),
+        // The `image` job kind: Open Graph cards rendered with cairo and Pango.
+        .target(name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CImageCodecs"]),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",
             dependencies: [
                 "Offload",
+                "OffloadImage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -55,9 +70,10 @@ let package = Package(
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
+        .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"]),
     ]
 )
 
-for target in package.targets where target.type != .system && target.name != "COffloadSystem" {
+for target in package.targets where target.type != .system && !target.name.hasPrefix("C") {
     target.swiftSettings = (target.swiftSettings ?? []) + swiftSettings
 }

@@ -1,5 +1,10 @@
 import ArgumentParser
 import Offload
+import OffloadImage
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 @main
 struct OffloadCommand: AsyncParsableCommand {
@@ -15,7 +20,10 @@ struct OffloadCommand: AsyncParsableCommand {
 
     static func main() async {
         // Started by a pool in process isolation: run jobs, never the command line.
-        WorkerProcess.runIfWorker(registry: .offloadCLI)
+        if WorkerProcess.isWorker {
+            let output = getenv(HandlerRegistry.outputDirectoryKey).map { String(cString: $0) } ?? "./out"
+            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output))
+        }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -30,6 +38,15 @@ struct OffloadCommand: AsyncParsableCommand {
 }
 
 extension HandlerRegistry {
-    /// The kinds `offload` runs, in the host and in its worker processes alike.
-    static var offloadCLI: HandlerRegistry { .diagnostics }
+    /// Tells worker processes of `offload run` where job outputs go.
+    static let outputDirectoryKey = "OFFLOAD_OUTPUT_DIR"
+
+    /// The kinds `offload` runs, in the host and in its worker processes alike: the diagnostic
+    /// kinds and `image` (writing to `outputDirectory`).
+    static func offloadCLI(outputDirectory: String) -> HandlerRegistry {
+        var registry = HandlerRegistry.diagnostics
+        // The kind names are fixed and distinct, so registering cannot fail.
+        try! registry.registerImage(outputDirectory: outputDirectory)
+        return registry
+    }
 }

@@ -13,7 +13,8 @@ struct RunCommand: AsyncParsableCommand {
             Each line is a job: {"id":…,"kind":…,"priority":"critical|high|normal|low","delayMs":…,"runAt":…,
             "timeoutMs":…,"maxRetries":…,"retryBackoff":{…},"capabilities":[…],"payload":{…}}; only "kind" is required.
             A line that is not a valid job ends "failed" (invalidPayload or unknownKind) and the others still run.
-            Kinds: debug.echo, debug.sleep {ms}, debug.spin {ms}, debug.fail {times}, debug.hang, debug.alloc {mb}, debug.crash.
+            Kinds: image {params:{title,…},outputFormat,quality,dimensions,background} (writes OUT/<id>.png|jpg),
+            debug.echo, debug.sleep {ms}, debug.spin {ms}, debug.fail {times}, debug.hang, debug.alloc {mb}, debug.crash.
             Exit status: 0 when every job has a result line (whatever its status), 1 when the run could not happen,
             3 with --strict when some job did not complete.
             """
@@ -127,8 +128,9 @@ struct RunCommand: AsyncParsableCommand {
             configuration.workerProcess.heartbeatInterval = min(configuration.workerProcess.heartbeatInterval, .milliseconds(heartbeatTimeout) / 4)
         }
         if let prefetch { configuration.workerProcess.prefetch = prefetch }
+        configuration.workerProcess.environment[HandlerRegistry.outputDirectoryKey] = out
         let pool: WorkerPool
-        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI) } catch {
+        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: out)) } catch {
             throw fail("offload: \(error.message).")
         }
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1

@@ -1,0 +1,30 @@
+#ifndef CIMAGE_CODECS_H
+#define CIMAGE_CODECS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/// Encoders for pixels in cairo's ARGB32 layout (premultiplied, native-endian 32-bit words:
+/// bytes B, G, R, A on little-endian machines). libpng and libjpeg report errors with
+/// `longjmp`; these functions catch it and return a non-zero code with a message instead, so
+/// an error never unwinds through Swift frames.
+///
+/// On success the encoded bytes are in `*out` (allocated with malloc; free with
+/// `offload_codec_free`) and `*out_size` holds their length.
+
+/// PNG, RGBA 8-bit, un-premultiplied; `level` is the zlib level (0–9); the SUB filter only.
+int offload_png_encode(const uint8_t *pixels, int width, int height, int stride, int level,
+                       uint8_t **out, size_t *out_size, char *error, size_t error_size);
+
+/// Baseline JPEG at `quality` (1–100), from the pixels' colour (alpha ignored).
+int offload_jpeg_encode(const uint8_t *pixels, int width, int height, int stride, int quality,
+                        uint8_t **out, size_t *out_size, char *error, size_t error_size);
+
+/// Decodes a PNG held in memory to 8-bit RGBA rows (un-premultiplied), refusing images over
+/// `max_pixels` before allocating them (a decompression bomb) and any corrupt data.
+int offload_png_decode(const uint8_t *data, size_t size, size_t max_pixels,
+                       uint8_t **rgba, int *width, int *height, char *error, size_t error_size);
+
+void offload_codec_free(void *pointer);
+
+#endif

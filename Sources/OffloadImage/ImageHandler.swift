@@ -1,0 +1,99 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import CPangoCairo
+public import Offload
+
+/// The `image` job kind: renders an Open Graph card (1200×630 by default) with cairo and Pango
+/// and writes it to the output folder as `<job id>.png` or `.jpg`.
+///
+/// ```swift
+/// var registry = HandlerRegistry.diagnostics
+/// try registry.register(ImageHandler(outputDirectory: "out"))
+/// ```
+public struct ImageHandler: JobHandler {
+    public typealias Payload = ImagePayload
+
+    /// What an `image` job returns.
+    public struct Output: Codable, Sendable, Hashable {
+        /// The file written, under the output folder.
+        public var file: String
+        public var format: String
+        public var bytes: Int
+        public var width: Int
+        public var height: Int
+        public var renderMs: Double
+        public var encodeMs: Double
+    }
+
+    /// Where images are written.
+    public let outputDirectory: String
+
+    public var kind: String { "image" }
+
+    /// - Parameter warm: whether to start fontconfig now (a cold first render costs 50–120 ms).
+    public init(outputDirectory: String, warm: Bool = true) {
+        self.outputDirectory = outputDirectory
+        if warm { FontWarmup.run() }
+    }
+
+    public func run(_ payload: ImagePayload, context: JobContext) async throws -> Output {
+        let spec = try CardSpec(payload)
+        try context.checkCancellation()
+        let start = ContinuousClock.now
+        let canvas = try CardRenderer.render(spec)
+        let rendered = ContinuousClock.now
+        let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
+        let encoded = ContinuousClock.now
+        let name = Self.fileName(for: context.jobID, format: spec.format)
+        try OutputFile.write(bytes, to: outputDirectory, name: name)
+        return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: bytes.count,
+                      width: spec.width, height: spec.height,
+                      renderMs: (rendered - start).milliseconds, encodeMs: (encoded - rendered).milliseconds)
+    }
+
+    /// `<job id>.<ext>`, with anything but letters, digits, `.`, `-` and `_` replaced by `_`.
+    static func fileName(for job: JobID, format: CardSpec.Format) -> String {
+        let safe = job.rawValue.unicodeScalars.map { scalar -> Character in
+            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar))
+                ? Character(scalar) : "_"
+        }
+        let stem = String(safe).trimmingCharacters(while: { $0 == "." })
+        return (stem.isEmpty ? "image" : stem) + "." + format.fileExtension
+    }
+}
+
+extension HandlerRegistry {
+    /// Adds the `image` kind, writing to `outputDirectory`.
+    public mutating func registerImage(outputDirectory: String) throws(OffloadError) {
+        try register(ImageHandler(outputDirectory: outputDirectory))
+    }
+}
+
+extension Duration {
+    var milliseconds: Double {
+        Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
+    }
+}
+
+extension String {
+    func trimmingCharacters(while predicate: (Character) -> Bool) -> String {
+        var text = Substring(self)
+        while let first = text.first, predicate(first) { text.removeFirst() }
+        return String(text)
+    }
+}
+
+/// Starts fontconfig and Pango once per process, so that the first card does not pay for it.
+enum FontWarmup {
+    private static let done: Bool = {
+        if let canvas = try? Canvas(width: 8, height: 8) {
+            let block = TextBlock(context: canvas.context, text: "Warm up Aa 😀", family: "Inter", bold: true, size: 12,
+                                  width: 8, maxLines: 1, align: .left, lineSpacing: 1)
+            block.show(on: canvas.context, x: 0, y: 0)
+        }
+        return true
+    }()
+
+    static func run() { _ = done }
+}

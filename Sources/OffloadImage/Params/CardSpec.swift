@@ -1,0 +1,188 @@
+public import Offload
+
+/// An `image` payload checked and resolved: every colour parsed, every size in range. Building
+/// one is where bad input fails, with `invalidPayload` naming the field.
+public struct CardSpec: Sendable, Hashable {
+    public enum Format: String, Sendable, Hashable {
+        case png, jpeg
+
+        public var fileExtension: String { self == .png ? "png" : "jpg" }
+    }
+
+    public enum Backdrop: Sendable, Hashable {
+        case solid(CSSColor)
+        /// CSS angle in degrees (0 up, 90 right).
+        case linear(angle: Double, colors: [CSSColor])
+        case radial(colors: [CSSColor])
+    }
+
+    public struct Shadow: Sendable, Hashable {
+        public var color: CSSColor
+        public var blur: Double
+        public var offsetX: Double
+        public var offsetY: Double
+    }
+
+    public struct Outline: Sendable, Hashable {
+        public var color: CSSColor
+        public var width: Double
+    }
+
+    public struct Gradient: Sendable, Hashable {
+        public var type: GradientType
+        public var colors: [CSSColor]
+        public var start: (x: Double, y: Double)
+        public var end: (x: Double, y: Double)
+
+        public static func == (a: Gradient, b: Gradient) -> Bool {
+            a.type == b.type && a.colors == b.colors && a.start == b.start && a.end == b.end
+        }
+
+        public func hash(into hasher: inout Hasher) {
+            hasher.combine(type)
+            hasher.combine(colors)
+            hasher.combine(start.x)
+            hasher.combine(start.y)
+            hasher.combine(end.x)
+            hasher.combine(end.y)
+        }
+    }
+
+    public var width: Int
+    public var height: Int
+    public var format: Format
+    public var quality: Int
+    public var title: String
+    public var description: String?
+    public var backdrop: Backdrop
+    public var textColor: CSSColor
+    public var fontFamily: String
+    public var titleFontSize: Double
+    public var descriptionFontSize: Double
+    public var textAlign: TextAlign
+    public var padding: Double
+    public var shadow: Shadow?
+    public var outline: Outline?
+    public var gradient: Gradient?
+
+    /// The largest side accepted, and the most pixels a card may have.
+    public static let maxSide = 4096
+    public static let maxPixels = 4096 * 2304
+
+    /// Checks and resolves `payload`.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming the first bad field.
+    public init(_ payload: ImagePayload) throws(OffloadError) {
+        let params = payload.params
+        guard !params.title.trimmingSpaces().isEmpty else {
+            throw OffloadError(.invalidPayload, "payload.params.title must not be empty")
+        }
+        title = params.title
+        description = params.description.flatMap { $0.trimmingSpaces().isEmpty ? nil : $0 }
+
+        let (widthField, heightField) = payload.dimensions != nil ? ("payload.dimensions.width", "payload.dimensions.height") : ("payload.params.width", "payload.params.height")
+        width = payload.dimensions?.width ?? params.width ?? 1200
+        height = payload.dimensions?.height ?? params.height ?? 630
+        for (value, field) in [(width, widthField), (height, heightField)] where !(1...Self.maxSide).contains(value) {
+            throw OffloadError(.invalidPayload, "\(field) must be between 1 and \(Self.maxSide) (got \(value))")
+        }
+        guard width * height <= Self.maxPixels else {
+            throw OffloadError(.invalidPayload, "\(widthField)×\(heightField) is \(width * height) pixels, over the budget of \(Self.maxPixels)")
+        }
+
+        switch payload.outputFormat?.lowercased() ?? "png" {
+        case "png": format = .png
+        case "jpeg", "jpg": format = .jpeg
+        case "webp", "gif", "apng":
+            throw OffloadError(.invalidPayload, "payload.outputFormat '\(payload.outputFormat!)' is not available in this build yet (use png or jpeg)")
+        case let other:
+            throw OffloadError(.invalidPayload, "payload.outputFormat '\(other)' is not one of png, jpeg")
+        }
+        quality = payload.quality ?? 85
+        guard (1...100).contains(quality) else {
+            throw OffloadError(.invalidPayload, "payload.quality must be between 1 and 100 (got \(quality))")
+        }
+        if let filters = payload.filters, !filters.isEmpty {
+            throw OffloadError(.invalidPayload, "payload.filters are not available in this build yet")
+        }
+        if let animations = payload.animations, !animations.isEmpty {
+            throw OffloadError(.invalidPayload, "payload.animations are not available in this build yet")
+        }
+        for (given, field) in [(params.logoUrl != nil, "payload.params.logoUrl"), (params.backgroundImageUrl != nil, "payload.params.backgroundImageUrl"),
+                               (!(params.layers ?? []).isEmpty, "payload.params.layers"), (!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
+            throw OffloadError(.invalidPayload, "\(field) is not available in this build yet")
+        }
+
+        backdrop = try Self.backdrop(payload.background, fallback: params.backgroundColor)
+        textColor = try params.textColor.map { text throws(OffloadError) in try CSSColor(parsing: text, field: "payload.params.textColor") } ?? .white
+        fontFamily = params.fontFamily ?? params.defaultFontFamily ?? "Inter"
+        guard !fontFamily.trimmingSpaces().isEmpty else {
+            throw OffloadError(.invalidPayload, "payload.params.fontFamily must not be empty")
+        }
+        // Defaults scale with the card (64 px titles on 1200×630) and stay in the accepted range.
+        titleFontSize = params.titleFontSize ?? min(1000, max(8, Double(min(width, height * 2)) / 18.75))
+        descriptionFontSize = params.descriptionFontSize ?? max(4, titleFontSize * 0.5)
+        for (size, field) in [(titleFontSize, "payload.params.titleFontSize"), (descriptionFontSize, "payload.params.descriptionFontSize")]
+        where !(size.isFinite && size >= 4 && size <= 1000) {
+            throw OffloadError(.invalidPayload, "\(field) must be between 4 and 1000 pixels")
+        }
+        textAlign = params.textAlign ?? .left
+        padding = params.padding ?? Double(min(width, height)) / 10.5
+        guard padding.isFinite, padding >= 0, padding * 2 < Double(min(width, height)) else {
+            throw OffloadError(.invalidPayload, "payload.params.padding must be at least 0 and leave room for text (got \(padding))")
+        }
+        if let shadow = params.textShadow {
+            guard [shadow.blur, shadow.offsetX, shadow.offsetY].allSatisfy(\.isFinite), (0...200).contains(shadow.blur) else {
+                throw OffloadError(.invalidPayload, "payload.params.textShadow.blur must be between 0 and 200, and its offsets finite")
+            }
+            self.shadow = Shadow(color: try CSSColor(parsing: shadow.color, field: "payload.params.textShadow.color"),
+                                 blur: shadow.blur, offsetX: shadow.offsetX, offsetY: shadow.offsetY)
+        }
+        if let outline = params.textOutline {
+            guard outline.width.isFinite, (0...100).contains(outline.width) else {
+                throw OffloadError(.invalidPayload, "payload.params.textOutline.width must be between 0 and 100")
+            }
+            self.outline = Outline(color: try CSSColor(parsing: outline.color, field: "payload.params.textOutline.color"), width: outline.width)
+        }
+        if let gradient = params.textGradient {
+            guard gradient.colors.count >= 2 else {
+                throw OffloadError(.invalidPayload, "payload.params.textGradient.colors needs at least two colours")
+            }
+            var colors: [CSSColor] = []
+            for (index, text) in gradient.colors.enumerated() {
+                colors.append(try CSSColor(parsing: text, field: "payload.params.textGradient.colors[\(index)]"))
+            }
+            guard [gradient.startX, gradient.startY, gradient.endX, gradient.endY].allSatisfy(\.isFinite) else {
+                throw OffloadError(.invalidPayload, "payload.params.textGradient coordinates must be finite")
+            }
+            self.gradient = Gradient(type: gradient.gradientType, colors: colors,
+                                     start: (gradient.startX, gradient.startY), end: (gradient.endX, gradient.endY))
+        }
+    }
+
+    private static func backdrop(_ background: JSONValue?, fallback: String?) throws(OffloadError) -> Backdrop {
+        switch background {
+        case nil, .null?:
+            return .solid(try fallback.map { text throws(OffloadError) in try CSSColor(parsing: text, field: "payload.params.backgroundColor") }
+                ?? CSSColor(red: 0x0f / 255, green: 0x17 / 255, blue: 0x2a / 255))
+        case .string(let text)?:
+            return .solid(try CSSColor(parsing: text, field: "payload.background"))
+        case let object?:
+            let gradient = try JSONValueDecoder().decode(GradientBackground.self, from: object, root: "payload.background")
+            guard gradient.colors.count >= 2 else {
+                throw OffloadError(.invalidPayload, "payload.background.colors needs at least two colours")
+            }
+            var colors: [CSSColor] = []
+            for (index, text) in gradient.colors.enumerated() {
+                colors.append(try CSSColor(parsing: text, field: "payload.background.colors[\(index)]"))
+            }
+            switch gradient.type {
+            case .linear:
+                let angle = gradient.angle ?? 180
+                guard angle.isFinite else { throw OffloadError(.invalidPayload, "payload.background.angle must be finite") }
+                return .linear(angle: angle, colors: colors)
+            case .radial:
+                return .radial(colors: colors)
+            }
+        }
+    }
+}

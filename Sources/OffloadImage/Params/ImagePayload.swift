@@ -1,0 +1,47 @@
+public import Offload
+
+/// The payload of an `image` job.
+///
+/// ```json
+/// {"params":{"title":"Hello","description":"From a worker"},"outputFormat":"png",
+///  "dimensions":{"width":1200,"height":630},"background":{"type":"linear","colors":["#0f172a","#1e3a8a"],"angle":135}}
+/// ```
+public struct ImagePayload: Codable, Sendable, Hashable {
+    public var params: CanvasOgParams
+    /// `png` (default) or `jpeg`.
+    public var outputFormat: String?
+    /// JPEG quality, 1…100 (default 85).
+    public var quality: Int?
+    /// The card's size in pixels (default: `params.width`×`params.height`, else 1200×630).
+    public var dimensions: Dimensions?
+    /// The backdrop: a CSS colour string, or a gradient object. Overrides `params.backgroundColor`.
+    public var background: JSONValue?
+    /// CSS-like filters (not available in this build yet).
+    public var filters: [JSONValue]?
+    /// Animations (not available in this build yet).
+    public var animations: [JSONValue]?
+
+    public init(params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil) {
+        self.params = params
+        self.outputFormat = outputFormat
+        self.quality = quality
+        self.dimensions = dimensions
+    }
+
+    public struct Dimensions: Codable, Sendable, Hashable {
+        public var width: Int
+        public var height: Int
+        public init(width: Int, height: Int) {
+            self.width = width
+            self.height = height
+        }
+    }
+}
+
+/// A linear or radial gradient backdrop: `{"type":"linear","colors":[…],"angle":135}` (CSS
+/// angle: 0 points up, 90 right) or `{"type":"radial","colors":[…]}` (from the centre out).
+struct GradientBackground: Codable, Sendable, Hashable {
+    var type: GradientType
+    var colors: [String]
+    var angle: Double?
+}

@@ -1,0 +1,115 @@
+import CPangoCairo
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Offload
+
+/// Draws a card: the backdrop, then the title and description wrapped to the width inside the
+/// padding, as one block centred vertically, with the text's shadow, outline or gradient.
+enum CardRenderer {
+    static let titleLines = 3
+    static let descriptionLines = 3
+
+    static func render(_ spec: CardSpec) throws(OffloadError) -> Canvas {
+        let canvas = try Canvas(width: spec.width, height: spec.height)
+        let context = canvas.context
+        paintBackdrop(spec.backdrop, on: canvas)
+
+        let textWidth = Double(spec.width) - 2 * spec.padding
+        let align: TextAlignment = switch spec.textAlign {
+        case .left: .left
+        case .center: .center
+        case .right: .right
+        }
+        let title = TextBlock(context: context, text: spec.title, family: spec.fontFamily, bold: true, size: spec.titleFontSize,
+                              width: textWidth, maxLines: titleLines, align: align, lineSpacing: 1.1)
+        let description = spec.description.map {
+            TextBlock(context: context, text: $0, family: spec.fontFamily, bold: false, size: spec.descriptionFontSize,
+                      width: textWidth, maxLines: descriptionLines, align: align, lineSpacing: 1.3)
+        }
+        let gap = description == nil ? 0 : spec.descriptionFontSize * 0.9
+        let blockHeight = title.size.height + gap + (description?.size.height ?? 0)
+        let top = max(spec.padding, (Double(spec.height) - blockHeight) / 2)
+
+        draw(title, spec: spec, color: spec.textColor, x: spec.padding, y: top, on: canvas)
+        if let description {
+            var color = spec.textColor
+            color.alpha *= 0.82
+            draw(description, spec: spec, color: color, x: spec.padding, y: top + title.size.height + gap, on: canvas)
+        }
+        return canvas
+    }
+
+    private static func paintBackdrop(_ backdrop: CardSpec.Backdrop, on canvas: Canvas) {
+        let context = canvas.context
+        let (width, height) = (Double(canvas.width), Double(canvas.height))
+        switch backdrop {
+        case .solid(let color):
+            color.setSource(on: context)
+            cairo_paint(context)
+        case .linear(let angle, let colors):
+            // CSS: 0deg points up, 90deg right; the gradient line spans the box through its centre.
+            let radians = angle * .pi / 180
+            let (dx, dy) = (sin(radians), -cos(radians))
+            let half = (abs(width * dx) + abs(height * dy)) / 2
+            let (cx, cy) = (width / 2, height / 2)
+            let pattern = cairo_pattern_create_linear(cx - dx * half, cy - dy * half, cx + dx * half, cy + dy * half)!
+            fill(with: pattern, colors: colors, on: context)
+        case .radial(let colors):
+            let (cx, cy) = (width / 2, height / 2)
+            let pattern = cairo_pattern_create_radial(cx, cy, 0, cx, cy, (cx * cx + cy * cy).squareRoot())!
+            fill(with: pattern, colors: colors, on: context)
+        }
+    }
+
+    private static func fill(with pattern: OpaquePointer, colors: [CSSColor], on context: OpaquePointer) {
+        for (index, color) in colors.enumerated() {
+            color.addStop(to: pattern, at: Double(index) / Double(colors.count - 1))
+        }
+        cairo_set_source(context, pattern)
+        cairo_paint(context)
+        cairo_pattern_destroy(pattern)
+    }
+
+    private static func draw(_ block: TextBlock, spec: CardSpec, color: CSSColor, x: Double, y: Double, on canvas: Canvas) {
+        let context = canvas.context
+        if let shadow = spec.shadow {
+            Shadow.draw(block, shadow: shadow, x: x, y: y, on: canvas)
+        }
+        if let outline = spec.outline, outline.width > 0 {
+            block.addPath(on: context, x: x, y: y)
+            outline.color.setSource(on: context)
+            cairo_set_line_width(context, outline.width * 2)
+            cairo_set_line_join(context, CAIRO_LINE_JOIN_ROUND)
+            cairo_stroke(context)
+        }
+        guard let gradient = spec.gradient else {
+            color.setSource(on: context)
+            block.show(on: context, x: x, y: y)
+            return
+        }
+        // The gradient spans the text's box; its coordinates are fractions of that box.
+        let size = block.size
+        let offset = switch spec.textAlign {
+        case .left: 0.0
+        case .center: (Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width) / 2
+        case .right: Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width
+        }
+        let (left, top) = (x + offset, y)
+        let start = (left + gradient.start.x * size.width, top + gradient.start.y * size.height)
+        let end = (left + gradient.end.x * size.width, top + gradient.end.y * size.height)
+        let pattern: OpaquePointer = switch gradient.type {
+        case .linear: cairo_pattern_create_linear(start.0, start.1, end.0, end.1)
+        case .radial:
+            cairo_pattern_create_radial(start.0, start.1, 0, start.0, start.1,
+                                        ((end.0 - start.0) * (end.0 - start.0) + (end.1 - start.1) * (end.1 - start.1)).squareRoot())
+        }
+        for (index, stop) in gradient.colors.enumerated() {
+            stop.addStop(to: pattern, at: Double(index) / Double(gradient.colors.count - 1))
+        }
+        block.addPath(on: context, x: x, y: y)
+        cairo_set_source(context, pattern)
+        cairo_fill(context)
+        cairo_pattern_destroy(pattern)
+    }
+}
