@@ -42,6 +42,7 @@ public struct ImageHandler: JobHandler {
         try context.checkCancellation()
         let start = ContinuousClock.now
         let canvas = try CardRenderer.render(spec)
+        FilterPipeline.apply(spec.filters, to: canvas)
         let rendered = ContinuousClock.now
         let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
         let encoded = ContinuousClock.now

@@ -64,6 +64,8 @@ public struct CardSpec: Sendable, Hashable {
     public var shadow: Shadow?
     public var outline: Outline?
     public var gradient: Gradient?
+    /// Applied to the whole card, in order.
+    public var filters: [CanvasFilter]
 
     /// The largest side accepted, and the most pixels a card may have.
     public static let maxSide = 4096
@@ -101,9 +103,11 @@ public struct CardSpec: Sendable, Hashable {
         guard (1...100).contains(quality) else {
             throw OffloadError(.invalidPayload, "payload.quality must be between 1 and 100 (got \(quality))")
         }
-        if let filters = payload.filters, !filters.isEmpty {
-            throw OffloadError(.invalidPayload, "payload.filters are not available in this build yet")
+        var filters: [CanvasFilter] = []
+        for (index, filter) in (payload.filters ?? []).enumerated() {
+            filters.append(try CanvasFilter(filter, field: "payload.filters[\(index)]"))
         }
+        self.filters = filters
         if let animations = payload.animations, !animations.isEmpty {
             throw OffloadError(.invalidPayload, "payload.animations are not available in this build yet")
         }

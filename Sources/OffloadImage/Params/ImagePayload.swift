@@ -16,7 +16,7 @@ public struct ImagePayload: Codable, Sendable, Hashable {
     public var dimensions: Dimensions?
     /// The backdrop: a CSS colour string, or a gradient object. Overrides `params.backgroundColor`.
     public var background: JSONValue?
-    /// CSS-like filters (not available in this build yet).
+    /// Filters applied to the whole card, in order (see ``CanvasFilter``).
     public var filters: [JSONValue]?
     /// Animations (not available in this build yet).
     public var animations: [JSONValue]?
