@@ -48,7 +48,7 @@ let package = Package(
         // PNG and JPEG encoders that turn libpng's and libjpeg's longjmp errors into return codes.
         .target(
             name: "CImageCodecs",
-            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg")]
+            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("webp")]
         ),
         // The `image` job kind: Open Graph cards rendered with cairo and Pango.
         .target(name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CImageCodecs"]),

@@ -4,6 +4,7 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
+#include <webp/encode.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -236,5 +237,76 @@ int offload_jpeg_encode(const uint8_t *pixels, int width, int height, int stride
     jpeg_destroy_compress(&info);
     *out = data;
     *out_size = size;
+    return 0;
+}
+
+// MARK: - WebP
+
+/// Un-premultiplied BGRA rows (WebP wants straight alpha) in a new buffer.
+static uint8_t *straight_bgra(const uint8_t *pixels, int width, int height, int stride) {
+    uint8_t *copy = malloc((size_t)width * (size_t)height * 4);
+    if (!copy) return NULL;
+    for (int y = 0; y < height; y++) {
+        const uint32_t *source = (const uint32_t *)(pixels + (size_t)y * (size_t)stride);
+        uint8_t *row = copy + (size_t)y * (size_t)width * 4;
+        for (int x = 0; x < width; x++) {
+            uint32_t argb = source[x];
+            uint32_t a = argb >> 24, r = (argb >> 16) & 0xff, g = (argb >> 8) & 0xff, b = argb & 0xff;
+            if (a != 0 && a != 255) {
+                r = (r * 255 + a / 2) / a;
+                g = (g * 255 + a / 2) / a;
+                b = (b * 255 + a / 2) / a;
+            }
+            row[x * 4 + 0] = (uint8_t)b;
+            row[x * 4 + 1] = (uint8_t)g;
+            row[x * 4 + 2] = (uint8_t)r;
+            row[x * 4 + 3] = (uint8_t)a;
+        }
+    }
+    return copy;
+}
+
+int offload_webp_encode(const uint8_t *pixels, int width, int height, int stride, int quality,
+                        uint8_t **out, size_t *out_size, char *error, size_t error_size) {
+    WebPConfig config;
+    WebPPicture picture;
+    WebPMemoryWriter writer;
+    if (!WebPConfigPreset(&config, WEBP_PRESET_DEFAULT, (float)quality) || !WebPPictureInit(&picture)) {
+        snprintf(error, error_size, "libwebp: version mismatch");
+        return 1;
+    }
+    config.method = 2;
+    picture.use_argb = 1;
+    picture.width = width;
+    picture.height = height;
+    uint8_t *bgra = straight_bgra(pixels, width, height, stride);
+    if (!bgra || !WebPPictureImportBGRA(&picture, bgra, width * 4)) {
+        free(bgra);
+        WebPPictureFree(&picture);
+        snprintf(error, error_size, "libwebp: out of memory");
+        return 1;
+    }
+    free(bgra);
+    WebPMemoryWriterInit(&writer);
+    picture.writer = WebPMemoryWrite;
+    picture.custom_ptr = &writer;
+    int ok = WebPEncode(&config, &picture);
+    int code = picture.error_code;
+    WebPPictureFree(&picture);
+    if (!ok) {
+        WebPMemoryWriterClear(&writer);
+        snprintf(error, error_size, "libwebp: encoding failed (error %d)", code);
+        return 1;
+    }
+    uint8_t *copy = malloc(writer.size);
+    if (!copy) {
+        WebPMemoryWriterClear(&writer);
+        snprintf(error, error_size, "out of memory");
+        return 1;
+    }
+    memcpy(copy, writer.mem, writer.size);
+    *out = copy;
+    *out_size = writer.size;
+    WebPMemoryWriterClear(&writer);
     return 0;
 }

@@ -2,7 +2,7 @@ import CImageCodecs
 public import Offload
 
 /// Encodes a rendered canvas: PNG through libpng (zlib level 3, SUB filter: about half the time
-/// of cairo's own writer), JPEG through libjpeg-turbo. Library errors come back as typed errors.
+/// of cairo's own writer), JPEG through libjpeg-turbo, WebP through libwebp (method 2). Library errors come back as typed errors.
 enum Encoder {
     static func encode(_ canvas: Canvas, as format: CardSpec.Format, quality: Int) throws(OffloadError) -> [UInt8] {
         var output: UnsafeMutablePointer<UInt8>?
@@ -14,6 +14,8 @@ enum Encoder {
                 offload_png_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), 3, &output, &size, &message, message.count)
             case .jpeg:
                 offload_jpeg_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
+            case .webp:
+                offload_webp_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
             }
         }
         guard status == 0, let output else {

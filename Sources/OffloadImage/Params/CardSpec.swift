@@ -4,9 +4,15 @@ public import Offload
 /// one is where bad input fails, with `invalidPayload` naming the field.
 public struct CardSpec: Sendable, Hashable {
     public enum Format: String, Sendable, Hashable {
-        case png, jpeg
+        case png, jpeg, webp
 
-        public var fileExtension: String { self == .png ? "png" : "jpg" }
+        public var fileExtension: String {
+            switch self {
+            case .png: "png"
+            case .jpeg: "jpg"
+            case .webp: "webp"
+            }
+        }
     }
 
     public enum Backdrop: Sendable, Hashable {
@@ -94,10 +100,11 @@ public struct CardSpec: Sendable, Hashable {
         switch payload.outputFormat?.lowercased() ?? "png" {
         case "png": format = .png
         case "jpeg", "jpg": format = .jpeg
-        case "webp", "gif", "apng":
-            throw OffloadError(.invalidPayload, "payload.outputFormat '\(payload.outputFormat!)' is not available in this build yet (use png or jpeg)")
+        case "webp": format = .webp
+        case "gif", "apng":
+            throw OffloadError(.invalidPayload, "payload.outputFormat '\(payload.outputFormat!)' is not available in this build yet (use png, jpeg or webp)")
         case let other:
-            throw OffloadError(.invalidPayload, "payload.outputFormat '\(other)' is not one of png, jpeg")
+            throw OffloadError(.invalidPayload, "payload.outputFormat '\(other)' is not one of png, jpeg, webp")
         }
         quality = payload.quality ?? 85
         guard (1...100).contains(quality) else {

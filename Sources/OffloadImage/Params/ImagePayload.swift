@@ -8,9 +8,9 @@ public import Offload
 /// ```
 public struct ImagePayload: Codable, Sendable, Hashable {
     public var params: CanvasOgParams
-    /// `png` (default) or `jpeg`.
+    /// `png` (default), `jpeg` or `webp`.
     public var outputFormat: String?
-    /// JPEG quality, 1…100 (default 85).
+    /// JPEG and WebP quality, 1…100 (default 85).
     public var quality: Int?
     /// The card's size in pixels (default: `params.width`×`params.height`, else 1200×630).
     public var dimensions: Dimensions?
