@@ -66,7 +66,7 @@ let package = Package(
         // Benchmark suites (run them through `benchmarks/<suite>/run`).
         .executableTarget(
             name: "OffloadBenchmarks",
-            dependencies: ["Offload", "COffloadSystem"],
+            dependencies: ["Offload", "OffloadImage", "COffloadSystem"],
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),

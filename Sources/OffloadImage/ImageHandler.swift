@@ -40,17 +40,12 @@ public struct ImageHandler: JobHandler {
     public func run(_ payload: ImagePayload, context: JobContext) async throws -> Output {
         let spec = try CardSpec(payload)
         try context.checkCancellation()
-        let start = ContinuousClock.now
-        let canvas = try CardRenderer.render(spec)
-        FilterPipeline.apply(spec.filters, to: canvas)
-        let rendered = ContinuousClock.now
-        let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
-        let encoded = ContinuousClock.now
+        let image = try CardImage.make(spec)
         let name = Self.fileName(for: context.jobID, format: spec.format)
-        try OutputFile.write(bytes, to: outputDirectory, name: name)
-        return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: bytes.count,
+        try OutputFile.write(image.bytes, to: outputDirectory, name: name)
+        return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
                       width: spec.width, height: spec.height,
-                      renderMs: (rendered - start).milliseconds, encodeMs: (encoded - rendered).milliseconds)
+                      renderMs: image.renderTime.milliseconds, encodeMs: image.encodeTime.milliseconds)
     }
 
     /// `<job id>.<ext>`, with anything but letters, digits, `.`, `-` and `_` replaced by `_`.

@@ -3,17 +3,22 @@
 // Run a suite through its script: `benchmarks/pool/run`.
 
 import Offload
+import OffloadImage
 
 #if canImport(Glibc)
 import Glibc
 #endif
 
-// Re-run as a worker process by the ipc suite's "re-run host" measurements.
-WorkerProcess.runIfWorker(registry: .diagnostics)
+// Re-run as a worker process by the ipc suite's "re-run host" measurements and the image suite.
+if WorkerProcess.isWorker {
+    var registry = HandlerRegistry.diagnostics
+    try registry.registerImage(outputDirectory: getenv("OFFLOAD_OUTPUT_DIR").map { String(cString: $0) } ?? "/tmp")
+    WorkerProcess.runIfWorker(registry: registry)
+}
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let suite = arguments.first else {
-    print("usage: OffloadBenchmarks SUITE [--jobs N] [--rounds N] [--round N] [--samples N]   (suites: pool, ipc, chaos)")
+    print("usage: OffloadBenchmarks SUITE [--jobs N] [--rounds N] [--round N] [--samples N]   (suites: pool, ipc, chaos, image)")
     exit(2)
 }
 
@@ -36,11 +41,14 @@ case "ipc":
     try await IpcSuite(round: option("--round", default: 1), samples: option("--samples", default: 5_000),
                        jobs: option("--jobs", default: 200_000), smallWorker: stringOption("--worker") ?? here.path("offload-worker"), rerunHost: here.own,
                        staticWorker: stringOption("--static-worker")).run()
+case "image":
+    try await ImageSuite(card: stringOption("--card") ?? "benchmarks/image/card.json", images: option("--images", default: 30),
+                         output: stringOption("--out") ?? "/tmp").run()
 case "chaos":
     let here = SiblingExecutables()
     try await ChaosSuite(jobs: option("--jobs", default: 10_000), worker: here.path("offload-worker"), cli: here.path("offload")).run()
 default:
-    print("unknown suite '\(suite)' (suites: pool, ipc, chaos)")
+    print("unknown suite '\(suite)' (suites: pool, ipc, chaos, image)")
     exit(2)
 }
 

@@ -1,0 +1,30 @@
+public import Offload
+
+/// A card rendered and encoded in memory, without a pool (what an `image` job does before it
+/// writes its file).
+///
+/// ```swift
+/// let image = try CardImage.make(CardSpec(ImagePayload(params: CanvasOgParams(title: "Hello"))))
+/// ```
+public struct CardImage: Sendable {
+    /// The encoded file.
+    public var bytes: [UInt8]
+    public var format: CardSpec.Format
+    public var width: Int
+    public var height: Int
+    /// Drawing (and filters).
+    public var renderTime: Duration
+    public var encodeTime: Duration
+
+    /// Renders `spec`, applies its filters and encodes it.
+    public static func make(_ spec: CardSpec) throws(OffloadError) -> CardImage {
+        FontWarmup.run()
+        let start = ContinuousClock.now
+        let canvas = try CardRenderer.render(spec)
+        FilterPipeline.apply(spec.filters, to: canvas)
+        let rendered = ContinuousClock.now
+        let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
+        return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
+                         renderTime: rendered - start, encodeTime: .now - rendered)
+    }
+}
