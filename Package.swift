@@ -45,13 +45,15 @@ let package = Package(
             pkgConfig: "pangocairo",
             providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]
         ),
+        // librsvg, for SVG logos and backgrounds.
+        .systemLibrary(name: "CRsvg", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
         // PNG and JPEG encoders that turn libpng's and libjpeg's longjmp errors into return codes.
         .target(
             name: "CImageCodecs",
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("webp")]
         ),
         // The `image` job kind: Open Graph cards rendered with cairo and Pango.
-        .target(name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CImageCodecs"]),
+        .target(name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CRsvg", "CImageCodecs"]),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",

@@ -4,6 +4,7 @@
 #include <jpeglib.h>
 #include <png.h>
 #include <setjmp.h>
+#include <webp/decode.h>
 #include <webp/encode.h>
 #include <stdlib.h>
 #include <string.h>
@@ -308,5 +309,78 @@ int offload_webp_encode(const uint8_t *pixels, int width, int height, int stride
     *out = copy;
     *out_size = writer.size;
     WebPMemoryWriterClear(&writer);
+    return 0;
+}
+
+// MARK: - JPEG and WebP decoding
+
+int offload_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels,
+                        uint8_t **rgba, int *width, int *height, char *error, size_t error_size) {
+    struct jpeg_decompress_struct info;
+    jpeg_failure failure = {.error = error, .error_size = error_size};
+    uint8_t *volatile pixels = NULL;
+    info.err = jpeg_std_error(&failure.manager);
+    failure.manager.error_exit = jpeg_on_error;
+    if (setjmp(failure.jump)) {
+        jpeg_destroy_decompress(&info);
+        free(pixels);
+        return 1;
+    }
+    jpeg_create_decompress(&info);
+    jpeg_mem_src(&info, data, (unsigned long)size);
+    jpeg_read_header(&info, TRUE);
+    if (info.image_width == 0 || info.image_height == 0 ||
+        (size_t)info.image_width * (size_t)info.image_height > max_pixels) {
+        snprintf(error, error_size, "a %ux%u JPEG is over the limit of %zu pixels",
+                 (unsigned)info.image_width, (unsigned)info.image_height, max_pixels);
+        jpeg_destroy_decompress(&info);
+        return 2;
+    }
+    info.out_color_space = JCS_EXT_RGBA;
+    jpeg_start_decompress(&info);
+    size_t row_bytes = (size_t)info.output_width * 4;
+    pixels = malloc(row_bytes * info.output_height);
+    if (!pixels) {
+        snprintf(error, error_size, "out of memory");
+        jpeg_destroy_decompress(&info);
+        return 1;
+    }
+    while (info.output_scanline < info.output_height) {
+        JSAMPROW row = pixels + row_bytes * info.output_scanline;
+        jpeg_read_scanlines(&info, &row, 1);
+    }
+    jpeg_finish_decompress(&info);
+    *width = (int)info.output_width;
+    *height = (int)info.output_height;
+    jpeg_destroy_decompress(&info);
+    *rgba = pixels;
+    return 0;
+}
+
+int offload_webp_decode(const uint8_t *data, size_t size, size_t max_pixels,
+                        uint8_t **rgba, int *width, int *height, char *error, size_t error_size) {
+    int w = 0, h = 0;
+    if (!WebPGetInfo(data, size, &w, &h)) {
+        snprintf(error, error_size, "not a valid WebP");
+        return 1;
+    }
+    if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > max_pixels) {
+        snprintf(error, error_size, "a %dx%d WebP is over the limit of %zu pixels", w, h, max_pixels);
+        return 2;
+    }
+    size_t bytes = (size_t)w * (size_t)h * 4;
+    uint8_t *pixels = malloc(bytes);
+    if (!pixels) {
+        snprintf(error, error_size, "out of memory");
+        return 1;
+    }
+    if (!WebPDecodeRGBAInto(data, size, pixels, bytes, w * 4)) {
+        free(pixels);
+        snprintf(error, error_size, "the WebP data is corrupt");
+        return 1;
+    }
+    *rgba = pixels;
+    *width = w;
+    *height = h;
     return 0;
 }

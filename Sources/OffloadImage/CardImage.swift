@@ -16,11 +16,12 @@ public struct CardImage: Sendable {
     public var renderTime: Duration
     public var encodeTime: Duration
 
-    /// Renders `spec`, applies its filters and encodes it.
-    public static func make(_ spec: CardSpec) throws(OffloadError) -> CardImage {
+    /// Renders `spec` (its pictures read from `sources`), applies its filters and encodes it.
+    public static func make(_ spec: CardSpec, sources: ImageSources = ImageSources(allowedRoots: ["."])) throws(OffloadError) -> CardImage {
         FontWarmup.run()
         let start = ContinuousClock.now
-        let canvas = try CardRenderer.render(spec)
+        let pictures = try CardPictures(spec, sources: sources)
+        let canvas = try CardRenderer.render(spec, pictures: pictures)
         FilterPipeline.apply(spec.filters, to: canvas)
         let rendered = ContinuousClock.now
         let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)

@@ -28,19 +28,24 @@ public struct ImageHandler: JobHandler {
 
     /// Where images are written.
     public let outputDirectory: String
+    /// Where logos and background pictures may be read from.
+    public let sources: ImageSources
 
     public var kind: String { "image" }
 
-    /// - Parameter warm: whether to start fontconfig now (a cold first render costs 50–120 ms).
-    public init(outputDirectory: String, warm: Bool = true) {
+    /// - Parameters:
+    ///   - sources: the folders pictures may be read from (default: the working directory).
+    ///   - warm: whether to start fontconfig now (a cold first render costs 50–120 ms).
+    public init(outputDirectory: String, sources: ImageSources = ImageSources(allowedRoots: ["."]), warm: Bool = true) {
         self.outputDirectory = outputDirectory
+        self.sources = sources
         if warm { FontWarmup.run() }
     }
 
     public func run(_ payload: ImagePayload, context: JobContext) async throws -> Output {
         let spec = try CardSpec(payload)
         try context.checkCancellation()
-        let image = try CardImage.make(spec)
+        let image = try CardImage.make(spec, sources: sources)
         let name = Self.fileName(for: context.jobID, format: spec.format)
         try OutputFile.write(image.bytes, to: outputDirectory, name: name)
         return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
@@ -60,9 +65,9 @@ public struct ImageHandler: JobHandler {
 }
 
 extension HandlerRegistry {
-    /// Adds the `image` kind, writing to `outputDirectory`.
-    public mutating func registerImage(outputDirectory: String) throws(OffloadError) {
-        try register(ImageHandler(outputDirectory: outputDirectory))
+    /// Adds the `image` kind, writing to `outputDirectory` and reading pictures from `sources`.
+    public mutating func registerImage(outputDirectory: String, sources: ImageSources = ImageSources(allowedRoots: ["."])) throws(OffloadError) {
+        try register(ImageHandler(outputDirectory: outputDirectory, sources: sources))
     }
 }
 

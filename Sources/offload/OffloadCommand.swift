@@ -22,7 +22,8 @@ struct OffloadCommand: AsyncParsableCommand {
         // Started by a pool in process isolation: run jobs, never the command line.
         if WorkerProcess.isWorker {
             let output = getenv(HandlerRegistry.outputDirectoryKey).map { String(cString: $0) } ?? "./out"
-            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output))
+            let roots = getenv(HandlerRegistry.allowedRootsKey).map { String(cString: $0).split(separator: "\n").map(String.init) } ?? ["."]
+            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output, allowedRoots: roots))
         }
         do {
             var command = try parseAsRoot()
@@ -38,15 +39,27 @@ struct OffloadCommand: AsyncParsableCommand {
 }
 
 extension HandlerRegistry {
-    /// Tells worker processes of `offload run` where job outputs go.
+    /// Tell worker processes of `offload` where job outputs go and which folders jobs may read.
     static let outputDirectoryKey = "OFFLOAD_OUTPUT_DIR"
+    static let allowedRootsKey = "OFFLOAD_ALLOWED_ROOTS"
 
     /// The kinds `offload` runs, in the host and in its worker processes alike: the diagnostic
-    /// kinds and `image` (writing to `outputDirectory`).
-    static func offloadCLI(outputDirectory: String) -> HandlerRegistry {
+    /// kinds and `image` (writing to `outputDirectory`, reading pictures under `allowedRoots`).
+    static func offloadCLI(outputDirectory: String, allowedRoots: [String]) -> HandlerRegistry {
         var registry = HandlerRegistry.diagnostics
         // The kind names are fixed and distinct, so registering cannot fail.
-        try! registry.registerImage(outputDirectory: outputDirectory)
+        try! registry.registerImage(outputDirectory: outputDirectory, sources: ImageSources(allowedRoots: allowedRoots))
         return registry
     }
+
+    /// The environment worker processes need to build the same registry.
+    static func workerEnvironment(outputDirectory: String, allowedRoots: [String]) -> [String: String] {
+        [outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n")]
+    }
+}
+
+/// The folder part of a path (`.` for a bare name).
+func folder(of path: String) -> String {
+    guard let slash = path.lastIndex(of: "/") else { return "." }
+    return slash == path.startIndex ? "/" : String(path[..<slash])
 }

@@ -57,18 +57,19 @@ struct RenderCommand: AsyncParsableCommand {
             throw fail("offload render: \(error.message).")
         }
         guard let isolation = Isolation(named: isolation) else { throw fail("offload render: unknown isolation '\(self.isolation)'.") }
-        let folder = "\(directory(of: output))/.offload-render-\(getpid())"
+        let scratch = "\(folder(of: output))/.offload-render-\(getpid())"
+        let roots = ["."] + (params.map { [folder(of: $0)] } ?? [])
         var configuration = PoolConfiguration(isolation: isolation, scaling: .fixed(1))
-        configuration.workerProcess.environment[HandlerRegistry.outputDirectoryKey] = folder
+        configuration.workerProcess.environment = HandlerRegistry.workerEnvironment(outputDirectory: scratch, allowedRoots: roots)
         let outcome: JobOutcome
         do {
-            outcome = try await WorkerPool.withPool(configuration: configuration, registry: .offloadCLI(outputDirectory: folder)) { pool in
+            outcome = try await WorkerPool.withPool(configuration: configuration, registry: .offloadCLI(outputDirectory: scratch, allowedRoots: roots)) { pool in
                 try await pool.process(Job(id: "card", kind: "image", payload: .json(payload)))
             }
         } catch let error as OffloadError {
             throw fail("offload render: \(error.message).")
         }
-        defer { rmdir(folder) }
+        defer { rmdir(scratch) }
         guard outcome.status == .completed, let result = try? outcome.value(as: ImageHandler.Output.self) else {
             throw fail("offload render: \(outcome.error?.description ?? "the job did not complete").")
         }
@@ -128,11 +129,6 @@ struct RenderCommand: AsyncParsableCommand {
         case "webp": return "webp"
         default: return nil
         }
-    }
-
-    private func directory(of path: String) -> String {
-        guard let slash = path.lastIndex(of: "/") else { return "." }
-        return slash == path.startIndex ? "/" : String(path[..<slash])
     }
 
     private func milliseconds(_ value: Double) -> String {

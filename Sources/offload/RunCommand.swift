@@ -50,6 +50,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Process isolation: jobs one worker holds at once, the running one included (default 1).")
     var prefetch: Int?
 
+    @Option(name: .long, help: "A folder jobs may read files from, besides the job file's folder and the working directory (repeatable).", completion: .directory)
+    var allowRoot: [String] = []
+
     @Option(name: .long, help: "Process isolation: the worker executable (default: this one, re-run in worker mode).", completion: .file())
     var workerExecutable: String?
 
@@ -128,9 +131,10 @@ struct RunCommand: AsyncParsableCommand {
             configuration.workerProcess.heartbeatInterval = min(configuration.workerProcess.heartbeatInterval, .milliseconds(heartbeatTimeout) / 4)
         }
         if let prefetch { configuration.workerProcess.prefetch = prefetch }
-        configuration.workerProcess.environment[HandlerRegistry.outputDirectoryKey] = out
+        let roots = [folder(of: file), "."] + allowRoot
+        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: out, allowedRoots: roots)) { $1 }
         let pool: WorkerPool
-        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: out)) } catch {
+        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: out, allowedRoots: roots)) } catch {
             throw fail("offload: \(error.message).")
         }
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1

@@ -38,8 +38,8 @@ import Testing
             try OutputFile.write(actual, to: Self.folder, name: "\(name).png")
             return
         }
-        let reference = try PNGDecoder.decode(try readFile(path), field: path)
-        let rendered = try PNGDecoder.decode(actual, field: name)
+        let reference = try RasterDecoder.decode(try readFile(path), field: path)
+        let rendered = try RasterDecoder.decode(actual, field: name)
         #expect(reference.width == rendered.width && reference.height == rendered.height)
         var differing = 0
         var diff = [UInt8](repeating: 0, count: rendered.rgba.count)

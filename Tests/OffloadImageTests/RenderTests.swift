@@ -15,7 +15,7 @@ import Testing
         let spec = try spec(##"{"params":{"title":"Red","backgroundColor":"#ff0000","textColor":"#0000ff"},"dimensions":{"width":320,"height":200}}"##)
         let canvas = try CardRenderer.render(spec)
         #expect(canvas.pixel(x: 2, y: 2) == (255, 0, 0, 255))
-        let png = try PNGDecoder.decode(try Encoder.encode(canvas, as: .png, quality: 85), field: "test")
+        let png = try RasterDecoder.decode(try Encoder.encode(canvas, as: .png, quality: 85), field: "test")
         #expect(png.width == 320 && png.height == 200)
         #expect(png.pixel(x: 2, y: 2) == (255, 0, 0, 255))
         // Every pixel survives the PNG round trip exactly.
@@ -55,14 +55,14 @@ import Testing
     @Test func corruptAndOversizedPNGsAreTypedErrors() throws {
         let canvas = try CardRenderer.render(try spec(##"{"params":{"title":"x"},"dimensions":{"width":64,"height":64}}"##))
         var png = try Encoder.encode(canvas, as: .png, quality: 85)
-        #expect(throws: OffloadError.self) { try PNGDecoder.decode(Array(png.prefix(png.count / 2)), field: "logo") }
+        #expect(throws: OffloadError.self) { try RasterDecoder.decode(Array(png.prefix(png.count / 2)), field: "logo") }
         png[40] ^= 0xFF
         png[41] ^= 0xFF
-        #expect(throws: OffloadError.self) { try PNGDecoder.decode(png, field: "logo") }
-        #expect(throws: OffloadError.self) { try PNGDecoder.decode([1, 2, 3], field: "logo") }
+        #expect(throws: OffloadError.self) { try RasterDecoder.decode(png, field: "logo") }
+        #expect(throws: OffloadError.self) { try RasterDecoder.decode([1, 2, 3], field: "logo") }
         let whole = try Encoder.encode(canvas, as: .png, quality: 85)
         do {
-            _ = try PNGDecoder.decode(whole, field: "logo", maxPixels: 1000)
+            _ = try RasterDecoder.decode(whole, field: "logo", maxPixels: 1000)
             Issue.record("a 64×64 PNG passed a 1000-pixel limit")
         } catch {
             #expect(error.message.contains("over the limit"))

@@ -29,6 +29,14 @@ int offload_webp_encode(const uint8_t *pixels, int width, int height, int stride
 int offload_png_decode(const uint8_t *data, size_t size, size_t max_pixels,
                        uint8_t **rgba, int *width, int *height, char *error, size_t error_size);
 
+/// Decodes a JPEG held in memory to 8-bit RGBA rows, with the same limits as the PNG decoder.
+int offload_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels,
+                        uint8_t **rgba, int *width, int *height, char *error, size_t error_size);
+
+/// Decodes a WebP held in memory to 8-bit RGBA rows, with the same limits.
+int offload_webp_decode(const uint8_t *data, size_t size, size_t max_pixels,
+                        uint8_t **rgba, int *width, int *height, char *error, size_t error_size);
+
 void offload_codec_free(void *pointer);
 
 #endif

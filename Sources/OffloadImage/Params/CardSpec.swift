@@ -72,6 +72,12 @@ public struct CardSpec: Sendable, Hashable {
     public var gradient: Gradient?
     /// Applied to the whole card, in order.
     public var filters: [CanvasFilter]
+    /// A logo drawn at `logoPosition`, inside the padding.
+    public var logoURL: String?
+    public var logoPosition: LogoPosition
+    /// A picture covering the card over its backdrop, at `backgroundImageOpacity`.
+    public var backgroundImageURL: String?
+    public var backgroundImageOpacity: Double
 
     /// The largest side accepted, and the most pixels a card may have.
     public static let maxSide = 4096
@@ -118,11 +124,17 @@ public struct CardSpec: Sendable, Hashable {
         if let animations = payload.animations, !animations.isEmpty {
             throw OffloadError(.invalidPayload, "payload.animations are not available in this build yet")
         }
-        for (given, field) in [(params.logoUrl != nil, "payload.params.logoUrl"), (params.backgroundImageUrl != nil, "payload.params.backgroundImageUrl"),
-                               (!(params.layers ?? []).isEmpty, "payload.params.layers"), (!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
+        for (given, field) in [(!(params.layers ?? []).isEmpty, "payload.params.layers"), (!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
             throw OffloadError(.invalidPayload, "\(field) is not available in this build yet")
         }
 
+        logoURL = params.logoUrl
+        logoPosition = params.logoPosition ?? .topLeft
+        backgroundImageURL = params.backgroundImageUrl
+        backgroundImageOpacity = params.backgroundImageOpacity ?? 1
+        guard backgroundImageOpacity.isFinite, (0...1).contains(backgroundImageOpacity) else {
+            throw OffloadError(.invalidPayload, "payload.params.backgroundImageOpacity must be between 0 and 1")
+        }
         backdrop = try Self.backdrop(payload.background, fallback: params.backgroundColor)
         textColor = try params.textColor.map { text throws(OffloadError) in try CSSColor(parsing: text, field: "payload.params.textColor") } ?? .white
         fontFamily = params.fontFamily ?? params.defaultFontFamily ?? "Inter"

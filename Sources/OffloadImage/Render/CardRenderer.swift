@@ -10,10 +10,17 @@ enum CardRenderer {
     static let titleLines = 3
     static let descriptionLines = 3
 
-    static func render(_ spec: CardSpec) throws(OffloadError) -> Canvas {
+    static func render(_ spec: CardSpec, pictures: CardPictures = CardPictures()) throws(OffloadError) -> Canvas {
         let canvas = try Canvas(width: spec.width, height: spec.height)
         let context = canvas.context
         paintBackdrop(spec.backdrop, on: canvas)
+        if let background = pictures.background {
+            // CSS `background-size: cover`, centred.
+            let scale = max(Double(spec.width) / background.width, Double(spec.height) / background.height)
+            let (w, h) = (background.width * scale, background.height * scale)
+            background.draw(in: ((Double(spec.width) - w) / 2, (Double(spec.height) - h) / 2, w, h), opacity: spec.backgroundImageOpacity, on: context)
+        }
+        if let logo = pictures.logo { drawLogo(logo, spec: spec, on: context) }
 
         let textWidth = Double(spec.width) - 2 * spec.padding
         let align: TextAlignment = switch spec.textAlign {
@@ -38,6 +45,24 @@ enum CardRenderer {
             draw(description, spec: spec, color: color, x: spec.padding, y: top + title.size.height + gap, on: canvas)
         }
         return canvas
+    }
+
+    /// The logo fits a box 14 % of the card's height tall and 30 % of its width wide, at its
+    /// position inside the padding.
+    private static func drawLogo(_ logo: Picture, spec: CardSpec, on context: OpaquePointer) {
+        let (cardWidth, cardHeight) = (Double(spec.width), Double(spec.height))
+        let scale = min(cardHeight * 0.14 / logo.height, cardWidth * 0.3 / logo.width)
+        let (w, h) = (logo.width * scale, logo.height * scale)
+        let inset = min(spec.padding, cardHeight * 0.08)
+        let (left, right, top, bottom) = (inset, cardWidth - inset - w, inset, cardHeight - inset - h)
+        let origin: (Double, Double) = switch spec.logoPosition {
+        case .topLeft: (left, top)
+        case .topRight: (right, top)
+        case .bottomLeft: (left, bottom)
+        case .bottomRight: (right, bottom)
+        case .center: ((cardWidth - w) / 2, (cardHeight - h) / 2)
+        }
+        logo.draw(in: (origin.0, origin.1, w, h), opacity: 1, on: context)
     }
 
     private static func paintBackdrop(_ backdrop: CardSpec.Backdrop, on canvas: Canvas) {
