@@ -15,17 +15,26 @@ public struct CardImage: Sendable {
     /// Drawing (and filters).
     public var renderTime: Duration
     public var encodeTime: Duration
+    /// 1 for a still image.
+    public var frames: Int
 
     /// Renders `spec` (its pictures read from `sources`), applies its filters and encodes it.
     public static func make(_ spec: CardSpec, sources: ImageSources = ImageSources(allowedRoots: ["."])) throws(OffloadError) -> CardImage {
         FontWarmup.run()
         let start = ContinuousClock.now
         let pictures = try CardPictures(spec, sources: sources)
+        if !spec.animations.isEmpty || spec.format == .gif || spec.format == .apng {
+            let frames = try Animator.frames(spec, pictures: pictures)
+            let rendered = ContinuousClock.now
+            let bytes = try AnimationEncoder.encode(frames, as: spec.format, frameRate: spec.frameRate, loops: spec.loops, quality: spec.quality)
+            return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
+                             renderTime: rendered - start, encodeTime: .now - rendered, frames: frames.count)
+        }
         let canvas = try CardRenderer.render(spec, pictures: pictures)
         FilterPipeline.apply(spec.filters, to: canvas)
         let rendered = ContinuousClock.now
         let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
         return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
-                         renderTime: rendered - start, encodeTime: .now - rendered)
+                         renderTime: rendered - start, encodeTime: .now - rendered, frames: 1)
     }
 }

@@ -24,6 +24,8 @@ public struct ImageHandler: JobHandler {
         public var height: Int
         public var renderMs: Double
         public var encodeMs: Double
+        /// 1 for a still image.
+        public var frames: Int
     }
 
     /// Where images are written.
@@ -50,7 +52,7 @@ public struct ImageHandler: JobHandler {
         try OutputFile.write(image.bytes, to: outputDirectory, name: name)
         return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
                       width: spec.width, height: spec.height,
-                      renderMs: image.renderTime.milliseconds, encodeMs: image.encodeTime.milliseconds)
+                      renderMs: image.renderTime.milliseconds, encodeMs: image.encodeTime.milliseconds, frames: image.frames)
     }
 
     /// `<job id>.<ext>`, with anything but letters, digits, `.`, `-` and `_` replaced by `_`.

@@ -24,6 +24,18 @@ int offload_jpeg_encode(const uint8_t *pixels, int width, int height, int stride
 int offload_webp_encode(const uint8_t *pixels, int width, int height, int stride, int quality,
                         uint8_t **out, size_t *out_size, char *error, size_t error_size);
 
+/// Animated GIF of `frame_count` frames (each `width`×`height` ARGB32 pixels with `stride`,
+/// opaque), `delay_cs` hundredths of a second each, looping `loops` times (0: for ever). One
+/// palette of 256 colours is chosen for all frames (median cut), every frame is dithered to it
+/// (ordered, 8×8 Bayer), and after the first only the rectangle that changed is stored.
+int offload_gif_encode(const uint8_t *const *frames, int frame_count, int width, int height, int stride,
+                       int delay_cs, int loops, uint8_t **out, size_t *out_size, char *error, size_t error_size);
+
+/// Animated WebP (lossy at `quality`, method 2) of `frame_count` frames, `delay_ms` each.
+int offload_webp_animation_encode(const uint8_t *const *frames, int frame_count, int width, int height, int stride,
+                                  int delay_ms, int loops, int quality, uint8_t **out, size_t *out_size,
+                                  char *error, size_t error_size);
+
 /// Decodes a PNG held in memory to 8-bit RGBA rows (un-premultiplied), refusing images over
 /// `max_pixels` before allocating them (a decompression bomb) and any corrupt data.
 int offload_png_decode(const uint8_t *data, size_t size, size_t max_pixels,

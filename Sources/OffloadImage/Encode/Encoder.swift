@@ -5,10 +5,13 @@ public import Offload
 /// of cairo's own writer), JPEG through libjpeg-turbo, WebP through libwebp (method 2). Library errors come back as typed errors.
 enum Encoder {
     static func encode(_ canvas: Canvas, as format: CardSpec.Format, quality: Int) throws(OffloadError) -> [UInt8] {
+        guard format != .gif && format != .apng else {
+            throw OffloadError(.handlerFailed, "\(format.rawValue) frames are encoded by AnimationEncoder")
+        }
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
-        let status = canvas.withPixels { pixels, stride in
+        let status = canvas.withPixels { pixels, stride -> Int32 in
             switch format {
             case .png:
                 offload_png_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), 3, &output, &size, &message, message.count)
@@ -16,6 +19,8 @@ enum Encoder {
                 offload_jpeg_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
             case .webp:
                 offload_webp_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
+            case .gif, .apng:
+                -1
             }
         }
         guard status == 0, let output else {

@@ -4,15 +4,19 @@ public import Offload
 /// one is where bad input fails, with `invalidPayload` naming the field.
 public struct CardSpec: Sendable, Hashable {
     public enum Format: String, Sendable, Hashable {
-        case png, jpeg, webp
+        case png, jpeg, webp, gif, apng
 
         public var fileExtension: String {
             switch self {
-            case .png: "png"
+            case .png, .apng: "png"
             case .jpeg: "jpg"
             case .webp: "webp"
+            case .gif: "gif"
             }
         }
+
+        /// Whether the format can hold several frames.
+        public var isAnimatable: Bool { self == .gif || self == .webp || self == .apng }
     }
 
     public enum Backdrop: Sendable, Hashable {
@@ -72,6 +76,13 @@ public struct CardSpec: Sendable, Hashable {
     public var gradient: Gradient?
     /// Applied to the whole card, in order.
     public var filters: [CanvasFilter]
+    /// Animations of the content; empty for a still image.
+    public var animations: [AnimationSpec]
+    public var frameRate: Double
+    /// How many times an animation plays (0: for ever).
+    public var loops: Int
+    /// 1 for a still image.
+    public var frameCount: Int
     /// A logo drawn at `logoPosition`, inside the padding.
     public var logoURL: String?
     public var logoPosition: LogoPosition
@@ -107,10 +118,10 @@ public struct CardSpec: Sendable, Hashable {
         case "png": format = .png
         case "jpeg", "jpg": format = .jpeg
         case "webp": format = .webp
-        case "gif", "apng":
-            throw OffloadError(.invalidPayload, "payload.outputFormat '\(payload.outputFormat!)' is not available in this build yet (use png, jpeg or webp)")
+        case "gif": format = .gif
+        case "apng": format = .apng
         case let other:
-            throw OffloadError(.invalidPayload, "payload.outputFormat '\(other)' is not one of png, jpeg, webp")
+            throw OffloadError(.invalidPayload, "payload.outputFormat '\(other)' is not one of png, jpeg, webp, gif, apng")
         }
         quality = payload.quality ?? 85
         guard (1...100).contains(quality) else {
@@ -121,8 +132,29 @@ public struct CardSpec: Sendable, Hashable {
             filters.append(try CanvasFilter(filter, field: "payload.filters[\(index)]"))
         }
         self.filters = filters
-        if let animations = payload.animations, !animations.isEmpty {
-            throw OffloadError(.invalidPayload, "payload.animations are not available in this build yet")
+        var animations: [AnimationSpec] = []
+        for (index, animation) in (payload.animations ?? []).enumerated() {
+            animations.append(try AnimationSpec(animation, field: "payload.animations[\(index)]", cardWidth: width, cardHeight: height))
+        }
+        self.animations = animations
+        if !animations.isEmpty && !format.isAnimatable {
+            throw OffloadError(.invalidPayload, "payload.animations need an animated payload.outputFormat (gif, webp or apng), not \(format.rawValue)")
+        }
+        frameRate = payload.frameRate ?? 15
+        guard frameRate.isFinite, (1...50).contains(frameRate) else {
+            throw OffloadError(.invalidPayload, "payload.frameRate must be between 1 and 50 frames a second")
+        }
+        loops = payload.loops ?? 0
+        guard (0...65_535).contains(loops) else {
+            throw OffloadError(.invalidPayload, "payload.loops must be between 0 (for ever) and 65535")
+        }
+        let seconds = animations.map(\.activeDuration).max() ?? 0
+        frameCount = animations.isEmpty ? 1 : Int((seconds * frameRate).rounded(.up)) + 1
+        guard frameCount <= Animator.maxFrames else {
+            throw OffloadError(.invalidPayload, "payload.animations last \(seconds) s, \(frameCount) frames at \(frameRate) a second: over the limit of \(Animator.maxFrames) (shorten them or lower payload.frameRate)")
+        }
+        guard frameCount * width * height <= Self.maxPixels * 8 else {
+            throw OffloadError(.invalidPayload, "payload.animations: \(frameCount) frames of \(width)×\(height) are over the budget of \(Self.maxPixels * 8) pixels")
         }
         for (given, field) in [(!(params.layers ?? []).isEmpty, "payload.params.layers"), (!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
             throw OffloadError(.invalidPayload, "\(field) is not available in this build yet")

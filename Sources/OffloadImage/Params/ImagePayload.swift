@@ -8,7 +8,7 @@ public import Offload
 /// ```
 public struct ImagePayload: Codable, Sendable, Hashable {
     public var params: CanvasOgParams
-    /// `png` (default), `jpeg` or `webp`.
+    /// `png` (default), `jpeg`, `webp`, `gif` or `apng` (the last three animate).
     public var outputFormat: String?
     /// JPEG and WebP quality, 1…100 (default 85).
     public var quality: Int?
@@ -18,8 +18,12 @@ public struct ImagePayload: Codable, Sendable, Hashable {
     public var background: JSONValue?
     /// Filters applied to the whole card, in order (see ``CanvasFilter``).
     public var filters: [JSONValue]?
-    /// Animations (not available in this build yet).
+    /// Animations of the content (see ``AnimationSpec``); they need gif, webp or apng.
     public var animations: [JSONValue]?
+    /// Frames a second of an animation, 1…50 (default 15).
+    public var frameRate: Double?
+    /// How many times an animation plays; 0 (default) for ever.
+    public var loops: Int?
 
     public init(params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil) {
         self.params = params

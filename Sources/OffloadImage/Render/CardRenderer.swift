@@ -12,14 +12,25 @@ enum CardRenderer {
 
     static func render(_ spec: CardSpec, pictures: CardPictures = CardPictures()) throws(OffloadError) -> Canvas {
         let canvas = try Canvas(width: spec.width, height: spec.height)
-        let context = canvas.context
+        paintBackground(spec, pictures: pictures, on: canvas)
+        drawContent(spec, pictures: pictures, on: canvas)
+        return canvas
+    }
+
+    /// The backdrop and the background picture: what stays still when the card is animated.
+    static func paintBackground(_ spec: CardSpec, pictures: CardPictures, on canvas: Canvas) {
         paintBackdrop(spec.backdrop, on: canvas)
         if let background = pictures.background {
             // CSS `background-size: cover`, centred.
             let scale = max(Double(spec.width) / background.width, Double(spec.height) / background.height)
             let (w, h) = (background.width * scale, background.height * scale)
-            background.draw(in: ((Double(spec.width) - w) / 2, (Double(spec.height) - h) / 2, w, h), opacity: spec.backgroundImageOpacity, on: context)
+            background.draw(in: ((Double(spec.width) - w) / 2, (Double(spec.height) - h) / 2, w, h), opacity: spec.backgroundImageOpacity, on: canvas.context)
         }
+    }
+
+    /// The logo, title and description: what an animation moves.
+    static func drawContent(_ spec: CardSpec, pictures: CardPictures, on canvas: Canvas) {
+        let context = canvas.context
         if let logo = pictures.logo { drawLogo(logo, spec: spec, on: context) }
 
         let textWidth = Double(spec.width) - 2 * spec.padding
@@ -44,7 +55,6 @@ enum CardRenderer {
             color.alpha *= 0.82
             draw(description, spec: spec, color: color, x: spec.padding, y: top + title.size.height + gap, on: canvas)
         }
-        return canvas
     }
 
     /// The logo fits a box 14 % of the card's height tall and 30 % of its width wide, at its
