@@ -76,6 +76,8 @@ public struct CardSpec: Sendable, Hashable {
     public var gradient: Gradient?
     /// Applied to the whole card, in order.
     public var filters: [CanvasFilter]
+    /// Layers drawn in z-order with the card's own content (at z 0).
+    public var layers: [LayerSpec]
     /// Animations of the content; empty for a still image.
     public var animations: [AnimationSpec]
     public var frameRate: Double
@@ -98,7 +100,8 @@ public struct CardSpec: Sendable, Hashable {
     /// - Throws: ``OffloadError/Code/invalidPayload`` naming the first bad field.
     public init(_ payload: ImagePayload) throws(OffloadError) {
         let params = payload.params
-        guard !params.title.trimmingSpaces().isEmpty else {
+        // A card drawn from layers alone may leave its title empty.
+        guard !params.title.trimmingSpaces().isEmpty || !(params.layers ?? []).isEmpty else {
             throw OffloadError(.invalidPayload, "payload.params.title must not be empty")
         }
         title = params.title
@@ -156,7 +159,7 @@ public struct CardSpec: Sendable, Hashable {
         guard frameCount * width * height <= Self.maxPixels * 8 else {
             throw OffloadError(.invalidPayload, "payload.animations: \(frameCount) frames of \(width)×\(height) are over the budget of \(Self.maxPixels * 8) pixels")
         }
-        for (given, field) in [(!(params.layers ?? []).isEmpty, "payload.params.layers"), (!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
+        for (given, field) in [(!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
             throw OffloadError(.invalidPayload, "\(field) is not available in this build yet")
         }
 
@@ -185,33 +188,43 @@ public struct CardSpec: Sendable, Hashable {
         guard padding.isFinite, padding >= 0, padding * 2 < Double(min(width, height)) else {
             throw OffloadError(.invalidPayload, "payload.params.padding must be at least 0 and leave room for text (got \(padding))")
         }
-        if let shadow = params.textShadow {
-            guard [shadow.blur, shadow.offsetX, shadow.offsetY].allSatisfy(\.isFinite), (0...200).contains(shadow.blur) else {
-                throw OffloadError(.invalidPayload, "payload.params.textShadow.blur must be between 0 and 200, and its offsets finite")
-            }
-            self.shadow = Shadow(color: try CSSColor(parsing: shadow.color, field: "payload.params.textShadow.color"),
-                                 blur: shadow.blur, offsetX: shadow.offsetX, offsetY: shadow.offsetY)
+        shadow = try params.textShadow.map { shadow throws(OffloadError) in try Self.shadow(shadow, field: "payload.params.textShadow") }
+        outline = try params.textOutline.map { outline throws(OffloadError) in try Self.outline(outline, field: "payload.params.textOutline") }
+        gradient = try params.textGradient.map { gradient throws(OffloadError) in try Self.gradient(gradient, field: "payload.params.textGradient") }
+        var layers: [LayerSpec] = []
+        for (index, layer) in (params.layers ?? []).enumerated() {
+            layers.append(try LayerSpec(layer, field: "payload.params.layers[\(index)]", defaultFamily: fontFamily))
         }
-        if let outline = params.textOutline {
-            guard outline.width.isFinite, (0...100).contains(outline.width) else {
-                throw OffloadError(.invalidPayload, "payload.params.textOutline.width must be between 0 and 100")
-            }
-            self.outline = Outline(color: try CSSColor(parsing: outline.color, field: "payload.params.textOutline.color"), width: outline.width)
+        self.layers = layers
+    }
+
+    static func shadow(_ shadow: TextShadow, field: String) throws(OffloadError) -> Shadow {
+        guard [shadow.blur, shadow.offsetX, shadow.offsetY].allSatisfy(\.isFinite), (0...200).contains(shadow.blur) else {
+            throw OffloadError(.invalidPayload, "\(field).blur must be between 0 and 200, and its offsets finite")
         }
-        if let gradient = params.textGradient {
-            guard gradient.colors.count >= 2 else {
-                throw OffloadError(.invalidPayload, "payload.params.textGradient.colors needs at least two colours")
-            }
-            var colors: [CSSColor] = []
-            for (index, text) in gradient.colors.enumerated() {
-                colors.append(try CSSColor(parsing: text, field: "payload.params.textGradient.colors[\(index)]"))
-            }
-            guard [gradient.startX, gradient.startY, gradient.endX, gradient.endY].allSatisfy(\.isFinite) else {
-                throw OffloadError(.invalidPayload, "payload.params.textGradient coordinates must be finite")
-            }
-            self.gradient = Gradient(type: gradient.gradientType, colors: colors,
-                                     start: (gradient.startX, gradient.startY), end: (gradient.endX, gradient.endY))
+        return Shadow(color: try CSSColor(parsing: shadow.color, field: "\(field).color"),
+                      blur: shadow.blur, offsetX: shadow.offsetX, offsetY: shadow.offsetY)
+    }
+
+    static func outline(_ outline: TextOutline, field: String) throws(OffloadError) -> Outline {
+        guard outline.width.isFinite, (0...100).contains(outline.width) else {
+            throw OffloadError(.invalidPayload, "\(field).width must be between 0 and 100")
         }
+        return Outline(color: try CSSColor(parsing: outline.color, field: "\(field).color"), width: outline.width)
+    }
+
+    static func gradient(_ gradient: TextGradient, field: String) throws(OffloadError) -> Gradient {
+        guard gradient.colors.count >= 2 else {
+            throw OffloadError(.invalidPayload, "\(field).colors needs at least two colours")
+        }
+        var colors: [CSSColor] = []
+        for (index, text) in gradient.colors.enumerated() {
+            colors.append(try CSSColor(parsing: text, field: "\(field).colors[\(index)]"))
+        }
+        guard [gradient.startX, gradient.startY, gradient.endX, gradient.endY].allSatisfy(\.isFinite) else {
+            throw OffloadError(.invalidPayload, "\(field) coordinates must be finite")
+        }
+        return Gradient(type: gradient.gradientType, colors: colors, start: (gradient.startX, gradient.startY), end: (gradient.endX, gradient.endY))
     }
 
     private static func backdrop(_ background: JSONValue?, fallback: String?) throws(OffloadError) -> Backdrop {

@@ -28,17 +28,26 @@ enum CardRenderer {
         }
     }
 
-    /// The logo, title and description: what an animation moves.
+    /// The layers, logo, title and description: what an animation moves. Layers below z 0 go
+    /// beneath the card's own content, the others above it, each in z order.
     static func drawContent(_ spec: CardSpec, pictures: CardPictures, on canvas: Canvas) {
+        let ordered = spec.layers.enumerated().sorted { ($0.element.zIndex, $0.offset) < ($1.element.zIndex, $1.offset) }
+        for (index, layer) in ordered where layer.zIndex < 0 {
+            LayerRenderer.draw(layer, picture: pictures.layers[index], on: canvas)
+        }
+        drawCardText(spec, pictures: pictures, on: canvas)
+        for (index, layer) in ordered where layer.zIndex >= 0 {
+            LayerRenderer.draw(layer, picture: pictures.layers[index], on: canvas)
+        }
+    }
+
+    private static func drawCardText(_ spec: CardSpec, pictures: CardPictures, on canvas: Canvas) {
         let context = canvas.context
         if let logo = pictures.logo { drawLogo(logo, spec: spec, on: context) }
+        guard !spec.title.trimmingSpaces().isEmpty else { return }
 
         let textWidth = Double(spec.width) - 2 * spec.padding
-        let align: TextAlignment = switch spec.textAlign {
-        case .left: .left
-        case .center: .center
-        case .right: .right
-        }
+        let align = TextAlignment(spec.textAlign)
         let title = TextBlock(context: context, text: spec.title, family: spec.fontFamily, bold: true, size: spec.titleFontSize,
                               width: textWidth, maxLines: titleLines, align: align, lineSpacing: 1.1)
         let description = spec.description.map {
@@ -49,11 +58,11 @@ enum CardRenderer {
         let blockHeight = title.size.height + gap + (description?.size.height ?? 0)
         let top = max(spec.padding, (Double(spec.height) - blockHeight) / 2)
 
-        draw(title, spec: spec, color: spec.textColor, x: spec.padding, y: top, on: canvas)
+        var style = TextStyle(color: spec.textColor, align: spec.textAlign, shadow: spec.shadow, outline: spec.outline, gradient: spec.gradient)
+        draw(title, style: style, x: spec.padding, y: top, on: canvas)
         if let description {
-            var color = spec.textColor
-            color.alpha *= 0.82
-            draw(description, spec: spec, color: color, x: spec.padding, y: top + title.size.height + gap, on: canvas)
+            style.color.alpha *= 0.82
+            draw(description, style: style, x: spec.padding, y: top + title.size.height + gap, on: canvas)
         }
     }
 
@@ -106,26 +115,36 @@ enum CardRenderer {
         cairo_pattern_destroy(pattern)
     }
 
-    private static func draw(_ block: TextBlock, spec: CardSpec, color: CSSColor, x: Double, y: Double, on canvas: Canvas) {
+    /// How a block of text is painted.
+    struct TextStyle {
+        var color: CSSColor
+        var align: TextAlign
+        var shadow: CardSpec.Shadow?
+        var outline: CardSpec.Outline?
+        var gradient: CardSpec.Gradient?
+    }
+
+    static func draw(_ block: TextBlock, style: TextStyle, x: Double, y: Double, on canvas: Canvas) {
         let context = canvas.context
-        if let shadow = spec.shadow {
+        let color = style.color
+        if let shadow = style.shadow {
             Shadow.draw(block, shadow: shadow, x: x, y: y, on: canvas)
         }
-        if let outline = spec.outline, outline.width > 0 {
+        if let outline = style.outline, outline.width > 0 {
             block.addPath(on: context, x: x, y: y)
             outline.color.setSource(on: context)
             cairo_set_line_width(context, outline.width * 2)
             cairo_set_line_join(context, CAIRO_LINE_JOIN_ROUND)
             cairo_stroke(context)
         }
-        guard let gradient = spec.gradient else {
+        guard let gradient = style.gradient else {
             color.setSource(on: context)
             block.show(on: context, x: x, y: y)
             return
         }
         // The gradient spans the text's box; its coordinates are fractions of that box.
         let size = block.size
-        let offset = switch spec.textAlign {
+        let offset = switch style.align {
         case .left: 0.0
         case .center: (Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width) / 2
         case .right: Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width

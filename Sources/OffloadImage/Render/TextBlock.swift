@@ -6,7 +6,7 @@ final class TextBlock {
     let layout: OpaquePointer
 
     init(context: OpaquePointer, text: String, family: String, bold: Bool, size: Double, width: Double,
-         maxLines: Int, align: TextAlignment, lineSpacing: Double) {
+         maxLines: Int, align: TextAlignment, lineSpacing: Double, letterSpacing: Double = 0) {
         layout = pango_cairo_create_layout(context)
         let font = pango_font_description_new()
         pango_font_description_set_family(font, family)
@@ -21,6 +21,12 @@ final class TextBlock {
         pango_layout_set_line_spacing(layout, Float(lineSpacing))
         pango_layout_set_alignment(layout, align.pango)
         pango_layout_set_text(layout, text, -1)
+        if letterSpacing != 0 {
+            let attributes = pango_attr_list_new()
+            pango_attr_list_insert(attributes, pango_attr_letter_spacing_new(Int32(letterSpacing * Double(offload_pango_scale()))))
+            pango_layout_set_attributes(layout, attributes)
+            pango_attr_list_unref(attributes)
+        }
     }
 
     deinit { g_object_unref(UnsafeMutableRawPointer(layout)) }
@@ -56,6 +62,14 @@ final class TextBlock {
 
 enum TextAlignment {
     case left, center, right
+
+    init(_ align: TextAlign) {
+        self = switch align {
+        case .left: .left
+        case .center: .center
+        case .right: .right
+        }
+    }
 
     var pango: PangoAlignment {
         switch self {

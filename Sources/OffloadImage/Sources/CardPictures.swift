@@ -4,6 +4,8 @@ public import Offload
 struct CardPictures {
     var logo: Picture?
     var background: Picture?
+    /// The pictures of image layers, by layer index.
+    var layers: [Int: Picture] = [:]
 
     init() {}
 
@@ -14,6 +16,11 @@ struct CardPictures {
         if let url = spec.backgroundImageURL {
             background = try Picture(bytes: try sources.load(url, field: "payload.params.backgroundImageUrl"),
                                      field: "payload.params.backgroundImageUrl")
+        }
+        for (index, layer) in spec.layers.enumerated() {
+            guard case .image(let image) = layer.content else { continue }
+            let field = "payload.params.layers[\(index)].src"
+            layers[index] = try Picture(bytes: try sources.load(image.source, field: field), field: field)
         }
     }
 }
