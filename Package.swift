@@ -53,7 +53,10 @@ let package = Package(
             linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("gif")]
         ),
         // The `image` job kind: Open Graph cards rendered with cairo and Pango.
-        .target(name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CRsvg", "CImageCodecs"]),
+        .target(
+            name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CRsvg", "CImageCodecs"],
+            linkerSettings: [.linkedLibrary("pangoft2-1.0"), .linkedLibrary("fontconfig")]
+        ),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",
@@ -72,7 +75,7 @@ let package = Package(
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
-        .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens"]),
+        .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
     ]
 )
 

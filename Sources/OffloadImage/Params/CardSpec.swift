@@ -76,6 +76,13 @@ public struct CardSpec: Sendable, Hashable {
     public var gradient: Gradient?
     /// Applied to the whole card, in order.
     public var filters: [CanvasFilter]
+    /// Fonts to add before drawing: family name and where its file is.
+    public var fontURLs: [FontSource]
+
+    public struct FontSource: Sendable, Hashable {
+        public var family: String
+        public var url: String
+    }
     /// Layers drawn in z-order with the card's own content (at z 0).
     public var layers: [LayerSpec]
     /// Animations of the content; empty for a still image.
@@ -159,8 +166,9 @@ public struct CardSpec: Sendable, Hashable {
         guard frameCount * width * height <= Self.maxPixels * 8 else {
             throw OffloadError(.invalidPayload, "payload.animations: \(frameCount) frames of \(width)×\(height) are over the budget of \(Self.maxPixels * 8) pixels")
         }
-        for (given, field) in [(!(params.fontUrls ?? [:]).isEmpty, "payload.params.fontUrls")] where given {
-            throw OffloadError(.invalidPayload, "\(field) is not available in this build yet")
+        fontURLs = (params.fontUrls ?? [:]).sorted { $0.key < $1.key }.map { FontSource(family: $0.key, url: $0.value) }
+        for font in fontURLs where font.family.trimmingSpaces().isEmpty || font.url.isEmpty {
+            throw OffloadError(.invalidPayload, "payload.params.fontUrls needs a family name and a file or data: URL for each font")
         }
 
         logoURL = params.logoUrl

@@ -1,6 +1,6 @@
 public import Offload
 
-/// The pictures a card names, read and decoded before drawing starts.
+/// The pictures and fonts a card names, read and decoded before drawing starts.
 struct CardPictures {
     var logo: Picture?
     var background: Picture?
@@ -10,6 +10,11 @@ struct CardPictures {
     init() {}
 
     init(_ spec: CardSpec, sources: ImageSources) throws(OffloadError) {
+        for font in spec.fontURLs {
+            let field = "payload.params.fontUrls['\(font.family)']"
+            try FontRegistry.register(try sources.load(font.url, field: field), family: font.family, field: field)
+        }
+        FontRegistry.refreshThisThread()
         if let url = spec.logoURL {
             logo = try Picture(bytes: try sources.load(url, field: "payload.params.logoUrl"), field: "payload.params.logoUrl")
         }
