@@ -7,17 +7,18 @@ public import Offload
 /// (resolved through symlinks, so a link out of them is refused too). Nothing is fetched from
 /// the network.
 public struct ImageSources: Sendable, Hashable {
-    /// Folders (resolved) whose files may be read.
-    public let allowedRoots: [String]
+    /// The folders whose files may be read.
+    public let folders: AllowedFolders
     /// The largest file or `data:` payload read, in bytes.
     public var maxBytes: Int = 32 << 20
+
+    /// Folders (resolved) whose files may be read.
+    public var allowedRoots: [String] { folders.roots }
 
     /// - Parameter allowedRoots: folders whose files jobs may name; relative paths in payloads
     ///   are taken from the working directory.
     public init(allowedRoots: [String]) {
-        var roots: [String] = []
-        for root in allowedRoots.compactMap(Self.resolve) where !roots.contains(root) { roots.append(root) }
-        self.allowedRoots = roots
+        folders = AllowedFolders(allowedRoots)
     }
 
     /// The bytes `reference` names.
@@ -25,45 +26,7 @@ public struct ImageSources: Sendable, Hashable {
     ///   allowed roots, a network URL, a malformed `data:` URL, a missing or oversized file.
     public func load(_ reference: String, field: String) throws(OffloadError) -> [UInt8] {
         if reference.hasPrefix("data:") { return try DataURL.decode(reference, field: field, maxBytes: maxBytes) }
-        if let colon = reference.firstIndex(of: ":"), reference[..<colon].allSatisfy({ $0.isLetter }), reference[..<colon].count > 1 {
-            throw OffloadError(.invalidPayload, "\(field): '\(reference.prefix(60))' is a \(reference[..<colon]) URL; Offload fetches nothing over the network (use a data: URL or a file under an allowed folder)")
-        }
-        guard let path = Self.resolve(reference) else {
-            throw OffloadError(.invalidPayload, "\(field): no file at '\(reference)'")
-        }
-        guard allowedRoots.contains(where: { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-            throw OffloadError(.invalidPayload, "\(field): '\(reference)' is outside the allowed folders (\(allowedRoots.joined(separator: ", ")))")
-        }
-        return try Self.readFile(path, field: field, maxBytes: maxBytes)
-    }
-
-    /// The absolute path with every symlink and `..` resolved, if the file exists.
-    static func resolve(_ path: String) -> String? {
-        guard let resolved = realpath(path, nil) else { return nil }
-        defer { free(resolved) }
-        return String(cString: resolved)
-    }
-
-    private static func readFile(_ path: String, field: String, maxBytes: Int) throws(OffloadError) -> [UInt8] {
-        var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw OffloadError(.invalidPayload, "\(field): '\(path)' is not a readable file")
-        }
-        guard Int(info.st_size) <= maxBytes else {
-            throw OffloadError(.invalidPayload, "\(field): '\(path)' is \(info.st_size) bytes, over the limit of \(maxBytes)")
-        }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw OffloadError(.invalidPayload, "\(field): cannot open '\(path)': \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { read(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            offset += count
-        }
-        return Array(bytes[0..<offset])
+        return try folders.read(reference, field: field, maxBytes: maxBytes)
     }
 }
 
