@@ -14,6 +14,7 @@ let package = Package(
     products: [
         .library(name: "Offload", targets: ["Offload"]),
         .library(name: "OffloadImage", targets: ["OffloadImage"]),
+        .library(name: "OffloadData", targets: ["OffloadData"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -57,12 +58,15 @@ let package = Package(
             name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CRsvg", "CImageCodecs"],
             linkerSettings: [.linkedLibrary("pangoft2-1.0"), .linkedLibrary("fontconfig")]
         ),
+        // The `data` job kind: JSON pipelines (filter, group, aggregate, sort, limit, select).
+        .target(name: "OffloadData", dependencies: ["Offload"]),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",
             dependencies: [
                 "Offload",
                 "OffloadImage",
+                "OffloadData",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -75,6 +79,7 @@ let package = Package(
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
+        .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData"]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
     ]
 )

@@ -1,12 +1,15 @@
 #if canImport(Glibc)
 import Glibc
+#elseif canImport(Darwin)
+import Darwin
 #endif
-public import Offload
 
 /// Writes a job's output file atomically (a temporary name, then a rename), making the folder
 /// when needed.
-enum OutputFile {
-    static func write(_ bytes: [UInt8], to directory: String, name: String) throws(OffloadError) {
+public enum OutputFile {
+    /// Writes `bytes` to `directory/name`.
+    /// - Throws: ``OffloadError/Code/handlerFailed`` with the system's reason.
+    public static func write(_ bytes: [UInt8], to directory: String, name: String) throws(OffloadError) {
         try makeDirectory(directory)
         let path = directory + "/" + name
         let temporary = path + ".part-\(getpid())"
@@ -15,7 +18,7 @@ enum OutputFile {
         let written = bytes.withUnsafeBytes { raw -> Bool in
             var offset = 0
             while offset < raw.count {
-                let count = Glibc.write(fd, raw.baseAddress! + offset, raw.count - offset)
+                let count = writeDescriptor(fd, raw.baseAddress! + offset, raw.count - offset)
                 if count < 0 && errno == EINTR { continue }
                 if count <= 0 { return false }
                 offset += count
@@ -44,4 +47,9 @@ enum OutputFile {
     private static func failure(_ what: String) -> OffloadError {
         OffloadError(.handlerFailed, "\(what): \(String(cString: strerror(errno)))")
     }
+}
+
+/// `write(2)`, for scopes where a `write` of their own hides it.
+func writeDescriptor(_ fd: Int32, _ buffer: UnsafeRawPointer, _ count: Int) -> Int {
+    write(fd, buffer, count)
 }

@@ -1,0 +1,85 @@
+public import Offload
+
+/// The `data` job kind: runs a pipeline of steps (filter, group, aggregate, sort, limit, select)
+/// over records given inline or read from a JSON Lines or JSON file under the allowed folders.
+///
+/// ```json
+/// {"input":{"path":"sales.jsonl"},"pipeline":[
+///   {"op":"filter","where":{"field":"amount","cmp":"gt","value":0}},
+///   {"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"total"},{"fn":"count","as":"orders"}]},
+///   {"op":"sort","by":[{"field":"total","order":"desc"}]}],"onBadRecord":"skip"}
+/// ```
+public struct DataHandler: JobHandler {
+    public struct Payload: Decodable, Sendable {
+        public var input: JSONValue
+        public var pipeline: [JSONValue]
+        /// `fail` (default): a malformed record fails the job; `skip`: it is counted and reported.
+        public var onBadRecord: String?
+    }
+
+    public struct BadRecord: Codable, Sendable, Hashable {
+        public var line: Int
+        public var message: String
+    }
+
+    /// What a `data` job returns: the output records inline when there are at most
+    /// ``DataHandler/inlineLimit``, else in a JSON Lines file named by `file`.
+    public struct Output: Encodable, Sendable {
+        public var records: [JSONValue]?
+        public var file: String?
+        public var count: Int
+        public var read: Int
+        public var dropped: Int
+        public var failed: Int
+        public var badRecords: [BadRecord]
+    }
+
+    public static let inlineLimit = 1_000
+
+    public let outputDirectory: String
+    public let folders: AllowedFolders
+
+    public var kind: String { "data" }
+
+    public init(outputDirectory: String, folders: AllowedFolders = AllowedFolders(["."])) {
+        self.outputDirectory = outputDirectory
+        self.folders = folders
+    }
+
+    public func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        var steps: [Step] = []
+        for (index, step) in payload.pipeline.enumerated() { steps.append(try Step(step, field: "payload.pipeline[\(index)]")) }
+        guard let onBadRecord = PipelineRunner.OnBadRecord(rawValue: payload.onBadRecord ?? "fail") else {
+            throw OffloadError(.invalidPayload, "payload.onBadRecord must be fail or skip")
+        }
+        let source = try RecordSource(payload.input, folders: folders)
+        let outcome = try PipelineRunner(steps: steps, onBadRecord: onBadRecord).run(source, cancelled: { context.isCancelled })
+        var output = Output(records: nil, file: nil, count: outcome.records.count, read: outcome.read, dropped: outcome.dropped,
+                            failed: outcome.failed, badRecords: outcome.badRecords.map { BadRecord(line: $0.line, message: $0.message) })
+        if outcome.records.count <= Self.inlineLimit {
+            output.records = outcome.records
+        } else {
+            var bytes: [UInt8] = []
+            for record in outcome.records {
+                JSONWriter.write(record, into: &bytes)
+                bytes.append(0x0A)
+            }
+            let name = Self.fileName(for: context.jobID)
+            try OutputFile.write(bytes, to: outputDirectory, name: name)
+            output.file = outputDirectory + "/" + name
+        }
+        return output
+    }
+
+    static func fileName(for job: JobID) -> String {
+        let safe = String(job.rawValue.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
+        return (safe.isEmpty ? "data" : safe) + ".jsonl"
+    }
+}
+
+extension HandlerRegistry {
+    /// Adds the `data` kind, reading inputs under `folders` and writing large outputs to `outputDirectory`.
+    public mutating func registerData(outputDirectory: String, folders: AllowedFolders = AllowedFolders(["."])) throws(OffloadError) {
+        try register(DataHandler(outputDirectory: outputDirectory, folders: folders))
+    }
+}

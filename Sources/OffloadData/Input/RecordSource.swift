@@ -1,0 +1,103 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+public import Offload
+
+/// Where a pipeline's records come from: an inline array, a JSON Lines file read in chunks (never
+/// whole), or a JSON array file. Each record carries its line (or index) for error messages.
+final class RecordSource {
+    private enum Kind {
+        case inline([JSONValue])
+        case lines(fd: Int32)
+        case array([JSONValue])
+    }
+
+    private var kind: Kind
+    private var index = 0
+    private var buffer: [UInt8] = []
+    private var start = 0
+    private var line = 0
+    private var ended = false
+    let name: String
+
+    /// - Throws: ``OffloadError/Code/invalidPayload`` for an input that is neither an array nor
+    ///   `{"path": …}` under the allowed folders, or a `.json` file that does not parse.
+    init(_ input: JSONValue, folders: AllowedFolders) throws(OffloadError) {
+        switch input {
+        case .array(let records):
+            kind = .inline(records)
+            name = "payload.input"
+        case .object(let members) where members.count == 1 && members[0].key == "path":
+            guard case .string(let reference) = members[0].value else {
+                throw OffloadError(.invalidPayload, "payload.input.path must be a string")
+            }
+            let path = try folders.resolve(reference, field: "payload.input.path")
+            name = reference
+            if reference.hasSuffix(".json") {
+                let bytes = try folders.read(reference, field: "payload.input.path", maxBytes: 1 << 31)
+                guard case .array(let records) = try Self.parse(bytes, what: reference) else {
+                    throw OffloadError(.invalidPayload, "payload.input.path: \(reference) must hold a JSON array of records")
+                }
+                kind = .array(records)
+            } else {
+                let fd = open(path, O_RDONLY | O_CLOEXEC)
+                guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(reference)") }
+                kind = .lines(fd: fd)
+            }
+        default:
+            throw OffloadError(.invalidPayload, "payload.input must be an array of records or {\"path\": \"file.jsonl\"}")
+        }
+    }
+
+    deinit {
+        if case .lines(let fd) = kind { close(fd) }
+    }
+
+    private static func parse(_ bytes: [UInt8], what: String) throws(OffloadError) -> JSONValue {
+        do { return try JSONParser.parse(bytes) } catch {
+            throw OffloadError(.invalidPayload, "payload.input.path: \(what) is not valid JSON: \(error)")
+        }
+    }
+
+    /// The next record and its line number, `.failure` for a line that is not JSON, `nil` at the end.
+    func next() -> (line: Int, record: Result<JSONValue, JSONParser.SyntaxError>)? {
+        switch kind {
+        case .inline(let records), .array(let records):
+            guard index < records.count else { return nil }
+            index += 1
+            return (index, .success(records[index - 1]))
+        case .lines(let fd):
+            while true {
+                if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                    line += 1
+                    let bytes = buffer[start..<newline]
+                    start = newline + 1
+                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                    return (line, Result { () throws(JSONParser.SyntaxError) in try JSONParser.parse(bytes) })
+                }
+                if ended {
+                    guard start < buffer.count else { return nil }
+                    line += 1
+                    let bytes = buffer[start...]
+                    start = buffer.count
+                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+                    return (line, Result { () throws(JSONParser.SyntaxError) in try JSONParser.parse(bytes) })
+                }
+                refill(fd)
+            }
+        }
+    }
+
+    private func refill(_ fd: Int32) {
+        if start > 0 {
+            buffer.removeFirst(start)
+            start = 0
+        }
+        let chunk = 1 << 20
+        let old = buffer.count
+        buffer.append(contentsOf: repeatElement(0, count: chunk))
+        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, chunk) }
+        buffer.removeLast(chunk - max(count, 0))
+        if count <= 0 { ended = true }
+    }
+}

@@ -1,0 +1,44 @@
+public import Offload
+
+/// A dotted path into a record (`"user.country"`); each part is an object key.
+public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
+    public let parts: [String]
+    public let description: String
+
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming `field` for an empty path or part.
+    public init(_ text: String, field: String) throws(OffloadError) {
+        let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
+        guard !text.isEmpty, !parts.contains(where: \.isEmpty) else {
+            throw OffloadError(.invalidPayload, "\(field): '\(text)' is not a field path (use names joined by dots, as user.country)")
+        }
+        self.parts = parts
+        self.description = text
+    }
+
+    /// The value at the path; `nil` when a part is missing or not an object.
+    public func value(in record: JSONValue) -> JSONValue? {
+        var current = record
+        for part in parts {
+            guard let next = current[part] else { return nil }
+            current = next
+        }
+        return current
+    }
+
+    /// `record` with the value at the path set (making objects on the way).
+    func setting(_ value: JSONValue, in record: JSONValue) -> JSONValue {
+        Self.set(value, parts[...], in: record)
+    }
+
+    private static func set(_ value: JSONValue, _ parts: ArraySlice<String>, in record: JSONValue) -> JSONValue {
+        guard let first = parts.first else { return value }
+        var members: [(key: String, value: JSONValue)] = []
+        if case .object(let existing) = record { members = existing }
+        if let index = members.firstIndex(where: { $0.key == first }) {
+            members[index].value = set(value, parts.dropFirst(), in: members[index].value)
+        } else {
+            members.append((first, set(value, parts.dropFirst(), in: .null)))
+        }
+        return .object(members)
+    }
+}

@@ -1,0 +1,206 @@
+public import Offload
+
+/// Runs a pipeline: the steps that can stream (filter, select, limit) take records one at a time
+/// as they are read; the first step that needs them all (group, aggregate, sort) consumes the
+/// stream; the rest work on its output. A group or aggregate right after streaming steps keeps
+/// only its accumulators, never the records.
+struct PipelineRunner {
+    enum OnBadRecord: String { case fail, skip }
+
+    struct Outcome {
+        var records: [JSONValue]
+        var read = 0
+        var dropped = 0
+        var failed = 0
+        var badRecords: [(line: Int, message: String)] = []
+    }
+
+    let steps: [Step]
+    let onBadRecord: OnBadRecord
+    static let reportedBadRecords = 5
+
+    func run(_ source: RecordSource, cancelled: () -> Bool) throws(OffloadError) -> Outcome {
+        var outcome = Outcome(records: [])
+        let streaming = Array(steps.prefix { $0.isStreaming })
+        let blocking = steps.dropFirst(streaming.count).first
+        var limitLeft: [Int?] = streaming.map { if case .limit(let n) = $0 { n } else { nil } }
+        var grouper: Grouper? = switch blocking {
+        case .group(let by, let aggregates)?: Grouper(by: by, aggregates: aggregates)
+        case .aggregate(let aggregates)?: Grouper(by: [], aggregates: aggregates)
+        default: nil
+        }
+        var collected: [JSONValue] = []
+        var exhausted = false
+        reading: while !exhausted, let (line, parsed) = source.next() {
+            if outcome.read & 0xFFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+            let record: JSONValue
+            switch parsed {
+            case .success(let value):
+                record = value
+            case .failure(let error):
+                outcome.read += 1
+                try reject(line: line, "\(source.name) line \(line) is not valid JSON: \(error)", into: &outcome)
+                continue
+            }
+            outcome.read += 1
+            var current = record
+            for (index, step) in streaming.enumerated() {
+                switch step {
+                case .filter(let predicate):
+                    guard predicate.matches(current) else {
+                        outcome.dropped += 1
+                        continue reading
+                    }
+                case .select(let paths):
+                    current = Self.project(current, paths)
+                case .limit:
+                    guard let left = limitLeft[index], left > 0 else {
+                        exhausted = true
+                        continue reading
+                    }
+                    limitLeft[index] = left - 1
+                    if left - 1 == 0 { exhausted = true }
+                case .group, .aggregate, .sort:
+                    break
+                }
+            }
+            if grouper != nil {
+                do { try grouper!.add(current) } catch {
+                    try reject(line: line, "\(source.name) line \(line): \(error.message)", into: &outcome)
+                }
+            } else {
+                collected.append(current)
+            }
+        }
+        var rows = grouper?.results() ?? collected
+        let rest = steps.dropFirst(streaming.count + (grouper != nil ? 1 : 0))
+        for step in rest {
+            if cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+            rows = try Self.apply(step, to: rows)
+        }
+        outcome.records = rows
+        return outcome
+    }
+
+    private func reject(line: Int, _ message: String, into outcome: inout Outcome) throws(OffloadError) {
+        guard onBadRecord == .skip else {
+            throw OffloadError(.invalidPayload, "\(message) (set onBadRecord to skip to count such records as failed and go on)")
+        }
+        outcome.failed += 1
+        if outcome.badRecords.count < Self.reportedBadRecords { outcome.badRecords.append((line, message)) }
+    }
+
+    /// A step over records already in memory.
+    static func apply(_ step: Step, to rows: [JSONValue]) throws(OffloadError) -> [JSONValue] {
+        switch step {
+        case .filter(let predicate):
+            return rows.filter(predicate.matches)
+        case .select(let paths):
+            return rows.map { project($0, paths) }
+        case .limit(let n):
+            return Array(rows.prefix(n))
+        case .sort(let keys):
+            return rows.enumerated().sorted { a, b in
+                for key in keys {
+                    let order = compareForSort(key.field.value(in: a.element), key.field.value(in: b.element), descending: key.descending)
+                    if order != 0 { return order < 0 }
+                }
+                return a.offset < b.offset
+            }.map(\.element)
+        case .group(let by, let aggregates):
+            return try group(rows, by: by, aggregates: aggregates)
+        case .aggregate(let aggregates):
+            return try group(rows, by: [], aggregates: aggregates)
+        }
+    }
+
+    private static func group(_ rows: [JSONValue], by: [FieldPath], aggregates: [AggregateSpec]) throws(OffloadError) -> [JSONValue] {
+        var grouper = Grouper(by: by, aggregates: aggregates)
+        for (index, row) in rows.enumerated() {
+            do { try grouper.add(row) } catch {
+                throw OffloadError(.invalidPayload, "record \(index + 1) of the step's input: \(error.message)")
+            }
+        }
+        return grouper.results()
+    }
+
+    /// Sort order: nulls and missing values last whatever the direction; then numbers, strings
+    /// and booleans, each by value; values of different kinds by kind.
+    static func compareForSort(_ a: JSONValue?, _ b: JSONValue?, descending: Bool) -> Int {
+        let (x, y) = (a.flatMap { $0 == .null ? nil : $0 }, b.flatMap { $0 == .null ? nil : $0 })
+        switch (x, y) {
+        case (nil, nil): return 0
+        case (nil, _): return 1
+        case (_, nil): return -1
+        case (let x?, let y?):
+            let order = ValueOrder.compare(x, y) ?? (kindRank(x) - kindRank(y)).signum()
+            return descending ? -order : order
+        }
+    }
+
+    private static func kindRank(_ value: JSONValue) -> Int {
+        switch value {
+        case .int, .double: 0
+        case .string: 1
+        case .bool: 2
+        case .array: 3
+        case .object: 4
+        case .null: 5
+        }
+    }
+
+    /// Only the given fields, at their paths.
+    static func project(_ record: JSONValue, _ paths: [FieldPath]) -> JSONValue {
+        var result = JSONValue.object([])
+        for path in paths {
+            if let value = path.value(in: record) { result = path.setting(value, in: result) }
+        }
+        return result
+    }
+}
+
+/// Groups records by the values at some paths (in order of first appearance) and keeps one
+/// accumulator per aggregate per group.
+struct Grouper {
+    let by: [FieldPath]
+    let aggregates: [AggregateSpec]
+    private var index: [[JSONValue]: Int] = [:]
+    private var keys: [[JSONValue]] = []
+    private var accumulators: [[Accumulator]] = []
+
+    init(by: [FieldPath], aggregates: [AggregateSpec]) {
+        self.by = by
+        self.aggregates = aggregates
+        if by.isEmpty {
+            index[[]] = 0
+            keys = [[]]
+            accumulators = [aggregates.map(Accumulator.init)]
+        }
+    }
+
+    mutating func add(_ record: JSONValue) throws(AggregateError) {
+        let key = by.map { $0.value(in: record) ?? .null }
+        let slot: Int
+        if let existing = index[key] {
+            slot = existing
+        } else {
+            slot = keys.count
+            index[key] = slot
+            keys.append(key)
+            accumulators.append(aggregates.map(Accumulator.init))
+        }
+        // Every aggregate checks the record before any takes it, so a bad record changes nothing.
+        for accumulator in accumulators[slot] { try accumulator.check(record) }
+        for position in accumulators[slot].indices { accumulators[slot][position].add(record) }
+    }
+
+    func results() -> [JSONValue] {
+        keys.indices.map { slot in
+            var row = JSONValue.object([])
+            for (path, value) in zip(by, keys[slot]) { row = path.setting(value, in: row) }
+            guard case .object(var members) = row else { return row }
+            for (spec, accumulator) in zip(aggregates, accumulators[slot]) { members.append((spec.name, accumulator.result())) }
+            return .object(members)
+        }
+    }
+}
