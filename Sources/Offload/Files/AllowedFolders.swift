@@ -6,7 +6,8 @@ import Darwin
 
 /// The folders whose files jobs may read (images, fonts, data inputs). A path is resolved
 /// through every symlink and `..` before it is checked, so a link or a `../` out of the folders
-/// is refused too. Relative paths are taken from the working directory.
+/// is refused too. A relative path is looked for in each folder in turn (for `offload run`, the
+/// job file's folder first), then in the working directory.
 public struct AllowedFolders: Sendable, Hashable {
     /// The folders, resolved.
     public let roots: [String]
@@ -24,7 +25,8 @@ public struct AllowedFolders: Sendable, Hashable {
         if let colon = reference.firstIndex(of: ":"), reference[..<colon].count > 1, reference[..<colon].allSatisfy(\.isLetter) {
             throw OffloadError(.invalidPayload, "\(field): '\(reference.prefix(60))' is a \(reference[..<colon]) URL; Offload fetches nothing over the network (use a file under an allowed folder)")
         }
-        guard let path = Self.resolve(reference) else {
+        let candidates = reference.hasPrefix("/") ? [reference] : roots.map { "\($0)/\(reference)" } + [reference]
+        guard let path = candidates.lazy.compactMap(Self.resolve).first else {
             throw OffloadError(.invalidPayload, "\(field): no file at '\(reference)'")
         }
         guard roots.contains(where: { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
