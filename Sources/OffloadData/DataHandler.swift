@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Offload
 
 /// The `data` job kind: runs a pipeline of steps (filter, group, aggregate, sort, limit, select)
@@ -53,7 +56,15 @@ public struct DataHandler: JobHandler {
             throw OffloadError(.invalidPayload, "payload.onBadRecord must be fail or skip")
         }
         let source = try RecordSource(payload.input, folders: folders)
-        let outcome = try PipelineRunner(steps: steps, onBadRecord: onBadRecord).run(source, cancelled: { context.isCancelled })
+        source.scanner = Step.neededPaths(steps).map(FieldScanner.init)
+        let runner = PipelineRunner(steps: steps, onBadRecord: onBadRecord)
+        let outcome: PipelineRunner.Outcome
+        if runner.isSplittable, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
+            let cancelled: @Sendable () -> Bool = { context.isCancelled }
+            outcome = try await ParallelFileRun.run(runner, path: path, name: source.name, scanner: source.scanner, cancelled: cancelled)
+        } else {
+            outcome = try runner.run(source, cancelled: { context.isCancelled })
+        }
         var output = Output(records: nil, file: nil, count: outcome.records.count, read: outcome.read, dropped: outcome.dropped,
                             failed: outcome.failed, badRecords: outcome.badRecords.map { BadRecord(line: $0.line, message: $0.message) })
         if outcome.records.count <= Self.inlineLimit {
@@ -69,6 +80,11 @@ public struct DataHandler: JobHandler {
             output.file = outputDirectory + "/" + name
         }
         return output
+    }
+
+    private static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
     static func fileName(for job: JobID) -> String {

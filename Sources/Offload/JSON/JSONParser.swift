@@ -6,6 +6,11 @@ public struct JSONParser {
         public var message: String
         public var offset: Int
         public var description: String { "\(message) at column \(offset + 1)" }
+
+        public init(message: String, offset: Int) {
+            self.message = message
+            self.offset = offset
+        }
     }
 
     /// The deepest nesting of arrays and objects accepted.
@@ -14,14 +19,17 @@ public struct JSONParser {
     /// Parses one JSON document; whitespace may surround it, nothing else may follow it.
     public static func parse(_ bytes: some Collection<UInt8>) throws(SyntaxError) -> JSONValue {
         let array = Array(bytes)
-        return try array.withUnsafeBufferPointer { buffer throws(SyntaxError) in
-            var parser = JSONParser(buffer)
-            parser.skipWhitespace()
-            let value = try parser.parseValue(depth: 0)
-            parser.skipWhitespace()
-            if parser.index < buffer.count { throw parser.error("unexpected '\(parser.describeCurrent())' after the value") }
-            return value
-        }
+        return try array.withUnsafeBufferPointer { buffer throws(SyntaxError) in try parse(buffer: buffer) }
+    }
+
+    /// Parses one JSON document held in memory without copying it.
+    public static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
+        var parser = JSONParser(buffer)
+        parser.skipWhitespace()
+        let value = try parser.parseValue(depth: 0)
+        parser.skipWhitespace()
+        if parser.index < buffer.count { throw parser.error("unexpected '\(parser.describeCurrent())' after the value") }
+        return value
     }
 
     /// Parses a JSON document held in a string.

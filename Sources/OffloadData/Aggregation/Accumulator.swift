@@ -69,6 +69,38 @@ struct Accumulator {
         }
     }
 
+    /// Takes in an accumulator of the same aggregate over records that came after this one's
+    /// (a later part of a file read in parallel).
+    mutating func merge(_ other: Accumulator) {
+        guard other.count > 0 || other.extreme != nil || !other.distinct.isEmpty || other.firstValue != nil || other.lastValue != nil else { return }
+        if count == 0 {
+            (mean, squares) = (other.mean, other.squares)
+        } else if other.count > 0 {
+            // Chan et al.: the variance of two parts from their means and sums of squares.
+            let total = Double(count + other.count)
+            let delta = other.mean - mean
+            squares += other.squares + delta * delta * Double(count) * Double(other.count) / total
+            mean += delta * Double(other.count) / total
+        }
+        count += other.count
+        for part in [other.sum, other.compensation] {
+            let total = sum + part
+            compensation += abs(sum) >= abs(part) ? (sum - total) + part : (part - total) + sum
+            sum = total
+        }
+        values += other.values
+        if let value = other.extreme {
+            if let current = extreme, let order = ValueOrder.compare(value, current) {
+                if (spec.function == .min && order < 0) || (spec.function == .max && order > 0) { extreme = value }
+            } else if extreme == nil {
+                extreme = value
+            }
+        }
+        distinct.formUnion(other.distinct)
+        if firstValue == nil { firstValue = other.firstValue }
+        if let last = other.lastValue { lastValue = last }
+    }
+
     /// The aggregate's value.
     func result() -> JSONValue {
         switch spec.function {

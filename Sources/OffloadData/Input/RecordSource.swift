@@ -8,17 +8,27 @@ public import Offload
 final class RecordSource {
     private enum Kind {
         case inline([JSONValue])
+        /// A JSON Lines file read from `offset` up to `end` (the whole file: `Int.max`).
         case lines(fd: Int32)
         case array([JSONValue])
     }
+
+    private var offset = 0
+    private var end = Int.max
+    /// The resolved path of a JSON Lines input, for reading it in parts.
+    private(set) var linesPath: String?
 
     private var kind: Kind
     private var index = 0
     private var buffer: [UInt8] = []
     private var start = 0
     private var line = 0
+    /// Lines read so far (blank ones included).
+    var linesRead: Int { line }
     private var ended = false
     let name: String
+    /// When set, JSON Lines records are read through it (only the fields the pipeline uses).
+    var scanner: FieldScanner?
 
     /// - Throws: ``OffloadError/Code/invalidPayload`` for an input that is neither an array nor
     ///   `{"path": …}` under the allowed folders, or a `.json` file that does not parse.
@@ -43,10 +53,22 @@ final class RecordSource {
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(reference)") }
                 kind = .lines(fd: fd)
+                linesPath = path
             }
         default:
             throw OffloadError(.invalidPayload, "payload.input must be an array of records or {\"path\": \"file.jsonl\"}")
         }
+    }
+
+    /// The lines of `path` between two byte offsets (each a line start), named `name` in errors.
+    init(linesOf path: String, from start: Int, to end: Int, name: String) throws(OffloadError) {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(name)") }
+        kind = .lines(fd: fd)
+        offset = start
+        self.end = end
+        self.name = name
+        linesPath = path
     }
 
     deinit {
@@ -68,12 +90,16 @@ final class RecordSource {
             return (index, .success(records[index - 1]))
         case .lines(let fd):
             while true {
-                if let newline = buffer[start...].firstIndex(of: 0x0A) {
+                let found = buffer.withUnsafeBufferPointer { raw -> Int? in
+                    guard start < raw.count, let hit = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) else { return nil }
+                    return raw.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+                }
+                if let newline = found {
                     line += 1
                     let bytes = buffer[start..<newline]
                     start = newline + 1
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                    return (line, Result { () throws(JSONParser.SyntaxError) in try JSONParser.parse(bytes) })
+                    return (line, parse(bytes))
                 }
                 if ended {
                     guard start < buffer.count else { return nil }
@@ -81,9 +107,18 @@ final class RecordSource {
                     let bytes = buffer[start...]
                     start = buffer.count
                     if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
-                    return (line, Result { () throws(JSONParser.SyntaxError) in try JSONParser.parse(bytes) })
+                    return (line, parse(bytes))
                 }
                 refill(fd)
+            }
+        }
+    }
+
+    private func parse(_ bytes: ArraySlice<UInt8>) -> Result<JSONValue, JSONParser.SyntaxError> {
+        bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(JSONParser.SyntaxError) in
+                if let scanner { return try scanner.scan(buffer) }
+                return try JSONParser.parse(buffer: buffer)
             }
         }
     }
@@ -93,11 +128,15 @@ final class RecordSource {
             buffer.removeFirst(start)
             start = 0
         }
-        let chunk = 1 << 20
+        let chunk = min(1 << 20, end - offset)
+        guard chunk > 0 else {
+            ended = true
+            return
+        }
         let old = buffer.count
         buffer.append(contentsOf: repeatElement(0, count: chunk))
-        let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress! + old, chunk) }
+        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + old, chunk, off_t(offset)) }
         buffer.removeLast(chunk - max(count, 0))
-        if count <= 0 { ended = true }
+        if count <= 0 { ended = true } else { offset += count }
     }
 }

@@ -15,40 +15,85 @@ struct PipelineRunner {
         var badRecords: [(line: Int, message: String)] = []
     }
 
+    /// A record the pipeline could not take: where it was (in the part of the input read) and why.
+    struct Rejection: Error {
+        var line: Int
+        /// Follows "<input> line N".
+        var detail: String
+
+        func message(input: String, lineOffset: Int) -> String { "\(input) line \(line + lineOffset)\(detail)" }
+    }
+
+    /// What streaming one input (or one part of it) produced.
+    struct Partial {
+        var grouper: Grouper?
+        var collected: [JSONValue] = []
+        var read = 0
+        var dropped = 0
+        var failed = 0
+        var rejections: [Rejection] = []
+    }
+
     let steps: [Step]
     let onBadRecord: OnBadRecord
     static let reportedBadRecords = 5
 
-    func run(_ source: RecordSource, cancelled: () -> Bool) throws(OffloadError) -> Outcome {
-        var outcome = Outcome(records: [])
-        let streaming = Array(steps.prefix { $0.isStreaming })
-        let blocking = steps.dropFirst(streaming.count).first
-        var limitLeft: [Int?] = streaming.map { if case .limit(let n) = $0 { n } else { nil } }
-        var grouper: Grouper? = switch blocking {
+    private var streaming: [Step] { Array(steps.prefix { $0.isStreaming }) }
+
+    private var blockingGrouper: Grouper? {
+        switch steps.dropFirst(streaming.count).first {
         case .group(let by, let aggregates)?: Grouper(by: by, aggregates: aggregates)
         case .aggregate(let aggregates)?: Grouper(by: [], aggregates: aggregates)
         default: nil
         }
-        var collected: [JSONValue] = []
+    }
+
+    /// Whether parts of a file can be streamed apart and their groups merged: the records flow
+    /// straight into a group or aggregate, with no limit on the way.
+    var isSplittable: Bool {
+        blockingGrouper != nil && !streaming.contains { if case .limit = $0 { true } else { false } }
+    }
+
+    func run(_ source: RecordSource, cancelled: () -> Bool) throws(OffloadError) -> Outcome {
+        do {
+            return try finish(try stream(source, cancelled: cancelled), input: source.name, cancelled: cancelled)
+        } catch let rejection as Rejection {
+            throw failure(rejection, input: source.name, lineOffset: 0)
+        } catch let error as OffloadError {
+            throw error
+        } catch {
+            throw OffloadError(.handlerFailed, "\(error)")
+        }
+    }
+
+    func failure(_ rejection: Rejection, input: String, lineOffset: Int) -> OffloadError {
+        OffloadError(.invalidPayload, "\(rejection.message(input: input, lineOffset: lineOffset)) (set onBadRecord to skip to count such records as failed and go on)")
+    }
+
+    /// Reads `source` through the streaming steps into the first group, aggregate or sort.
+    /// - Throws: a ``Rejection`` for a bad record when bad records fail the job, ``OffloadError`` when cancelled.
+    func stream(_ source: RecordSource, cancelled: () -> Bool) throws -> Partial {
+        let streaming = streaming
+        var partial = Partial(grouper: blockingGrouper)
+        var limitLeft: [Int?] = streaming.map { if case .limit(let n) = $0 { n } else { nil } }
         var exhausted = false
         reading: while !exhausted, let (line, parsed) = source.next() {
-            if outcome.read & 0xFFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+            if partial.read & 0xFFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+            partial.read += 1
             let record: JSONValue
             switch parsed {
             case .success(let value):
                 record = value
             case .failure(let error):
-                outcome.read += 1
-                try reject(line: line, "\(source.name) line \(line) is not valid JSON: \(error)", into: &outcome)
+                try reject(Rejection(line: line, detail: " is not valid JSON: \(error)"), into: &partial)
                 continue
             }
-            outcome.read += 1
             var current = record
             for (index, step) in streaming.enumerated() {
                 switch step {
                 case .filter(let predicate):
                     guard predicate.matches(current) else {
-                        outcome.dropped += 1
+                        partial.dropped += 1
                         continue reading
                     }
                 case .select(let paths):
@@ -64,30 +109,36 @@ struct PipelineRunner {
                     break
                 }
             }
-            if grouper != nil {
-                do { try grouper!.add(current) } catch {
-                    try reject(line: line, "\(source.name) line \(line): \(error.message)", into: &outcome)
+            if partial.grouper != nil {
+                do { try partial.grouper!.add(current) } catch {
+                    try reject(Rejection(line: line, detail: ": \(error.message)"), into: &partial)
                 }
             } else {
-                collected.append(current)
+                partial.collected.append(current)
             }
         }
-        var rows = grouper?.results() ?? collected
-        let rest = steps.dropFirst(streaming.count + (grouper != nil ? 1 : 0))
+        return partial
+    }
+
+    /// Applies the steps after the streamed ones to a partial's output.
+    func finish(_ partial: Partial, input: String, cancelled: () -> Bool) throws(OffloadError) -> Outcome {
+        var rows = partial.grouper?.results() ?? partial.collected
+        let rest = steps.dropFirst(streaming.count + (partial.grouper != nil ? 1 : 0))
         for step in rest {
             if cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
             rows = try Self.apply(step, to: rows)
         }
-        outcome.records = rows
+        var outcome = Outcome(records: rows, read: partial.read, dropped: partial.dropped, failed: partial.failed)
+        outcome.badRecords = partial.rejections.prefix(Self.reportedBadRecords).map {
+            ($0.line, $0.message(input: input, lineOffset: 0))
+        }
         return outcome
     }
 
-    private func reject(line: Int, _ message: String, into outcome: inout Outcome) throws(OffloadError) {
-        guard onBadRecord == .skip else {
-            throw OffloadError(.invalidPayload, "\(message) (set onBadRecord to skip to count such records as failed and go on)")
-        }
-        outcome.failed += 1
-        if outcome.badRecords.count < Self.reportedBadRecords { outcome.badRecords.append((line, message)) }
+    private func reject(_ rejection: Rejection, into partial: inout Partial) throws(Rejection) {
+        guard onBadRecord == .skip else { throw rejection }
+        partial.failed += 1
+        if partial.rejections.count < Self.reportedBadRecords { partial.rejections.append(rejection) }
     }
 
     /// A step over records already in memory.
@@ -192,6 +243,19 @@ struct Grouper {
         // Every aggregate checks the record before any takes it, so a bad record changes nothing.
         for accumulator in accumulators[slot] { try accumulator.check(record) }
         for position in accumulators[slot].indices { accumulators[slot][position].add(record) }
+    }
+
+    /// Takes in the groups of a later part of the input, keeping the order of first appearance.
+    mutating func merge(_ other: Grouper) {
+        for (slot, key) in other.keys.enumerated() {
+            if let existing = index[key] {
+                for position in accumulators[existing].indices { accumulators[existing][position].merge(other.accumulators[slot][position]) }
+            } else {
+                index[key] = keys.count
+                keys.append(key)
+                accumulators.append(other.accumulators[slot])
+            }
+        }
     }
 
     func results() -> [JSONValue] {

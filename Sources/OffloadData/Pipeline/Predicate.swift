@@ -60,6 +60,15 @@ public indirect enum Predicate: Sendable {
         self = .compare(try FieldPath(path, field: "\(field).field"), comparison, value, regex)
     }
 
+    /// The fields the condition reads.
+    var paths: [FieldPath] {
+        switch self {
+        case .compare(let path, _, _, _): [path]
+        case .all(let predicates), .any(let predicates): predicates.flatMap(\.paths)
+        case .not(let predicate): predicate.paths
+        }
+    }
+
     public func matches(_ record: JSONValue) -> Bool {
         switch self {
         case .all(let predicates): return predicates.allSatisfy { $0.matches(record) }

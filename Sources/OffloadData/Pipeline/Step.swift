@@ -16,6 +16,23 @@ public enum Step: Sendable {
 
     static let ops = ["filter", "transform", "group", "aggregate", "sort", "limit", "select"]
 
+    /// The fields a pipeline reads from its input records, when it never outputs them whole
+    /// (it selects, groups or aggregates before anything else needs a whole record); `nil` otherwise.
+    static func neededPaths(_ steps: [Step]) -> [FieldPath]? {
+        var paths: [FieldPath] = []
+        for step in steps {
+            switch step {
+            case .filter(let predicate): paths += predicate.paths
+            case .limit: continue
+            case .select(let selected): return paths + selected
+            case .group(let by, let aggregates): return paths + by + aggregates.compactMap(\.field)
+            case .aggregate(let aggregates): return paths + aggregates.compactMap(\.field)
+            case .sort: return nil
+            }
+        }
+        return nil
+    }
+
     /// Whether records can pass through the step one at a time.
     var isStreaming: Bool {
         switch self {
