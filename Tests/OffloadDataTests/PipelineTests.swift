@@ -99,6 +99,19 @@ import Testing
         #expect(selected.records == [.object([("id", .int(1)), ("user", .object([("tier", .string("pro"))]))])])
     }
 
+    @Test func transformsFeedLaterSteps() throws {
+        let outcome = try run(##"""
+            [{"op":"transform","fields":[{"target":"value","type":"calculation","expr":"amount * 2"},
+                                         {"target":"label","type":"stringFormat","template":"{country}-{id}"}]},
+             {"op":"filter","where":{"field":"value","cmp":"gt","value":10}},
+             {"op":"select","fields":["label","value"]}]
+            """##)
+        #expect(outcome.records == [
+            .object([("label", .string("FR-1")), ("value", .double(21))]),
+            .object([("label", .string("US-4")), ("value", .double(14.5))]),
+        ])
+    }
+
     @Test func sumsAreCompensated() throws {
         // 0.1 added 10,000 times plus one large value: a naive sum drifts, a compensated one does not.
         var items: [JSONValue] = [.object([("v", .double(1e16))])]

@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 /// Reads ISO 8601 times (`2026-01-31T12:00:00Z`, `…T12:00:00.250+01:00`) as seconds since 1970.
-enum ISO8601 {
-    static func parse(_ text: String) -> Double? {
+public enum ISO8601 {
+    public static func parse(_ text: String) -> Double? {
         let bytes = Array(text.utf8)
         var index = 0
         func number(_ digits: Int) -> Int? {
@@ -59,7 +59,7 @@ enum ISO8601 {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
+    public static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400

@@ -96,6 +96,8 @@ struct PipelineRunner {
                         partial.dropped += 1
                         continue reading
                     }
+                case .transform(let transforms):
+                    for transform in transforms { current = transform.apply(to: current) }
                 case .select(let paths):
                     current = Self.project(current, paths)
                 case .limit:
@@ -148,6 +150,8 @@ struct PipelineRunner {
             return rows.filter(predicate.matches)
         case .select(let paths):
             return rows.map { project($0, paths) }
+        case .transform(let transforms):
+            return rows.map { row in transforms.reduce(row) { $1.apply(to: $0) } }
         case .limit(let n):
             return Array(rows.prefix(n))
         case .sort(let keys):

@@ -3,6 +3,7 @@ public import Offload
 /// One step of a `data` pipeline, as its JSON names it by `op`.
 public enum Step: Sendable {
     case filter(Predicate)
+    case transform([Transform])
     case group(by: [FieldPath], aggregates: [AggregateSpec])
     case aggregate([AggregateSpec])
     case sort([SortKey])
@@ -23,6 +24,7 @@ public enum Step: Sendable {
         for step in steps {
             switch step {
             case .filter(let predicate): paths += predicate.paths
+            case .transform(let transforms): paths += transforms.flatMap(\.paths)
             case .limit: continue
             case .select(let selected): return paths + selected
             case .group(let by, let aggregates): return paths + by + aggregates.compactMap(\.field)
@@ -36,12 +38,13 @@ public enum Step: Sendable {
     /// Whether records can pass through the step one at a time.
     var isStreaming: Bool {
         switch self {
-        case .filter, .select, .limit: true
+        case .filter, .transform, .select, .limit: true
         case .group, .aggregate, .sort: false
         }
     }
 
     private struct FilterStep: Decodable { var op: String; var `where`: JSONValue }
+    private struct TransformStep: Decodable { var op: String; var fields: [JSONValue] }
     private struct GroupStep: Decodable { var op: String; var by: [String]; var aggregates: [JSONValue] }
     private struct AggregateStep: Decodable { var op: String; var aggregates: [JSONValue] }
     private struct SortStep: Decodable {
@@ -97,7 +100,11 @@ public enum Step: Sendable {
         case "select":
             self = .select(try paths(try decoder.decode(SelectStep.self, from: json, root: field).fields, "fields"))
         case "transform":
-            throw OffloadError(.invalidPayload, "\(field): op transform is not available in this build yet")
+            let step = try decoder.decode(TransformStep.self, from: json, root: field)
+            guard !step.fields.isEmpty else { throw OffloadError(.invalidPayload, "\(field).fields must not be empty") }
+            var transforms: [Transform] = []
+            for (index, item) in step.fields.enumerated() { transforms.append(try Transform(item, field: "\(field).fields[\(index)]")) }
+            self = .transform(transforms)
         default:
             let near = Self.ops.first { $0.lowercased() == op.lowercased() }
             throw OffloadError(.invalidPayload, "\(field).op '\(op)' is not one of \(Self.ops.joined(separator: ", "))\(near.map { " (did you mean '\($0)'?)" } ?? "")")

@@ -1,0 +1,232 @@
+public import Offload
+
+/// The `calculation` transform's language: numbers, booleans, field paths (`price`,
+/// `user.age`), `+ - * / %`, parentheses, comparisons (`== != < <= > >=`), `&&`, `||`, `!`, and
+/// the functions `round(x)` / `round(x, digits)`, `floor`, `ceil`, `abs`, `min`, `max` and
+/// `if(condition, then, else)`. It only computes: nothing it reads can run code.
+public indirect enum Expression: Sendable {
+    case number(Double)
+    case bool(Bool)
+    case field(FieldPath)
+    case unary(String, Expression)
+    case binary(String, Expression, Expression)
+    case call(String, [Expression])
+
+    /// Parses `text`; an error names `field` and the column.
+    public init(parsing text: String, field: String) throws(OffloadError) {
+        var parser = Parser(bytes: Array(text.utf8), field: field)
+        let expression = try parser.parseOr()
+        parser.skipSpaces()
+        guard parser.index == parser.bytes.count else { throw parser.error("unexpected '\(parser.current)'") }
+        self = expression
+    }
+
+    /// The fields the expression reads.
+    var paths: [FieldPath] {
+        switch self {
+        case .number, .bool: []
+        case .field(let path): [path]
+        case .unary(_, let operand): operand.paths
+        case .binary(_, let left, let right): left.paths + right.paths
+        case .call(_, let arguments): arguments.flatMap(\.paths)
+        }
+    }
+
+    /// The value for `record`: a number, a boolean, or null when a field is missing or not a
+    /// number, or a division by zero.
+    func evaluate(_ record: JSONValue) -> JSONValue {
+        switch self {
+        case .number(let value): return .double(value)
+        case .bool(let value): return .bool(value)
+        case .field(let path):
+            guard let value = path.value(in: record) else { return .null }
+            if case .bool = value { return value }
+            return value.doubleValue.map(JSONValue.double) ?? .null
+        case .unary(let op, let operand):
+            let value = operand.evaluate(record)
+            if op == "!" { return Self.truth(value).map { .bool(!$0) } ?? .null }
+            return value.doubleValue.map { .double(-$0) } ?? .null
+        case .binary(let op, let left, let right):
+            if op == "&&" || op == "||" {
+                guard let a = Self.truth(left.evaluate(record)) else { return .null }
+                if op == "&&" && !a { return .bool(false) }
+                if op == "||" && a { return .bool(true) }
+                return Self.truth(right.evaluate(record)).map(JSONValue.bool) ?? .null
+            }
+            let (a, b) = (left.evaluate(record), right.evaluate(record))
+            if op == "==" || op == "!=" {
+                guard a != .null, b != .null else { return .null }
+                return .bool((a == b) == (op == "=="))
+            }
+            guard let x = a.doubleValue, let y = b.doubleValue else { return .null }
+            switch op {
+            case "+": return .double(x + y)
+            case "-": return .double(x - y)
+            case "*": return .double(x * y)
+            case "/": return y == 0 ? .null : .double(x / y)
+            case "%": return y == 0 ? .null : .double(x.truncatingRemainder(dividingBy: y))
+            case "<": return .bool(x < y)
+            case "<=": return .bool(x <= y)
+            case ">": return .bool(x > y)
+            default: return .bool(x >= y)
+            }
+        case .call(let name, let arguments):
+            if name == "if" {
+                guard let condition = Self.truth(arguments[0].evaluate(record)) else { return .null }
+                return arguments[condition ? 1 : 2].evaluate(record)
+            }
+            let values = arguments.map { $0.evaluate(record).doubleValue }
+            guard let numbers = Optional(values.compactMap { $0 }), numbers.count == values.count else { return .null }
+            switch name {
+            case "round":
+                let scale = numbers.count > 1 ? pow10(Int(numbers[1])) : 1
+                return .double((numbers[0] * scale).rounded(.toNearestOrAwayFromZero) / scale)
+            case "floor": return .double(numbers[0].rounded(.down))
+            case "ceil": return .double(numbers[0].rounded(.up))
+            case "abs": return .double(abs(numbers[0]))
+            case "min": return .double(numbers.min()!)
+            default: return .double(numbers.max()!)
+            }
+        }
+    }
+
+    private func pow10(_ exponent: Int) -> Double {
+        var value = 1.0
+        for _ in 0..<min(abs(exponent), 15) { value *= 10 }
+        return exponent < 0 ? 1 / value : value
+    }
+
+    private static func truth(_ value: JSONValue) -> Bool? {
+        switch value {
+        case .bool(let flag): flag
+        case .int, .double: value.doubleValue != 0
+        default: nil
+        }
+    }
+
+    private struct Parser {
+        let bytes: [UInt8]
+        let field: String
+        var index = 0
+
+        init(bytes: [UInt8], field: String) {
+            self.bytes = bytes
+            self.field = field
+        }
+
+        var current: String {
+            index < bytes.count ? String(UnicodeScalar(bytes[index])) : "end of the expression"
+        }
+
+        func error(_ message: String) -> OffloadError {
+            OffloadError(.invalidPayload, "\(field): \(message) at column \(index + 1)")
+        }
+
+        mutating func skipSpaces() { while index < bytes.count, bytes[index] == 0x20 || bytes[index] == 0x09 { index += 1 } }
+
+        mutating func take(_ token: String) -> Bool {
+            skipSpaces()
+            let utf8 = Array(token.utf8)
+            guard index + utf8.count <= bytes.count, Array(bytes[index..<(index + utf8.count)]) == utf8 else { return false }
+            // `<` must not eat the start of `<=`, nor `=` of `==`.
+            if utf8.count == 1, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "="),
+               ["<", ">", "!", "="].contains(token) { return false }
+            index += utf8.count
+            return true
+        }
+
+        mutating func parseOr() throws(OffloadError) -> Expression {
+            var left = try parseAnd()
+            while take("||") { left = .binary("||", left, try parseAnd()) }
+            return left
+        }
+
+        mutating func parseAnd() throws(OffloadError) -> Expression {
+            var left = try parseComparison()
+            while take("&&") { left = .binary("&&", left, try parseComparison()) }
+            return left
+        }
+
+        mutating func parseComparison() throws(OffloadError) -> Expression {
+            let left = try parseSum()
+            for op in ["==", "!=", "<=", ">=", "<", ">"] where take(op) {
+                return .binary(op, left, try parseSum())
+            }
+            return left
+        }
+
+        mutating func parseSum() throws(OffloadError) -> Expression {
+            var left = try parseProduct()
+            while true {
+                if take("+") { left = .binary("+", left, try parseProduct()) }
+                else if take("-") { left = .binary("-", left, try parseProduct()) }
+                else { return left }
+            }
+        }
+
+        mutating func parseProduct() throws(OffloadError) -> Expression {
+            var left = try parseUnary()
+            while true {
+                if take("*") { left = .binary("*", left, try parseUnary()) }
+                else if take("/") { left = .binary("/", left, try parseUnary()) }
+                else if take("%") { left = .binary("%", left, try parseUnary()) }
+                else { return left }
+            }
+        }
+
+        mutating func parseUnary() throws(OffloadError) -> Expression {
+            if take("-") { return .unary("-", try parseUnary()) }
+            if take("!") { return .unary("!", try parseUnary()) }
+            return try parsePrimary()
+        }
+
+        mutating func parsePrimary() throws(OffloadError) -> Expression {
+            skipSpaces()
+            guard index < bytes.count else { throw error("expected a value") }
+            if take("(") {
+                let inner = try parseOr()
+                guard take(")") else { throw error("expected ')'") }
+                return inner
+            }
+            let byte = bytes[index]
+            if (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ".") {
+                let start = index
+                while index < bytes.count, (bytes[index] >= 0x30 && bytes[index] <= 0x39) || bytes[index] == UInt8(ascii: ".") { index += 1 }
+                guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else {
+                    index = start
+                    throw error("'\(String(decoding: bytes[start..<index], as: UTF8.self))' is not a number")
+                }
+                return .number(value)
+            }
+            guard byte == UInt8(ascii: "_") || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) else {
+                throw error("unexpected '\(current)'")
+            }
+            let start = index
+            while index < bytes.count, bytes[index] == UInt8(ascii: "_") || bytes[index] == UInt8(ascii: ".")
+                    || (bytes[index] | 0x20 >= 0x61 && bytes[index] | 0x20 <= 0x7A) || (bytes[index] >= 0x30 && bytes[index] <= 0x39) {
+                index += 1
+            }
+            let name = String(decoding: bytes[start..<index], as: UTF8.self)
+            if name == "true" || name == "false" { return .bool(name == "true") }
+            if take("(") {
+                let arity: ClosedRange<Int> = switch name {
+                case "round": 1...2
+                case "floor", "ceil", "abs": 1...1
+                case "min", "max": 1...16
+                case "if": 3...3
+                default: throw error("unknown function '\(name)' (round, floor, ceil, abs, min, max, if)")
+                }
+                var arguments: [Expression] = []
+                if !take(")") {
+                    repeat { arguments.append(try parseOr()) } while take(",")
+                    guard take(")") else { throw error("expected ',' or ')'") }
+                }
+                guard arity.contains(arguments.count) else {
+                    throw error("\(name) takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") arguments, not \(arguments.count)")
+                }
+                return .call(name, arguments)
+            }
+            return .field(try FieldPath(name, field: field))
+        }
+    }
+}

@@ -1,0 +1,229 @@
+public import Offload
+
+/// One field a `transform` step writes: `{"target":"label","type":"stringFormat","template":"{name} ({country})"}`,
+/// `numberFormat` (`source`, `decimals`, `grouping`), `dateFormat` (`source` as ISO 8601, epoch
+/// seconds or milliseconds; `format` like `yyyy-MM-dd HH:mm`; `timeZone` `UTC` or `+02:00`),
+/// `regexReplace` (`source`, `pattern`, `replacement` with `$1`), `lookup` (`source`, `table`,
+/// `default`), `calculation` (`expr`, see ``Expression``). A missing source gives null.
+public struct Transform: Sendable {
+    enum Kind: Sendable {
+        case stringFormat([TemplatePart])
+        case numberFormat(source: FieldPath, decimals: Int, grouping: Bool)
+        case dateFormat(source: FieldPath, pattern: DatePattern, offsetSeconds: Int)
+        case regexReplace(source: FieldPath, regex: CompiledRegex, replacement: String)
+        case lookup(source: FieldPath, table: [String: JSONValue], fallback: JSONValue)
+        case calculation(Expression)
+    }
+
+    enum TemplatePart: Sendable {
+        case text(String)
+        case field(FieldPath)
+    }
+
+    let target: FieldPath
+    let kind: Kind
+
+    static let types = ["stringFormat", "numberFormat", "dateFormat", "regexReplace", "lookup", "calculation"]
+
+    private struct Raw: Decodable {
+        var target: String
+        var type: String
+        var template: String?
+        var source: String?
+        var decimals: Int?
+        var grouping: Bool?
+        var format: String?
+        var timeZone: String?
+        var pattern: String?
+        var replacement: String?
+        var table: JSONValue?
+        var `default`: JSONValue?
+        var expr: String?
+    }
+
+    init(_ json: JSONValue, field: String) throws(OffloadError) {
+        let raw = try JSONValueDecoder().decode(Raw.self, from: json, root: field)
+        target = try FieldPath(raw.target, field: "\(field).target")
+        func source() throws(OffloadError) -> FieldPath {
+            guard let text = raw.source else { throw OffloadError(.invalidPayload, "\(field).source is required for type \(raw.type)") }
+            return try FieldPath(text, field: "\(field).source")
+        }
+        func required(_ value: String?, _ name: String) throws(OffloadError) -> String {
+            guard let value else { throw OffloadError(.invalidPayload, "\(field).\(name) is required for type \(raw.type)") }
+            return value
+        }
+        switch raw.type {
+        case "stringFormat":
+            kind = .stringFormat(try Self.template(try required(raw.template, "template"), field: "\(field).template"))
+        case "numberFormat":
+            let decimals = raw.decimals ?? 2
+            guard (0...20).contains(decimals) else { throw OffloadError(.invalidPayload, "\(field).decimals must be between 0 and 20") }
+            kind = .numberFormat(source: try source(), decimals: decimals, grouping: raw.grouping ?? false)
+        case "dateFormat":
+            kind = .dateFormat(source: try source(), pattern: try DatePattern(try required(raw.format, "format"), field: "\(field).format"),
+                               offsetSeconds: try DatePattern.offset(raw.timeZone ?? "UTC", field: "\(field).timeZone"))
+        case "regexReplace":
+            kind = .regexReplace(source: try source(), regex: try CompiledRegex(try required(raw.pattern, "pattern"), field: "\(field).pattern"),
+                                 replacement: raw.replacement ?? "")
+        case "lookup":
+            guard case .object(let members)? = raw.table else { throw OffloadError(.invalidPayload, "\(field).table must be an object") }
+            kind = .lookup(source: try source(), table: Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+                           fallback: raw.default ?? .null)
+        case "calculation":
+            kind = .calculation(try Expression(parsing: try required(raw.expr, "expr"), field: "\(field).expr"))
+        default:
+            throw OffloadError(.invalidPayload, "\(field).type '\(raw.type)' is not one of \(Self.types.joined(separator: ", "))")
+        }
+    }
+
+    /// `{path}` placeholders between text; `{{` and `}}` write braces.
+    private static func template(_ text: String, field: String) throws(OffloadError) -> [TemplatePart] {
+        var parts: [TemplatePart] = []
+        var literal = ""
+        let characters = Array(text)
+        var index = 0
+        while index < characters.count {
+            let character = characters[index]
+            let next = index + 1 < characters.count ? characters[index + 1] : nil
+            if (character == "{" && next == "{") || (character == "}" && next == "}") {
+                literal.append(character)
+                index += 2
+                continue
+            }
+            guard character == "{" else {
+                literal.append(character)
+                index += 1
+                continue
+            }
+            guard let close = characters[index...].firstIndex(of: "}") else {
+                throw OffloadError(.invalidPayload, "\(field): '{' without a closing '}'")
+            }
+            if !literal.isEmpty { parts.append(.text(literal)) }
+            literal = ""
+            parts.append(.field(try FieldPath(String(characters[(index + 1)..<close]), field: field)))
+            index = close + 1
+        }
+        if !literal.isEmpty { parts.append(.text(literal)) }
+        return parts
+    }
+
+    /// The fields the transform reads.
+    var paths: [FieldPath] {
+        switch kind {
+        case .stringFormat(let parts): parts.compactMap { if case .field(let path) = $0 { path } else { nil } }
+        case .numberFormat(let source, _, _), .dateFormat(let source, _, _), .regexReplace(let source, _, _), .lookup(let source, _, _): [source]
+        case .calculation(let expression): expression.paths
+        }
+    }
+
+    func apply(to record: JSONValue) -> JSONValue {
+        target.setting(value(for: record), in: record)
+    }
+
+    private func value(for record: JSONValue) -> JSONValue {
+        switch kind {
+        case .stringFormat(let parts):
+            var text = ""
+            for part in parts {
+                switch part {
+                case .text(let literal): text += literal
+                case .field(let path): text += path.value(in: record).map(Self.plain) ?? ""
+                }
+            }
+            return .string(text)
+        case .numberFormat(let source, let decimals, let grouping):
+            guard let number = source.value(in: record)?.doubleValue else { return .null }
+            return .string(Self.format(number, decimals: decimals, grouping: grouping))
+        case .dateFormat(let source, let pattern, let offset):
+            guard let value = source.value(in: record) else { return .null }
+            let seconds: Double? = switch value {
+            case .string(let text): ISO8601.parse(text)
+            // Epoch milliseconds from 100,000,000,000 (March 1973 in ms; year 5138 in seconds).
+            case .int, .double: value.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
+            default: nil
+            }
+            return seconds.map { .string(pattern.format($0, offsetSeconds: offset)) } ?? .null
+        case .regexReplace(let source, let regex, let replacement):
+            guard case .string(let text)? = source.value(in: record) else { return .null }
+            return .string(regex.replacing(in: text, with: replacement))
+        case .lookup(let source, let table, let fallback):
+            guard let key = source.value(in: record) else { return fallback }
+            return table[Self.plain(key)] ?? fallback
+        case .calculation(let expression):
+            return expression.evaluate(record)
+        }
+    }
+
+    /// A value as text in a template: strings bare, numbers shortest, others as JSON.
+    static func plain(_ value: JSONValue) -> String {
+        switch value {
+        case .string(let text): return text
+        case .int(let number): return String(number)
+        case .double(let number):
+            return number.rounded() == number && abs(number) < 1e15 ? String(Int64(number)) : String(number)
+        default:
+            return JSONWriter.string(value)
+        }
+    }
+
+    /// Fixed decimals, rounded half away from zero, with an optional comma every three digits.
+    static func format(_ number: Double, decimals: Int, grouping: Bool) -> String {
+        guard number.isFinite else { return String(number) }
+        var scale = 1.0
+        for _ in 0..<decimals { scale *= 10 }
+        let scaled = (abs(number) * scale).rounded(.toNearestOrAwayFromZero)
+        let whole = (scaled / scale).rounded(.down)
+        let fraction = scaled - whole * scale
+        var integer = String(format: whole)
+        if grouping {
+            var grouped = ""
+            for (index, character) in integer.reversed().enumerated() {
+                if index > 0 && index % 3 == 0 { grouped.append(",") }
+                grouped.append(character)
+            }
+            integer = String(grouped.reversed())
+        }
+        var text = (number < 0 && scaled > 0 ? "-" : "") + integer
+        if decimals > 0 {
+            let digits = String(format: fraction)
+            text += "." + String(repeating: "0", count: max(0, decimals - digits.count)) + digits
+        }
+        return text
+    }
+}
+
+private extension String {
+    /// The digits of a whole, non-negative `Double`.
+    init(format whole: Double) {
+        self = whole < 9e18 ? String(UInt64(whole)) : String(whole)
+    }
+}
+
+extension CompiledRegex {
+    /// Every match replaced by `template`, where `$0`…`$9` are the match and its groups and `$$` a dollar.
+    func replacing(in text: String, with template: String) -> String {
+        var result = ""
+        var position = text.startIndex
+        for match in text.matches(of: regex) {
+            result += text[position..<match.range.lowerBound]
+            var characters = Array(template)[...]
+            while let character = characters.popFirst() {
+                guard character == "$", let next = characters.first else {
+                    result.append(character)
+                    continue
+                }
+                if next == "$" {
+                    characters.removeFirst()
+                    result.append("$")
+                } else if let digit = next.wholeNumberValue {
+                    characters.removeFirst()
+                    if digit < match.output.count, let substring = match.output[digit].substring { result += substring }
+                } else {
+                    result.append(character)
+                }
+            }
+            position = match.range.upperBound
+        }
+        return result + text[position...]
+    }
+}
