@@ -15,6 +15,7 @@ let package = Package(
         .library(name: "Offload", targets: ["Offload"]),
         .library(name: "OffloadImage", targets: ["OffloadImage"]),
         .library(name: "OffloadData", targets: ["OffloadData"]),
+        .library(name: "OffloadAnalytics", targets: ["OffloadAnalytics"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -60,6 +61,8 @@ let package = Package(
         ),
         // The `data` job kind: JSON pipelines (filter, group, aggregate, sort, limit, select).
         .target(name: "OffloadData", dependencies: ["Offload"]),
+        // The `analytics` job kind: events filtered, enriched, made private and bucketed in time.
+        .target(name: "OffloadAnalytics", dependencies: ["Offload", "OffloadData"]),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",
@@ -67,6 +70,7 @@ let package = Package(
                 "Offload",
                 "OffloadImage",
                 "OffloadData",
+                "OffloadAnalytics",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -80,6 +84,7 @@ let package = Package(
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData"]),
+        .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
     ]
 )

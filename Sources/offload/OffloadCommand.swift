@@ -1,5 +1,6 @@
 import ArgumentParser
 import Offload
+import OffloadAnalytics
 import OffloadData
 import OffloadImage
 
@@ -45,12 +46,13 @@ extension HandlerRegistry {
     static let allowedRootsKey = "OFFLOAD_ALLOWED_ROOTS"
 
     /// The kinds `offload` runs, in the host and in its worker processes alike: the diagnostic
-    /// kinds, `image` and `data` (writing to `outputDirectory`, reading files under `allowedRoots`).
+    /// kinds, `image`, `data` and `analytics` (writing to `outputDirectory`, reading files under `allowedRoots`).
     static func offloadCLI(outputDirectory: String, allowedRoots: [String]) -> HandlerRegistry {
         var registry = HandlerRegistry.diagnostics
         // The kind names are fixed and distinct, so registering cannot fail.
         try! registry.registerImage(outputDirectory: outputDirectory, sources: ImageSources(allowedRoots: allowedRoots))
         try! registry.registerData(outputDirectory: outputDirectory, folders: AllowedFolders(allowedRoots))
+        try! registry.registerAnalytics(folders: AllowedFolders(allowedRoots))
         return registry
     }
 

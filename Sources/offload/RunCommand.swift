@@ -14,7 +14,8 @@ struct RunCommand: AsyncParsableCommand {
             "timeoutMs":…,"maxRetries":…,"retryBackoff":{…},"capabilities":[…],"payload":{…}}; only "kind" is required.
             A line that is not a valid job ends "failed" (invalidPayload or unknownKind) and the others still run.
             Kinds: image {params:{title,…},outputFormat,quality,dimensions,background,filters,animations} (writes OUT/<id>.<ext>),
-            data {input:[…]|{path},pipeline:[{op:filter|group|aggregate|sort|limit|select,…}],onBadRecord},
+            data {input:[…]|{path},pipeline:[{op:filter|transform|group|aggregate|sort|limit|select,…}],onBadRecord},
+            analytics {events:[…]|{path},filter,enrich,privacy,salt,aggregate:{groupBy,granularity,metrics}},
             debug.echo, debug.sleep {ms}, debug.spin {ms}, debug.fail {times}, debug.hang, debug.alloc {mb}, debug.crash.
             Exit status: 0 when every job has a result line (whatever its status), 1 when the run could not happen,
             3 with --strict when some job did not complete.

@@ -42,7 +42,7 @@ import Testing
 
     @Test func calculation() throws {
         func calc(_ expr: String, _ record: String = ##"{"price":10,"qty":3,"user":{"age":41},"vip":true}"##) throws -> JSONValue? {
-            try transform(##"{"target":"out","type":"calculation","expr":"EXPR"}"##.replacingOccurrences("EXPR", expr), record)
+            try transform(##"{"target":"out","type":"calculation","expr":"EXPR"}"##.replacing("EXPR", with: expr), record)
         }
         #expect(try calc("price * qty + 1") == .double(31))
         #expect(try calc("(price + 2) * qty % 7") == .double(1))
@@ -81,14 +81,3 @@ import Testing
     }
 }
 
-extension String {
-    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound] + replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
-    }
-}

@@ -31,14 +31,14 @@ import Testing
 
     @Test func animatedFormatsHaveEveryFrame() throws {
         let base = ##"{"params":{"title":"Moving"},"dimensions":{"width":160,"height":90},"frameRate":10,"animations":[{"type":"slideIn","from":"up","durationMs":500},{"type":"fadeIn","durationMs":500}],"outputFormat":"FORMAT"}"##
-        let gif = try CardImage.make(try spec(base.replacingOccurrences("FORMAT", "gif")))
+        let gif = try CardImage.make(try spec(base.replacing("FORMAT", with: "gif")))
         #expect(gif.frames == 6)
         #expect(Array(gif.bytes.prefix(6)) == Array("GIF89a".utf8))
         #expect(gif.bytes.count > 1000)
-        let webp = try CardImage.make(try spec(base.replacingOccurrences("FORMAT", "webp")))
+        let webp = try CardImage.make(try spec(base.replacing("FORMAT", with: "webp")))
         #expect(Array(webp.bytes[8..<16]) == Array("WEBPVP8X".utf8))
         #expect(String(decoding: webp.bytes, as: UTF8.self).contains("ANIM"))
-        let apng = try CardImage.make(try spec(base.replacingOccurrences("FORMAT", "apng")))
+        let apng = try CardImage.make(try spec(base.replacing("FORMAT", with: "apng")))
         let text = apng.bytes
         // acTL with 6 frames, and as many fcTL chunks.
         let acTL = Array("acTL".utf8)

@@ -6,7 +6,7 @@ import Testing
     /// A 40×20 card of one colour with `filter` applied; the colour of its top-left pixel.
     private func filtered(_ background: String, _ filter: String) throws -> (red: Int, green: Int, blue: Int, alpha: Int) {
         let json = ##"{"params":{"title":"x","backgroundColor":"BG","textColor":"transparent"},"dimensions":{"width":40,"height":20},"filters":[FILTER]}"##
-            .replacingOccurrences("BG", background).replacingOccurrences("FILTER", filter)
+            .replacing("BG", with: background).replacing("FILTER", with: filter)
         let spec = try CardSpec(try JSONValueDecoder().decode(ImagePayload.self, from: try JSONParser.parse(json)))
         let canvas = try CardRenderer.render(spec)
         FilterPipeline.apply(spec.filters, to: canvas)
@@ -72,14 +72,3 @@ import Testing
     }
 }
 
-extension String {
-    func replacingOccurrences(_ target: String, _ replacement: String) -> String {
-        var result = ""
-        var rest = Substring(self)
-        while let range = rest.firstRange(of: target) {
-            result += rest[..<range.lowerBound] + replacement
-            rest = rest[range.upperBound...]
-        }
-        return result + rest
-    }
-}

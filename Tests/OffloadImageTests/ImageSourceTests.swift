@@ -71,7 +71,7 @@ import Testing
     @Test func aLogoIsDrawnWhereItIsPlaced() throws {
         let svg = ##"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="#00ff00"/></svg>"##
         let json = ##"{"params":{"title":"x","backgroundColor":"#000000","logoUrl":"data:image/svg+xml,LOGO","logoPosition":"bottomRight","padding":20},"dimensions":{"width":400,"height":200}}"##
-            .replacingOccurrences("LOGO", svg.replacingOccurrences("#", "%23").replacingOccurrences("\"", "%22"))
+            .replacing("LOGO", with: svg.replacing("#", with: "%23").replacing("\"", with: "%22"))
         let spec = try CardSpec(try JSONValueDecoder().decode(ImagePayload.self, from: try JSONParser.parse(json)))
         let canvas = try CardRenderer.render(spec, pictures: try CardPictures(spec, sources: ImageSources(allowedRoots: ["."])))
         // The logo is 28 px (14 % of 200) square, 16 px (8 % of 200) from the bottom-right corner.

@@ -10,19 +10,19 @@ import Testing
 
     @Test func layersDrawInZOrder() throws {
         let template = ##"{"params":{"title":"","backgroundColor":"#000000","layers":[{"type":"shape","shapeType":"rectangle","x":10,"y":10,"width":50,"height":50,"fillColor":"#ff0000","zIndex":RED},{"type":"shape","shapeType":"rectangle","x":30,"y":30,"width":50,"height":50,"fillColor":"#0000ff","zIndex":BLUE}]},"dimensions":{"width":100,"height":100}}"##
-        let redOnTop = try render(template.replacingOccurrences("RED", "2").replacingOccurrences("BLUE", "1"))
+        let redOnTop = try render(template.replacing("RED", with: "2").replacing("BLUE", with: "1"))
         #expect(redOnTop.pixel(x: 40, y: 40) == (255, 0, 0, 255))
-        let blueOnTop = try render(template.replacingOccurrences("RED", "1").replacingOccurrences("BLUE", "2"))
+        let blueOnTop = try render(template.replacing("RED", with: "1").replacing("BLUE", with: "2"))
         #expect(blueOnTop.pixel(x: 40, y: 40) == (0, 0, 255, 255))
         // Same z: the later layer wins.
-        let tie = try render(template.replacingOccurrences("RED", "1").replacingOccurrences("BLUE", "1"))
+        let tie = try render(template.replacing("RED", with: "1").replacing("BLUE", with: "1"))
         #expect(tie.pixel(x: 40, y: 40) == (0, 0, 255, 255))
     }
 
     @Test func negativeLayersGoBeneathTheTitle() throws {
         let template = ##"{"params":{"title":"██████","textColor":"#00ff00","backgroundColor":"#000000","padding":0,"titleFontSize":60,"layers":[{"type":"shape","shapeType":"rectangle","x":0,"y":0,"width":300,"height":150,"fillColor":"#ff0000","zIndex":Z}]},"dimensions":{"width":300,"height":150}}"##
-        let beneath = try render(template.replacingOccurrences("Z", "-1"))
-        let above = try render(template.replacingOccurrences("Z", "1"))
+        let beneath = try render(template.replacing("Z", with: "-1"))
+        let above = try render(template.replacing("Z", with: "1"))
         // The middle of the title's first block glyph: green when the rectangle is beneath, red when above.
         var greenBeneath = 0, greenAbove = 0
         for x in stride(from: 0, to: 300, by: 3) {
@@ -52,7 +52,7 @@ import Testing
             (##"{"type":"shape","shapeType":"circle","x":0,"y":0,"width":5,"height":5,"fillColor":"red","filters":[{"type":"blur"}]}"##, "payload.params.layers[0].filters[0]"),
         ] {
             do {
-                _ = try render(##"{"params":{"title":"t","layers":[LAYER]}}"##.replacingOccurrences("LAYER", layer))
+                _ = try render(##"{"params":{"title":"t","layers":[LAYER]}}"##.replacing("LAYER", with: layer))
                 Issue.record("accepted \(layer)")
             } catch let error as OffloadError {
                 #expect(error.code == .invalidPayload)

@@ -135,7 +135,7 @@ struct Accumulator {
     }
 }
 
-struct AggregateError: Error {
-    let message: String
+package struct AggregateError: Error {
+    package let message: String
     init(_ message: String) { self.message = message }
 }

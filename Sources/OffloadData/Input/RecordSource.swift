@@ -5,7 +5,7 @@ public import Offload
 
 /// Where a pipeline's records come from: an inline array, a JSON Lines file read in chunks (never
 /// whole), or a JSON array file. Each record carries its line (or index) for error messages.
-final class RecordSource {
+package final class RecordSource {
     private enum Kind {
         case inline([JSONValue])
         /// A JSON Lines file read from `offset` up to `end` (the whole file: `Int.max`).
@@ -26,13 +26,13 @@ final class RecordSource {
     /// Lines read so far (blank ones included).
     var linesRead: Int { line }
     private var ended = false
-    let name: String
+    package let name: String
     /// When set, JSON Lines records are read through it (only the fields the pipeline uses).
     var scanner: FieldScanner?
 
     /// - Throws: ``OffloadError/Code/invalidPayload`` for an input that is neither an array nor
     ///   `{"path": …}` under the allowed folders, or a `.json` file that does not parse.
-    init(_ input: JSONValue, folders: AllowedFolders) throws(OffloadError) {
+    package init(_ input: JSONValue, folders: AllowedFolders) throws(OffloadError) {
         switch input {
         case .array(let records):
             kind = .inline(records)
@@ -82,7 +82,7 @@ final class RecordSource {
     }
 
     /// The next record and its line number, `.failure` for a line that is not JSON, `nil` at the end.
-    func next() -> (line: Int, record: Result<JSONValue, JSONParser.SyntaxError>)? {
+    package func next() -> (line: Int, record: Result<JSONValue, JSONParser.SyntaxError>)? {
         switch kind {
         case .inline(let records), .array(let records):
             guard index < records.count else { return nil }

@@ -2,7 +2,7 @@ public import Offload
 
 /// A Unicode date pattern (`yyyy-MM-dd HH:mm`, `EEE d MMM yyyy`, `h:mm a`): `yyyy yy MMMM MMM MM
 /// M dd d EEEE EEE HH H hh h mm m ss s SSS a`, text in single quotes, other characters as they are.
-struct DatePattern: Sendable {
+package struct DatePattern: Sendable {
     private enum Token: Sendable {
         case literal(String)
         case field(Character, Int)
@@ -11,7 +11,7 @@ struct DatePattern: Sendable {
     private let tokens: [Token]
     private static let letters: Set<Character> = ["y", "M", "d", "E", "H", "h", "m", "s", "S", "a"]
 
-    init(_ pattern: String, field: String) throws(OffloadError) {
+    package init(_ pattern: String, field: String) throws(OffloadError) {
         var tokens: [Token] = []
         var characters = Array(pattern)[...]
         while let character = characters.first {
@@ -51,7 +51,7 @@ struct DatePattern: Sendable {
     private static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
     private static let days = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"]
 
-    func format(_ seconds: Double, offsetSeconds: Int) -> String {
+    package func format(_ seconds: Double, offsetSeconds: Int) -> String {
         let local = seconds + Double(offsetSeconds)
         let whole = local.rounded(.down)
         let milliseconds = Int(((local - whole) * 1000).rounded(.down))
@@ -86,7 +86,7 @@ struct DatePattern: Sendable {
     }
 
     /// Year, month, day from days since 1970-01-01 (Howard Hinnant's algorithm).
-    static func civil(fromDays days: Int) -> (Int, Int, Int) {
+    package static func civil(fromDays days: Int) -> (Int, Int, Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let doe = z - era * 146_097

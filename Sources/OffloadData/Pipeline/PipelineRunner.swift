@@ -216,14 +216,14 @@ struct PipelineRunner {
 
 /// Groups records by the values at some paths (in order of first appearance) and keeps one
 /// accumulator per aggregate per group.
-struct Grouper {
+package struct Grouper {
     let by: [FieldPath]
     let aggregates: [AggregateSpec]
     private var index: [[JSONValue]: Int] = [:]
     private var keys: [[JSONValue]] = []
     private var accumulators: [[Accumulator]] = []
 
-    init(by: [FieldPath], aggregates: [AggregateSpec]) {
+    package init(by: [FieldPath], aggregates: [AggregateSpec]) {
         self.by = by
         self.aggregates = aggregates
         if by.isEmpty {
@@ -233,7 +233,7 @@ struct Grouper {
         }
     }
 
-    mutating func add(_ record: JSONValue) throws(AggregateError) {
+    package mutating func add(_ record: JSONValue) throws(AggregateError) {
         let key = by.map { $0.value(in: record) ?? .null }
         let slot: Int
         if let existing = index[key] {
@@ -262,7 +262,7 @@ struct Grouper {
         }
     }
 
-    func results() -> [JSONValue] {
+    package func results() -> [JSONValue] {
         keys.indices.map { slot in
             var row = JSONValue.object([])
             for (path, value) in zip(by, keys[slot]) { row = path.setting(value, in: row) }
