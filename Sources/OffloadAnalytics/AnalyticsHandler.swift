@@ -58,6 +58,8 @@ public struct AnalyticsHandler: JobHandler {
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         let plan = try AnalyticsPlan(payload)
         let source = try RecordSource(payload.events, folders: folders)
+        // Only grouped and measured fields reach the output, so only the fields used are built.
+        source.scanner = FieldScanner(paths: plan.neededPaths)
         var run = AnalyticsRun(plan: plan)
         var held: [(line: Int, event: JSONValue)] = []
         while let (line, parsed) = source.next() {

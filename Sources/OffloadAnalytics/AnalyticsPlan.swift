@@ -17,6 +17,18 @@ struct AnalyticsPlan {
     let skipsBadEvents: Bool
 
     var derivesSessions: Bool { enrichments.contains(.session) }
+
+    /// The fields of an event the job reads; the rest of each line is checked, not built (only
+    /// grouped and measured fields ever reach the output).
+    var neededPaths: [FieldPath] {
+        var names = ["eventType", "timestamp"]
+        if enrichments.contains(.device) { names.append("userAgent") }
+        if derivesSessions { names += ["sessionId", "userId", "ip", "userAgent"] }
+        if hashes { names += ["userId", "sessionId"] }
+        if anonymizesIp { names.append("ip") }
+        let fixed = names.compactMap { try? FieldPath($0, field: "") }
+        return fixed + (filter?.paths ?? []) + groupBy + metrics.compactMap(\.field)
+    }
     var hashes: Bool { enrichments.contains(.hashIdentifiers) || privacy == .anonymized }
     var anonymizesIp: Bool { enrichments.contains(.anonymizeIp) || privacy == .anonymized }
 

@@ -7,7 +7,7 @@ public import Offload
 /// whole (JSON grammar, UTF-8, with the byte position of an error), but only the values at the
 /// wanted paths are built; everything else is skipped without allocating. Most of a group-by's
 /// time would otherwise go to building values it never reads.
-struct FieldScanner: Sendable {
+package struct FieldScanner: Sendable {
     /// The wanted paths, as a tree of keys; a node with no children wants its whole value.
     final class Node: @unchecked Sendable {
         // `@unchecked Sendable`: built once before scanning, then only read.
@@ -29,7 +29,7 @@ struct FieldScanner: Sendable {
 
     let root = Node()
 
-    init(paths: [FieldPath]) {
+    package init(paths: [FieldPath]) {
         for path in paths {
             var node = root
             for part in path.parts {

@@ -28,7 +28,7 @@ package final class RecordSource {
     private var ended = false
     package let name: String
     /// When set, JSON Lines records are read through it (only the fields the pipeline uses).
-    var scanner: FieldScanner?
+    package var scanner: FieldScanner?
 
     /// - Throws: ``OffloadError/Code/invalidPayload`` for an input that is neither an array nor
     ///   `{"path": …}` under the allowed folders, or a `.json` file that does not parse.

@@ -61,7 +61,7 @@ public indirect enum Predicate: Sendable {
     }
 
     /// The fields the condition reads.
-    var paths: [FieldPath] {
+    package var paths: [FieldPath] {
         switch self {
         case .compare(let path, _, _, _): [path]
         case .all(let predicates), .any(let predicates): predicates.flatMap(\.paths)
