@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 public import Offload
 package import OffloadData
 
@@ -59,29 +62,80 @@ public struct AnalyticsHandler: JobHandler {
         let plan = try AnalyticsPlan(payload)
         let source = try RecordSource(payload.events, folders: folders)
         // Only grouped and measured fields reach the output, so only the fields used are built.
-        source.scanner = FieldScanner(paths: plan.neededPaths)
-        var run = AnalyticsRun(plan: plan)
-        var held: [(line: Int, event: JSONValue)] = []
-        while let (line, parsed) = source.next() {
-            if run.read & 0xFFF == 0 && context.isCancelled { throw CancellationError() }
-            run.read += 1
-            switch parsed {
-            case .failure(let error):
-                try run.reject(line: line, "\(source.name) line \(line) is not valid JSON: \(error)")
-            case .success(let event):
-                guard let checked = try run.admit(event, line: line, name: source.name) else { continue }
-                // Sessions need every event of a user first; the rest is aggregated as it comes.
-                if plan.derivesSessions { held.append((line, checked)) } else { try run.aggregate(checked, line: line, name: source.name) }
-            }
-        }
-        if plan.derivesSessions {
-            for (line, event) in Sessions.derive(held.map(\.event), gap: plan.sessionGap).enumerated().map({ (held[$0.offset].line, $0.element) }) {
-                try run.aggregate(event, line: line, name: source.name)
-            }
+        let scanner = FieldScanner(paths: plan.neededPaths)
+        source.scanner = scanner
+        var run: AnalyticsRun
+        if !plan.derivesSessions, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
+            run = try await Self.inParts(path: path, name: source.name, plan: plan, scanner: scanner) { context.isCancelled }
+        } else {
+            run = AnalyticsRun(plan: plan)
+            try Self.consume(source, into: &run) { context.isCancelled }
         }
         return Output(series: run.series(), read: run.read, filteredOut: run.filteredOut, rejected: run.rejected,
                       badEvents: run.badEvents.map { BadEvent(line: $0.line, message: $0.message) })
     }
+
+    /// Reads every event of `source` into `run` (sessions, when derived, once all are read).
+    static func consume(_ source: RecordSource, into run: inout AnalyticsRun, cancelled: () -> Bool) throws {
+        var held: [(line: Int, event: JSONValue)] = []
+        while let (line, parsed) = source.next() {
+            if run.read & 0xFFF == 0 && cancelled() { throw CancellationError() }
+            run.read += 1
+            switch parsed {
+            case .failure(let error):
+                try run.reject(line: line, "\(source.name) line \(line + run.lineOffset) is not valid JSON: \(error)")
+            case .success(let event):
+                guard let checked = try run.admit(event, line: line, name: source.name) else { continue }
+                // Sessions need every event of a user first; the rest is aggregated as it comes.
+                if run.plan.derivesSessions { held.append((line, checked)) } else { try run.aggregate(checked, line: line, name: source.name) }
+            }
+        }
+        if run.plan.derivesSessions {
+            for (index, event) in Sessions.derive(held.map(\.event), gap: run.plan.sessionGap).enumerated() {
+                try run.aggregate(event, line: held[index].line, name: source.name)
+            }
+        }
+    }
+
+    /// A JSON Lines file in one part per CPU, each on a thread of its own, merged in file order.
+    private static func inParts(path: String, name: String, plan: AnalyticsPlan, scanner: FieldScanner,
+                                cancelled: @escaping @Sendable () -> Bool) async throws -> AnalyticsRun {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw OffloadError(.invalidPayload, "payload.events.path: cannot read \(name)") }
+        let parts = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), Int(info.st_size) / (1 << 20)))
+        let bounds = try ParallelFileRun.lineStarts(path, size: Int(info.st_size), parts: parts)
+        var counted = [0]
+        for part in 0..<(parts - 1) { counted.append(counted[part] + (try ParallelFileRun.lines(path, from: bounds[part], to: bounds[part + 1]))) }
+        let offsets = counted
+        let results = await DedicatedThreads.map(parts, name: "offload-events") { part -> PartRun in
+            do {
+                let source = try RecordSource(linesOf: path, from: bounds[part], to: bounds[part + 1], name: name)
+                source.scanner = scanner
+                var run = AnalyticsRun(plan: plan)
+                run.lineOffset = offsets[part]
+                try consume(source, into: &run, cancelled: cancelled)
+                return PartRun(result: .success(run))
+            } catch {
+                return PartRun(result: .failure(error))
+            }
+        }
+        var merged: AnalyticsRun?
+        for part in results {
+            let run = try part.result.get()
+            if merged == nil { merged = run } else { merged!.merge(run) }
+        }
+        return merged!
+    }
+
+    private static func fileSize(_ path: String) -> Int {
+        var info = stat()
+        return stat(path, &info) == 0 ? Int(info.st_size) : 0
+    }
+}
+
+/// One part's run, carried across threads (it is only read once its thread is done).
+struct PartRun: @unchecked Sendable {
+    var result: Result<AnalyticsRun, any Error>
 }
 
 extension HandlerRegistry {

@@ -80,6 +80,8 @@ struct AnalyticsRun {
     var filteredOut = 0
     var rejected = 0
     var badEvents: [(line: Int, message: String)] = []
+    /// Lines before the part of the file this run reads.
+    var lineOffset = 0
     private var grouper: Grouper
 
     static let bucketField = "bucket"
@@ -90,22 +92,31 @@ struct AnalyticsRun {
         grouper = Grouper(by: [try! FieldPath("$bucket", field: "")] + plan.groupBy, aggregates: plan.metrics)
     }
 
+    /// Takes in the run over a later part of the same file.
+    mutating func merge(_ other: AnalyticsRun) {
+        read += other.read
+        filteredOut += other.filteredOut
+        rejected += other.rejected
+        badEvents += other.badEvents.prefix(max(0, 5 - badEvents.count))
+        grouper.merge(other.grouper)
+    }
+
     mutating func reject(line: Int, _ message: String) throws(OffloadError) {
         guard plan.skipsBadEvents else {
             throw OffloadError(.invalidPayload, "\(message) (set onBadRecord to skip to count such events as rejected and go on)")
         }
         rejected += 1
-        if badEvents.count < 5 { badEvents.append((line, message)) }
+        if badEvents.count < 5 { badEvents.append((line + lineOffset, message)) }
     }
 
     /// Checks an event, applies the filter, enrichment and privacy; `nil` when it is left out.
     mutating func admit(_ event: JSONValue, line: Int, name: String) throws(OffloadError) -> JSONValue? {
         guard case .object = event, case .string? = event["eventType"] else {
-            try reject(line: line, "\(name) line \(line): an event needs an eventType string")
+            try reject(line: line, "\(name) line \(line + lineOffset): an event needs an eventType string")
             return nil
         }
         guard let seconds = Self.seconds(event["timestamp"]) else {
-            try reject(line: line, "\(name) line \(line): timestamp must be epoch seconds or an ISO 8601 time")
+            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or an ISO 8601 time")
             return nil
         }
         if let filter = plan.filter, !filter.matches(event) {
@@ -137,7 +148,7 @@ struct AnalyticsRun {
         let seconds = event["timestamp"]?.doubleValue ?? 0
         let keyed = set("$bucket", .double(plan.granularity.bucketStart(seconds)), in: event)
         do { try grouper.add(keyed) } catch {
-            try reject(line: line, "\(name) line \(line): \(error.message)")
+            try reject(line: line, "\(name) line \(line + lineOffset): \(error.message)")
         }
     }
 

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Offload
 import OffloadData
 import Testing
@@ -143,3 +146,31 @@ extension JSONValue {
     }
 }
 
+
+@Suite struct AnalyticsFileTests {
+    @Test func aLargeFileIsReadInPartsWithExactLineNumbers() async throws {
+        let path = "/tmp/offload-events-\(getpid()).jsonl"
+        var text: [UInt8] = []
+        let count = 46_000   // over 4 MB: read in parts
+        for index in 1...count {
+            let line = index == 40_000 ? "{not json" : ##"{"eventType":"\##(index % 2 == 0 ? "a" : "b")","timestamp":\##(1795946400 + index),"durationMs":\##(index % 100),"sessionId":"s\##(index % 50)","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"##
+            text += Array(line.utf8) + [0x0A]
+        }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        defer { unlink(path) }
+        let json = try JSONParser.parse(##"{"events":{"path":"PATH"},"onBadRecord":"skip","aggregate":{"groupBy":["eventType"],"granularity":"day","metrics":[{"fn":"count","as":"n"},{"fn":"unique","field":"sessionId","as":"s"}]}}"##.replacing("PATH", with: path))
+        var registry = HandlerRegistry()
+        try registry.registerAnalytics(folders: AllowedFolders(["/tmp"]))
+        let output = try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
+            try await pool.process(Job(kind: "analytics", payload: .json(json))).value(as: JSONValue.self).decodedOutput()
+        }
+        #expect(output.read == count && output.rejected == 1)
+        #expect(output.badEvents.map(\.line) == [40_000])
+        #expect(output.badEvents.first?.message.contains("line 40000 is not valid JSON") == true)
+        let total = output.series.reduce(0) { $0 + Int($1["n"]?.doubleValue ?? 0) }
+        #expect(total == count - 1)
+        #expect(output.series.allSatisfy { $0["s"] == .int(25) })
+    }
+}

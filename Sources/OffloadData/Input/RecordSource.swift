@@ -16,7 +16,7 @@ package final class RecordSource {
     private var offset = 0
     private var end = Int.max
     /// The resolved path of a JSON Lines input, for reading it in parts.
-    private(set) var linesPath: String?
+    package private(set) var linesPath: String?
 
     private var kind: Kind
     private var index = 0
@@ -61,7 +61,7 @@ package final class RecordSource {
     }
 
     /// The lines of `path` between two byte offsets (each a line start), named `name` in errors.
-    init(linesOf path: String, from start: Int, to end: Int, name: String) throws(OffloadError) {
+    package init(linesOf path: String, from start: Int, to end: Int, name: String) throws(OffloadError) {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(name)") }
         kind = .lines(fd: fd)

@@ -6,9 +6,9 @@ public import Offload
 /// Streams a JSON Lines file in as many parts as there are CPUs, each part on its own task into
 /// its own groups, then merges the groups in file order (sums stay compensated, variances merge
 /// exactly). Used when the records flow straight into a group or aggregate.
-enum ParallelFileRun {
+package enum ParallelFileRun {
     /// Below this size one pass is cheaper than starting tasks.
-    static let minimumBytes = 4 << 20
+    package static let minimumBytes = 4 << 20
 
     /// - Parameter parts: how many parts (default: one per CPU, and at most one per MiB).
     static func run(_ runner: PipelineRunner, path: String, name: String, scanner: FieldScanner?, parts requested: Int? = nil,
@@ -56,7 +56,7 @@ enum ParallelFileRun {
     }
 
     /// Part boundaries: `parts` + 1 offsets, each at the start of a line.
-    private static func lineStarts(_ path: String, size: Int, parts: Int) throws(OffloadError) -> [Int] {
+    package static func lineStarts(_ path: String, size: Int, parts: Int) throws(OffloadError) -> [Int] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(path)") }
         defer { close(fd) }
@@ -81,7 +81,7 @@ enum ParallelFileRun {
     }
 
     /// The number of lines between two offsets (for the line numbers of later parts).
-    private static func lines(_ path: String, from start: Int, to end: Int) throws(OffloadError) -> Int {
+    package static func lines(_ path: String, from start: Int, to end: Int) throws(OffloadError) -> Int {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { return 0 }
         defer { close(fd) }

@@ -250,7 +250,7 @@ package struct Grouper {
     }
 
     /// Takes in the groups of a later part of the input, keeping the order of first appearance.
-    mutating func merge(_ other: Grouper) {
+    package mutating func merge(_ other: Grouper) {
         for (slot, key) in other.keys.enumerated() {
             if let existing = index[key] {
                 for position in accumulators[existing].indices { accumulators[existing][position].merge(other.accumulators[slot][position]) }
