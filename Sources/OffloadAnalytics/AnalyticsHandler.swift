@@ -2,7 +2,7 @@
 import Glibc
 #endif
 public import Offload
-package import OffloadData
+import OffloadData
 
 /// The `analytics` job kind: events (upstream's `AnalyticsEvent`: eventType, timestamp as epoch
 /// seconds or ISO 8601, durationMs, properties, sessionId, pageId, userId, userAgent, ip) are

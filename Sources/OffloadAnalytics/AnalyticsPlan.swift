@@ -1,5 +1,5 @@
-public import Offload
-package import OffloadData
+import Offload
+import OffloadData
 
 /// An `analytics` payload checked: what to keep, add, hide and count.
 struct AnalyticsPlan {

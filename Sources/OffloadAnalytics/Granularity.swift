@@ -1,5 +1,5 @@
-public import Offload
-package import OffloadData
+import Offload
+import OffloadData
 
 /// The size of a time bucket; buckets start at whole units in UTC (weeks on Mondays).
 public enum Granularity: String, Sendable, CaseIterable {

@@ -37,11 +37,12 @@ public struct ImageHandler: JobHandler {
 
     /// - Parameters:
     ///   - sources: the folders pictures may be read from (default: the working directory).
-    ///   - warm: whether to start fontconfig now (a cold first render costs 50–120 ms).
+    ///   - warm: whether to start fontconfig now, on a thread of its own (a cold first render costs
+    ///     50–120 ms; a worker process is ready meanwhile, and a render that comes first waits for it).
     public init(outputDirectory: String, sources: ImageSources = ImageSources(allowedRoots: ["."]), warm: Bool = true) {
         self.outputDirectory = outputDirectory
         self.sources = sources
-        if warm { FontWarmup.run() }
+        if warm { DedicatedThreads.start(name: "offload-fonts") { FontWarmup.run() } }
     }
 
     public func run(_ payload: ImagePayload, context: JobContext) async throws -> Output {

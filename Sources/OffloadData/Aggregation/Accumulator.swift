@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 
 /// The running state of one aggregate over one group. Sums are compensated (Neumaier), so that
 /// adding a million amounts loses no digits a `Double` can hold; variance uses Welford's update.

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Offload
+import Offload
 
 /// Reads only the fields a pipeline uses from one JSON Lines record: the record is checked
 /// whole (JSON grammar, UTF-8, with the byte position of an error), but only the values at the

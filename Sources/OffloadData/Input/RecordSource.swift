@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Offload
+package import Offload
 
 /// Where a pipeline's records come from: an inline array, a JSON Lines file read in chunks (never
 /// whole), or a JSON array file. Each record carries its line (or index) for error messages.

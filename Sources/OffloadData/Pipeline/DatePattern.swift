@@ -1,4 +1,4 @@
-public import Offload
+package import Offload
 
 /// A Unicode date pattern (`yyyy-MM-dd HH:mm`, `EEE d MMM yyyy`, `h:mm a`): `yyyy yy MMMM MMM MM
 /// M dd d EEEE EEE HH H hh h mm m ss s SSS a`, text in single quotes, other characters as they are.

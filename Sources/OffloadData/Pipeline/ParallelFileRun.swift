@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Offload
+package import Offload
 
 /// Streams a JSON Lines file in as many parts as there are CPUs, each part on its own task into
 /// its own groups, then merges the groups in file order (sums stay compensated, variances merge

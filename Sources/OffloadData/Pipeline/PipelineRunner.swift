@@ -1,4 +1,4 @@
-public import Offload
+package import Offload
 
 /// Runs a pipeline: the steps that can stream (filter, select, limit) take records one at a time
 /// as they are read; the first step that needs them all (group, aggregate, sort) consumes the

@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 
 /// One field a `transform` step writes: `{"target":"label","type":"stringFormat","template":"{name} ({country})"}`,
 /// `numberFormat` (`source`, `decimals`, `grouping`), `dateFormat` (`source` as ISO 8601, epoch

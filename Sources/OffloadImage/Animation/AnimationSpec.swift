@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 
 /// One animation of the card's content (title, description and logo) over its backdrop, with
 /// CSS animation semantics: `{"type":"slideIn","from":"left","durationMs":800,"delayMs":0,

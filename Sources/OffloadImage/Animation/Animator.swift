@@ -1,5 +1,5 @@
 import CPangoCairo
-public import Offload
+import Offload
 
 /// Renders the frames of an animated card: the background once, the content once on a
 /// transparent layer, then each frame composes the two with the animations' opacity, offset,

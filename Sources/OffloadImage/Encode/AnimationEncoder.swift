@@ -1,5 +1,5 @@
 import CImageCodecs
-public import Offload
+import Offload
 
 /// Encodes frames as an animated GIF (one median-cut palette, ordered dithering, changed
 /// rectangles only, through giflib), an animated WebP (libwebp's animation encoder) or an APNG (each frame through the

@@ -1,5 +1,5 @@
 import CImageCodecs
-public import Offload
+import Offload
 
 /// Encodes a rendered canvas: PNG through libpng (zlib level 3, SUB filter: about half the time
 /// of cairo's own writer), JPEG through libjpeg-turbo, WebP through libwebp (method 2). Library errors come back as typed errors.

@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 
 /// One of the 13 `CanvasFilter`s, applied to the whole card in the order given, with the colour
 /// results of the CSS filter functions (computed in sRGB, as browsers do).

@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 
 /// One layer drawn over the card, in `zIndex` order (the card's logo, title and description sit
 /// at z 0; layers at the same z come after them, negative ones go beneath):

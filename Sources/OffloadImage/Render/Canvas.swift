@@ -1,5 +1,5 @@
 import CPangoCairo
-public import Offload
+import Offload
 
 /// A cairo ARGB32 image surface and its drawing context, released together.
 final class Canvas {

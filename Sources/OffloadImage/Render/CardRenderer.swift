@@ -2,7 +2,7 @@ import CPangoCairo
 #if canImport(Glibc)
 import Glibc
 #endif
-public import Offload
+import Offload
 
 /// Draws a card: the backdrop, then the title and description wrapped to the width inside the
 /// padding, as one block centred vertically, with the text's shadow, outline or gradient.

@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 
 /// The pictures and fonts a card names, read and decoded before drawing starts.
 struct CardPictures {

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import CPangoCairo
-public import Offload
+import Offload
 import Synchronization
 
 /// Fonts that payloads bring (`params.fontUrls`), added to fontconfig once per process: each

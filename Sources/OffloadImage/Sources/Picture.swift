@@ -1,6 +1,6 @@
 import CPangoCairo
 import CRsvg
-public import Offload
+import Offload
 
 /// A logo or background: a decoded raster (PNG, JPEG, WebP) or an SVG drawn at the size asked
 /// for (through librsvg, so it stays sharp).
