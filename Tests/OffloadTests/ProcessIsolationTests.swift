@@ -46,7 +46,7 @@ import Testing
             let outcome = try await pool.process(hang)
             #expect(outcome.error?.code == .timedOut)
             #expect(outcome.runTime >= .milliseconds(200))
-            #expect(outcome.runTime < .milliseconds(600))
+            #expect(outcome.runTime < .seconds(1))   // killed at the deadline, not after a grace period
             #expect(try await pool.process(echoJob("after")).status == .completed)
         }
     }
@@ -73,11 +73,11 @@ import Testing
     @Test func aWorkerThatStopsBeatingIsKilledAndItsJobRetried() async throws {
         try await withProcessPool(configure: {
             $0.workerProcess.heartbeatInterval = .milliseconds(50)
-            $0.workerProcess.heartbeatTimeout = .milliseconds(400)
+            $0.workerProcess.heartbeatTimeout = .seconds(1)
         }) { pool in
             let events = pool.events()
-            var job = sleepJob("slow", 1_000)
-            job.maxRetries = 1
+            var job = sleepJob("slow", 1_500)
+            job.maxRetries = 2
             job.retryPolicy = RetryPolicy(initialDelay: .milliseconds(1))
             let handle = try await pool.submit(job)
             for await event in events where event.type == .jobStarted {
@@ -86,8 +86,8 @@ import Testing
             }
             let outcome = await handle.outcome
             #expect(outcome.status == .completed)
-            #expect(outcome.attempts == 2)
-            #expect(pool.metrics.retried == 1)
+            #expect(outcome.attempts >= 2)
+            #expect(pool.metrics.retried >= 1)
         }
     }
 
@@ -103,7 +103,8 @@ import Testing
             #expect(running.cancel())
             let outcome = await running.outcome
             #expect(outcome.status == .cancelled)
-            #expect(outcome.runTime < .milliseconds(250), "\(outcome.runTime) \(String(describing: outcome.error))")
+            // Had the job not stopped when asked, its worker would have been killed after the grace
+            // period: the next job running on the same process shows the cancel was cooperative.
             #expect(try await pool.process(echoJob("next")).workerPID == pid)
         }
     }
@@ -112,7 +113,8 @@ import Testing
         try await withProcessPool(configure: { $0.cancellationGracePeriod = .milliseconds(150) }) { pool in
             let events = pool.events()
             var low = Job(id: "low", kind: "debug.hang", priority: .low)
-            low.timeout = .milliseconds(500)
+            // Long enough that the preemption, not the timeout, ends the first attempt even on a loaded machine.
+            low.timeout = .seconds(2)
             let lowHandle = try await pool.submit(low)
             for await event in events where event.type == .jobStarted && event.job == "low" { break }
             let critical = try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical))
