@@ -17,9 +17,11 @@ struct Accumulator {
 
     init(_ spec: AggregateSpec) { self.spec = spec }
 
-    /// Checks that the record's value can take part (a number for a sum; one kind for min and max).
-    func check(_ record: JSONValue) throws(AggregateError) {
-        guard let path = spec.field, let value = path.value(in: record), value != .null else { return }
+    /// Checks that a record's value at the aggregate's field can take part (a number for a sum;
+    /// one kind for min and max). `mutating` though it changes nothing: so it runs in place,
+    /// where a call on a copy would retain everything the accumulator holds.
+    mutating func check(_ value: JSONValue?) throws(AggregateError) {
+        guard let path = spec.field, let value, value != .null else { return }
         switch spec.function {
         case .sum, .avg, .median, .percentile, .stddev, .variance:
             guard value.doubleValue != nil else {
@@ -34,13 +36,14 @@ struct Accumulator {
         }
     }
 
-    /// Adds one record's value (after ``check(_:)``).
-    mutating func add(_ record: JSONValue) {
-        guard let path = spec.field else {
+    /// Adds a record's value at the aggregate's field (after ``check(_:)``); without a field,
+    /// counts the record.
+    mutating func add(_ value: JSONValue?) {
+        guard spec.field != nil else {
             count += 1
             return
         }
-        guard let value = path.value(in: record), value != .null else { return }
+        guard let value, value != .null else { return }
         switch spec.function {
         case .count:
             count += 1

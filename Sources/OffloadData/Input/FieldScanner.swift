@@ -1,60 +1,164 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import Offload
+package import Offload
 
 /// Reads only the fields a pipeline uses from one JSON Lines record: the record is checked
 /// whole (JSON grammar, UTF-8, with the byte position of an error), but only the values at the
-/// wanted paths are built; everything else is skipped without allocating. Most of a group-by's
-/// time would otherwise go to building values it never reads.
-package struct FieldScanner: Sendable {
-    /// The wanted paths, as a tree of keys; a node with no children wants its whole value.
-    final class Node: @unchecked Sendable {
-        // `@unchecked Sendable`: built once before scanning, then only read.
-        /// Few keys are wanted at each level: a list compared byte for byte beats hashing every key.
-        var children: [(key: [UInt8], node: Node)] = []
-        var whole = false
+/// wanted paths are built, each into its slot; everything else is skipped without allocating.
+/// Most of a group-by's time would otherwise go to building values it never reads.
+package final class FieldScanner: @unchecked Sendable {
+    // `@unchecked Sendable`: everything is built in `init`, then only read.
 
-        func child(_ key: UnsafeBufferPointer<UInt8>) -> Node? {
-            for entry in children where entry.key.count == key.count {
-                if entry.key.withUnsafeBufferPointer({ memcmp($0.baseAddress!, key.baseAddress!, key.count) == 0 }) { return entry.node }
-            }
-            return nil
-        }
+    /// The wanted paths, one slot each, in the order given (duplicates once).
+    package let paths: [FieldPath]
+    /// The wanted paths as a tree of keys, in memory of its own (read without reference counting).
+    private let tree: Tree
+    private let nodes: UnsafeMutableBufferPointer<Node>
+    private let keys: UnsafeMutableBufferPointer<UInt8>
+    /// For a node wanted whole that also has wanted descendants: those descendants' paths below
+    /// it and their slots (filled from the parsed value).
+    private let inner: Inner
 
-        func child(_ key: [UInt8]) -> Node? {
-            key.withUnsafeBufferPointer { child($0) }
-        }
+    struct Node {
+        var keyStart = 0
+        var keyCount = 0
+        var firstChild = 0
+        var childCount = 0
+        /// The slot of the path ending here (its whole value is wanted), or -1.
+        var slot = -1
+        /// Whether wanted paths lie inside this node's whole value (see ``FieldScanner/inner``).
+        var hasInner = false
     }
 
-    let root = Node()
+    final class Inner {
+        var paths: [Int: [(rest: ArraySlice<String>, slot: Int)]] = [:]
+    }
 
-    package init(paths: [FieldPath]) {
-        for path in paths {
+    /// The tree flattened breadth-first: a node's children are contiguous.
+    private static func flatten(_ paths: [FieldPath]) -> (nodes: [Node], keys: [UInt8], inner: Inner) {
+        final class Draft { var children: [(String, Draft)] = []; var slot = -1 }
+        let root = Draft()
+        for (slot, path) in paths.enumerated() {
             var node = root
             for part in path.parts {
-                let key = Array(part.utf8)
-                if let existing = node.child(key) {
+                if let existing = node.children.first(where: { $0.0 == part })?.1 {
                     node = existing
                 } else {
-                    let created = Node()
-                    node.children.append((key, created))
+                    let created = Draft()
+                    node.children.append((part, created))
                     node = created
                 }
             }
-            node.whole = true
+            node.slot = slot
         }
+        var nodes = [Node()]
+        var keys: [UInt8] = []
+        var queue: [(Draft, Int)] = [(root, 0)]
+        var position = 0
+        while position < queue.count {
+            let (draft, index) = queue[position]
+            position += 1
+            nodes[index].slot = draft.slot
+            nodes[index].firstChild = nodes.count
+            nodes[index].childCount = draft.children.count
+            for (key, child) in draft.children {
+                nodes.append(Node(keyStart: keys.count, keyCount: key.utf8.count))
+                keys += Array(key.utf8)
+                queue.append((child, nodes.count - 1))
+            }
+        }
+        let inner = Inner()
+        for (slot, path) in paths.enumerated() {
+            // The deepest ancestor wanted whole, if any, gives this path its value.
+            for length in stride(from: path.parts.count - 1, through: 1, by: -1) {
+                if let ancestor = paths.firstIndex(where: { $0.parts[...] == path.parts.prefix(length) }) {
+                    inner.paths[ancestor, default: []].append((path.parts.dropFirst(length), slot))
+                    break
+                }
+            }
+        }
+        for index in nodes.indices where nodes[index].slot >= 0 && inner.paths[nodes[index].slot] != nil { nodes[index].hasInner = true }
+        return (nodes, keys, inner)
     }
 
-    /// The record with only the wanted fields (a line that is not an object is parsed whole).
-    func scan(_ line: UnsafeBufferPointer<UInt8>) throws(JSONParser.SyntaxError) -> JSONValue {
+    package init(paths: [FieldPath]) {
+        var unique: [FieldPath] = []
+        for path in paths where !unique.contains(path) { unique.append(path) }
+        self.paths = unique
+        let (nodes, keys, inner) = Self.flatten(unique)
+        self.nodes = .allocate(capacity: nodes.count)
+        _ = self.nodes.initialize(from: nodes)
+        self.keys = .allocate(capacity: max(keys.count, 1))
+        _ = self.keys.initialize(from: keys)
+        self.inner = inner
+        tree = Tree(nodes: UnsafeBufferPointer(self.nodes), keys: UnsafeBufferPointer(self.keys), inner: Unmanaged.passUnretained(inner))
+    }
+
+    deinit {
+        nodes.deallocate()
+        keys.deallocate()
+    }
+
+    /// The slot of `path`, `nil` when the scanner does not read it.
+    package func slot(of path: FieldPath) -> Int? {
+        paths.firstIndex { $0.description == path.description }
+    }
+
+    /// Fills `slots` (one per path; `nil` for a missing field) from one line. A line that is
+    /// valid JSON but not an object has none of the fields.
+    package func scan(_ line: UnsafeBufferPointer<UInt8>, into slots: inout [JSONValue?]) throws(JSONParser.SyntaxError) {
+        for index in slots.indices { slots[index] = nil }
         var cursor = Cursor(bytes: line)
         cursor.skipWhitespace()
-        guard cursor.peek == UInt8(ascii: "{") else { return try JSONParser.parse(buffer: line) }
-        let record = try cursor.object(root, depth: 1)
+        if cursor.peek == UInt8(ascii: "{") {
+            try cursor.object(0, tree, into: &slots, depth: 1)
+        } else {
+            try cursor.skipValue(depth: 0)
+        }
         cursor.skipWhitespace()
         guard cursor.index == line.count else { throw cursor.error("unexpected bytes after the record") }
+    }
+
+    /// The record with only the wanted fields, as an object (paths in the scanner's order).
+    func scan(_ line: UnsafeBufferPointer<UInt8>) throws(JSONParser.SyntaxError) -> JSONValue {
+        var slots = [JSONValue?](repeating: nil, count: paths.count)
+        try scan(line, into: &slots)
+        return record(from: slots)
+    }
+
+    /// An object holding the slots' values at their paths.
+    package func record(from slots: [JSONValue?]) -> JSONValue {
+        var record = JSONValue.object([])
+        for (path, value) in zip(paths, slots) {
+            if let value { record = path.setting(value, in: record) }
+        }
         return record
+    }
+
+    /// Fills `slots` from a record already in memory.
+    package func fill(_ slots: inout [JSONValue?], from record: JSONValue) {
+        for (index, path) in paths.enumerated() { slots[index] = path.value(in: record) }
+    }
+
+    struct Tree {
+        let nodes: UnsafeBufferPointer<Node>
+        let keys: UnsafeBufferPointer<UInt8>
+        /// Owned by the scanner, which outlives every scan.
+        let inner: Unmanaged<Inner>
+
+        /// The child of `node` named by `key`: few keys are wanted at each level, so a byte
+        /// comparison of each beats hashing every key of the record.
+        func child(of node: Int, _ key: UnsafeBufferPointer<UInt8>) -> Int? {
+            let parent = nodes[node]
+            for index in parent.firstChild..<(parent.firstChild + parent.childCount) {
+                let candidate = nodes[index]
+                if candidate.keyCount == key.count, memcmp(keys.baseAddress! + candidate.keyStart, key.baseAddress!, key.count) == 0 {
+                    return index
+                }
+            }
+            return nil
+        }
     }
 
     struct Cursor {
@@ -74,34 +178,44 @@ package struct FieldScanner: Sendable {
             index += 1
         }
 
-        /// An object at the cursor, keeping the members `node` wants.
-        mutating func object(_ node: Node, depth: Int) throws(JSONParser.SyntaxError) -> JSONValue {
+        /// An object at the cursor, putting the values `node`'s wanted paths name into their slots.
+        mutating func object(_ node: Int, _ tree: Tree, into slots: inout [JSONValue?], depth: Int) throws(JSONParser.SyntaxError) {
             guard depth <= JSONParser.maxDepth else { throw error("nesting deeper than \(JSONParser.maxDepth)") }
             index += 1
-            var members: [(key: String, value: JSONValue)] = []
             skipWhitespace()
             if peek == UInt8(ascii: "}") {
                 index += 1
-                return .object(members)
+                return
             }
             while true {
                 skipWhitespace()
                 guard peek == UInt8(ascii: "\"") else { throw error("expected a key in quotes") }
-                let keyStart = index + 1
+                let keyStart = index
                 let escaped = try skipString()
-                let keyEnd = index - 1
+                let keyEnd = index
+                let key = UnsafeBufferPointer(rebasing: bytes[(keyStart + 1)..<(keyEnd - 1)])
                 skipWhitespace()
                 try expect(UInt8(ascii: ":"), "':' after the key")
                 skipWhitespace()
-                let child: Node? = escaped ? nil : node.child(UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd]))
+                let child: Int?
+                if escaped {
+                    let decoded = try JSONParser.parse(buffer: UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd]))
+                    child = Array(decoded.stringValue?.utf8 ?? "".utf8).withUnsafeBufferPointer { tree.child(of: node, $0) }
+                } else {
+                    child = tree.child(of: node, key)
+                }
                 if let child {
-                    let key = String(decoding: UnsafeBufferPointer(rebasing: bytes[keyStart..<keyEnd]), as: UTF8.self)
-                    if child.whole || peek != UInt8(ascii: "{") {
-                        let start = index
-                        try skipValue(depth: depth)
-                        members.append((key, try JSONParser.parse(buffer: UnsafeBufferPointer(rebasing: bytes[start..<index]))))
+                    let wanted = tree.nodes[child]
+                    if wanted.slot >= 0 {
+                        let value = try value(depth: depth)
+                        slots[wanted.slot] = value
+                        if wanted.hasInner, let inner = tree.inner.takeUnretainedValue().paths[wanted.slot] {
+                            for (rest, slot) in inner { slots[slot] = FieldPath.value(at: rest, in: value) }
+                        }
+                    } else if peek == UInt8(ascii: "{") {
+                        try object(child, tree, into: &slots, depth: depth + 1)
                     } else {
-                        members.append((key, try object(child, depth: depth + 1)))
+                        try skipValue(depth: depth)
                     }
                 } else {
                     try skipValue(depth: depth)
@@ -111,9 +225,35 @@ package struct FieldScanner: Sendable {
                 case UInt8(ascii: ","): index += 1
                 case UInt8(ascii: "}"):
                     index += 1
-                    return .object(members)
+                    return
                 default: throw error("expected ',' or '}' in an object")
                 }
+            }
+        }
+
+        /// The value at the cursor, built: strings without escapes and numbers directly, anything
+        /// else through the parser.
+        mutating func value(depth: Int) throws(JSONParser.SyntaxError) -> JSONValue {
+            let start = index
+            switch peek ?? 0 {
+            case UInt8(ascii: "\""):
+                if try !skipString() {
+                    return .string(String(decoding: UnsafeBufferPointer(rebasing: bytes[(start + 1)..<(index - 1)]), as: UTF8.self))
+                }
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                try skipNumber()
+                let number = UnsafeBufferPointer(rebasing: bytes[start..<index])
+                guard let value = JSONNumber.value(number) else {
+                    throw JSONParser.SyntaxError(message: "number '\(String(decoding: number, as: UTF8.self))' is out of range", offset: start)
+                }
+                return value
+            default:
+                try skipValue(depth: depth)
+            }
+            do {
+                return try JSONParser.parse(buffer: UnsafeBufferPointer(rebasing: bytes[start..<index]))
+            } catch {
+                throw JSONParser.SyntaxError(message: error.message, offset: start + error.offset)
             }
         }
 
@@ -176,7 +316,12 @@ package struct FieldScanner: Sendable {
                 return cursor.index - from
             }
             guard let first = peek, first >= 0x30 && first <= 0x39 else { throw error("expected a value") }
-            if first == 0x30 { index += 1 } else { _ = digits(&self) }
+            if first == 0x30 {
+                index += 1
+                if let next = peek, next >= 0x30 && next <= 0x39 { throw error("invalid number: leading zero") }
+            } else {
+                _ = digits(&self)
+            }
             if peek == UInt8(ascii: ".") {
                 index += 1
                 guard digits(&self) > 0 else { throw error("expected digits after '.'") }

@@ -81,7 +81,8 @@ package final class RecordSource {
         }
     }
 
-    /// The next record and its line number, `.failure` for a line that is not JSON, `nil` at the end.
+    /// The next record and its line number, `.failure` for a line that is not JSON, `nil` at the
+    /// end. With a scanner, the record holds only the scanner's fields.
     package func next() -> (line: Int, record: Result<JSONValue, JSONParser.SyntaxError>)? {
         switch kind {
         case .inline(let records), .array(let records):
@@ -89,37 +90,63 @@ package final class RecordSource {
             index += 1
             return (index, .success(records[index - 1]))
         case .lines(let fd):
-            while true {
-                let found = buffer.withUnsafeBufferPointer { raw -> Int? in
-                    guard start < raw.count, let hit = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) else { return nil }
-                    return raw.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
+            return nextLine(fd) { bytes in
+                Result { () throws(JSONParser.SyntaxError) in
+                    if let scanner { return try scanner.scan(bytes) }
+                    return try JSONParser.parse(buffer: bytes)
                 }
-                if let newline = found {
-                    line += 1
-                    let bytes = buffer[start..<newline]
-                    start = newline + 1
-                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                    return (line, parse(bytes))
-                }
-                if ended {
-                    guard start < buffer.count else { return nil }
-                    line += 1
-                    let bytes = buffer[start...]
-                    start = buffer.count
-                    if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
-                    return (line, parse(bytes))
-                }
-                refill(fd)
-            }
+            }.map { ($0.line, $0.made) }
         }
     }
 
-    private func parse(_ bytes: ArraySlice<UInt8>) -> Result<JSONValue, JSONParser.SyntaxError> {
-        bytes.withUnsafeBufferPointer { buffer in
-            Result { () throws(JSONParser.SyntaxError) in
-                if let scanner { return try scanner.scan(buffer) }
-                return try JSONParser.parse(buffer: buffer)
+    /// The next record's line number, its scanner's fields put in `slots` (one per path of
+    /// `scanner`, which must be set); the error when the line is not JSON; `nil` at the end.
+    package func next(into slots: inout [JSONValue?]) -> (line: Int, error: JSONParser.SyntaxError?)? {
+        guard let scanner else { preconditionFailure("next(into:) reads through a scanner") }
+        switch kind {
+        case .inline(let records), .array(let records):
+            guard index < records.count else { return nil }
+            index += 1
+            scanner.fill(&slots, from: records[index - 1])
+            return (index, nil)
+        case .lines(let fd):
+            return nextLine(fd) { bytes -> JSONParser.SyntaxError? in
+                do throws(JSONParser.SyntaxError) {
+                    try scanner.scan(bytes, into: &slots)
+                    return nil
+                } catch {
+                    return error
+                }
+            }.map { ($0.line, $0.made) }
+        }
+    }
+
+    /// Hands the next line that is not blank to `body`; its number and what `body` made, `nil` at the end.
+    private func nextLine<Made>(_ fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Made) -> (line: Int, made: Made)? {
+        while true {
+            let found = buffer.withUnsafeBufferPointer { raw -> Int? in
+                guard start < raw.count, let hit = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) else { return nil }
+                return raw.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             }
+            let lineEnd: Int
+            if let newline = found {
+                lineEnd = newline
+            } else if ended {
+                guard start < buffer.count else { return nil }
+                lineEnd = buffer.count
+            } else {
+                refill(fd)
+                continue
+            }
+            line += 1
+            let lineStart = start
+            start = min(lineEnd + 1, buffer.count)
+            let made: Made? = buffer.withUnsafeBufferPointer { raw in
+                let bytes = UnsafeBufferPointer(rebasing: raw[lineStart..<lineEnd])
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
+                return body(bytes)
+            }
+            if let made { return (line, made) }
         }
     }
 

@@ -17,6 +17,11 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
 
     /// The value at the path; `nil` when a part is missing or not an object.
     public func value(in record: JSONValue) -> JSONValue? {
+        Self.value(at: parts[...], in: record)
+    }
+
+    /// The value at the keys `parts` in `record`.
+    static func value(at parts: ArraySlice<String>, in record: JSONValue) -> JSONValue? {
         var current = record
         for part in parts {
             guard let next = current[part] else { return nil }

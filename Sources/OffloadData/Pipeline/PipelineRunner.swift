@@ -70,36 +70,68 @@ struct PipelineRunner {
         OffloadError(.invalidPayload, "\(rejection.message(input: input, lineOffset: lineOffset)) (set onBadRecord to skip to count such records as failed and go on)")
     }
 
-    /// Reads `source` through the streaming steps into the first group, aggregate or sort.
+    /// Reads `source` through the streaming steps into the first group, aggregate or sort. With a
+    /// scanner, a record is only its fields (in slots) until a step needs it whole.
     /// - Throws: a ``Rejection`` for a bad record when bad records fail the job, ``OffloadError`` when cancelled.
     func stream(_ source: RecordSource, cancelled: () -> Bool) throws -> Partial {
         let streaming = streaming
         var partial = Partial(grouper: blockingGrouper)
         var limitLeft: [Int?] = streaming.map { if case .limit(let n) = $0 { n } else { nil } }
         var exhausted = false
-        reading: while !exhausted, let (line, parsed) = source.next() {
+        let scanner = source.scanner
+        var slots = [JSONValue?](repeating: nil, count: scanner?.paths.count ?? 0)
+        // Held in locals for the loop: reaching into `partial` or unwrapping optionals for each
+        // record would copy (and retain) what they hold.
+        var grouper = partial.grouper
+        partial.grouper = nil
+        let grouping = grouper != nil
+        let grouperSlots = scanner.flatMap { grouper?.slots(in: $0) }
+        let addsSlots = grouperSlots != nil
+        let slotsForGrouper = grouperSlots ?? Grouper.Slots(keys: [], fields: [])
+        let hasStreamingSteps = !streaming.isEmpty
+        let scanning = scanner != nil
+        reading: while !exhausted {
+            var current: JSONValue?
+            let line: Int
+            if scanning {
+                guard let (number, error) = source.next(into: &slots) else { break }
+                line = number
+                if let error {
+                    partial.read += 1
+                    try reject(Rejection(line: line, detail: " is not valid JSON: \(error)"), into: &partial)
+                    continue
+                }
+            } else {
+                guard let (number, parsed) = source.next() else { break }
+                line = number
+                switch parsed {
+                case .success(let value):
+                    current = value
+                case .failure(let error):
+                    partial.read += 1
+                    try reject(Rejection(line: line, detail: " is not valid JSON: \(error)"), into: &partial)
+                    continue
+                }
+            }
             if partial.read & 0xFFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
             partial.read += 1
-            let record: JSONValue
-            switch parsed {
-            case .success(let value):
-                record = value
-            case .failure(let error):
-                try reject(Rejection(line: line, detail: " is not valid JSON: \(error)"), into: &partial)
-                continue
-            }
-            var current = record
             for (index, step) in streaming.enumerated() {
+                guard hasStreamingSteps else { break }
                 switch step {
                 case .filter(let predicate):
-                    guard predicate.matches(current) else {
+                    let matches = if let current { predicate.matches(current) } else {
+                        predicate.matches { path in scanner!.slot(of: path).flatMap { slots[$0] } }
+                    }
+                    guard matches else {
                         partial.dropped += 1
                         continue reading
                     }
                 case .transform(let transforms):
-                    for transform in transforms { current = transform.apply(to: current) }
+                    var record = current ?? scanner!.record(from: slots)
+                    for transform in transforms { record = transform.apply(to: record) }
+                    current = record
                 case .select(let paths):
-                    current = Self.project(current, paths)
+                    current = Self.project(current ?? scanner!.record(from: slots), paths)
                 case .limit:
                     guard let left = limitLeft[index], left > 0 else {
                         exhausted = true
@@ -111,14 +143,21 @@ struct PipelineRunner {
                     break
                 }
             }
-            if partial.grouper != nil {
-                do { try partial.grouper!.add(current) } catch {
+            if grouping {
+                do {
+                    if current == nil, addsSlots {
+                        try grouper!.add(slots, at: slotsForGrouper)
+                    } else {
+                        try grouper!.add(current ?? scanner!.record(from: slots))
+                    }
+                } catch {
                     try reject(Rejection(line: line, detail: ": \(error.message)"), into: &partial)
                 }
             } else {
-                partial.collected.append(current)
+                partial.collected.append(current ?? scanner!.record(from: slots))
             }
         }
+        partial.grouper = grouper
         return partial
     }
 
@@ -221,7 +260,16 @@ package struct Grouper {
     let aggregates: [AggregateSpec]
     private var index: [[JSONValue]: Int] = [:]
     private var keys: [[JSONValue]] = []
-    private var accumulators: [[Accumulator]] = []
+    /// One row of `aggregates.count` accumulators per group.
+    private var accumulators: [Accumulator] = []
+    /// The key of the record being added (kept to reuse its storage).
+    private var keyBuffer: [JSONValue] = []
+
+    /// Where a record's fields are when they come as slots (see ``FieldScanner``).
+    package struct Slots {
+        let keys: [Int]
+        let fields: [Int?]
+    }
 
     package init(by: [FieldPath], aggregates: [AggregateSpec]) {
         self.by = by
@@ -229,35 +277,76 @@ package struct Grouper {
         if by.isEmpty {
             index[[]] = 0
             keys = [[]]
-            accumulators = [aggregates.map(Accumulator.init)]
+            accumulators = aggregates.map(Accumulator.init)
         }
     }
 
+    /// The slots of the fields this grouper reads, `nil` when `scanner` lacks one.
+    package func slots(in scanner: FieldScanner) -> Slots? {
+        var keySlots: [Int] = []
+        for path in by {
+            guard let slot = scanner.slot(of: path) else { return nil }
+            keySlots.append(slot)
+        }
+        var fieldSlots: [Int?] = []
+        for spec in aggregates {
+            guard let path = spec.field else {
+                fieldSlots.append(nil)
+                continue
+            }
+            guard let slot = scanner.slot(of: path) else { return nil }
+            fieldSlots.append(slot)
+        }
+        return Slots(keys: keySlots, fields: fieldSlots)
+    }
+
     package mutating func add(_ record: JSONValue) throws(AggregateError) {
-        let key = by.map { $0.value(in: record) ?? .null }
+        let (by, aggregates) = (self.by, self.aggregates)
+        try add(key: { by[$0].value(in: record) }, field: { aggregates[$0].field?.value(in: record) })
+    }
+
+    /// Adds a record given as the values of a scanner's fields.
+    package mutating func add(_ values: [JSONValue?], at slots: Slots) throws(AggregateError) {
+        try add(key: { values[slots.keys[$0]] }, field: { slots.fields[$0].flatMap { values[$0] } })
+    }
+
+    /// - Parameters:
+    ///   - key: the record's value at `by[i]`.
+    ///   - field: the record's value at the field of `aggregates[i]`.
+    private mutating func add(key value: (Int) -> JSONValue?, field: (Int) -> JSONValue?) throws(AggregateError) {
+        keyBuffer.removeAll(keepingCapacity: true)
+        for position in by.indices { keyBuffer.append(value(position) ?? .null) }
         let slot: Int
-        if let existing = index[key] {
+        if let existing = index[keyBuffer] {
             slot = existing
         } else {
             slot = keys.count
-            index[key] = slot
-            keys.append(key)
-            accumulators.append(aggregates.map(Accumulator.init))
+            index[keyBuffer] = slot
+            keys.append(keyBuffer)
+            accumulators += aggregates.map(Accumulator.init)
         }
-        // Every aggregate checks the record before any takes it, so a bad record changes nothing.
-        for accumulator in accumulators[slot] { try accumulator.check(record) }
-        for position in accumulators[slot].indices { accumulators[slot][position].add(record) }
+        let width = aggregates.count
+        // Through a pointer: an accumulator is never copied (a copy retains all it holds).
+        try accumulators.withUnsafeMutableBufferPointer { all throws(AggregateError) in
+            let row = all.baseAddress! + slot * width
+            // Every aggregate checks the record before any takes it, so a bad record changes nothing.
+            for position in 0..<width { try row[position].check(field(position)) }
+            for position in 0..<width { row[position].add(field(position)) }
+        }
     }
 
     /// Takes in the groups of a later part of the input, keeping the order of first appearance.
     package mutating func merge(_ other: Grouper) {
+        let width = aggregates.count
         for (slot, key) in other.keys.enumerated() {
             if let existing = index[key] {
-                for position in accumulators[existing].indices { accumulators[existing][position].merge(other.accumulators[slot][position]) }
+                for position in 0..<width {
+                    accumulators[existing * width + position].merge(other.accumulators[slot * width + position])
+                }
             } else {
                 index[key] = keys.count
                 keys.append(key)
-                accumulators.append(other.accumulators[slot])
+                accumulators += other.accumulators[(slot * width)..<((slot + 1) * width)]
             }
         }
     }
@@ -267,7 +356,9 @@ package struct Grouper {
             var row = JSONValue.object([])
             for (path, value) in zip(by, keys[slot]) { row = path.setting(value, in: row) }
             guard case .object(var members) = row else { return row }
-            for (spec, accumulator) in zip(aggregates, accumulators[slot]) { members.append((spec.name, accumulator.result())) }
+            for (position, spec) in aggregates.enumerated() {
+                members.append((spec.name, accumulators[slot * aggregates.count + position].result()))
+            }
             return .object(members)
         }
     }

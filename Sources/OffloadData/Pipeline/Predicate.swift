@@ -70,12 +70,17 @@ public indirect enum Predicate: Sendable {
     }
 
     public func matches(_ record: JSONValue) -> Bool {
+        matches { $0.value(in: record) }
+    }
+
+    /// Whether the record whose value at a path `value` gives matches.
+    func matches(_ value: (FieldPath) -> JSONValue?) -> Bool {
         switch self {
-        case .all(let predicates): return predicates.allSatisfy { $0.matches(record) }
-        case .any(let predicates): return predicates.contains { $0.matches(record) }
-        case .not(let predicate): return !predicate.matches(record)
+        case .all(let predicates): return predicates.allSatisfy { $0.matches(value) }
+        case .any(let predicates): return predicates.contains { $0.matches(value) }
+        case .not(let predicate): return !predicate.matches(value)
         case .compare(let path, let comparison, let expected, let regex):
-            let found = path.value(in: record)
+            let found = value(path)
             if comparison == .exists { return (found != nil) == (expected == .bool(true)) }
             guard let actual = found else { return false }
             switch comparison {

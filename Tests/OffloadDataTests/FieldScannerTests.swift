@@ -1,0 +1,89 @@
+import Offload
+import Testing
+@testable import OffloadData
+
+@Suite struct FieldScannerTests {
+    private func paths(_ names: String...) throws -> [FieldPath] { try names.map { try FieldPath($0, field: "f") } }
+
+    private func scan(_ line: String, _ scanner: FieldScanner) throws(JSONParser.SyntaxError) -> [JSONValue?] {
+        var slots = [JSONValue?](repeating: .bool(false), count: scanner.paths.count)
+        let bytes = Array(line.utf8)
+        try bytes.withUnsafeBufferPointer { buffer throws(JSONParser.SyntaxError) in try scanner.scan(buffer, into: &slots) }
+        return slots
+    }
+
+    @Test func wantedFieldsLandInTheirSlotsAndTheRestIsOnlyChecked() throws {
+        let scanner = FieldScanner(paths: try paths("country", "amount", "user.tier", "missing", "country"))
+        #expect(scanner.paths.map(\.description) == ["country", "amount", "user.tier", "missing"])
+        let slots = try scan(#"{"skip":{"a":[1,{"b":null}],"c":"\u00e9"},"country":"FR","amount":-1.5e2,"user":{"id":7,"tier":"pro"}}"#, scanner)
+        #expect(slots == [.string("FR"), .double(-150), .string("pro"), nil])
+    }
+
+    @Test func anEscapedKeyStillNamesItsField() throws {
+        let scanner = FieldScanner(paths: try paths("country"))
+        #expect(try scan(#"{"co\u0075ntry":"F\u0052"}"#, scanner) == [.string("FR")])
+    }
+
+    @Test func aFieldInsideAWantedObjectIsFilledFromIt() throws {
+        let scanner = FieldScanner(paths: try paths("user", "user.tier", "user.geo.city"))
+        let slots = try scan(#"{"user":{"tier":"pro","geo":{"city":"Oslo"}}}"#, scanner)
+        #expect(slots[1] == .string("pro"))
+        #expect(slots[2] == .string("Oslo"))
+        #expect(slots[0]?["tier"] == .string("pro"))
+    }
+
+    @Test func aLineThatIsNotAnObjectHasNoFields() throws {
+        let scanner = FieldScanner(paths: try paths("a"))
+        #expect(try scan("[1,2,3]", scanner) == [nil])
+        #expect(try scan(#"{"a":{"b":1}}"#, FieldScanner(paths: try paths("a.b", "a.c"))) == [.int(1), nil])
+        #expect(try scan(#"{"a":5}"#, FieldScanner(paths: try paths("a.b"))) == [nil])
+    }
+
+    @Test(arguments: [
+        (#"{"a":01}"#, "leading zero", 6),
+        (#"{"a":1,}"#, "expected a key", 7),
+        (#"{"a":"\#u{01}"}"#, "control character", 6),
+        (#"{"skip":"bad \x"}"#, "bad escape", 14),
+        (#"{"a":1} x"#, "unexpected bytes", 8),
+        (#"{"a":[1,2}"#, "expected ','", 9),
+        (#"{"a":1e999}"#, "out of range", 5),
+        (#"{"a":tru}"#, "expected true", 5),
+    ])
+    func malformedLinesAreErrorsWithTheirPosition(line: String, message: String, offset: Int) throws {
+        let scanner = FieldScanner(paths: try paths("a"))
+        let error = #expect(throws: JSONParser.SyntaxError.self) { try scan(line, scanner) }
+        #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        #expect(error?.offset == offset, "\(line)")
+    }
+
+    @Test func invalidUTF8InASkippedFieldIsAnError() throws {
+        let scanner = FieldScanner(paths: try paths("a"))
+        var bytes = Array(#"{"skip":"ab","a":1}"#.utf8)
+        bytes[10] = 0xC0
+        var slots: [JSONValue?] = [nil]
+        #expect(throws: JSONParser.SyntaxError.self) {
+            try bytes.withUnsafeBufferPointer { buffer throws(JSONParser.SyntaxError) in try scanner.scan(buffer, into: &slots) }
+        }
+    }
+
+    /// The pipeline reading only the fields it needs gives what it gives over whole records.
+    @Test(arguments: [
+        #"[{"op":"filter","where":{"any":[{"field":"user.tier","cmp":"eq","value":"pro"},{"field":"amount","cmp":"lt","value":0}]}},{"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"t"},{"fn":"count","as":"n"},{"fn":"max","field":"name","as":"m"}]}]"#,
+        #"[{"op":"transform","fields":[{"target":"double","type":"calculation","expr":"amount * 2"}]},{"op":"aggregate","aggregates":[{"fn":"sum","field":"double","as":"s"},{"fn":"unique","field":"country","as":"u"}]}]"#,
+        #"[{"op":"filter","where":{"field":"amount","cmp":"exists","value":true}},{"op":"select","fields":["name","user.tier"]},{"op":"limit","n":3}]"#,
+        #"[{"op":"group","by":["user.tier","country"],"aggregates":[{"fn":"avg","field":"amount","as":"a"}]},{"op":"sort","by":[{"field":"a","order":"desc"}]}]"#,
+    ])
+    func scanningGivesWhatWholeRecordsGive(pipeline: String) throws {
+        guard case .array(let raw) = try JSONParser.parse(pipeline) else { fatalError() }
+        var steps: [Step] = []
+        for (index, step) in raw.enumerated() { steps.append(try Step(step, field: "p[\(index)]")) }
+        let runner = PipelineRunner(steps: steps, onBadRecord: .fail)
+        let whole = try runner.run(try RecordSource(PipelineTests.records, folders: AllowedFolders(["/tmp"])), cancelled: { false })
+        let source = try RecordSource(PipelineTests.records, folders: AllowedFolders(["/tmp"]))
+        let needed = try #require(Step.neededPaths(steps))
+        source.scanner = FieldScanner(paths: needed)
+        let scanned = try runner.run(source, cancelled: { false })
+        #expect(scanned.records == whole.records)
+        #expect((scanned.read, scanned.dropped) == (whole.read, whole.dropped))
+    }
+}
