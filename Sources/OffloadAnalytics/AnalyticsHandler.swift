@@ -77,6 +77,19 @@ public struct AnalyticsHandler: JobHandler {
 
     /// Reads every event of `source` into `run` (sessions, when derived, once all are read).
     static func consume(_ source: RecordSource, into run: inout AnalyticsRun, cancelled: () -> Bool) throws {
+        if let scanner = source.scanner, let layout = run.slots(in: scanner) {
+            var slots = [JSONValue?](repeating: nil, count: layout.bucket + 1)
+            while let (line, error) = source.next(into: &slots) {
+                if run.read & 0xFFF == 0 && cancelled() { throw CancellationError() }
+                run.read += 1
+                if let error {
+                    try run.reject(line: line, "\(source.name) line \(line + run.lineOffset) is not valid JSON: \(error)")
+                } else {
+                    try run.take(&slots, at: layout, line: line, name: source.name)
+                }
+            }
+            return
+        }
         var held: [(line: Int, event: JSONValue)] = []
         while let (line, parsed) = source.next() {
             if run.read & 0xFFF == 0 && cancelled() { throw CancellationError() }
@@ -110,7 +123,8 @@ public struct AnalyticsHandler: JobHandler {
         let results = await DedicatedThreads.map(parts, name: "offload-events") { part -> PartRun in
             do {
                 let source = try RecordSource(linesOf: path, from: bounds[part], to: bounds[part + 1], name: name)
-                source.scanner = scanner
+                // A scanner of its own: objects shared between threads make every retain contend.
+                source.scanner = FieldScanner(paths: scanner.paths)
                 var run = AnalyticsRun(plan: plan)
                 run.lineOffset = offsets[part]
                 try consume(source, into: &run, cancelled: cancelled)

@@ -29,6 +29,9 @@ struct AnalyticsPlan {
         let fixed = names.compactMap { try? FieldPath($0, field: "") }
         return fixed + (filter?.paths ?? []) + groupBy + metrics.compactMap(\.field)
     }
+    /// Whether events reach the groups unchanged but for their timestamp (no enrichment,
+    /// hashing, anonymizing or removal), so they can be aggregated straight from the fields read.
+    var changesNoField: Bool { enrichments.isEmpty && !hashes && !anonymizesIp && privacy == .full }
     var hashes: Bool { enrichments.contains(.hashIdentifiers) || privacy == .anonymized }
     var anonymizesIp: Bool { enrichments.contains(.anonymizeIp) || privacy == .anonymized }
 
@@ -142,6 +145,49 @@ struct AnalyticsRun {
         case .disabled: result = keep(["eventType", "timestamp", "durationMs", "device"], in: result)
         }
         return result
+    }
+
+    /// Where the fields of an unchanged event sit among a scanner's slots; the bucket start goes
+    /// in one more slot after them.
+    struct Slots {
+        let scanner: FieldScanner
+        let eventType: Int
+        let timestamp: Int
+        let bucket: Int
+        let grouper: Grouper.Slots
+    }
+
+    /// The slots to aggregate events from, when the plan changes no field and `scanner` reads
+    /// all it needs.
+    func slots(in scanner: FieldScanner) -> Slots? {
+        guard plan.changesNoField,
+              let eventType = scanner.slot(of: try! FieldPath("eventType", field: "")),
+              let timestamp = scanner.slot(of: try! FieldPath("timestamp", field: "")) else { return nil }
+        let bucket = scanner.paths.count
+        guard let grouperSlots = grouper.slots({ $0.description == "$bucket" ? bucket : scanner.slot(of: $0) }) else { return nil }
+        return Slots(scanner: scanner, eventType: eventType, timestamp: timestamp, bucket: bucket, grouper: grouperSlots)
+    }
+
+    /// Checks, filters and aggregates an event given as its fields (see ``slots(in:)``): what
+    /// ``admit(_:line:name:)`` and ``aggregate(_:line:name:)`` do, without building the event.
+    mutating func take(_ slots: inout [JSONValue?], at layout: Slots, line: Int, name: String) throws(OffloadError) {
+        guard case .string? = slots[layout.eventType] else {
+            try reject(line: line, "\(name) line \(line + lineOffset): an event needs an eventType string")
+            return
+        }
+        guard let seconds = Self.seconds(slots[layout.timestamp]) else {
+            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or an ISO 8601 time")
+            return
+        }
+        if let filter = plan.filter, !filter.matches({ path in layout.scanner.slot(of: path).flatMap { slots[$0] } }) {
+            filteredOut += 1
+            return
+        }
+        slots[layout.timestamp] = .double(seconds)
+        slots[layout.bucket] = .double(plan.granularity.bucketStart(seconds))
+        do { try grouper.add(slots, at: layout.grouper) } catch {
+            try reject(line: line, "\(name) line \(line + lineOffset): \(error.message)")
+        }
     }
 
     mutating func aggregate(_ event: JSONValue, line: Int, name: String) throws(OffloadError) {

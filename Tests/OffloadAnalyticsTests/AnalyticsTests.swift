@@ -174,3 +174,37 @@ extension JSONValue {
         #expect(output.series.allSatisfy { $0["s"] == .int(25) })
     }
 }
+
+@Suite struct AnalyticsFieldPathTests {
+    /// Events aggregated straight from the fields read give what whole events give.
+    @Test(arguments: [
+        ##""filter":{"all":[{"field":"properties.plan","cmp":"eq","value":"pro"},{"field":"durationMs","cmp":"gt","value":10}]},"aggregate":{"groupBy":["eventType"],"granularity":"hour","metrics":[{"fn":"count","as":"n"},{"fn":"median","field":"durationMs","as":"m"}]}"##,
+        ##""aggregate":{"groupBy":["properties.plan","pageId"],"granularity":"minute","metrics":[{"fn":"min","field":"timestamp","as":"first"},{"fn":"unique","field":"userId","as":"users"},{"fn":"sum","field":"durationMs","as":"total"}]}"##,
+        ##""aggregate":{"granularity":"day","metrics":[{"fn":"count","as":"n"},{"fn":"sum","field":"durationMs","as":"total"}]}"##,
+    ])
+    func fieldsAloneGiveWhatWholeEventsGive(extra: String) throws {
+        var lines: [String] = []
+        for index in 0..<400 {
+            let type = ["page_view", "click", "scroll"][index % 3]
+            let time = index % 7 == 0 ? "\"2026-11-29T10:\(10 + index % 40):00Z\"" : String(1_795_946_400 + index * 37)
+            let duration = index % 11 == 0 ? "\"slow\"" : String(index % 50)
+            lines.append(##"{"eventType":"\##(type)","timestamp":\##(time),"durationMs":\##(duration),"userId":"u\##(index % 13)","pageId":"p\##(index % 4)","properties":{"plan":"\##(index % 3 == 0 ? "pro" : "free")"}}"##)
+        }
+        lines[5] = #"{"timestamp":1795946400}"#
+        let json = try JSONParser.parse(#"{"events":["# + lines.joined(separator: ",") + "]," + extra + #","onBadRecord":"skip"}"#)
+        let plan = try AnalyticsPlan(try JSONValueDecoder().decode(AnalyticsHandler.Payload.self, from: json, root: "payload"))
+        func run(scanning: Bool) throws -> AnalyticsRun {
+            let source = try RecordSource(json["events"]!, folders: AllowedFolders(["/tmp"]))
+            if scanning { source.scanner = FieldScanner(paths: plan.neededPaths) }
+            var run = AnalyticsRun(plan: plan)
+            #expect((source.scanner.flatMap { run.slots(in: $0) } != nil) == scanning)
+            try AnalyticsHandler.consume(source, into: &run, cancelled: { false })
+            return run
+        }
+        let (fields, whole) = (try run(scanning: true), try run(scanning: false))
+        #expect(fields.series() == whole.series())
+        #expect(!fields.series().isEmpty)
+        #expect((fields.read, fields.filteredOut, fields.rejected) == (whole.read, whole.filteredOut, whole.rejected))
+        #expect(fields.badEvents.map(\.message) == whole.badEvents.map(\.message))
+    }
+}

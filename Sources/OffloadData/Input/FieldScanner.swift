@@ -339,6 +339,11 @@ package final class FieldScanner: @unchecked Sendable {
             index += 1
             var escaped = false
             while index < bytes.count {
+                // Eight bytes at a time while none is a quote, a backslash, a control character or non-ASCII.
+                while index + 8 <= bytes.count, Self.plainASCII(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
+                    index += 8
+                }
+                guard index < bytes.count else { break }
                 let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
                     index += 1
@@ -370,6 +375,19 @@ package final class FieldScanner: @unchecked Sendable {
                 try skipMultibyte(byte)
             }
             throw error("unterminated string")
+        }
+
+        /// Whether none of the eight bytes in `word` ends or escapes a string or needs checking
+        /// as UTF-8 (the SWAR zero-byte test: `(v - 0x01…) & ~v & 0x80…` is non-zero when a byte
+        /// of `v` is zero).
+        @inline(__always)
+        private static func plainASCII(_ word: UInt64) -> Bool {
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let high: UInt64 = 0x8080_8080_8080_8080
+            let quote = word ^ (ones &* 0x22)
+            let backslash = word ^ (ones &* 0x5C)
+            let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
+            return special & high == 0
         }
 
         private static func isHex(_ byte: UInt8) -> Bool {

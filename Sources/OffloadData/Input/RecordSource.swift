@@ -20,7 +20,11 @@ package final class RecordSource {
 
     private var kind: Kind
     private var index = 0
-    private var buffer: [UInt8] = []
+    /// The file's bytes read but not yet consumed are `storage[start..<filled]`. Raw memory, not
+    /// an array: an array in a class is retained around every access, twice a line.
+    private var storage = UnsafeMutablePointer<UInt8>.allocate(capacity: 1)
+    private var capacity = 1
+    private var filled = 0
     private var start = 0
     private var line = 0
     /// Lines read so far (blank ones included).
@@ -73,6 +77,7 @@ package final class RecordSource {
 
     deinit {
         if case .lines(let fd) = kind { close(fd) }
+        storage.deallocate()
     }
 
     private static func parse(_ bytes: [UInt8], what: String) throws(OffloadError) -> JSONValue {
@@ -124,35 +129,29 @@ package final class RecordSource {
     /// Hands the next line that is not blank to `body`; its number and what `body` made, `nil` at the end.
     private func nextLine<Made>(_ fd: Int32, _ body: (UnsafeBufferPointer<UInt8>) -> Made) -> (line: Int, made: Made)? {
         while true {
-            let found = buffer.withUnsafeBufferPointer { raw -> Int? in
-                guard start < raw.count, let hit = memchr(raw.baseAddress! + start, 0x0A, raw.count - start) else { return nil }
-                return raw.baseAddress!.distance(to: hit.assumingMemoryBound(to: UInt8.self))
-            }
             let lineEnd: Int
-            if let newline = found {
-                lineEnd = newline
+            if start < filled, let hit = memchr(storage + start, 0x0A, filled - start) {
+                lineEnd = storage.distance(to: hit.assumingMemoryBound(to: UInt8.self))
             } else if ended {
-                guard start < buffer.count else { return nil }
-                lineEnd = buffer.count
+                guard start < filled else { return nil }
+                lineEnd = filled
             } else {
                 refill(fd)
                 continue
             }
             line += 1
-            let lineStart = start
-            start = min(lineEnd + 1, buffer.count)
-            let made: Made? = buffer.withUnsafeBufferPointer { raw in
-                let bytes = UnsafeBufferPointer(rebasing: raw[lineStart..<lineEnd])
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { return nil }
-                return body(bytes)
-            }
-            if let made { return (line, made) }
+            let bytes = UnsafeBufferPointer(start: storage + start, count: lineEnd - start)
+            start = min(lineEnd + 1, filled)
+            if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+            return (line, body(bytes))
         }
     }
 
+    /// Moves the unread bytes to the front and reads up to 1 MiB more after them.
     private func refill(_ fd: Int32) {
         if start > 0 {
-            buffer.removeFirst(start)
+            storage.update(from: storage + start, count: filled - start)
+            filled -= start
             start = 0
         }
         let chunk = min(1 << 20, end - offset)
@@ -160,10 +159,17 @@ package final class RecordSource {
             ended = true
             return
         }
-        let old = buffer.count
-        buffer.append(contentsOf: repeatElement(0, count: chunk))
-        let count = buffer.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + old, chunk, off_t(offset)) }
-        buffer.removeLast(chunk - max(count, 0))
-        if count <= 0 { ended = true } else { offset += count }
+        if filled + chunk > capacity {
+            let grown = UnsafeMutablePointer<UInt8>.allocate(capacity: filled + chunk)
+            grown.initialize(from: storage, count: filled)
+            storage.deallocate()
+            storage = grown
+            capacity = filled + chunk
+        }
+        let count = pread(fd, storage + filled, chunk, off_t(offset))
+        if count <= 0 { ended = true } else {
+            filled += count
+            offset += count
+        }
     }
 }

@@ -283,9 +283,14 @@ package struct Grouper {
 
     /// The slots of the fields this grouper reads, `nil` when `scanner` lacks one.
     package func slots(in scanner: FieldScanner) -> Slots? {
+        slots { scanner.slot(of: $0) }
+    }
+
+    /// The slots of the fields this grouper reads, `nil` when `slot` has none for one.
+    package func slots(_ slot: (FieldPath) -> Int?) -> Slots? {
         var keySlots: [Int] = []
         for path in by {
-            guard let slot = scanner.slot(of: path) else { return nil }
+            guard let slot = slot(path) else { return nil }
             keySlots.append(slot)
         }
         var fieldSlots: [Int?] = []
@@ -294,7 +299,7 @@ package struct Grouper {
                 fieldSlots.append(nil)
                 continue
             }
-            guard let slot = scanner.slot(of: path) else { return nil }
+            guard let slot = slot(path) else { return nil }
             fieldSlots.append(slot)
         }
         return Slots(keys: keySlots, fields: fieldSlots)
@@ -317,7 +322,9 @@ package struct Grouper {
         keyBuffer.removeAll(keepingCapacity: true)
         for position in by.indices { keyBuffer.append(value(position) ?? .null) }
         let slot: Int
-        if let existing = index[keyBuffer] {
+        if by.isEmpty {
+            slot = 0
+        } else if let existing = index[keyBuffer] {
             slot = existing
         } else {
             slot = keys.count

@@ -74,7 +74,7 @@ public indirect enum Predicate: Sendable {
     }
 
     /// Whether the record whose value at a path `value` gives matches.
-    func matches(_ value: (FieldPath) -> JSONValue?) -> Bool {
+    package func matches(_ value: (FieldPath) -> JSONValue?) -> Bool {
         switch self {
         case .all(let predicates): return predicates.allSatisfy { $0.matches(value) }
         case .any(let predicates): return predicates.contains { $0.matches(value) }
