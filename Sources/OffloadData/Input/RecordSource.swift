@@ -150,7 +150,7 @@ package final class RecordSource {
     /// Moves the unread bytes to the front and reads up to 1 MiB more after them.
     private func refill(_ fd: Int32) {
         if start > 0 {
-            storage.update(from: storage + start, count: filled - start)
+            memmove(storage, storage + start, filled - start)
             filled -= start
             start = 0
         }
