@@ -50,14 +50,14 @@ public struct DataHandler: JobHandler {
     }
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        var steps: [Step] = []
-        for (index, step) in payload.pipeline.enumerated() { steps.append(try Step(step, field: "payload.pipeline[\(index)]")) }
         guard let onBadRecord = PipelineRunner.OnBadRecord(rawValue: payload.onBadRecord ?? "fail") else {
             throw OffloadError(.invalidPayload, "payload.onBadRecord must be fail or skip")
         }
+        let name = Self.fileName(for: context.jobID)
+        let runner = try PipelineRunner(pipeline: payload.pipeline, onBadRecord: onBadRecord,
+                                        output: .init(directory: outputDirectory, name: name, inlineLimit: Self.inlineLimit))
         let source = try RecordSource(payload.input, folders: folders)
-        source.scanner = Step.neededPaths(steps).map(FieldScanner.init)
-        let runner = PipelineRunner(steps: steps, onBadRecord: onBadRecord)
+        source.scanner = Step.neededPaths(runner.steps).map(FieldScanner.init)
         let outcome: PipelineRunner.Outcome
         if runner.isSplittable, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
             let cancelled: @Sendable () -> Bool = { context.isCancelled }
@@ -65,19 +65,14 @@ public struct DataHandler: JobHandler {
         } else {
             outcome = try runner.run(source, cancelled: { context.isCancelled })
         }
-        var output = Output(records: nil, file: nil, count: outcome.records.count, read: outcome.read, dropped: outcome.dropped,
+        var output = Output(records: nil, file: outcome.file, count: outcome.count, read: outcome.read, dropped: outcome.dropped,
                             failed: outcome.failed, badRecords: outcome.badRecords.map { BadRecord(line: $0.line, message: $0.message) })
-        if outcome.records.count <= Self.inlineLimit {
-            output.records = outcome.records
-        } else {
-            var bytes: [UInt8] = []
-            for record in outcome.records {
-                JSONWriter.write(record, into: &bytes)
-                bytes.append(0x0A)
-            }
-            let name = Self.fileName(for: context.jobID)
-            try OutputFile.write(bytes, to: outputDirectory, name: name)
-            output.file = outputDirectory + "/" + name
+        if outcome.file == nil {
+            // The output of a group, aggregate or sort: inline when small, else a file like a streamed one.
+            let sink = RecordSink(inlineLimit: Self.inlineLimit, directory: outputDirectory, name: name)
+            for record in outcome.records { try sink.append(record) }
+            output.file = try sink.finish()
+            if output.file == nil { output.records = sink.records }
         }
         return output
     }

@@ -72,6 +72,11 @@ import Testing
         #"[{"op":"transform","fields":[{"target":"double","type":"calculation","expr":"amount * 2"}]},{"op":"aggregate","aggregates":[{"fn":"sum","field":"double","as":"s"},{"fn":"unique","field":"country","as":"u"}]}]"#,
         #"[{"op":"filter","where":{"field":"amount","cmp":"exists","value":true}},{"op":"select","fields":["name","user.tier"]},{"op":"limit","n":3}]"#,
         #"[{"op":"group","by":["user.tier","country"],"aggregates":[{"fn":"avg","field":"amount","as":"a"}]},{"op":"sort","by":[{"field":"a","order":"desc"}]}]"#,
+        // Transforms writing into slots: read by a filter, a group and a select; one overwrites its source.
+        #"[{"op":"transform","fields":[{"target":"code","type":"regexReplace","source":"country","pattern":"^(.)(.)$","replacement":"$2$1"},{"target":"amount","type":"calculation","expr":"amount * 10"}]},{"op":"filter","where":{"field":"amount","cmp":"gt","value":30}},{"op":"group","by":["code"],"aggregates":[{"fn":"sum","field":"amount","as":"t"}]}]"#,
+        #"[{"op":"transform","fields":[{"target":"label","type":"stringFormat","template":"{name} ({country})"},{"target":"meta.big","type":"calculation","expr":"amount > 5"}]},{"op":"select","fields":["label","meta.big","id"]}]"#,
+        // A target inside a field read whole: records are built for the transforms.
+        #"[{"op":"transform","fields":[{"target":"user.rank","type":"lookup","source":"user.tier","table":{"pro":1},"default":0}]},{"op":"select","fields":["user","id"]}]"#,
     ])
     func scanningGivesWhatWholeRecordsGive(pipeline: String) throws {
         guard case .array(let raw) = try JSONParser.parse(pipeline) else { fatalError() }

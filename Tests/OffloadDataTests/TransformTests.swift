@@ -5,7 +5,9 @@ import Testing
 @Suite struct TransformTests {
     private func transform(_ spec: String, _ record: String) throws -> JSONValue? {
         let t = try Transform(try JSONParser.parse(spec), field: "payload.pipeline[0].fields[0]")
-        return t.apply(to: try JSONParser.parse(record))["out"]
+        var parsed = try JSONParser.parse(record)
+        t.apply(to: &parsed)
+        return parsed["out"]
     }
 
     @Test func stringFormat() throws {

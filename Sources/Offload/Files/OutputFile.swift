@@ -10,29 +10,79 @@ public enum OutputFile {
     /// Writes `bytes` to `directory/name`.
     /// - Throws: ``OffloadError/Code/handlerFailed`` with the system's reason.
     public static func write(_ bytes: [UInt8], to directory: String, name: String) throws(OffloadError) {
-        try makeDirectory(directory)
-        let path = directory + "/" + name
-        let temporary = path + ".part-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-        guard fd >= 0 else { throw failure("cannot create \(temporary)") }
-        let written = bytes.withUnsafeBytes { raw -> Bool in
+        let writer = try Writer(directory: directory, name: name)
+        try writer.append(bytes)
+        try writer.commit()
+    }
+
+    /// An output file written piece by piece under a temporary name, which takes its own name
+    /// only when committed (a job that fails leaves no half-written output behind).
+    public final class Writer {
+        /// The temporary file being written.
+        public let temporaryPath: String
+        public let path: String
+        private var fd: Int32
+
+        /// Creates `directory/name`'s temporary file (`tag` tells apart several at once).
+        public init(directory: String, name: String, tag: String = "") throws(OffloadError) {
+            try makeDirectory(directory)
+            path = directory + "/" + name
+            temporaryPath = path + ".part-\(getpid())\(tag)"
+            fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            guard fd >= 0 else { throw failure("cannot create \(temporaryPath)") }
+        }
+
+        deinit { discard() }
+
+        public func append(_ bytes: UnsafeRawBufferPointer) throws(OffloadError) {
             var offset = 0
-            while offset < raw.count {
-                let count = writeDescriptor(fd, raw.baseAddress! + offset, raw.count - offset)
+            while offset < bytes.count {
+                let count = writeDescriptor(fd, bytes.baseAddress! + offset, bytes.count - offset)
                 if count < 0 && errno == EINTR { continue }
-                if count <= 0 { return false }
+                guard count > 0 else { throw failure("cannot write \(temporaryPath)") }
                 offset += count
             }
-            return true
         }
-        close(fd)
-        guard written else {
-            unlink(temporary)
-            throw failure("cannot write \(temporary)")
+
+        public func append(_ bytes: [UInt8]) throws(OffloadError) {
+            let error = bytes.withUnsafeBytes { raw -> OffloadError? in
+                do throws(OffloadError) { try append(raw) } catch { return error }
+                return nil
+            }
+            if let error { throw error }
         }
-        guard rename(temporary, path) == 0 else {
-            unlink(temporary)
-            throw failure("cannot rename \(temporary) to \(path)")
+
+        /// Appends the whole content of the file at `source`.
+        public func appendFile(_ source: String) throws(OffloadError) {
+            let input = open(source, O_RDONLY | O_CLOEXEC)
+            guard input >= 0 else { throw failure("cannot open \(source)") }
+            defer { close(input) }
+            var chunk = [UInt8](repeating: 0, count: 1 << 20)
+            while true {
+                let count = chunk.withUnsafeMutableBytes { read(input, $0.baseAddress!, $0.count) }
+                if count < 0 && errno == EINTR { continue }
+                guard count >= 0 else { throw failure("cannot read \(source)") }
+                if count == 0 { return }
+                try append(Array(chunk[0..<count]))
+            }
+        }
+
+        /// Gives the file its name.
+        public func commit() throws(OffloadError) {
+            close(fd)
+            fd = -1
+            guard rename(temporaryPath, path) == 0 else {
+                unlink(temporaryPath)
+                throw failure("cannot rename \(temporaryPath) to \(path)")
+            }
+        }
+
+        /// Removes the temporary file (nothing once committed).
+        public func discard() {
+            guard fd >= 0 else { return }
+            close(fd)
+            fd = -1
+            unlink(temporaryPath)
         }
     }
 

@@ -40,13 +40,19 @@ public enum JSONWriter {
         if number == number.rounded(), abs(number) < 1e15 {
             out.append(contentsOf: String(Int64(number)).utf8)
         } else {
-            out.append(contentsOf: "\(number)".utf8)
+            out.append(contentsOf: number.description.utf8)
         }
     }
 
     /// Writes a string with the escapes JSON requires.
     public static func writeString(_ text: String, into out: inout [UInt8]) {
         out.append(UInt8(ascii: "\""))
+        // Most strings need no escape: copied whole.
+        if text.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
+            out.append(contentsOf: text.utf8)
+            out.append(UInt8(ascii: "\""))
+            return
+        }
         for byte in text.utf8 {
             switch byte {
             case UInt8(ascii: "\""): append("\\\"", to: &out)

@@ -131,14 +131,14 @@ package final class FieldScanner: @unchecked Sendable {
     package func record(from slots: [JSONValue?]) -> JSONValue {
         var record = JSONValue.object([])
         for (path, value) in zip(paths, slots) {
-            if let value { record = path.setting(value, in: record) }
+            if let value { path.set(value, in: &record) }
         }
         return record
     }
 
     /// Fills `slots` from a record already in memory.
     package func fill(_ slots: inout [JSONValue?], from record: JSONValue) {
-        for (index, path) in paths.enumerated() { slots[index] = path.value(in: record) }
+        for index in slots.indices { slots[index] = index < paths.count ? paths[index].value(in: record) : nil }
     }
 
     struct Tree {

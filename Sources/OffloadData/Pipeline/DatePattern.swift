@@ -5,7 +5,8 @@ package import Offload
 package struct DatePattern: Sendable {
     private enum Token: Sendable {
         case literal(String)
-        case field(Character, Int)
+        /// A pattern letter (ASCII) and how many times it is repeated.
+        case field(UInt8, Int)
     }
 
     private let tokens: [Token]
@@ -26,7 +27,7 @@ package struct DatePattern: Sendable {
                     characters.removeFirst()
                     count += 1
                 }
-                tokens.append(.field(character, count))
+                tokens.append(.field(character.asciiValue!, count))
             } else if character.isLetter {
                 throw OffloadError(.invalidPayload, "\(field): '\(character)' is not a pattern letter (use yyyy MM dd HH mm ss SSS EEE a, and quotes for text)")
             } else {
@@ -59,30 +60,52 @@ package struct DatePattern: Sendable {
         let secondOfDay = Int(whole) - days * 86400
         let (year, month, day) = Self.civil(fromDays: days)
         let (hour, minute, second) = (secondOfDay / 3600, secondOfDay / 60 % 60, secondOfDay % 60)
-        func padded(_ value: Int, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
+        var out: [UInt8] = []
+        out.reserveCapacity(32)
+        func padded(_ value: Int, _ width: Int) {
+            var digits = 1
+            var rest = abs(value)
+            while rest >= 10 {
+                rest /= 10
+                digits += 1
+            }
+            if value < 0 { out.append(UInt8(ascii: "-")) }
+            for _ in digits..<max(width, digits) { out.append(UInt8(ascii: "0")) }
+            var divisor = 1
+            for _ in 1..<digits { divisor *= 10 }
+            rest = abs(value)
+            while divisor > 0 {
+                out.append(UInt8(ascii: "0") + UInt8(rest / divisor))
+                rest %= divisor
+                divisor /= 10
+            }
         }
-        var out = ""
+        let weekday = ((days % 7) + 7) % 7
         for token in tokens {
             switch token {
-            case .literal(let text): out += text
+            case .literal(let text): out.append(contentsOf: text.utf8)
             case .field(let letter, let count):
                 switch letter {
-                case "y": out += count == 2 ? padded(year % 100, 2) : padded(year, count)
-                case "M": out += count >= 4 ? Self.months[month - 1] : count == 3 ? String(Self.months[month - 1].prefix(3)) : padded(month, count)
-                case "d": out += padded(day, count)
-                case "E": out += count >= 4 ? Self.days[((days % 7) + 7) % 7] : String(Self.days[((days % 7) + 7) % 7].prefix(3))
-                case "H": out += padded(hour, count)
-                case "h": out += padded(hour % 12 == 0 ? 12 : hour % 12, count)
-                case "m": out += padded(minute, count)
-                case "s": out += padded(second, count)
-                case "S": out += String(padded(milliseconds, 3).prefix(count))
-                default: out += hour < 12 ? "AM" : "PM"
+                case UInt8(ascii: "y"): count == 2 ? padded(year % 100, 2) : padded(year, count)
+                case UInt8(ascii: "M"):
+                    if count >= 4 { out.append(contentsOf: Self.months[month - 1].utf8) } else if count == 3 {
+                        out.append(contentsOf: Self.months[month - 1].utf8.prefix(3))
+                    } else { padded(month, count) }
+                case UInt8(ascii: "d"): padded(day, count)
+                case UInt8(ascii: "E"): out.append(contentsOf: count >= 4 ? Self.days[weekday].utf8[...] : Self.days[weekday].utf8.prefix(3))
+                case UInt8(ascii: "H"): padded(hour, count)
+                case UInt8(ascii: "h"): padded(hour % 12 == 0 ? 12 : hour % 12, count)
+                case UInt8(ascii: "m"): padded(minute, count)
+                case UInt8(ascii: "s"): padded(second, count)
+                case UInt8(ascii: "S"):
+                    let start = out.count
+                    padded(milliseconds, 3)
+                    out.removeLast(max(0, out.count - start - count))
+                default: out.append(contentsOf: (hour < 12 ? "AM" : "PM").utf8)
                 }
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     /// Year, month, day from days since 1970-01-01 (Howard Hinnant's algorithm).

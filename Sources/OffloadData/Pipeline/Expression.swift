@@ -35,25 +35,30 @@ public indirect enum Expression: Sendable {
     /// The value for `record`: a number, a boolean, or null when a field is missing or not a
     /// number, or a division by zero.
     func evaluate(_ record: JSONValue) -> JSONValue {
+        evaluate { $0.value(in: record) }
+    }
+
+    /// The value for the record whose value at a path `field` gives.
+    func evaluate(_ field: (FieldPath) -> JSONValue?) -> JSONValue {
         switch self {
         case .number(let value): return .double(value)
         case .bool(let value): return .bool(value)
         case .field(let path):
-            guard let value = path.value(in: record) else { return .null }
+            guard let value = field(path) else { return .null }
             if case .bool = value { return value }
             return value.doubleValue.map(JSONValue.double) ?? .null
         case .unary(let op, let operand):
-            let value = operand.evaluate(record)
+            let value = operand.evaluate(field)
             if op == "!" { return Self.truth(value).map { .bool(!$0) } ?? .null }
             return value.doubleValue.map { .double(-$0) } ?? .null
         case .binary(let op, let left, let right):
             if op == "&&" || op == "||" {
-                guard let a = Self.truth(left.evaluate(record)) else { return .null }
+                guard let a = Self.truth(left.evaluate(field)) else { return .null }
                 if op == "&&" && !a { return .bool(false) }
                 if op == "||" && a { return .bool(true) }
-                return Self.truth(right.evaluate(record)).map(JSONValue.bool) ?? .null
+                return Self.truth(right.evaluate(field)).map(JSONValue.bool) ?? .null
             }
-            let (a, b) = (left.evaluate(record), right.evaluate(record))
+            let (a, b) = (left.evaluate(field), right.evaluate(field))
             if op == "==" || op == "!=" {
                 guard a != .null, b != .null else { return .null }
                 return .bool((a == b) == (op == "=="))
@@ -72,10 +77,10 @@ public indirect enum Expression: Sendable {
             }
         case .call(let name, let arguments):
             if name == "if" {
-                guard let condition = Self.truth(arguments[0].evaluate(record)) else { return .null }
-                return arguments[condition ? 1 : 2].evaluate(record)
+                guard let condition = Self.truth(arguments[0].evaluate(field)) else { return .null }
+                return arguments[condition ? 1 : 2].evaluate(field)
             }
-            let values = arguments.map { $0.evaluate(record).doubleValue }
+            let values = arguments.map { $0.evaluate(field).doubleValue }
             guard let numbers = Optional(values.compactMap { $0 }), numbers.count == values.count else { return .null }
             switch name {
             case "round":

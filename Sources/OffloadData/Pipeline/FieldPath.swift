@@ -30,20 +30,28 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         return current
     }
 
-    /// `record` with the value at the path set (making objects on the way).
-    func setting(_ value: JSONValue, in record: JSONValue) -> JSONValue {
-        Self.set(value, parts[...], in: record)
+    /// Sets the value at the path in `record`, making objects on the way (a part that is not an
+    /// object is replaced by one). In place: a record's members are not copied for each field set.
+    func set(_ value: JSONValue, in record: inout JSONValue) {
+        Self.set(value, parts[...], in: &record)
     }
 
-    private static func set(_ value: JSONValue, _ parts: ArraySlice<String>, in record: JSONValue) -> JSONValue {
-        guard let first = parts.first else { return value }
+    private static func set(_ value: JSONValue, _ parts: ArraySlice<String>, in record: inout JSONValue) {
+        guard let first = parts.first else {
+            record = value
+            return
+        }
         var members: [(key: String, value: JSONValue)] = []
         if case .object(let existing) = record { members = existing }
+        // The record lets go of its members, so that they are changed in place, not copied.
+        record = .null
         if let index = members.firstIndex(where: { $0.key == first }) {
-            members[index].value = set(value, parts.dropFirst(), in: members[index].value)
+            set(value, parts.dropFirst(), in: &members[index].value)
         } else {
-            members.append((first, set(value, parts.dropFirst(), in: .null)))
+            var child = JSONValue.null
+            set(value, parts.dropFirst(), in: &child)
+            members.append((first, child))
         }
-        return .object(members)
+        record = .object(members)
     }
 }

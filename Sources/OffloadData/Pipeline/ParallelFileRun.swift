@@ -3,9 +3,9 @@ import Glibc
 #endif
 package import Offload
 
-/// Streams a JSON Lines file in as many parts as there are CPUs, each part on its own task into
-/// its own groups, then merges the groups in file order (sums stay compensated, variances merge
-/// exactly). Used when the records flow straight into a group or aggregate.
+/// Streams a JSON Lines file in as many parts as there are CPUs, each part on its own thread into
+/// its own groups or records, then merges them in file order (sums stay compensated, variances
+/// merge exactly, records keep the file's order). Used when no limit needs the records before.
 package enum ParallelFileRun {
     /// Below this size one pass is cheaper than starting tasks.
     package static let minimumBytes = 4 << 20
@@ -24,21 +24,29 @@ package enum ParallelFileRun {
                 let source = try RecordSource(linesOf: path, from: bounds[part], to: bounds[part + 1], name: name)
                 // A scanner of its own: objects shared between threads make every retain contend.
                 source.scanner = scanner.map { FieldScanner(paths: $0.paths) }
-                return (part, PartResult(result: .success(try runner.stream(source, cancelled: cancelled))), source.linesRead)
+                let own = runner.forAnotherThread()
+                let sink = own.makeSink(tag: ".\(part)")
+                return (part, PartResult(result: .success(try own.stream(source, into: sink, cancelled: cancelled))), source.linesRead)
             } catch {
                 return (part, PartResult(result: .failure(error)), 0)
             }
         }
         var merged: PipelineRunner.Partial?
+        var sinks: [RecordSink] = []
         var lineOffset = 0
         for (part, outcome, _) in results {
             switch outcome.result {
             case .success(var partial):
                 for index in partial.rejections.indices { partial.rejections[index].line += lineOffset }
+                if let sink = partial.sink { sinks.append(sink) }
                 if merged == nil {
                     merged = partial
                 } else {
-                    merged!.grouper!.merge(partial.grouper!)
+                    if partial.grouper != nil {
+                        merged!.grouper!.merge(partial.grouper!)
+                    } else {
+                        merged!.collected += partial.collected
+                    }
                     merged!.read += partial.read
                     merged!.dropped += partial.dropped
                     merged!.failed += partial.failed
@@ -52,6 +60,9 @@ package enum ParallelFileRun {
             case .failure(let error):
                 throw OffloadError(.handlerFailed, "\(error)")
             }
+        }
+        if let output = runner.output, !sinks.isEmpty {
+            merged!.sink = try RecordSink.joining(sinks, inlineLimit: output.inlineLimit, directory: output.directory, name: output.name)
         }
         return try runner.finish(merged!, input: name, cancelled: cancelled)
     }

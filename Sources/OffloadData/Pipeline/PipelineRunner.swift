@@ -8,7 +8,11 @@ struct PipelineRunner {
     enum OnBadRecord: String { case fail, skip }
 
     struct Outcome {
+        /// The output records, unless they went to `file`.
         var records: [JSONValue]
+        /// The JSON Lines file holding the output, when a streaming pipeline wrote one.
+        var file: String?
+        var count = 0
         var read = 0
         var dropped = 0
         var failed = 0
@@ -27,6 +31,8 @@ struct PipelineRunner {
     /// What streaming one input (or one part of it) produced.
     struct Partial {
         var grouper: Grouper?
+        /// Where the records go when the pipeline streams to its end (else `collected`).
+        var sink: RecordSink?
         var collected: [JSONValue] = []
         var read = 0
         var dropped = 0
@@ -34,9 +40,49 @@ struct PipelineRunner {
         var rejections: [Rejection] = []
     }
 
+    /// Where a pipeline that streams to its end writes its output when it is large.
+    struct OutputPlace {
+        var directory: String
+        var name: String
+        var inlineLimit: Int
+    }
+
     let steps: [Step]
     let onBadRecord: OnBadRecord
+    var output: OutputPlace?
     static let reportedBadRecords = 5
+
+    /// The JSON the steps were read from, to read them again for another thread.
+    private var pipeline: [JSONValue]?
+
+    init(steps: [Step], onBadRecord: OnBadRecord, output: OutputPlace? = nil) {
+        self.steps = steps
+        self.onBadRecord = onBadRecord
+        self.output = output
+    }
+
+    /// Reads the steps of `pipeline` (`payload.pipeline`).
+    init(pipeline: [JSONValue], onBadRecord: OnBadRecord, output: OutputPlace? = nil) throws(OffloadError) {
+        var steps: [Step] = []
+        for (index, step) in pipeline.enumerated() { steps.append(try Step(step, field: "payload.pipeline[\(index)]")) }
+        self.init(steps: steps, onBadRecord: onBadRecord, output: output)
+        self.pipeline = pipeline
+    }
+
+    /// A runner for another thread, with steps of its own: the arrays and strings inside steps
+    /// are retained and released for every record, and two cores doing that to the same objects
+    /// slow each other down several times over.
+    func forAnotherThread() -> PipelineRunner {
+        guard let pipeline, let copy = try? PipelineRunner(pipeline: pipeline, onBadRecord: onBadRecord, output: output) else { return self }
+        return copy
+    }
+
+    /// A sink for the output of a pipeline of streaming steps only, when it has an output place
+    /// (`tag` tells apart the parts of a file read at once).
+    func makeSink(tag: String = "") -> RecordSink? {
+        guard let output, steps.allSatisfy(\.isStreaming) else { return nil }
+        return RecordSink(inlineLimit: output.inlineLimit, directory: output.directory, name: output.name, tag: tag)
+    }
 
     private var streaming: [Step] { Array(steps.prefix { $0.isStreaming }) }
 
@@ -48,15 +94,15 @@ struct PipelineRunner {
         }
     }
 
-    /// Whether parts of a file can be streamed apart and their groups merged: the records flow
-    /// straight into a group or aggregate, with no limit on the way.
+    /// Whether parts of a file can be streamed apart and their outputs merged (groups merged,
+    /// records joined in file order): no limit on the way, which would need the records before.
     var isSplittable: Bool {
-        blockingGrouper != nil && !streaming.contains { if case .limit = $0 { true } else { false } }
+        !streaming.contains { if case .limit = $0 { true } else { false } }
     }
 
     func run(_ source: RecordSource, cancelled: () -> Bool) throws(OffloadError) -> Outcome {
         do {
-            return try finish(try stream(source, cancelled: cancelled), input: source.name, cancelled: cancelled)
+            return try finish(try stream(source, into: makeSink(), cancelled: cancelled), input: source.name, cancelled: cancelled)
         } catch let rejection as Rejection {
             throw failure(rejection, input: source.name, lineOffset: 0)
         } catch let error as OffloadError {
@@ -73,24 +119,30 @@ struct PipelineRunner {
     /// Reads `source` through the streaming steps into the first group, aggregate or sort. With a
     /// scanner, a record is only its fields (in slots) until a step needs it whole.
     /// - Throws: a ``Rejection`` for a bad record when bad records fail the job, ``OffloadError`` when cancelled.
-    func stream(_ source: RecordSource, cancelled: () -> Bool) throws -> Partial {
+    func stream(_ source: RecordSource, into sink: RecordSink? = nil, cancelled: () -> Bool) throws -> Partial {
         let streaming = streaming
-        var partial = Partial(grouper: blockingGrouper)
+        var partial = Partial(grouper: blockingGrouper, sink: sink)
         var limitLeft: [Int?] = streaming.map { if case .limit(let n) = $0 { n } else { nil } }
         var exhausted = false
-        let scanner = source.scanner
-        var slots = [JSONValue?](repeating: nil, count: scanner?.paths.count ?? 0)
+        let scanning = source.scanner != nil
+        let layout = source.scanner.map { SlotLayout(scanner: $0, streaming: streaming, readPaths: Step.neededPaths(steps) ?? []) }
+        let transformsInSlots = layout?.transformsInSlots ?? false
+        // Read through an unowned reference: the layout outlives the loop, and retaining it in
+        // every closure that reads a field would cost more than the reading.
+        unowned(unsafe) let fields = layout ?? SlotLayout.empty
+        var slots = [JSONValue?](repeating: nil, count: layout?.paths.count ?? 0)
         // Held in locals for the loop: reaching into `partial` or unwrapping optionals for each
         // record would copy (and retain) what they hold.
         var grouper = partial.grouper
         partial.grouper = nil
         let grouping = grouper != nil
-        let grouperSlots = scanner.flatMap { grouper?.slots(in: $0) }
+        let grouperSlots = layout.flatMap { layout in grouper?.slots { layout.slot(of: $0) } }
         let addsSlots = grouperSlots != nil
         let slotsForGrouper = grouperSlots ?? Grouper.Slots(keys: [], fields: [])
         let hasStreamingSteps = !streaming.isEmpty
-        let scanning = scanner != nil
+        var memo = TransformMemo()
         reading: while !exhausted {
+            // The record, once a step needed it whole; until then (with a scanner) its fields are in `slots`.
             var current: JSONValue?
             let line: Int
             if scanning {
@@ -120,18 +172,30 @@ struct PipelineRunner {
                 switch step {
                 case .filter(let predicate):
                     let matches = if let current { predicate.matches(current) } else {
-                        predicate.matches { path in scanner!.slot(of: path).flatMap { slots[$0] } }
+                        predicate.matches { path in fields.slot(of: path).flatMap { slots[$0] } }
                     }
                     guard matches else {
                         partial.dropped += 1
                         continue reading
                     }
                 case .transform(let transforms):
-                    var record = current ?? scanner!.record(from: slots)
-                    for transform in transforms { record = transform.apply(to: record) }
-                    current = record
+                    if current == nil, transformsInSlots {
+                        for (position, transform) in transforms.enumerated() {
+                            let value = transform.value(memo: &memo, key: index << 16 | position) { path in
+                                fields.slot(of: path).flatMap { slots[$0] }
+                            }
+                            slots[fields.targets[index][position]] = value
+                        }
+                    } else {
+                        var record = current ?? fields.record(from: slots)
+                        current = nil
+                        for (position, transform) in transforms.enumerated() {
+                            transform.apply(to: &record, memo: &memo, key: index << 16 | position)
+                        }
+                        current = record
+                    }
                 case .select(let paths):
-                    current = Self.project(current ?? scanner!.record(from: slots), paths)
+                    current = if let current { Self.project(current, paths) } else { fields.selection(index, from: slots) }
                 case .limit:
                     guard let left = limitLeft[index], left > 0 else {
                         exhausted = true
@@ -148,13 +212,15 @@ struct PipelineRunner {
                     if current == nil, addsSlots {
                         try grouper!.add(slots, at: slotsForGrouper)
                     } else {
-                        try grouper!.add(current ?? scanner!.record(from: slots))
+                        try grouper!.add(current ?? fields.record(from: slots))
                     }
                 } catch {
                     try reject(Rejection(line: line, detail: ": \(error.message)"), into: &partial)
                 }
+            } else if let sink {
+                try sink.append(current ?? fields.record(from: slots))
             } else {
-                partial.collected.append(current ?? scanner!.record(from: slots))
+                partial.collected.append(current ?? fields.record(from: slots))
             }
         }
         partial.grouper = grouper
@@ -163,13 +229,21 @@ struct PipelineRunner {
 
     /// Applies the steps after the streamed ones to a partial's output.
     func finish(_ partial: Partial, input: String, cancelled: () -> Bool) throws(OffloadError) -> Outcome {
-        var rows = partial.grouper?.results() ?? partial.collected
-        let rest = steps.dropFirst(streaming.count + (partial.grouper != nil ? 1 : 0))
-        for step in rest {
-            if cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
-            rows = try Self.apply(step, to: rows)
+        var outcome: Outcome
+        if let sink = partial.sink {
+            outcome = Outcome(records: sink.records, read: partial.read, dropped: partial.dropped, failed: partial.failed)
+            outcome.file = try sink.finish()
+            outcome.count = sink.count
+        } else {
+            var rows = partial.grouper?.results() ?? partial.collected
+            let rest = steps.dropFirst(streaming.count + (partial.grouper != nil ? 1 : 0))
+            for step in rest {
+                if cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+                rows = try Self.apply(step, to: rows)
+            }
+            outcome = Outcome(records: rows, read: partial.read, dropped: partial.dropped, failed: partial.failed)
+            outcome.count = rows.count
         }
-        var outcome = Outcome(records: rows, read: partial.read, dropped: partial.dropped, failed: partial.failed)
         outcome.badRecords = partial.rejections.prefix(Self.reportedBadRecords).map {
             ($0.line, $0.message(input: input, lineOffset: 0))
         }
@@ -190,7 +264,11 @@ struct PipelineRunner {
         case .select(let paths):
             return rows.map { project($0, paths) }
         case .transform(let transforms):
-            return rows.map { row in transforms.reduce(row) { $1.apply(to: $0) } }
+            return rows.map { row in
+                var record = row
+                for transform in transforms { transform.apply(to: &record) }
+                return record
+            }
         case .limit(let n):
             return Array(rows.prefix(n))
         case .sort(let keys):
@@ -247,7 +325,7 @@ struct PipelineRunner {
     static func project(_ record: JSONValue, _ paths: [FieldPath]) -> JSONValue {
         var result = JSONValue.object([])
         for path in paths {
-            if let value = path.value(in: record) { result = path.setting(value, in: result) }
+            if let value = path.value(in: record) { path.set(value, in: &result) }
         }
         return result
     }
@@ -361,7 +439,7 @@ package struct Grouper {
     package func results() -> [JSONValue] {
         keys.indices.map { slot in
             var row = JSONValue.object([])
-            for (path, value) in zip(by, keys[slot]) { row = path.setting(value, in: row) }
+            for (path, value) in zip(by, keys[slot]) { path.set(value, in: &row) }
             guard case .object(var members) = row else { return row }
             for (position, spec) in aggregates.enumerated() {
                 members.append((spec.name, accumulators[slot * aggregates.count + position].result()))

@@ -116,26 +116,36 @@ public struct Transform: Sendable {
         }
     }
 
-    func apply(to record: JSONValue) -> JSONValue {
-        target.setting(value(for: record), in: record)
+    /// Writes the transform's value into `record`.
+    func apply(to record: inout JSONValue) {
+        var memo = TransformMemo()
+        apply(to: &record, memo: &memo, key: 0)
     }
 
-    private func value(for record: JSONValue) -> JSONValue {
+    /// Writes the transform's value into `record`, reusing a regular expression's earlier result
+    /// for the same text from `memo` under `key` (one per transform of a pipeline).
+    func apply(to record: inout JSONValue, memo: inout TransformMemo, key: Int) {
+        let made = value(memo: &memo, key: key) { [record] in $0.value(in: record) }
+        target.set(made, in: &record)
+    }
+
+    /// The transform's value for the record whose value at a path `field` gives.
+    func value(memo: inout TransformMemo, key: Int, _ field: (FieldPath) -> JSONValue?) -> JSONValue {
         switch kind {
         case .stringFormat(let parts):
             var text = ""
             for part in parts {
                 switch part {
                 case .text(let literal): text += literal
-                case .field(let path): text += path.value(in: record).map(Self.plain) ?? ""
+                case .field(let path): text += field(path).map(Self.plain) ?? ""
                 }
             }
             return .string(text)
         case .numberFormat(let source, let decimals, let grouping):
-            guard let number = source.value(in: record)?.doubleValue else { return .null }
+            guard let number = field(source)?.doubleValue else { return .null }
             return .string(Self.format(number, decimals: decimals, grouping: grouping))
         case .dateFormat(let source, let pattern, let offset):
-            guard let value = source.value(in: record) else { return .null }
+            guard let value = field(source) else { return .null }
             let seconds: Double? = switch value {
             case .string(let text): ISO8601.parse(text)
             // Epoch milliseconds from 100,000,000,000 (March 1973 in ms; year 5138 in seconds).
@@ -144,13 +154,13 @@ public struct Transform: Sendable {
             }
             return seconds.map { .string(pattern.format($0, offsetSeconds: offset)) } ?? .null
         case .regexReplace(let source, let regex, let replacement):
-            guard case .string(let text)? = source.value(in: record) else { return .null }
-            return .string(regex.replacing(in: text, with: replacement))
+            guard case .string(let text)? = field(source) else { return .null }
+            return .string(memo.value(key, text) { regex.replacing(in: text, with: replacement) })
         case .lookup(let source, let table, let fallback):
-            guard let key = source.value(in: record) else { return fallback }
+            guard let key = field(source) else { return fallback }
             return table[Self.plain(key)] ?? fallback
         case .calculation(let expression):
-            return expression.evaluate(record)
+            return expression.evaluate(field)
         }
     }
 
@@ -196,6 +206,21 @@ private extension String {
     /// The digits of a whole, non-negative `Double`.
     init(format whole: Double) {
         self = whole < 9e18 ? String(UInt64(whole)) : String(whole)
+    }
+}
+
+/// Results of a costly transform by input text, for one pass over the records (never shared
+/// between threads): a field of repeated values (countries, statuses, paths) is matched once per
+/// distinct value. Each transform keeps at most ``limit`` texts; past that, new ones are computed.
+struct TransformMemo {
+    static let limit = 4_096
+    private var tables: [Int: [String: String]] = [:]
+
+    mutating func value(_ key: Int, _ text: String, _ make: () -> String) -> String {
+        if let known = tables[key]?[text] { return known }
+        let made = make()
+        if tables[key, default: [:]].count < Self.limit { tables[key, default: [:]][text] = made }
+        return made
     }
 }
 
