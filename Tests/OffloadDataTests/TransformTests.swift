@@ -58,6 +58,49 @@ import Testing
         #expect(try calc("-price") == .double(-10))
     }
 
+    /// Offsets from the system's time zone database, daylight saving included, checked against
+    /// Python's zoneinfo; the years after the files' last transition follow their POSIX rule.
+    @Test(arguments: [
+        ("Europe/Paris", 1_774_745_999, "2026-03-29 01:59:59"),
+        ("Europe/Paris", 1_774_746_000, "2026-03-29 03:00:00"),
+        ("America/New_York", 1_772_953_199, "2026-03-08 01:59:59"),
+        ("America/New_York", 1_772_953_200, "2026-03-08 03:00:00"),
+        ("Australia/Sydney", 1_775_318_399, "2026-04-05 02:59:59"),
+        ("Australia/Sydney", 1_775_318_400, "2026-04-05 02:00:00"),
+        ("Europe/Paris", 2_540_289_600, "2050-07-01 14:00:00"),
+        ("America/New_York", 2_869_128_000, "2060-12-01 07:00:00"),
+        ("Australia/Sydney", 2_683_152_000, "2055-01-10 11:00:00"),
+        ("Asia/Kolkata", 1_780_272_000, "2026-06-01 05:30:00"),
+        ("UTC", 1_780_272_000, "2026-06-01 00:00:00"),
+    ])
+    func namedTimeZones(zone: String, seconds: Int, expected: String) throws {
+        let spec = ##"{"target":"out","type":"dateFormat","source":"t","format":"yyyy-MM-dd HH:mm:ss","timeZone":"ZONE"}"##
+        #expect(try transform(spec.replacing("ZONE", with: zone), ##"{"t":\##(seconds)}"##) == .string(expected))
+    }
+
+    @Test func posixRulesAfterTheLastTransition() throws {
+        let paris = try #require(PosixRule("CET-1CEST,M3.5.0,M10.5.0/3"))
+        #expect(paris.offset(at: 2_540_289_600) == 7200)
+        #expect(paris.offset(at: 2_553_508_800) == 3600)
+        let sydney = try #require(PosixRule("AEST-10AEDT,M10.1.0,M4.1.0/3"))
+        #expect(sydney.offset(at: 2_683_152_000) == 39600)
+        #expect(sydney.offset(at: 2_695_420_800) == 36000)
+        #expect(PosixRule("<+0530>-5:30")?.offset(at: 0) == 19800)
+        #expect(PosixRule("EST5EDT,M3.2.0/xx,M11.1.0") == nil)
+    }
+
+    @Test func repeatedTimesInOneMinuteFormatAlike() throws {
+        let t = try Transform(try JSONParser.parse(##"{"target":"out","type":"dateFormat","source":"t","format":"HH:mm","timeZone":"Europe/Paris"}"##), field: "f")
+        var memo = TransformMemo()
+        var texts: [String] = []
+        for seconds in stride(from: 1_774_745_940, to: 1_774_746_090, by: 30) {
+            var record = JSONValue.object([("t", .int(Int64(seconds)))])
+            t.apply(to: &record, memo: &memo, key: 1)
+            texts.append(record["out"]?.stringValue ?? "")
+        }
+        #expect(texts == ["01:59", "01:59", "03:00", "03:00", "03:01"])
+    }
+
     @Test func badTransformsNameFieldAndColumn() throws {
         for (spec, expected) in [
             (##"{"target":"out","type":"calculation","expr":"price * (qty"}"##, "expected ')' at column 13"),
@@ -66,7 +109,11 @@ import Testing
             (##"{"target":"out","type":"calculation","expr":"price $ 2"}"##, "unexpected '$' at column 7"),
             (##"{"target":"out","type":"regexReplace","source":"a","pattern":"(["}"##, "not a valid regular expression"),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy-QQ"}"##, "'Q' is not a pattern letter"),
-            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"Europe/Paris"}"##, "named zones are not supported"),
+            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"Mars/Olympus_Mons"}"##, "'Mars/Olympus_Mons' is not a time zone"),
+            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"../../etc/passwd"}"##, "is not UTC, an offset like +02:00 or a zone name"),
+            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"zone.tab"}"##, "is not UTC, an offset like +02:00 or a zone name"),
+            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"iso3166.tab"}"##, "is not UTC, an offset like +02:00 or a zone name"),
+            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"+25:00"}"##, "is not an offset like +02:00"),
             (##"{"target":"out","type":"numberFormat","source":"a","decimals":40}"##, "decimals must be between 0 and 20"),
             (##"{"target":"out","type":"slugify","source":"a"}"##, "type 'slugify'"),
             (##"{"target":"out","type":"stringFormat","template":"{open"}"##, "without a closing"),

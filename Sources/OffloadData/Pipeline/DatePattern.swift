@@ -10,6 +10,8 @@ package struct DatePattern: Sendable {
     }
 
     private let tokens: [Token]
+    /// The length of the finest unit shown, in seconds (`nil` with milliseconds).
+    private let unitSeconds: Double?
     private static let letters: Set<Character> = ["y", "M", "d", "E", "H", "h", "m", "s", "S", "a"]
 
     package init(_ pattern: String, field: String) throws(OffloadError) {
@@ -36,17 +38,25 @@ package struct DatePattern: Sendable {
             }
         }
         self.tokens = tokens
+        var unit: Double? = 86400
+        for case .field(let letter, _) in tokens {
+            switch letter {
+            case UInt8(ascii: "S"): unit = nil
+            case UInt8(ascii: "s"): unit = unit.map { min($0, 1) }
+            case UInt8(ascii: "m"): unit = unit.map { min($0, 60) }
+            case UInt8(ascii: "H"), UInt8(ascii: "h"), UInt8(ascii: "a"): unit = unit.map { min($0, 3600) }
+            default: break
+            }
+        }
+        unitSeconds = unit
     }
 
-    /// `UTC`, `Z` or an offset `+02:00` / `-0530`, in seconds east of UTC.
-    static func offset(_ zone: String, field: String) throws(OffloadError) -> Int {
-        if zone == "UTC" || zone == "Z" || zone == "GMT" { return 0 }
-        let digits = zone.dropFirst().filter { $0 != ":" }
-        guard let sign = zone.first, sign == "+" || sign == "-", digits.count == 4, let value = Int(digits) else {
-            throw OffloadError(.invalidPayload, "\(field): '\(zone)' is not UTC or an offset like +02:00 (named zones are not supported)")
-        }
-        let seconds = (value / 100) * 3600 + (value % 100) * 60
-        return sign == "-" ? -seconds : seconds
+    /// The number of the unit of the finest field the pattern shows (minutes for `HH:mm`, days
+    /// for `yyyy-MM-dd`) that the local time `seconds` falls in: the formatted text is the same
+    /// for times in the same unit. `nil` for a pattern showing milliseconds.
+    func unitOfLocalTime(_ seconds: Double) -> Int64? {
+        guard let unitSeconds else { return nil }
+        return Int64((seconds / unitSeconds).rounded(.down))
     }
 
     private static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
@@ -106,6 +116,16 @@ package struct DatePattern: Sendable {
             }
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Days since 1970-01-01 of a date (Howard Hinnant's algorithm).
+    static func days(fromYear year: Int, month: Int, day: Int) -> Int {
+        let y = month <= 2 ? year - 1 : year
+        let era = (y >= 0 ? y : y - 399) / 400
+        let yoe = y - era * 400
+        let doy = (153 * (month > 2 ? month - 3 : month + 9) + 2) / 5 + day - 1
+        let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy
+        return era * 146_097 + doe - 719_468
     }
 
     /// Year, month, day from days since 1970-01-01 (Howard Hinnant's algorithm).

@@ -180,11 +180,14 @@ struct PipelineRunner {
                     }
                 case .transform(let transforms):
                     if current == nil, transformsInSlots {
-                        for (position, transform) in transforms.enumerated() {
-                            let value = transform.value(memo: &memo, key: index << 16 | position) { path in
-                                fields.slot(of: path).flatMap { slots[$0] }
+                        // Through a pointer: a transform is not copied (and all it holds retained) for each record.
+                        transforms.withUnsafeBufferPointer { transforms in
+                            for position in transforms.indices {
+                                let value = transforms[position].value(memo: &memo, key: index << 16 | position) { path in
+                                    fields.slot(of: path).flatMap { slots[$0] }
+                                }
+                                slots[fields.targets[index][position]] = value
                             }
-                            slots[fields.targets[index][position]] = value
                         }
                     } else {
                         var record = current ?? fields.record(from: slots)

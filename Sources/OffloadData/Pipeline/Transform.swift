@@ -2,14 +2,15 @@ import Offload
 
 /// One field a `transform` step writes: `{"target":"label","type":"stringFormat","template":"{name} ({country})"}`,
 /// `numberFormat` (`source`, `decimals`, `grouping`), `dateFormat` (`source` as ISO 8601, epoch
-/// seconds or milliseconds; `format` like `yyyy-MM-dd HH:mm`; `timeZone` `UTC` or `+02:00`),
+/// seconds or milliseconds; `format` like `yyyy-MM-dd HH:mm`; `timeZone` `UTC`, `+02:00` or a zone name as `Europe/Paris`),
 /// `regexReplace` (`source`, `pattern`, `replacement` with `$1`), `lookup` (`source`, `table`,
-/// `default`), `calculation` (`expr`, see ``Expression``). A missing source gives null.
-public struct Transform: Sendable {
+/// `default`), `calculation` (`expr`, see ``Expression``). A missing source gives null. A class:
+/// passing one along is a single reference count, not one for each thing it holds.
+public final class Transform: Sendable {
     enum Kind: Sendable {
         case stringFormat([TemplatePart])
         case numberFormat(source: FieldPath, decimals: Int, grouping: Bool)
-        case dateFormat(source: FieldPath, pattern: DatePattern, offsetSeconds: Int)
+        case dateFormat(source: FieldPath, pattern: DatePattern, zone: TimeZoneRule)
         case regexReplace(source: FieldPath, regex: CompiledRegex, replacement: String)
         case lookup(source: FieldPath, table: [String: JSONValue], fallback: JSONValue)
         case calculation(Expression)
@@ -61,7 +62,7 @@ public struct Transform: Sendable {
             kind = .numberFormat(source: try source(), decimals: decimals, grouping: raw.grouping ?? false)
         case "dateFormat":
             kind = .dateFormat(source: try source(), pattern: try DatePattern(try required(raw.format, "format"), field: "\(field).format"),
-                               offsetSeconds: try DatePattern.offset(raw.timeZone ?? "UTC", field: "\(field).timeZone"))
+                               zone: try TimeZoneRule(raw.timeZone ?? "UTC", field: "\(field).timeZone"))
         case "regexReplace":
             kind = .regexReplace(source: try source(), regex: try CompiledRegex(try required(raw.pattern, "pattern"), field: "\(field).pattern"),
                                  replacement: raw.replacement ?? "")
@@ -144,7 +145,7 @@ public struct Transform: Sendable {
         case .numberFormat(let source, let decimals, let grouping):
             guard let number = field(source)?.doubleValue else { return .null }
             return .string(Self.format(number, decimals: decimals, grouping: grouping))
-        case .dateFormat(let source, let pattern, let offset):
+        case .dateFormat(let source, let pattern, let zone):
             guard let value = field(source) else { return .null }
             let seconds: Double? = switch value {
             case .string(let text): ISO8601.parse(text)
@@ -152,7 +153,10 @@ public struct Transform: Sendable {
             case .int, .double: value.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
             default: nil
             }
-            return seconds.map { .string(pattern.format($0, offsetSeconds: offset)) } ?? .null
+            // Beyond ±100,000 years, a time is not a date to format.
+            guard let seconds, abs(seconds) < 3e12 else { return .null }
+            let local = seconds + Double(zone.offset(at: seconds))
+            return .string(memo.date(key, pattern.unitOfLocalTime(local)) { pattern.format(local, offsetSeconds: 0) })
         case .regexReplace(let source, let regex, let replacement):
             guard case .string(let text)? = field(source) else { return .null }
             return .string(memo.value(key, text) { regex.replacing(in: text, with: replacement) })
@@ -215,6 +219,17 @@ private extension String {
 struct TransformMemo {
     static let limit = 4_096
     private var tables: [Int: [String: String]] = [:]
+    private var lastDates: [Int: (unit: Int64, text: String)] = [:]
+
+    /// A date's text, reused while records keep to the same unit of the finest field the
+    /// pattern shows (the same minute for `HH:mm`): records often come in time order.
+    mutating func date(_ key: Int, _ unit: Int64?, _ make: () -> String) -> String {
+        guard let unit else { return make() }
+        if let last = lastDates[key], last.unit == unit { return last.text }
+        let made = make()
+        lastDates[key] = (unit, made)
+        return made
+    }
 
     mutating func value(_ key: Int, _ text: String, _ make: () -> String) -> String {
         if let known = tables[key]?[text] { return known }
