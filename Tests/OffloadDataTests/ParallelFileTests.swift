@@ -56,4 +56,71 @@ import Testing
             #expect(error.message.contains("sales.jsonl line 5001 is not valid JSON"), "\(error.message)")
         }
     }
+
+    private func streamingRunner(_ pipeline: String, output: String, onBadRecord: PipelineRunner.OnBadRecord = .fail) throws -> PipelineRunner {
+        guard case .array(let steps) = try JSONParser.parse(pipeline) else { fatalError() }
+        return try PipelineRunner(pipeline: steps, onBadRecord: onBadRecord, output: .init(directory: output, name: "out.jsonl", inlineLimit: 100))
+    }
+
+    private func lines(_ path: String) throws -> [JSONValue] {
+        let fd = open(path, O_RDONLY)
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count <= 0 { break }
+            bytes += chunk[0..<count]
+        }
+        return try bytes.split(separator: 0x0A).map { try JSONParser.parse($0) }
+    }
+
+    /// Records of a streaming pipeline go to the output file as they come, part by part, in the
+    /// file's order, and equal what the same steps give over records held in memory.
+    @Test(arguments: [
+        #"[{"op":"filter","where":{"field":"amount","cmp":"gt","value":10}},{"op":"transform","fields":[{"target":"label","type":"stringFormat","template":"{country}-{id}"},{"target":"day","type":"dateFormat","source":"id","format":"yyyy-MM-dd HH:mm","timeZone":"Europe/Paris"}]},{"op":"select","fields":["id","label","day","missing"]}]"#,
+        #"[{"op":"transform","fields":[{"target":"amount","type":"calculation","expr":"amount * 2"}]},{"op":"select","fields":["amount","country"]}]"#,
+        #"[{"op":"filter","where":{"field":"country","cmp":"eq","value":"DE"}},{"op":"select","fields":["pad","id"]}]"#,
+    ])
+    func streamingOutputIsWrittenInFileOrder(pipeline: String) async throws {
+        let path = makeFile(badLine: 100_000 + pipeline.count)  // beyond the last line: a name of its own, no bad line
+        let output = "/tmp/offload-stream-out-\(getpid())-\(pipeline.count)"
+        defer {
+            unlink(path)
+            unlink(output + "/out.jsonl")
+            rmdir(output)
+        }
+        let runner = try streamingRunner(pipeline, output: output)
+        let parallel = try await ParallelFileRun.run(runner, path: path, name: "sales.jsonl", scanner: Step.neededPaths(runner.steps).map(FieldScanner.init),
+                                                     parts: 3, cancelled: { false })
+        let memory = try PipelineRunner(steps: runner.steps, onBadRecord: .fail)
+            .run(try RecordSource(linesOf: path, from: 0, to: Int.max, name: "sales.jsonl"), cancelled: { false })
+        let file = try #require(parallel.file)
+        #expect(file == output + "/out.jsonl")
+        #expect(parallel.records.isEmpty && parallel.count == memory.records.count && memory.records.count > 100)
+        #expect(try lines(file) == memory.records)
+    }
+
+    @Test func aFailedStreamingRunLeavesNoFileBehind() async throws {
+        let path = makeFile(badLine: 5_500)
+        let output = "/tmp/offload-stream-fail-\(getpid())"
+        defer {
+            unlink(path)
+            rmdir(output)
+        }
+        let runner = try streamingRunner(#"[{"op":"select","fields":["id"]}]"#, output: output)
+        await #expect(throws: OffloadError.self) {
+            _ = try await ParallelFileRun.run(runner, path: path, name: "sales.jsonl", scanner: Step.neededPaths(runner.steps).map(FieldScanner.init),
+                                              parts: 3, cancelled: { false })
+        }
+        var directory = opendir(output)
+        var names: [String] = []
+        while let directory, let entry = readdir(directory) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        if let open = directory { closedir(open) }
+        directory = nil
+        #expect(names.isEmpty, "\(names)")
+    }
 }

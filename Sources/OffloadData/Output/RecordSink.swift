@@ -40,6 +40,16 @@ package final class RecordSink {
         if pending.count >= 1 << 20 { try flush() }
     }
 
+    /// Appends a record that `write` writes as JSON straight from where its values are, without
+    /// building it; `build` makes it while records are kept in memory.
+    func append(build: () -> JSONValue, write: (inout [UInt8]) -> Void) throws(OffloadError) {
+        guard writer != nil else { return try append(build()) }
+        count += 1
+        write(&pending)
+        pending.append(0x0A)
+        if pending.count >= 1 << 20 { try flush() }
+    }
+
     private func encode(_ record: JSONValue) {
         JSONWriter.write(record, into: &pending)
         pending.append(0x0A)

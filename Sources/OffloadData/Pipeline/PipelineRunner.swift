@@ -141,6 +141,12 @@ struct PipelineRunner {
         let slotsForGrouper = grouperSlots ?? Grouper.Slots(keys: [], fields: [])
         let hasStreamingSteps = !streaming.isEmpty
         var memo = TransformMemo()
+        // A pipeline ending with a select of top-level fields, its records going to a file: they
+        // are written straight from the slots.
+        let lastStep = streaming.count - 1
+        let writesSelection: Bool = if case .select? = streaming.last, sink != nil, layout != nil {
+            fields.selectsTopLevelFields(lastStep)
+        } else { false }
         reading: while !exhausted {
             // The record, once a step needed it whole; until then (with a scanner) its fields are in `slots`.
             var current: JSONValue?
@@ -198,7 +204,15 @@ struct PipelineRunner {
                         current = record
                     }
                 case .select(let paths):
-                    current = if let current { Self.project(current, paths) } else { fields.selection(index, from: slots) }
+                    if let record = current {
+                        current = Self.project(record, paths)
+                    } else if writesSelection && index == lastStep {
+                        try sink!.append(build: { fields.selection(index, from: slots) },
+                                         write: { fields.writeSelection(index, from: slots, into: &$0) })
+                        continue reading
+                    } else {
+                        current = fields.selection(index, from: slots)
+                    }
                 case .limit:
                     guard let left = limitLeft[index], left > 0 else {
                         exhausted = true

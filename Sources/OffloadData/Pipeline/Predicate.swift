@@ -120,7 +120,7 @@ public indirect enum Predicate: Sendable {
 }
 
 /// A regular expression compiled once, with the error position when it does not parse.
-public struct CompiledRegex: @unchecked Sendable {
+public final class CompiledRegex: @unchecked Sendable {
     // `@unchecked Sendable`: a `Regex` is immutable once built; it is only matched.
     let regex: Regex<AnyRegexOutput>
     let pattern: String

@@ -56,6 +56,30 @@ final class SlotLayout: Sendable {
         self.selected = selected
     }
 
+    /// Writes as JSON the record that the `select` at streaming step `step` keeps, for a select
+    /// of top-level fields (see ``selectsTopLevelFields(_:)``): what ``selection(_:from:)``
+    /// builds, written without being built.
+    func writeSelection(_ step: Int, from slots: [JSONValue?], into out: inout [UInt8]) {
+        out.append(UInt8(ascii: "{"))
+        var first = true
+        for slot in selected[step] {
+            guard let slot, let value = slots[slot] else { continue }
+            if !first { out.append(UInt8(ascii: ",")) }
+            first = false
+            JSONWriter.writeString(paths[slot].description, into: &out)
+            out.append(UInt8(ascii: ":"))
+            JSONWriter.write(value, into: &out)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// Whether the `select` at streaming step `step` keeps only top-level fields, each once, so
+    /// that ``writeSelection(_:from:into:)`` writes what ``selection(_:from:)`` builds.
+    func selectsTopLevelFields(_ step: Int) -> Bool {
+        let slots = selected[step].compactMap { $0 }
+        return Set(slots).count == slots.count && slots.allSatisfy { paths[$0].parts.count == 1 }
+    }
+
     func slot(of path: FieldPath) -> Int? {
         paths.firstIndex { $0.description == path.description }
     }

@@ -7,7 +7,7 @@ import Offload
 /// `default`), `calculation` (`expr`, see ``Expression``). A missing source gives null. A class:
 /// passing one along is a single reference count, not one for each thing it holds.
 public final class Transform: Sendable {
-    enum Kind: Sendable {
+    indirect enum Kind: Sendable {
         case stringFormat([TemplatePart])
         case numberFormat(source: FieldPath, decimals: Int, grouping: Bool)
         case dateFormat(source: FieldPath, pattern: DatePattern, zone: TimeZoneRule)
