@@ -173,3 +173,25 @@ import Testing
         #expect(throws: OffloadError.self) { try outside.get() }
     }
 }
+
+@Suite struct QuantileTests {
+    @Test func selectionFindsEveryRankAsSortingDoes() {
+        for size in [1, 2, 3, 10, 101, 1_000] {
+            let values = (0..<size).map { _ in Double(Int.random(in: 0..<(size / 3 + 1))) }
+            let sorted = values.sorted()
+            for k in 0..<size {
+                var work = values
+                #expect(Accumulator.select(k, in: &work) == sorted[k])
+                if k + 1 < size { #expect(work[(k + 1)...].min() == sorted[k + 1]) }
+            }
+        }
+    }
+
+    @Test func ordersThatDefeatMiddlePivotsStayFast() {
+        // Sorted, reversed and all-equal inputs of a million values.
+        for values in [(0..<1_000_000).map(Double.init), (0..<1_000_000).reversed().map(Double.init), Array(repeating: 7.0, count: 1_000_000)] {
+            var work = values
+            #expect(Accumulator.select(500_000, in: &work) == values.sorted()[500_000])
+        }
+    }
+}

@@ -126,15 +126,41 @@ struct Accumulator {
         value.rounded() == value && abs(value) < 9e15 ? .int(Int64(value)) : .double(value)
     }
 
-    /// Linear interpolation between the closest ranks (numpy's and pandas' default).
+    /// Linear interpolation between the closest ranks (numpy's and pandas' default). The two
+    /// ranks are found by selection, in linear time, not by sorting.
     private static func quantile(_ values: [Double], _ q: Double) -> JSONValue {
         guard !values.isEmpty else { return .null }
-        let sorted = values.sorted()
-        let position = q * Double(sorted.count - 1)
+        var work = values
+        let position = q * Double(work.count - 1)
         let lower = Int(position.rounded(.down))
-        let upper = min(lower + 1, sorted.count - 1)
+        let upper = min(lower + 1, work.count - 1)
         let fraction = position - Double(lower)
-        return .double(sorted[lower] + (sorted[upper] - sorted[lower]) * fraction)
+        let low = select(lower, in: &work)
+        // After selecting rank `lower`, everything above it is at larger indices: rank `lower + 1` is their least.
+        let high = upper == lower ? low : work[(lower + 1)...].min()!
+        return .double(low + (high - low) * fraction)
+    }
+
+    /// The value of rank `k` (0-based) of `values`, which it partially orders (Hoare's
+    /// quickselect with a random pivot, so that no order of input makes it quadratic; what is
+    /// left of `k` ends no larger, what is right of it no smaller).
+    static func select(_ k: Int, in values: inout [Double]) -> Double {
+        var (low, high) = (0, values.count - 1)
+        while low < high {
+            let pivot = values[Int.random(in: low...high)]
+            var (i, j) = (low, high)
+            while i <= j {
+                while values[i] < pivot { i += 1 }
+                while values[j] > pivot { j -= 1 }
+                if i <= j {
+                    values.swapAt(i, j)
+                    i += 1
+                    j -= 1
+                }
+            }
+            if k <= j { high = j } else if k >= i { low = i } else { break }
+        }
+        return values[k]
     }
 }
 
