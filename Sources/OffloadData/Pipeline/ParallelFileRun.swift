@@ -34,7 +34,7 @@ package enum ParallelFileRun {
         var merged: PipelineRunner.Partial?
         var sinks: [RecordSink] = []
         var lineOffset = 0
-        for (part, outcome, _) in results {
+        for (_, outcome, linesRead) in results {
             switch outcome.result {
             case .success(var partial):
                 for index in partial.rejections.indices { partial.rejections[index].line += lineOffset }
@@ -52,7 +52,8 @@ package enum ParallelFileRun {
                     merged!.failed += partial.failed
                     merged!.rejections += partial.rejections
                 }
-                lineOffset += try lines(path, from: bounds[part], to: bounds[part + 1])
+                // A part that succeeded read all its lines.
+                lineOffset += linesRead
             case .failure(let rejection as PipelineRunner.Rejection):
                 throw runner.failure(rejection, input: name, lineOffset: lineOffset)
             case .failure(let error as OffloadError):
