@@ -339,9 +339,16 @@ package final class FieldScanner: @unchecked Sendable {
             index += 1
             var escaped = false
             while index < bytes.count {
-                // Eight bytes at a time while none is a quote, a backslash, a control character or non-ASCII.
-                while index + 8 <= bytes.count, Self.plainASCII(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)) {
-                    index += 8
+                // Eight bytes at a time: past those that are plain ASCII, to the first that is a
+                // quote, a backslash, a control character or the start of a multibyte sequence.
+                while index + 8 <= bytes.count {
+                    let special = Self.specialBytes(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                    if special == 0 {
+                        index += 8
+                    } else {
+                        index += special.trailingZeroBitCount >> 3
+                        break
+                    }
                 }
                 guard index < bytes.count else { break }
                 let byte = bytes[index]
@@ -377,17 +384,18 @@ package final class FieldScanner: @unchecked Sendable {
             throw error("unterminated string")
         }
 
-        /// Whether none of the eight bytes in `word` ends or escapes a string or needs checking
-        /// as UTF-8 (the SWAR zero-byte test: `(v - 0x01…) & ~v & 0x80…` is non-zero when a byte
-        /// of `v` is zero).
+        /// The high bit of each of the eight bytes of `word` (little-endian) that ends or escapes
+        /// a string or needs checking as UTF-8, by the SWAR zero-byte test (`(v - 0x01…) & ~v &
+        /// 0x80…` flags the bytes of `v` that are zero). A borrow can flag a byte above a flagged
+        /// one too, never below: the lowest flag is exact, which is all that is read.
         @inline(__always)
-        private static func plainASCII(_ word: UInt64) -> Bool {
+        private static func specialBytes(_ word: UInt64) -> UInt64 {
             let ones: UInt64 = 0x0101_0101_0101_0101
             let high: UInt64 = 0x8080_8080_8080_8080
             let quote = word ^ (ones &* 0x22)
             let backslash = word ^ (ones &* 0x5C)
             let special = ((quote &- ones) & ~quote) | ((backslash &- ones) & ~backslash) | ((word &- ones &* 0x20) & ~word) | word
-            return special & high == 0
+            return special & high
         }
 
         private static func isHex(_ byte: UInt8) -> Bool {
