@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Offload
 import Testing
 @testable import OffloadData
@@ -126,5 +129,63 @@ import Testing
         let scanned = try runner.run(source, cancelled: { false })
         #expect(scanned.records == whole.records)
         #expect((scanned.read, scanned.dropped) == (whole.read, whole.dropped))
+    }
+}
+
+@Suite struct JSONArrayFileTests {
+    private func write(_ text: String, _ name: String) -> String {
+        let path = "/tmp/offload-array-\(getpid())-\(name).json"
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
+        _ = Array(text.utf8).withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+        close(fd)
+        return path
+    }
+
+    private func source(_ path: String) throws -> RecordSource {
+        try RecordSource(.object([("path", .string(path))]), folders: AllowedFolders(["/tmp"]))
+    }
+
+    @Test func elementsAreReadOneByOneWithOrWithoutAScanner() throws {
+        let path = write(" [\n" + (1...50).map { #"  {"id":\#($0),"country":"\#(["FR", "DE"][$0 % 2])","amount":\#(Double($0) / 4),"x":{"y":[1,2]}}"# }.joined(separator: ",\n") + "\n] \n", "good")
+        defer { unlink(path) }
+        let step = try Step(try JSONParser.parse(#"{"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"t"},{"fn":"count","as":"n"}]}"#), field: "p")
+        let runner = PipelineRunner(steps: [step], onBadRecord: .fail)
+        let whole = try runner.run(try source(path), cancelled: { false })
+        let scanning = try source(path)
+        scanning.scanner = FieldScanner(paths: Step.neededPaths([step])!)
+        let fields = try runner.run(scanning, cancelled: { false })
+        #expect(whole.read == 50 && fields.read == 50)
+        #expect(whole.records == fields.records)
+        #expect(whole.records.first?["n"] == .int(25))
+        let empty = write("[ ]", "empty")
+        defer { unlink(empty) }
+        #expect(try runner.run(try source(empty), cancelled: { false }).read == 0)
+    }
+
+    @Test(arguments: [
+        (#"{"id":1}"#, "expected '['", 1),
+        (#"[{"id":1},]"#, "expected a value", 11),
+        (#"[{"id":1} {"id":2}]"#, "',' or ']'", 11),
+        (#"[{"id":1}] x"#, "unexpected bytes after the array", 12),
+        (#"[{"id":"\#u{01}"}]"#, "control character", 9),
+    ])
+    func aMalformedArrayFileFailsWithTheBytePosition(text: String, message: String, byte: Int) throws {
+        let path = write(text, "bad-\(byte)-\(message.count)")
+        defer { unlink(path) }
+        let error = #expect(throws: OffloadError.self) { try source(path) }
+        #expect(error?.code == .invalidPayload)
+        #expect(error?.message.contains(message) == true, "\(error?.message ?? "")")
+        #expect(error?.message.hasSuffix("at byte \(byte)") == true, "\(error?.message ?? "")")
+    }
+
+    @Test func aBadElementIsOneFailedRecord() throws {
+        let path = write(#"[{"amount":1},{"amount":1e999},{"amount":2}]"#, "element")
+        defer { unlink(path) }
+        let step = try Step(try JSONParser.parse(#"{"op":"aggregate","aggregates":[{"fn":"sum","field":"amount","as":"t"}]}"#), field: "p")
+        let source = try source(path)
+        source.scanner = FieldScanner(paths: Step.neededPaths([step])!)
+        let outcome = try PipelineRunner(steps: [step], onBadRecord: .skip).run(source, cancelled: { false })
+        #expect(outcome.failed == 1 && outcome.records == [.object([("t", .int(3))])])
+        #expect(outcome.badRecords.first?.line == 2)
     }
 }

@@ -4,13 +4,15 @@ import Glibc
 package import Offload
 
 /// Where a pipeline's records come from: an inline array, a JSON Lines file read in chunks (never
-/// whole), or a JSON array file. Each record carries its line (or index) for error messages.
+/// whole), or a JSON array file (its bytes checked once, then each element read like a line: only
+/// the fields used are built). Each record carries its line (or index) for error messages.
 package final class RecordSource {
     private enum Kind {
         case inline([JSONValue])
         /// A JSON Lines file read from `offset` up to `end` (the whole file: `Int.max`).
         case lines(fd: Int32)
-        case array([JSONValue])
+        /// A JSON array file's bytes and where each element starts and ends.
+        case arrayFile(bytes: [UInt8], elements: [Range<Int>])
     }
 
     private var offset = 0
@@ -49,10 +51,7 @@ package final class RecordSource {
             name = reference
             if reference.hasSuffix(".json") {
                 let bytes = try folders.read(reference, field: "payload.input.path", maxBytes: 1 << 31)
-                guard case .array(let records) = try Self.parse(bytes, what: reference) else {
-                    throw OffloadError(.invalidPayload, "payload.input.path: \(reference) must hold a JSON array of records")
-                }
-                kind = .array(records)
+                kind = .arrayFile(bytes: bytes, elements: try Self.elements(of: bytes, what: reference))
             } else {
                 let fd = open(path, O_RDONLY | O_CLOEXEC)
                 guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(reference)") }
@@ -80,9 +79,38 @@ package final class RecordSource {
         storage.deallocate()
     }
 
-    private static func parse(_ bytes: [UInt8], what: String) throws(OffloadError) -> JSONValue {
-        do { return try JSONParser.parse(bytes) } catch {
-            throw OffloadError(.invalidPayload, "payload.input.path: \(what) is not valid JSON: \(error)")
+    /// Where the elements of the JSON array in `bytes` are, the whole checked as JSON (grammar and UTF-8).
+    private static func elements(of bytes: [UInt8], what: String) throws(OffloadError) -> [Range<Int>] {
+        do {
+            return try bytes.withUnsafeBufferPointer { buffer throws(JSONParser.SyntaxError) in
+                var cursor = FieldScanner.Cursor(bytes: buffer)
+                var elements: [Range<Int>] = []
+                cursor.skipWhitespace()
+                guard cursor.peek == UInt8(ascii: "[") else { throw cursor.error("expected '[': the file must hold a JSON array of records") }
+                cursor.index += 1
+                cursor.skipWhitespace()
+                if cursor.peek == UInt8(ascii: "]") {
+                    cursor.index += 1
+                } else {
+                    while true {
+                        cursor.skipWhitespace()
+                        let start = cursor.index
+                        try cursor.skipValue(depth: 1)
+                        elements.append(start..<cursor.index)
+                        cursor.skipWhitespace()
+                        if cursor.peek == UInt8(ascii: "]") {
+                            cursor.index += 1
+                            break
+                        }
+                        try cursor.expect(UInt8(ascii: ","), "',' or ']' after an element")
+                    }
+                }
+                cursor.skipWhitespace()
+                guard cursor.index == buffer.count else { throw cursor.error("unexpected bytes after the array") }
+                return elements
+            }
+        } catch {
+            throw OffloadError(.invalidPayload, "payload.input.path: \(what) is not valid JSON: \(error.message) at byte \(error.offset + 1)")
         }
     }
 
@@ -90,10 +118,20 @@ package final class RecordSource {
     /// end. With a scanner, the record holds only the scanner's fields.
     package func next() -> (line: Int, record: Result<JSONValue, JSONParser.SyntaxError>)? {
         switch kind {
-        case .inline(let records), .array(let records):
+        case .inline(let records):
             guard index < records.count else { return nil }
             index += 1
             return (index, .success(records[index - 1]))
+        case .arrayFile(let bytes, let elements):
+            guard index < elements.count else { return nil }
+            index += 1
+            return (index, bytes.withUnsafeBufferPointer { buffer in
+                let element = UnsafeBufferPointer(rebasing: buffer[elements[index - 1]])
+                return Result { () throws(JSONParser.SyntaxError) in
+                    if let scanner { return try scanner.scan(element) }
+                    return try JSONParser.parse(buffer: element)
+                }
+            })
         case .lines(let fd):
             return nextLine(fd) { bytes in
                 Result { () throws(JSONParser.SyntaxError) in
@@ -109,11 +147,22 @@ package final class RecordSource {
     package func next(into slots: inout [JSONValue?]) -> (line: Int, error: JSONParser.SyntaxError?)? {
         guard let scanner else { preconditionFailure("next(into:) reads through a scanner") }
         switch kind {
-        case .inline(let records), .array(let records):
+        case .inline(let records):
             guard index < records.count else { return nil }
             index += 1
             scanner.fill(&slots, from: records[index - 1])
             return (index, nil)
+        case .arrayFile(let bytes, let elements):
+            guard index < elements.count else { return nil }
+            index += 1
+            return (index, bytes.withUnsafeBufferPointer { buffer -> JSONParser.SyntaxError? in
+                do throws(JSONParser.SyntaxError) {
+                    try scanner.scan(UnsafeBufferPointer(rebasing: buffer[elements[index - 1]]), into: &slots)
+                    return nil
+                } catch {
+                    return error
+                }
+            })
         case .lines(let fd):
             return nextLine(fd) { bytes -> JSONParser.SyntaxError? in
                 do throws(JSONParser.SyntaxError) {
