@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "OffloadImage", targets: ["OffloadImage"]),
         .library(name: "OffloadData", targets: ["OffloadData"]),
         .library(name: "OffloadAnalytics", targets: ["OffloadAnalytics"]),
+        .library(name: "OffloadPlugins", targets: ["OffloadPlugins"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -25,6 +26,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // One trait only: with WasmKit's default traits a no-change rebuild recompiles all of it.
+        .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2", traits: ["MultiThread"]),
     ],
     targets: [
         // Process, pipe and limit calls Swift cannot make directly (variadic fcntl/prctl, W* macros).
@@ -63,6 +66,16 @@ let package = Package(
         .target(name: "OffloadData", dependencies: ["Offload"]),
         // The `analytics` job kind: events filtered, enriched, made private and bucketed in time.
         .target(name: "OffloadAnalytics", dependencies: ["Offload", "OffloadData"]),
+        // The `plugin` job kind: WebAssembly plugins on WasmKit, with fuel, memory and deadline limits.
+        .target(
+            name: "OffloadPlugins",
+            dependencies: [
+                "Offload",
+                .product(name: "WasmKit", package: "WasmKit"),
+                .product(name: "WasmParser", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit"),
+            ]
+        ),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",
@@ -85,6 +98,7 @@ let package = Package(
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
+        .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins"]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
     ]
 )

@@ -1,5 +1,5 @@
-/// SHA-256 (FIPS 180-4), for hashing identifiers without a crypto library.
-enum SHA256 {
+/// SHA-256 (FIPS 180-4), without a crypto library: for hashed identifiers and module checksums.
+package enum SHA256 {
     private static let k: [UInt32] = [
         0x428a2f98, 0x71374491, 0xb5c0fbcf, 0xe9b5dba5, 0x3956c25b, 0x59f111f1, 0x923f82a4, 0xab1c5ed5,
         0xd807aa98, 0x12835b01, 0x243185be, 0x550c7dc3, 0x72be5d74, 0x80deb1fe, 0x9bdc06a7, 0xc19bf174,
@@ -11,8 +11,12 @@ enum SHA256 {
         0x748f82ee, 0x78a5636f, 0x84c87814, 0x8cc70208, 0x90befffa, 0xa4506ceb, 0xbef9a3f7, 0xc67178f2,
     ]
 
-    static func hex(_ text: String) -> String {
-        digest(Array(text.utf8)).map { byte in
+    package static func hex(_ text: String) -> String {
+        hex(Array(text.utf8))
+    }
+
+    package static func hex(_ bytes: [UInt8]) -> String {
+        digest(bytes).map { byte in
             let digits = String(byte, radix: 16)
             return byte < 16 ? "0" + digits : digits
         }.joined()

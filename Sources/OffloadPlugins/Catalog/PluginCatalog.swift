@@ -1,0 +1,105 @@
+public import Offload
+#if canImport(Glibc)
+import Glibc
+#endif
+import Synchronization
+
+/// The plugins under a folder (`./plugins` by default): each subfolder holding a `plugin.json`
+/// and its module. Manifests are read when the catalog is made; a module is parsed and checked
+/// the first time a job asks for it, then kept (once per worker).
+public final class PluginCatalog: Sendable {
+    public struct Entry: Sendable {
+        /// The subfolder.
+        public var folder: String
+        public var manifest: PluginManifest?
+        /// Why the folder is not a usable plugin, when it is not.
+        public var problem: OffloadError?
+    }
+
+    public let directory: String
+    public let entries: [Entry]
+    private let loaded = Mutex<[String: PluginModule]>([:])
+
+    /// Reads the manifests of `directory`'s subfolders (a missing folder holds no plugins).
+    public init(directory: String) {
+        self.directory = directory
+        var entries: [Entry] = []
+        for folder in Self.subfolders(of: directory) {
+            let path = directory + "/" + folder
+            do {
+                entries.append(Entry(folder: path, manifest: try Self.manifest(in: path)))
+            } catch {
+                entries.append(Entry(folder: path, problem: error))
+            }
+        }
+        self.entries = entries
+    }
+
+    /// The plugin `id` of the highest version `requirement` matches, its module loaded.
+    /// - Throws: ``OffloadError/Code/pluginNotFound``, or the reason its module is not usable.
+    public func plugin(id: String, requirement: VersionRequirement) throws(OffloadError) -> PluginModule {
+        let candidates = entries.compactMap { entry in entry.manifest.map { (entry.folder, $0) } }.filter { $0.1.id == id }
+        guard !candidates.isEmpty else {
+            // A folder named like the plugin whose manifest is broken says why.
+            if let problem = entries.first(where: { $0.manifest == nil && $0.folder.hasSuffix("/" + id) })?.problem { throw problem }
+            let known = Set(entries.compactMap { $0.manifest?.id }).sorted()
+            throw .plugin(.pluginNotFound, "no plugin '\(id)' in \(directory)" + (known.isEmpty ? " (it holds none)" : " (it holds \(known.joined(separator: ", ")))"))
+        }
+        guard let (folder, manifest) = candidates.filter({ requirement.matches($0.1.version) }).max(by: { $0.1.version < $1.1.version }) else {
+            throw .plugin(.pluginNotFound, "plugin '\(id)' has no version matching \(requirement) (it has \(candidates.map { "\($0.1.version)" }.sorted().joined(separator: ", ")))")
+        }
+        let key = folder
+        if let module = loaded.withLock({ $0[key] }) { return module }
+        let module = try Self.load(manifest, in: folder)
+        loaded.withLock { $0[key] = module }
+        return module
+    }
+
+    /// Checks one plugin folder: its manifest, its module's checksum, imports, exports and start.
+    public static func check(folder: String) throws(OffloadError) -> PluginModule {
+        try load(try manifest(in: folder), in: folder)
+    }
+
+    static func manifest(in folder: String) throws(OffloadError) -> PluginManifest {
+        let file = folder + "/plugin.json"
+        guard let bytes = readFile(file, maxBytes: 1 << 20) else { throw .plugin(.invalidPlugin, "\(file) cannot be read") }
+        return try PluginManifest(json: bytes, file: file)
+    }
+
+    static func load(_ manifest: PluginManifest, in folder: String) throws(OffloadError) -> PluginModule {
+        let file = folder + "/" + manifest.module
+        guard let bytes = readFile(file, maxBytes: 64 << 20) else {
+            throw .plugin(.invalidPlugin, "\(file), the module plugin.json names, cannot be read")
+        }
+        return try PluginModule(manifest: manifest, bytes: bytes, isText: manifest.module.hasSuffix(".wat"))
+    }
+
+    private static func subfolders(of directory: String) -> [String] {
+        guard let handle = opendir(directory) else { return [] }
+        defer { closedir(handle) }
+        var names: [String] = []
+        while let entry = readdir(handle) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard !name.hasPrefix(".") else { continue }
+            var info = stat()
+            if stat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    private static func readFile(_ path: String, maxBytes: Int) -> [UInt8]? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while bytes.count <= maxBytes {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { return nil }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+        }
+        return nil
+    }
+}

@@ -1,0 +1,132 @@
+public import Offload
+
+/// The `plugin` job kind: the seed's `PluginTask`, run as a sandboxed WebAssembly plugin from the
+/// catalog (the default), a trusted Swift plugin the host registered, or a system plugin.
+///
+/// ```json
+/// {"pluginId":"json-upper","pluginVersion":"^1.0","operation":"transform","input":{"name":"ada"},
+///  "context":{"executionMode":"sandboxed","timeoutMs":500,"memoryLimitMb":16,"fuel":1000000}}
+/// ```
+public struct PluginHandler: JobHandler {
+    public struct Payload: Decodable, Sendable {
+        public struct Context: Decodable, Sendable {
+            /// `sandboxed` (default), `trusted` or `system`.
+            public var executionMode: String?
+            public var timeoutMs: Int?
+            public var memoryLimitMb: Int?
+            public var fuel: UInt64?
+        }
+
+        public var pluginId: String
+        /// A version or a range (`1.2.0`, `^1.2`, `~1.2`, `>=1.0.0`, `*`); any when absent.
+        public var pluginVersion: String?
+        public var operation: String
+        public var input: JSONValue?
+        public var context: Context?
+    }
+
+    public struct Output: Encodable, Sendable {
+        public var output: JSONValue
+        public var pluginId: String
+        public var pluginVersion: String
+        /// WebAssembly operators executed (sandboxed plugins).
+        public var fuelUsed: UInt64?
+        public var durationMs: Double
+        /// What the plugin logged (at most 100 lines).
+        public var logs: [String]
+    }
+
+    public var kind: String { "plugin" }
+    public let catalog: PluginCatalog
+    public let limits: HostPluginLimits
+    private let trusted: [String: any TrustedPlugin]
+    private let system: [String: any TrustedPlugin]
+
+    public init(catalog: PluginCatalog, limits: HostPluginLimits = HostPluginLimits(), trusted: [any TrustedPlugin] = []) {
+        self.catalog = catalog
+        self.limits = limits
+        self.trusted = Dictionary(trusted.map { ($0.id, $0) }, uniquingKeysWith: { $1 })
+        system = ["metadata": MetadataPlugin()]
+    }
+
+    public func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        guard let operation = PluginManifest.Operation(rawValue: payload.operation) else {
+            throw OffloadError.plugin(.invalidPayload, "payload.operation '\(payload.operation)' is not one of \(PluginManifest.Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+        }
+        guard let requirement = VersionRequirement(payload.pluginVersion ?? "*") else {
+            throw OffloadError.plugin(.invalidPayload, "payload.pluginVersion '\(payload.pluginVersion ?? "")' is not a version or a range like ^1.2")
+        }
+        let job = payload.context
+        if let fuel = job?.fuel, fuel == 0 { throw OffloadError.plugin(.invalidPayload, "payload.context.fuel must be positive") }
+        if let memory = job?.memoryLimitMb, memory < 1 { throw OffloadError.plugin(.invalidPayload, "payload.context.memoryLimitMb must be at least 1") }
+        if let timeout = job?.timeoutMs, timeout < 1 { throw OffloadError.plugin(.invalidPayload, "payload.context.timeoutMs must be at least 1") }
+        let input = payload.input ?? .null
+        let start = ContinuousClock.now
+        switch job?.executionMode ?? "sandboxed" {
+        case "sandboxed":
+            let plugin = try catalog.plugin(id: payload.pluginId, requirement: requirement)
+            guard plugin.manifest.operations.contains(operation) else {
+                throw OffloadError.plugin(.invalidPayload, "plugin \(plugin.manifest.id) \(plugin.manifest.version) has no operation \(operation.rawValue) (it has \(plugin.manifest.operations.map(\.rawValue).sorted().joined(separator: ", ")))")
+            }
+            let logs = LogLines()
+            var call = SandboxCall(plugin: plugin, limits: limits.limits(manifest: plugin.manifest.limits, fuel: job?.fuel,
+                                                                        memoryMb: job?.memoryLimitMb, timeoutMs: job?.timeoutMs))
+            call.log = { line in logs.append(line) }
+            call.progress = { fraction in context.reportProgress(fraction) }
+            let result = try call.run(operation: operation, input: Array(JSONWriter.string(input).utf8))
+            let output: JSONValue
+            do { output = try JSONParser.parse(result.output) } catch {
+                throw OffloadError.plugin(.invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")
+            }
+            return Output(output: output, pluginId: plugin.manifest.id, pluginVersion: "\(plugin.manifest.version)", fuelUsed: result.fuelUsed,
+                          durationMs: (ContinuousClock.now - start).inMilliseconds, logs: logs.lines)
+        case "trusted", "system":
+            let table = job?.executionMode == "system" ? system : trusted
+            guard let plugin = table[payload.pluginId], requirement.matches(plugin.version) else {
+                throw OffloadError.plugin(.pluginNotFound, "no \(job?.executionMode ?? "") plugin '\(payload.pluginId)' matching \(requirement) (there are: \(table.keys.sorted().joined(separator: ", ")))")
+            }
+            guard plugin.operations.contains(operation) else {
+                throw OffloadError.plugin(.invalidPayload, "plugin \(plugin.id) has no operation \(operation.rawValue)")
+            }
+            let timeout = limits.limits(manifest: .init(), fuel: nil, memoryMb: nil, timeoutMs: job?.timeoutMs).timeout
+            let output = try await Self.within(timeout, name: "plugin \(plugin.id) \(plugin.version)") { try await plugin.run(operation, input: input) }
+            return Output(output: output, pluginId: plugin.id, pluginVersion: "\(plugin.version)", fuelUsed: nil,
+                          durationMs: (ContinuousClock.now - start).inMilliseconds, logs: [])
+        case let mode:
+            throw OffloadError.plugin(.invalidPayload, "payload.context.executionMode '\(mode)' is not one of sandboxed, trusted, system")
+        }
+    }
+
+    /// Runs `body`, failing `timedOut` when it is not done within `timeout` (it is cancelled).
+    private static func within(_ timeout: Duration, name: String, _ body: @escaping @Sendable () async throws -> JSONValue) async throws -> JSONValue {
+        try await withThrowingTaskGroup(of: JSONValue?.self) { group in
+            group.addTask { try await body() }
+            group.addTask {
+                try await Task.sleep(for: timeout)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let value = first else {
+                throw OffloadError(.timedOut, "\(name) ran past its \(Int(timeout.inMilliseconds)) ms deadline")
+            }
+            return value
+        }
+    }
+}
+
+/// Lines a plugin logs during one call (at most 100 kept).
+final class LogLines: @unchecked Sendable {
+    // `@unchecked Sendable`: appended to by the thread running the call, read after it.
+    private(set) var lines: [String] = []
+
+    func append(_ line: String) {
+        if lines.count < 100 { lines.append(line) }
+    }
+}
+
+extension HandlerRegistry {
+    /// Adds the `plugin` kind over the plugins under `directory`.
+    public mutating func registerPlugins(directory: String, limits: HostPluginLimits = HostPluginLimits(), trusted: [any TrustedPlugin] = []) throws(OffloadError) {
+        try register(PluginHandler(catalog: PluginCatalog(directory: directory), limits: limits, trusted: trusted))
+    }
+}

@@ -1,0 +1,87 @@
+public import Offload
+import WAT
+@_spi(Fuzzing) import WasmKit
+import WasmParser
+
+/// A plugin's module, parsed and checked once per worker: it imports nothing but `offload.log`
+/// and `offload.progress`, exports `memory`, `alloc` and its operations with the contract's
+/// signatures, and declares no more memory at start than its limit.
+public final class PluginModule: Sendable {
+    public let manifest: PluginManifest
+    let module: WasmKit.Module
+    /// The memory the module asks for at instantiation, in 64 KiB pages.
+    let initialPages: UInt64
+
+    static let allowedImports: Set<String> = ["offload.log", "offload.progress"]
+    static let pageSize = 65_536
+
+    /// - Parameter bytes: the module's file (`.wasm` binary, or `.wat` text when `isText`).
+    /// - Throws: ``OffloadError/Code/invalidPlugin``, or ``OffloadError/Code/permissionDenied``
+    ///   for an import that is not allowed.
+    public init(manifest: PluginManifest, bytes: [UInt8], isText: Bool) throws(OffloadError) {
+        let name = "plugin \(manifest.id) \(manifest.version) (\(manifest.module))"
+        var binary = bytes
+        if isText {
+            do { binary = try wat2wasm(String(decoding: bytes, as: UTF8.self)) } catch {
+                throw .plugin(.invalidPlugin, "\(name) is not valid WebAssembly text: \(error)")
+            }
+        }
+        if let expected = manifest.sha256 {
+            let actual = SHA256.hex(bytes)
+            guard actual == expected else {
+                throw .plugin(.invalidPlugin, "\(name): the module's SHA-256 is \(actual), the manifest says \(expected)")
+            }
+        }
+        do { module = try parseWasm(bytes: binary) } catch {
+            throw .plugin(.invalidPlugin, "\(name) is not a valid WebAssembly module: \(error)")
+        }
+        for entry in module.imports where !Self.allowedImports.contains("\(entry.module).\(entry.name)") {
+            let asked = manifest.permissions.contains(entry.module) || manifest.permissions.contains("\(entry.module).\(entry.name)")
+            throw .plugin(.permissionDenied, "\(name) imports \(entry.module).\(entry.name)"
+                + (asked ? ", which its manifest asks for but this host does not grant" : ", which plugins may not use")
+                + " (a plugin may import only offload.log and offload.progress)")
+        }
+        guard module.exports.contains(where: { if case .memory = $0.descriptor { $0.name == "memory" } else { false } }) else {
+            throw .plugin(.invalidPlugin, "\(name) does not export its memory as \"memory\"")
+        }
+        initialPages = Self.initialMemoryPages(binary)
+        self.manifest = manifest
+        try checkSignatures(name)
+    }
+
+    /// Instantiates the module once (a few pages of memory, a little fuel) to check the types of
+    /// its exported functions; a start function that traps or spins makes it invalid too.
+    private func checkSignatures(_ name: String) throws(OffloadError) {
+        let probe = SandboxCall(plugin: self, limits: SandboxLimits(fuel: 10_000_000, memoryBytes: 64 << 20, timeout: .seconds(5)))
+        let store = Store(engine: SandboxCall.engine)
+        store.resourceLimiter = MemoryCap(bytes: 64 << 20)
+        store.fuel = Fuel(remaining: 10_000_000)
+        guard Int(initialPages) * Self.pageSize <= 64 << 20 else { return }
+        let instance: Instance
+        do { instance = try module.instantiate(store: store, imports: probe.imports(store)) } catch {
+            throw .plugin(.invalidPlugin, "\(name) cannot be instantiated: \(String(String(describing: error).split(separator: "\n").first ?? ""))")
+        }
+        func expect(_ export: String, _ type: FunctionType) throws(OffloadError) {
+            let signature = "(\(type.parameters.map { "\($0)" }.joined(separator: ", "))) -> \(type.results.map { "\($0)" }.joined(separator: ", "))"
+            guard let function = instance.exports[function: export] else {
+                throw .plugin(.invalidPlugin, "\(name) does not export the function \"\(export)\" \(signature)")
+            }
+            guard function.type == type else {
+                throw .plugin(.invalidPlugin, "\(name) exports \"\(export)\" with the wrong signature (the contract's is \(signature))")
+            }
+        }
+        try expect("alloc", FunctionType(parameters: [.i32], results: [.i32]))
+        for operation in manifest.operations.sorted(by: { $0.rawValue < $1.rawValue }) {
+            try expect(operation.rawValue, FunctionType(parameters: [.i32, .i32], results: [.i64]))
+        }
+    }
+
+    /// The pages of the module's own memory at start (0 when it has none).
+    private static func initialMemoryPages(_ binary: [UInt8]) -> UInt64 {
+        var parser = WasmParser.Parser(bytes: binary)
+        while let payload = try? parser.parseNext() {
+            if case .memorySection(let memories) = payload { return memories.map(\.type.min).max() ?? 0 }
+        }
+        return 0
+    }
+}

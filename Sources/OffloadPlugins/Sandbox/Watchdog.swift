@@ -1,0 +1,104 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import WasmKit
+
+/// Stops a plugin call at its deadline by draining its store's fuel: the interpreter then traps
+/// "out of fuel" at its next charge, even in a loop that never calls out. WasmKit has no other
+/// interrupt; writing the fuel from another thread is a race it does not promise to support, so
+/// process isolation also kills a worker whose job runs past its timeout.
+final class Watchdog: @unchecked Sendable {
+    // `@unchecked Sendable`: `store` is touched only by `DeadlineThread` under its lock, while
+    // the call is registered; `fired` likewise.
+    private let store: Store
+    private var didFire = false
+    private var id = 0
+
+    init(store: Store, after timeout: Duration) {
+        self.store = store
+        id = DeadlineThread.shared.add(deadline: ContinuousClock.now + timeout, self)
+    }
+
+    /// Whether the deadline passed while the call ran.
+    var fired: Bool { DeadlineThread.shared.withLock { didFire } }
+
+    /// Called under the deadline thread's lock.
+    fileprivate func fire() {
+        didFire = true
+        store.fuel = Fuel(remaining: 0)
+    }
+
+    /// After this returns the watchdog no longer touches the store.
+    func cancel() { DeadlineThread.shared.remove(id) }
+}
+
+/// One thread for every deadline of the process: it sleeps until the earliest and fires those
+/// that have passed.
+private final class DeadlineThread: @unchecked Sendable {
+    // `@unchecked Sendable`: `entries` and `nextID` are only touched with `mutex` held.
+    static let shared = DeadlineThread()
+
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var entries: [Int: (deadline: ContinuousClock.Instant, watchdog: Watchdog)] = [:]
+    private var nextID = 0
+
+    private init() {
+        pthread_mutex_init(mutex, nil)
+        var attributes = pthread_condattr_t()
+        pthread_condattr_init(&attributes)
+        pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+        pthread_cond_init(condition, &attributes)
+        pthread_condattr_destroy(&attributes)
+        let unmanaged = Unmanaged.passUnretained(self)
+        var thread = pthread_t()
+        pthread_create(&thread, nil, { context in
+            Unmanaged<DeadlineThread>.fromOpaque(context!).takeUnretainedValue().loop()
+            return nil
+        }, unmanaged.toOpaque())
+        pthread_detach(thread)
+    }
+
+    func withLock<T>(_ body: () -> T) -> T {
+        pthread_mutex_lock(mutex)
+        defer { pthread_mutex_unlock(mutex) }
+        return body()
+    }
+
+    func add(deadline: ContinuousClock.Instant, _ watchdog: Watchdog) -> Int {
+        withLock {
+            nextID += 1
+            entries[nextID] = (deadline, watchdog)
+            pthread_cond_signal(condition)
+            return nextID
+        }
+    }
+
+    func remove(_ id: Int) {
+        _ = withLock { entries.removeValue(forKey: id) }
+    }
+
+    private func loop() {
+        pthread_mutex_lock(mutex)
+        while true {
+            let now = ContinuousClock.now
+            for (id, entry) in entries where entry.deadline <= now {
+                entry.watchdog.fire()
+                entries.removeValue(forKey: id)
+            }
+            guard let earliest = entries.values.map(\.deadline).min() else {
+                pthread_cond_wait(condition, mutex)
+                continue
+            }
+            var current = timespec()
+            clock_gettime(CLOCK_MONOTONIC, &current)
+            let wait = (earliest - now).components
+            var nanoseconds = Int(current.tv_nsec) + Int(wait.attoseconds / 1_000_000_000)
+            var seconds = Int(current.tv_sec) + Int(wait.seconds) + nanoseconds / 1_000_000_000
+            nanoseconds %= 1_000_000_000
+            if seconds < 0 { seconds = 0 }
+            var until = timespec(tv_sec: seconds, tv_nsec: nanoseconds)
+            pthread_cond_timedwait(condition, mutex, &until)
+        }
+    }
+}
