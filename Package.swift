@@ -84,6 +84,7 @@ let package = Package(
                 "OffloadImage",
                 "OffloadData",
                 "OffloadAnalytics",
+                "OffloadPlugins",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

@@ -3,6 +3,7 @@ import Offload
 import OffloadAnalytics
 import OffloadData
 import OffloadImage
+import OffloadPlugins
 
 #if canImport(Glibc)
 import Glibc
@@ -17,7 +18,7 @@ struct OffloadCommand: AsyncParsableCommand {
             Jobs are JSON Lines, one job a line: {"id":"a1","kind":"debug.sleep","priority":"high","payload":{"ms":50}}.
             Every job's result goes to OUT/results.jsonl as it ends.
             """,
-        subcommands: [RunCommand.self, RenderCommand.self]
+        subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self]
     )
 
     static func main() async {
@@ -25,7 +26,8 @@ struct OffloadCommand: AsyncParsableCommand {
         if WorkerProcess.isWorker {
             let output = getenv(HandlerRegistry.outputDirectoryKey).map { String(cString: $0) } ?? "./out"
             let roots = getenv(HandlerRegistry.allowedRootsKey).map { String(cString: $0).split(separator: "\n").map(String.init) } ?? ["."]
-            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output, allowedRoots: roots))
+            let plugins = getenv(HandlerRegistry.pluginsDirectoryKey).map { String(cString: $0) } ?? "plugins"
+            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output, allowedRoots: roots, plugins: plugins))
         }
         do {
             var command = try parseAsRoot()
@@ -44,21 +46,24 @@ extension HandlerRegistry {
     /// Tell worker processes of `offload` where job outputs go and which folders jobs may read.
     static let outputDirectoryKey = "OFFLOAD_OUTPUT_DIR"
     static let allowedRootsKey = "OFFLOAD_ALLOWED_ROOTS"
+    static let pluginsDirectoryKey = "OFFLOAD_PLUGINS_DIR"
 
     /// The kinds `offload` runs, in the host and in its worker processes alike: the diagnostic
-    /// kinds, `image`, `data` and `analytics` (writing to `outputDirectory`, reading files under `allowedRoots`).
-    static func offloadCLI(outputDirectory: String, allowedRoots: [String]) -> HandlerRegistry {
+    /// kinds, `image`, `data` and `analytics` (writing to `outputDirectory`, reading files under
+    /// `allowedRoots`), and `plugin` (the plugins under `plugins`).
+    static func offloadCLI(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins") -> HandlerRegistry {
         var registry = HandlerRegistry.diagnostics
         // The kind names are fixed and distinct, so registering cannot fail.
         try! registry.registerImage(outputDirectory: outputDirectory, sources: ImageSources(allowedRoots: allowedRoots))
         try! registry.registerData(outputDirectory: outputDirectory, folders: AllowedFolders(allowedRoots))
         try! registry.registerAnalytics(folders: AllowedFolders(allowedRoots))
+        try! registry.registerPlugins(directory: plugins)
         return registry
     }
 
     /// The environment worker processes need to build the same registry.
-    static func workerEnvironment(outputDirectory: String, allowedRoots: [String]) -> [String: String] {
-        [outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n")]
+    static func workerEnvironment(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins") -> [String: String] {
+        [outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n"), pluginsDirectoryKey: plugins]
     }
 }
 

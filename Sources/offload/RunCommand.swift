@@ -58,6 +58,9 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Process isolation: the worker executable (default: this one, re-run in worker mode).", completion: .file())
     var workerExecutable: String?
 
+    @Option(name: .long, help: "The folder of plugins (a subfolder with plugin.json each) that plugin jobs use.", completion: .directory)
+    var plugins = "plugins"
+
     @Option(name: .long, help: "The folder for results.jsonl and job outputs.")
     var out: String = "./out"
 
@@ -134,9 +137,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         if let prefetch { configuration.workerProcess.prefetch = prefetch }
         let roots = [folder(of: file), "."] + allowRoot
-        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: out, allowedRoots: roots)) { $1 }
+        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: out, allowedRoots: roots, plugins: plugins)) { $1 }
         let pool: WorkerPool
-        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: out, allowedRoots: roots)) } catch {
+        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: out, allowedRoots: roots, plugins: plugins)) } catch {
             throw fail("offload: \(error.message).")
         }
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1

@@ -2,18 +2,20 @@ import Offload
 import Testing
 @testable import OffloadPlugins
 
-/// Plugin jobs through a pool of thread workers: the well-behaved plugin's results, and each
-/// hostile plugin failing under its own code with the worker still serving.
-@Suite(.serialized) struct SandboxTests {
-    static let fixtures: PluginFixtures = {
-        let fixtures = PluginFixtures("sandbox")
-        fixtures.addAll()
-        return fixtures
+/// Plugin jobs through a pool of thread workers, over the example plugins (`examples/plugins`):
+/// the well-behaved plugins' results, and each hostile plugin failing under its own code with
+/// the worker still serving.
+@Suite struct SandboxTests {
+    /// `examples/plugins` of this package.
+    static let directory: String = {
+        var path = #filePath
+        for _ in 0..<3 { path = String(path[..<path.lastIndex(of: "/")!]) }
+        return path + "/examples/plugins"
     }()
 
     private func run(_ payloads: [String]) async throws -> [JobOutcome] {
         var registry = HandlerRegistry()
-        try registry.registerPlugins(directory: Self.fixtures.directory)
+        try registry.registerPlugins(directory: Self.directory)
         return try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
             var outcomes: [JobOutcome] = []
             for payload in payloads {
@@ -23,49 +25,56 @@ import Testing
         }
     }
 
-    @Test func aPluginTransformsItsInputAndReportsFuelLogsAndProgress() async throws {
+    @Test func pluginsInCWatAndEmbeddedSwiftRunAndReportFuelAndLogs() async throws {
         let outcomes = try await run([
-            #"{"pluginId":"upper","pluginVersion":"^1.0","operation":"transform","input":{"name":"ada","tags":["x","y"]}}"#,
-            #"{"pluginId":"upper","operation":"transform","input":{"name":"ada"}}"#,
+            #"{"pluginId":"title-case","pluginVersion":"^1.0","operation":"transform","input":{"title":"web workers for swift","n":3}}"#,
+            #"{"pluginId":"echo","operation":"transform","input":{"kept":[1,2,3]}}"#,
+            #"{"pluginId":"echo","pluginVersion":"~1.0","operation":"transform","input":{}}"#,
+            #"{"pluginId":"fnv-hash","operation":"analyze","input":"hello"}"#,
             #"{"pluginId":"metadata","operation":"validate","input":{"title":""},"context":{"executionMode":"system"}}"#,
         ])
-        let first = try outcomes[0].value(as: JSONValue.self)
-        #expect(first["output"] == (try JSONParser.parse(#"{"NAME":"ADA","TAGS":["X","Y"]}"#)))
-        #expect(first["pluginVersion"] == .string("1.2.0"))
-        #expect((first["fuelUsed"]?.doubleValue ?? 0) > 0)
-        #expect(first["logs"] == .array([.string("upper-casing")]))
-        // Without a version the highest one runs.
-        #expect(try outcomes[1].value(as: JSONValue.self)["pluginVersion"] == .string("2.0.0"))
-        let system = try outcomes[2].value(as: JSONValue.self)
+        let title = try outcomes[0].value(as: JSONValue.self)
+        #expect(title["output"] == (try JSONParser.parse(#"{"title":"Web Workers For Swift","n":3}"#)))
+        #expect(title["pluginVersion"] == .string("1.1.0"))
+        #expect((title["fuelUsed"]?.doubleValue ?? 0) > 0)
+        #expect(title["logs"] == .array([.string("title-cased")]))
+        // Without a version the highest one runs; a range picks within it.
+        let echo = try outcomes[1].value(as: JSONValue.self)
+        #expect(echo["output"] == (try JSONParser.parse(#"{"kept":[1,2,3]}"#)) && echo["pluginVersion"] == .string("1.2.0"))
+        #expect(try outcomes[2].value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"legacy":true}"#)))
+        // FNV-1a 64 of the 7 bytes "hello" with its quotes, as Python computes it.
+        #expect(try outcomes[3].value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"fnv1a64":"dcdd4ba1ec7623eb","bytes":7}"#)))
+        let system = try outcomes[4].value(as: JSONValue.self)
         #expect(system["output"]?["valid"] == .bool(false))
         #expect(system["output"]?["errors"] == .array([.string("title is required")]))
     }
 
     @Test(arguments: [
-        ("spin", #""context":{"fuel":100000}"#, OffloadError.Code.cpuLimitExceeded, "used up its fuel"),
-        ("spin", #""context":{"fuel":1000000000000,"timeoutMs":150}"#, .timedOut, "deadline"),
-        ("grow", "", .memoryLimitExceeded, "more than its 2 MiB"),
-        ("bigstart", "", .memoryLimitExceeded, "starts with 2000 pages"),
-        ("trap", "", .pluginTrapped, "unreachable"),
-        ("recurse", "", .pluginTrapped, "trapped"),
-        ("pointer", "", .invalidPluginOutput, "outside its"),
-        ("notjson", "", .invalidPluginOutput, "not JSON"),
-        ("badlog", "", .invalidPluginOutput, "offload.log(70000, 10) points outside"),
-        ("noexport", "", .invalidPlugin, "does not export the function \"transform\""),
-        ("checksum", "", .invalidPlugin, "SHA-256"),
-        ("badmanifest", "", .invalidPlugin, "not a semantic version"),
-        ("wasi", "", .permissionDenied, "wasi_snapshot_preview1.fd_write"),
-        ("nothere", "", .pluginNotFound, "no plugin 'nothere'"),
+        ("hostile-spin", #""context":{"fuel":100000}"#, OffloadError.Code.cpuLimitExceeded, "used up its fuel (100000 units)"),
+        ("hostile-spin", #""context":{"fuel":1000000000000,"timeoutMs":150}"#, .timedOut, "150 ms deadline"),
+        ("hostile-grow", "", .memoryLimitExceeded, "more than its 2 MiB"),
+        ("hostile-huge-memory", "", .memoryLimitExceeded, "starts with 2000 pages (125 MiB)"),
+        ("hostile-trap", "", .pluginTrapped, "trapped: unreachable"),
+        ("hostile-recursion", "", .pluginTrapped, "call stack exhausted"),
+        ("hostile-bad-pointer", "", .invalidPluginOutput, "outside its 65536-byte memory"),
+        ("hostile-not-json", "", .invalidPluginOutput, "not JSON"),
+        ("hostile-bad-log", "", .invalidPluginOutput, "offload.log(70000, 10) points outside"),
+        ("hostile-missing-export", "", .invalidPlugin, "does not export the function \"transform\""),
+        ("hostile-bad-checksum", "", .invalidPlugin, "SHA-256"),
+        ("hostile-malformed", "", .invalidPlugin, "magic header not detected"),
+        ("hostile-bad-manifest", "", .invalidPlugin, "not a semantic version"),
+        ("hostile-wasi", "", .permissionDenied, "wasi_snapshot_preview1.fd_write"),
+        ("no-such-plugin", "", .pluginNotFound, "no plugin 'no-such-plugin'"),
     ])
     func aHostilePluginFailsUnderItsCodeAndTheWorkerServesOn(id: String, context: String, code: OffloadError.Code, message: String) async throws {
         let extra = context.isEmpty ? "" : "," + context
         let outcomes = try await run([
             #"{"pluginId":"\#(id)","operation":"transform","input":{"a":1}\#(extra)}"#,
-            #"{"pluginId":"upper","pluginVersion":"1.2.0","operation":"transform","input":{"after":"it"}}"#,
+            #"{"pluginId":"title-case","operation":"transform","input":{"after":"it"}}"#,
         ])
         #expect(outcomes[0].error?.code == code, "\(outcomes[0].error?.description ?? "completed")")
         #expect(outcomes[0].error?.message.contains(message) == true, "\(outcomes[0].error?.message ?? "")")
-        #expect(try outcomes[1].value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"AFTER":"IT"}"#)))
+        #expect(try outcomes[1].value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"after":"It"}"#)))
     }
 
     @Test func versionRequirements() {

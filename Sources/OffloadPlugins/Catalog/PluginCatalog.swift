@@ -57,7 +57,9 @@ public final class PluginCatalog: Sendable {
 
     /// Checks one plugin folder: its manifest, its module's checksum, imports, exports and start.
     public static func check(folder: String) throws(OffloadError) -> PluginModule {
-        try load(try manifest(in: folder), in: folder)
+        var folder = folder
+        while folder.count > 1, folder.hasSuffix("/") { folder.removeLast() }
+        return try load(try manifest(in: folder), in: folder)
     }
 
     static func manifest(in folder: String) throws(OffloadError) -> PluginManifest {

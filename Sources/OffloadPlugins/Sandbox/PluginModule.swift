@@ -33,7 +33,7 @@ public final class PluginModule: Sendable {
             }
         }
         do { module = try parseWasm(bytes: binary) } catch {
-            throw .plugin(.invalidPlugin, "\(name) is not a valid WebAssembly module: \(error)")
+            throw .plugin(.invalidPlugin, "\(name) is not a valid WebAssembly module: \(Self.describe(error))")
         }
         for entry in module.imports where !Self.allowedImports.contains("\(entry.module).\(entry.name)") {
             let asked = manifest.permissions.contains(entry.module) || manifest.permissions.contains("\(entry.module).\(entry.name)")
@@ -59,7 +59,7 @@ public final class PluginModule: Sendable {
         guard Int(initialPages) * Self.pageSize <= 64 << 20 else { return }
         let instance: Instance
         do { instance = try module.instantiate(store: store, imports: probe.imports(store)) } catch {
-            throw .plugin(.invalidPlugin, "\(name) cannot be instantiated: \(String(String(describing: error).split(separator: "\n").first ?? ""))")
+            throw .plugin(.invalidPlugin, "\(name) cannot be instantiated: \(Self.describe(error))")
         }
         func expect(_ export: String, _ type: FunctionType) throws(OffloadError) {
             let signature = "(\(type.parameters.map { "\($0)" }.joined(separator: ", "))) -> \(type.results.map { "\($0)" }.joined(separator: ", "))"
@@ -74,6 +74,16 @@ public final class PluginModule: Sendable {
         for operation in manifest.operations.sorted(by: { $0.rawValue < $1.rawValue }) {
             try expect(operation.rawValue, FunctionType(parameters: [.i32, .i32], results: [.i64]))
         }
+    }
+
+    /// WasmKit's error text without its wrapping (`"Message(text: "…")" at offset 0x4`).
+    static func describe(_ error: any Error) -> String {
+        var text = String(String(describing: error).split(separator: "\n").first ?? "")
+        if let start = text.firstRange(of: "Message(text: \""), let end = text.ranges(of: "\")").last, start.upperBound <= end.lowerBound {
+            text = String(text[start.upperBound..<end.lowerBound]) + text[end.upperBound...].replacing("\"", with: "")
+        }
+        if text.hasPrefix("Trap: ") { text.removeFirst(6) }
+        return text
     }
 
     /// The pages of the module's own memory at start (0 when it has none).

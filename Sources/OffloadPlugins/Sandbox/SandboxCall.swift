@@ -30,7 +30,7 @@ struct SandboxCall {
     func run(operation: PluginManifest.Operation, input: [UInt8]) throws(OffloadError) -> Result {
         let name = "plugin \(plugin.manifest.id) \(plugin.manifest.version)"
         guard Int(plugin.initialPages) * PluginModule.pageSize <= limits.memoryBytes else {
-            throw .plugin(.memoryLimitExceeded, "\(name) starts with \(plugin.initialPages) pages (\(Int(plugin.initialPages) * PluginModule.pageSize >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB")
+            throw .plugin(.memoryLimitExceeded, "\(name) starts with \(plugin.initialPages) pages (\((Int(plugin.initialPages) * PluginModule.pageSize) >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB")
         }
         let store = Store(engine: Self.engine)
         let cap = MemoryCap(bytes: limits.memoryBytes)
@@ -65,7 +65,7 @@ struct SandboxCall {
         } catch let refusal as HostRefusal {
             throw .plugin(.invalidPluginOutput, "\(name): \(refusal.message)")
         } catch {
-            let reason = String(String(describing: error).split(separator: "\n").first ?? "")
+            let reason = PluginModule.describe(error)
             if reason.contains("out of fuel") {
                 if watchdog.fired {
                     throw OffloadError(.timedOut, "\(name) ran past its \(Int(limits.timeout.inMilliseconds)) ms deadline and was stopped")

@@ -1,0 +1,13 @@
+;; A hostile plugin for the tests and examples/plugins.jsonl: it grows its memory until refused, then traps: memoryLimitExceeded.
+(module
+  (import "offload" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (local.get $p))
+  (func (export "transform") (param i32 i32) (result i64)
+    (loop $l (br_if $l (i32.ne (memory.grow (i32.const 1)) (i32.const -1))))
+    unreachable)
+)

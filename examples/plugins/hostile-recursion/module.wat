@@ -1,0 +1,11 @@
+;; A hostile plugin for the tests and examples/plugins.jsonl: it calls itself until the call stack is exhausted: pluginTrapped.
+(module
+  (import "offload" "log" (func $log (param i32 i32)))
+  (memory (export "memory") 1)
+  (global $next (mut i32) (i32.const 1024))
+  (func (export "alloc") (param $len i32) (result i32) (local $p i32)
+    (local.set $p (global.get $next))
+    (global.set $next (i32.add (global.get $next) (local.get $len)))
+    (local.get $p))
+  (func $f (export "transform") (param i32 i32) (result i64) (call $f (local.get 0) (local.get 1)))
+)
