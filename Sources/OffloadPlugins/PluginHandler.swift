@@ -15,6 +15,9 @@ public struct PluginHandler: JobHandler {
             public var timeoutMs: Int?
             public var memoryLimitMb: Int?
             public var fuel: UInt64?
+            /// Reuse an instance kept from an earlier call of the plugin in this worker (faster;
+            /// the plugin's state carries over). Default: a fresh instance per job.
+            public var warm: Bool?
         }
 
         public var pluginId: String
@@ -73,7 +76,7 @@ public struct PluginHandler: JobHandler {
                                                                         memoryMb: job?.memoryLimitMb, timeoutMs: job?.timeoutMs))
             call.log = { line in logs.append(line) }
             call.progress = { fraction in context.reportProgress(fraction) }
-            let result = try call.run(operation: operation, input: Array(JSONWriter.string(input).utf8))
+            let result = try call.run(operation: operation, input: Array(JSONWriter.string(input).utf8), warm: job?.warm ?? false)
             let output: JSONValue
             do { output = try JSONParser.parse(result.output) } catch {
                 throw OffloadError.plugin(.invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")

@@ -77,6 +77,21 @@ import Testing
         #expect(try outcomes[1].value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"after":"It"}"#)))
     }
 
+    @Test func aWarmInstanceKeepsItsStateAFreshOneDoesNot() async throws {
+        let payload = #"{"pluginId":"echo","operation":"transform","input":{"n":1},"context":{"warm":WARM}}"#
+        let outcomes = try await run([payload.replacing("WARM", with: "true"), payload.replacing("WARM", with: "false")])
+        for outcome in outcomes { #expect(try outcome.value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"n":1}"#))) }
+        // echo's bump allocator never frees: after two warm calls with 3-byte inputs from 1024, the
+        // kept instance allocates next at 1030; a fresh instance would at 1024.
+        let plugin = try PluginCatalog(directory: Self.directory).plugin(id: "echo", requirement: VersionRequirement("^1.2")!)
+        let call = SandboxCall(plugin: plugin, limits: SandboxLimits(fuel: 100_000, memoryBytes: 4 << 20, timeout: .seconds(1)))
+        #expect(try call.run(operation: .transform, input: Array("[1]".utf8), warm: true).output == Array("[1]".utf8))
+        #expect(try call.run(operation: .transform, input: Array("[2]".utf8), warm: true).output == Array("[2]".utf8))
+        let live = try #require(plugin.takeWarmInstance(memoryBytes: 4 << 20))
+        #expect(try live.allocate(0) == 1030)
+        #expect(plugin.takeWarmInstance(memoryBytes: 4 << 20) == nil)
+    }
+
     @Test func versionRequirements() {
         let versions = ["0.3.1", "1.2.0", "1.2.5", "1.9.0", "2.0.0", "2.0.0-beta.1"].compactMap(SemanticVersion.init)
         func matching(_ requirement: String) -> [String] { versions.filter { VersionRequirement(requirement)!.matches($0) }.map(\.description) }

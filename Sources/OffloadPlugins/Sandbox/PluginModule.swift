@@ -2,6 +2,7 @@ public import Offload
 import WAT
 @_spi(Fuzzing) import WasmKit
 import WasmParser
+import Synchronization
 
 /// A plugin's module, parsed and checked once per worker: it imports nothing but `offload.log`
 /// and `offload.progress`, exports `memory`, `alloc` and its operations with the contract's
@@ -13,6 +14,8 @@ public final class PluginModule: Sendable {
     let initialPages: UInt64
 
     static let allowedImports: Set<String> = ["offload.log", "offload.progress"]
+    /// Instances kept for calls that ask for a warm one (at most a few: one per thread calling at once).
+    private let warm = Mutex<[LiveInstance]>([])
     static let pageSize = 65_536
 
     /// - Parameter bytes: the module's file (`.wasm` binary, or `.wat` text when `isText`).
@@ -52,13 +55,12 @@ public final class PluginModule: Sendable {
     /// Instantiates the module once (a few pages of memory, a little fuel) to check the types of
     /// its exported functions; a start function that traps or spins makes it invalid too.
     private func checkSignatures(_ name: String) throws(OffloadError) {
-        let probe = SandboxCall(plugin: self, limits: SandboxLimits(fuel: 10_000_000, memoryBytes: 64 << 20, timeout: .seconds(5)))
         let store = Store(engine: SandboxCall.engine)
         store.resourceLimiter = MemoryCap(bytes: 64 << 20)
         store.fuel = Fuel(remaining: 10_000_000)
         guard Int(initialPages) * Self.pageSize <= 64 << 20 else { return }
         let instance: Instance
-        do { instance = try module.instantiate(store: store, imports: probe.imports(store)) } catch {
+        do { instance = try module.instantiate(store: store, imports: SandboxCall.imports(store, sinks: CallSinks())) } catch {
             throw .plugin(.invalidPlugin, "\(name) cannot be instantiated: \(Self.describe(error))")
         }
         func expect(_ export: String, _ type: FunctionType) throws(OffloadError) {
@@ -73,6 +75,19 @@ public final class PluginModule: Sendable {
         try expect("alloc", FunctionType(parameters: [.i32], results: [.i32]))
         for operation in manifest.operations.sorted(by: { $0.rawValue < $1.rawValue }) {
             try expect(operation.rawValue, FunctionType(parameters: [.i32, .i32], results: [.i64]))
+        }
+    }
+
+    func takeWarmInstance(memoryBytes: Int) -> LiveInstance? {
+        warm.withLock { instances in
+            guard let index = instances.firstIndex(where: { $0.cap.bytes == memoryBytes }) else { return nil }
+            return instances.remove(at: index)
+        }
+    }
+
+    func returnWarmInstance(_ instance: LiveInstance) {
+        warm.withLock { instances in
+            if instances.count < 4 { instances.append(instance) }
         }
     }
 
