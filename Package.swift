@@ -70,7 +70,7 @@ let package = Package(
         .target(
             name: "OffloadPlugins",
             dependencies: [
-                "Offload",
+                "Offload", "COffloadSystem",
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WasmParser", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
@@ -93,13 +93,13 @@ let package = Package(
         // Benchmark suites (run them through `benchmarks/<suite>/run`).
         .executableTarget(
             name: "OffloadBenchmarks",
-            dependencies: ["Offload", "OffloadImage", "COffloadSystem"],
+            dependencies: ["Offload", "OffloadImage", "OffloadPlugins", "COffloadSystem"],
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
-        .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins"]),
+        .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
     ]
 )

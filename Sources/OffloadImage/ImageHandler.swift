@@ -74,12 +74,6 @@ extension HandlerRegistry {
     }
 }
 
-extension Duration {
-    var milliseconds: Double {
-        Double(components.seconds) * 1_000 + Double(components.attoseconds) / 1e15
-    }
-}
-
 extension String {
     func trimmingCharacters(while predicate: (Character) -> Bool) -> String {
         var text = Substring(self)

@@ -82,7 +82,7 @@ public struct PluginHandler: JobHandler {
                 throw OffloadError.plugin(.invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")
             }
             return Output(output: output, pluginId: plugin.manifest.id, pluginVersion: "\(plugin.manifest.version)", fuelUsed: result.fuelUsed,
-                          durationMs: (ContinuousClock.now - start).inMilliseconds, logs: logs.lines)
+                          durationMs: (ContinuousClock.now - start).milliseconds, logs: logs.lines)
         case "trusted", "system":
             let table = job?.executionMode == "system" ? system : trusted
             guard let plugin = table[payload.pluginId], requirement.matches(plugin.version) else {
@@ -94,7 +94,7 @@ public struct PluginHandler: JobHandler {
             let timeout = limits.limits(manifest: .init(), fuel: nil, memoryMb: nil, timeoutMs: job?.timeoutMs).timeout
             let output = try await Self.within(timeout, name: "plugin \(plugin.id) \(plugin.version)") { try await plugin.run(operation, input: input) }
             return Output(output: output, pluginId: plugin.id, pluginVersion: "\(plugin.version)", fuelUsed: nil,
-                          durationMs: (ContinuousClock.now - start).inMilliseconds, logs: [])
+                          durationMs: (ContinuousClock.now - start).milliseconds, logs: [])
         case let mode:
             throw OffloadError.plugin(.invalidPayload, "payload.context.executionMode '\(mode)' is not one of sandboxed, trusted, system")
         }
@@ -110,7 +110,7 @@ public struct PluginHandler: JobHandler {
             }
             defer { group.cancelAll() }
             guard let first = try await group.next(), let value = first else {
-                throw OffloadError(.timedOut, "\(name) ran past its \(Int(timeout.inMilliseconds)) ms deadline")
+                throw OffloadError(.timedOut, "\(name) ran past its \(Int(timeout.milliseconds)) ms deadline")
             }
             return value
         }

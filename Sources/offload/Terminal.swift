@@ -10,11 +10,6 @@ struct SystemError: Error {
     var reason: String { String(cString: strerror(code)) }
 }
 
-extension Duration {
-    /// The duration in seconds, as a `Double`.
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) * 1e-18 }
-}
-
 enum SystemInfoCLI {
     static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }

@@ -1,6 +1,7 @@
 import Offload
 import Testing
 @testable import OffloadPlugins
+import WasmKit
 
 /// Plugin jobs through a pool of thread workers, over the example plugins (`examples/plugins`):
 /// the well-behaved plugins' results, and each hostile plugin failing under its own code with
@@ -90,6 +91,16 @@ import Testing
         let live = try #require(plugin.takeWarmInstance(memoryBytes: 4 << 20))
         #expect(try live.allocate(0) == 1030)
         #expect(plugin.takeWarmInstance(memoryBytes: 4 << 20) == nil)
+    }
+
+    /// The deadline reaches a spinning plugin through a signal whose handler zeroes the store's
+    /// fuel counter; this holds only while the counter's place in WasmKit's `Store` is found.
+    @Test func theWatchdogFindsTheFuelCounterOfAStore() throws {
+        let offset = try #require(FuelCounter.offset)
+        let store = Store(engine: SandboxCall.engine)
+        store.fuel = Fuel(remaining: 1_234)
+        #expect(FuelCounter.address(in: store)?.pointee == 1_234)
+        #expect(offset > 0)
     }
 
     @Test func versionRequirements() {

@@ -34,11 +34,3 @@ public struct HostPluginLimits: Sendable {
         return SandboxLimits(fuel: min(fuel, maxFuel), memoryBytes: min(memory, maxMemoryMb) << 20, timeout: min(timeout, maxTimeout))
     }
 }
-
-extension Duration {
-    /// The duration in milliseconds.
-    var inMilliseconds: Double {
-        let parts = components
-        return Double(parts.seconds) * 1000 + Double(parts.attoseconds) * 1e-15
-    }
-}

@@ -4,6 +4,7 @@
 
 import Offload
 import OffloadImage
+import OffloadPlugins
 
 #if canImport(Glibc)
 import Glibc
@@ -13,12 +14,13 @@ import Glibc
 if WorkerProcess.isWorker {
     var registry = HandlerRegistry.diagnostics
     try registry.registerImage(outputDirectory: getenv("OFFLOAD_OUTPUT_DIR").map { String(cString: $0) } ?? "/tmp")
+    if let plugins = getenv("OFFLOAD_PLUGINS_DIR") { try registry.registerPlugins(directory: String(cString: plugins)) }
     WorkerProcess.runIfWorker(registry: registry)
 }
 
 let arguments = CommandLine.arguments.dropFirst()
 guard let suite = arguments.first else {
-    print("usage: OffloadBenchmarks SUITE [--jobs N] [--rounds N] [--round N] [--samples N]   (suites: pool, ipc, chaos, image)")
+    print("usage: OffloadBenchmarks SUITE [--jobs N] [--rounds N] [--round N] [--samples N]   (suites: pool, ipc, chaos, image, plugin)")
     exit(2)
 }
 
@@ -47,8 +49,12 @@ case "image":
 case "chaos":
     let here = SiblingExecutables()
     try await ChaosSuite(jobs: option("--jobs", default: 10_000), worker: here.path("offload-worker"), cli: here.path("offload")).run()
+case "plugin":
+    try await PluginSuite(directory: stringOption("--plugins") ?? "examples/plugins",
+                          benchmarkPlugins: stringOption("--benchmark-plugins") ?? "benchmarks/plugin/plugins",
+                          calls: option("--calls", default: 20_000)).run()
 default:
-    print("unknown suite '\(suite)' (suites: pool, ipc, chaos, image)")
+    print("unknown suite '\(suite)' (suites: pool, ipc, chaos, image, plugin)")
     exit(2)
 }
 

@@ -1,0 +1,36 @@
+"""The plugin suite's summaries: medians over rounds and the ratios the goals are stated in."""
+import json
+import statistics
+import sys
+
+ours, peer = [], []
+for line in sys.stdin:
+    record = json.loads(line)
+    (ours if record.get("side") == "offload" else peer).append(record)
+
+
+def median(records, key):
+    return statistics.median(record[key] for record in records)
+
+
+def summary(figure, unit, value, peer_value, ratio, goal):
+    print(json.dumps({"suite": "plugin", "figure": figure, "unit": unit, "ours": round(value, 3),
+                      "peer": None if peer_value is None else round(peer_value, 3),
+                      "ratio": None if ratio is None else round(ratio, 3), "goal": goal}, ensure_ascii=False))
+
+
+warm, fresh, native = median(ours, "warmCallMicrosP50"), median(ours, "freshCallMicrosP50"), median(ours, "nativeSwiftMicrosP50")
+summary("warm call of title-case (C, small JSON transform), p50; peer: the same transform in native Swift",
+        "µs", warm, native, warm / native, "<= 10")
+summary("instantiate the cached title-case module (store, imports, memory, interpreter stack), p50",
+        "µs", median(ours, "instantiateMicrosP50"), None, None, "<= 100")
+summary("fresh-instance call of title-case, p50 (instantiate + WasmKit's per-instance translation of the code it runs + call)",
+        "µs", fresh, None, None, None)
+fib, wasmtime, wasmtime_fuel = median(ours, "fib25MsMedian"), median(peer, "fib25MsMedian"), median(peer, "fib25FuelMsMedian")
+summary("fib(25) as a plugin (WasmKit, fuel) ÷ wasmtime JIT", "ms", fib, wasmtime, fib / wasmtime, "<= 8")
+summary("fib(25) as a plugin (WasmKit, fuel) ÷ wasmtime JIT with fuel", "ms", fib, wasmtime_fuel, fib / wasmtime_fuel, None)
+summary("runaway plugin stopped past its 50 ms deadline in a thread, worst of 10 per round (the next call served)",
+        "ms", max(record["runawayOvershootMsMax"] for record in ours), None, None, "<= 10")
+codes = {record["processRunawayCode"] + "/" + record["processNextJob"] for record in ours}
+summary("runaway plugin job in a worker process, 200 ms timeout: run time (" + ", ".join(sorted(codes)) + ")",
+        "ms", median(ours, "processRunawayRunMs"), None, None, "timedOut/completed, <= 210")
