@@ -128,8 +128,11 @@ final class LogLines: @unchecked Sendable {
 }
 
 extension HandlerRegistry {
-    /// Adds the `plugin` kind over the plugins under `directory`.
-    public mutating func registerPlugins(directory: String, limits: HostPluginLimits = HostPluginLimits(), trusted: [any TrustedPlugin] = []) throws(OffloadError) {
-        try register(PluginHandler(catalog: PluginCatalog(directory: directory), limits: limits, trusted: trusted))
+    /// Adds the `plugin` kind over the plugins under `directory`, granting `grants` to those
+    /// whose manifest asks for them. (In process isolation, the worker's registry must grant
+    /// the same.)
+    public mutating func registerPlugins(directory: String, limits: HostPluginLimits = HostPluginLimits(), trusted: [any TrustedPlugin] = [],
+                                         grants: [HostImport] = []) throws(OffloadError) {
+        try register(PluginHandler(catalog: PluginCatalog(directory: directory, grants: grants), limits: limits, trusted: trusted))
     }
 }

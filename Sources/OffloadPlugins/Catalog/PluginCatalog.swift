@@ -18,11 +18,14 @@ public final class PluginCatalog: Sendable {
 
     public let directory: String
     public let entries: [Entry]
+    /// Host functions granted to the plugins that ask for them (see ``HostImport``).
+    public let grants: [HostImport]
     private let loaded = Mutex<[String: PluginModule]>([:])
 
     /// Reads the manifests of `directory`'s subfolders (a missing folder holds no plugins).
-    public init(directory: String) {
+    public init(directory: String, grants: [HostImport] = []) {
         self.directory = directory
+        self.grants = grants
         var entries: [Entry] = []
         for folder in Self.subfolders(of: directory) {
             let path = directory + "/" + folder
@@ -50,16 +53,16 @@ public final class PluginCatalog: Sendable {
         }
         let key = folder
         if let module = loaded.withLock({ $0[key] }) { return module }
-        let module = try Self.load(manifest, in: folder)
+        let module = try Self.load(manifest, in: folder, grants: grants)
         loaded.withLock { $0[key] = module }
         return module
     }
 
     /// Checks one plugin folder: its manifest, its module's checksum, imports, exports and start.
-    public static func check(folder: String) throws(OffloadError) -> PluginModule {
+    public static func check(folder: String, grants: [HostImport] = []) throws(OffloadError) -> PluginModule {
         var folder = folder
         while folder.count > 1, folder.hasSuffix("/") { folder.removeLast() }
-        return try load(try manifest(in: folder), in: folder)
+        return try load(try manifest(in: folder), in: folder, grants: grants)
     }
 
     static func manifest(in folder: String) throws(OffloadError) -> PluginManifest {
@@ -68,12 +71,12 @@ public final class PluginCatalog: Sendable {
         return try PluginManifest(json: bytes, file: file)
     }
 
-    static func load(_ manifest: PluginManifest, in folder: String) throws(OffloadError) -> PluginModule {
+    static func load(_ manifest: PluginManifest, in folder: String, grants: [HostImport]) throws(OffloadError) -> PluginModule {
         let file = folder + "/" + manifest.module
         guard let bytes = readFile(file, maxBytes: 64 << 20) else {
             throw .plugin(.invalidPlugin, "\(file), the module plugin.json names, cannot be read")
         }
-        return try PluginModule(manifest: manifest, bytes: bytes, isText: manifest.module.hasSuffix(".wat"))
+        return try PluginModule(manifest: manifest, bytes: bytes, isText: manifest.module.hasSuffix(".wat"), grants: grants)
     }
 
     private static func subfolders(of directory: String) -> [String] {

@@ -21,7 +21,8 @@ public struct PluginManifest: Sendable {
     /// The module's file name, beside the manifest (`.wasm` or `.wat`).
     public var module: String
     public var operations: Set<Operation>
-    /// Imports beyond `offload.log` and `offload.progress` the plugin asks for (none is granted today).
+    /// Imports beyond `offload.log` and `offload.progress` the plugin asks for (`module.name`, or
+    /// `module` for all of a module's); it gets those the host grants (``HostImport``).
     public var permissions: [String]
     public var limits: Limits
     /// The module's SHA-256 in hex, checked when given.

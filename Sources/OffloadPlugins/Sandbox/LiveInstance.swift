@@ -24,7 +24,7 @@ final class LiveInstance: @unchecked Sendable {
         store.resourceLimiter = cap
         self.store = store
         self.cap = cap
-        instance = try plugin.module.instantiate(store: store, imports: SandboxCall.imports(store, sinks: sinks))
+        instance = try plugin.module.instantiate(store: store, imports: SandboxCall.imports(store, sinks: sinks, grants: plugin.grants))
         guard let memory = instance.exports[memory: "memory"], let alloc = instance.exports[function: "alloc"] else {
             throw OffloadError.plugin(.invalidPlugin, "plugin \(plugin.manifest.id) \(plugin.manifest.version) lacks its memory or alloc")
         }

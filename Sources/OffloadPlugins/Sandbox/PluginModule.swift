@@ -12,6 +12,8 @@ public final class PluginModule: Sendable {
     let module: WasmKit.Module
     /// The memory the module asks for at instantiation, in 64 KiB pages.
     let initialPages: UInt64
+    /// The granted host functions this module imports.
+    let grants: [HostImport]
 
     static let allowedImports: Set<String> = ["offload.log", "offload.progress"]
     /// Instances kept for calls that ask for a warm one (at most a few: one per thread calling at once).
@@ -21,7 +23,8 @@ public final class PluginModule: Sendable {
     /// - Parameter bytes: the module's file (`.wasm` binary, or `.wat` text when `isText`).
     /// - Throws: ``OffloadError/Code/invalidPlugin``, or ``OffloadError/Code/permissionDenied``
     ///   for an import that is not allowed.
-    public init(manifest: PluginManifest, bytes: [UInt8], isText: Bool) throws(OffloadError) {
+    ///   - grants: the functions the host grants to plugins that ask for them.
+    public init(manifest: PluginManifest, bytes: [UInt8], isText: Bool, grants: [HostImport] = []) throws(OffloadError) {
         let name = "plugin \(manifest.id) \(manifest.version) (\(manifest.module))"
         var binary = bytes
         if isText {
@@ -38,12 +41,20 @@ public final class PluginModule: Sendable {
         do { module = try parseWasm(bytes: binary) } catch {
             throw .plugin(.invalidPlugin, "\(name) is not a valid WebAssembly module: \(Self.describe(error))")
         }
+        var granted: [HostImport] = []
         for entry in module.imports where !Self.allowedImports.contains("\(entry.module).\(entry.name)") {
             let asked = manifest.permissions.contains(entry.module) || manifest.permissions.contains("\(entry.module).\(entry.name)")
+            let grant = grants.first { $0.module == entry.module && $0.name == entry.name }
+            if asked, let grant, case .function = entry.descriptor {
+                granted.append(grant)
+                continue
+            }
             throw .plugin(.permissionDenied, "\(name) imports \(entry.module).\(entry.name)"
-                + (asked ? ", which its manifest asks for but this host does not grant" : ", which plugins may not use")
-                + " (a plugin may import only offload.log and offload.progress)")
+                + (asked ? ", which its manifest asks for but this host does not grant"
+                    : grant != nil ? ", which this host grants only to plugins whose manifest lists it in permissions" : ", which plugins may not use")
+                + " (a plugin may import offload.log, offload.progress and what the host grants it)")
         }
+        self.grants = granted
         guard module.exports.contains(where: { if case .memory = $0.descriptor { $0.name == "memory" } else { false } }) else {
             throw .plugin(.invalidPlugin, "\(name) does not export its memory as \"memory\"")
         }
@@ -60,7 +71,7 @@ public final class PluginModule: Sendable {
         store.fuel = Fuel(remaining: 10_000_000)
         guard Int(initialPages) * Self.pageSize <= 64 << 20 else { return }
         let instance: Instance
-        do { instance = try module.instantiate(store: store, imports: SandboxCall.imports(store, sinks: CallSinks())) } catch {
+        do { instance = try module.instantiate(store: store, imports: SandboxCall.imports(store, sinks: CallSinks(), grants: grants)) } catch {
             throw .plugin(.invalidPlugin, "\(name) cannot be instantiated: \(Self.describe(error))")
         }
         func expect(_ export: String, _ type: FunctionType) throws(OffloadError) {

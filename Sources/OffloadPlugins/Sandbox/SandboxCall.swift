@@ -107,9 +107,11 @@ package struct SandboxCall {
         _ = try LiveInstance(plugin: plugin, store: store, cap: MemoryCap(bytes: limits.memoryBytes))
     }
 
-    /// `offload.log(ptr, len)` and `offload.progress(permille)`, reporting to `sinks`.
-    static func imports(_ store: Store, sinks: CallSinks) -> Imports {
+    /// `offload.log(ptr, len)` and `offload.progress(permille)`, reporting to `sinks`, and the
+    /// host functions granted to the plugin.
+    static func imports(_ store: Store, sinks: CallSinks, grants: [HostImport]) -> Imports {
         var imports = Imports()
+        for grant in grants { imports.define(module: grant.module, name: grant.name, grant.function(in: store)) }
         imports.define(module: "offload", name: "log", Function(store: store, parameters: [.i32, .i32], results: [], body: { caller, arguments in
             guard case .i32(let pointer) = arguments[0], case .i32(let length) = arguments[1],
                   let memory = caller.instance?.exports[memory: "memory"] else { return [] }
