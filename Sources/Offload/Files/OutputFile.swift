@@ -26,6 +26,7 @@ public enum OutputFile {
         /// Creates `directory/name`'s temporary file (`tag` tells apart several at once).
         public init(directory: String, name: String, tag: String = "") throws(OffloadError) {
             try makeDirectory(directory)
+            AbandonedParts.sweepOnce(directory)
             path = directory + "/" + name
             temporaryPath = path + ".part-\(getpid())\(tag)"
             fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
