@@ -11,7 +11,7 @@ struct Accumulator {
     private var squares = 0.0
     private var extreme: JSONValue?
     private var values: [Double] = []
-    private var distinct: Set<JSONValue> = []
+    private var distinct = DistinctValues()
     private var firstValue: JSONValue?
     private var lastValue: JSONValue?
 
