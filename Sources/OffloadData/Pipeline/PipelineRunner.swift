@@ -353,7 +353,7 @@ struct PipelineRunner {
 package struct Grouper {
     let by: [FieldPath]
     let aggregates: [AggregateSpec]
-    private var index: [[JSONValue]: Int] = [:]
+    private var index = GroupIndex()
     private var keys: [[JSONValue]] = []
     /// One row of `aggregates.count` accumulators per group.
     private var accumulators: [Accumulator] = []
@@ -370,7 +370,6 @@ package struct Grouper {
         self.by = by
         self.aggregates = aggregates
         if by.isEmpty {
-            index[[]] = 0
             keys = [[]]
             accumulators = aggregates.map(Accumulator.init)
         }
@@ -419,13 +418,16 @@ package struct Grouper {
         let slot: Int
         if by.isEmpty {
             slot = 0
-        } else if let existing = index[keyBuffer] {
-            slot = existing
         } else {
-            slot = keys.count
-            index[keyBuffer] = slot
-            keys.append(keyBuffer)
-            accumulators += aggregates.map(Accumulator.init)
+            let found = index.find(keyBuffer, in: keys)
+            if let existing = found.group {
+                slot = existing
+            } else {
+                slot = keys.count
+                index.append(hash: found.hash)
+                keys.append(keyBuffer)
+                accumulators += aggregates.map(Accumulator.init)
+            }
         }
         let width = aggregates.count
         // Through a pointer: an accumulator is never copied (a copy retains all it holds).
@@ -441,12 +443,13 @@ package struct Grouper {
     package mutating func merge(_ other: Grouper) {
         let width = aggregates.count
         for (slot, key) in other.keys.enumerated() {
-            if let existing = index[key] {
+            let found = by.isEmpty ? (group: 0, hash: 0) : index.find(key, in: keys)
+            if let existing = found.group {
                 for position in 0..<width {
                     accumulators[existing * width + position].merge(other.accumulators[slot * width + position])
                 }
             } else {
-                index[key] = keys.count
+                index.append(hash: found.hash)
                 keys.append(key)
                 accumulators += other.accumulators[(slot * width)..<((slot + 1) * width)]
             }
