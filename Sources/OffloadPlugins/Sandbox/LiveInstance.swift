@@ -6,6 +6,12 @@ final class CallSinks: @unchecked Sendable {
     // `@unchecked Sendable`: set before each call, used by the thread running it.
     var log: @Sendable (String) -> Void = { _ in }
     var progress: @Sendable (Double) -> Void = { _ in }
+
+    /// Lets go of the last call's sinks (a kept instance must not hold on to its job's context).
+    func clear() {
+        log = { _ in }
+        progress = { _ in }
+    }
 }
 
 /// An instance of a plugin's module in a store of its own, ready for calls.

@@ -5,9 +5,10 @@ import Glibc
 @_spi(Fuzzing) import WasmKit
 import WasmParser
 
-/// One call of a plugin operation in a fresh instance: the input written into the plugin's
-/// memory through its `alloc`, the operation called under fuel, a memory cap and a deadline, and
-/// the output read back, every guest pointer checked against the memory before the host reads it.
+/// One call of a plugin operation, in a fresh instance or a kept warm one: the input written into
+/// the plugin's memory through its `alloc`, the operation called under fuel, a memory cap and a
+/// deadline, and the output read back, every guest pointer checked against the memory before
+/// the host reads it.
 package struct SandboxCall {
     package let plugin: PluginModule
     package let limits: SandboxLimits
@@ -77,7 +78,10 @@ package struct SandboxCall {
                 throw OffloadError.plugin(.invalidPluginOutput, "\(name): \(operation.rawValue) returned output at \(outPointer) of \(outLength) bytes, outside its \(instance.memory.byteCount)-byte memory")
             }
             let used = limits.fuel - (store.fuel?.remaining ?? 0)
-            if warm { plugin.returnWarmInstance(instance) }
+            if warm {
+                instance.sinks.clear()
+                plugin.returnWarmInstance(instance)
+            }
             return Result(output: output, fuelUsed: used)
         } catch let error as OffloadError {
             throw error
