@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Offload
 
 /// The group number of each group key: open addressing over a cheap hash of the key. A key's
@@ -76,8 +79,11 @@ struct GroupIndex {
     static func same(_ a: [JSONValue], _ b: [JSONValue]) -> Bool {
         guard a.count == b.count else { return false }
         for (left, right) in zip(a, b) {
-            if case .string(let x) = left, case .string(let y) = right {
-                guard x.utf8.elementsEqual(y.utf8) else { return false }
+            if case .string(var x) = left, case .string(var y) = right {
+                let equal = x.withUTF8 { a in
+                    y.withUTF8 { b in a.count == b.count && (a.isEmpty || memcmp(a.baseAddress!, b.baseAddress!, a.count) == 0) }
+                }
+                guard equal else { return false }
             } else if left != right {
                 return false
             }
