@@ -76,7 +76,13 @@ public struct PluginHandler: JobHandler {
                                                                         memoryMb: job?.memoryLimitMb, timeoutMs: job?.timeoutMs))
             call.log = { line in logs.append(line) }
             call.progress = { fraction in context.reportProgress(fraction) }
-            let result = try call.run(operation: operation, input: Array(JSONWriter.string(input).utf8), warm: job?.warm ?? false)
+            let cancellation = CallCancellation()
+            let bytes = Array(JSONWriter.string(input).utf8)
+            let result = try await withTaskCancellationHandler {
+                try call.run(operation: operation, input: bytes, warm: job?.warm ?? false, cancellation: cancellation)
+            } onCancel: {
+                cancellation.cancel()
+            }
             let output: JSONValue
             do { output = try JSONParser.parse(result.output) } catch {
                 throw OffloadError.plugin(.invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")

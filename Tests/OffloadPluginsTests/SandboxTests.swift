@@ -78,6 +78,30 @@ import WasmKit
         #expect(try outcomes[1].value(as: JSONValue.self)["output"] == (try JSONParser.parse(#"{"after":"It"}"#)))
     }
 
+    @Test func cancellingARunningPluginStopsItAndKeepsItsWorker() async throws {
+        var registry = HandlerRegistry()
+        try registry.registerPlugins(directory: Self.directory)
+        try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
+            let events = pool.events()
+            // Fuel for hours and a deadline far away: only the cancellation can end it soon.
+            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":60000}}"#)
+            let handle = try await pool.submit(Job(id: "spin", kind: "plugin", payload: .json(spin)))
+            var worker: WorkerID?
+            for await event in events where event.type == .jobStarted && event.job == "spin" {
+                worker = event.worker
+                break
+            }
+            #expect(handle.cancel())
+            let outcome = await handle.outcome
+            #expect(outcome.status == .cancelled)
+            // Had the plugin not stopped, its worker would have been abandoned after the grace
+            // period and replaced: the next job on the same worker shows it stopped when asked.
+            let next = try await pool.process(Job(kind: "plugin", payload: .json(try JSONParser.parse(#"{"pluginId":"echo","operation":"transform","input":[1]}"#))))
+            #expect(next.status == .completed)
+            #expect(next.worker == worker)
+        }
+    }
+
     @Test func aWarmInstanceKeepsItsStateAFreshOneDoesNot() async throws {
         let payload = #"{"pluginId":"echo","operation":"transform","input":{"n":1},"context":{"warm":WARM}}"#
         let outcomes = try await run([payload.replacing("WARM", with: "true"), payload.replacing("WARM", with: "false")])

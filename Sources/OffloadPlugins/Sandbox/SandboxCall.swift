@@ -43,7 +43,9 @@ package struct SandboxCall {
 
     /// Runs `operation` on `input`: in a fresh instance, or with `warm` in an instance kept from an
     /// earlier call of the same plugin (state carries over; a failed call's instance is dropped).
-    package func run(operation: PluginManifest.Operation, input: [UInt8], warm: Bool = false) throws(OffloadError) -> Result {
+    /// `cancellation` stops the call when the job is cancelled (it then fails `cancelled`).
+    package func run(operation: PluginManifest.Operation, input: [UInt8], warm: Bool = false,
+                     cancellation: CallCancellation? = nil) throws(OffloadError) -> Result {
         let name = "plugin \(plugin.manifest.id) \(plugin.manifest.version)"
         guard Int(plugin.initialPages) * PluginModule.pageSize <= limits.memoryBytes else {
             throw .plugin(.memoryLimitExceeded, "\(name) starts with \(plugin.initialPages) pages (\((Int(plugin.initialPages) * PluginModule.pageSize) >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB")
@@ -55,7 +57,11 @@ package struct SandboxCall {
         cap.rearm()
         store.fuel = Fuel(remaining: limits.fuel)
         let watchdog = Watchdog(store: store, after: limits.timeout)
-        defer { watchdog.cancel() }
+        defer {
+            cancellation?.detach()
+            watchdog.cancel()
+        }
+        if let cancellation, !cancellation.attach(watchdog) { throw OffloadError(.cancelled, "\(name) was cancelled before it ran") }
         do {
             if live == nil { live = try LiveInstance(plugin: plugin, store: store, cap: cap) }
             let instance = live!
@@ -90,6 +96,7 @@ package struct SandboxCall {
         } catch {
             let reason = PluginModule.describe(error)
             if reason.contains("out of fuel") {
+                if cancellation?.isCancelled == true { throw OffloadError(.cancelled, "\(name) was cancelled while it ran") }
                 if watchdog.fired {
                     throw OffloadError(.timedOut, "\(name) ran past its \(Int(limits.timeout.milliseconds)) ms deadline and was stopped")
                 }

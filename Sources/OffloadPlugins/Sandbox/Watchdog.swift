@@ -55,6 +55,9 @@ final class Watchdog: @unchecked Sendable {
         }
     }
 
+    /// Stops the call now, as if its deadline had passed (a cancelled job).
+    func stopNow() { DeadlineThread.shared.fireNow(id) }
+
     /// After this returns the watchdog no longer touches the store. Called on the call's thread.
     func cancel() {
         DeadlineThread.shared.remove(id)
@@ -107,6 +110,15 @@ private final class DeadlineThread: @unchecked Sendable {
             // shorter than their timeout come and go without waking it).
             if sleepingUntil.map({ deadline < $0 }) ?? true { pthread_cond_signal(condition) }
             return nextID
+        }
+    }
+
+    /// Moves the deadline of `id` (if it is still watched) to now.
+    func fireNow(_ id: Int) {
+        withLock {
+            guard entries[id] != nil else { return }
+            entries[id]?.deadline = .now
+            pthread_cond_signal(condition)
         }
     }
 
