@@ -24,8 +24,11 @@ summary("warm call of title-case (C, small JSON transform), p50; peer: the same 
         "µs", warm, native, warm / native, "<= 10")
 summary("instantiate the cached title-case module (store, imports, memory, interpreter stack), p50",
         "µs", median(ours, "instantiateMicrosP50"), None, None, "<= 100")
-summary("fresh-instance call of title-case, p50 (instantiate + WasmKit's per-instance translation of the code it runs + call)",
+summary("fresh-instance call of title-case, back to back, p50 (instantiation and WasmKit's per-instance translation, or a spare made ahead)",
         "µs", fresh, None, None, None)
+summary("fresh-instance call after a 2 ms pause, p50 (a spare instance is ready); peer: a warm call after the same pause",
+        "µs", median(ours, "freshAfterPauseMicrosP50"), median(ours, "warmAfterPauseMicrosP50"),
+        median(ours, "freshAfterPauseMicrosP50") / median(ours, "warmAfterPauseMicrosP50"), None)
 fib, wasmtime, wasmtime_fuel = median(ours, "fib25MsMedian"), median(peer, "fib25MsMedian"), median(peer, "fib25FuelMsMedian")
 summary("fib(25) as a plugin (WasmKit, fuel) ÷ wasmtime JIT", "ms", fib, wasmtime, fib / wasmtime, "<= 8")
 summary("fib(25) as a plugin (WasmKit, fuel) ÷ wasmtime JIT with fuel", "ms", fib, wasmtime_fuel, fib / wasmtime_fuel, None)

@@ -18,7 +18,8 @@ final class CallSinks: @unchecked Sendable {
 final class LiveInstance: @unchecked Sendable {
     // `@unchecked Sendable`: used by one call at a time (a warm instance is taken, then given back).
     let store: Store
-    let cap: MemoryCap
+    /// The memory cap of the call running in it (a spare gets its caller's).
+    private(set) var cap: MemoryCap
     let instance: Instance
     let memory: WasmKit.Memory
     let alloc: Function
@@ -37,6 +38,12 @@ final class LiveInstance: @unchecked Sendable {
         self.memory = memory
         self.alloc = alloc
         stack = ExecutionStack(engine: store.engine)
+    }
+
+    /// Puts the instance under `cap` (a spare made ahead, taken by a call with its own limit).
+    func limit(_ cap: MemoryCap) {
+        self.cap = cap
+        store.resourceLimiter = cap
     }
 
     /// Calls `function` of this instance on the instance's stack.

@@ -18,6 +18,23 @@ public final class PluginModule: Sendable {
     static let allowedImports: Set<String> = ["offload.log", "offload.progress"]
     /// Instances kept for calls that ask for a warm one (at most a few: one per thread calling at once).
     private let warm = Mutex<[LiveInstance]>([])
+    /// Instances made ahead and never called, for fresh calls (see ``takeSpare()``).
+    private let spares = Mutex<Spares>(Spares())
+
+    private struct Spares {
+        var ready: [LiveInstance] = []
+        var making = false
+        /// Used fresh instances, freed by the task that makes the next spare.
+        var retired: [LiveInstance] = []
+    }
+
+    /// Hands a used fresh instance to the spare maker to free (off the call's path).
+    func retire(_ instance: LiveInstance) {
+        instance.sinks.clear()
+        spares.withLock { spares in
+            if spares.retired.count < 8 { spares.retired.append(instance) }
+        }
+    }
     static let pageSize = 65_536
 
     /// - Parameter bytes: the module's file (`.wasm` binary, or `.wat` text when `isText`).
@@ -86,6 +103,46 @@ public final class PluginModule: Sendable {
         try expect("alloc", FunctionType(parameters: [.i32], results: [.i32]))
         for operation in manifest.operations.sorted(by: { $0.rawValue < $1.rawValue }) {
             try expect(operation.rawValue, FunctionType(parameters: [.i32, .i32], results: [.i64]))
+        }
+    }
+
+    /// An instance made ahead of time and never called — as fresh as one made now, its code
+    /// already translated — or `nil` when none is ready. A fresh call that takes one asks for the
+    /// next with ``makeSpare()``; a call that finds none instantiates the module itself.
+    func takeSpare() -> LiveInstance? {
+        let spare = spares.withLock { $0.ready.popLast() }
+        if spare != nil { sparesTaken.add(1, ordering: .relaxed) }
+        return spare
+    }
+
+    /// Spares taken by fresh calls so far.
+    let sparesTaken = Atomic<Int>(0)
+
+    /// Makes a spare instance on a background task, unless one is ready or being made. Its start
+    /// function runs under the probe's budget (10,000,000 fuel, 1 s); a failure makes no spare
+    /// (the next fresh call then meets the failure itself, under its own limits).
+    func makeSpare() {
+        let start = spares.withLock { spares -> Bool in
+            guard spares.ready.isEmpty, !spares.making else { return false }
+            spares.making = true
+            return true
+        }
+        guard start else { return }
+        Task.detached(priority: .utility) { [self] in
+            let retired = spares.withLock { spares in
+                defer { spares.retired = [] }
+                return spares.retired
+            }
+            withExtendedLifetime(retired) {}
+            let store = Store(engine: SandboxCall.eagerEngine)
+            store.fuel = Fuel(remaining: 10_000_000)
+            let watchdog = Watchdog(store: store, after: .seconds(1))
+            let spare = try? LiveInstance(plugin: self, store: store, cap: MemoryCap(bytes: 64 << 20))
+            watchdog.cancel()
+            spares.withLock { spares in
+                spares.making = false
+                if let spare { spares.ready.append(spare) }
+            }
         }
     }
 

@@ -31,15 +31,22 @@ package struct SandboxCall {
     /// of the interpreter as an error.
     struct HostRefusal: Error { var message: String }
 
+    /// The engine of calls, translating code at each function's first call (a call pays only for
+    /// what it runs).
+    static let engine = makeEngine(.lazy)
+    /// The same engine translating all the code when a module is instantiated: for spare
+    /// instances made ahead in the background (``PluginModule/makeSpare()``), ready to run.
+    static let eagerEngine = makeEngine(.eager)
+
     /// Fuel-metered, with software bounds checks: WasmKit's default guard pages reserve 4 GiB
     /// of address space per instance and unmapping them costs a TLB shootdown on every core, which
     /// doubled the cost of a fresh instance (262 → 134 µs per call of a small C plugin) for no gain
     /// in the plugins' own speed (fib(25) 2.84 → 2.70 ms).
-    static let engine: Engine = {
-        var configuration = EngineConfiguration(fuelMetering: true)
+    private static func makeEngine(_ compilation: EngineConfiguration.CompilationMode) -> Engine {
+        var configuration = EngineConfiguration(compilationMode: compilation, fuelMetering: true)
         configuration.memoryBoundsChecking = .software
         return Engine(configuration: configuration)
-    }()
+    }
 
     /// Runs `operation` on `input`: in a fresh instance, or with `warm` in an instance kept from an
     /// earlier call of the same plugin (state carries over; a failed call's instance is dropped).
@@ -51,10 +58,11 @@ package struct SandboxCall {
             throw .plugin(.memoryLimitExceeded, "\(name) starts with \(plugin.initialPages) pages (\((Int(plugin.initialPages) * PluginModule.pageSize) >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB")
         }
         guard input.count <= Int(Int32.max) else { throw OffloadError.plugin(.invalidPayload, "payload.input is too large for a plugin") }
-        var live = warm ? plugin.takeWarmInstance(memoryBytes: limits.memoryBytes) : nil
+        var live = warm ? plugin.takeWarmInstance(memoryBytes: limits.memoryBytes) : freshSpare()
         let store = live?.store ?? Store(engine: Self.engine)
-        let cap = live?.cap ?? MemoryCap(bytes: limits.memoryBytes)
+        let cap = warm ? live?.cap ?? MemoryCap(bytes: limits.memoryBytes) : MemoryCap(bytes: limits.memoryBytes)
         cap.rearm()
+        live?.limit(cap)
         store.fuel = Fuel(remaining: limits.fuel)
         let watchdog = Watchdog(store: store, after: limits.timeout)
         defer {
@@ -87,6 +95,8 @@ package struct SandboxCall {
             if warm {
                 instance.sinks.clear()
                 plugin.returnWarmInstance(instance)
+            } else {
+                plugin.retire(instance)
             }
             return Result(output: output, fuelUsed: used)
         } catch let error as OffloadError {
@@ -108,6 +118,14 @@ package struct SandboxCall {
             if error is Trap { throw .plugin(.pluginTrapped, "\(name) trapped: \(reason)") }
             throw .plugin(.invalidPlugin, "\(name) could not be instantiated: \(reason)")
         }
+    }
+
+    /// A spare instance for a fresh call, when one is ready and within this call's memory limit;
+    /// asks for the next one either way.
+    private func freshSpare() -> LiveInstance? {
+        defer { plugin.makeSpare() }
+        guard let spare = plugin.takeSpare(), spare.memory.byteCount <= limits.memoryBytes else { return nil }
+        return spare
     }
 
     /// Instantiates the plugin in a store of its own and drops the instance: what every fresh

@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Offload
 import OffloadPlugins
 
@@ -30,6 +33,16 @@ struct PluginSuite {
             let output = try call.run(operation: .transform, input: Self.input).output
             precondition(output == expected)
         }
+        // The same with a pause between calls: what a job meets on a worker that was not busy
+        // (a spare instance made ahead in the background is ready by then).
+        let freshAfterPause = try timings(calls / 20, pause: .milliseconds(2)) {
+            let output = try call.run(operation: .transform, input: Self.input).output
+            precondition(output == expected)
+        }
+        let warmAfterPause = try timings(calls / 20, pause: .milliseconds(2)) {
+            let output = try call.run(operation: .transform, input: Self.input, warm: true).output
+            precondition(output == expected)
+        }
         let instantiation = try timings(calls / 4) { try call.instantiate() }
         let native = try timings(calls) {
             let output = try Self.nativeTitleCase(Self.input)
@@ -43,6 +56,8 @@ struct PluginSuite {
             ("suite", .string("plugin")), ("side", .string("offload")),
             ("warmCallMicrosP50", .number(warm.p50)), ("warmCallMicrosP99", .number(warm.p99)),
             ("freshCallMicrosP50", .number(fresh.p50)), ("freshCallMicrosP99", .number(fresh.p99)),
+            ("freshAfterPauseMicrosP50", .number(freshAfterPause.p50)), ("freshAfterPauseMicrosP99", .number(freshAfterPause.p99)),
+            ("warmAfterPauseMicrosP50", .number(warmAfterPause.p50)),
             ("instantiateMicrosP50", .number(instantiation.p50)), ("instantiateMicrosP99", .number(instantiation.p99)),
             ("nativeSwiftMicrosP50", .number(native.p50)),
             ("fib25MsMedian", .number(fib.milliseconds)), ("fib25Value", .int(fib.value)),
@@ -53,11 +68,12 @@ struct PluginSuite {
     }
 
     /// Per-call times in microseconds of `body`, after a warm-up.
-    private func timings(_ count: Int, _ body: () throws -> Void) throws -> (p50: Double, p99: Double) {
+    private func timings(_ count: Int, pause: Duration? = nil, _ body: () throws -> Void) throws -> (p50: Double, p99: Double) {
         for _ in 0..<max(100, count / 10) { try body() }
         var samples: [Double] = []
         samples.reserveCapacity(count)
         for _ in 0..<count {
+            if let pause { usleep(UInt32(pause.milliseconds * 1_000)) }
             let start = ContinuousClock.now
             try body()
             samples.append((ContinuousClock.now - start).milliseconds * 1_000)
