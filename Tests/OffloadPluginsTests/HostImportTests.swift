@@ -5,10 +5,12 @@ import Testing
 
 /// Host functions reach only the plugins whose manifest asks for them and whose host grants them.
 @Suite struct HostImportTests {
-    /// A plugin importing `host.add` (and, for `fails`, `host.fail`) that answers add(2, 3) as JSON.
-    static func makePlugins() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("offload-grants-\(UUID().uuidString)").path
-        let module = """
+    /// Plugins importing `host.add` and `host.fail`, asking for both, for one, or for none;
+    /// `transform` answers add(2, 3), `execute` calls `host.fail`.
+    static func makePlugins() throws -> TemporaryPlugins {
+        try TemporaryPlugins([("asks", #"["transform","execute"]"#, #","permissions":["host"]"#),
+                              ("asks-for-one", #"["transform","execute"]"#, #","permissions":["host.add"]"#),
+                              ("sneaks", #"["transform","execute"]"#, "")], module: """
         (module
           (import "host" "add" (func $add (param i32 i32) (result i32)))
           (import "host" "fail" (func $fail))
@@ -18,15 +20,7 @@ import Testing
             (i32.store8 (i32.const 0) (i32.add (i32.const 48) (call $add (i32.const 2) (i32.const 3))))
             (i64.const 1))
           (func (export "execute") (param i32 i32) (result i64) (call $fail) (i64.const 0)))
-        """
-        for (id, permissions) in [("asks", #"["host"]"#), ("asks-for-one", #"["host.add"]"#), ("sneaks", "[]")] {
-            let folder = directory + "/" + id
-            try FileManager.default.createDirectory(atPath: folder, withIntermediateDirectories: true)
-            try module.write(toFile: folder + "/module.wat", atomically: true, encoding: .utf8)
-            try #"{"id":"\#(id)","version":"1.0.0","module":"module.wat","operations":["transform","execute"],"permissions":\#(permissions)}"#
-                .write(toFile: folder + "/plugin.json", atomically: true, encoding: .utf8)
-        }
-        return directory
+        """)
     }
 
     static let grants = [
@@ -44,8 +38,9 @@ import Testing
     }
 
     @Test func aGrantedFunctionReachesOnlyPluginsThatAskForIt() throws {
-        let directory = try Self.makePlugins()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let plugins = try Self.makePlugins()
+        defer { plugins.remove() }
+        let directory = plugins.directory
         let granting = PluginCatalog(directory: directory, grants: Self.grants)
         #expect(try call(granting, "asks", .transform) == "5")
 
@@ -66,8 +61,9 @@ import Testing
     }
 
     @Test func aGrantOfTheWrongTypeMakesThePluginInvalid() throws {
-        let directory = try Self.makePlugins()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
+        let plugins = try Self.makePlugins()
+        defer { plugins.remove() }
+        let directory = plugins.directory
         let wrong = [HostImport(module: "host", name: "add", results: [.i64]) { _, _ in [0] }, Self.grants[1]]
         do { _ = try call(PluginCatalog(directory: directory, grants: wrong), "asks", .transform); Issue.record("a mistyped import linked") } catch {
             #expect(error.code == .invalidPlugin)

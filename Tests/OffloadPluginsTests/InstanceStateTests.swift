@@ -8,9 +8,8 @@ import Testing
 /// or take a spare instance made ahead; warm calls do see it.
 @Suite struct InstanceStateTests {
     /// A plugin that answers how many times it has been called in this instance.
-    static func makeCounter() throws -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("offload-counter-\(UUID().uuidString)").path
-        let module = """
+    static func makeCounter() throws -> TemporaryPlugins {
+        try TemporaryPlugins([("counter", #"["execute"]"#, "")], module: """
         (module
           (memory (export "memory") 1)
           (global $calls (mut i32) (i32.const 0))
@@ -19,18 +18,13 @@ import Testing
             (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
             (i32.store8 (i32.const 0) (i32.add (i32.const 48) (global.get $calls)))
             (i64.const 1)))
-        """
-        try FileManager.default.createDirectory(atPath: directory + "/counter", withIntermediateDirectories: true)
-        try module.write(toFile: directory + "/counter/module.wat", atomically: true, encoding: .utf8)
-        try #"{"id":"counter","version":"1.0.0","module":"module.wat","operations":["execute"]}"#
-            .write(toFile: directory + "/counter/plugin.json", atomically: true, encoding: .utf8)
-        return directory
+        """)
     }
 
     @Test func freshCallsNeverShareStateEvenFromSpares() async throws {
-        let directory = try Self.makeCounter()
-        defer { try? FileManager.default.removeItem(atPath: directory) }
-        let plugin = try PluginCatalog(directory: directory).plugin(id: "counter", requirement: VersionRequirement("*")!)
+        let plugins = try Self.makeCounter()
+        defer { plugins.remove() }
+        let plugin = try PluginCatalog(directory: plugins.directory).plugin(id: "counter", requirement: VersionRequirement("*")!)
         let call = SandboxCall(plugin: plugin, limits: SandboxLimits(fuel: 10_000, memoryBytes: 1 << 20, timeout: .seconds(5)))
         func answer(warm: Bool) throws -> String {
             String(decoding: try call.run(operation: .execute, input: Array("{}".utf8), warm: warm).output, as: UTF8.self)
