@@ -1,4 +1,3 @@
-import Foundation
 import Offload
 import Testing
 @testable import OffloadPlugins
