@@ -78,7 +78,8 @@ import Testing
             $0.workerProcess.heartbeatTimeout = .seconds(1)
         }) { pool in
             let events = pool.events()
-            var job = sleepJob("slow", 1_500)
+            // Long enough to be stopped while it runs, even when the event comes late on a loaded machine.
+            var job = sleepJob("slow", 3_000)
             job.maxRetries = 2
             job.retryPolicy = RetryPolicy(initialDelay: .milliseconds(1))
             let handle = try await pool.submit(job)

@@ -134,7 +134,8 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
     @Test func criticalWorkPreemptsLowerWorkWithoutChargingARetry() async throws {
         try await withTestPool(workers: 1) { pool in
             let events = pool.events()
-            let low = try await pool.submit(sleepJob("low", 400, .low))
+            // Long enough that the critical job arrives while it runs, even on a loaded machine.
+            let low = try await pool.submit(sleepJob("low", 2_000, .low))
             for await event in events where event.type == .jobStarted && event.job == "low" { break }
             let critical = try await pool.submit(Job(id: "urgent", kind: "debug.echo", priority: .critical))
             #expect(await critical.outcome.status == .completed)
