@@ -21,20 +21,16 @@ public final class PluginModule: Sendable {
     /// Instances made ahead and never called, for fresh calls (see ``takeSpare()``).
     private let spares = Mutex<Spares>(Spares())
 
+    /// Spares taken by fresh calls so far.
+    let sparesTaken = Atomic<Int>(0)
+
     private struct Spares {
         var ready: [LiveInstance] = []
         var making = false
-        /// Used fresh instances, freed by the task that makes the next spare.
+        /// Used fresh instances, waiting for a background task to free them.
         var retired: [LiveInstance] = []
     }
 
-    /// Hands a used fresh instance to the spare maker to free (off the call's path).
-    func retire(_ instance: LiveInstance) {
-        instance.sinks.clear()
-        spares.withLock { spares in
-            if spares.retired.count < 8 { spares.retired.append(instance) }
-        }
-    }
     static let pageSize = 65_536
 
     /// - Parameter bytes: the module's file (`.wasm` binary, or `.wat` text when `isText`).
@@ -115,9 +111,6 @@ public final class PluginModule: Sendable {
         return spare
     }
 
-    /// Spares taken by fresh calls so far.
-    let sparesTaken = Atomic<Int>(0)
-
     /// Makes a spare instance on a background task, unless one is ready or being made. Its start
     /// function runs under the probe's budget (10,000,000 fuel, 1 s); a failure makes no spare
     /// (the next fresh call then meets the failure itself, under its own limits).
@@ -129,11 +122,6 @@ public final class PluginModule: Sendable {
         }
         guard start else { return }
         Task.detached(priority: .utility) { [self] in
-            let retired = spares.withLock { spares in
-                defer { spares.retired = [] }
-                return spares.retired
-            }
-            withExtendedLifetime(retired) {}
             let store = Store(engine: SandboxCall.eagerEngine)
             store.fuel = Fuel(remaining: 10_000_000)
             let watchdog = Watchdog(store: store, after: .seconds(1))
@@ -143,6 +131,23 @@ public final class PluginModule: Sendable {
                 spares.making = false
                 if let spare { spares.ready.append(spare) }
             }
+        }
+    }
+
+    /// Frees a used fresh instance on a background task, off the call's path.
+    func retire(_ instance: LiveInstance) {
+        instance.sinks.clear()
+        let first = spares.withLock { spares -> Bool in
+            spares.retired.append(instance)
+            return spares.retired.count == 1
+        }
+        guard first else { return }
+        Task.detached(priority: .utility) { [self] in
+            let retired = spares.withLock { spares in
+                defer { spares.retired = [] }
+                return spares.retired
+            }
+            withExtendedLifetime(retired) {}
         }
     }
 
