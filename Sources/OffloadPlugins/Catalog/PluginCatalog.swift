@@ -5,8 +5,11 @@ import Glibc
 import Synchronization
 
 /// The plugins under a folder (`./plugins` by default): each subfolder holding a `plugin.json`
-/// and its module. Manifests are read when the catalog is made; a module is parsed and checked
-/// the first time a job asks for it, then kept (once per worker).
+/// and its module. Manifests are read when the catalog is made, and again when a job asks for a
+/// plugin or version the catalog does not hold (at most once per `rescanInterval`), so a plugin
+/// folder dropped in while the host runs is found without a restart; a module is parsed and
+/// checked the first time a job asks for it, then kept (once per worker) while its manifest
+/// stays the same.
 public final class PluginCatalog: Sendable {
     public struct Entry: Sendable {
         /// The subfolder.
@@ -17,30 +20,63 @@ public final class PluginCatalog: Sendable {
     }
 
     public let directory: String
-    public let entries: [Entry]
     /// Host functions granted to the plugins that ask for them (see ``HostImport``).
     public let grants: [HostImport]
-    private let loaded = Mutex<[String: PluginModule]>([:])
+    /// The least time between two readings of the folder prompted by a missing plugin.
+    public let rescanInterval: Duration
+    private let state: Mutex<State>
+
+    private struct State {
+        var entries: [Entry]
+        var scanned: ContinuousClock.Instant
+        /// Modules loaded, by folder, with the manifest and the module file they were loaded from.
+        var loaded: [String: (manifest: PluginManifest, file: FileStamp?, module: PluginModule)] = [:]
+    }
+
+    /// The plugin folders as last read.
+    public var entries: [Entry] { state.withLock { $0.entries } }
 
     /// Reads the manifests of `directory`'s subfolders (a missing folder holds no plugins).
-    public init(directory: String, grants: [HostImport] = []) {
+    public init(directory: String, grants: [HostImport] = [], rescanInterval: Duration = .seconds(1)) {
         self.directory = directory
         self.grants = grants
-        var entries: [Entry] = []
-        for folder in Self.subfolders(of: directory) {
+        self.rescanInterval = rescanInterval
+        state = Mutex(State(entries: Self.scan(directory), scanned: .now))
+    }
+
+    private static func scan(_ directory: String) -> [Entry] {
+        subfolders(of: directory).map { folder in
             let path = directory + "/" + folder
-            do {
-                entries.append(Entry(folder: path, manifest: try Self.manifest(in: path)))
-            } catch {
-                entries.append(Entry(folder: path, problem: error))
-            }
+            do throws(OffloadError) { return Entry(folder: path, manifest: try manifest(in: path)) } catch { return Entry(folder: path, problem: error) }
         }
-        self.entries = entries
+    }
+
+    /// Reads the folder again unless it was read within `rescanInterval`; whether it did.
+    private func rescan() -> Bool {
+        let due = state.withLock { state -> Bool in
+            guard ContinuousClock.now - state.scanned >= rescanInterval else { return false }
+            state.scanned = .now
+            return true
+        }
+        guard due else { return false }
+        let entries = Self.scan(directory)
+        state.withLock { $0.entries = entries }
+        return true
     }
 
     /// The plugin `id` of the highest version `requirement` matches, its module loaded.
     /// - Throws: ``OffloadError/Code/pluginNotFound``, or the reason its module is not usable.
     public func plugin(id: String, requirement: VersionRequirement) throws(OffloadError) -> PluginModule {
+        do {
+            return try plugin(id: id, requirement: requirement, in: entries)
+        } catch where error.code == .pluginNotFound || error.code == .invalidPlugin {
+            // Perhaps added or mended since the folder was read.
+            guard rescan() else { throw error }
+            return try plugin(id: id, requirement: requirement, in: entries)
+        }
+    }
+
+    private func plugin(id: String, requirement: VersionRequirement, in entries: [Entry]) throws(OffloadError) -> PluginModule {
         let candidates = entries.compactMap { entry in entry.manifest.map { (entry.folder, $0) } }.filter { $0.1.id == id }
         guard !candidates.isEmpty else {
             // A folder named like the plugin whose manifest is broken says why.
@@ -51,10 +87,10 @@ public final class PluginCatalog: Sendable {
         guard let (folder, manifest) = candidates.filter({ requirement.matches($0.1.version) }).max(by: { $0.1.version < $1.1.version }) else {
             throw .plugin(.pluginNotFound, "plugin '\(id)' has no version matching \(requirement) (it has \(candidates.map { "\($0.1.version)" }.sorted().joined(separator: ", ")))")
         }
-        let key = folder
-        if let module = loaded.withLock({ $0[key] }) { return module }
+        let file = FileStamp(folder + "/" + manifest.module)
+        if let kept = state.withLock({ $0.loaded[folder] }), kept.manifest == manifest, kept.file == file { return kept.module }
         let module = try Self.load(manifest, in: folder, grants: grants)
-        loaded.withLock { $0[key] = module }
+        state.withLock { $0.loaded[folder] = (manifest, file, module) }
         return module
     }
 
@@ -106,5 +142,20 @@ public final class PluginCatalog: Sendable {
             bytes += chunk[0..<count]
         }
         return nil
+    }
+}
+
+/// A file's size and modification time: a module file replaced in place is loaded again.
+struct FileStamp: Equatable {
+    let size: Int
+    let modified: Int
+    let nanoseconds: Int
+
+    init?(_ path: String) {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        size = Int(info.st_size)
+        modified = Int(info.st_mtim.tv_sec)
+        nanoseconds = Int(info.st_mtim.tv_nsec)
     }
 }

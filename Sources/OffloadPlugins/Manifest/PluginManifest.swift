@@ -7,10 +7,10 @@ public import Offload
 /// {"id":"json-upper","version":"1.2.0","module":"plugin.wasm","operations":["transform"],
 ///  "permissions":[],"limits":{"fuel":5000000,"memoryMb":16,"timeoutMs":500}}
 /// ```
-public struct PluginManifest: Sendable {
+public struct PluginManifest: Sendable, Equatable {
     public enum Operation: String, Sendable, CaseIterable { case execute, validate, transform, analyze }
 
-    public struct Limits: Sendable, Decodable {
+    public struct Limits: Sendable, Decodable, Equatable {
         public var fuel: UInt64?
         public var memoryMb: Int?
         public var timeoutMs: Int?
