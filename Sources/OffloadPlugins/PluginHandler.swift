@@ -78,10 +78,17 @@ public struct PluginHandler: JobHandler {
             call.progress = { fraction in context.reportProgress(fraction) }
             let cancellation = CallCancellation()
             let bytes = Array(JSONWriter.string(input).utf8)
-            let result = try await withTaskCancellationHandler {
-                try call.run(operation: operation, input: bytes, warm: job?.warm ?? false, cancellation: cancellation)
-            } onCancel: {
-                cancellation.cancel()
+            let result: SandboxCall.Result
+            do {
+                result = try await withTaskCancellationHandler {
+                    try call.run(operation: operation, input: bytes, warm: job?.warm ?? false, cancellation: cancellation)
+                } onCancel: {
+                    cancellation.cancel()
+                }
+            } catch let error as OffloadError where error.code == .cancelled {
+                // Stopped because the pool asked: said the way the pool understands (a preempted
+                // job then goes back to the queue, a cancelled one ends cancelled).
+                throw CancellationError()
             }
             let output: JSONValue
             do { output = try JSONParser.parse(result.output) } catch {

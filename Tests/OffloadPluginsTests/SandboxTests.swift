@@ -102,6 +102,29 @@ import WasmKit
         }
     }
 
+    @Test func aPreemptedPluginGoesBackToTheQueue() async throws {
+        var registry = HandlerRegistry.diagnostics
+        try registry.registerPlugins(directory: Self.directory)
+        try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
+            let events = pool.events()
+            // Its second attempt ends at its own 300 ms deadline.
+            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":300}}"#)
+            let low = try await pool.submit(Job(id: "low", kind: "plugin", payload: .json(spin), priority: .low))
+            var worker: WorkerID?
+            for await event in events where event.type == .jobStarted && event.job == "low" {
+                worker = event.worker
+                break
+            }
+            let urgent = try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical))
+            #expect(urgent.status == .completed)
+            #expect(urgent.worker == worker)
+            let outcome = await low.outcome
+            #expect(pool.metrics.preempted == 1)
+            #expect(outcome.attempts == 1)
+            #expect(outcome.error?.code == .timedOut)
+        }
+    }
+
     @Test func aWarmInstanceKeepsItsStateAFreshOneDoesNot() async throws {
         let payload = #"{"pluginId":"echo","operation":"transform","input":{"n":1},"context":{"warm":WARM}}"#
         let outcomes = try await run([payload.replacing("WARM", with: "true"), payload.replacing("WARM", with: "false")])

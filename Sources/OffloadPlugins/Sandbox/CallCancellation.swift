@@ -2,8 +2,9 @@ import Synchronization
 
 /// Lets a cancelled job stop its plugin call at once: the pool cancels the job's task, whose
 /// cancellation handler calls ``cancel()``, which stops the running call the way its deadline
-/// would (the call then fails `cancelled`, and a preempted job goes back to the queue), instead
-/// of the worker waiting for the plugin's own deadline or being abandoned after the grace period.
+/// would (the call fails `cancelled`, which the handler reports as `CancellationError`: a
+/// cancelled job ends cancelled, a preempted one goes back to the queue), instead of the worker
+/// waiting for the plugin's own deadline or being abandoned after the grace period.
 package final class CallCancellation: Sendable {
     private struct State {
         var cancelled = false
