@@ -64,12 +64,13 @@ public struct AnalyticsHandler: JobHandler {
         // Only grouped and measured fields reach the output, so only the fields used are built.
         let scanner = FieldScanner(paths: plan.neededPaths)
         source.scanner = scanner
-        var run: AnalyticsRun
-        if !plan.derivesSessions, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
-            run = try await Self.inParts(path: path, name: source.name, plan: plan, scanner: scanner) { context.isCancelled }
-        } else {
-            run = AnalyticsRun(plan: plan)
-            try Self.consume(source, into: &run) { context.isCancelled }
+        let run = try await context.withCancellationCheck { cancelled -> AnalyticsRun in
+            if !plan.derivesSessions, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
+                return try await Self.inParts(path: path, name: source.name, plan: plan, scanner: scanner, cancelled: cancelled)
+            }
+            var run = AnalyticsRun(plan: plan)
+            try Self.consume(source, into: &run, cancelled: cancelled)
+            return run
         }
         return Output(series: run.series(), read: run.read, filteredOut: run.filteredOut, rejected: run.rejected,
                       badEvents: run.badEvents.map { BadEvent(line: $0.line, message: $0.message) })

@@ -58,12 +58,18 @@ public struct DataHandler: JobHandler {
                                         output: .init(directory: outputDirectory, name: name, inlineLimit: Self.inlineLimit))
         let source = try RecordSource(payload.input, folders: folders)
         source.scanner = Step.neededPaths(runner.steps).map(FieldScanner.init)
-        let outcome: PipelineRunner.Outcome
-        if runner.isSplittable, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
-            let cancelled: @Sendable () -> Bool = { context.isCancelled }
-            outcome = try await ParallelFileRun.run(runner, path: path, name: source.name, scanner: source.scanner, cancelled: cancelled)
-        } else {
-            outcome = try runner.run(source, cancelled: { context.isCancelled })
+        let outcome = try await context.withCancellationCheck { cancelled throws -> PipelineRunner.Outcome in
+            do {
+                if runner.isSplittable, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
+                    return try await ParallelFileRun.run(runner, path: path, name: source.name, scanner: source.scanner, cancelled: cancelled)
+                }
+                return try runner.run(source, cancelled: cancelled)
+            } catch let error as OffloadError {
+                // Stopped because the pool asked: said the way the pool understands (a preempted
+                // job then goes back to the queue instead of failing).
+                if error.code == .cancelled && cancelled() { throw CancellationError() }
+                throw error
+            }
         }
         var output = Output(records: nil, file: outcome.file, count: outcome.count, read: outcome.read, dropped: outcome.dropped,
                             failed: outcome.failed, badRecords: outcome.badRecords.map { BadRecord(line: $0.line, message: $0.message) })

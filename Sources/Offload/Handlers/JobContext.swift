@@ -1,4 +1,5 @@
 public import Logging
+import Synchronization
 
 /// What a handler knows of the job it runs, and how it talks back to the pool.
 public struct JobContext: Sendable {
@@ -43,8 +44,29 @@ public struct JobContext: Sendable {
     }
 
     /// Whether the pool asked the job to stop (timeout, cancellation, preemption or shutdown).
+    /// It reads the current task's state: on a thread of the handler's own, use
+    /// ``withCancellationCheck(_:)``.
     public var isCancelled: Bool { Task.isCancelled }
+
+    /// Runs `body` with a check that tells, from any thread, whether the pool asked the job to
+    /// stop (`Task.isCancelled` only sees the task it is called from, so threads a handler starts
+    /// for itself would never see the request).
+    public func withCancellationCheck<T>(_ body: (_ isCancelled: @escaping @Sendable () -> Bool) async throws -> T) async throws -> T {
+        let flag = CancellationFlag()
+        return try await withTaskCancellationHandler {
+            try await body { flag.isSet }
+        } onCancel: {
+            flag.set()
+        }
+    }
 
     /// Throws `CancellationError` when the pool asked the job to stop.
     public func checkCancellation() throws { try Task.checkCancellation() }
+}
+
+/// A flag any thread can read, set once when a job is asked to stop.
+final class CancellationFlag: Sendable {
+    private let value = Atomic<Bool>(false)
+    var isSet: Bool { value.load(ordering: .acquiring) }
+    func set() { value.store(true, ordering: .releasing) }
 }

@@ -1,0 +1,41 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Offload
+import OffloadData
+import Testing
+@testable import OffloadAnalytics
+
+/// A data or analytics job over a large file (read in parts on threads of their own, where only
+/// `JobContext.withCancellationCheck` sees the pool's request) that the pool stops for more
+/// urgent work goes back to the queue and later completes.
+@Suite struct PreemptionTests {
+    @Test(arguments: [
+        ("data", #"{"input":{"path":"events.jsonl"},"pipeline":[{"op":"group","by":["eventType"],"aggregates":[{"fn":"count","as":"n"}]}]}"#),
+        ("analytics", #"{"events":{"path":"events.jsonl"},"aggregate":{"groupBy":["eventType"],"granularity":"day","metrics":[{"fn":"count","as":"n"}]}}"#),
+    ])
+    func aPreemptedFileJobGoesBackToTheQueueAndCompletes(kind: String, payload: String) async throws {
+        let folder = "/tmp/offload-preempt-\(kind)-\(getpid())"
+        defer { unlink(folder + "/events.jsonl"); rmdir(folder + "/out"); rmdir(folder) }
+        // Enough events that the job is still reading when the urgent one comes (checked every 4,096).
+        var text: [UInt8] = []
+        for index in 0..<400_000 {
+            text += Array(##"{"eventType":"\##(["click", "view"][index % 2])","timestamp":\##(1_795_946_400 + index),"sessionId":"s\##(index % 977)"}"##.utf8) + [0x0A]
+        }
+        try OutputFile.write(text, to: folder, name: "events.jsonl")
+
+        var registry = HandlerRegistry.diagnostics
+        try registry.registerData(outputDirectory: folder + "/out", folders: AllowedFolders([folder]))
+        try registry.registerAnalytics(folders: AllowedFolders([folder]))
+        try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
+            let events = pool.events()
+            let low = try await pool.submit(Job(id: "low", kind: kind, payload: .json(try JSONParser.parse(payload)), priority: .low))
+            for await event in events where event.type == .jobStarted && event.job == "low" { break }
+            #expect(try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical)).status == .completed)
+            let outcome = await low.outcome
+            #expect(outcome.status == .completed)
+            #expect(outcome.attempts == 1)
+            #expect(pool.metrics.preempted == 1)
+        }
+    }
+}
