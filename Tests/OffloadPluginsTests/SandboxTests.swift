@@ -107,8 +107,9 @@ import WasmKit
         try registry.registerPlugins(directory: Self.directory)
         try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
             let events = pool.events()
-            // Its second attempt ends at its own 300 ms deadline.
-            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":300}}"#)
+            // Its second attempt ends at its own deadline, long enough that the urgent job comes
+            // while the first still runs, even on a loaded machine.
+            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":3000}}"#)
             let low = try await pool.submit(Job(id: "low", kind: "plugin", payload: .json(spin), priority: .low))
             var worker: WorkerID?
             for await event in events where event.type == .jobStarted && event.job == "low" {

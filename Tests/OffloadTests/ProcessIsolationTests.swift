@@ -67,7 +67,9 @@ import Testing
 
     @Test func aCPUTimeLimitEndsAWorkerThatUsesItUp() async throws {
         try await withProcessPool(configure: { $0.workerProcess.cpuTimeLimit = .seconds(1) }) { pool in
-            let outcome = try await pool.process(Job(kind: "debug.spin", payload: .json(.object([("ms", .int(4_000))]))))
+            // Spins far longer than its second of CPU, so the limit ends it even when the worker
+            // gets a small share of a loaded machine.
+            let outcome = try await pool.process(Job(kind: "debug.spin", payload: .json(.object([("ms", .int(30_000))]))))
             #expect(outcome.error?.code == .cpuLimitExceeded)
         }
     }
@@ -117,7 +119,7 @@ import Testing
             let events = pool.events()
             var low = Job(id: "low", kind: "debug.hang", priority: .low)
             // Long enough that the preemption, not the timeout, ends the first attempt even on a loaded machine.
-            low.timeout = .seconds(2)
+            low.timeout = .seconds(5)
             let lowHandle = try await pool.submit(low)
             for await event in events where event.type == .jobStarted && event.job == "low" { break }
             let critical = try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical))
