@@ -1,8 +1,12 @@
 """The data suite's summaries: medians over rounds, ratios to polars and jq, peak memory, and
 the checks that Offload and its peers found the same output."""
 import json
+import os
 import statistics
 import sys
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from summaries import printer  # noqa: E402
 
 work, size = sys.argv[1], int(sys.argv[2])
 ours, peer = {"groups": [], "shape": []}, []
@@ -47,11 +51,7 @@ peak = max(r["peakRssKB"] for r in ours["groups"]) * 1024
 shape_peak = max(r["peakRssKB"] for r in ours["shape"]) * 1024
 
 
-def summary(figure, unit, value, peer_value, ratio, goal):
-    print(json.dumps({"suite": "data", "figure": figure, "unit": unit, "ours": round(value, 3), "peer": None if peer_value is None else round(peer_value, 3),
-                      "ratio": None if ratio is None else round(ratio, 3), "goal": goal}))
-
-
+summary = printer("data")
 summary("group-by + sum + count, 500,000 records, end to end ÷ polars", "s", groups, polars, groups / polars, "<= 1.0")
 summary("group-by + sum + count, 500,000 records, end to end ÷ jq", "s", groups, jq, groups / jq, "<= 0.05")
 summary(f"peak RSS of the group-by ÷ input size ({size / 1e6:.1f} MB)", "MB", peak / 1e6, size / 1e6, peak / size, "< 2")

@@ -1,24 +1,13 @@
 """Turns the ipc suite's round lines (Offload and the Python peer) into summary lines: medians
 over rounds, and the ratios the goals are stated in."""
-import json
-import statistics
+import os
 import sys
 
-ours, peer = [], []
-for line in sys.stdin:
-    record = json.loads(line)
-    (ours if record.get("side") == "offload" else peer).append(record)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from summaries import median, printer, read_rounds  # noqa: E402
 
-
-def median(records, key):
-    return statistics.median(record[key] for record in records)
-
-
-def summary(figure, unit, value, peer_value, ratio, goal):
-    print(json.dumps({"suite": "ipc", "figure": figure, "unit": unit, "ours": round(value, 3),
-                      "peer": None if peer_value is None else round(peer_value, 3),
-                      "ratio": None if ratio is None else round(ratio, 3), "goal": goal}, ensure_ascii=False))
-
+ours, peer = read_rounds(sys.stdin)
+summary = printer("ipc")
 
 spawn = median(ours, "smallWorkerSpawnToReadyMsP50")
 summary("spawn → workerReady p50, small worker (offload-worker); peer: executor start → first result",

@@ -1,23 +1,12 @@
 """The plugin suite's summaries: medians over rounds and the ratios the goals are stated in."""
-import json
-import statistics
+import os
 import sys
 
-ours, peer = [], []
-for line in sys.stdin:
-    record = json.loads(line)
-    (ours if record.get("side") == "offload" else peer).append(record)
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+from summaries import median, printer, read_rounds  # noqa: E402
 
-
-def median(records, key):
-    return statistics.median(record[key] for record in records)
-
-
-def summary(figure, unit, value, peer_value, ratio, goal):
-    print(json.dumps({"suite": "plugin", "figure": figure, "unit": unit, "ours": round(value, 3),
-                      "peer": None if peer_value is None else round(peer_value, 3),
-                      "ratio": None if ratio is None else round(ratio, 3), "goal": goal}, ensure_ascii=False))
-
+ours, peer = read_rounds(sys.stdin)
+summary = printer("plugin")
 
 warm, fresh, native = median(ours, "warmCallMicrosP50"), median(ours, "freshCallMicrosP50"), median(ours, "nativeSwiftMicrosP50")
 summary("warm call of title-case (C, small JSON transform), p50; peer: the same transform in native Swift",
