@@ -206,6 +206,11 @@ int offload_gif_encode(const uint8_t *const *frames, int frame_count, int width,
         goto done;
     }
     for (int f = 0; f < frame_count; f++) {
+        if (offload_codec_should_stop()) {
+            snprintf(error, error_size, "stopped");
+            status = 2;
+            goto done;
+        }
         // Dither the whole frame to palette indices with an 8×8 ordered (Bayer) pattern: each
         // pixel depends on itself only, so pixels that did not move map to the same index in
         // every frame, and the pattern compresses far better than error diffusion.
@@ -308,6 +313,11 @@ int offload_webp_animation_encode(const uint8_t *const *frames, int frame_count,
         goto done;
     }
     for (int f = 0; f < frame_count; f++) {
+        if (offload_codec_should_stop()) {
+            snprintf(error, error_size, "stopped");
+            status = 2;
+            goto done;
+        }
         // Frames are opaque: cairo's premultiplied BGRA words are straight BGRA here.
         for (int y = 0; y < height; y++) memcpy(bgra + (size_t)y * width * 4, frames[f] + (size_t)y * stride, (size_t)width * 4);
         WebPPicture picture;

@@ -54,6 +54,12 @@ static void png_on_warning(png_structp png, png_const_charp message) {
     (void)message;
 }
 
+static offload_codec_stop_check stop_check = NULL;
+
+void offload_codec_set_stop_check(offload_codec_stop_check check) { stop_check = check; }
+
+int offload_codec_should_stop(void) { return stop_check != NULL && stop_check(); }
+
 static void png_write_to_buffer(png_structp png, png_bytep bytes, png_size_t count) {
     buffer_append(png_get_io_ptr(png), bytes, count);
 }
@@ -91,6 +97,13 @@ int offload_png_encode(const uint8_t *pixels, int width, int height, int stride,
                  PNG_INTERLACE_NONE, PNG_COMPRESSION_TYPE_BASE, PNG_FILTER_TYPE_BASE);
     png_write_info(png, info);
     for (int y = 0; y < height; y++) {
+        if ((y & 15) == 0 && offload_codec_should_stop()) {
+            png_destroy_write_struct(&png, &info);
+            free(row);
+            free(buffer.data);
+            snprintf(error, error_size, "stopped");
+            return 2;
+        }
         const uint32_t *source = (const uint32_t *)(pixels + (size_t)y * (size_t)stride);
         for (int x = 0; x < width; x++) {
             uint32_t argb = source[x];
@@ -162,6 +175,8 @@ int offload_png_decode(const uint8_t *data, size_t size, size_t max_pixels,
     if (w == 0 || h == 0 || (size_t)w * (size_t)h > max_pixels) {
         snprintf(error, error_size, "a %ux%u PNG is over the limit of %zu pixels", (unsigned)w, (unsigned)h, max_pixels);
         png_destroy_read_struct(&png, &info, NULL);
+        *width = (int)(w > 0x7fffffff ? 0x7fffffff : w);
+        *height = (int)(h > 0x7fffffff ? 0x7fffffff : h);
         return 2;
     }
     // Whatever the PNG holds, read it as 8-bit RGBA.
@@ -231,6 +246,12 @@ int offload_jpeg_encode(const uint8_t *pixels, int width, int height, int stride
     info.dct_method = JDCT_ISLOW;
     jpeg_start_compress(&info, TRUE);
     while (info.next_scanline < info.image_height) {
+        if ((info.next_scanline & 15) == 0 && offload_codec_should_stop()) {
+            jpeg_destroy_compress(&info);
+            free(data);
+            snprintf(error, error_size, "stopped");
+            return 2;
+        }
         JSAMPROW row = (JSAMPROW)(pixels + (size_t)info.next_scanline * (size_t)stride);
         jpeg_write_scanlines(&info, &row, 1);
     }
@@ -267,6 +288,13 @@ static uint8_t *straight_bgra(const uint8_t *pixels, int width, int height, int 
     return copy;
 }
 
+/// libwebp's progress hook: 0 stops the encoder.
+static int webp_keep_going(int percent, const WebPPicture *picture) {
+    (void)percent;
+    (void)picture;
+    return !offload_codec_should_stop();
+}
+
 int offload_webp_encode(const uint8_t *pixels, int width, int height, int stride, int quality,
                         uint8_t **out, size_t *out_size, char *error, size_t error_size) {
     WebPConfig config;
@@ -291,11 +319,16 @@ int offload_webp_encode(const uint8_t *pixels, int width, int height, int stride
     WebPMemoryWriterInit(&writer);
     picture.writer = WebPMemoryWrite;
     picture.custom_ptr = &writer;
+    picture.progress_hook = webp_keep_going;
     int ok = WebPEncode(&config, &picture);
     int code = picture.error_code;
     WebPPictureFree(&picture);
     if (!ok) {
         WebPMemoryWriterClear(&writer);
+        if (code == VP8_ENC_ERROR_USER_ABORT) {
+            snprintf(error, error_size, "stopped");
+            return 2;
+        }
         snprintf(error, error_size, "libwebp: encoding failed (error %d)", code);
         return 1;
     }
@@ -333,6 +366,8 @@ int offload_jpeg_decode(const uint8_t *data, size_t size, size_t max_pixels,
         (size_t)info.image_width * (size_t)info.image_height > max_pixels) {
         snprintf(error, error_size, "a %ux%u JPEG is over the limit of %zu pixels",
                  (unsigned)info.image_width, (unsigned)info.image_height, max_pixels);
+        *width = (int)info.image_width;
+        *height = (int)info.image_height;
         jpeg_destroy_decompress(&info);
         return 2;
     }
@@ -366,6 +401,8 @@ int offload_webp_decode(const uint8_t *data, size_t size, size_t max_pixels,
     }
     if (w <= 0 || h <= 0 || (size_t)w * (size_t)h > max_pixels) {
         snprintf(error, error_size, "a %dx%d WebP is over the limit of %zu pixels", w, h, max_pixels);
+        *width = w;
+        *height = h;
         return 2;
     }
     size_t bytes = (size_t)w * (size_t)h * 4;

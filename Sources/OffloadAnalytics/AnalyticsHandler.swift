@@ -60,16 +60,16 @@ public struct AnalyticsHandler: JobHandler {
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         let plan = try AnalyticsPlan(payload)
-        let source = try RecordSource(payload.events, folders: folders)
+        let source = try RecordSource(payload.events, folders: folders, field: "payload.events")
         // Only grouped and measured fields reach the output, so only the fields used are built.
         let scanner = FieldScanner(paths: plan.neededPaths)
         source.scanner = scanner
         let run = try await context.withCancellationCheck { cancelled -> AnalyticsRun in
             if !plan.derivesSessions, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
-                return try await Self.inParts(path: path, name: source.name, plan: plan, scanner: scanner, cancelled: cancelled)
+                return try await Self.inParts(path: path, name: source.name, plan: plan, limits: context.limits, scanner: scanner, cancelled: cancelled)
             }
-            var run = AnalyticsRun(plan: plan)
-            try Self.consume(source, into: &run, cancelled: cancelled)
+            var run = AnalyticsRun(plan: plan, limits: context.limits)
+            try Self.consume(source, into: &run, limits: context.limits, cancelled: cancelled)
             return run
         }
         return Output(series: run.series(), read: run.read, filteredOut: run.filteredOut, rejected: run.rejected,
@@ -77,31 +77,39 @@ public struct AnalyticsHandler: JobHandler {
     }
 
     /// Reads every event of `source` into `run` (sessions, when derived, once all are read).
-    static func consume(_ source: RecordSource, into run: inout AnalyticsRun, cancelled: () -> Bool) throws {
+    static func consume(_ source: RecordSource, into run: inout AnalyticsRun, limits: ResourceLimits, cancelled: () -> Bool) throws {
         if let scanner = source.scanner, let layout = run.slots(in: scanner) {
             var slots = [JSONValue?](repeating: nil, count: layout.bucket + 1)
             while let (line, error) = source.next(into: &slots) {
-                if run.read & 0xFFF == 0 && cancelled() { throw CancellationError() }
+                if run.read & 0xFF == 0 && cancelled() { throw CancellationError() }
                 run.read += 1
                 if let error {
                     try run.reject(line: line, "\(source.name) line \(line + run.lineOffset) is not valid JSON: \(error)")
                 } else {
-                    try run.take(&slots, at: layout, line: line, name: source.name)
+                    try run.take(&slots, at: layout, line: line, name: source.name, stop: cancelled)
                 }
             }
             return
         }
         var held: [(line: Int, event: JSONValue)] = []
         while let (line, parsed) = source.next() {
-            if run.read & 0xFFF == 0 && cancelled() { throw CancellationError() }
+            if run.read & 0xFF == 0 && cancelled() { throw CancellationError() }
             run.read += 1
             switch parsed {
             case .failure(let error):
                 try run.reject(line: line, "\(source.name) line \(line + run.lineOffset) is not valid JSON: \(error)")
             case .success(let event):
-                guard let checked = try run.admit(event, line: line, name: source.name) else { continue }
+                guard let checked = try run.admit(event, line: line, name: source.name, stop: cancelled) else { continue }
                 // Sessions need every event of a user first; the rest is aggregated as it comes.
-                if run.plan.derivesSessions { held.append((line, checked)) } else { try run.aggregate(checked, line: line, name: source.name) }
+                if run.plan.derivesSessions {
+                    guard held.count < limits.maxHeldRecords else {
+                        throw OffloadError.overBudget("heldRecords", limit: limits.maxHeldRecords,
+                                                      "deriving sessions holds every event, and there are more than the job may hold")
+                    }
+                    held.append((line, checked))
+                } else {
+                    try run.aggregate(checked, line: line, name: source.name)
+                }
             }
         }
         if run.plan.derivesSessions {
@@ -112,7 +120,7 @@ public struct AnalyticsHandler: JobHandler {
     }
 
     /// A JSON Lines file in one part per CPU, each on a thread of its own, merged in file order.
-    private static func inParts(path: String, name: String, plan: AnalyticsPlan, scanner: FieldScanner,
+    private static func inParts(path: String, name: String, plan: AnalyticsPlan, limits: ResourceLimits, scanner: FieldScanner,
                                 cancelled: @escaping @Sendable () -> Bool) async throws -> AnalyticsRun {
         var info = stat()
         guard stat(path, &info) == 0 else { throw OffloadError(.invalidPayload, "payload.events.path: cannot read \(name)") }
@@ -126,9 +134,9 @@ public struct AnalyticsHandler: JobHandler {
                 let source = try RecordSource(linesOf: path, from: bounds[part], to: bounds[part + 1], name: name)
                 // A scanner of its own: objects shared between threads make every retain contend.
                 source.scanner = FieldScanner(paths: scanner.paths)
-                var run = AnalyticsRun(plan: plan)
+                var run = AnalyticsRun(plan: plan, limits: limits)
                 run.lineOffset = offsets[part]
-                try consume(source, into: &run, cancelled: cancelled)
+                try consume(source, into: &run, limits: limits, cancelled: cancelled)
                 return PartRun(result: .success(run))
             } catch {
                 return PartRun(result: .failure(error))
@@ -137,7 +145,7 @@ public struct AnalyticsHandler: JobHandler {
         var merged: AnalyticsRun?
         for part in results {
             let run = try part.result.get()
-            if merged == nil { merged = run } else { merged!.merge(run) }
+            if merged == nil { merged = run } else { try merged!.merge(run) }
         }
         return merged!
     }

@@ -89,19 +89,21 @@ struct AnalyticsRun {
 
     static let bucketField = "bucket"
 
-    init(plan: AnalyticsPlan) {
+    init(plan: AnalyticsPlan, limits: ResourceLimits = ResourceLimits()) {
         self.plan = plan
         // The bucket start (seconds) is the first grouping field, set on each event.
-        grouper = Grouper(by: [try! FieldPath("$bucket", field: "")] + plan.groupBy, aggregates: plan.metrics)
+        grouper = Grouper(by: [try! FieldPath("$bucket", field: "")] + plan.groupBy, aggregates: plan.metrics,
+                          budget: GroupBudget(limits: limits))
     }
 
     /// Takes in the run over a later part of the same file.
-    mutating func merge(_ other: AnalyticsRun) {
+    /// - Throws: the budget's error when the buckets together go over it.
+    mutating func merge(_ other: AnalyticsRun) throws(OffloadError) {
         read += other.read
         filteredOut += other.filteredOut
         rejected += other.rejected
         badEvents += other.badEvents.prefix(max(0, 5 - badEvents.count))
-        grouper.merge(other.grouper)
+        do { try grouper.merge(other.grouper) } catch { throw error.overBudget ?? OffloadError(.handlerFailed, error.message) }
     }
 
     mutating func reject(line: Int, _ message: String) throws(OffloadError) {
@@ -113,16 +115,16 @@ struct AnalyticsRun {
     }
 
     /// Checks an event, applies the filter, enrichment and privacy; `nil` when it is left out.
-    mutating func admit(_ event: JSONValue, line: Int, name: String) throws(OffloadError) -> JSONValue? {
+    mutating func admit(_ event: JSONValue, line: Int, name: String, stop: () -> Bool = { false }) throws(OffloadError) -> JSONValue? {
         guard case .object = event, case .string? = event["eventType"] else {
             try reject(line: line, "\(name) line \(line + lineOffset): an event needs an eventType string")
             return nil
         }
         guard let seconds = Self.seconds(event["timestamp"]) else {
-            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or an ISO 8601 time")
+            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or milliseconds, or an ISO 8601 time, in the years 1 to 9999")
             return nil
         }
-        if let filter = plan.filter, !filter.matches(event) {
+        if let filter = plan.filter, !filter.matches(event, stop: stop) {
             filteredOut += 1
             return nil
         }
@@ -170,22 +172,23 @@ struct AnalyticsRun {
 
     /// Checks, filters and aggregates an event given as its fields (see ``slots(in:)``): what
     /// ``admit(_:line:name:)`` and ``aggregate(_:line:name:)`` do, without building the event.
-    mutating func take(_ slots: inout [JSONValue?], at layout: Slots, line: Int, name: String) throws(OffloadError) {
+    mutating func take(_ slots: inout [JSONValue?], at layout: Slots, line: Int, name: String, stop: () -> Bool = { false }) throws(OffloadError) {
         guard case .string? = slots[layout.eventType] else {
             try reject(line: line, "\(name) line \(line + lineOffset): an event needs an eventType string")
             return
         }
         guard let seconds = Self.seconds(slots[layout.timestamp]) else {
-            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or an ISO 8601 time")
+            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or milliseconds, or an ISO 8601 time, in the years 1 to 9999")
             return
         }
-        if let filter = plan.filter, !filter.matches({ path in layout.scanner.slot(of: path).flatMap { slots[$0] } }) {
+        if let filter = plan.filter, !filter.matches({ path in layout.scanner.slot(of: path).flatMap { slots[$0] } }, stop: stop) {
             filteredOut += 1
             return
         }
         slots[layout.timestamp] = .double(seconds)
         slots[layout.bucket] = .double(plan.granularity.bucketStart(seconds))
         do { try grouper.add(slots, at: layout.grouper) } catch {
+            if let overBudget = error.overBudget { throw overBudget }
             try reject(line: line, "\(name) line \(line + lineOffset): \(error.message)")
         }
     }
@@ -194,6 +197,7 @@ struct AnalyticsRun {
         let seconds = event["timestamp"]?.doubleValue ?? 0
         let keyed = set("$bucket", .double(plan.granularity.bucketStart(seconds)), in: event)
         do { try grouper.add(keyed) } catch {
+            if let overBudget = error.overBudget { throw overBudget }
             try reject(line: line, "\(name) line \(line + lineOffset): \(error.message)")
         }
     }
@@ -210,12 +214,15 @@ struct AnalyticsRun {
         }.map(\.element.1)
     }
 
+    /// Epoch seconds (or milliseconds, from 1e11 on) or ISO 8601, in the years 1 to 9999.
     static func seconds(_ value: JSONValue?) -> Double? {
-        switch value {
+        let seconds: Double? = switch value {
         case .string(let text)?: ISO8601.parse(text)
         case let number? where number.doubleValue != nil: number.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
         default: nil
         }
+        guard let seconds, DatePattern.supportedSeconds.contains(seconds) else { return nil }
+        return seconds
     }
 
     static func iso(_ seconds: Double) -> String {

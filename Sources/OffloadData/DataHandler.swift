@@ -55,7 +55,8 @@ public struct DataHandler: JobHandler {
         }
         let name = Self.fileName(for: context.jobID)
         let runner = try PipelineRunner(pipeline: payload.pipeline, onBadRecord: onBadRecord,
-                                        output: .init(directory: outputDirectory, name: name, inlineLimit: Self.inlineLimit))
+                                        output: .init(directory: outputDirectory, name: name, inlineLimit: Self.inlineLimit),
+                                        limits: context.limits)
         let source = try RecordSource(payload.input, folders: folders)
         source.scanner = Step.neededPaths(runner.steps).map(FieldScanner.init)
         let outcome = try await context.withCancellationCheck { cancelled throws -> PipelineRunner.Outcome in
@@ -88,10 +89,7 @@ public struct DataHandler: JobHandler {
         return stat(path, &info) == 0 ? Int(info.st_size) : 0
     }
 
-    static func fileName(for job: JobID) -> String {
-        let safe = String(job.rawValue.map { $0.isLetter || $0.isNumber || "._-".contains($0) ? $0 : "_" })
-        return (safe.isEmpty ? "data" : safe) + ".jsonl"
-    }
+    static func fileName(for job: JobID) -> String { OutputFile.name(for: job, extension: "jsonl") }
 }
 
 extension HandlerRegistry {

@@ -18,20 +18,27 @@ public struct CardImage: Sendable {
     /// 1 for a still image.
     public var frames: Int
 
-    /// Renders `spec` (its pictures read from `sources`), applies its filters and encodes it.
-    public static func make(_ spec: CardSpec, sources: ImageSources = ImageSources(allowedRoots: ["."])) throws(OffloadError) -> CardImage {
+    /// Renders `spec` (its pictures read from `sources`, within `limits`), applies its filters
+    /// and encodes it. Called from a task (as a job's handler is), it stops within milliseconds
+    /// of the task's cancellation, throwing ``OffloadError/Code/cancelled``.
+    public static func make(_ spec: CardSpec, sources: ImageSources = ImageSources(allowedRoots: ["."]),
+                            limits: ResourceLimits = ResourceLimits()) throws(OffloadError) -> CardImage {
         FontWarmup.run()
         let start = ContinuousClock.now
-        let pictures = try CardPictures(spec, sources: sources)
+        let pictures = try CardPictures(spec, sources: sources, limits: limits)
+        try RenderStop.check()
         if !spec.animations.isEmpty || spec.format == .gif || spec.format == .apng {
             let frames = try Animator.frames(spec, pictures: pictures)
+            try RenderStop.check()
             let rendered = ContinuousClock.now
             let bytes = try AnimationEncoder.encode(frames, as: spec.format, frameRate: spec.frameRate, loops: spec.loops, quality: spec.quality)
             return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
                              renderTime: rendered - start, encodeTime: .now - rendered, frames: frames.count)
         }
         let canvas = try CardRenderer.render(spec, pictures: pictures)
+        try RenderStop.check()
         FilterPipeline.apply(spec.filters, to: canvas)
+        try RenderStop.check()
         let rendered = ContinuousClock.now
         let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
         return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,

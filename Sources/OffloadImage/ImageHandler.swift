@@ -48,7 +48,15 @@ public struct ImageHandler: JobHandler {
     public func run(_ payload: ImagePayload, context: JobContext) async throws -> Output {
         let spec = try CardSpec(payload)
         try context.checkCancellation()
-        let image = try CardImage.make(spec, sources: sources)
+        let image: CardImage
+        do { image = try CardImage.make(spec, sources: sources, limits: context.limits) } catch {
+            // Stopped because the pool asked: said the way the pool understands (a preempted job
+            // then goes back to the queue instead of failing).
+            if error.code == .cancelled { throw CancellationError() }
+            throw error
+        }
+        // A job stopped after its last pixel writes nothing.
+        try context.checkCancellation()
         let name = Self.fileName(for: context.jobID, format: spec.format)
         try OutputFile.write(image.bytes, to: outputDirectory, name: name)
         return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
@@ -56,14 +64,9 @@ public struct ImageHandler: JobHandler {
                       renderMs: image.renderTime.milliseconds, encodeMs: image.encodeTime.milliseconds, frames: image.frames)
     }
 
-    /// `<job id>.<ext>`, with anything but letters, digits, `.`, `-` and `_` replaced by `_`.
+    /// `<job id>.<ext>`, distinct for distinct ids (see ``OutputFile/name(for:extension:)``).
     static func fileName(for job: JobID, format: CardSpec.Format) -> String {
-        let safe = job.rawValue.unicodeScalars.map { scalar -> Character in
-            scalar.isASCII && (scalar.properties.isAlphabetic || ("0"..."9").contains(scalar) || "._-".unicodeScalars.contains(scalar))
-                ? Character(scalar) : "_"
-        }
-        let stem = String(safe).trimmingCharacters(while: { $0 == "." })
-        return (stem.isEmpty ? "image" : stem) + "." + format.fileExtension
+        OutputFile.name(for: job, extension: format.fileExtension)
     }
 }
 
@@ -71,14 +74,6 @@ extension HandlerRegistry {
     /// Adds the `image` kind, writing to `outputDirectory` and reading pictures from `sources`.
     public mutating func registerImage(outputDirectory: String, sources: ImageSources = ImageSources(allowedRoots: ["."])) throws(OffloadError) {
         try register(ImageHandler(outputDirectory: outputDirectory, sources: sources))
-    }
-}
-
-extension String {
-    func trimmingCharacters(while predicate: (Character) -> Bool) -> String {
-        var text = Substring(self)
-        while let first = text.first, predicate(first) { text.removeFirst() }
-        return String(text)
     }
 }
 

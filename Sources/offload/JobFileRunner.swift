@@ -6,9 +6,15 @@ struct JobFileRunner {
     let lines: LineReader
     let results: FileSink
     let events: FileSink?
+    /// The furthest a job line may put its job off.
+    let maxDelay: Duration
+    /// The budgets: payloads and results larger than `maxMessageBytes` are refused.
+    let limits: ResourceLimits
 
     struct Report {
         var total = 0
+        /// The line the file could not be read at, and why (`errno`).
+        var readError: (line: Int, code: Int32)?
         var counts: [JobStatus: Int] = [:]
         var waits: [Duration] = []
         var runs: [Duration] = []
@@ -38,14 +44,35 @@ struct JobFileRunner {
             let kinds = Set(pool.registry.kinds)
             var seen: [JobID: Int] = [:]
             var number = 0
-            while let line = lines.next() {
+            while let next = lines.next() {
                 number += 1
+                var line: [UInt8] = []
+                switch next {
+                case .line(let bytes): line = bytes
+                case .tooLong(let length):
+                    report.total += 1
+                    let error = OffloadError.overBudget("line length", limit: lines.maxLineBytes,
+                                                        "line \(number) is \(OffloadError.grouped(length)) bytes (--max-line-bytes)")
+                    write(JobOutcome(id: JobID(String(number)), kind: "", status: .failed, error: error), into: &report)
+                    continue
+                case .failed(let code):
+                    report.readError = (number, code)
+                    break
+                }
+                if report.readError != nil { break }
                 if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
                 report.total += 1
-                switch JobLine.parse(line, number: number, knownKinds: kinds) {
+                switch JobLine.parse(line, number: number, knownKinds: kinds, maxDelay: maxDelay) {
                 case .failure(let failure):
                     write(JobOutcome(id: failure.id, kind: failure.kind ?? "", status: .failed, error: failure.error), into: &report)
                 case .success(let job):
+                    // A payload too large for a worker process is refused in either isolation, the same way.
+                    if line.count > limits.maxMessageBytes, let payload = try? job.payload.json() {
+                        do throws(OffloadError) { try limits.checkPayload(bytes: JSONWriter.size(of: payload)) } catch {
+                            write(JobOutcome(id: job.id, kind: job.kind, priority: job.priority, status: .failed, error: error), into: &report)
+                            continue
+                        }
+                    }
                     if let first = seen[job.id] {
                         let error = OffloadError(.invalidPayload, "line \(number): duplicate id '\(job.id)' (first on line \(first))")
                         write(JobOutcome(id: job.id, kind: job.kind, priority: job.priority, status: .failed, error: error), into: &report)
@@ -92,6 +119,7 @@ struct JobFileRunner {
     }
 
     private func write(_ outcome: JobOutcome, into report: inout Report) {
+        let outcome = ResultLine.bounded(outcome, limits: limits)
         results.write(ResultLine.encode(outcome) + [0x0A])
         report.add(outcome)
     }

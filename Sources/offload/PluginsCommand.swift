@@ -18,6 +18,11 @@ struct PluginsCommand: AsyncParsableCommand {
 
         func run() async throws {
             let catalog = PluginCatalog(directory: plugins)
+            if let problem = catalog.folderProblem {
+                FileSink.standardError.write(Array("offload: cannot read the plugin folder \(plugins): \(problem)\n".utf8))
+                FileSink.standardError.flush()
+                throw ExitCode(1)
+            }
             guard !catalog.entries.isEmpty else {
                 print("no plugins in \(plugins)")
                 return

@@ -86,7 +86,7 @@ struct RenderCommand: AsyncParsableCommand {
         var card: [(key: String, value: JSONValue)] = []
         if let params {
             let text: [UInt8]
-            do { text = try readFile(params) } catch { throw OffloadError(.invalidPayload, "cannot read --params \(params): \(error.reason)") }
+            do { text = try readFile(params) } catch { throw OffloadError(.invalidPayload, "cannot read --params \(params): \(error.code == EFBIG ? "over \(Self.maxParamsBytes >> 20) MiB" : error.reason)") }
             let json: JSONValue
             do { json = try JSONParser.parse(text) } catch { throw OffloadError(.invalidPayload, "--params \(params) is not JSON: \(error)") }
             guard case .object(let members) = json else { throw OffloadError(.invalidPayload, "--params \(params) must hold a JSON object") }
@@ -135,12 +135,25 @@ struct RenderCommand: AsyncParsableCommand {
         String((value * 10).rounded() / 10)
     }
 
+    /// The whole of `path` (a file or a pipe), at most ``maxParamsBytes``: `/dev/zero` is refused
+    /// once past it, not read until memory runs out.
     private func readFile(_ path: String) throws(SystemError) -> [UInt8] {
-        let lines = try LineReader(path: path)
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(code: errno) }
+        defer { close(fd) }
         var bytes: [UInt8] = []
-        while let line = lines.next() { bytes += line + [0x0A] }
-        return bytes
+        var chunk = [UInt8](repeating: 0, count: 1 << 16)
+        while true {
+            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else { throw SystemError(code: errno) }
+            if count == 0 { return bytes }
+            bytes += chunk[0..<count]
+            guard bytes.count <= Self.maxParamsBytes else { throw SystemError(code: EFBIG) }
+        }
     }
+
+    static let maxParamsBytes = 16 << 20
 
     private func fail(_ sentence: String) -> ExitCode {
         FileSink.standardError.write(Array((sentence + "\n").utf8))

@@ -13,12 +13,14 @@ struct RunCommand: AsyncParsableCommand {
             Each line is a job: {"id":…,"kind":…,"priority":"critical|high|normal|low","delayMs":…,"runAt":…,
             "timeoutMs":…,"maxRetries":…,"retryBackoff":{…},"capabilities":[…],"payload":{…}}; only "kind" is required.
             A line that is not a valid job ends "failed" (invalidPayload or unknownKind) and the others still run.
-            Kinds: image {params:{title,…},outputFormat,quality,dimensions,background,filters,animations} (writes OUT/<id>.<ext>),
+            Kinds: image {params:{title,…},outputFormat,quality,dimensions,background,filters,animations} (writes OUT/files/<id>.<ext>),
             data {input:[…]|{path},pipeline:[{op:filter|transform|group|aggregate|sort|limit|select,…}],onBadRecord},
             analytics {events:[…]|{path},filter,enrich,privacy,salt,aggregate:{groupBy,granularity,metrics}},
             debug.echo, debug.sleep {ms}, debug.spin {ms}, debug.fail {times}, debug.hang, debug.alloc {mb}, debug.crash.
-            Exit status: 0 when every job has a result line (whatever its status), 1 when the run could not happen,
-            3 with --strict when some job did not complete.
+            Jobs from a file are untrusted: by default they run in worker processes of at most 1024 MiB each, with a
+            60 s timeout unless a job sets its own, and under per-job budgets (--limit NAME=VALUE; names: \(ResourceLimits.names.joined(separator: ", "))).
+            Exit status: 0 when every job has a result line (whatever its status), 1 when the run could not happen or the
+            job file could not be read to its end, 3 with --strict when some job did not complete.
             """
     )
 
@@ -37,11 +39,23 @@ struct RunCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Scheduling policy: \(SchedulingPolicies.names.joined(separator: ", ")).")
     var policy: String = "priority"
 
-    @Option(name: .long, help: "Where workers run: thread (cheap) or process (a crash, hang or memory blow-up ends one worker, never the host).")
-    var isolation: String = "thread"
+    @Option(name: .long, help: "Where workers run: process (a crash, hang or memory blow-up ends one worker, never the host) or thread (cheaper; for trusted job files).")
+    var isolation: String = "process"
 
-    @Option(name: .long, help: "Process isolation: the most memory one worker may use, in MiB.")
+    @Option(name: .long, help: "Process isolation: the most memory one worker may use, in MiB; 0 for no limit (default \(RunCommand.defaultMemoryLimit)).")
     var memoryLimit: Int?
+
+    @Option(name: .long, help: "The timeout of a job that sets no timeoutMs, in milliseconds; 0 for none.")
+    var timeoutMs: Int = 60_000
+
+    @Option(name: .long, help: "The furthest delayMs or runAt may put a job off, in milliseconds.")
+    var maxDelayMs: Int = 86_400_000
+
+    @Option(name: .long, help: "The longest job line read, in bytes; a longer line fails its job and the file goes on.")
+    var maxLineBytes: Int = 16 << 20
+
+    @Option(name: .long, help: ArgumentHelp("A per-job budget, NAME=VALUE (repeatable): \(ResourceLimits.names.joined(separator: ", ")).", valueName: "name=value"))
+    var limit: [String] = []
 
     @Option(name: .long, help: "Process isolation: milliseconds without a heartbeat after which a worker is killed and replaced (default 5000).")
     var heartbeatTimeout: Int?
@@ -90,7 +104,11 @@ struct RunCommand: AsyncParsableCommand {
             throw ValidationError("unknown isolation '\(isolation)' (choose thread or process)")
         }
         if !(agingMs >= 0) { throw ValidationError("--aging-ms must be zero or more") }
-        if let memoryLimit, memoryLimit < 16 { throw ValidationError("--memory-limit must be at least 16 (MiB)") }
+        if let memoryLimit, memoryLimit != 0 && memoryLimit < 16 { throw ValidationError("--memory-limit must be 0 or at least 16 (MiB)") }
+        if timeoutMs < 0 { throw ValidationError("--timeout-ms must be zero or more") }
+        if maxDelayMs < 0 { throw ValidationError("--max-delay-ms must be zero or more") }
+        if maxLineBytes < 1024 { throw ValidationError("--max-line-bytes must be at least 1024") }
+        _ = try limits()
         if let heartbeatTimeout, heartbeatTimeout < 10 { throw ValidationError("--heartbeat-timeout must be at least 10 (ms)") }
         if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw ValidationError("--max-jobs-per-worker must be at least 1") }
         if let prefetch, !(1...1024).contains(prefetch) { throw ValidationError("--prefetch must be between 1 and 1024") }
@@ -102,9 +120,25 @@ struct RunCommand: AsyncParsableCommand {
         }
     }
 
+    static let defaultMemoryLimit = 1024
+
+    /// The budgets `--limit` sets over the defaults.
+    func limits() throws -> ResourceLimits {
+        var limits = ResourceLimits()
+        for entry in limit {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, ResourceLimits.names.contains(parts[0]) else {
+                throw ValidationError("--limit takes NAME=VALUE with NAME one of \(ResourceLimits.names.joined(separator: ", ")), not '\(entry)'")
+            }
+            guard let value = Int(parts[1]), value >= 1 else { throw ValidationError("--limit \(parts[0]) must be a whole number of at least 1") }
+            limits[parts[0]] = value
+        }
+        return limits
+    }
+
     func run() async throws {
         let lines: LineReader
-        do { lines = try LineReader(path: file) } catch {
+        do { lines = try LineReader(path: file, maxLineBytes: maxLineBytes) } catch {
             throw fail("offload: cannot read job file '\(file)': \(error.reason).")
         }
         let output: OutputFolder
@@ -129,28 +163,37 @@ struct RunCommand: AsyncParsableCommand {
             configuration.scaling = ScalingConfiguration(minWorkers: minimum, maxWorkers: maxWorkers ?? max(minimum, SystemInfoCLI.cpuCount))
         }
         configuration.maxJobsPerWorker = maxJobsPerWorker
+        configuration.defaultTimeout = timeoutMs > 0 ? .milliseconds(timeoutMs) : nil
+        configuration.limits = try limits()
         configuration.workerProcess.executable = workerExecutable
-        configuration.workerProcess.memoryLimit = memoryLimit.map { $0 << 20 }
+        let megabytes = memoryLimit ?? Self.defaultMemoryLimit
+        configuration.workerProcess.memoryLimit = megabytes > 0 ? megabytes << 20 : nil
         if let heartbeatTimeout {
             configuration.workerProcess.heartbeatTimeout = .milliseconds(heartbeatTimeout)
             configuration.workerProcess.heartbeatInterval = min(configuration.workerProcess.heartbeatInterval, .milliseconds(heartbeatTimeout) / 4)
         }
         if let prefetch { configuration.workerProcess.prefetch = prefetch }
         let roots = [folder(of: file), "."] + allowRoot
-        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: out, allowedRoots: roots, plugins: plugins)) { $1 }
+        // Job outputs in a folder of their own: no job id can name results.jsonl.
+        let files = output.files
+        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: files, allowedRoots: roots, plugins: plugins)) { $1 }
         let pool: WorkerPool
-        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: out, allowedRoots: roots, plugins: plugins)) } catch {
+        do { pool = try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: files, allowedRoots: roots, plugins: plugins)) } catch {
             throw fail("offload: \(error.message).")
         }
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let summaryToStandardError = events == "-"
-        let runner = JobFileRunner(pool: pool, lines: lines, results: output.results, events: eventSink)
+        let runner = JobFileRunner(pool: pool, lines: lines, results: output.results, events: eventSink,
+                                   maxDelay: .milliseconds(maxDelayMs), limits: configuration.limits)
         let report = try await runner.run(progress: showProgress ? ProgressLine() : nil)
         let summary = report.summary()
         if summaryToStandardError {
             FileSink.standardError.write(Array(summary.utf8))
         } else {
             print(summary, terminator: "")
+        }
+        if let readError = report.readError {
+            throw fail("offload: cannot read job file '\(file)' past line \(readError.line - 1): \(SystemError(code: readError.code).reason); the \(report.total) jobs before it ran, the rest of the file did not.")
         }
         if strict && report.counts[.completed, default: 0] < report.total { throw ExitCode(3) }
     }

@@ -14,30 +14,59 @@ enum SystemInfoCLI {
     static var cpuCount: Int { max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN)))) }
 }
 
-/// Reads a file line by line, without holding it all in memory.
+/// Reads a file line by line, without holding it all in memory, and never more of one line
+/// than `maxLineBytes`: a longer line is skipped to its end and reported by its length.
 final class LineReader {
-    private let handle: UnsafeMutablePointer<FILE>
+    /// What ``next()`` found.
+    enum Line {
+        case line([UInt8])
+        /// A line longer than the limit, not kept: its length in bytes.
+        case tooLong(Int)
+        /// The file could not be read further (`errno`).
+        case failed(Int32)
+    }
 
-    init(path: String) throws(SystemError) {
+    let maxLineBytes: Int
+    private let fd: Int32
+    private var buffer = [UInt8](repeating: 0, count: 1 << 20)
+    private var start = 0
+    private var end = 0
+    private var atEnd = false
+
+    init(path: String, maxLineBytes: Int) throws(SystemError) {
         var info = stat()
         guard stat(path, &info) == 0 else { throw SystemError(code: errno) }
         guard (info.st_mode & S_IFMT) != S_IFDIR else { throw SystemError(code: EISDIR) }
-        guard let handle = fopen(path, "r") else { throw SystemError(code: errno) }
-        self.handle = handle
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw SystemError(code: errno) }
+        self.fd = fd
+        self.maxLineBytes = maxLineBytes
     }
 
-    deinit { fclose(handle) }
+    deinit { close(fd) }
 
     /// The next line without its newline; `nil` at the end of the file.
-    func next() -> [UInt8]? {
-        var buffer: UnsafeMutablePointer<CChar>?
-        var capacity = 0
-        defer { free(buffer) }
-        let length = getline(&buffer, &capacity, handle)
-        guard length >= 0, let buffer else { return nil }
-        var bytes = Array(UnsafeRawBufferPointer(start: buffer, count: length).bindMemory(to: UInt8.self))
-        if bytes.last == 0x0A { bytes.removeLast() }
-        return bytes
+    func next() -> Line? {
+        var kept: [UInt8] = []
+        var length = 0
+        while true {
+            if start < end {
+                let newline = buffer[start..<end].firstIndex(of: 0x0A)
+                let stop = newline ?? end
+                length += stop - start
+                if length <= maxLineBytes { kept += buffer[start..<stop] } else { kept = [] }
+                start = newline.map { $0 + 1 } ?? end
+                if newline != nil { return length > maxLineBytes ? .tooLong(length) : .line(kept) }
+            }
+            if atEnd { return length == 0 && kept.isEmpty ? nil : (length > maxLineBytes ? .tooLong(length) : .line(kept)) }
+            let count = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
+            if count < 0 {
+                if errno == EINTR { continue }
+                return .failed(errno)
+            }
+            (start, end) = (0, count)
+            if count == 0 { atEnd = true }
+        }
     }
 }
 
@@ -73,10 +102,13 @@ final class FileSink: @unchecked Sendable {
 /// The output folder of a run.
 struct OutputFolder {
     let results: FileSink
+    /// Where jobs write their files (`OUT/files`), apart from results.jsonl.
+    let files: String
 
     init(path: String) throws(SystemError) {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SystemError(code: errno) }
         results = try FileSink(path: path + "/results.jsonl")
+        files = path + "/files"
     }
 }
 

@@ -198,7 +198,7 @@ extension JSONValue {
             if scanning { source.scanner = FieldScanner(paths: plan.neededPaths) }
             var run = AnalyticsRun(plan: plan)
             #expect((source.scanner.flatMap { run.slots(in: $0) } != nil) == scanning)
-            try AnalyticsHandler.consume(source, into: &run, cancelled: { false })
+            try AnalyticsHandler.consume(source, into: &run, limits: ResourceLimits(), cancelled: { false })
             return run
         }
         let (fields, whole) = (try run(scanning: true), try run(scanning: false))

@@ -109,7 +109,7 @@ import Testing
             (##"{"target":"out","type":"calculation","expr":"price $ 2"}"##, "unexpected '$' at column 7"),
             (##"{"target":"out","type":"regexReplace","source":"a","pattern":"(["}"##, "not a valid regular expression"),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy-QQ"}"##, "'Q' is not a pattern letter"),
-            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"Mars/Olympus_Mons"}"##, "'Mars/Olympus_Mons' is not a time zone"),
+            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"Mars/Olympus_Mons"}"##, "'Mars/Olympus_Mons' is not a known time zone"),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"../../etc/passwd"}"##, "is not UTC, an offset like +02:00 or a zone name"),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"zone.tab"}"##, "is not UTC, an offset like +02:00 or a zone name"),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"iso3166.tab"}"##, "is not UTC, an offset like +02:00 or a zone name"),

@@ -48,12 +48,15 @@ import Testing
         _ = write(png, "inside.png")
         symlink("/etc/hostname", "\(folder)/link-out")
         let sources = ImageSources(allowedRoots: [folder])
-        #expect(message { _ = try sources.load("/etc/hostname", field: "payload.params.logoUrl") }?.contains("outside the allowed folders") == true)
-        #expect(message { _ = try sources.load("\(folder)/../../etc/hostname", field: "f") }?.contains("outside") == true)
-        #expect(message { _ = try sources.load("\(folder)/link-out", field: "f") }?.contains("outside") == true)
+        // Outside, through `..`, through a link, or missing: one refusal, which names the folder as given.
+        let refusal = "is not a file under the allowed folders (allowed: '\(folder)')"
+        #expect(message { _ = try sources.load("/etc/hostname", field: "payload.params.logoUrl") } == "payload.params.logoUrl: '/etc/hostname' \(refusal)")
+        #expect(message { _ = try sources.load("/etc/no-such-file", field: "f") } == "f: '/etc/no-such-file' \(refusal)")
+        #expect(message { _ = try sources.load("\(folder)/../../etc/hostname", field: "f") }?.contains(refusal) == true)
+        #expect(message { _ = try sources.load("\(folder)/link-out", field: "f") }?.contains(refusal) == true)
         #expect(message { _ = try sources.load("https://example.com/a.png", field: "f") }?.contains("network") == true)
         #expect(message { _ = try sources.load("data:image/png;base64,@@@", field: "f") }?.contains("base64") == true)
-        #expect(message { _ = try sources.load("\(folder)/missing.png", field: "f") }?.contains("no file") == true)
+        #expect(message { _ = try sources.load("\(folder)/missing.png", field: "f") }?.contains(refusal) == true)
     }
 
     @Test func corruptImagesAndBombsAreTypedErrors() throws {

@@ -78,7 +78,8 @@ import Testing
             let outcome = try await pool.process(job)
             #expect(outcome.status == .completed)
             let output = try outcome.value(as: ImageHandler.Output.self)
-            #expect(output.file == folder + "/card_1.jpg")
+            // The id's space is escaped, so that no two ids share a file.
+            #expect(output.file == folder + "/card%201.jpg")
             #expect(output.width == 1200 && output.height == 630 && output.format == "jpeg")
             var status = stat()
             #expect(stat(output.file, &status) == 0 && Int(status.st_size) == output.bytes)

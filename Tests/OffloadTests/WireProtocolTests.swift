@@ -3,7 +3,7 @@ import Testing
 
 @Suite struct WireProtocolTests {
     static let samples: [WireMessage] = [
-        .initialize(WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), maxFrameBytes: 1 << 20, hostPID: 42)),
+        .initialize(WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), limits: ResourceLimits(maxMessageBytes: 1 << 20), hostPID: 42)),
         .workerReady(pid: 1234, kinds: ["debug.echo", "image"]),
         .job(WireJob(id: "a1", attempt: 2, kind: "debug.echo", priority: .critical, payload: Array(#"{"x":"ünï"}"#.utf8))),
         .jobStarted(id: "a1", attempt: 2),

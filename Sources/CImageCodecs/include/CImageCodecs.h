@@ -12,6 +12,14 @@
 /// On success the encoded bytes are in `*out` (allocated with malloc; free with
 /// `offload_codec_free`) and `*out_size` holds their length.
 
+/// Whether the job encoding asked to stop: encoders ask it every few rows (and libwebp at each
+/// step of its progress) and then give up with status 2 and the message "stopped". Set once
+/// per process; NULL (the default) never stops.
+typedef int (*offload_codec_stop_check)(void);
+void offload_codec_set_stop_check(offload_codec_stop_check check);
+/// Whether the stop check says to stop now (0 without one).
+int offload_codec_should_stop(void);
+
 /// PNG, RGBA 8-bit, un-premultiplied; `level` is the zlib level (0–9); the SUB filter only.
 int offload_png_encode(const uint8_t *pixels, int width, int height, int stride, int level,
                        uint8_t **out, size_t *out_size, char *error, size_t error_size);
@@ -37,7 +45,8 @@ int offload_webp_animation_encode(const uint8_t *const *frames, int frame_count,
                                   char *error, size_t error_size);
 
 /// Decodes a PNG held in memory to 8-bit RGBA rows (un-premultiplied), refusing images over
-/// `max_pixels` before allocating them (a decompression bomb) and any corrupt data.
+/// `max_pixels` before allocating them (a decompression bomb; status 2, with `*width` and
+/// `*height` set to the image's size) and any corrupt data (status 1).
 int offload_png_decode(const uint8_t *data, size_t size, size_t max_pixels,
                        uint8_t **rgba, int *width, int *height, char *error, size_t error_size);
 

@@ -8,56 +8,60 @@ import Darwin
 /// through every symlink and `..` before it is checked, so a link or a `../` out of the folders
 /// is refused too. A relative path is looked for in each folder in turn (for `offload run`, the
 /// job file's folder first), then in the working directory.
+///
+/// A refusal reads the same whether the path exists or not, and names the folders as they were
+/// given, never their absolute paths: a job's author learns nothing of the files around them.
 public struct AllowedFolders: Sendable, Hashable {
     /// The folders, resolved.
     public let roots: [String]
+    /// The folders as they were given, for messages.
+    public let names: [String]
 
     public init(_ roots: [String]) {
         var resolved: [String] = []
-        for root in roots.compactMap(Self.resolve) where !resolved.contains(root) { resolved.append(root) }
+        var names: [String] = []
+        for root in roots {
+            guard let path = Self.resolve(root), !resolved.contains(path) else { continue }
+            resolved.append(path)
+            names.append(root)
+        }
         self.roots = resolved
+        self.names = names
     }
 
-    /// The resolved path of `reference`, a file under one of the folders.
-    /// - Throws: ``OffloadError/Code/invalidPayload`` naming `field`, for a network URL, a
-    ///   missing file or one outside the folders.
+    /// The resolved path of `reference`, a regular file under one of the folders.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming `field`, for a network URL, or a
+    ///   path that is not a regular file under the folders (one message for all such).
     public func resolve(_ reference: String, field: String) throws(OffloadError) -> String {
         if let colon = reference.firstIndex(of: ":"), reference[..<colon].count > 1, reference[..<colon].allSatisfy(\.isLetter) {
-            throw OffloadError(.invalidPayload, "\(field): '\(reference.prefix(60))' is a \(reference[..<colon]) URL; Offload fetches nothing over the network (use a file under an allowed folder)")
+            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(reference)) is a \(reference[..<colon].prefix(20)) URL; Offload fetches nothing over the network (use a file under an allowed folder)")
         }
         let candidates = reference.hasPrefix("/") ? [reference] : roots.map { "\($0)/\(reference)" } + [reference]
-        guard let path = candidates.lazy.compactMap(Self.resolve).first else {
-            throw OffloadError(.invalidPayload, "\(field): no file at '\(reference)'")
-        }
-        guard roots.contains(where: { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }) else {
-            throw OffloadError(.invalidPayload, "\(field): '\(reference)' is outside the allowed folders (\(roots.joined(separator: ", ")))")
-        }
+        guard let path = candidates.lazy.compactMap(Self.resolve).first(where: isInside) else { throw notAllowed(reference, field: field) }
         var info = stat()
-        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else {
-            throw OffloadError(.invalidPayload, "\(field): '\(reference)' is not a regular file")
-        }
+        guard stat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFREG else { throw notAllowed(reference, field: field) }
         return path
     }
 
-    /// The whole file at `reference` (under the folders), at most `maxBytes` long.
+    /// Whether `path` (resolved) is one of the folders or under one.
+    public func isInside(_ path: String) -> Bool {
+        roots.contains { path == $0 || path.hasPrefix($0.hasSuffix("/") ? $0 : $0 + "/") }
+    }
+
+    /// The error for a reference that is not a readable file under the folders.
+    public func notAllowed(_ reference: String, field: String) -> OffloadError {
+        let folders = names.isEmpty ? "none are allowed" : "allowed: \(names.map { OffloadError.quote($0) }.joined(separator: ", "))"
+        return OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(reference)) is not a file under the allowed folders (\(folders))")
+    }
+
+    /// The whole file at `reference` (under the folders), at most `maxBytes` long. A FIFO or a
+    /// device is refused without blocking.
     public func read(_ reference: String, field: String, maxBytes: Int) throws(OffloadError) -> [UInt8] {
         let path = try resolve(reference, field: field)
-        var info = stat()
-        guard stat(path, &info) == 0, Int(info.st_size) <= maxBytes else {
-            throw OffloadError(.invalidPayload, "\(field): '\(reference)' is \(info.st_size) bytes, over the limit of \(maxBytes)")
+        do { return try RegularFile.read(path, maxBytes: maxBytes) } catch {
+            guard case .tooLarge = error else { throw notAllowed(reference, field: field) }
+            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(reference)) is \(error)")
         }
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw OffloadError(.invalidPayload, "\(field): cannot open '\(reference)': \(String(cString: strerror(errno)))") }
-        defer { close(fd) }
-        var bytes = [UInt8](repeating: 0, count: Int(info.st_size))
-        var offset = 0
-        while offset < bytes.count {
-            let count = bytes.withUnsafeMutableBytes { readDescriptor(fd, $0.baseAddress! + offset, $0.count - offset) }
-            if count < 0 && errno == EINTR { continue }
-            guard count > 0 else { break }
-            offset += count
-        }
-        return Array(bytes[0..<offset])
     }
 
     private static func resolve(_ path: String) -> String? {
@@ -65,9 +69,4 @@ public struct AllowedFolders: Sendable, Hashable {
         defer { free(resolved) }
         return String(cString: resolved)
     }
-}
-
-/// `read(2)`, for types whose own `read` hides it.
-func readDescriptor(_ fd: Int32, _ buffer: UnsafeMutableRawPointer, _ count: Int) -> Int {
-    read(fd, buffer, count)
 }

@@ -29,7 +29,14 @@ public enum OutputFile {
             AbandonedParts.sweepOnce(directory)
             path = directory + "/" + name
             temporaryPath = path + ".part-\(getpid())\(tag)"
-            fd = open(temporaryPath, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
+            // Never through a link someone left, never onto a file another writer has open.
+            let flags = O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC
+            fd = open(temporaryPath, flags, 0o644)
+            if fd < 0 && errno == EEXIST {
+                // Left by an earlier process of the same pid: this process is its only writer.
+                unlink(temporaryPath)
+                fd = open(temporaryPath, flags, 0o644)
+            }
             guard fd >= 0 else { throw failure("cannot create \(temporaryPath)") }
         }
 
@@ -86,6 +93,34 @@ public enum OutputFile {
             unlink(temporaryPath)
         }
     }
+
+    /// The file name of job `id`'s output: `<id>.<ext>` where the id is made safe and kept
+    /// distinct — letters, digits, `-`, `_` and inner dots stay; every other byte (and a leading
+    /// dot) becomes `%XX`, so `a/b`, `a_b` and `a\b`, or `.`, `..` and `...`, never share a file
+    /// and no id reaches outside the folder. An id too long for a file name keeps its start and
+    /// gains its SHA-256 (`%~` and 32 hex digits, which no short name can contain).
+    public static func name(for id: JobID, extension fileExtension: String) -> String {
+        var stem = ""
+        for (index, byte) in id.rawValue.utf8.enumerated() {
+            let kept = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
+                || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || (byte == UInt8(ascii: ".") && index > 0)
+            if kept {
+                stem.unicodeScalars.append(UnicodeScalar(byte))
+            } else {
+                stem += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
+            }
+        }
+        if stem.utf8.count > maxStemBytes {
+            var start = String(stem.prefix(maxStemBytes - 40))
+            // Cut before an escape the prefix would split.
+            if let percent = start.suffix(2).lastIndex(of: "%") { start = String(start[..<percent]) }
+            stem = start + "%~" + String(SHA256.hex(id.rawValue).prefix(32))
+        }
+        return stem + "." + fileExtension
+    }
+
+    /// File names are at most 255 bytes; room is left for the extension and a temporary suffix.
+    static let maxStemBytes = 200
 
     private static func makeDirectory(_ directory: String) throws(OffloadError) {
         var path = directory.hasPrefix("/") ? "/" : ""

@@ -15,16 +15,19 @@ public struct JobContext: Sendable {
     public let worker: WorkerID
     /// Where the worker runs.
     public let isolation: Isolation
+    /// What the job may use of memory its input controls; handlers check their input against it.
+    public let limits: ResourceLimits
     private let baseLogger: Logger
     private let host: (any WorkerHost)?
 
-    init(assignment: Assignment, worker: WorkerID, isolation: Isolation, logger: Logger, host: (any WorkerHost)?) {
+    init(assignment: Assignment, worker: WorkerID, isolation: Isolation, limits: ResourceLimits, logger: Logger, host: (any WorkerHost)?) {
         self.jobID = assignment.job.id
         self.kind = assignment.job.kind
         self.priority = assignment.job.priority
         self.attempt = assignment.attempt
         self.worker = worker
         self.isolation = isolation
+        self.limits = limits
         self.baseLogger = logger
         self.host = host
     }

@@ -102,7 +102,7 @@ public struct JSONParser {
             let keyOffset = index
             let key = try parseString()
             if !seen.insert(key).inserted {
-                throw SyntaxError(message: "duplicate key '\(key)'", offset: keyOffset)
+                throw SyntaxError(message: "duplicate key \(OffloadError.quote(key))", offset: keyOffset)
             }
             skipWhitespace()
             guard index < bytes.count, bytes[index] == UInt8(ascii: ":") else {
@@ -172,7 +172,7 @@ public struct JSONParser {
         }
         let number = UnsafeBufferPointer(rebasing: bytes[start..<index])
         guard let value = JSONNumber.value(number) else {
-            throw SyntaxError(message: "number '\(String(decoding: number, as: UTF8.self))' is out of range", offset: start)
+            throw SyntaxError(message: "number \(OffloadError.quote(String(decoding: number, as: UTF8.self))) is out of range", offset: start)
         }
         return value
     }

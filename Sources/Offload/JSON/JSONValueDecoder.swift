@@ -25,7 +25,7 @@ public struct JSONValueDecoder: Sendable {
         }
         if let unknown = audit.firstUnknownKey() {
             let place = Self.path(unknown.path, root: root)
-            throw OffloadError(.invalidPayload, "\(place): unknown key '\(unknown.key)'\(Self.suggestion(for: unknown.key, among: unknown.known))")
+            throw OffloadError(.invalidPayload, "\(place): unknown key \(OffloadError.quote(unknown.key))\(Self.suggestion(for: unknown.key, among: unknown.known))")
         }
         return decoded
     }
@@ -55,6 +55,7 @@ public struct JSONValueDecoder: Sendable {
 
     /// " (did you mean 'x'?)" when a known key is one or two edits away.
     static func suggestion(for key: String, among known: [String]) -> String {
+        guard key.count <= 64 else { return "" }
         let scored = known.map { (name: $0, distance: editDistance(key.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.distance < $1.distance }), best.distance <= 2 else { return "" }
         return " (did you mean '\(best.name)'?)"

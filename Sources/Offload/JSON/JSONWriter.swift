@@ -7,6 +7,13 @@ public enum JSONWriter {
         return String(decoding: out, as: UTF8.self)
     }
 
+    /// The length in bytes of the compact JSON text of `value`.
+    public static func size(of value: JSONValue) -> Int {
+        var out: [UInt8] = []
+        write(value, into: &out)
+        return out.count
+    }
+
     /// Appends the compact JSON text of `value` to `out`.
     public static func write(_ value: JSONValue, into out: inout [UInt8]) {
         switch value {

@@ -13,7 +13,8 @@ public struct Job: Sendable {
     public var priority: Priority
     /// The handler's input.
     public var payload: JobPayload
-    /// How long one attempt may run; `nil` for no limit. It starts when the attempt starts.
+    /// How long one attempt may run; `nil` for the pool's ``PoolConfiguration/defaultTimeout``.
+    /// It starts when the attempt starts.
     public var timeout: Duration?
     /// How many times a failed attempt is retried (0: one attempt only).
     public var maxRetries: Int
@@ -31,7 +32,7 @@ public struct Job: Sendable {
     ///   - kind: the handler's kind name.
     ///   - payload: the handler's input (default: none).
     ///   - priority: how urgent (default `.normal`).
-    ///   - timeout: the limit on one attempt (default: none).
+    ///   - timeout: the limit on one attempt (default: the pool's default timeout).
     ///   - maxRetries: retries after a failed attempt (default 0).
     ///   - retryPolicy: waits between attempts (default: 100 ms doubling, capped at 30 s, ±20 %).
     ///   - delay: how long to wait before the job may start (default: none).

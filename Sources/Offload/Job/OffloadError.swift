@@ -46,6 +46,11 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let protocolError: Code = "protocolError"
         /// Worker processes could not be started (the message says why).
         public static let workerStartFailed: Code = "workerStartFailed"
+        /// The job needed more than one of its ``ResourceLimits`` allows (the message names the
+        /// budget and its size), or a payload or result too large to carry.
+        public static let resourceLimitExceeded: Code = "resourceLimitExceeded"
+        /// A pool, worker or option was configured with a value it cannot use.
+        public static let invalidConfiguration: Code = "invalidConfiguration"
     }
 
     /// The error's code.
@@ -55,10 +60,22 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
     /// Whether another attempt may succeed; `nil` uses the code's default (see ``isRetryable``).
     public var retryable: Bool?
 
+    /// - Parameter message: longer than ``maxMessageLength`` characters, it is cut in the middle.
     public init(_ code: Code, _ message: String, retryable: Bool? = nil) {
         self.code = code
-        self.message = message
+        self.message = Self.bounded(message)
         self.retryable = retryable
+    }
+
+    /// The longest message an error keeps: a message quoting its input must not carry all of it
+    /// (a 10 MB number in a payload would make a 10 MB result line).
+    public static let maxMessageLength = 2_000
+
+    private static func bounded(_ message: String) -> String {
+        guard message.utf8.count > maxMessageLength else { return message }
+        let head = message.prefix(maxMessageLength * 3 / 4)
+        let tail = message.suffix(maxMessageLength / 8)
+        return "\(head)… (\(grouped(message.utf8.count - head.utf8.count - tail.utf8.count)) bytes left out) …\(tail)"
     }
 
     /// Whether the pool retries a job that failed with this error while it has retries left.

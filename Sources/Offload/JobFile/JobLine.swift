@@ -22,8 +22,9 @@ public enum JobLine {
     ///   - text: the line, without its newline.
     ///   - knownKinds: the kinds a pool runs; another kind fails `unknownKind`.
     ///   - now: the time `delayMs` and `runAt` count from.
+    ///   - maxDelay: the furthest `delayMs` or `runAt` may put a job off (default a year).
     public static func parse(_ text: some Collection<UInt8>, number: Int, knownKinds: Set<String>,
-                             now: ContinuousClock.Instant = .now) -> Result<Job, Failure> {
+                             now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)) -> Result<Job, Failure> {
         let fallbackID = JobID(String(number))
         func fail(_ code: OffloadError.Code, _ message: String, id: JobID = fallbackID, kind: String? = nil) -> Result<Job, Failure> {
             .failure(Failure(id: id, kind: kind, error: OffloadError(code, "line \(number): \(message)")))
@@ -37,44 +38,51 @@ public enum JobLine {
         guard case .object(let members) = value else {
             return fail(.invalidPayload, "a job must be a JSON object, found \(value.typeDescription)")
         }
+        let maxDelayMs = maxDelay.milliseconds
         // The id and kind first, so that every later error can name them.
         var id = fallbackID
         if let raw = value["id"] {
-            guard case .string(let text) = raw, !text.isEmpty else { return fail(.invalidPayload, "id must be a non-empty string") }
+            guard case .string(let text) = raw, !text.isEmpty, text.utf8.count <= 1024 else {
+                return fail(.invalidPayload, "id must be a non-empty string of at most 1,024 bytes")
+            }
             id = JobID(text)
         }
         guard let rawKind = value["kind"] else { return fail(.invalidPayload, "kind is required", id: id) }
-        guard case .string(let kind) = rawKind, !kind.isEmpty else {
-            return fail(.invalidPayload, "kind must be a non-empty string", id: id)
+        guard case .string(let kind) = rawKind, !kind.isEmpty, kind.utf8.count <= 256 else {
+            return fail(.invalidPayload, "kind must be a non-empty string of at most 256 bytes", id: id)
         }
         if let unknown = members.first(where: { !keys.contains($0.key) }) {
             let hint = JSONValueDecoder.suggestion(for: unknown.key, among: keys)
-            return fail(.invalidPayload, "unknown key '\(unknown.key)'\(hint)", id: id, kind: kind)
+            return fail(.invalidPayload, "unknown key \(OffloadError.quote(unknown.key))\(hint)", id: id, kind: kind)
         }
         guard knownKinds.contains(kind) else {
-            return fail(.unknownKind, "unknown kind '\(kind)' (known: \(knownKinds.sorted().joined(separator: ", ")))", id: id, kind: kind)
+            return fail(.unknownKind, "unknown kind \(OffloadError.quote(kind)) (known: \(knownKinds.sorted().joined(separator: ", ")))", id: id, kind: kind)
         }
         var job = Job(id: id, kind: kind, payload: .json(value["payload"] ?? .null))
         job.createdAt = now
         do throws(OffloadError) {
             if let raw = value["priority"] {
                 guard case .string(let name) = raw, let priority = Priority(name: name) else {
-                    let shown = raw.stringValue.map { "'\($0)'" } ?? raw.typeDescription
+                    let shown = raw.stringValue.map { OffloadError.quote($0) } ?? raw.typeDescription
                     throw OffloadError(.invalidPayload, "priority \(shown) is not one of critical, high, normal, low")
                 }
                 job.priority = priority
             }
-            if let delay = try milliseconds(value["delayMs"], field: "delayMs", allowZero: true) {
+            if let delay = try milliseconds(value["delayMs"], field: "delayMs", allowZero: true, max: maxDelayMs) {
                 job.runAt = now + delay
             }
             if let raw = value["runAt"] {
                 guard case .string(let text) = raw, let date = ISO8601.parse(text) else {
-                    throw OffloadError(.invalidPayload, "runAt must be an ISO 8601 time such as 2026-01-31T12:00:00Z")
+                    let shown = raw.stringValue.map { " (found \(OffloadError.quote($0)))" } ?? ""
+                    throw OffloadError(.invalidPayload, "runAt must be an ISO 8601 time such as 2026-01-31T12:00:00Z\(shown)")
                 }
                 let wait = date - ISO8601.nowSeconds()
-                job.runAt = wait > 0 ? now + .milliseconds(Int64(wait * 1_000)) : now
+                guard wait * 1_000 <= maxDelayMs else {
+                    throw OffloadError(.invalidPayload, "runAt \(OffloadError.quote(text)) is further off than the most a job may wait (\(Self.describe(milliseconds: maxDelayMs)))")
+                }
+                job.runAt = wait > 0 ? now + .microseconds(Int64(wait * 1_000_000)) : now
             }
-            job.timeout = try milliseconds(value["timeoutMs"], field: "timeoutMs", allowZero: false)
+            job.timeout = try milliseconds(value["timeoutMs"], field: "timeoutMs", allowZero: false, max: 31_536_000_000)
             if let raw = value["maxRetries"] {
                 guard case .int(let retries) = raw, retries >= 0, retries <= 1_000 else {
                     throw OffloadError(.invalidPayload, "maxRetries must be an integer from 0 to 1000")
@@ -98,7 +106,7 @@ public enum JobLine {
         return .success(job)
     }
 
-    private static func milliseconds(_ raw: JSONValue?, field: String, allowZero: Bool) throws(OffloadError) -> Duration? {
+    private static func milliseconds(_ raw: JSONValue?, field: String, allowZero: Bool, max: Double) throws(OffloadError) -> Duration? {
         guard let raw, raw != .null else { return nil }
         guard let number = raw.doubleValue, number.isFinite else {
             throw OffloadError(.invalidPayload, "\(field) must be a number of milliseconds, found \(raw.typeDescription)")
@@ -106,8 +114,15 @@ public enum JobLine {
         if number < 0 || (!allowZero && number == 0) {
             throw OffloadError(.invalidPayload, "\(field) must be \(allowZero ? "zero or more" : "positive"), found \(number)")
         }
-        guard number <= 31_536_000_000 else { throw OffloadError(.invalidPayload, "\(field) must be at most a year") }
+        guard number <= max else { throw OffloadError(.invalidPayload, "\(field) must be at most \(describe(milliseconds: max)), found \(number)") }
         return .microseconds(Int64(number * 1_000))
+    }
+
+    /// `86400000` → `86,400,000 ms (24 h)`.
+    static func describe(milliseconds: Double) -> String {
+        let hours = milliseconds / 3_600_000
+        let shown = hours >= 1 ? " (\(hours.rounded() == hours ? String(Int(hours)) : String(hours)) h)" : ""
+        return "\(OffloadError.grouped(Int(milliseconds))) ms\(shown)"
     }
 
     private static func backoff(_ raw: JSONValue) throws(OffloadError) -> RetryPolicy {
@@ -116,8 +131,8 @@ public enum JobLine {
             throw OffloadError(.invalidPayload, "retryBackoff: unknown key '\(unknown.key)'\(JSONValueDecoder.suggestion(for: unknown.key, among: backoffKeys))")
         }
         var policy = RetryPolicy()
-        if let initial = try milliseconds(raw["initialMs"], field: "retryBackoff.initialMs", allowZero: true) { policy.initialDelay = initial }
-        if let cap = try milliseconds(raw["maxMs"], field: "retryBackoff.maxMs", allowZero: true) { policy.maxDelay = cap }
+        if let initial = try milliseconds(raw["initialMs"], field: "retryBackoff.initialMs", allowZero: true, max: 86_400_000) { policy.initialDelay = initial }
+        if let cap = try milliseconds(raw["maxMs"], field: "retryBackoff.maxMs", allowZero: true, max: 86_400_000) { policy.maxDelay = cap }
         if let value = raw["multiplier"] {
             guard let number = value.doubleValue else { throw OffloadError(.invalidPayload, "retryBackoff.multiplier must be a number") }
             policy.multiplier = number

@@ -27,6 +27,21 @@ public enum ResultLine {
         return out
     }
 
+    /// The outcome as its result line may show it: a result longer than `limits.maxMessageBytes`
+    /// as JSON fails ``OffloadError/Code/resourceLimitExceeded`` instead, as a worker process
+    /// refuses to send one.
+    public static func bounded(_ outcome: JobOutcome, limits: ResourceLimits) -> JobOutcome {
+        guard let output = outcome.result, let json = try? output.json() else { return outcome }
+        do throws(OffloadError) { try limits.checkResult(bytes: JSONWriter.size(of: json)) } catch {
+            var bounded = outcome
+            bounded.status = .failed
+            bounded.result = nil
+            bounded.error = error
+            return bounded
+        }
+        return outcome
+    }
+
     /// `{"event":"workerReady","t":12.5,"worker":"w1","pid":1234,…}` — `t` in milliseconds since the pool started.
     public static func encode(_ event: PoolEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [

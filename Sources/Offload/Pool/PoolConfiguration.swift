@@ -36,6 +36,11 @@ public struct PoolConfiguration: Sendable {
     public var cancellationGracePeriod: Duration
     /// How long a graceful shutdown lets queued and running jobs finish before cancelling them.
     public var shutdownTimeout: Duration
+    /// The timeout of a job that sets none, so that nothing runs forever; `nil`: such jobs have
+    /// no limit. Default 60 s (as River's).
+    public var defaultTimeout: Duration?
+    /// What one job may use of memory its input controls (see ``ResourceLimits``).
+    public var limits: ResourceLimits
     /// How worker processes are started and watched (isolation `process` only).
     public var workerProcess: WorkerProcessOptions
     /// A worker that has ended this many jobs is replaced by a fresh one; `nil`: never.
@@ -58,6 +63,8 @@ public struct PoolConfiguration: Sendable {
     ///   - workerProfiles: capability profiles (default: every worker runs every kind).
     ///   - cancellationGracePeriod: time a job has to honour a stop request (default 1 s).
     ///   - shutdownTimeout: time a graceful shutdown waits for jobs (default 30 s).
+    ///   - defaultTimeout: the timeout of jobs that set none (default 60 s; `nil` for none).
+    ///   - limits: per-job resource budgets (default ``ResourceLimits/init(maxDecodedPixels:maxLayers:maxGroups:maxAggregationBytes:maxHeldRecords:maxMessageBytes:)``).
     ///   - workerProcess: worker-process options (default: this executable, no limits).
     ///   - maxJobsPerWorker: jobs after which a worker is recycled (default: never).
     ///   - maxLifetime: age after which a worker is recycled (default: never).
@@ -74,6 +81,8 @@ public struct PoolConfiguration: Sendable {
         workerProfiles: [Set<String>] = [],
         cancellationGracePeriod: Duration = .seconds(1),
         shutdownTimeout: Duration = .seconds(30),
+        defaultTimeout: Duration? = .seconds(60),
+        limits: ResourceLimits = ResourceLimits(),
         workerProcess: WorkerProcessOptions = WorkerProcessOptions(),
         maxJobsPerWorker: Int? = nil,
         maxLifetime: Duration? = nil,
@@ -90,6 +99,8 @@ public struct PoolConfiguration: Sendable {
         self.workerProfiles = workerProfiles
         self.cancellationGracePeriod = cancellationGracePeriod
         self.shutdownTimeout = shutdownTimeout
+        self.defaultTimeout = defaultTimeout
+        self.limits = limits
         self.workerProcess = workerProcess
         self.maxJobsPerWorker = maxJobsPerWorker
         self.maxLifetime = maxLifetime
@@ -106,6 +117,8 @@ public struct PoolConfiguration: Sendable {
         if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidPayload, "agingInterval must be positive") }
         if cancellationGracePeriod < .zero { throw OffloadError(.invalidPayload, "cancellationGracePeriod must not be negative") }
         if shutdownTimeout < .zero { throw OffloadError(.invalidPayload, "shutdownTimeout must not be negative") }
+        if let defaultTimeout, defaultTimeout <= .zero { throw OffloadError(.invalidConfiguration, "defaultTimeout must be positive") }
+        try limits.validate()
         if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw OffloadError(.invalidPayload, "maxJobsPerWorker must be at least 1") }
         if let maxLifetime, maxLifetime <= .zero { throw OffloadError(.invalidPayload, "maxLifetime must be positive") }
         if isolation == .process {

@@ -45,12 +45,12 @@ public final class WorkerPool: Service, Sendable {
             offload_ignore_sigpipe()
             let executable = try configuration.workerProcess.resolvedExecutable() ?? ""
             holder.set { [unowned self] id, _ in
-                ProcessWorker(id: id, host: self, options: self.configuration.workerProcess, executable: executable,
-                              logger: self.configuration.logger)
+                ProcessWorker(id: id, host: self, options: self.configuration.workerProcess, limits: self.configuration.limits,
+                              executable: executable, logger: self.configuration.logger)
             }
         } else {
             holder.set { [unowned self] id, _ in
-                ThreadWorker(id: id, host: self, logger: self.configuration.logger)
+                ThreadWorker(id: id, host: self, limits: self.configuration.limits, logger: self.configuration.logger)
             }
         }
     }
@@ -119,7 +119,7 @@ public final class WorkerPool: Service, Sendable {
 
     // MARK: - Jobs
 
-    /// Queues a job.
+    /// Queues a job. A job without a timeout gets the pool's ``PoolConfiguration/defaultTimeout``.
     /// - Returns: a handle to await, watch or cancel the job.
     /// - Throws: ``OffloadError`` — `unknownKind`, `invalidPayload` (the job's fields), `duplicateJob`,
     ///   `noCapableWorker`, `queueFull` (a full queue with `overflow: .fail`) or `shuttingDown`.
@@ -127,6 +127,8 @@ public final class WorkerPool: Service, Sendable {
     @discardableResult
     public func submit(_ job: Job) async throws(OffloadError) -> JobHandle {
         try job.validate()
+        var job = job
+        if job.timeout == nil { job.timeout = configuration.defaultTimeout }
         guard let handler = registry.handler(for: job.kind) else {
             throw OffloadError(.unknownKind, "no handler for kind '\(job.kind)' (known: \(registry.kinds.joined(separator: ", ")))")
         }

@@ -11,6 +11,7 @@ final class ThreadWorker: Worker {
     let pid: Int32 = SystemInfo.pid
     var resourceUsage: WorkerResourceUsage? { nil }
     private let isolation: Isolation
+    private let limits: ResourceLimits
     private let executor = WorkerThreadExecutor()
     private let host: any WorkerHost
     private let logger: Logger
@@ -31,9 +32,10 @@ final class ThreadWorker: Worker {
     }
 
     /// - Parameter isolation: what the worker's jobs see; `.process` inside a worker process.
-    init(id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, logger: Logger) {
+    init(id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, limits: ResourceLimits, logger: Logger) {
         self.id = id
         self.isolation = isolation
+        self.limits = limits
         self.host = host
         self.logger = logger
     }
@@ -139,7 +141,7 @@ final class ThreadWorker: Worker {
     }
 
     private func execute(_ assignment: Assignment) async -> Result<JobResult, any Error> {
-        let context = JobContext(assignment: assignment, worker: id, isolation: isolation, logger: logger, host: host)
+        let context = JobContext(assignment: assignment, worker: id, isolation: isolation, limits: limits, logger: logger, host: host)
         do {
             return .success(try await assignment.handler.run(assignment.job.payload, context: context))
         } catch {

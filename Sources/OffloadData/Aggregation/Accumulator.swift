@@ -1,4 +1,4 @@
-import Offload
+package import Offload
 
 /// The running state of one aggregate over one group. Sums are compensated (Neumaier), so that
 /// adding a million amounts loses no digits a `Double` can hold; variance uses Welford's update.
@@ -37,18 +37,20 @@ struct Accumulator {
     }
 
     /// Adds a record's value at the aggregate's field (after ``check(_:)``); without a field,
-    /// counts the record.
-    mutating func add(_ value: JSONValue?) {
+    /// counts the record. Returns the bytes the accumulator now holds for it (a median keeps
+    /// every number, `unique` every distinct value; the others hold nothing more).
+    @discardableResult
+    mutating func add(_ value: JSONValue?) -> Int {
         guard spec.field != nil else {
             count += 1
-            return
+            return 0
         }
-        guard let value, value != .null else { return }
+        guard let value, value != .null else { return 0 }
         switch spec.function {
         case .count:
             count += 1
         case .sum, .avg, .median, .percentile, .stddev, .variance:
-            guard let number = value.doubleValue else { return }
+            guard let number = value.doubleValue else { return 0 }
             count += 1
             let total = sum + number
             compensation += abs(sum) >= abs(number) ? (sum - total) + number : (number - total) + sum
@@ -56,21 +58,28 @@ struct Accumulator {
             let delta = number - mean
             mean += delta / Double(count)
             squares += delta * (number - mean)
-            if spec.function == .median || spec.function == .percentile { values.append(number) }
+            if spec.function == .median || spec.function == .percentile {
+                values.append(number)
+                return 8
+            }
         case .min, .max:
             guard let current = extreme, let order = ValueOrder.compare(value, current) else {
                 if extreme == nil { extreme = value }
-                return
+                return 0
             }
             if (spec.function == .min && order < 0) || (spec.function == .max && order > 0) { extreme = value }
         case .unique:
-            distinct.insert(value)
+            return distinct.insert(value)
         case .first:
             if firstValue == nil { firstValue = value }
         case .last:
             lastValue = value
         }
+        return 0
     }
+
+    /// The bytes the accumulator holds beyond its own size (see ``add(_:)``).
+    var heldBytes: Int { values.count * 8 + distinct.heldBytes }
 
     /// Takes in an accumulator of the same aggregate over records that came after this one's
     /// (a later part of a file read in parallel).
@@ -164,7 +173,20 @@ struct Accumulator {
     }
 }
 
+/// A record an aggregate cannot take (the record is at fault), or a budget the step went over
+/// (the job is: it fails whatever `onBadRecord` says).
 package struct AggregateError: Error {
     package let message: String
-    init(_ message: String) { self.message = message }
+    /// The budget gone over, when that is the error.
+    package let overBudget: OffloadError?
+
+    init(_ message: String) {
+        self.message = message
+        overBudget = nil
+    }
+
+    init(overBudget: OffloadError) {
+        message = overBudget.message
+        self.overBudget = overBudget
+    }
 }

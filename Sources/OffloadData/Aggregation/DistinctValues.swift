@@ -13,14 +13,17 @@ struct DistinctValues {
     private var others: Set<JSONValue> = []
 
     var count: Int { strings.count + others.count }
+    /// About what the values take in memory.
+    var heldBytes: Int { strings.count * 24 + strings.byteCount + others.count * 32 }
     var isEmpty: Bool { count == 0 }
 
-    mutating func insert(_ value: JSONValue) {
+    /// Adds `value`; the bytes it now holds for it (0 when it was there already).
+    @discardableResult
+    mutating func insert(_ value: JSONValue) -> Int {
         guard case .string(var text) = value else {
-            others.insert(value)
-            return
+            return others.insert(value).inserted ? 32 + GroupBudget.bytes(of: value) : 0
         }
-        text.withUTF8 { strings.insert($0) }
+        return text.withUTF8 { strings.insert($0) ? 24 + $0.count : 0 }
     }
 
     mutating func formUnion(_ other: DistinctValues) {
@@ -38,8 +41,11 @@ struct ByteStringSet {
     private var bytes: [UInt8] = []
 
     var count: Int { ends.count }
+    var byteCount: Int { bytes.count }
 
-    mutating func insert(_ key: UnsafeBufferPointer<UInt8>) {
+    /// Adds `key`; whether it was not there.
+    @discardableResult
+    mutating func insert(_ key: UnsafeBufferPointer<UInt8>) -> Bool {
         if (count + 1) * 2 > table.count { grow() }
         let hash = Self.hash(key)
         let mask = table.count - 1
@@ -47,13 +53,14 @@ struct ByteStringSet {
         while true {
             let entry = Int(table[slot])
             if entry < 0 { break }
-            if hashes[entry] == hash && matches(entry, key) { return }
+            if hashes[entry] == hash && matches(entry, key) { return false }
             slot = (slot + 1) & mask
         }
         table[slot] = Int32(count)
         hashes.append(hash)
         bytes.append(contentsOf: key)
         ends.append(bytes.count)
+        return true
     }
 
     mutating func formUnion(_ other: ByteStringSet) {

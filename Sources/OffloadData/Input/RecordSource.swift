@@ -38,35 +38,34 @@ package final class RecordSource {
 
     /// - Throws: ``OffloadError/Code/invalidPayload`` for an input that is neither an array nor
     ///   `{"path": …}` under the allowed folders, or a `.json` file that does not parse.
-    package init(_ input: JSONValue, folders: AllowedFolders) throws(OffloadError) {
+    package init(_ input: JSONValue, folders: AllowedFolders, field: String = "payload.input") throws(OffloadError) {
         switch input {
         case .array(let records):
             kind = .inline(records)
-            name = "payload.input"
+            name = field
         case .object(let members) where members.count == 1 && members[0].key == "path":
             guard case .string(let reference) = members[0].value else {
-                throw OffloadError(.invalidPayload, "payload.input.path must be a string")
+                throw OffloadError(.invalidPayload, "\(field).path must be a string")
             }
-            let path = try folders.resolve(reference, field: "payload.input.path")
+            let path = try folders.resolve(reference, field: "\(field).path")
             name = reference
             if reference.hasSuffix(".json") {
-                let bytes = try folders.read(reference, field: "payload.input.path", maxBytes: 1 << 31)
+                let bytes = try folders.read(reference, field: "\(field).path", maxBytes: 1 << 31)
                 kind = .arrayFile(bytes: bytes, elements: try Self.elements(of: bytes, what: reference))
             } else {
-                let fd = open(path, O_RDONLY | O_CLOEXEC)
-                guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(reference)") }
+                // Never blocks: a FIFO put in the file's place since it was checked is refused.
+                guard let fd = try? RegularFile.open(path) else { throw folders.notAllowed(reference, field: "\(field).path") }
                 kind = .lines(fd: fd)
                 linesPath = path
             }
         default:
-            throw OffloadError(.invalidPayload, "payload.input must be an array of records or {\"path\": \"file.jsonl\"}")
+            throw OffloadError(.invalidPayload, "\(field) must be an array of records or {\"path\": \"file.jsonl\"}")
         }
     }
 
     /// The lines of `path` between two byte offsets (each a line start), named `name` in errors.
     package init(linesOf path: String, from start: Int, to end: Int, name: String) throws(OffloadError) {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(name)") }
+        guard let fd = try? RegularFile.open(path) else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(OffloadError.quote(name))") }
         kind = .lines(fd: fd)
         offset = start
         self.end = end

@@ -14,7 +14,13 @@ package struct DatePattern: Sendable {
     private let unitSeconds: Double?
     private static let letters: Set<Character> = ["y", "M", "d", "E", "H", "h", "m", "s", "S", "a"]
 
+    /// The longest pattern, in characters (each record's text is about as long).
+    package static let maxLength = 256
+
     package init(_ pattern: String, field: String) throws(OffloadError) {
+        guard pattern.count <= Self.maxLength else {
+            throw OffloadError(.invalidPayload, "\(field): the date pattern is \(OffloadError.grouped(pattern.count)) characters, over the limit of \(Self.maxLength)")
+        }
         var tokens: [Token] = []
         var characters = Array(pattern)[...]
         while let character = characters.first {
@@ -62,8 +68,14 @@ package struct DatePattern: Sendable {
     private static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
     private static let days = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"]
 
+    /// The times a pattern formats, in seconds since 1970: the years 1 to 9999 (ISO 8601's
+    /// four-digit years). Callers give `nil` for others; `format` writes nothing for them.
+    package static let supportedSeconds: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799
+
     package func format(_ seconds: Double, offsetSeconds: Int) -> String {
         let local = seconds + Double(offsetSeconds)
+        // Beyond it, the day arithmetic below would overflow (a trap, not an error).
+        guard local.isFinite, abs(local) < 3e12 else { return "" }
         let whole = local.rounded(.down)
         let milliseconds = Int(((local - whole) * 1000).rounded(.down))
         let days = Int((whole / 86400).rounded(.down))

@@ -12,13 +12,23 @@ public indirect enum Expression: Sendable {
     case binary(String, Expression, Expression)
     case call(String, [Expression])
 
-    /// Parses `text`; an error names `field` and the column.
+    /// The longest expression read, in bytes.
+    public static let maxLength = 4_096
+    /// The deepest an expression's tree may be (parentheses, operators and calls within each other).
+    public static let maxDepth = 128
+
+    /// Parses `text`; an error names `field` and the column. An expression longer than
+    /// ``maxLength`` or deeper than ``maxDepth`` is refused, so that neither reading nor
+    /// evaluating it can exhaust a thread's stack.
     public init(parsing text: String, field: String) throws(OffloadError) {
+        guard text.utf8.count <= Self.maxLength else {
+            throw OffloadError(.invalidPayload, "\(field): the expression is \(OffloadError.grouped(text.utf8.count)) bytes, over the limit of \(OffloadError.grouped(Self.maxLength))")
+        }
         var parser = Parser(bytes: Array(text.utf8), field: field)
         let expression = try parser.parseOr()
         parser.skipSpaces()
         guard parser.index == parser.bytes.count else { throw parser.error("unexpected '\(parser.current)'") }
-        self = expression
+        self = expression.expression
     }
 
     /// The fields the expression reads.
@@ -109,10 +119,18 @@ public indirect enum Expression: Sendable {
         }
     }
 
+    /// An expression being read and the height of its tree.
+    private struct Parsed {
+        var expression: Expression
+        var height: Int
+    }
+
     private struct Parser {
         let bytes: [UInt8]
         let field: String
         var index = 0
+        /// Calls of the parser within each other (parentheses, unary operators, function arguments).
+        var nesting = 0
 
         init(bytes: [UInt8], field: String) {
             self.bytes = bytes
@@ -140,55 +158,80 @@ public indirect enum Expression: Sendable {
             return true
         }
 
-        mutating func parseOr() throws(OffloadError) -> Expression {
+        /// A node over `operands`, refused when the tree would grow deeper than ``Expression/maxDepth``.
+        func node(_ expression: Expression, over operands: Parsed...) throws(OffloadError) -> Parsed {
+            let height = (operands.map(\.height).max() ?? 0) + 1
+            guard height <= Expression.maxDepth else {
+                throw error("the expression nests deeper than \(Expression.maxDepth) levels")
+            }
+            return Parsed(expression: expression, height: height)
+        }
+
+        /// Enters a level of the parser's own recursion (parentheses, unary operators, arguments).
+        mutating func descend() throws(OffloadError) {
+            nesting += 1
+            guard nesting <= Expression.maxDepth else { throw error("the expression nests deeper than \(Expression.maxDepth) levels") }
+        }
+
+        mutating func binary(_ op: String, _ left: Parsed, _ right: Parsed) throws(OffloadError) -> Parsed {
+            try node(.binary(op, left.expression, right.expression), over: left, right)
+        }
+
+        mutating func parseOr() throws(OffloadError) -> Parsed {
             var left = try parseAnd()
-            while take("||") { left = .binary("||", left, try parseAnd()) }
+            while take("||") { left = try binary("||", left, try parseAnd()) }
             return left
         }
 
-        mutating func parseAnd() throws(OffloadError) -> Expression {
+        mutating func parseAnd() throws(OffloadError) -> Parsed {
             var left = try parseComparison()
-            while take("&&") { left = .binary("&&", left, try parseComparison()) }
+            while take("&&") { left = try binary("&&", left, try parseComparison()) }
             return left
         }
 
-        mutating func parseComparison() throws(OffloadError) -> Expression {
+        mutating func parseComparison() throws(OffloadError) -> Parsed {
             let left = try parseSum()
             for op in ["==", "!=", "<=", ">=", "<", ">"] where take(op) {
-                return .binary(op, left, try parseSum())
+                return try binary(op, left, try parseSum())
             }
             return left
         }
 
-        mutating func parseSum() throws(OffloadError) -> Expression {
+        mutating func parseSum() throws(OffloadError) -> Parsed {
             var left = try parseProduct()
             while true {
-                if take("+") { left = .binary("+", left, try parseProduct()) }
-                else if take("-") { left = .binary("-", left, try parseProduct()) }
+                if take("+") { left = try binary("+", left, try parseProduct()) }
+                else if take("-") { left = try binary("-", left, try parseProduct()) }
                 else { return left }
             }
         }
 
-        mutating func parseProduct() throws(OffloadError) -> Expression {
+        mutating func parseProduct() throws(OffloadError) -> Parsed {
             var left = try parseUnary()
             while true {
-                if take("*") { left = .binary("*", left, try parseUnary()) }
-                else if take("/") { left = .binary("/", left, try parseUnary()) }
-                else if take("%") { left = .binary("%", left, try parseUnary()) }
+                if take("*") { left = try binary("*", left, try parseUnary()) }
+                else if take("/") { left = try binary("/", left, try parseUnary()) }
+                else if take("%") { left = try binary("%", left, try parseUnary()) }
                 else { return left }
             }
         }
 
-        mutating func parseUnary() throws(OffloadError) -> Expression {
-            if take("-") { return .unary("-", try parseUnary()) }
-            if take("!") { return .unary("!", try parseUnary()) }
+        mutating func parseUnary() throws(OffloadError) -> Parsed {
+            for op in ["-", "!"] where take(op) {
+                try descend()
+                defer { nesting -= 1 }
+                let operand = try parseUnary()
+                return try node(.unary(op, operand.expression), over: operand)
+            }
             return try parsePrimary()
         }
 
-        mutating func parsePrimary() throws(OffloadError) -> Expression {
+        mutating func parsePrimary() throws(OffloadError) -> Parsed {
             skipSpaces()
             guard index < bytes.count else { throw error("expected a value") }
             if take("(") {
+                try descend()
+                defer { nesting -= 1 }
                 let inner = try parseOr()
                 guard take(")") else { throw error("expected ')'") }
                 return inner
@@ -197,11 +240,12 @@ public indirect enum Expression: Sendable {
             if (byte >= 0x30 && byte <= 0x39) || byte == UInt8(ascii: ".") {
                 let start = index
                 while index < bytes.count, (bytes[index] >= 0x30 && bytes[index] <= 0x39) || bytes[index] == UInt8(ascii: ".") { index += 1 }
-                guard let value = Double(String(decoding: bytes[start..<index], as: UTF8.self)) else {
+                let digits = String(decoding: bytes[start..<index], as: UTF8.self)
+                guard let value = Double(digits), value.isFinite else {
                     index = start
-                    throw error("'\(String(decoding: bytes[start..<index], as: UTF8.self))' is not a number")
+                    throw error("\(OffloadError.quote(digits)) is not a number")
                 }
-                return .number(value)
+                return Parsed(expression: .number(value), height: 1)
             }
             guard byte == UInt8(ascii: "_") || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A) else {
                 throw error("unexpected '\(current)'")
@@ -212,26 +256,35 @@ public indirect enum Expression: Sendable {
                 index += 1
             }
             let name = String(decoding: bytes[start..<index], as: UTF8.self)
-            if name == "true" || name == "false" { return .bool(name == "true") }
+            if name == "true" || name == "false" { return Parsed(expression: .bool(name == "true"), height: 1) }
             if take("(") {
                 let arity: ClosedRange<Int> = switch name {
                 case "round": 1...2
                 case "floor", "ceil", "abs": 1...1
                 case "min", "max": 1...16
                 case "if": 3...3
-                default: throw error("unknown function '\(name)' (round, floor, ceil, abs, min, max, if)")
+                default: throw error("unknown function \(OffloadError.quote(name)) (round, floor, ceil, abs, min, max, if)")
                 }
-                var arguments: [Expression] = []
+                try descend()
+                defer { nesting -= 1 }
+                var arguments: [Parsed] = []
                 if !take(")") {
-                    repeat { arguments.append(try parseOr()) } while take(",")
+                    repeat {
+                        arguments.append(try parseOr())
+                        guard arguments.count <= arity.upperBound else {
+                            throw error("\(name) takes at most \(arity.upperBound) arguments")
+                        }
+                    } while take(",")
                     guard take(")") else { throw error("expected ',' or ')'") }
                 }
                 guard arity.contains(arguments.count) else {
                     throw error("\(name) takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") arguments, not \(arguments.count)")
                 }
-                return .call(name, arguments)
+                let height = (arguments.map(\.height).max() ?? 0) + 1
+                guard height <= Expression.maxDepth else { throw error("the expression nests deeper than \(Expression.maxDepth) levels") }
+                return Parsed(expression: .call(name, arguments.map(\.expression)), height: height)
             }
-            return .field(try FieldPath(name, field: field))
+            return Parsed(expression: .field(try FieldPath(name, field: field)), height: 1)
         }
     }
 }

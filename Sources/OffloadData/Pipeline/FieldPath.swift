@@ -5,11 +5,23 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
     public let parts: [String]
     public let description: String
 
-    /// - Throws: ``OffloadError/Code/invalidPayload`` naming `field` for an empty path or part.
+    /// The most parts a path may have: records are at most this deep where a path reaches.
+    public static let maxParts = 64
+    /// The longest path, in bytes.
+    public static let maxLength = 1_024
+
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming `field` for an empty path or part,
+    ///   or one longer than ``maxLength`` bytes or ``maxParts`` parts.
     public init(_ text: String, field: String) throws(OffloadError) {
+        guard text.utf8.count <= Self.maxLength else {
+            throw OffloadError(.invalidPayload, "\(field): the field path \(OffloadError.quote(text)) is over the limit of \(Self.maxLength) bytes")
+        }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !text.isEmpty, !parts.contains(where: \.isEmpty) else {
-            throw OffloadError(.invalidPayload, "\(field): '\(text)' is not a field path (use names joined by dots, as user.country)")
+            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(text)) is not a field path (use names joined by dots, as user.country)")
+        }
+        guard parts.count <= Self.maxParts else {
+            throw OffloadError(.invalidPayload, "\(field): the field path \(OffloadError.quote(text)) has \(parts.count) parts, over the limit of \(Self.maxParts)")
         }
         self.parts = parts
         self.description = text

@@ -43,9 +43,15 @@ package enum ParallelFileRun {
                     merged = partial
                 } else {
                     if partial.grouper != nil {
-                        merged!.grouper!.merge(partial.grouper!)
+                        do { try merged!.grouper!.merge(partial.grouper!) } catch {
+                            throw error.overBudget ?? OffloadError(.handlerFailed, error.message)
+                        }
                     } else {
                         merged!.collected += partial.collected
+                        guard merged!.collected.count <= runner.limits.maxHeldRecords else {
+                            throw OffloadError.overBudget("heldRecords", limit: runner.limits.maxHeldRecords,
+                                                          "the pipeline holds more records than the job may")
+                        }
                     }
                     merged!.read += partial.read
                     merged!.dropped += partial.dropped
@@ -70,8 +76,7 @@ package enum ParallelFileRun {
 
     /// Part boundaries: `parts` + 1 offsets, each at the start of a line.
     package static func lineStarts(_ path: String, size: Int, parts: Int) throws(OffloadError) -> [Int] {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(path)") }
+        guard let fd = try? RegularFile.open(path) else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open the input file") }
         defer { close(fd) }
         var bounds = [0]
         var chunk = [UInt8](repeating: 0, count: 64 << 10)
@@ -95,8 +100,7 @@ package enum ParallelFileRun {
 
     /// The number of lines between two offsets (for the line numbers of later parts).
     package static func lines(_ path: String, from start: Int, to end: Int) throws(OffloadError) -> Int {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return 0 }
+        guard let fd = try? RegularFile.open(path) else { return 0 }
         defer { close(fd) }
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         var position = start

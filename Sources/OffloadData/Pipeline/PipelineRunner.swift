@@ -50,22 +50,31 @@ struct PipelineRunner {
     let steps: [Step]
     let onBadRecord: OnBadRecord
     var output: OutputPlace?
+    /// The job's budgets: groups and their bytes, records held for a sort.
+    let limits: ResourceLimits
     static let reportedBadRecords = 5
 
     /// The JSON the steps were read from, to read them again for another thread.
     private var pipeline: [JSONValue]?
 
-    init(steps: [Step], onBadRecord: OnBadRecord, output: OutputPlace? = nil) {
+    init(steps: [Step], onBadRecord: OnBadRecord, output: OutputPlace? = nil, limits: ResourceLimits = ResourceLimits()) {
         self.steps = steps
         self.onBadRecord = onBadRecord
         self.output = output
+        self.limits = limits
     }
 
+    /// The most steps a pipeline may have.
+    static let maxSteps = 256
+
     /// Reads the steps of `pipeline` (`payload.pipeline`).
-    init(pipeline: [JSONValue], onBadRecord: OnBadRecord, output: OutputPlace? = nil) throws(OffloadError) {
+    init(pipeline: [JSONValue], onBadRecord: OnBadRecord, output: OutputPlace? = nil, limits: ResourceLimits = ResourceLimits()) throws(OffloadError) {
+        guard pipeline.count <= Self.maxSteps else {
+            throw OffloadError(.invalidPayload, "payload.pipeline has \(pipeline.count) steps, over the limit of \(Self.maxSteps)")
+        }
         var steps: [Step] = []
         for (index, step) in pipeline.enumerated() { steps.append(try Step(step, field: "payload.pipeline[\(index)]")) }
-        self.init(steps: steps, onBadRecord: onBadRecord, output: output)
+        self.init(steps: steps, onBadRecord: onBadRecord, output: output, limits: limits)
         self.pipeline = pipeline
     }
 
@@ -73,7 +82,7 @@ struct PipelineRunner {
     /// are retained and released for every record, and two cores doing that to the same objects
     /// slow each other down several times over.
     func forAnotherThread() -> PipelineRunner {
-        guard let pipeline, let copy = try? PipelineRunner(pipeline: pipeline, onBadRecord: onBadRecord, output: output) else { return self }
+        guard let pipeline, let copy = try? PipelineRunner(pipeline: pipeline, onBadRecord: onBadRecord, output: output, limits: limits) else { return self }
         return copy
     }
 
@@ -88,8 +97,8 @@ struct PipelineRunner {
 
     private var blockingGrouper: Grouper? {
         switch steps.dropFirst(streaming.count).first {
-        case .group(let by, let aggregates)?: Grouper(by: by, aggregates: aggregates)
-        case .aggregate(let aggregates)?: Grouper(by: [], aggregates: aggregates)
+        case .group(let by, let aggregates)?: Grouper(by: by, aggregates: aggregates, budget: GroupBudget(limits: limits))
+        case .aggregate(let aggregates)?: Grouper(by: [], aggregates: aggregates, budget: GroupBudget(limits: limits))
         default: nil
         }
     }
@@ -171,14 +180,14 @@ struct PipelineRunner {
                     continue
                 }
             }
-            if partial.read & 0xFFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+            if partial.read & 0xFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
             partial.read += 1
             for (index, step) in streaming.enumerated() {
                 guard hasStreamingSteps else { break }
                 switch step {
                 case .filter(let predicate):
-                    let matches = if let current { predicate.matches(current) } else {
-                        predicate.matches { path in fields.slot(of: path).flatMap { slots[$0] } }
+                    let matches = if let current { predicate.matches(current, stop: cancelled) } else {
+                        predicate.matches({ path in fields.slot(of: path).flatMap { slots[$0] } }, stop: cancelled)
                     }
                     guard matches else {
                         partial.dropped += 1
@@ -189,7 +198,7 @@ struct PipelineRunner {
                         // Through a pointer: a transform is not copied (and all it holds retained) for each record.
                         transforms.withUnsafeBufferPointer { transforms in
                             for position in transforms.indices {
-                                let value = transforms[position].value(memo: &memo, key: index << 16 | position) { path in
+                                let value = transforms[position].value(memo: &memo, key: index << 16 | position, stop: cancelled) { path in
                                     fields.slot(of: path).flatMap { slots[$0] }
                                 }
                                 slots[fields.targets[index][position]] = value
@@ -199,7 +208,7 @@ struct PipelineRunner {
                         var record = current ?? fields.record(from: slots)
                         current = nil
                         for (position, transform) in transforms.enumerated() {
-                            transform.apply(to: &record, memo: &memo, key: index << 16 | position)
+                            transform.apply(to: &record, memo: &memo, key: index << 16 | position, stop: cancelled)
                         }
                         current = record
                     }
@@ -232,11 +241,16 @@ struct PipelineRunner {
                         try grouper!.add(current ?? fields.record(from: slots))
                     }
                 } catch {
+                    if let overBudget = error.overBudget { throw overBudget }
                     try reject(Rejection(line: line, detail: ": \(error.message)"), into: &partial)
                 }
             } else if let sink {
                 try sink.append(current ?? fields.record(from: slots))
             } else {
+                guard partial.collected.count < limits.maxHeldRecords else {
+                    throw OffloadError.overBudget("heldRecords", limit: limits.maxHeldRecords,
+                                                  "the \(steps[streaming.count].name) step holds more records than the job may")
+                }
                 partial.collected.append(current ?? fields.record(from: slots))
             }
         }
@@ -256,7 +270,7 @@ struct PipelineRunner {
             let rest = steps.dropFirst(streaming.count + (partial.grouper != nil ? 1 : 0))
             for step in rest {
                 if cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
-                rows = try Self.apply(step, to: rows)
+                rows = try apply(step, to: rows, cancelled: cancelled)
             }
             outcome = Outcome(records: rows, read: partial.read, dropped: partial.dropped, failed: partial.failed)
             outcome.count = rows.count
@@ -273,40 +287,66 @@ struct PipelineRunner {
         if partial.rejections.count < Self.reportedBadRecords { partial.rejections.append(rejection) }
     }
 
-    /// A step over records already in memory.
-    static func apply(_ step: Step, to rows: [JSONValue]) throws(OffloadError) -> [JSONValue] {
+    /// A step over records already in memory; `cancelled` is asked as it goes (a sort of a
+    /// million records takes longer than a stop request may wait).
+    func apply(_ step: Step, to rows: [JSONValue], cancelled: () -> Bool = { false }) throws(OffloadError) -> [JSONValue] {
+        let stopped = OffloadError(.cancelled, "stopped at the host's request")
+        var checks = 0
+        func due() -> Bool {
+            checks &+= 1
+            return checks & 0xFFF == 0 && cancelled()
+        }
         switch step {
         case .filter(let predicate):
-            return rows.filter(predicate.matches)
-        case .select(let paths):
-            return rows.map { project($0, paths) }
-        case .transform(let transforms):
-            return rows.map { row in
-                var record = row
-                for transform in transforms { transform.apply(to: &record) }
-                return record
+            var kept: [JSONValue] = []
+            for row in rows {
+                if due() { throw stopped }
+                if predicate.matches(row, stop: cancelled) { kept.append(row) }
             }
+            return kept
+        case .select(let paths):
+            return rows.map { Self.project($0, paths) }
+        case .transform(let transforms):
+            var made: [JSONValue] = []
+            made.reserveCapacity(rows.count)
+            for row in rows {
+                if due() { throw stopped }
+                var record = row
+                for transform in transforms { transform.apply(to: &record, stop: cancelled) }
+                made.append(record)
+            }
+            return made
         case .limit(let n):
             return Array(rows.prefix(n))
         case .sort(let keys):
-            return rows.enumerated().sorted { a, b in
-                for key in keys {
-                    let order = compareForSort(key.field.value(in: a.element), key.field.value(in: b.element), descending: key.descending)
-                    if order != 0 { return order < 0 }
+            do {
+                let ordered = try Array(rows.enumerated()).sorted { (a: (offset: Int, element: JSONValue), b: (offset: Int, element: JSONValue)) throws -> Bool in
+                    if due() { throw stopped }
+                    for key in keys {
+                        let order = Self.compareForSort(key.field.value(in: a.element), key.field.value(in: b.element), descending: key.descending)
+                        if order != 0 { return order < 0 }
+                    }
+                    return a.offset < b.offset
                 }
-                return a.offset < b.offset
-            }.map(\.element)
+                return ordered.map(\.element)
+            } catch let error as OffloadError {
+                throw error
+            } catch {
+                throw stopped
+            }
         case .group(let by, let aggregates):
-            return try group(rows, by: by, aggregates: aggregates)
+            return try group(rows, by: by, aggregates: aggregates, cancelled: cancelled)
         case .aggregate(let aggregates):
-            return try group(rows, by: [], aggregates: aggregates)
+            return try group(rows, by: [], aggregates: aggregates, cancelled: cancelled)
         }
     }
 
-    private static func group(_ rows: [JSONValue], by: [FieldPath], aggregates: [AggregateSpec]) throws(OffloadError) -> [JSONValue] {
-        var grouper = Grouper(by: by, aggregates: aggregates)
+    private func group(_ rows: [JSONValue], by: [FieldPath], aggregates: [AggregateSpec], cancelled: () -> Bool) throws(OffloadError) -> [JSONValue] {
+        var grouper = Grouper(by: by, aggregates: aggregates, budget: GroupBudget(limits: limits))
         for (index, row) in rows.enumerated() {
+            if index & 0xFFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
             do { try grouper.add(row) } catch {
+                if let overBudget = error.overBudget { throw overBudget }
                 throw OffloadError(.invalidPayload, "record \(index + 1) of the step's input: \(error.message)")
             }
         }
@@ -359,6 +399,7 @@ package struct Grouper {
     private var accumulators: [Accumulator] = []
     /// The key of the record being added (kept to reuse its storage).
     private var keyBuffer: [JSONValue] = []
+    private var budget: GroupBudget
 
     /// Where a record's fields are when they come as slots (see ``FieldScanner``).
     package struct Slots {
@@ -366,9 +407,10 @@ package struct Grouper {
         let fields: [Int?]
     }
 
-    package init(by: [FieldPath], aggregates: [AggregateSpec]) {
+    package init(by: [FieldPath], aggregates: [AggregateSpec], budget: GroupBudget) {
         self.by = by
         self.aggregates = aggregates
+        self.budget = budget
         if by.isEmpty {
             keys = [[]]
             accumulators = aggregates.map(Accumulator.init)
@@ -424,6 +466,7 @@ package struct Grouper {
                 slot = existing
             } else {
                 slot = keys.count
+                try budget.addGroup(number: keys.count + 1, bytes: Self.groupBytes(keyBuffer, width: aggregates.count))
                 index.append(hash: found.hash)
                 keys.append(keyBuffer)
                 accumulators += aggregates.map(Accumulator.init)
@@ -435,20 +478,35 @@ package struct Grouper {
             let row = all.baseAddress! + slot * width
             // Every aggregate checks the record before any takes it, so a bad record changes nothing.
             for position in 0..<width { try row[position].check(field(position)) }
-            for position in 0..<width { row[position].add(field(position)) }
+            var held = 0
+            for position in 0..<width { held += row[position].add(field(position)) }
+            if held > 0 { try budget.add(held) }
         }
     }
 
+    /// What a new group takes: its key and one accumulator per aggregate.
+    private static func groupBytes(_ key: [JSONValue], width: Int) -> Int {
+        var bytes = 48 + width * MemoryLayout<Accumulator>.stride
+        for value in key { bytes += GroupBudget.bytes(of: value) }
+        return bytes
+    }
+
     /// Takes in the groups of a later part of the input, keeping the order of first appearance.
-    package mutating func merge(_ other: Grouper) {
+    /// - Throws: the budget's error when the groups together go over it.
+    package mutating func merge(_ other: Grouper) throws(AggregateError) {
         let width = aggregates.count
         for (slot, key) in other.keys.enumerated() {
             let found = by.isEmpty ? (group: 0, hash: 0) : index.find(key, in: keys)
             if let existing = found.group {
                 for position in 0..<width {
+                    let before = accumulators[existing * width + position].heldBytes
                     accumulators[existing * width + position].merge(other.accumulators[slot * width + position])
+                    try budget.add(accumulators[existing * width + position].heldBytes - before)
                 }
             } else {
+                var held = Self.groupBytes(key, width: width)
+                for position in 0..<width { held += other.accumulators[slot * width + position].heldBytes }
+                try budget.addGroup(number: keys.count + 1, bytes: held)
                 index.append(hash: found.hash)
                 keys.append(key)
                 accumulators += other.accumulators[(slot * width)..<((slot + 1) * width)]

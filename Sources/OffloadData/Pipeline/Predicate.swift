@@ -33,7 +33,7 @@ public indirect enum Predicate: Sendable {
             return
         }
         for member in members where !["field", "cmp", "value"].contains(member.key) {
-            throw OffloadError(.invalidPayload, "\(field): unknown key '\(member.key)' (a condition has field, cmp and value, or is all/any/not)")
+            throw OffloadError(.invalidPayload, "\(field): unknown key \(OffloadError.quote(member.key)) (a condition has field, cmp and value, or is all/any/not)")
         }
         guard case .string(let path)? = json["field"] else { throw OffloadError(.invalidPayload, "\(field).field must be a field path string") }
         guard case .string(let name)? = json["cmp"], let comparison = Comparison(rawValue: name) else {
@@ -69,16 +69,18 @@ public indirect enum Predicate: Sendable {
         }
     }
 
-    public func matches(_ record: JSONValue) -> Bool {
-        matches { $0.value(in: record) }
+    /// Whether `record` matches; `stop` is asked during a long regular-expression match, which
+    /// ends (unmatched) once it says yes.
+    public func matches(_ record: JSONValue, stop: () -> Bool = { false }) -> Bool {
+        matches({ $0.value(in: record) }, stop: stop)
     }
 
     /// Whether the record whose value at a path `value` gives matches.
-    package func matches(_ value: (FieldPath) -> JSONValue?) -> Bool {
+    package func matches(_ value: (FieldPath) -> JSONValue?, stop: () -> Bool = { false }) -> Bool {
         switch self {
-        case .all(let predicates): return predicates.allSatisfy { $0.matches(value) }
-        case .any(let predicates): return predicates.contains { $0.matches(value) }
-        case .not(let predicate): return !predicate.matches(value)
+        case .all(let predicates): return predicates.allSatisfy { $0.matches(value, stop: stop) }
+        case .any(let predicates): return predicates.contains { $0.matches(value, stop: stop) }
+        case .not(let predicate): return !predicate.matches(value, stop: stop)
         case .compare(let path, let comparison, let expected, let regex):
             let found = value(path)
             if comparison == .exists { return (found != nil) == (expected == .bool(true)) }
@@ -108,7 +110,7 @@ public indirect enum Predicate: Sendable {
                 return text.hasSuffix(suffix)
             case .regex:
                 guard case .string(let text) = actual, let regex else { return false }
-                return regex.matches(text)
+                return regex.matches(text, stop: stop)
             case .in:
                 guard case .array(let options) = expected else { return false }
                 return options.contains(actual)
@@ -117,22 +119,6 @@ public indirect enum Predicate: Sendable {
             }
         }
     }
-}
-
-/// A regular expression compiled once, with the error position when it does not parse.
-public final class CompiledRegex: @unchecked Sendable {
-    // `@unchecked Sendable`: a `Regex` is immutable once built; it is only matched.
-    let regex: Regex<AnyRegexOutput>
-    let pattern: String
-
-    public init(_ pattern: String, field: String) throws(OffloadError) {
-        do { regex = try Regex(pattern) } catch {
-            throw OffloadError(.invalidPayload, "\(field): '\(pattern)' is not a valid regular expression: \(error)")
-        }
-        self.pattern = pattern
-    }
-
-    func matches(_ text: String) -> Bool { (try? regex.firstMatch(in: text)) != nil }
 }
 
 /// The order of two JSON values of the same kind: numbers by value, strings by their Unicode

@@ -1,4 +1,4 @@
-package import Offload
+import Offload
 
 /// The fields a streamed record is made of while it is only its fields (see ``FieldScanner``):
 /// the scanner's paths, then the targets of the transforms, which write into slots of their own

@@ -35,6 +35,19 @@ public enum Step: Sendable {
         return nil
     }
 
+    /// The step's `op`.
+    var name: String {
+        switch self {
+        case .filter: "filter"
+        case .transform: "transform"
+        case .group: "group"
+        case .aggregate: "aggregate"
+        case .sort: "sort"
+        case .limit: "limit"
+        case .select: "select"
+        }
+    }
+
     /// Whether records can pass through the step one at a time.
     var isStreaming: Bool {
         switch self {

@@ -38,7 +38,7 @@ package struct TimeZoneRule: Sendable {
         if let sign = zone.first, sign == "+" || sign == "-" {
             let digits = zone.dropFirst().filter { $0 != ":" }
             guard digits.count == 4, digits.allSatisfy(\.isASCII), let value = Int(digits), value % 100 < 60, value <= 1800 else {
-                throw OffloadError(.invalidPayload, "\(field): '\(zone)' is not an offset like +02:00")
+                throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(zone)) is not an offset like +02:00")
             }
             let seconds = (value / 100) * 3600 + (value % 100) * 60
             self.init(fixed: sign == "-" ? -seconds : seconds)
@@ -46,11 +46,11 @@ package struct TimeZoneRule: Sendable {
         }
         let allowed = zone.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || "0123456789/_-+".unicodeScalars.contains($0) }
         guard allowed, !zone.isEmpty, !zone.hasPrefix("/"), !zone.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-            throw OffloadError(.invalidPayload, "\(field): '\(zone)' is not UTC, an offset like +02:00 or a zone name like Europe/Paris")
+            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(zone)) is not UTC, an offset like +02:00 or a zone name like Europe/Paris")
         }
         let directory = getenv("TZDIR").map { String(cString: $0) } ?? "/usr/share/zoneinfo"
         guard let bytes = Self.read(directory + "/" + zone), let parsed = TZif(bytes) else {
-            throw OffloadError(.invalidPayload, "\(field): '\(zone)' is not a time zone in \(directory) (a name like Europe/Paris, or UTC, or an offset like +02:00)")
+            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(zone)) is not a known time zone (a name like Europe/Paris, or UTC, or an offset like +02:00)")
         }
         self.init(transitions: parsed.transitions, offsets: parsed.offsets, initial: parsed.initial, rule: parsed.footer.flatMap(PosixRule.init))
     }
@@ -70,17 +70,7 @@ package struct TimeZoneRule: Sendable {
     }
 
     private static func read(_ path: String) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 64 << 10)
-        while bytes.count < 1 << 20 {
-            let count = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress!, $0.count) }
-            guard count > 0 else { break }
-            bytes += chunk[0..<count]
-        }
-        return bytes
+        try? RegularFile.read(path, maxBytes: 1 << 20)
     }
 }
 

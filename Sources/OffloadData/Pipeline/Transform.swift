@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Offload
 
 /// One field a `transform` step writes: `{"target":"label","type":"stringFormat","template":"{name} ({country})"}`,
@@ -118,20 +121,21 @@ public final class Transform: Sendable {
     }
 
     /// Writes the transform's value into `record`.
-    func apply(to record: inout JSONValue) {
+    func apply(to record: inout JSONValue, stop: () -> Bool = { false }) {
         var memo = TransformMemo()
-        apply(to: &record, memo: &memo, key: 0)
+        apply(to: &record, memo: &memo, key: 0, stop: stop)
     }
 
     /// Writes the transform's value into `record`, reusing a regular expression's earlier result
     /// for the same text from `memo` under `key` (one per transform of a pipeline).
-    func apply(to record: inout JSONValue, memo: inout TransformMemo, key: Int) {
-        let made = value(memo: &memo, key: key) { [record] in $0.value(in: record) }
+    func apply(to record: inout JSONValue, memo: inout TransformMemo, key: Int, stop: () -> Bool = { false }) {
+        let made = value(memo: &memo, key: key, stop: stop) { [record] in $0.value(in: record) }
         target.set(made, in: &record)
     }
 
-    /// The transform's value for the record whose value at a path `field` gives.
-    func value(memo: inout TransformMemo, key: Int, _ field: (FieldPath) -> JSONValue?) -> JSONValue {
+    /// The transform's value for the record whose value at a path `field` gives. `stop` is asked
+    /// during a long regular-expression match, which ends (the text unchanged) once it says yes.
+    func value(memo: inout TransformMemo, key: Int, stop: () -> Bool = { false }, _ field: (FieldPath) -> JSONValue?) -> JSONValue {
         switch kind {
         case .stringFormat(let parts):
             var text = ""
@@ -143,7 +147,7 @@ public final class Transform: Sendable {
             }
             return .string(text)
         case .numberFormat(let source, let decimals, let grouping):
-            guard let number = field(source)?.doubleValue else { return .null }
+            guard let number = field(source)?.doubleValue, number.isFinite else { return .null }
             return .string(Self.format(number, decimals: decimals, grouping: grouping))
         case .dateFormat(let source, let pattern, let zone):
             guard let value = field(source) else { return .null }
@@ -153,13 +157,13 @@ public final class Transform: Sendable {
             case .int, .double: value.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
             default: nil
             }
-            // Beyond ±100,000 years, a time is not a date to format.
-            guard let seconds, abs(seconds) < 3e12 else { return .null }
+            // Outside the years 1–9999, a time is not a date to format.
+            guard let seconds, DatePattern.supportedSeconds.contains(seconds) else { return .null }
             let local = seconds + Double(zone.offset(at: seconds))
             return .string(memo.date(key, pattern.unitOfLocalTime(local)) { pattern.format(local, offsetSeconds: 0) })
         case .regexReplace(let source, let regex, let replacement):
             guard case .string(let text)? = field(source) else { return .null }
-            return .string(memo.value(key, text) { regex.replacing(in: text, with: replacement) })
+            return .string(memo.value(key, text) { regex.replacing(in: text, with: replacement, stop: stop) })
         case .lookup(let source, let table, let fallback):
             guard let key = field(source) else { return fallback }
             return table[Self.plain(key)] ?? fallback
@@ -181,11 +185,13 @@ public final class Transform: Sendable {
     }
 
     /// Fixed decimals, rounded half away from zero, with an optional comma every three digits.
+    /// Past 2^53 (where a `Double` holds no fraction to round), the exact digits of the number.
     static func format(_ number: Double, decimals: Int, grouping: Bool) -> String {
-        guard number.isFinite else { return String(number) }
+        guard number.isFinite else { return "" }
         var scale = 1.0
         for _ in 0..<decimals { scale *= 10 }
         let scaled = (abs(number) * scale).rounded(.toNearestOrAwayFromZero)
+        guard scaled < 9e15 else { return exact(number, decimals: decimals, grouping: grouping) }
         let whole = (scaled / scale).rounded(.down)
         let fraction = scaled - whole * scale
         var integer = String(format: whole)
@@ -206,10 +212,29 @@ public final class Transform: Sendable {
     }
 }
 
+extension Transform {
+    /// `number` with `decimals` decimals from the C library's exact conversion (up to 309 digits).
+    private static func exact(_ number: Double, decimals: Int, grouping: Bool) -> String {
+        var buffer = [CChar](repeating: 0, count: 400)
+        let count = withVaList([Int32(decimals), number]) { vsnprintf(&buffer, buffer.count, "%.*f", $0) }
+        var text = String(decoding: buffer.prefix(max(0, min(Int(count), buffer.count - 1))).map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        guard grouping else { return text }
+        let negative = text.hasPrefix("-")
+        if negative { text.removeFirst() }
+        let parts = text.split(separator: ".", maxSplits: 1)
+        var grouped = ""
+        for (index, character) in parts[0].reversed().enumerated() {
+            if index > 0 && index % 3 == 0 { grouped.append(",") }
+            grouped.append(character)
+        }
+        return (negative ? "-" : "") + String(grouped.reversed()) + (parts.count > 1 ? "." + parts[1] : "")
+    }
+}
+
 private extension String {
-    /// The digits of a whole, non-negative `Double`.
+    /// The digits of a whole, non-negative `Double` below 9e15.
     init(format whole: Double) {
-        self = whole < 9e18 ? String(UInt64(whole)) : String(whole)
+        self = String(UInt64(whole))
     }
 }
 
@@ -236,34 +261,5 @@ struct TransformMemo {
         let made = make()
         if tables[key, default: [:]].count < Self.limit { tables[key, default: [:]][text] = made }
         return made
-    }
-}
-
-extension CompiledRegex {
-    /// Every match replaced by `template`, where `$0`…`$9` are the match and its groups and `$$` a dollar.
-    func replacing(in text: String, with template: String) -> String {
-        var result = ""
-        var position = text.startIndex
-        for match in text.matches(of: regex) {
-            result += text[position..<match.range.lowerBound]
-            var characters = Array(template)[...]
-            while let character = characters.popFirst() {
-                guard character == "$", let next = characters.first else {
-                    result.append(character)
-                    continue
-                }
-                if next == "$" {
-                    characters.removeFirst()
-                    result.append("$")
-                } else if let digit = next.wholeNumberValue {
-                    characters.removeFirst()
-                    if digit < match.output.count, let substring = match.output[digit].substring { result += substring }
-                } else {
-                    result.append(character)
-                }
-            }
-            position = match.range.upperBound
-        }
-        return result + text[position...]
     }
 }

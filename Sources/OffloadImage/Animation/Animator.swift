@@ -17,6 +17,7 @@ enum Animator {
         let count = spec.frameCount
         var frames: [Canvas] = []
         for index in 0..<count {
+            try RenderStop.check()
             let time = Double(index) / spec.frameRate
             let frame = try Canvas(width: spec.width, height: spec.height)
             let context = frame.context

@@ -9,13 +9,17 @@ enum AnimationEncoder {
         let delay = 1 / frameRate
         switch format {
         case .apng:
-            return try APNG.assemble(frames.map { frame throws(OffloadError) in try Encoder.encode(frame, as: .png, quality: quality) },
+            return try APNG.assemble(frames.map { frame throws(OffloadError) in
+                                         try RenderStop.check()
+                                         return try Encoder.encode(frame, as: .png, quality: quality)
+                                     },
                                      delayMilliseconds: Int((delay * 1000).rounded()), loops: loops)
         case .gif, .webp:
             let (width, height) = (Int32(frames[0].width), Int32(frames[0].height))
             var output: UnsafeMutablePointer<UInt8>?
             var size = 0
             var message = [CChar](repeating: 0, count: 256)
+            RenderStop.installed
             let status = withFramePointers(frames) { pointers, stride in
                 if format == .gif {
                     return offload_gif_encode(pointers, Int32(frames.count), width, height, Int32(stride),
@@ -25,6 +29,7 @@ enum AnimationEncoder {
                                                      Int32((delay * 1000).rounded()), Int32(loops), Int32(quality), &output, &size,
                                                      &message, message.count)
             }
+            if status == 2 { throw RenderStop.stopped }
             guard status == 0, let output else {
                 let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
                 throw OffloadError(.handlerFailed, "encoding the animated \(format.rawValue) failed: \(text)")

@@ -8,6 +8,7 @@ enum Encoder {
         guard format != .gif && format != .apng else {
             throw OffloadError(.handlerFailed, "\(format.rawValue) frames are encoded by AnimationEncoder")
         }
+        RenderStop.installed
         var output: UnsafeMutablePointer<UInt8>?
         var size = 0
         var message = [CChar](repeating: 0, count: 256)
@@ -23,6 +24,7 @@ enum Encoder {
                 -1
             }
         }
+        if status == 2 { throw RenderStop.stopped }
         guard status == 0, let output else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw OffloadError(.handlerFailed, "encoding the \(format.rawValue) failed: \(text)")

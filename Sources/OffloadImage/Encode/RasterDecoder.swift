@@ -34,6 +34,19 @@ public enum RasterDecoder {
     ///   - maxPixels: a larger image is refused before it is decoded.
     /// - Throws: ``OffloadError/Code/invalidPayload`` for data that is not a valid image of a known format, or too large.
     public static func decode(_ bytes: [UInt8], field: String, maxPixels: Int = CardSpec.maxPixels) throws(OffloadError) -> Image {
+        var budget = PixelBudget(limit: .max)
+        return try withDecoded(bytes, field: field, maxPixels: maxPixels, budget: &budget) { width, height, rgba in
+            Image(width: width, height: height, rgba: Array(UnsafeBufferPointer(start: rgba, count: width * height * 4)))
+        }
+    }
+
+    /// Decodes `bytes` and lends `body` the RGBA rows (width, height, pixels), without a copy.
+    /// - Parameters:
+    ///   - maxPixels: the most one picture may have (larger: ``OffloadError/Code/invalidPayload``).
+    ///   - budget: what the job's pictures may decode to together (past it:
+    ///     ``OffloadError/Code/resourceLimitExceeded``); the picture is charged to it.
+    static func withDecoded<T>(_ bytes: [UInt8], field: String, maxPixels: Int, budget: inout PixelBudget,
+                               _ body: (Int, Int, UnsafePointer<UInt8>) throws(OffloadError) -> T) throws(OffloadError) -> T {
         guard let format = format(of: bytes) else {
             throw OffloadError(.invalidPayload, "\(field): not a PNG, JPEG or WebP image")
         }
@@ -41,19 +54,37 @@ public enum RasterDecoder {
         var width: Int32 = 0
         var height: Int32 = 0
         var message = [CChar](repeating: 0, count: 256)
+        let allowed = min(maxPixels, budget.remaining)
         let status = bytes.withUnsafeBufferPointer { buffer in
             switch format {
-            case .png: offload_png_decode(buffer.baseAddress, buffer.count, maxPixels, &output, &width, &height, &message, message.count)
-            case .jpeg: offload_jpeg_decode(buffer.baseAddress, buffer.count, maxPixels, &output, &width, &height, &message, message.count)
-            case .webp: offload_webp_decode(buffer.baseAddress, buffer.count, maxPixels, &output, &width, &height, &message, message.count)
+            case .png: offload_png_decode(buffer.baseAddress, buffer.count, allowed, &output, &width, &height, &message, message.count)
+            case .jpeg: offload_jpeg_decode(buffer.baseAddress, buffer.count, allowed, &output, &width, &height, &message, message.count)
+            case .webp: offload_webp_decode(buffer.baseAddress, buffer.count, allowed, &output, &width, &height, &message, message.count)
             }
+        }
+        let pixels = Int(width) * Int(height)
+        if status == 2, pixels > 0, pixels <= maxPixels {
+            throw budget.exceeded(by: pixels, field: field)
         }
         guard status == 0, let output else {
             let text = String(decoding: message.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
             throw OffloadError(.invalidPayload, "\(field): \(text)")
         }
         defer { offload_codec_free(output) }
-        let count = Int(width) * Int(height) * 4
-        return Image(width: Int(width), height: Int(height), rgba: Array(UnsafeBufferPointer(start: output, count: count)))
+        budget.used += pixels
+        return try body(Int(width), Int(height), output)
+    }
+}
+
+/// The pixels a job's pictures may decode to together (``ResourceLimits/maxDecodedPixels``).
+struct PixelBudget {
+    let limit: Int
+    var used = 0
+
+    var remaining: Int { max(0, limit - used) }
+
+    func exceeded(by pixels: Int, field: String) -> OffloadError {
+        .overBudget("decodedPixels", limit: limit,
+                    "\(field): a picture of \(OffloadError.grouped(pixels)) pixels would take the job's pictures to \(OffloadError.grouped(used + pixels)) decoded pixels")
     }
 }

@@ -10,12 +10,14 @@ enum BoxBlur {
         for _ in 0..<3 {
             for channel in 0..<channels {
                 for y in 0..<height {
+                    if y & 15 == 0 && RenderStop.requested { return }
                     let row = data + y * stride + channel
                     for x in 0..<width { line[x] = Int(row[x * channels]) }
                     blurLine(line, into: &output, count: width, radius: radius)
                     for x in 0..<width { row[x * channels] = UInt8(output[x]) }
                 }
                 for x in 0..<width {
+                    if x & 15 == 0 && RenderStop.requested { return }
                     let column = data + x * channels + channel
                     for y in 0..<height { line[y] = Int(column[y * stride]) }
                     blurLine(line, into: &output, count: height, radius: radius)

@@ -8,7 +8,7 @@ enum FilterPipeline {
     static func apply(_ filters: [CanvasFilter], to canvas: Canvas) {
         guard !filters.isEmpty else { return }
         PixelBuffer.modify(canvas) { buffer in
-            for filter in filters { apply(filter, to: buffer) }
+            for filter in filters where !RenderStop.requested { apply(filter, to: buffer) }
         }
     }
 
@@ -76,6 +76,7 @@ enum FilterPipeline {
         let (dx, dy) = (Int(offsetX.rounded()), Int(offsetY.rounded()))
         let reach = Int(spread.rounded())
         for y in 0..<height {
+            if y & 15 == 0 && RenderStop.requested { return }
             for x in 0..<width {
                 let (sx, sy) = (x - dx, y - dy)
                 guard sx >= 0, sy >= 0, sx < width, sy < height else { continue }
@@ -87,6 +88,7 @@ enum FilterPipeline {
             BoxBlur.apply($0.baseAddress!, width: width, height: height, stride: width, channels: 1, sigma: sigma)
         }
         for y in 0..<height {
+            if y & 15 == 0 && RenderStop.requested { return }
             for x in 0..<width {
                 let shadowAlpha = min(1, Double(mask[y * width + x]) / 255 * color.alpha * intensity)
                 guard shadowAlpha > 0 else { continue }
@@ -106,6 +108,7 @@ enum FilterPipeline {
     private static func dilate(_ mask: inout [UInt8], width: Int, height: Int, radius: Int) {
         var pass = mask
         for y in 0..<height {
+            if y & 7 == 0 && RenderStop.requested { return }
             for x in 0..<width {
                 var peak: UInt8 = 0
                 for k in max(0, x - radius)...min(width - 1, x + radius) { peak = max(peak, mask[y * width + k]) }
@@ -113,6 +116,7 @@ enum FilterPipeline {
             }
         }
         for y in 0..<height {
+            if y & 7 == 0 && RenderStop.requested { return }
             for x in 0..<width {
                 var peak: UInt8 = 0
                 for k in max(0, y - radius)...min(height - 1, y + radius) { peak = max(peak, pass[k * width + x]) }
@@ -135,6 +139,7 @@ enum FilterPipeline {
             return (0.2126 * Double(word >> 16 & 0xff) + 0.7152 * Double(word >> 8 & 0xff) + 0.0722 * Double(word & 0xff)) / alpha
         }
         for y in 0..<buffer.height {
+            if y & 15 == 0 && RenderStop.requested { return }
             for x in 0..<buffer.width {
                 let relief = (luminance(x - dx, y - dy) - luminance(x + dx, y + dy)) * strength * 0.5
                 let word = buffer.word(x, y)
@@ -155,6 +160,7 @@ enum FilterPipeline {
             BoxBlur.apply($0.baseAddress!, width: buffer.width, height: buffer.height, stride: buffer.stride, channels: 4, sigma: radius)
         }
         for y in 0..<buffer.height {
+            if y & 15 == 0 && RenderStop.requested { return }
             let row = buffer.data + y * buffer.stride
             for x in 0..<buffer.width {
                 let base = y * buffer.stride + x * 4

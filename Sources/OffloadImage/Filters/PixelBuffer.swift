@@ -27,6 +27,7 @@ struct PixelBuffer {
     /// Calls `body` with each pixel's straight (un-premultiplied) colour, 0…1, and stores what it returns.
     func mapColors(_ body: (inout Double, inout Double, inout Double, inout Double) -> Void) {
         for y in 0..<height {
+            if y & 15 == 0 && RenderStop.requested { return }
             for x in 0..<width {
                 let word = word(x, y)
                 let alpha = Double(word >> 24) / 255

@@ -101,6 +101,8 @@ public struct CardSpec: Sendable, Hashable {
 
     /// The largest side accepted, and the most pixels a card may have.
     public static let maxSide = 4096
+    /// The most filters (each passes over every pixel) and the most animations a card may have.
+    public static let maxFilters = 32
     public static let maxPixels = 4096 * 2304
 
     /// Checks and resolves `payload`.
@@ -138,11 +140,17 @@ public struct CardSpec: Sendable, Hashable {
             throw OffloadError(.invalidPayload, "payload.quality must be between 1 and 100 (got \(quality))")
         }
         var filters: [CanvasFilter] = []
+        guard (payload.filters ?? []).count <= Self.maxFilters else {
+            throw OffloadError(.invalidPayload, "payload.filters has \((payload.filters ?? []).count) filters, over the limit of \(Self.maxFilters)")
+        }
         for (index, filter) in (payload.filters ?? []).enumerated() {
             filters.append(try CanvasFilter(filter, field: "payload.filters[\(index)]"))
         }
         self.filters = filters
         var animations: [AnimationSpec] = []
+        guard (payload.animations ?? []).count <= Self.maxFilters else {
+            throw OffloadError(.invalidPayload, "payload.animations has \((payload.animations ?? []).count) animations, over the limit of \(Self.maxFilters)")
+        }
         for (index, animation) in (payload.animations ?? []).enumerated() {
             animations.append(try AnimationSpec(animation, field: "payload.animations[\(index)]", cardWidth: width, cardHeight: height))
         }

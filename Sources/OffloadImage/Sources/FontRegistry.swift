@@ -33,8 +33,10 @@ enum FontRegistry {
     }
 
     private static func add(_ bytes: [UInt8], hash: UInt64, field: String) throws(OffloadError) -> [String] {
-        let folder = "/tmp/offload-fonts-\(getuid())"
-        mkdir(folder, 0o700)
+        let folder: String
+        do { folder = try PrivateFolder.temporary("fonts") } catch {
+            throw OffloadError(.handlerFailed, "\(field): cannot cache the font: \(error.message)")
+        }
         let path = "\(folder)/\(String(hash, radix: 16)).font"
         do { try OutputFile.write(bytes, to: folder, name: "\(String(hash, radix: 16)).font") } catch {
             throw OffloadError(.handlerFailed, "\(field): cannot cache the font: \(error.message)")

@@ -16,21 +16,25 @@ final class Picture: @unchecked Sendable {
     let width: Double
     let height: Double
 
-    init(bytes: [UInt8], field: String) throws(OffloadError) {
+    /// - Parameter budget: the job's pixel budget, charged with a raster picture's pixels.
+    init(bytes: [UInt8], field: String, budget: inout PixelBudget) throws(OffloadError) {
         if RasterDecoder.format(of: bytes) != nil {
-            let image = try RasterDecoder.decode(bytes, field: field)
-            let canvas = try Canvas(width: image.width, height: image.height)
-            PixelBuffer.modify(canvas) { buffer in
-                for y in 0..<image.height {
-                    for x in 0..<image.width {
-                        let p = image.pixel(x: x, y: y)
-                        buffer.setWord(x, y, PixelBuffer.pack(Double(p.red) / 255, Double(p.green) / 255, Double(p.blue) / 255, Double(p.alpha) / 255))
+            // Straight from the decoder's rows into the surface: one copy of the pixels, not two.
+            let canvas = try RasterDecoder.withDecoded(bytes, field: field, maxPixels: CardSpec.maxPixels, budget: &budget) { width, height, rgba throws(OffloadError) in
+                let canvas = try Canvas(width: width, height: height)
+                PixelBuffer.modify(canvas) { buffer in
+                    for y in 0..<height {
+                        for x in 0..<width {
+                            let p = rgba + (y * width + x) * 4
+                            buffer.setWord(x, y, PixelBuffer.pack(Double(p[0]) / 255, Double(p[1]) / 255, Double(p[2]) / 255, Double(p[3]) / 255))
+                        }
                     }
                 }
+                return canvas
             }
             content = .raster(cairo_surface_reference(canvas.surface))
-            width = Double(image.width)
-            height = Double(image.height)
+            width = Double(canvas.width)
+            height = Double(canvas.height)
             return
         }
         guard Self.looksLikeSVG(bytes) else {
@@ -55,6 +59,12 @@ final class Picture: @unchecked Sendable {
         content = .svg(OpaquePointer(handle))
         width = naturalWidth
         height = naturalHeight
+    }
+
+    /// A picture charged to no job's budget.
+    convenience init(bytes: [UInt8], field: String) throws(OffloadError) {
+        var budget = PixelBudget(limit: .max)
+        try self.init(bytes: bytes, field: field, budget: &budget)
     }
 
     deinit {

@@ -28,6 +28,8 @@ public final class PluginCatalog: Sendable {
 
     private struct State {
         var entries: [Entry]
+        /// Why the folder itself could not be read, when it could not (a missing folder holds no plugins).
+        var folderProblem: String?
         var scanned: ContinuousClock.Instant
         /// Modules loaded, by folder, with the manifest and the module file they were loaded from.
         var loaded: [String: (manifest: PluginManifest, file: FileStamp?, module: PluginModule)] = [:]
@@ -35,20 +37,25 @@ public final class PluginCatalog: Sendable {
 
     /// The plugin folders as last read.
     public var entries: [Entry] { state.withLock { $0.entries } }
+    /// Why the folder of plugins itself could not be read, when it exists and could not.
+    public var folderProblem: String? { state.withLock { $0.folderProblem } }
 
     /// Reads the manifests of `directory`'s subfolders (a missing folder holds no plugins).
     public init(directory: String, grants: [HostImport] = [], rescanInterval: Duration = .seconds(1)) {
         self.directory = directory
         self.grants = grants
         self.rescanInterval = rescanInterval
-        state = Mutex(State(entries: Self.scan(directory), scanned: .now))
+        let (entries, problem) = Self.scan(directory)
+        state = Mutex(State(entries: entries, folderProblem: problem, scanned: .now))
     }
 
-    private static func scan(_ directory: String) -> [Entry] {
-        subfolders(of: directory).map { folder in
+    private static func scan(_ directory: String) -> ([Entry], String?) {
+        let (folders, problem) = subfolders(of: directory)
+        let entries = folders.map { folder in
             let path = directory + "/" + folder
             do throws(OffloadError) { return Entry(folder: path, manifest: try manifest(in: path)) } catch { return Entry(folder: path, problem: error) }
         }
+        return (entries, problem)
     }
 
     /// Reads the folder again unless it was read within `rescanInterval`; whether it did.
@@ -59,8 +66,11 @@ public final class PluginCatalog: Sendable {
             return true
         }
         guard due else { return false }
-        let entries = Self.scan(directory)
-        state.withLock { $0.entries = entries }
+        let (entries, problem) = Self.scan(directory)
+        state.withLock { state in
+            state.entries = entries
+            state.folderProblem = problem
+        }
         return true
     }
 
@@ -82,7 +92,10 @@ public final class PluginCatalog: Sendable {
             // A folder named like the plugin whose manifest is broken says why.
             if let problem = entries.first(where: { $0.manifest == nil && $0.folder.hasSuffix("/" + id) })?.problem { throw problem }
             let known = Set(entries.compactMap { $0.manifest?.id }).sorted()
-            throw .plugin(.pluginNotFound, "no plugin '\(id)' in \(directory)" + (known.isEmpty ? " (it holds none)" : " (it holds \(known.joined(separator: ", ")))"))
+            if let problem = state.withLock({ $0.folderProblem }) {
+                throw .plugin(.pluginNotFound, "no plugin \(OffloadError.quote(id)): the plugin folder \(directory) cannot be read (\(problem))")
+            }
+            throw .plugin(.pluginNotFound, "no plugin \(OffloadError.quote(id)) in \(directory)" + (known.isEmpty ? " (it holds none)" : " (it holds \(known.joined(separator: ", ")))"))
         }
         guard let (folder, manifest) = candidates.filter({ requirement.matches($0.1.version) }).max(by: { $0.1.version < $1.1.version }) else {
             throw .plugin(.pluginNotFound, "plugin '\(id)' has no version matching \(requirement) (it has \(candidates.map { "\($0.1.version)" }.sorted().joined(separator: ", ")))")
@@ -103,20 +116,20 @@ public final class PluginCatalog: Sendable {
 
     static func manifest(in folder: String) throws(OffloadError) -> PluginManifest {
         let file = folder + "/plugin.json"
-        guard let bytes = readFile(file, maxBytes: 1 << 20) else { throw .plugin(.invalidPlugin, "\(file) cannot be read") }
-        return try PluginManifest(json: bytes, file: file)
+        return try PluginManifest(json: try readFile(file, maxBytes: 1 << 20), file: file)
     }
 
     static func load(_ manifest: PluginManifest, in folder: String, grants: [HostImport]) throws(OffloadError) -> PluginModule {
         let file = folder + "/" + manifest.module
-        guard let bytes = readFile(file, maxBytes: 64 << 20) else {
-            throw .plugin(.invalidPlugin, "\(file), the module plugin.json names, cannot be read")
-        }
+        let bytes = try readFile(file, maxBytes: 64 << 20)
         return try PluginModule(manifest: manifest, bytes: bytes, isText: manifest.module.hasSuffix(".wat"), grants: grants)
     }
 
-    private static func subfolders(of directory: String) -> [String] {
-        guard let handle = opendir(directory) else { return [] }
+    /// The subfolders' names, and why the folder could not be read when it exists and cannot.
+    private static func subfolders(of directory: String) -> ([String], String?) {
+        guard let handle = opendir(directory) else {
+            return ([], errno == ENOENT ? nil : String(cString: strerror(errno)))
+        }
         defer { closedir(handle) }
         var names: [String] = []
         while let entry = readdir(handle) {
@@ -125,23 +138,14 @@ public final class PluginCatalog: Sendable {
             var info = stat()
             if stat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFDIR { names.append(name) }
         }
-        return names.sorted()
+        return (names.sorted(), nil)
     }
 
-    private static func readFile(_ path: String, maxBytes: Int) -> [UInt8]? {
-        let fd = open(path, O_RDONLY | O_CLOEXEC)
-        guard fd >= 0 else { return nil }
-        defer { close(fd) }
-        var bytes: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 1 << 16)
-        while bytes.count <= maxBytes {
-            let count = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress!, $0.count) }
-            if count < 0 && errno == EINTR { continue }
-            guard count >= 0 else { return nil }
-            if count == 0 { return bytes }
-            bytes += chunk[0..<count]
+    /// A manifest or module: never blocks on a FIFO or a device in the folder, never reads more than `maxBytes`.
+    private static func readFile(_ path: String, maxBytes: Int) throws(OffloadError) -> [UInt8] {
+        do { return try RegularFile.read(path, maxBytes: maxBytes) } catch {
+            throw .plugin(.invalidPlugin, "\(path) cannot be read: \(error)")
         }
-        return nil
     }
 }
 

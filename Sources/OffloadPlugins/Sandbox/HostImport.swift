@@ -1,4 +1,4 @@
-public import Offload
+import Offload
 import WasmKit
 
 /// A function the host grants to plugins, beyond the `offload.log` and `offload.progress`

@@ -41,6 +41,7 @@ public final class PluginModule: Sendable {
         let name = "plugin \(manifest.id) \(manifest.version) (\(manifest.module))"
         var binary = bytes
         if isText {
+            try TextNesting.check(bytes, name: name)
             do { binary = try wat2wasm(String(decoding: bytes, as: UTF8.self)) } catch {
                 throw .plugin(.invalidPlugin, "\(name) is not valid WebAssembly text: \(error)")
             }

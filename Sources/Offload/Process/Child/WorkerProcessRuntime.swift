@@ -17,6 +17,8 @@ final class WorkerProcessRuntime: WorkerHost {
     private let registry: HandlerRegistry
     private let logger: Logger
     private let state = Mutex(State())
+    /// The host's budgets (results over `maxMessageBytes` are refused); set before any job runs.
+    private let limits = Mutex(ResourceLimits())
 
     private struct State {
         var worker: ThreadWorker?
@@ -56,7 +58,8 @@ final class WorkerProcessRuntime: WorkerHost {
         }
         reader.maxFrameBytes = initialize.maxFrameBytes
         startHeartbeat(every: initialize.heartbeatInterval, parent: parent)
-        let worker = ThreadWorker(id: WorkerID(initialize.workerID), host: self, isolation: .process, logger: logger)
+        limits.withLock { $0 = initialize.limits }
+        let worker = ThreadWorker(id: WorkerID(initialize.workerID), host: self, isolation: .process, limits: initialize.limits, logger: logger)
         state.withLock { $0.worker = worker }
         worker.start()
         while true {
@@ -167,8 +170,12 @@ final class WorkerProcessRuntime: WorkerHost {
         var frames: [WireMessage] = []
         switch result {
         case .success(let output):
-            do {
-                frames.append(.jobCompleted(id: id, attempt: assignment.attempt, result: try output.jsonBytes()))
+            do throws(OffloadError) {
+                let bytes = try output.jsonBytes()
+                try limits.withLock { $0 }.checkResult(bytes: bytes.count)
+                frames.append(.jobCompleted(id: id, attempt: assignment.attempt, result: bytes))
+            } catch where error.code == .resourceLimitExceeded {
+                frames.append(.jobFailed(id: id, attempt: assignment.attempt, failure: Self.failure(from: error)))
             } catch {
                 frames.append(.jobFailed(id: id, attempt: assignment.attempt, failure: Self.failure(
                     from: OffloadError(.handlerFailed, "the job's result could not be encoded as JSON: \(error.message)"))))

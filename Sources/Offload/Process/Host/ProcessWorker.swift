@@ -19,6 +19,7 @@ final class ProcessWorker: Worker {
     let id: WorkerID
     private let host: any BatchingWorkerHost
     private let options: WorkerProcessOptions
+    private let limits: ResourceLimits
     private let executable: String
     private let environment: [String]
     private let logger: Logger
@@ -35,10 +36,11 @@ final class ProcessWorker: Worker {
         var abandoned = false
     }
 
-    init(id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, executable: String, logger: Logger) {
+    init(id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, limits: ResourceLimits, executable: String, logger: Logger) {
         self.id = id
         self.host = host
         self.options = options
+        self.limits = limits
         self.executable = executable
         self.logger = logger
         self.environment = Self.environment(for: options)
@@ -62,8 +64,10 @@ final class ProcessWorker: Worker {
         var sent: [Assignment] = []
         while !pending.isEmpty {
             let assignment = pending.removeFirst()
-            do {
+            do throws(OffloadError) {
                 let payload = try assignment.job.payload.jsonBytes()
+                // Refused here, as it is: a frame over the limit would end the worker as a protocol error.
+                try limits.checkPayload(bytes: payload.count)
                 frames.append(.job(WireJob(id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
                                            priority: assignment.job.priority, payload: payload)))
                 sent.append(assignment)
@@ -157,7 +161,7 @@ final class ProcessWorker: Worker {
         let forwarder = OutputForwarder(fd: child.output, prefix: "offload \(id)", forwards: options.forwardsOutput)
         writer.send(.initialize(WireInitialize(
             workerID: id.rawValue, heartbeatInterval: options.heartbeatInterval,
-            maxFrameBytes: options.maxFrameBytes, hostPID: SystemInfo.pid)))
+            limits: limits, hostPID: SystemInfo.pid)))
         if stopRequested { writer.send(.terminate) }
         OSThread.detach(name: "offload-\(id)") { [self] in
             readLoop(child, writer: writer, forwarder: forwarder)
@@ -168,7 +172,7 @@ final class ProcessWorker: Worker {
 
     private func readLoop(_ child: ChildProcess, writer: FrameWriter, forwarder: OutputForwarder) {
         _ = offload_set_nonblocking(child.fromChild, 1)
-        var reader = FrameReader(fd: child.fromChild, maxFrameBytes: options.maxFrameBytes)
+        var reader = FrameReader(fd: child.fromChild, maxFrameBytes: limits.maxFrameBytes)
         let started = ContinuousClock.now
         var lastHeard = started
         var ready = false

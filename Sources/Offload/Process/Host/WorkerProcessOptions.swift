@@ -36,8 +36,6 @@ public struct WorkerProcessOptions: Sendable {
     public var heartbeatTimeout: Duration
     /// How long a new worker may take to say it is ready before it is killed.
     public var startTimeout: Duration
-    /// The largest frame either side may send; a larger one is a protocol error that ends the worker.
-    public var maxFrameBytes: Int
     /// Jobs one worker holds at once, the running one included. `1` (the default) hands a worker
     /// its next job only when it finishes one; more keeps jobs queued in the worker for throughput
     /// of small jobs, at the price of committing them to that worker early.
@@ -60,7 +58,6 @@ public struct WorkerProcessOptions: Sendable {
         heartbeatInterval: Duration = .milliseconds(100),
         heartbeatTimeout: Duration = .seconds(5),
         startTimeout: Duration = .seconds(10),
-        maxFrameBytes: Int = 64 << 20,
         prefetch: Int = 1,
         backtraces: Bool = false,
         forwardsOutput: Bool = true
@@ -75,7 +72,6 @@ public struct WorkerProcessOptions: Sendable {
         self.heartbeatInterval = heartbeatInterval
         self.heartbeatTimeout = heartbeatTimeout
         self.startTimeout = startTimeout
-        self.maxFrameBytes = maxFrameBytes
         self.prefetch = prefetch
         self.backtraces = backtraces
         self.forwardsOutput = forwardsOutput
@@ -93,9 +89,6 @@ public struct WorkerProcessOptions: Sendable {
             throw OffloadError(.invalidPayload, "workerProcess.heartbeatTimeout must be longer than heartbeatInterval")
         }
         if startTimeout <= .zero { throw OffloadError(.invalidPayload, "workerProcess.startTimeout must be positive") }
-        if maxFrameBytes < 4096 || maxFrameBytes > Int(Int32.max) {
-            throw OffloadError(.invalidPayload, "workerProcess.maxFrameBytes must be between 4096 and \(Int32.max)")
-        }
         if prefetch < 1 || prefetch > 1024 { throw OffloadError(.invalidPayload, "workerProcess.prefetch must be between 1 and 1024") }
         if let executable = try resolvedExecutable(), access(executable, X_OK) != 0 {
             throw OffloadError(.invalidPayload, "workerProcess.executable '\(executable)' is not an executable file")

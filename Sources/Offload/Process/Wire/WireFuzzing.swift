@@ -27,7 +27,7 @@ public enum WireFuzzing {
     /// Valid frames of every message type, to mutate.
     public static var seeds: [[UInt8]] {
         [
-            WireMessage.initialize(WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), maxFrameBytes: 1 << 20, hostPID: 1)),
+            WireMessage.initialize(WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), limits: ResourceLimits(maxMessageBytes: 1 << 20), hostPID: 1)),
             .workerReady(pid: 7, kinds: ["debug.echo", "image"]),
             .job(WireJob(id: "job-1", attempt: 1, kind: "debug.echo", priority: .high, payload: Array(#"{"a":[1,2,3]}"#.utf8))),
             .jobStarted(id: "job-1", attempt: 1),

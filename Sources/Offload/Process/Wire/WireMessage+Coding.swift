@@ -6,8 +6,9 @@ extension WireMessage {
         case .initialize(let initialize):
             body.string(initialize.workerID)
             body.u64(UInt64(max(initialize.heartbeatInterval.nanoseconds, 0)))
-            body.u64(UInt64(initialize.maxFrameBytes))
             body.i32(initialize.hostPID)
+            body.u32(UInt32(ResourceLimits.names.count))
+            for name in ResourceLimits.names { body.u64(UInt64(max(initialize.limits[name]!, 0))) }
         case .workerReady(let pid, let kinds):
             body.i32(pid)
             body.u32(UInt32(kinds.count))
@@ -66,14 +67,20 @@ extension WireMessage {
         case .initialize:
             let workerID = try reader.string("worker id")
             let interval = try reader.u64("heartbeat interval")
-            let maxFrame = try reader.u64("maximum frame size")
             let hostPID = try reader.i32("host pid")
-            guard interval <= UInt64(Int64.max), maxFrame <= UInt64(Int32.max), maxFrame >= 64 else {
+            let count = try reader.u32("limit count")
+            guard interval <= UInt64(Int64.max), count == ResourceLimits.names.count else {
                 throw WireError(.malformed("initialize values out of range"))
             }
+            var limits = ResourceLimits()
+            for name in ResourceLimits.names {
+                let value = try reader.u64("limit")
+                guard value >= 1, value <= UInt64(Int64.max) else { throw WireError(.malformed("limit \(name) out of range")) }
+                limits[name] = Int(value)
+            }
+            guard (try? limits.validate()) != nil else { throw WireError(.malformed("initialize limits out of range")) }
             message = .initialize(WireInitialize(
-                workerID: workerID, heartbeatInterval: .nanoseconds(Int64(interval)),
-                maxFrameBytes: Int(maxFrame), hostPID: hostPID))
+                workerID: workerID, heartbeatInterval: .nanoseconds(Int64(interval)), limits: limits, hostPID: hostPID))
         case .workerReady:
             let pid = try reader.i32("pid")
             let count = try reader.u32("kind count")

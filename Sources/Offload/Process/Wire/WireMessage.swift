@@ -54,10 +54,12 @@ struct WireInitialize: Equatable, Sendable {
     var workerID: String
     /// How often the worker sends a heartbeat.
     var heartbeatInterval: Duration
-    /// The largest frame either side may send.
-    var maxFrameBytes: Int
+    /// What each job may use; the largest frame either side may send follows from it.
+    var limits: ResourceLimits
     /// The host's pid: the worker ends when its parent is no longer this process.
     var hostPID: Int32
+
+    var maxFrameBytes: Int { limits.maxFrameBytes }
 }
 
 /// A job as a worker process receives it.
