@@ -81,7 +81,7 @@ public struct AnalyticsHandler: JobHandler {
         if let scanner = source.scanner, let layout = run.slots(in: scanner) {
             var slots = [JSONValue?](repeating: nil, count: layout.bucket + 1)
             while let (line, error) = source.next(into: &slots) {
-                if run.read & 0xFF == 0 && cancelled() { throw CancellationError() }
+                if cancelled() { throw CancellationError() }
                 run.read += 1
                 if let error {
                     try run.reject(line: line, "\(source.name) line \(line + run.lineOffset) is not valid JSON: \(error)")
@@ -93,7 +93,7 @@ public struct AnalyticsHandler: JobHandler {
         }
         var held: [(line: Int, event: JSONValue)] = []
         while let (line, parsed) = source.next() {
-            if run.read & 0xFF == 0 && cancelled() { throw CancellationError() }
+            if cancelled() { throw CancellationError() }
             run.read += 1
             switch parsed {
             case .failure(let error):

@@ -35,8 +35,13 @@ extension PoolState {
         if reason == .preempted { pendingPreemptions -= 1 }
 
         switch result {
+        case .success where reason == .timeout:
+            // Past its deadline the attempt has timed out, whatever it returns late: as in a
+            // worker process, which is killed at the deadline.
+            counters.timedOut += 1
+            failOrRetry(record, timedOutError(record), now: now, &effects)
         case .success(let output):
-            // Work that finished is kept, even if a stop request was on its way.
+            // Work that finished is kept, even if a stop request (cancel, preemption) was on its way.
             finalize(record, .completed, result: output, now: now, &effects)
         case .failure(let error):
             switch (reason, error is CancellationError) {

@@ -180,7 +180,8 @@ struct PipelineRunner {
                     continue
                 }
             }
-            if partial.read & 0xFF == 0 && cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
+            // Every record: one atomic load, and a file of few but huge records stops as soon as one of many small ones.
+            if cancelled() { throw OffloadError(.cancelled, "stopped at the host's request") }
             partial.read += 1
             for (index, step) in streaming.enumerated() {
                 guard hasStreamingSteps else { break }
