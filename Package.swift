@@ -96,10 +96,12 @@ let package = Package(
             dependencies: ["Offload", "OffloadImage", "OffloadPlugins", "COffloadSystem"],
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
-        .testTarget(name: "OffloadTests", dependencies: ["Offload", "offload-worker", "offload"]),
-        .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData"]),
+        // What several test targets use: a seeded generator for fuzz loops.
+        .target(name: "OffloadTestSupport", path: "Tests/OffloadTestSupport"),
+        .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload"]),
+        .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData", "OffloadTestSupport"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
-        .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", .product(name: "WasmKit", package: "WasmKit")]),
+        .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
     ]
 )

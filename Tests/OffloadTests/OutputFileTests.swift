@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OffloadTestSupport
 import Testing
 @testable import Offload
 
@@ -39,5 +40,62 @@ import Testing
         }
         closedir(handle)
         rmdir(directory)
+    }
+
+    @Test func distinctIdsNeverShareAFileAndNoneReachesOutOfTheFolder() {
+        var random = SeededRandom(seed: 0xF11E)
+        var ids = ["a/b", "a_b", #"a\b"#, "..", ".", "...", "results", "", "%2F", "a%2Fb", "%~", String(repeating: "x", count: 300),
+                   String(repeating: "x", count: 299) + "y", String(repeating: "é", count: 200), "con", "a\u{0}b", " ", "-"]
+        for _ in 0..<5_000 {
+            ids.append(String((0..<Int.random(in: 0...12, using: &random)).map { _ in "ab./\\%~_-.é\u{0}".randomElement(using: &random)! }))
+        }
+        var names: [String: String] = [:]
+        for id in Set(ids) {
+            let name = OutputFile.name(for: JobID(id), extension: "png")
+            #expect(names[name] == nil, "'\(id)' and '\(names[name] ?? "")' share \(name)")
+            names[name] = id
+            #expect(!name.contains("/") && !name.contains("\u{0}") && !name.hasPrefix(".") && name.utf8.count <= 255, "\(name)")
+        }
+        #expect(OutputFile.name(for: "a/b", extension: "png") == "a%2Fb.png")
+        #expect(OutputFile.name(for: "..", extension: "png") == "%2E..png")
+    }
+
+    @Test func thePrivateFolderIsRefusedWhenSomeoneElseCouldReachIt() throws {
+        var template = Array("/tmp/offload-private-XXXXXX".utf8CString)
+        let base = try #require(template.withUnsafeMutableBufferPointer { mkdtemp($0.baseAddress!) }.map { String(cString: $0) })
+        defer { removeTree(base) }
+        let root = "\(base)/offload-\(getuid())"
+        // Made on first use, mode 0700, and used again after.
+        let folder = try PrivateFolder.temporary("fonts", under: base)
+        #expect(folder == root + "/fonts")
+        var info = stat()
+        #expect(lstat(root, &info) == 0 && info.st_mode & 0o777 == 0o700)
+        #expect(try PrivateFolder.temporary("fonts", under: base) == folder)
+        // Opened to others: refused.
+        chmod(root, 0o777)
+        #expect(throws: OffloadError.self) { try PrivateFolder.temporary("fonts", under: base) }
+        // A symlink planted in its place: refused, not followed.
+        rmdir(folder)
+        rmdir(root)
+        mkdir("\(base)/elsewhere", 0o700)
+        symlink("\(base)/elsewhere", root)
+        do {
+            _ = try PrivateFolder.temporary("fonts", under: base)
+            Issue.record("a symlink was used as the private folder")
+        } catch {
+            #expect(error.message.contains("not a folder"), "\(error)")
+        }
+        unlink(root)
+        // Owned by another user: refused.
+        if getuid() == 0 {
+            mkdir(root, 0o700)
+            chown(root, 65_534, 65_534)
+            do {
+                _ = try PrivateFolder.temporary("fonts", under: base)
+                Issue.record("another user's folder was used")
+            } catch {
+                #expect(error.message.contains("belongs to another user"), "\(error)")
+            }
+        }
     }
 }

@@ -110,6 +110,8 @@ public enum OutputFile {
                 stem += "%" + String(byte >> 4, radix: 16, uppercase: true) + String(byte & 0xF, radix: 16, uppercase: true)
             }
         }
+        // The empty id: `%` alone, which no other id's name is.
+        if stem.isEmpty { stem = "%" }
         if stem.utf8.count > maxStemBytes {
             var start = String(stem.prefix(maxStemBytes - 40))
             // Cut before an escape the prefix would split.

@@ -13,22 +13,32 @@ public indirect enum Predicate: Sendable {
     case any([Predicate])
     case not(Predicate)
 
+    /// The deepest `all`/`any`/`not` may nest.
+    public static let maxDepth = 64
+
     /// Reads a condition at `field` (as `payload.pipeline[0].where`).
     public init(_ json: JSONValue, field: String) throws(OffloadError) {
+        try self.init(json, field: field, depth: 0)
+    }
+
+    private init(_ json: JSONValue, field: String, depth: Int) throws(OffloadError) {
+        guard depth < Self.maxDepth else {
+            throw OffloadError(.invalidPayload, "\(field): conditions nest deeper than \(Self.maxDepth) levels")
+        }
         guard case .object(let members) = json, members.count >= 1 else {
             throw OffloadError(.invalidPayload, "\(field) must be an object: {\"field\",\"cmp\",\"value\"}, {\"all\":[…]}, {\"any\":[…]} or {\"not\":…}")
         }
         if members.count == 1, ["all", "any", "not"].contains(members[0].key) {
             let (key, value) = (members[0].key, members[0].value)
             if key == "not" {
-                self = .not(try Predicate(value, field: "\(field).not"))
+                self = .not(try Predicate(value, field: "\(field).not", depth: depth + 1))
                 return
             }
             guard case .array(let items) = value, !items.isEmpty else {
                 throw OffloadError(.invalidPayload, "\(field).\(key) must be a non-empty array of conditions")
             }
             var predicates: [Predicate] = []
-            for (index, item) in items.enumerated() { predicates.append(try Predicate(item, field: "\(field).\(key)[\(index)]")) }
+            for (index, item) in items.enumerated() { predicates.append(try Predicate(item, field: "\(field).\(key)[\(index)]", depth: depth + 1)) }
             self = key == "all" ? .all(predicates) : .any(predicates)
             return
         }

@@ -9,6 +9,8 @@ import Synchronization
 /// the memory limit, the host killed by SIGKILL, and the wire decoder under a fuzzer.
 struct ChaosSuite {
     let jobs: Int
+    /// Hostile jobs mixed into `jobs` good ones through `offload run`.
+    let hostile: Int
     let worker: String
     let cli: String
 
@@ -18,6 +20,9 @@ struct ChaosSuite {
         try await memory()
         try await hostKill()
         fuzz(inputs: 1_000_000)
+        let folder = try await hostileFixtures()
+        for isolation in ["thread", "process"] { try await hostileMix(isolation: isolation, good: jobs, hostile: hostile, folder: folder) }
+        try await stopLatency(folder: folder)
     }
 
     private func configuration(workers: Int = 2) -> PoolConfiguration {
@@ -187,7 +192,7 @@ struct ChaosSuite {
                        ours: 0, peer: nil, ratio: nil, goal: "0 crashes, every bad frame a typed error", unit: "crashes")
     }
 
-    private func writeFile(_ path: String, _ text: String) throws {
+    func writeFile(_ path: String, _ text: String) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         guard fd >= 0 else { throw BenchmarkError("cannot write \(path)") }
         _ = text.utf8CString.withUnsafeBytes { write(fd, $0.baseAddress, $0.count - 1) }

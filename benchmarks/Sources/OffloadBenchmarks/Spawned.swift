@@ -30,11 +30,14 @@ struct Spawned {
         self.fromChild = results[0]
     }
 
-    /// Closes the pipes and waits for the child to end.
-    func reap() {
+    /// Closes the pipes and waits for the child to end; its exit status (-1 when a signal ended it).
+    @discardableResult
+    func reap() -> Int32 {
         close(toChild)
         close(fromChild)
         var status: Int32 = 0
         waitpid(pid, &status, 0)
+        var code: Int32 = 0
+        return offload_decode_wait_status(status, &code) == 1 ? code : -1
     }
 }

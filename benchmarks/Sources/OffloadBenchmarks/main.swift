@@ -48,7 +48,8 @@ case "image":
                          output: stringOption("--out") ?? "/tmp").run()
 case "chaos":
     let here = SiblingExecutables()
-    try await ChaosSuite(jobs: option("--jobs", default: 10_000), worker: here.path("offload-worker"), cli: here.path("offload")).run()
+    try await ChaosSuite(jobs: option("--jobs", default: 10_000), hostile: option("--hostile", default: 100),
+                         worker: here.path("offload-worker"), cli: here.path("offload")).run()
 case "plugin":
     try await PluginSuite(directory: stringOption("--plugins") ?? "examples/plugins",
                           benchmarkPlugins: stringOption("--benchmark-plugins") ?? "benchmarks/plugin/plugins",
