@@ -129,12 +129,13 @@ public struct AnalyticsHandler: JobHandler {
         var counted = [0]
         for part in 0..<(parts - 1) { counted.append(counted[part] + (try ParallelFileRun.lines(path, from: bounds[part], to: bounds[part + 1]))) }
         let offsets = counted
+        let shared = GroupBudget.SharedBytes()
         let results = await DedicatedThreads.map(parts, name: "offload-events") { part -> PartRun in
             do {
                 let source = try RecordSource(linesOf: path, from: bounds[part], to: bounds[part + 1], name: name)
                 // A scanner of its own: objects shared between threads make every retain contend.
                 source.scanner = FieldScanner(paths: scanner.paths)
-                var run = AnalyticsRun(plan: plan, limits: limits)
+                var run = AnalyticsRun(plan: plan, limits: limits, shared: shared)
                 run.lineOffset = offsets[part]
                 try consume(source, into: &run, limits: limits, cancelled: cancelled)
                 return PartRun(result: .success(run))

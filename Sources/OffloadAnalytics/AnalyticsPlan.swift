@@ -89,11 +89,12 @@ struct AnalyticsRun {
 
     static let bucketField = "bucket"
 
-    init(plan: AnalyticsPlan, limits: ResourceLimits = ResourceLimits()) {
+    /// - Parameter shared: the bytes the runs over the other parts of the same file hold.
+    init(plan: AnalyticsPlan, limits: ResourceLimits = ResourceLimits(), shared: GroupBudget.SharedBytes? = nil) {
         self.plan = plan
         // The bucket start (seconds) is the first grouping field, set on each event.
         grouper = Grouper(by: [try! FieldPath("$bucket", field: "")] + plan.groupBy, aggregates: plan.metrics,
-                          budget: GroupBudget(limits: limits))
+                          budget: GroupBudget(limits: limits, shared: shared))
     }
 
     /// Takes in the run over a later part of the same file.

@@ -78,9 +78,6 @@ struct Accumulator {
         return 0
     }
 
-    /// The bytes the accumulator holds beyond its own size (see ``add(_:)``).
-    var heldBytes: Int { values.count * 8 + distinct.heldBytes }
-
     /// Takes in an accumulator of the same aggregate over records that came after this one's
     /// (a later part of a file read in parallel).
     mutating func merge(_ other: Accumulator) {

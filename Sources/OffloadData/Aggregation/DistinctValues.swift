@@ -13,8 +13,6 @@ struct DistinctValues {
     private var others: Set<JSONValue> = []
 
     var count: Int { strings.count + others.count }
-    /// About what the values take in memory.
-    var heldBytes: Int { strings.count * 24 + strings.byteCount + others.count * 32 }
     var isEmpty: Bool { count == 0 }
 
     /// Adds `value`; the bytes it now holds for it (0 when it was there already).
@@ -41,7 +39,6 @@ struct ByteStringSet {
     private var bytes: [UInt8] = []
 
     var count: Int { ends.count }
-    var byteCount: Int { bytes.count }
 
     /// Adds `key`; whether it was not there.
     @discardableResult

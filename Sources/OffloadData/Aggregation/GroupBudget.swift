@@ -1,4 +1,5 @@
 package import Offload
+import Synchronization
 
 /// What a group or aggregate step may hold: at most ``ResourceLimits/maxGroups`` distinct
 /// groups, and ``ResourceLimits/maxAggregationBytes`` for their keys and what their
@@ -9,10 +10,20 @@ package struct GroupBudget: Sendable {
     let maxGroups: Int
     let maxBytes: Int
     private(set) var bytes = 0
+    /// The bytes of all the groupers that read parts of one input at once, when there are several:
+    /// each holds its own keys, so together they are what the job holds.
+    private let shared: SharedBytes?
 
-    package init(limits: ResourceLimits) {
+    /// A count of bytes that several budgets add to from several threads.
+    package final class SharedBytes: Sendable {
+        let total = Atomic<Int>(0)
+        package init() {}
+    }
+
+    package init(limits: ResourceLimits, shared: SharedBytes? = nil) {
         maxGroups = limits.maxGroups
         maxBytes = limits.maxAggregationBytes
+        self.shared = shared
     }
 
     /// No limits (for steps over records already in memory and checked).
@@ -29,9 +40,17 @@ package struct GroupBudget: Sendable {
     /// `bytes` more held.
     mutating func add(_ more: Int) throws(AggregateError) {
         bytes += more
-        guard bytes <= maxBytes else {
+        let total = shared.map { $0.total.add(more, ordering: .relaxed).newValue } ?? bytes
+        guard total <= maxBytes else {
             throw AggregateError(overBudget: .overBudget("aggregationBytes", limit: maxBytes,
-                                                         "the groups' keys and accumulators take \(OffloadError.grouped(bytes)) bytes"))
+                                                         "the groups' keys and accumulators take \(OffloadError.grouped(total)) bytes"))
+        }
+    }
+
+    /// A group taken in from another part's grouper: its bytes move, they are not new.
+    mutating func addMovedGroup(number groups: Int) throws(AggregateError) {
+        guard groups <= maxGroups else {
+            throw AggregateError(overBudget: .overBudget("groups", limit: maxGroups, "the step makes more groups than the job may hold"))
         }
     }
 

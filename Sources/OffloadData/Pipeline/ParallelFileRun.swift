@@ -19,12 +19,13 @@ package enum ParallelFileRun {
         let parts = requested ?? max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), size / (1 << 20)))
         let bounds = try lineStarts(path, size: size, parts: parts)
         // Parts run on threads of their own: CPU-bound work must not occupy the cooperative pool.
+        let shared = GroupBudget.SharedBytes()
         let results = await DedicatedThreads.map(parts, name: "offload-data") { part -> (Int, PartResult, Int) in
             do {
                 let source = try RecordSource(linesOf: path, from: bounds[part], to: bounds[part + 1], name: name)
                 // A scanner of its own: objects shared between threads make every retain contend.
                 source.scanner = scanner.map { FieldScanner(paths: $0.paths) }
-                let own = runner.forAnotherThread()
+                let own = runner.forAnotherThread(sharing: shared)
                 let sink = own.makeSink(tag: ".\(part)")
                 return (part, PartResult(result: .success(try own.stream(source, into: sink, cancelled: cancelled))), source.linesRead)
             } catch {

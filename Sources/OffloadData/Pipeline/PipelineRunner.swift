@@ -52,6 +52,8 @@ struct PipelineRunner {
     var output: OutputPlace?
     /// The job's budgets: groups and their bytes, records held for a sort.
     let limits: ResourceLimits
+    /// The bytes groupers on other parts of the same input hold (see ``forAnotherThread(sharing:)``).
+    private var sharedGroupBytes: GroupBudget.SharedBytes?
     static let reportedBadRecords = 5
 
     /// The JSON the steps were read from, to read them again for another thread.
@@ -81,8 +83,14 @@ struct PipelineRunner {
     /// A runner for another thread, with steps of its own: the arrays and strings inside steps
     /// are retained and released for every record, and two cores doing that to the same objects
     /// slow each other down several times over.
-    func forAnotherThread() -> PipelineRunner {
-        guard let pipeline, let copy = try? PipelineRunner(pipeline: pipeline, onBadRecord: onBadRecord, output: output, limits: limits) else { return self }
+    /// - Parameter shared: the count of bytes the groupers of all the parts hold together.
+    func forAnotherThread(sharing shared: GroupBudget.SharedBytes) -> PipelineRunner {
+        guard let pipeline, var copy = try? PipelineRunner(pipeline: pipeline, onBadRecord: onBadRecord, output: output, limits: limits) else {
+            var same = self
+            same.sharedGroupBytes = shared
+            return same
+        }
+        copy.sharedGroupBytes = shared
         return copy
     }
 
@@ -97,8 +105,8 @@ struct PipelineRunner {
 
     private var blockingGrouper: Grouper? {
         switch steps.dropFirst(streaming.count).first {
-        case .group(let by, let aggregates)?: Grouper(by: by, aggregates: aggregates, budget: GroupBudget(limits: limits))
-        case .aggregate(let aggregates)?: Grouper(by: [], aggregates: aggregates, budget: GroupBudget(limits: limits))
+        case .group(let by, let aggregates)?: Grouper(by: by, aggregates: aggregates, budget: GroupBudget(limits: limits, shared: sharedGroupBytes))
+        case .aggregate(let aggregates)?: Grouper(by: [], aggregates: aggregates, budget: GroupBudget(limits: limits, shared: sharedGroupBytes))
         default: nil
         }
     }
@@ -498,16 +506,14 @@ package struct Grouper {
         let width = aggregates.count
         for (slot, key) in other.keys.enumerated() {
             let found = by.isEmpty ? (group: 0, hash: 0) : index.find(key, in: keys)
+            // The other part's keys and values were counted as it held them; merged, they move
+            // or are let go, so only the number of groups is checked again.
             if let existing = found.group {
                 for position in 0..<width {
-                    let before = accumulators[existing * width + position].heldBytes
                     accumulators[existing * width + position].merge(other.accumulators[slot * width + position])
-                    try budget.add(accumulators[existing * width + position].heldBytes - before)
                 }
             } else {
-                var held = Self.groupBytes(key, width: width)
-                for position in 0..<width { held += other.accumulators[slot * width + position].heldBytes }
-                try budget.addGroup(number: keys.count + 1, bytes: held)
+                try budget.addMovedGroup(number: keys.count + 1)
                 index.append(hash: found.hash)
                 keys.append(key)
                 accumulators += other.accumulators[(slot * width)..<((slot + 1) * width)]
