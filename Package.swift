@@ -96,9 +96,11 @@ let package = Package(
             dependencies: ["Offload", "OffloadImage", "OffloadPlugins", "COffloadSystem"],
             path: "benchmarks/Sources/OffloadBenchmarks"
         ),
-        // What several test targets use: a seeded generator for fuzz loops.
-        .target(name: "OffloadTestSupport", path: "Tests/OffloadTestSupport"),
-        .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload"]),
+        // What several test targets use: a seeded generator for fuzz loops, a typed kind, and a
+        // worker executable that runs it.
+        .target(name: "OffloadTestSupport", dependencies: ["Offload"], path: "Tests/OffloadTestSupport"),
+        .executableTarget(name: "offload-test-worker", dependencies: ["Offload", "OffloadTestSupport"], path: "Tests/OffloadTestWorker"),
+        .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker", "offload"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData", "OffloadTestSupport"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
         .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),

@@ -16,7 +16,8 @@ import OffloadData
 ///              {"fn":"unique","field":"sessionId","as":"sessions"}]}}
 /// ```
 public struct AnalyticsHandler: JobHandler {
-    public struct Payload: Decodable, Sendable {
+    public struct Payload: Codable, Sendable {
+        /// The events, inline (`[…]`) or a JSON Lines or JSON file (`{"path": "events.jsonl"}`).
         public var events: JSONValue
         public var filter: JSONValue?
         /// Any of `device`, `session`, `hashIdentifiers`, `anonymizeIp`.
@@ -30,12 +31,32 @@ public struct AnalyticsHandler: JobHandler {
         public var aggregate: Aggregate
         /// `fail` (default) or `skip`: what a malformed event does.
         public var onBadRecord: String?
+
+        public init(events: JSONValue, filter: JSONValue? = nil, enrich: [String]? = nil, privacy: String? = nil, salt: String? = nil,
+                    sessionGapMinutes: Double? = nil, aggregate: Aggregate, onBadRecord: String? = nil) {
+            self.events = events
+            self.filter = filter
+            self.enrich = enrich
+            self.privacy = privacy
+            self.salt = salt
+            self.sessionGapMinutes = sessionGapMinutes
+            self.aggregate = aggregate
+            self.onBadRecord = onBadRecord
+        }
     }
 
-    public struct Aggregate: Decodable, Sendable {
+    public struct Aggregate: Codable, Sendable {
         public var groupBy: [String]?
+        /// `second`, `minute`, `hour`, `day`, `week`, `month`, `quarter` or `year`.
         public var granularity: String
+        /// The `data` kind's aggregates: `{"fn":"count","as":"events"}`, `{"fn":"percentile","field":"durationMs","p":95,"as":"p95"}`.
         public var metrics: [JSONValue]
+
+        public init(groupBy: [String]? = nil, granularity: String, metrics: [JSONValue]) {
+            self.groupBy = groupBy
+            self.granularity = granularity
+            self.metrics = metrics
+        }
     }
 
     public struct BadEvent: Codable, Sendable, Hashable {
@@ -45,7 +66,7 @@ public struct AnalyticsHandler: JobHandler {
 
     /// One record per bucket and group: `bucket` (its start, ISO 8601), the group's fields, and
     /// each metric under its name; sorted by bucket, then group.
-    public struct Output: Encodable, Sendable {
+    public struct Output: Codable, Sendable {
         public var series: [JSONValue]
         public var read: Int
         public var filteredOut: Int
@@ -54,7 +75,7 @@ public struct AnalyticsHandler: JobHandler {
     }
 
     public let folders: AllowedFolders
-    public var kind: String { "analytics" }
+    public static let kind = "analytics"
 
     public init(folders: AllowedFolders = AllowedFolders(["."])) { self.folders = folders }
 

@@ -13,11 +13,19 @@ public import Offload
 ///   {"op":"sort","by":[{"field":"total","order":"desc"}]}],"onBadRecord":"skip"}
 /// ```
 public struct DataHandler: JobHandler {
-    public struct Payload: Decodable, Sendable {
+    public struct Payload: Codable, Sendable {
+        /// The records, inline (`[…]`) or a JSON Lines or JSON file (`{"path": "sales.jsonl"}`).
         public var input: JSONValue
+        /// The steps, each `{"op": …}` (see the type's documentation).
         public var pipeline: [JSONValue]
         /// `fail` (default): a malformed record fails the job; `skip`: it is counted and reported.
         public var onBadRecord: String?
+
+        public init(input: JSONValue, pipeline: [JSONValue], onBadRecord: String? = nil) {
+            self.input = input
+            self.pipeline = pipeline
+            self.onBadRecord = onBadRecord
+        }
     }
 
     public struct BadRecord: Codable, Sendable, Hashable {
@@ -27,7 +35,7 @@ public struct DataHandler: JobHandler {
 
     /// What a `data` job returns: the output records inline when there are at most
     /// ``DataHandler/inlineLimit``, else in a JSON Lines file named by `file`.
-    public struct Output: Encodable, Sendable {
+    public struct Output: Codable, Sendable {
         public var records: [JSONValue]?
         public var file: String?
         public var count: Int
@@ -42,7 +50,7 @@ public struct DataHandler: JobHandler {
     public let outputDirectory: String
     public let folders: AllowedFolders
 
-    public var kind: String { "data" }
+    public static let kind = "data"
 
     public init(outputDirectory: String, folders: AllowedFolders = AllowedFolders(["."])) {
         self.outputDirectory = outputDirectory

@@ -33,7 +33,7 @@ public struct ImageHandler: JobHandler {
     /// Where logos and background pictures may be read from.
     public let sources: ImageSources
 
-    public var kind: String { "image" }
+    public static let kind = "image"
 
     /// - Parameters:
     ///   - sources: the folders pictures may be read from (default: the working directory).

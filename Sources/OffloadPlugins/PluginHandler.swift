@@ -8,8 +8,8 @@ public import Offload
 ///  "context":{"executionMode":"sandboxed","timeoutMs":500,"memoryLimitMb":16,"fuel":1000000}}
 /// ```
 public struct PluginHandler: JobHandler {
-    public struct Payload: Decodable, Sendable {
-        public struct Context: Decodable, Sendable {
+    public struct Payload: Codable, Sendable {
+        public struct Context: Codable, Sendable {
             /// `sandboxed` (default), `trusted` or `system`.
             public var executionMode: String?
             public var timeoutMs: Int?
@@ -18,17 +18,34 @@ public struct PluginHandler: JobHandler {
             /// Reuse an instance kept from an earlier call of the plugin in this worker (faster;
             /// the plugin's state carries over). Default: a fresh instance per job.
             public var warm: Bool?
+
+            public init(executionMode: String? = nil, timeoutMs: Int? = nil, memoryLimitMb: Int? = nil, fuel: UInt64? = nil, warm: Bool? = nil) {
+                self.executionMode = executionMode
+                self.timeoutMs = timeoutMs
+                self.memoryLimitMb = memoryLimitMb
+                self.fuel = fuel
+                self.warm = warm
+            }
         }
 
         public var pluginId: String
         /// A version or a range (`1.2.0`, `^1.2`, `~1.2`, `>=1.0.0`, `*`); any when absent.
         public var pluginVersion: String?
+        /// `transform`, `validate`, `analyze` or `generate`.
         public var operation: String
         public var input: JSONValue?
         public var context: Context?
+
+        public init(pluginId: String, pluginVersion: String? = nil, operation: String, input: JSONValue? = nil, context: Context? = nil) {
+            self.pluginId = pluginId
+            self.pluginVersion = pluginVersion
+            self.operation = operation
+            self.input = input
+            self.context = context
+        }
     }
 
-    public struct Output: Encodable, Sendable {
+    public struct Output: Codable, Sendable {
         public var output: JSONValue
         public var pluginId: String
         public var pluginVersion: String
@@ -39,7 +56,7 @@ public struct PluginHandler: JobHandler {
         public var logs: [String]
     }
 
-    public var kind: String { "plugin" }
+    public static let kind = "plugin"
     public let catalog: PluginCatalog
     public let limits: HostPluginLimits
     private let trusted: [String: any TrustedPlugin]

@@ -40,7 +40,7 @@ struct JobFileRunner {
             // Hold jobs until the whole file is queued, so that priorities decide the order.
             pool.pause()
             var report = Report()
-            var handles: [JobHandle] = []
+            var handles: [JobHandle<JSONValue>] = []
             let kinds = Set(pool.registry.kinds)
             var seen: [JobID: Int] = [:]
             var number = 0

@@ -27,7 +27,7 @@ import Testing
         try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
             let events = pool.events()
             let low = try await pool.submit(Job(id: "low", kind: kind, payload: .json(try JSONParser.parse(payload)), priority: .low))
-            for await event in events where event.type == .jobStarted && event.job == "low" { break }
+            for await case .jobStarted(let event) in events where event.job == "low" { break }
             #expect(try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical)).status == .completed)
             let outcome = await low.outcome
             #expect(outcome.status == .completed)

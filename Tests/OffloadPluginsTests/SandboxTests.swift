@@ -87,7 +87,7 @@ import WasmKit
             let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":60000}}"#)
             let handle = try await pool.submit(Job(id: "spin", kind: "plugin", payload: .json(spin)))
             var worker: WorkerID?
-            for await event in events where event.type == .jobStarted && event.job == "spin" {
+            for await case .jobStarted(let event) in events where event.job == "spin" {
                 worker = event.worker
                 break
             }
@@ -112,7 +112,7 @@ import WasmKit
             let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":3000}}"#)
             let low = try await pool.submit(Job(id: "low", kind: "plugin", payload: .json(spin), priority: .low))
             var worker: WorkerID?
-            for await event in events where event.type == .jobStarted && event.job == "low" {
+            for await case .jobStarted(let event) in events where event.job == "low" {
                 worker = event.worker
                 break
             }

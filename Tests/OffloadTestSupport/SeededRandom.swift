@@ -13,3 +13,13 @@ public struct SeededRandom: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+import Offload
+
+/// Runs CPU-bound test work (a fuzz loop) on a thread of its own and returns what it found: on
+/// Swift's cooperative pool it would hold a thread for seconds and starve the tests beside it
+/// that wait on time (a preemption, a heartbeat). Report failures in the result and check
+/// them on the test's task, where `#expect` records them.
+public func onOwnThread<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+    await DedicatedThreads.map(1, name: "offload-test") { _ in body() }[0]
+}

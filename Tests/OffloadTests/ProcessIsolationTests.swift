@@ -29,7 +29,7 @@ import Testing
             #expect(outcome.error?.message.contains("SIGILL") == true)
             #expect(outcome.error?.message.contains("Fatal error: debug.crash: deliberate trap in job crash") == true)
             var crashedPIDs: Set<Int32> = []
-            for await event in events where event.type == .workerError {
+            for await case .workerFailed(let event, _, _, _) in events {
                 if let pid = event.pid { crashedPIDs.insert(pid) }
                 if crashedPIDs.count == 2 { break }
             }
@@ -79,16 +79,18 @@ import Testing
             $0.workerProcess.heartbeatInterval = .milliseconds(50)
             $0.workerProcess.heartbeatTimeout = .seconds(1)
         }) { pool in
-            let events = pool.events()
-            // Long enough to be stopped while it runs, even when the event comes late on a loaded machine.
-            var job = sleepJob("slow", 3_000)
+            // Stopped before the job reaches it, so that no event arriving late on a loaded
+            // machine lets the job finish first: the job goes to a worker that never answers.
+            var pid: Int32 = 0
+            while pid <= 0 {
+                try await Task.sleep(for: .milliseconds(5))
+                pid = pool.metrics.perWorker.first { $0.state != .initializing }?.pid ?? 0
+            }
+            kill(pid, SIGSTOP)
+            var job = sleepJob("slow", 300)
             job.maxRetries = 2
             job.retryPolicy = RetryPolicy(initialDelay: .milliseconds(1))
             let handle = try await pool.submit(job)
-            for await event in events where event.type == .jobStarted {
-                kill(try #require(event.pid), SIGSTOP)
-                break
-            }
             let outcome = await handle.outcome
             #expect(outcome.status == .completed)
             #expect(outcome.attempts >= 2)
@@ -101,7 +103,7 @@ import Testing
             let events = pool.events()
             let running = try await pool.submit(sleepJob("running", 5_000))
             var pid: Int32?
-            for await event in events where event.type == .jobStarted {
+            for await case .jobStarted(let event) in events {
                 pid = event.pid
                 break
             }
@@ -121,7 +123,7 @@ import Testing
             // Long enough that the preemption, not the timeout, ends the first attempt even on a loaded machine.
             low.timeout = .seconds(5)
             let lowHandle = try await pool.submit(low)
-            for await event in events where event.type == .jobStarted && event.job == "low" { break }
+            for await case .jobStarted(let event) in events where event.job == "low" { break }
             let critical = try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical))
             #expect(critical.status == .completed)
             let lowOutcome = await lowHandle.outcome
@@ -171,9 +173,9 @@ import Testing
     }
 
     @Test func aWorkerThatBreaksTheProtocolEndsWithATypedError() async throws {
-        // A fake worker: says it is ready (a valid frame), then sends a frame of protocol version 7.
+        // A fake worker: says it is ready with the diagnostic kinds (a valid frame), then sends a frame of protocol version 7.
         let script = try temporaryScript("bad-frame", #"""
-            printf '\012\000\000\000\001\002\001\000\000\000\000\000\000\000' >&4
+            printf '\157\000\000\000\001\002\001\000\000\000\007\000\000\000\013\000\000\000\144\145\142\165\147\056\141\154\154\157\143\013\000\000\000\144\145\142\165\147\056\143\162\141\163\150\012\000\000\000\144\145\142\165\147\056\145\143\150\157\012\000\000\000\144\145\142\165\147\056\146\141\151\154\012\000\000\000\144\145\142\165\147\056\150\141\156\147\013\000\000\000\144\145\142\165\147\056\163\154\145\145\160\012\000\000\000\144\145\142\165\147\056\163\160\151\156' >&4
             sleep 0.3
             printf '\002\000\000\000\007\010' >&4
             sleep 5
@@ -203,7 +205,7 @@ import Testing
         #expect(throws: OffloadError.self) {
             var configuration = PoolConfiguration(isolation: .process)
             configuration.workerProcess.executable = "/no/such/worker"
-            _ = try WorkerPool(configuration: configuration)
+            _ = try WorkerPool(configuration: configuration, registry: .diagnostics)
         }
     }
 

@@ -30,14 +30,14 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
             let events = pool.events()
             pool.pause()
             let priorities: [Priority] = [.low, .normal, .critical, .high, .low, .critical, .high, .normal]
-            var handles: [JobHandle] = []
+            var handles: [JobHandle<JSONValue>] = []
             for (index, priority) in priorities.enumerated() {
                 handles.append(try await pool.submit(sleepJob("j\(index)", 1, priority)))
             }
             pool.resume()
             var started: [String] = []
-            for await event in events where event.type == .jobStarted {
-                started.append(event.job!.rawValue)
+            for await case .jobStarted(let event) in events {
+                started.append(event.job.rawValue)
                 if started.count == priorities.count { break }
             }
             #expect(started == ["j2", "j5", "j3", "j6", "j1", "j7", "j0", "j4"])
@@ -110,7 +110,7 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
             let outcome = try await pool.process(hang)
             #expect(outcome.error?.code == .timedOut)
             var sawReplacement = false
-            for await event in events where event.type == .workerError { sawReplacement = true; break }
+            for await case .workerFailed(let event, _, _, _) in events { sawReplacement = true; break }
             #expect(sawReplacement)
             #expect(try await pool.process(Job(kind: "debug.echo")).status == .completed)
         }
@@ -136,7 +136,7 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
             let events = pool.events()
             // Long enough that the critical job arrives while it runs, even on a loaded machine.
             let low = try await pool.submit(sleepJob("low", 2_000, .low))
-            for await event in events where event.type == .jobStarted && event.job == "low" { break }
+            for await case .jobStarted(let event) in events where event.job == "low" { break }
             let critical = try await pool.submit(Job(id: "urgent", kind: "debug.echo", priority: .critical))
             #expect(await critical.outcome.status == .completed)
             let lowOutcome = await low.outcome
@@ -173,15 +173,15 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
     }
 
     @Test func workerReadyEventsCarryThePid() async throws {
-        let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2)))
+        let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2)), registry: .diagnostics)
         let events = pool.events()
         async let running: Void = pool.run()
-        var ready: [PoolEvent] = []
-        for await event in events where event.type == .workerReady {
+        var ready: [WorkerEventInfo] = []
+        for await case .workerReady(let event) in events {
             ready.append(event)
             if ready.count == 2 { break }
         }
-        #expect(ready.allSatisfy { $0.pid != nil && $0.worker != nil })
+        #expect(ready.allSatisfy { $0.pid != nil } && Set(ready.map(\.worker)).count == 2)
         await pool.shutdown()
         try await running
     }
@@ -189,9 +189,9 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
 
 @Suite(.timeLimit(.minutes(1))) struct PoolLifecycleTests {
     @Test func gracefulShutdownDrainsQueuedJobs() async throws {
-        let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2)))
+        let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2)), registry: .diagnostics)
         async let running: Void = pool.run()
-        var handles: [JobHandle] = []
+        var handles: [JobHandle<JSONValue>] = []
         for index in 0..<20 { handles.append(try await pool.submit(sleepJob("d\(index)", 5))) }
         await pool.shutdown(timeout: .seconds(10))
         for handle in handles { #expect(handle.currentOutcome?.status == .completed) }
@@ -200,7 +200,7 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
     }
 
     @Test func shutdownPastItsDeadlineCancelsWhatIsLeft() async throws {
-        let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(1)))
+        let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: .diagnostics)
         async let running: Void = pool.run()
         let long = try await pool.submit(sleepJob("long", 10_000))
         let waiting = try await pool.submit(sleepJob("waiting", 10))
@@ -214,8 +214,8 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
         var configuration = PoolConfiguration(scaling: ScalingConfiguration(
             minWorkers: 1, maxWorkers: 3, idleTimeout: .milliseconds(100), checkInterval: .milliseconds(10)))
         configuration.preemption = false
-        try await WorkerPool.withPool(configuration: configuration) { pool in
-            var handles: [JobHandle] = []
+        try await WorkerPool.withPool(configuration: configuration, registry: .diagnostics) { pool in
+            var handles: [JobHandle<JSONValue>] = []
             for index in 0..<30 { handles.append(try await pool.submit(sleepJob("s\(index)", 20))) }
             var peak = 0
             for handle in handles {

@@ -14,11 +14,11 @@ public struct HandlerRegistry: Sendable {
     /// - Throws: ``OffloadError/Code/duplicateKind`` when the kind is taken, ``OffloadError/Code/invalidPayload``
     ///   when the kind name is empty.
     public mutating func register<H: JobHandler>(_ handler: H) throws(OffloadError) {
-        guard !handler.kind.isEmpty else { throw OffloadError(.invalidPayload, "a handler's kind must not be empty") }
-        guard handlers[handler.kind] == nil else {
-            throw OffloadError(.duplicateKind, "a handler for kind '\(handler.kind)' is already registered")
+        guard !H.kind.isEmpty else { throw OffloadError(.invalidConfiguration, "a handler's kind must not be empty") }
+        guard handlers[H.kind] == nil else {
+            throw OffloadError(.duplicateKind, "a handler for kind '\(H.kind)' is already registered")
         }
-        handlers[handler.kind] = AnyJobHandler(handler)
+        handlers[H.kind] = AnyJobHandler(handler)
     }
 
     /// The registered kind names, sorted.

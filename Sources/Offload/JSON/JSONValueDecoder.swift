@@ -6,7 +6,14 @@
 /// let value = try JSONValueDecoder().decode(Sleep.self, from: .object([("ms", .int(10))]))
 /// ```
 public struct JSONValueDecoder: Sendable {
-    public init() {}
+    /// Whether a key the decoded type does not read is ignored instead of refused: for payloads
+    /// that Swift code encoded, where a newer sender may add a field an older worker does not
+    /// know yet (a rolling deploy). Job files are always read strictly.
+    public var ignoresUnknownKeys: Bool
+
+    public init(ignoresUnknownKeys: Bool = false) {
+        self.ignoresUnknownKeys = ignoresUnknownKeys
+    }
 
     /// Decodes `type` from `value`. Errors are ``OffloadError/Code/invalidPayload`` and name the
     /// field by its path below `root` (`payload.layers[2].color`).
@@ -23,7 +30,7 @@ public struct JSONValueDecoder: Sendable {
         } catch {
             throw OffloadError(.invalidPayload, "\(root): \(error)")
         }
-        if let unknown = audit.firstUnknownKey() {
+        if !ignoresUnknownKeys, let unknown = audit.firstUnknownKey() {
             let place = Self.path(unknown.path, root: root)
             throw OffloadError(.invalidPayload, "\(place): unknown key \(OffloadError.quote(unknown.key))\(Self.suggestion(for: unknown.key, among: unknown.known))")
         }
@@ -179,10 +186,10 @@ public struct JSONValueDecoder: Sendable {
                 guard case .bool(let flag) = value else { throw mismatch(type, expected: "a boolean") }
                 return (flag as! T)
             case is Double.Type:
-                guard let number = value.doubleValue else { throw mismatch(type, expected: "a number") }
+                guard let number = value.doubleValue ?? nonFinite() else { throw mismatch(type, expected: "a number") }
                 return (number as! T)
             case is Float.Type:
-                guard let number = value.doubleValue else { throw mismatch(type, expected: "a number") }
+                guard let number = value.doubleValue ?? nonFinite() else { throw mismatch(type, expected: "a number") }
                 return (Float(number) as! T)
             case is Int.Type: return (try integer(Int.self) as! T)
             case is Int64.Type: return (try integer(Int64.self) as! T)
@@ -195,8 +202,22 @@ public struct JSONValueDecoder: Sendable {
             }
         }
 
+        /// `"NaN"`, `"Infinity"` or `"-Infinity"`, as ``JSONValueEncoder`` writes what JSON cannot hold.
+        private func nonFinite() -> Double? {
+            switch value {
+            case .string("NaN"): .nan
+            case .string("Infinity"): .infinity
+            case .string("-Infinity"): -.infinity
+            default: nil
+            }
+        }
+
         private func integer<I: FixedWidthInteger>(_ type: I.Type) throws -> I {
             switch value {
+            case .string(let digits) where !I.isSigned && digits.utf8.count <= 20 && !digits.isEmpty && digits.utf8.allSatisfy({ $0 &- 0x30 < 10 }):
+                // An unsigned integer past Int64, as the encoder writes one.
+                guard let exact = I(digits) else { throw mismatch(type, expected: "an integer in range for \(I.self)") }
+                return exact
             case .int(let number):
                 guard let exact = I(exactly: number) else { throw mismatch(type, expected: "an integer in range for \(I.self)") }
                 return exact

@@ -65,12 +65,19 @@ public struct JSONValueEncoder: Sendable {
         case let number as Int32: return .int(Int64(number))
         case let number as UInt8: return .int(Int64(number))
         case let number as UInt32: return .int(Int64(number))
-        case let number as UInt64: return number <= UInt64(Int64.max) ? .int(Int64(number)) : .double(Double(number))
-        case let number as UInt: return UInt64(number) <= UInt64(Int64.max) ? .int(Int64(number)) : .double(Double(number))
-        case let number as Double: return number.isFinite ? .double(number) : .null
-        case let number as Float: return number.isFinite ? .double(Double(number)) : .null
+        // What JSON cannot hold as a number is written as a string the decoder reads back
+        // (Foundation's `convertToString` spellings), so a payload round-trips through a worker
+        // process exactly as it is handed over in a thread.
+        case let number as UInt64: return number <= UInt64(Int64.max) ? .int(Int64(number)) : .string(String(number))
+        case let number as UInt: return UInt64(number) <= UInt64(Int64.max) ? .int(Int64(number)) : .string(String(number))
+        case let number as Double: return number.isFinite ? .double(number) : .string(nonFinite(number))
+        case let number as Float: return number.isFinite ? .double(Double(number)) : .string(nonFinite(Double(number)))
         default: return nil
         }
+    }
+
+    static func nonFinite(_ number: Double) -> String {
+        number.isNaN ? "NaN" : number < 0 ? "-Infinity" : "Infinity"
     }
 
     static func encode(_ value: some Encodable, into slot: Slot, codingPath: [any CodingKey]) throws {

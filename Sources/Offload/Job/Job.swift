@@ -1,5 +1,13 @@
 /// A unit of work: what to run (`kind` and `payload`), how urgently, and what to do when it fails.
 ///
+/// Typed, from a handler's type and a payload of its type:
+///
+/// ```swift
+/// let job = Job(Resize.self, Resize.Payload(path: "a.png", width: 600), priority: .high, timeout: .seconds(5))
+/// ```
+///
+/// Untyped, as job files give them (the kind by name, the payload as JSON):
+///
 /// ```swift
 /// let job = Job(kind: "debug.sleep", payload: .json(["ms": 50]), priority: .high,
 ///               timeout: .seconds(1), maxRetries: 2)
@@ -59,6 +67,17 @@ public struct Job: Sendable {
         self.runAt = delay.map { now + $0 }
         self.requiredCapabilities = requiredCapabilities
         self.createdAt = now
+    }
+
+    /// A job of handler `H`'s kind with a payload of its type (handed to the handler as it is in
+    /// thread isolation, as JSON to a worker process). The other parameters are as for
+    /// ``init(id:kind:payload:priority:timeout:maxRetries:retryPolicy:delay:requiredCapabilities:)``.
+    public init<H: JobHandler>(
+        _ handler: H.Type, _ payload: H.Payload, id: JobID = .generate(), priority: Priority = .normal, timeout: Duration? = nil,
+        maxRetries: Int = 0, retryPolicy: RetryPolicy = RetryPolicy(), delay: Duration? = nil, requiredCapabilities: Set<String> = []
+    ) {
+        self.init(id: id, kind: H.kind, payload: .value(payload), priority: priority, timeout: timeout, maxRetries: maxRetries,
+                  retryPolicy: retryPolicy, delay: delay, requiredCapabilities: requiredCapabilities)
     }
 
     /// Checks the job's own fields (not its payload); the message names the field.

@@ -9,12 +9,25 @@ public struct JobPayload: Sendable {
     }
 
     let storage: Storage
+    /// Whether keys the handler's payload type does not read are ignored (see
+    /// ``PoolConfiguration/ignoresUnknownPayloadKeys``); set by the pool for Swift values only.
+    var ignoresUnknownKeys = false
+
+    init(storage: Storage, ignoresUnknownKeys: Bool = false) {
+        self.storage = storage
+        self.ignoresUnknownKeys = ignoresUnknownKeys
+    }
+
+    /// Whether the payload is a Swift value (not JSON from a job file or another process).
+    var isSwiftValue: Bool { if case .value = storage { true } else { false } }
 
     /// A payload given as JSON.
     public static func json(_ value: JSONValue) -> JobPayload { JobPayload(storage: .json(value)) }
 
     /// JSON text received from another process, parsed when first read.
-    static func encoded(_ bytes: [UInt8]) -> JobPayload { JobPayload(storage: .encoded(bytes)) }
+    static func encoded(_ bytes: [UInt8], ignoresUnknownKeys: Bool = false) -> JobPayload {
+        JobPayload(storage: .encoded(bytes), ignoresUnknownKeys: ignoresUnknownKeys)
+    }
 
     /// A typed payload; in thread isolation the handler receives this very value, never encoded.
     public static func value(_ value: some Encodable & Sendable) -> JobPayload {
@@ -25,8 +38,10 @@ public struct JobPayload: Sendable {
     /// No payload (`null`).
     public static let none = JobPayload.json(.null)
 
-    /// The payload as the handler's type: the value itself when it already is one, else decoded strictly.
+    /// The payload as the handler's type: the value itself when it already is one, else decoded
+    /// (strictly, unless the payload ignores unknown keys).
     public func decode<T: Decodable>(_ type: T.Type) throws(OffloadError) -> T {
+        let decoder = JSONValueDecoder(ignoresUnknownKeys: ignoresUnknownKeys)
         switch storage {
         case .value(let value):
             if let typed = value as? T { return typed }
@@ -34,14 +49,14 @@ public struct JobPayload: Sendable {
             do { json = try JSONValueEncoder().encode(value) } catch {
                 throw OffloadError(.invalidPayload, "payload of type \(Swift.type(of: value)) could not be encoded: \(error)")
             }
-            return try JSONValueDecoder().decode(type, from: json)
+            return try decoder.decode(type, from: json)
         case .json(.null) where type != JSONValue.self:
             // No payload reads as an empty object, so kinds whose fields are all optional need none.
-            return try JSONValueDecoder().decode(type, from: .object([]))
+            return try decoder.decode(type, from: .object([]))
         case .json(let json):
-            return try JSONValueDecoder().decode(type, from: json)
+            return try decoder.decode(type, from: json)
         case .encoded(let bytes):
-            return try JobPayload.json(try Self.parse(bytes)).decode(type)
+            return try decoder.decode(type, from: try Self.parse(bytes))
         }
     }
 
@@ -91,8 +106,11 @@ public struct JobResult: Sendable {
     }
 
     /// The result as `type`: the value itself when it is one, else decoded from its JSON.
+    /// - Throws: ``OffloadError/Code/resultTypeMismatch`` when it does not decode as `type`.
     public func decode<T: Decodable>(_ type: T.Type) throws(OffloadError) -> T {
-        try JobPayload(storage: storage).decode(type)
+        do { return try JobPayload(storage: storage).decode(type) } catch {
+            throw OffloadError(.resultTypeMismatch, "the output is not a \(T.self): \(error.message)")
+        }
     }
 
     /// The result as JSON.

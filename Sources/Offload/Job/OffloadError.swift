@@ -51,6 +51,8 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let resourceLimitExceeded: Code = "resourceLimitExceeded"
         /// A pool, worker or option was configured with a value it cannot use.
         public static let invalidConfiguration: Code = "invalidConfiguration"
+        /// A job's output was read as a type it does not decode to (the job itself completed).
+        public static let resultTypeMismatch: Code = "resultTypeMismatch"
     }
 
     /// The error's code.

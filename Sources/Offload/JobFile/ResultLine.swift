@@ -45,19 +45,39 @@ public enum ResultLine {
     /// `{"event":"workerReady","t":12.5,"worker":"w1","pid":1234,…}` — `t` in milliseconds since the pool started.
     public static func encode(_ event: PoolEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
-            ("event", .string(event.type.rawValue)),
+            ("event", .string(event.name)),
             ("t", .double(rounded(event.time.milliseconds))),
         ]
         if let worker = event.worker { members.append(("worker", .string(worker.rawValue))) }
         if let pid = event.pid { members.append(("pid", .int(Int64(pid)))) }
         if let job = event.job { members.append(("job", .string(job.rawValue))) }
-        if let kind = event.kind { members.append(("kind", .string(kind))) }
-        if let priority = event.priority { members.append(("priority", .string(priority.name))) }
-        if let attempt = event.attempt { members.append(("attempt", .int(Int64(attempt)))) }
-        if let progress = event.progress { members.append(("progress", .double(rounded(progress)))) }
-        if let message = event.message { members.append(("message", .string(message))) }
-        if let error = event.error { members.append(("error", errorJSON(error))) }
-        if let willRetry = event.willRetry { members.append(("willRetry", .bool(willRetry))) }
+        if let info = event.jobInfo {
+            members.append(("kind", .string(info.kind)))
+            members.append(("priority", .string(info.priority.name)))
+            members.append(("attempt", .int(Int64(info.attempt))))
+        }
+        var error: OffloadError?
+        var willRetry: Bool?
+        switch event {
+        case .jobProgress(_, let fraction, let message):
+            members.append(("progress", .double(rounded(fraction))))
+            if let message { members.append(("message", .string(message))) }
+        case .stopRequested(_, let reason):
+            members.append(("message", .string(reason)))
+        case .workerFailed(_, _, let message, let cause):
+            members.append(("message", .string(message)))
+            error = cause
+        case .attemptFailed(_, let cause):
+            (error, willRetry) = (cause, true)
+        case .jobFailed(_, let outcome):
+            (error, willRetry) = (outcome.error, false)
+        case .jobCancelled(_, let outcome):
+            error = outcome.error
+        default:
+            break
+        }
+        if let error { members.append(("error", errorJSON(error))) }
+        if let willRetry { members.append(("willRetry", .bool(willRetry))) }
         if let outcome = event.outcome { members.append(("status", .string(outcome.status.rawValue))) }
         var out: [UInt8] = []
         JSONWriter.write(.object(members), into: &out)

@@ -1,78 +1,47 @@
-import Synchronization
-
-/// A submitted job: await its outcome, watch its progress, or cancel it.
+/// A submitted job: await its typed value or its outcome, watch its progress, or cancel it.
+///
+/// A typed submission gives a handle whose ``value`` has the handler's output type:
 ///
 /// ```swift
-/// let handle = try await pool.submit(Job(kind: "debug.sleep", payload: .json(["ms": 50])))
-/// let outcome = await handle.outcome
+/// let handle = try await pool.submit(Resize.self, Resize.Payload(path: "a.png", width: 600))
+/// let output: Resize.Output = try await handle.value
 /// ```
-public final class JobHandle: Sendable {
-    /// The job's id.
-    public let id: JobID
-    private let pool: WorkerPool
-    private let state = Mutex(State())
+///
+/// A job submitted as a ``Job`` (as job files are) gives a handle whose value is the JSON of
+/// the output.
+public struct JobHandle<Output: Decodable & Sendable>: Sendable {
+    let ticket: JobTicket
 
-    private struct State {
-        var outcome: JobOutcome?
-        var waiters: [CheckedContinuation<JobOutcome, Never>] = []
-        var progress: JobProgress?
+    init(_ ticket: JobTicket) { self.ticket = ticket }
+
+    /// The job's id.
+    public var id: JobID { ticket.id }
+
+    /// The job's output; waits until the job ends.
+    /// - Throws: the job's error when it failed or was cancelled
+    ///   (``OffloadError/Code/resultTypeMismatch`` when its output is not an `Output`).
+    public var value: Output {
+        get async throws(OffloadError) { try await ticket.outcome.value(as: Output.self) }
     }
 
-    init(id: JobID, pool: WorkerPool) {
-        self.id = id
-        self.pool = pool
+    /// The output decoded as another type (the JSON of the output read as `type`).
+    public func value<T: Decodable>(as type: T.Type) async throws(OffloadError) -> T {
+        try await ticket.outcome.value(as: type)
     }
 
     /// How the job ended; waits until it does.
     public var outcome: JobOutcome {
-        get async {
-            if let done = state.withLock({ $0.outcome }) { return done }
-            return await withCheckedContinuation { continuation in
-                let done: JobOutcome? = state.withLock { state in
-                    if let outcome = state.outcome { return outcome }
-                    state.waiters.append(continuation)
-                    return nil
-                }
-                if let done { continuation.resume(returning: done) }
-            }
-        }
+        get async { await ticket.outcome }
     }
 
     /// The outcome if the job has ended, without waiting.
-    public var currentOutcome: JobOutcome? { state.withLock { $0.outcome } }
+    public var currentOutcome: JobOutcome? { ticket.currentOutcome }
 
     /// The last progress the handler reported.
-    public var progress: JobProgress? { state.withLock { $0.progress } }
-
-    /// The job's output as `type`; throws the job's error when it failed or was cancelled.
-    public func value<T: Decodable>(as type: T.Type) async throws(OffloadError) -> T {
-        try await outcome.value(as: type)
-    }
+    public var progress: JobProgress? { ticket.progress }
 
     /// Cancels the job: a queued job ends at once, a running one is asked to stop.
     /// - Returns: `false` when the job had already ended.
     @discardableResult
-    public func cancel() -> Bool { pool.cancel(id) }
-
-    func resolve(_ outcome: JobOutcome) {
-        let waiters = state.withLock { state -> [CheckedContinuation<JobOutcome, Never>] in
-            guard state.outcome == nil else { return [] }
-            state.outcome = outcome
-            defer { state.waiters = [] }
-            return state.waiters
-        }
-        for waiter in waiters { waiter.resume(returning: outcome) }
-    }
-
-    func record(_ progress: JobProgress) {
-        state.withLock { $0.progress = progress }
-    }
-}
-
-/// Progress a handler reported.
-public struct JobProgress: Sendable, Hashable {
-    /// How far the job has come, 0…1.
-    public var fraction: Double
-    /// The handler's note, if any.
-    public var message: String?
+    public func cancel() -> Bool { ticket.cancel() }
 }

@@ -12,7 +12,7 @@ enum StopReason: Sendable {
 /// `submit` until it is drained, the pool's main lock after that.
 final class JobRecord: QueueableJob, @unchecked Sendable {
     var job: Job
-    let handle: JobHandle
+    let handle: JobTicket
     let handler: AnyJobHandler
     let lane: QueueLane
     let metrics: KindMetrics
@@ -34,7 +34,7 @@ final class JobRecord: QueueableJob, @unchecked Sendable {
     var id: JobID { job.id }
     var priority: Priority { job.priority }
 
-    init(job: Job, handle: JobHandle, handler: AnyJobHandler, lane: QueueLane, metrics: KindMetrics, now: ContinuousClock.Instant) {
+    init(job: Job, handle: JobTicket, handler: AnyJobHandler, lane: QueueLane, metrics: KindMetrics, now: ContinuousClock.Instant) {
         self.job = job
         self.handle = handle
         self.handler = handler
@@ -101,7 +101,7 @@ struct PoolEffects {
     var cancels: [(worker: any Worker, job: JobID)] = []
     var stops: [any Worker] = []
     var abandons: [any Worker] = []
-    var resolutions: [(handle: JobHandle, outcome: JobOutcome)] = []
+    var resolutions: [(handle: JobTicket, outcome: JobOutcome)] = []
     var events: [PoolEvent] = []
     var admitted: [CheckedContinuation<Void, Never>] = []
     var stopped: [CheckedContinuation<Void, Never>] = []

@@ -41,6 +41,10 @@ public struct PoolConfiguration: Sendable {
     public var defaultTimeout: Duration?
     /// What one job may use of memory its input controls (see ``ResourceLimits``).
     public var limits: ResourceLimits
+    /// Whether a payload given as a Swift value may carry keys its handler's payload type does
+    /// not read (a newer submitter, an older worker: a rolling deploy), ignored instead of
+    /// failing `invalidPayload`. JSON payloads (job files) are read strictly whatever this says.
+    public var ignoresUnknownPayloadKeys: Bool
     /// How worker processes are started and watched (isolation `process` only).
     public var workerProcess: WorkerProcessOptions
     /// A worker that has ended this many jobs is replaced by a fresh one; `nil`: never.
@@ -65,6 +69,7 @@ public struct PoolConfiguration: Sendable {
     ///   - shutdownTimeout: time a graceful shutdown waits for jobs (default 30 s).
     ///   - defaultTimeout: the timeout of jobs that set none (default 60 s; `nil` for none).
     ///   - limits: per-job resource budgets (default ``ResourceLimits/init(maxDecodedPixels:maxLayers:maxGroups:maxAggregationBytes:maxHeldRecords:maxMessageBytes:)``).
+    ///   - ignoresUnknownPayloadKeys: whether Swift payloads may carry keys their handler does not read (default `false`).
     ///   - workerProcess: worker-process options (default: this executable, no limits).
     ///   - maxJobsPerWorker: jobs after which a worker is recycled (default: never).
     ///   - maxLifetime: age after which a worker is recycled (default: never).
@@ -83,6 +88,7 @@ public struct PoolConfiguration: Sendable {
         shutdownTimeout: Duration = .seconds(30),
         defaultTimeout: Duration? = .seconds(60),
         limits: ResourceLimits = ResourceLimits(),
+        ignoresUnknownPayloadKeys: Bool = false,
         workerProcess: WorkerProcessOptions = WorkerProcessOptions(),
         maxJobsPerWorker: Int? = nil,
         maxLifetime: Duration? = nil,
@@ -101,6 +107,7 @@ public struct PoolConfiguration: Sendable {
         self.shutdownTimeout = shutdownTimeout
         self.defaultTimeout = defaultTimeout
         self.limits = limits
+        self.ignoresUnknownPayloadKeys = ignoresUnknownPayloadKeys
         self.workerProcess = workerProcess
         self.maxJobsPerWorker = maxJobsPerWorker
         self.maxLifetime = maxLifetime
@@ -113,22 +120,22 @@ public struct PoolConfiguration: Sendable {
 
     func validate() throws(OffloadError) {
         try scaling.validate()
-        if let capacity, capacity < 1 { throw OffloadError(.invalidPayload, "capacity must be at least 1") }
-        if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidPayload, "agingInterval must be positive") }
-        if cancellationGracePeriod < .zero { throw OffloadError(.invalidPayload, "cancellationGracePeriod must not be negative") }
-        if shutdownTimeout < .zero { throw OffloadError(.invalidPayload, "shutdownTimeout must not be negative") }
+        if let capacity, capacity < 1 { throw OffloadError(.invalidConfiguration, "capacity must be at least 1") }
+        if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidConfiguration, "agingInterval must be positive") }
+        if cancellationGracePeriod < .zero { throw OffloadError(.invalidConfiguration, "cancellationGracePeriod must not be negative") }
+        if shutdownTimeout < .zero { throw OffloadError(.invalidConfiguration, "shutdownTimeout must not be negative") }
         if let defaultTimeout, defaultTimeout <= .zero { throw OffloadError(.invalidConfiguration, "defaultTimeout must be positive") }
         try limits.validate()
-        if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw OffloadError(.invalidPayload, "maxJobsPerWorker must be at least 1") }
-        if let maxLifetime, maxLifetime <= .zero { throw OffloadError(.invalidPayload, "maxLifetime must be positive") }
+        if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw OffloadError(.invalidConfiguration, "maxJobsPerWorker must be at least 1") }
+        if let maxLifetime, maxLifetime <= .zero { throw OffloadError(.invalidConfiguration, "maxLifetime must be positive") }
         if isolation == .process {
             if WorkerProcess.isWorker {
-                throw OffloadError(.invalidPayload, "this process was started as an Offload worker but made a pool instead of calling WorkerProcess.runIfWorker(registry:) at the top of main")
+                throw OffloadError(.invalidConfiguration, "this process was started as an Offload worker but made a pool instead of calling WorkerProcess.runIfWorker(registry:) at the top of main")
             }
             try workerProcess.validate()
         }
         if workerProfiles.count > scaling.maxWorkers {
-            throw OffloadError(.invalidPayload, "\(workerProfiles.count) worker profiles need at least as many workers (maxWorkers is \(scaling.maxWorkers))")
+            throw OffloadError(.invalidConfiguration, "\(workerProfiles.count) worker profiles need at least as many workers (maxWorkers is \(scaling.maxWorkers))")
         }
     }
 }

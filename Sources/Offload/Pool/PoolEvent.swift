@@ -1,80 +1,152 @@
-/// Something that happened in a pool, in the seed's message vocabulary.
-public struct PoolEvent: Sendable {
-    /// The type of a message between the pool and its workers (extensible).
-    public struct MessageType: Hashable, Sendable, RawRepresentable, CustomStringConvertible {
-        public let rawValue: String
-        public init(rawValue: String) { self.rawValue = rawValue }
-        public var description: String { rawValue }
+/// Something that happened in a pool, for ``WorkerPool/events()``. Switch over it:
+///
+/// ```swift
+/// for await event in pool.events() {
+///     switch event {
+///     case .workerReady(let worker): print("\(worker.worker) ready, pid \(worker.pid ?? 0)")
+///     case .jobProgress(let job, let fraction, _): print("\(job.job): \(Int(fraction * 100)) %")
+///     case .jobCompleted(_, let outcome): print("\(outcome.id) done in \(outcome.runTime)")
+///     default: break
+///     }
+/// }
+/// ```
+///
+/// ``name`` is the seed's message type each case stands for (`initialize`, `workerReady`,
+/// `jobStarted`, `cancel`, `terminate`, `workerError`…), as `--events` writes it.
+public enum PoolEvent: Sendable {
+    /// A worker is being started (`initialize`).
+    case workerStarting(WorkerEventInfo)
+    /// A worker can take jobs; its pid is known (`workerReady`).
+    case workerReady(WorkerEventInfo)
+    /// A worker ended (`terminate`).
+    case workerStopped(WorkerEventInfo)
+    /// A worker failed, got stuck or was killed, and is replaced (`workerError`): the job it
+    /// was running, if any, what happened, and the error its job got when the worker died.
+    case workerFailed(WorkerEventInfo, job: JobID?, message: String, error: OffloadError?)
+    /// A job entered the queue (`jobQueued`).
+    case jobQueued(JobEventInfo)
+    /// An attempt started on a worker (`jobStarted`).
+    case jobStarted(JobEventInfo)
+    /// The handler reported how far it has come, 0…1 (`jobProgress`).
+    case jobProgress(JobEventInfo, fraction: Double, message: String?)
+    /// The worker was asked to stop the attempt: a timeout, a cancel, a preemption or a
+    /// shutdown, said by `reason` (`cancel`).
+    case stopRequested(JobEventInfo, reason: String)
+    /// A running job gave way to critical work and went back to the queue (`jobPreempted`).
+    case jobPreempted(JobEventInfo)
+    /// An attempt failed and the job will be tried again (`jobFailed` with `willRetry`).
+    case attemptFailed(JobEventInfo, error: OffloadError)
+    /// The job completed (final; `jobCompleted`).
+    case jobCompleted(JobEventInfo, JobOutcome)
+    /// The job failed for good (final; `jobFailed`).
+    case jobFailed(JobEventInfo, JobOutcome)
+    /// The job was cancelled (final; `jobCancelled`).
+    case jobCancelled(JobEventInfo, JobOutcome)
 
-        /// A worker is being started.
-        public static let initialize = MessageType(rawValue: "initialize")
-        /// A worker can take jobs (carries its pid).
-        public static let workerReady = MessageType(rawValue: "workerReady")
-        /// A job was handed to a worker.
-        public static let job = MessageType(rawValue: "job")
-        /// A job's attempt started.
-        public static let jobStarted = MessageType(rawValue: "jobStarted")
-        /// A handler reported progress.
-        public static let jobProgress = MessageType(rawValue: "jobProgress")
-        /// A job completed (final).
-        public static let jobCompleted = MessageType(rawValue: "jobCompleted")
-        /// An attempt failed; `willRetry` says whether another follows.
-        public static let jobFailed = MessageType(rawValue: "jobFailed")
-        /// A worker's heartbeat.
-        public static let heartbeat = MessageType(rawValue: "heartbeat")
-        /// A worker was asked to stop a job (timeout, cancellation, preemption, shutdown).
-        public static let cancel = MessageType(rawValue: "cancel")
-        /// A worker ended.
-        public static let terminate = MessageType(rawValue: "terminate")
-        /// A worker failed or got stuck and was replaced.
-        public static let workerError = MessageType(rawValue: "workerError")
-        /// A job entered the queue (Offload's addition).
-        public static let jobQueued = MessageType(rawValue: "jobQueued")
-        /// A job was cancelled (final; Offload's addition).
-        public static let jobCancelled = MessageType(rawValue: "jobCancelled")
-        /// A running job gave way to critical work and was put back in the queue (Offload's addition).
-        public static let jobPreempted = MessageType(rawValue: "jobPreempted")
+    /// The seed's message type of the event, as `--events` writes it.
+    public var name: String {
+        switch self {
+        case .workerStarting: "initialize"
+        case .workerReady: "workerReady"
+        case .workerStopped: "terminate"
+        case .workerFailed: "workerError"
+        case .jobQueued: "jobQueued"
+        case .jobStarted: "jobStarted"
+        case .jobProgress: "jobProgress"
+        case .stopRequested: "cancel"
+        case .jobPreempted: "jobPreempted"
+        case .attemptFailed, .jobFailed: "jobFailed"
+        case .jobCompleted: "jobCompleted"
+        case .jobCancelled: "jobCancelled"
+        }
     }
 
-    /// What happened.
-    public var type: MessageType
-    /// When, since the pool was created.
-    public var time: Duration
-    public var worker: WorkerID?
-    /// The worker's process id (on `workerReady` always).
-    public var pid: Int32?
-    public var job: JobID?
-    public var kind: String?
-    public var priority: Priority?
-    public var attempt: Int?
-    /// Progress, 0…1, on `jobProgress`.
-    public var progress: Double?
-    /// A note for people (why a job was cancelled, why a worker was replaced…).
-    public var message: String?
-    public var error: OffloadError?
-    /// On `jobFailed`: whether the job will be tried again.
-    public var willRetry: Bool?
-    /// On the final events of a job (`jobCompleted`, `jobFailed` without retry, `jobCancelled`).
-    public var outcome: JobOutcome?
+    /// When, since the pool was made.
+    public var time: Duration {
+        switch self {
+        case .workerStarting(let worker), .workerReady(let worker), .workerStopped(let worker), .workerFailed(let worker, _, _, _):
+            worker.time
+        case .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _), .jobPreempted(let job),
+             .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
+            job.time
+        }
+    }
 
-    public init(type: MessageType, time: Duration, worker: WorkerID? = nil, pid: Int32? = nil, job: JobID? = nil,
-                kind: String? = nil, priority: Priority? = nil, attempt: Int? = nil, progress: Double? = nil,
-                message: String? = nil, error: OffloadError? = nil, willRetry: Bool? = nil, outcome: JobOutcome? = nil) {
-        self.type = type
-        self.time = time
-        self.worker = worker
-        self.pid = pid
-        self.job = job
-        self.kind = kind
-        self.priority = priority
-        self.attempt = attempt
-        self.progress = progress
-        self.message = message
-        self.error = error
-        self.willRetry = willRetry
-        self.outcome = outcome
+    /// The job the event is about, if any.
+    public var job: JobID? { jobInfo?.job ?? { if case .workerFailed(_, let job, _, _) = self { job } else { nil } }() }
+
+    /// The worker the event is about, if any.
+    public var worker: WorkerID? { workerInfo?.worker ?? jobInfo?.worker }
+
+    /// The process of that worker, when known.
+    public var pid: Int32? { workerInfo?.pid ?? jobInfo?.pid }
+
+    /// The job's outcome, on a job's final event.
+    public var outcome: JobOutcome? {
+        switch self {
+        case .jobCompleted(_, let outcome), .jobFailed(_, let outcome), .jobCancelled(_, let outcome): outcome
+        default: nil
+        }
     }
 
     /// Whether this is the last event of a job.
     public var isFinal: Bool { outcome != nil }
+
+    /// What the event says of its job, for job events.
+    public var jobInfo: JobEventInfo? {
+        switch self {
+        case .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _), .jobPreempted(let job),
+             .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
+            job
+        default:
+            nil
+        }
+    }
+
+    /// What the event says of its worker, for worker events.
+    public var workerInfo: WorkerEventInfo? {
+        switch self {
+        case .workerStarting(let worker), .workerReady(let worker), .workerStopped(let worker), .workerFailed(let worker, _, _, _): worker
+        default: nil
+        }
+    }
+}
+
+/// A worker as a ``PoolEvent`` shows it.
+public struct WorkerEventInfo: Sendable, Hashable {
+    /// When, since the pool was made.
+    public var time: Duration
+    public var worker: WorkerID
+    /// Its process id (the host's for a thread worker); `nil` before a worker process started.
+    public var pid: Int32?
+
+    public init(time: Duration, worker: WorkerID, pid: Int32? = nil) {
+        self.time = time
+        self.worker = worker
+        self.pid = pid
+    }
+}
+
+/// A job as a ``PoolEvent`` shows it.
+public struct JobEventInfo: Sendable, Hashable {
+    /// When, since the pool was made.
+    public var time: Duration
+    public var job: JobID
+    public var kind: String
+    public var priority: Priority
+    /// The attempt (1 for the first; 0 while it has not run).
+    public var attempt: Int
+    /// The worker that runs (or ran) the attempt, if it started.
+    public var worker: WorkerID?
+    public var pid: Int32?
+
+    public init(time: Duration, job: JobID, kind: String, priority: Priority, attempt: Int, worker: WorkerID? = nil, pid: Int32? = nil) {
+        self.time = time
+        self.job = job
+        self.kind = kind
+        self.priority = priority
+        self.attempt = attempt
+        self.worker = worker
+        self.pid = pid
+    }
 }

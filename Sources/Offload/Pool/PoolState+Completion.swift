@@ -105,12 +105,7 @@ extension PoolState {
         queue.enqueue(record, lane: record.lane, now: now, runAt: due)
         inbox.backlog.add(1, ordering: .relaxed)
         requestWake(at: due, &effects)
-        if eventsOn {
-            var failed = jobEvent(.jobFailed, record, now)
-            failed.error = error
-            failed.willRetry = true
-            effects.events.append(failed)
-        }
+        if eventsOn { effects.events.append(.attemptFailed(jobInfo(record, now), error: error)) }
     }
 
     private func isDraining(before now: ContinuousClock.Instant) -> Bool {
@@ -123,7 +118,7 @@ extension PoolState {
         record.attempts -= 1
         record.startedAt = nil
         counters.preempted += 1
-        if eventsOn { effects.events.append(jobEvent(.jobPreempted, record, now)) }
+        if eventsOn { effects.events.append(.jobPreempted(jobInfo(record, now))) }
         queue.enqueue(record, lane: record.lane, now: now, readySince: record.readySince)
         inbox.backlog.add(1, ordering: .relaxed)
     }
@@ -144,15 +139,12 @@ extension PoolState {
         let outcome = record.outcome(status: status, result: result, error: error)
         effects.resolutions.append((record.handle, outcome))
         if eventsOn {
-            let type: PoolEvent.MessageType = switch status {
-            case .completed: .jobCompleted
-            case .failed: .jobFailed
-            case .cancelled: .jobCancelled
+            let info = jobInfo(record, now)
+            let event: PoolEvent = switch status {
+            case .completed: .jobCompleted(info, outcome)
+            case .failed: .jobFailed(info, outcome)
+            case .cancelled: .jobCancelled(info, outcome)
             }
-            var event = jobEvent(type, record, now)
-            event.error = error
-            event.outcome = outcome
-            if status == .failed { event.willRetry = false }
             effects.events.append(event)
         }
     }

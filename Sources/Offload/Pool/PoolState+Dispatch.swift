@@ -20,7 +20,7 @@ extension PoolState {
             records[record.id] = record
             queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
             counters.submitted += 1
-            if eventsOn { effects.events.append(jobEvent(.jobQueued, record, now)) }
+            if eventsOn { effects.events.append(.jobQueued(jobInfo(record, now))) }
             if let due = record.job.runAt, due > now { requestWake(at: due, &effects) }
         }
     }
@@ -103,7 +103,7 @@ extension PoolState {
         waitTimes.record(record.lastWait)
         record.metrics.wait.recordNanoseconds(record.lastWait.nanoseconds)
         if let deadline = record.deadline { requestWake(at: deadline, &effects) }
-        if eventsOn { effects.events.append(jobEvent(.jobStarted, record, now)) }
+        if eventsOn { effects.events.append(.jobStarted(jobInfo(record, now))) }
     }
 
     /// A worker started the job it held behind the one it has just ended.
@@ -157,11 +157,7 @@ extension PoolState {
         record.graceDeadline = now + configuration.cancellationGracePeriod
         requestWake(at: record.graceDeadline!, &effects)
         effects.cancels.append((workers[slot].worker, record.id))
-        if eventsOn {
-            var cancel = jobEvent(.cancel, record, now)
-            cancel.message = message
-            effects.events.append(cancel)
-        }
+        if eventsOn { effects.events.append(.stopRequested(jobInfo(record, now), reason: message)) }
     }
 
     /// Lets submitters waiting for room in, as far as there is room.
@@ -197,12 +193,7 @@ extension PoolState {
         var effects = PoolEffects()
         guard let record = records[id], record.attempts == attempt, record.startedAt != nil else { return effects }
         record.handle.record(JobProgress(fraction: fraction, message: message))
-        if eventsOn {
-            var event = jobEvent(.jobProgress, record, now)
-            event.progress = fraction
-            event.message = message
-            effects.events.append(event)
-        }
+        if eventsOn { effects.events.append(.jobProgress(jobInfo(record, now), fraction: fraction, message: message)) }
         return effects
     }
 }

@@ -71,16 +71,12 @@ extension PoolState {
         record.lastRun = now - (record.startedAt ?? now)
         let isProcess = configuration.isolation == .process
         if eventsOn {
-            var error = event(.workerError, now)
-            error.worker = slot.id
-            error.pid = slot.worker.pid
-            error.job = record.id
-            error.message = switch (reason, isProcess) {
+            let message = switch (reason, isProcess) {
             case (.timeout, true): "job \(record.id) ran past its timeout; worker \(slot.id) (pid \(slot.worker.pid)) was killed and is replaced"
             case (_, true): "worker \(slot.id) (pid \(slot.worker.pid)) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was killed and is replaced"
             case (_, false): "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
             }
-            effects.events.append(error)
+            effects.events.append(.workerFailed(workerInfo(slot.id, pid: slot.worker.pid, now), job: record.id, message: message, error: nil))
         }
         let message = isProcess
             ? "the job did not stop when asked; its worker process was killed"

@@ -61,19 +61,15 @@ struct PoolState {
 
     // MARK: - Helpers
 
-    func event(_ type: PoolEvent.MessageType, _ now: ContinuousClock.Instant) -> PoolEvent {
-        PoolEvent(type: type, time: now - origin)
+    /// A job as its events show it, at `now`.
+    func jobInfo(_ record: JobRecord, _ now: ContinuousClock.Instant) -> JobEventInfo {
+        JobEventInfo(time: now - origin, job: record.id, kind: record.job.kind, priority: record.job.priority, attempt: record.attempts,
+                     worker: record.worker, pid: record.workerPID)
     }
 
-    func jobEvent(_ type: PoolEvent.MessageType, _ record: JobRecord, _ now: ContinuousClock.Instant) -> PoolEvent {
-        var event = event(type, now)
-        event.job = record.id
-        event.kind = record.job.kind
-        event.priority = record.job.priority
-        event.attempt = record.attempts
-        event.worker = record.worker
-        event.pid = record.workerPID
-        return event
+    /// A worker as its events show it, at `now`.
+    func workerInfo(_ id: WorkerID, pid: Int32?, _ now: ContinuousClock.Instant) -> WorkerEventInfo {
+        WorkerEventInfo(time: now - origin, worker: id, pid: pid)
     }
 
     func slotIndex(_ id: WorkerID) -> Int? { workers.firstIndex(where: { $0.id == id }) }
@@ -115,11 +111,7 @@ struct PoolState {
         workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile],
                                   capacity: configuration.workerCapacity, startedAt: now, idleSince: now))
         effects.starts.append(worker)
-        if eventsOn {
-            var started = event(.initialize, now)
-            started.worker = id
-            effects.events.append(started)
-        }
+        if eventsOn { effects.events.append(.workerStarting(workerInfo(id, pid: nil, now))) }
     }
 
     mutating func start(now: ContinuousClock.Instant) -> PoolEffects {
@@ -141,12 +133,7 @@ struct PoolState {
         workers[index].idleSince = now
         consecutiveStartFailures = 0
         respawnAfter = nil
-        if eventsOn {
-            var ready = event(.workerReady, now)
-            ready.worker = id
-            ready.pid = workers[index].worker.pid
-            effects.events.append(ready)
-        }
+        if eventsOn { effects.events.append(.workerReady(workerInfo(id, pid: workers[index].worker.pid, now))) }
         if workers[index].stopping || phase == .stopping || phase == .stopped {
             effects.stops.append(workers[index].worker)
         } else {
@@ -162,18 +149,9 @@ struct PoolState {
         let slot = workers.remove(at: index)
         if eventsOn {
             if let cause {
-                var error = event(.workerError, now)
-                error.worker = id
-                error.pid = slot.worker.pid
-                error.job = slot.running?.id
-                error.error = cause
-                error.message = cause.message
-                effects.events.append(error)
+                effects.events.append(.workerFailed(workerInfo(id, pid: slot.worker.pid, now), job: slot.running?.id, message: cause.message, error: cause))
             }
-            var ended = event(.terminate, now)
-            ended.worker = id
-            ended.pid = slot.worker.pid
-            effects.events.append(ended)
+            effects.events.append(.workerStopped(workerInfo(id, pid: slot.worker.pid, now)))
         }
         if let record = slot.running {
             record.lastRun = now - (record.startedAt ?? now)

@@ -28,8 +28,8 @@ public final class WorkerPool: Service, Sendable {
     private let hasRun = Atomic<Bool>(false)
 
     /// Makes a pool; it starts its workers when ``run()`` is called.
-    /// - Throws: ``OffloadError/Code/invalidPayload`` for a configuration that cannot work.
-    public init(configuration: PoolConfiguration = PoolConfiguration(), registry: HandlerRegistry = .diagnostics) throws(OffloadError) {
+    /// - Throws: ``OffloadError/Code/invalidConfiguration`` for a configuration that cannot work.
+    public init(configuration: PoolConfiguration = PoolConfiguration(), registry: HandlerRegistry) throws(OffloadError) {
         try configuration.validate()
         self.configuration = configuration
         self.registry = registry
@@ -46,7 +46,7 @@ public final class WorkerPool: Service, Sendable {
             let executable = try configuration.workerProcess.resolvedExecutable() ?? ""
             holder.set { [unowned self] id, _ in
                 ProcessWorker(id: id, host: self, options: self.configuration.workerProcess, limits: self.configuration.limits,
-                              executable: executable, logger: self.configuration.logger)
+                              kinds: Set(self.registry.kinds), executable: executable, logger: self.configuration.logger)
             }
         } else {
             holder.set { [unowned self] id, _ in
@@ -98,7 +98,7 @@ public final class WorkerPool: Service, Sendable {
     /// Runs `body` with a running pool, then shuts the pool down gracefully.
     public static func withPool<T>(
         configuration: PoolConfiguration = PoolConfiguration(),
-        registry: HandlerRegistry = .diagnostics,
+        registry: HandlerRegistry,
         _ body: (WorkerPool) async throws -> T
     ) async throws -> T {
         let pool = try WorkerPool(configuration: configuration, registry: registry)
@@ -119,16 +119,41 @@ public final class WorkerPool: Service, Sendable {
 
     // MARK: - Jobs
 
-    /// Queues a job. A job without a timeout gets the pool's ``PoolConfiguration/defaultTimeout``.
+    /// Queues a job given as a ``Job`` (its kind named by a string, its payload JSON or any
+    /// value): the form job files use. Its handle's value is the JSON of the job's output.
+    /// A job without a timeout gets the pool's ``PoolConfiguration/defaultTimeout``.
     /// - Returns: a handle to await, watch or cancel the job.
     /// - Throws: ``OffloadError`` — `unknownKind`, `invalidPayload` (the job's fields), `duplicateJob`,
     ///   `noCapableWorker`, `queueFull` (a full queue with `overflow: .fail`) or `shuttingDown`.
     ///   With `overflow: .wait` a full queue makes this call wait for room.
     @discardableResult
-    public func submit(_ job: Job) async throws(OffloadError) -> JobHandle {
+    public func submit(_ job: Job) async throws(OffloadError) -> JobHandle<JSONValue> {
+        JobHandle(try await enqueue(job))
+    }
+
+    /// Queues a job of handler `H`'s kind with a payload of its type; the handle's value is of
+    /// its output type.
+    ///
+    /// ```swift
+    /// let handle = try await pool.submit(Resize.self, Resize.Payload(path: "a.png", width: 600), priority: .high)
+    /// let output = try await handle.value   // a Resize.Output
+    /// ```
+    /// The parameters after the payload are ``Job``'s.
+    @discardableResult
+    public func submit<H: JobHandler>(
+        _ handler: H.Type, _ payload: H.Payload, id: JobID = .generate(), priority: Priority = .normal, timeout: Duration? = nil,
+        maxRetries: Int = 0, retryPolicy: RetryPolicy = RetryPolicy(), delay: Duration? = nil, requiredCapabilities: Set<String> = []
+    ) async throws(OffloadError) -> JobHandle<H.Output> {
+        let job = Job(handler, payload, id: id, priority: priority, timeout: timeout, maxRetries: maxRetries, retryPolicy: retryPolicy,
+                      delay: delay, requiredCapabilities: requiredCapabilities)
+        return JobHandle(try await enqueue(job))
+    }
+
+    private func enqueue(_ job: Job) async throws(OffloadError) -> JobTicket {
         try job.validate()
         var job = job
         if job.timeout == nil { job.timeout = configuration.defaultTimeout }
+        if configuration.ignoresUnknownPayloadKeys && job.payload.isSwiftValue { job.payload.ignoresUnknownKeys = true }
         guard let handler = registry.handler(for: job.kind) else {
             throw OffloadError(.unknownKind, "no handler for kind '\(job.kind)' (known: \(registry.kinds.joined(separator: ", ")))")
         }
@@ -157,7 +182,7 @@ public final class WorkerPool: Service, Sendable {
                 if admitted { continuation.resume() }
             }
         }
-        let handle = JobHandle(id: job.id, pool: self)
+        let handle = JobTicket(id: job.id, pool: self)
         let record = JobRecord(job: job, handle: handle, handler: handler, lane: lane,
                                metrics: recorder.metrics(for: job.kind), now: .now)
         guard inbox.add(record) else {

@@ -47,12 +47,12 @@ public struct ScalingConfiguration: Sendable, Hashable {
     }
 
     func validate() throws(OffloadError) {
-        if minWorkers < 0 { throw OffloadError(.invalidPayload, "minWorkers must not be negative") }
-        if maxWorkers < 1 { throw OffloadError(.invalidPayload, "maxWorkers must be at least 1") }
-        if minWorkers > maxWorkers { throw OffloadError(.invalidPayload, "minWorkers (\(minWorkers)) exceeds maxWorkers (\(maxWorkers))") }
-        if maxScaleUpPerCycle < 1 { throw OffloadError(.invalidPayload, "maxScaleUpPerCycle must be at least 1") }
-        if idleTimeout < .zero { throw OffloadError(.invalidPayload, "idleTimeout must not be negative") }
-        if checkInterval <= .zero { throw OffloadError(.invalidPayload, "checkInterval must be positive") }
+        if minWorkers < 0 { throw OffloadError(.invalidConfiguration, "minWorkers must not be negative") }
+        if maxWorkers < 1 { throw OffloadError(.invalidConfiguration, "maxWorkers must be at least 1") }
+        if minWorkers > maxWorkers { throw OffloadError(.invalidConfiguration, "minWorkers (\(minWorkers)) exceeds maxWorkers (\(maxWorkers))") }
+        if maxScaleUpPerCycle < 1 { throw OffloadError(.invalidConfiguration, "maxScaleUpPerCycle must be at least 1") }
+        if idleTimeout < .zero { throw OffloadError(.invalidConfiguration, "idleTimeout must not be negative") }
+        if checkInterval <= .zero { throw OffloadError(.invalidConfiguration, "checkInterval must be positive") }
     }
 }
 

@@ -52,6 +52,15 @@ public struct TextGradient: Codable, Sendable, Hashable {
     public var startY: Double
     public var endX: Double
     public var endY: Double
+
+    public init(gradientType: GradientType = .linear, colors: [String], startX: Double = 0, startY: Double = 0, endX: Double = 1, endY: Double = 0) {
+        self.gradientType = gradientType
+        self.colors = colors
+        self.startX = startX
+        self.startY = startY
+        self.endX = endX
+        self.endY = endY
+    }
 }
 
 public struct TextShadow: Codable, Sendable, Hashable {
@@ -59,9 +68,21 @@ public struct TextShadow: Codable, Sendable, Hashable {
     public var blur: Double
     public var offsetX: Double
     public var offsetY: Double
+
+    public init(color: String, blur: Double, offsetX: Double = 0, offsetY: Double = 0) {
+        self.color = color
+        self.blur = blur
+        self.offsetX = offsetX
+        self.offsetY = offsetY
+    }
 }
 
 public struct TextOutline: Codable, Sendable, Hashable {
     public var color: String
     public var width: Double
+
+    public init(color: String, width: Double) {
+        self.color = color
+        self.width = width
+    }
 }

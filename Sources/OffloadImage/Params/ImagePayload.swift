@@ -25,11 +25,18 @@ public struct ImagePayload: Codable, Sendable, Hashable {
     /// How many times an animation plays; 0 (default) for ever.
     public var loops: Int?
 
-    public init(params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil) {
+    public init(params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil,
+                background: JSONValue? = nil, filters: [JSONValue]? = nil, animations: [JSONValue]? = nil,
+                frameRate: Double? = nil, loops: Int? = nil) {
         self.params = params
         self.outputFormat = outputFormat
         self.quality = quality
         self.dimensions = dimensions
+        self.background = background
+        self.filters = filters
+        self.animations = animations
+        self.frameRate = frameRate
+        self.loops = loops
     }
 
     public struct Dimensions: Codable, Sendable, Hashable {

@@ -35,11 +35,11 @@ struct ChaosSuite {
     /// `jobs` short jobs on 2 workers while a random worker is SIGKILLed every 100 ms.
     private func killStorm() async throws {
         let kills = KillCounter()
-        let (outcomes, executions, elapsed) = try await WorkerPool.withPool(configuration: configuration()) { pool in
+        let (outcomes, executions, elapsed) = try await WorkerPool.withPool(configuration: configuration(), registry: .diagnostics) { pool in
             let events = pool.events()
             let counter = Task { () -> Int in
                 var started = 0
-                for await event in events where event.type == .jobStarted { started += 1 }
+                for await case .jobStarted(let event) in events { started += 1 }
                 return started
             }
             let killer = Task {
@@ -50,7 +50,7 @@ struct ChaosSuite {
                 }
             }
             let start = ContinuousClock.now
-            var handles: [JobHandle] = []
+            var handles: [JobHandle<JSONValue>] = []
             for index in 0..<jobs {
                 var job = Job(id: JobID("c\(index)"), kind: "debug.sleep", payload: .json(.object([("ms", .int(1))])), maxRetries: 50)
                 job.retryPolicy = RetryPolicy(initialDelay: .milliseconds(5), multiplier: 1.5, maxDelay: .milliseconds(200))
@@ -80,7 +80,7 @@ struct ChaosSuite {
 
     /// A `debug.hang` with a 200 ms timeout: when it fails, and when the pool is back to full size.
     private func hang() async throws {
-        try await WorkerPool.withPool(configuration: configuration()) { pool in
+        try await WorkerPool.withPool(configuration: configuration(), registry: .diagnostics) { pool in
             while pool.metrics.workers < 2 { try await Task.sleep(for: .milliseconds(1)) }
             var job = Job(kind: "debug.hang")
             job.timeout = .milliseconds(200)
@@ -101,7 +101,7 @@ struct ChaosSuite {
     private func memory() async throws {
         var configuration = configuration()
         configuration.workerProcess.memoryLimit = 256 << 20
-        try await WorkerPool.withPool(configuration: configuration) { pool in
+        try await WorkerPool.withPool(configuration: configuration, registry: .diagnostics) { pool in
             while pool.metrics.workers < 2 { try await Task.sleep(for: .milliseconds(1)) }
             let before = ProcFS.ownResident
             let outcome = try await pool.process(Job(kind: "debug.alloc", payload: .json(.object([("mb", .int(2048))]))))

@@ -61,7 +61,7 @@ struct ImageSuite {
             for index in 0..<(workers * 2) { _ = try await pool.process(job(payload, "warm\(index)")) }
             let count = images * 2
             let start = ContinuousClock.now
-            var handles: [JobHandle] = []
+            var handles: [JobHandle<JSONValue>] = []
             for index in 0..<count { handles.append(try await pool.submit(job(payload, "card\(index)"))) }
             var pids: Set<Int32> = []
             for handle in handles {

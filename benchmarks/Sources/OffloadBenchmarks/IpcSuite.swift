@@ -64,7 +64,7 @@ struct IpcSuite {
         var first: [Double] = []
         for _ in 0..<15 {
             let start = ContinuousClock.now
-            let pool = try WorkerPool(configuration: configuration(executable))
+            let pool = try WorkerPool(configuration: configuration(executable), registry: .diagnostics)
             // Subscribed before the pool runs, so that no start-up event is missed.
             let events = pool.events()
             async let running: Void = pool.run()
@@ -75,8 +75,8 @@ struct IpcSuite {
             try await running
             var initialized: Duration?
             for await event in events {
-                if event.type == .initialize { initialized = event.time }
-                if event.type == .workerReady, let initialized {
+                if case .workerStarting = event { initialized = event.time }
+                if case .workerReady = event, let initialized {
                     ready.append((event.time - initialized).secondsValue * 1e3)
                 }
             }
@@ -99,7 +99,7 @@ struct IpcSuite {
         let payload = JSONValue.string(String(repeating: "x", count: 62))   // 64 bytes of JSON
         let pipe = try BarePipe()
         defer { pipe.close() }
-        return try await WorkerPool.withPool(configuration: configuration(smallWorker)) { pool in
+        return try await WorkerPool.withPool(configuration: configuration(smallWorker), registry: .diagnostics) { pool in
             _ = try await pool.process(Job(kind: "debug.echo", payload: .json(payload)))
             var ours: [Double] = []
             var bare: [Double] = []
@@ -118,10 +118,10 @@ struct IpcSuite {
 
     /// Tiny jobs a second through 2 worker processes holding `prefetch` jobs each.
     private func throughput(prefetch: Int) async throws -> Double {
-        try await WorkerPool.withPool(configuration: configuration(smallWorker, workers: 2, prefetch: prefetch)) { pool in
+        try await WorkerPool.withPool(configuration: configuration(smallWorker, workers: 2, prefetch: prefetch), registry: .diagnostics) { pool in
             while pool.metrics.workers < 2 { try await Task.sleep(for: .milliseconds(1)) }
             let start = ContinuousClock.now
-            var handles: [JobHandle] = []
+            var handles: [JobHandle<JSONValue>] = []
             handles.reserveCapacity(jobs)
             for value in 0..<jobs {
                 handles.append(try await pool.submit(Job(kind: "debug.echo", payload: .json(.int(Int64(value))))))
@@ -136,7 +136,7 @@ struct IpcSuite {
 
     /// Private memory (USS) and VmRSS of an idle worker, 300 ms after its first job.
     private func idleMemory(_ executable: String) async throws -> (Int, Int) {
-        try await WorkerPool.withPool(configuration: configuration(executable)) { pool in
+        try await WorkerPool.withPool(configuration: configuration(executable), registry: .diagnostics) { pool in
             let outcome = try await pool.process(Job(kind: "debug.echo"))
             try await Task.sleep(for: .milliseconds(300))
             return ProcFS.memory(of: outcome.workerPID ?? 0)

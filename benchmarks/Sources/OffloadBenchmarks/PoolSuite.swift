@@ -12,7 +12,7 @@ struct PoolSuite {
     static func work(_ value: Int) -> Int { value &* 2 &+ 1 }
 
     struct Double: JobHandler {
-        var kind: String { "bench.double" }
+        static let kind = "bench.double"
         func run(_ payload: Int, context: JobContext) async throws -> Int { PoolSuite.work(payload) }
     }
 
@@ -49,7 +49,7 @@ struct PoolSuite {
         try await WorkerPool.withPool(configuration: configuration, registry: registry) { pool in
             try await waitForWorkers(pool, count: 2)
             let start = ContinuousClock.now
-            var handles: [JobHandle] = []
+            var handles: [JobHandle<JSONValue>] = []
             handles.reserveCapacity(jobs)
             for value in 0..<jobs {
                 handles.append(try await pool.submit(Job(id: JobID("b\(value)"), kind: "bench.double", payload: .value(value))))

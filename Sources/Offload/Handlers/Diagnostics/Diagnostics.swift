@@ -22,7 +22,7 @@ enum Diagnostics {
 
 /// `debug.echo`: returns its payload unchanged.
 struct EchoHandler: JobHandler {
-    var kind: String { "debug.echo" }
+    static let kind = "debug.echo"
     func run(_ payload: JSONValue, context: JobContext) async throws -> JSONValue { payload }
 }
 
@@ -30,10 +30,10 @@ struct EchoHandler: JobHandler {
 struct SleepHandler: JobHandler {
     struct Payload: Codable, Sendable { var ms: Double }
     struct Output: Codable, Sendable { var sleptMs: Double }
-    var kind: String { "debug.sleep" }
+    static let kind = "debug.sleep"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        let total = try Diagnostics.milliseconds(payload.ms, field: "ms", kind: kind)
+        let total = try Diagnostics.milliseconds(payload.ms, field: "ms", kind: Self.kind)
         let start = ContinuousClock.now
         let steps = total >= .milliseconds(100) ? 10 : 1
         for step in 1...steps {
@@ -48,10 +48,10 @@ struct SleepHandler: JobHandler {
 struct SpinHandler: JobHandler {
     struct Payload: Codable, Sendable { var ms: Double }
     struct Output: Codable, Sendable { var spunMs: Double; var iterations: Int }
-    var kind: String { "debug.spin" }
+    static let kind = "debug.spin"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
-        let total = try Diagnostics.milliseconds(payload.ms, field: "ms", kind: kind)
+        let total = try Diagnostics.milliseconds(payload.ms, field: "ms", kind: Self.kind)
         let start = ContinuousClock.now
         var iterations = 0
         var accumulator: UInt64 = 0x9E37_79B9_7F4A_7C15
@@ -75,7 +75,7 @@ struct FailHandler: JobHandler {
         var message: String?
     }
     struct Output: Codable, Sendable { var attempt: Int }
-    var kind: String { "debug.fail" }
+    static let kind = "debug.fail"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
         let times = payload.times ?? Int.max
@@ -95,13 +95,13 @@ struct AllocHandler: JobHandler {
         var holdMs: Double?
     }
     struct Output: Codable, Sendable { var allocatedMb: Int }
-    var kind: String { "debug.alloc" }
+    static let kind = "debug.alloc"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
         guard (0...1_048_576).contains(payload.mb) else {
             throw OffloadError(.invalidPayload, "payload.mb must be between 0 and 1048576 (debug.alloc)")
         }
-        let hold = try Diagnostics.milliseconds(payload.holdMs ?? 0, field: "holdMs", kind: kind)
+        let hold = try Diagnostics.milliseconds(payload.holdMs ?? 0, field: "holdMs", kind: Self.kind)
         let bytes = payload.mb << 20
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 4096)
         defer { buffer.deallocate() }

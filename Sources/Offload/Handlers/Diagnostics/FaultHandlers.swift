@@ -9,7 +9,7 @@ import Darwin
 struct HangHandler: JobHandler {
     struct Payload: Codable, Sendable {}
     struct Output: Codable, Sendable {}
-    var kind: String { "debug.hang" }
+    static let kind = "debug.hang"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
         while true { usleep(50_000) }
@@ -21,7 +21,7 @@ struct HangHandler: JobHandler {
 struct CrashHandler: JobHandler {
     struct Payload: Codable, Sendable {}
     struct Output: Codable, Sendable {}
-    var kind: String { "debug.crash" }
+    static let kind = "debug.crash"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
         guard context.isolation != .thread else {

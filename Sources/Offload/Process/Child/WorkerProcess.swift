@@ -30,7 +30,7 @@ public enum WorkerProcess {
 
     /// In a worker process: runs jobs with `registry` until the host says to end, or goes
     /// away, then exits the process. Anywhere else: returns at once.
-    public static func runIfWorker(registry: HandlerRegistry = .diagnostics, logger: Logger = Logger(label: "offload.worker")) {
+    public static func runIfWorker(registry: HandlerRegistry, logger: Logger = Logger(label: "offload.worker")) {
         guard let value = getenv(environmentKey) else { return }
         let fds = String(cString: value).split(separator: ",").compactMap { Int32($0) }
         guard fds.count == 2 else {

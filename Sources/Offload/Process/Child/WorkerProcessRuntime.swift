@@ -103,7 +103,8 @@ final class WorkerProcessRuntime: WorkerHost {
             writer.send(.jobFailed(id: wire.id, attempt: wire.attempt, failure: failure))
             return
         }
-        let job = Job(id: JobID(wire.id), kind: wire.kind, payload: .encoded(wire.payload), priority: wire.priority)
+        let job = Job(id: JobID(wire.id), kind: wire.kind, payload: .encoded(wire.payload, ignoresUnknownKeys: wire.ignoresUnknownKeys),
+                      priority: wire.priority)
         let assignment = Assignment(job: job, attempt: wire.attempt, handler: handler)
         let runNow = state.withLock { state -> Bool in
             guard state.running == nil else {

@@ -20,6 +20,8 @@ final class ProcessWorker: Worker {
     private let host: any BatchingWorkerHost
     private let options: WorkerProcessOptions
     private let limits: ResourceLimits
+    /// The kinds the pool sends: a worker that says it is ready without one of them is ended.
+    private let kinds: Set<String>
     private let executable: String
     private let environment: [String]
     private let logger: Logger
@@ -36,11 +38,13 @@ final class ProcessWorker: Worker {
         var abandoned = false
     }
 
-    init(id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, limits: ResourceLimits, executable: String, logger: Logger) {
+    init(id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, limits: ResourceLimits, kinds: Set<String>,
+         executable: String, logger: Logger) {
         self.id = id
         self.host = host
         self.options = options
         self.limits = limits
+        self.kinds = kinds
         self.executable = executable
         self.logger = logger
         self.environment = Self.environment(for: options)
@@ -69,7 +73,8 @@ final class ProcessWorker: Worker {
                 // Refused here, as it is: a frame over the limit would end the worker as a protocol error.
                 try limits.checkPayload(bytes: payload.count)
                 frames.append(.job(WireJob(id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
-                                           priority: assignment.job.priority, payload: payload)))
+                                           priority: assignment.job.priority, payload: payload,
+                                           ignoresUnknownKeys: assignment.job.payload.ignoresUnknownKeys)))
                 sent.append(assignment)
             } catch {
                 // The job cannot cross to the worker; its attempt fails here and the worker takes the next.
@@ -202,7 +207,16 @@ final class ProcessWorker: Worker {
                     var reports: [WorkerReport] = []
                     var message: WireMessage? = first
                     while let current = message {
-                        if case .workerReady = current { ready = true }
+                        if case .workerReady(_, let has) = current {
+                            let missing = kinds.subtracting(has)
+                            guard missing.isEmpty else {
+                                // Not ready for the pool's jobs: a start that failed, with the reason.
+                                forceEnd(child.pid, .missingKinds(missing: missing.sorted(), has: has.sorted()))
+                                killed = true
+                                break
+                            }
+                            ready = true
+                        }
                         if let violation = handle(current, child: child, reports: &reports) {
                             forceEnd(child.pid, .protocolViolation(violation))
                             killed = true

@@ -11,6 +11,8 @@ enum KillReason: Sendable {
     case unresponsive(silentFor: Duration)
     case protocolViolation(String)
     case startTimeout(Duration)
+    /// It said it was ready without handlers for some of the pool's kinds.
+    case missingKinds(missing: [String], has: [String])
 }
 
 /// How a worker process ended, and the error its running job gets for it.
@@ -60,6 +62,8 @@ struct WorkerExit: Sendable {
             return OffloadError(.workerCrashed, "\(who) sent no heartbeat for \(Int(silence.milliseconds)) ms and was killed")
         case .protocolViolation(let detail):
             return OffloadError(.protocolError, "\(who) broke the wire protocol and was killed: \(detail)")
+        case .missingKinds(let missing, let has):
+            return OffloadError(.workerStartFailed, "\(who) has no handler for \(missing.joined(separator: ", ")) (it runs \(has.isEmpty ? "none" : has.joined(separator: ", "))); call WorkerProcess.runIfWorker(registry:) with the registry the pool was made with")
         case .startTimeout(let limit):
             return OffloadError(.workerStartFailed, "\(who) was not ready within \(Int(limit.milliseconds)) ms and was killed; does its executable call WorkerProcess.runIfWorker at the top of main?\(said)")
         case nil:

@@ -79,19 +79,19 @@ public struct WorkerProcessOptions: Sendable {
 
     func validate() throws(OffloadError) {
         if let memoryLimit, memoryLimit < 16 << 20 {
-            throw OffloadError(.invalidPayload, "workerProcess.memoryLimit must be at least 16 MiB (a Swift worker needs about 8 MiB to start)")
+            throw OffloadError(.invalidConfiguration, "workerProcess.memoryLimit must be at least 16 MiB (a Swift worker needs about 8 MiB to start)")
         }
         if let cpuTimeLimit, cpuTimeLimit < .seconds(1) {
-            throw OffloadError(.invalidPayload, "workerProcess.cpuTimeLimit must be at least one second")
+            throw OffloadError(.invalidConfiguration, "workerProcess.cpuTimeLimit must be at least one second")
         }
-        if heartbeatInterval < .milliseconds(1) { throw OffloadError(.invalidPayload, "workerProcess.heartbeatInterval must be at least 1 ms") }
+        if heartbeatInterval < .milliseconds(1) { throw OffloadError(.invalidConfiguration, "workerProcess.heartbeatInterval must be at least 1 ms") }
         if heartbeatTimeout <= heartbeatInterval {
-            throw OffloadError(.invalidPayload, "workerProcess.heartbeatTimeout must be longer than heartbeatInterval")
+            throw OffloadError(.invalidConfiguration, "workerProcess.heartbeatTimeout must be longer than heartbeatInterval")
         }
-        if startTimeout <= .zero { throw OffloadError(.invalidPayload, "workerProcess.startTimeout must be positive") }
-        if prefetch < 1 || prefetch > 1024 { throw OffloadError(.invalidPayload, "workerProcess.prefetch must be between 1 and 1024") }
+        if startTimeout <= .zero { throw OffloadError(.invalidConfiguration, "workerProcess.startTimeout must be positive") }
+        if prefetch < 1 || prefetch > 1024 { throw OffloadError(.invalidConfiguration, "workerProcess.prefetch must be between 1 and 1024") }
         if let executable = try resolvedExecutable(), access(executable, X_OK) != 0 {
-            throw OffloadError(.invalidPayload, "workerProcess.executable '\(executable)' is not an executable file")
+            throw OffloadError(.invalidConfiguration, "workerProcess.executable '\(executable)' is not an executable file")
         }
     }
 

@@ -69,6 +69,8 @@ struct WireJob: Equatable, Sendable {
     var kind: String
     var priority: Priority
     var payload: [UInt8]
+    /// Keys the payload type does not read are ignored, not refused.
+    var ignoresUnknownKeys = false
 }
 
 /// Why an attempt failed in a worker process.
