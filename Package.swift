@@ -44,14 +44,17 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
         ),
-        // cairo + Pango (HarfBuzz shaping, fontconfig), from Debian's packages.
-        .systemLibrary(
-            name: "CPangoCairo",
-            pkgConfig: "pangocairo",
-            providers: [.apt(["libcairo2-dev", "libpango1.0-dev"])]
+        // cairo, and through its pkg-config file the include folders of glib, freetype and fontconfig.
+        .systemLibrary(name: "CCairo", pkgConfig: "cairo", providers: [.apt(["libcairo2-dev"])]),
+        .systemLibrary(name: "CHarfBuzz", pkgConfig: "harfbuzz", providers: [.apt(["libharfbuzz-dev"])]),
+        // Pango and librsvg as C targets whose include/ links to their system headers, not as
+        // system libraries: their pkg-config files bring -pthread (through gio), which SwiftPM
+        // refuses with a warning in every build of every package that depends on this one.
+        .target(
+            name: "CPangoCairo", dependencies: ["CCairo", "CHarfBuzz"],
+            linkerSettings: ["pangocairo-1.0", "pango-1.0", "pangoft2-1.0", "gobject-2.0", "glib-2.0", "fontconfig"].map { .linkedLibrary($0) }
         ),
-        // librsvg, for SVG logos and backgrounds.
-        .systemLibrary(name: "CRsvg", pkgConfig: "librsvg-2.0", providers: [.apt(["librsvg2-dev"])]),
+        .target(name: "CRsvg", dependencies: ["CCairo"], linkerSettings: ["rsvg-2", "gio-2.0", "gobject-2.0", "glib-2.0"].map { .linkedLibrary($0) }),
         // PNG and JPEG encoders that turn libpng's and libjpeg's longjmp errors into return codes.
         .target(
             name: "CImageCodecs",
@@ -59,28 +62,32 @@ let package = Package(
         ),
         // The `image` job kind: Open Graph cards rendered with cairo and Pango.
         .target(
-            name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CRsvg", "CImageCodecs"],
-            linkerSettings: [.linkedLibrary("pangoft2-1.0"), .linkedLibrary("fontconfig")]
+            name: "OffloadImage", dependencies: ["Offload", "CPangoCairo", "CRsvg", "CImageCodecs"]
         ),
         // The `data` job kind: JSON pipelines (filter, group, aggregate, sort, limit, select).
         .target(name: "OffloadData", dependencies: ["Offload"]),
         // The `analytics` job kind: events filtered, enriched, made private and bucketed in time.
         .target(name: "OffloadAnalytics", dependencies: ["Offload", "OffloadData"]),
+        // The plugin deadline's signal handler, which empties a running call's fuel from its own thread.
+        .target(name: "COffloadPlugins"),
         // The `plugin` job kind: WebAssembly plugins on WasmKit, with fuel, memory and deadline limits.
         .target(
             name: "OffloadPlugins",
             dependencies: [
-                "Offload", "COffloadSystem",
+                "Offload", "COffloadPlugins",
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WasmParser", package: "WasmKit"),
                 .product(name: "WAT", package: "WasmKit"),
             ]
         ),
+        // The job-file and results formats of `offload run` (job lines in, result and event lines out).
+        .target(name: "OffloadJobFiles", dependencies: ["Offload"]),
         // The CLI: a thin executable over the core.
         .executableTarget(
             name: "offload",
             dependencies: [
                 "Offload",
+                "OffloadJobFiles",
                 "OffloadImage",
                 "OffloadData",
                 "OffloadAnalytics",
@@ -90,17 +97,14 @@ let package = Package(
         ),
         // A small worker executable for process isolation: the diagnostic kinds only, starts fast.
         .executableTarget(name: "offload-worker", dependencies: ["Offload"]),
-        // Benchmark suites (run them through `benchmarks/<suite>/run`).
-        .executableTarget(
-            name: "OffloadBenchmarks",
-            dependencies: ["Offload", "OffloadImage", "OffloadPlugins", "COffloadSystem"],
-            path: "benchmarks/Sources/OffloadBenchmarks"
-        ),
         // What several test targets use: a seeded generator for fuzz loops, a typed kind, and a
         // worker executable that runs it.
         .target(name: "OffloadTestSupport", dependencies: ["Offload"], path: "Tests/OffloadTestSupport"),
         .executableTarget(name: "offload-test-worker", dependencies: ["Offload", "OffloadTestSupport"], path: "Tests/OffloadTestWorker"),
-        .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker", "offload"]),
+        // The core's tests build no job kind: no cairo, Pango or WasmKit.
+        .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker"]),
+        // The CLI's: job files, hostile input, every kind through `offload run`.
+        .testTarget(name: "OffloadCLITests", dependencies: ["Offload", "OffloadJobFiles", "OffloadTestSupport", "offload"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData", "OffloadTestSupport"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
         .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),

@@ -1,4 +1,5 @@
 import Offload
+import OffloadJobFiles
 
 /// Reads a job file, submits its jobs to a pool, and writes each outcome as it arrives.
 struct JobFileRunner {

@@ -1,5 +1,6 @@
 import ArgumentParser
 import Offload
+import OffloadJobFiles
 
 #if canImport(Glibc)
 import Glibc

@@ -118,7 +118,7 @@ import Testing
             #"{"target":"o","type":"stringFormat","template":"{v}{v}{{}}"}"#,
             #"{"target":"o","type":"regexReplace","source":"v","pattern":"(\\d+)|$","replacement":"<$1$9$$>"}"#,
         ]
-        let values: [JSONValue] = [.double(1e308), .double(-1e308), .double(5e-324), .int(.max), .int(.min), .double(0), .string("2026-13-45T99:99:99Z"),
+        let values: [JSONValue] = [.double(1e308), .double(-1e308), .double(.leastNonzeroMagnitude), .int(.max), .int(.min), .double(0), .string("2026-13-45T99:99:99Z"),
                                    .string("9999-12-31T23:59:59.999Z"), .string("0001-01-01T00:00:00Z"), .string(String(repeating: "9", count: 10_000)),
                                    .array([]), .object([]), .null, .bool(true)]
         for spec in specs {

@@ -1,3 +1,4 @@
+import OffloadTestSupport
 import Testing
 @testable import Offload
 

@@ -1,15 +1,9 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OffloadTestSupport
 import Testing
 @testable import Offload
-
-/// An executable built beside the test bundle (`offload-worker`, `offload`).
-func builtExecutable(_ name: String) -> String {
-    let bundle = SystemInfo.executablePath ?? CommandLine.arguments[0]
-    let folder = bundle[..<(bundle.lastIndex(of: "/") ?? bundle.startIndex)]
-    return "\(folder)/\(name)"
-}
 
 /// Runs `body` with a pool of `workers` worker processes running `offload-worker`.
 func withProcessPool<T>(
@@ -35,19 +29,6 @@ func temporaryScript(_ name: String, _ body: String) throws -> String {
     return path
 }
 
-/// Whether a process runs (a zombie or a missing pid does not).
-func isRunning(_ pid: Int32) -> Bool {
-    let fd = open("/proc/\(pid)/stat", O_RDONLY)
-    guard fd >= 0 else { return false }
-    defer { close(fd) }
-    var buffer = [UInt8](repeating: 0, count: 512)
-    let count = read(fd, &buffer, buffer.count)
-    guard count > 0 else { return false }
-    let text = String(decoding: buffer[0..<count], as: UTF8.self)
-    guard let close = text.lastIndex(of: ")") else { return false }
-    let state = text[text.index(close, offsetBy: 2)]
-    return state != "Z" && state != "X"
-}
 
 func echoJob(_ id: String, _ value: Int = 0) -> Job {
     Job(id: JobID(id), kind: "debug.echo", payload: .json(.object([("n", .int(Int64(value)))])))

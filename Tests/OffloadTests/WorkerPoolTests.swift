@@ -1,3 +1,4 @@
+import OffloadTestSupport
 import Testing
 @testable import Offload
 
@@ -110,7 +111,7 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
             let outcome = try await pool.process(hang)
             #expect(outcome.error?.code == .timedOut)
             var sawReplacement = false
-            for await case .workerFailed(let event, _, _, _) in events { sawReplacement = true; break }
+            for await case .workerFailed in events { sawReplacement = true; break }
             #expect(sawReplacement)
             #expect(try await pool.process(Job(kind: "debug.echo")).status == .completed)
         }

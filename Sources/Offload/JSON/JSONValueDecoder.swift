@@ -61,7 +61,7 @@ public struct JSONValueDecoder: Sendable {
     }
 
     /// " (did you mean 'x'?)" when a known key is one or two edits away.
-    static func suggestion(for key: String, among known: [String]) -> String {
+    package static func suggestion(for key: String, among known: [String]) -> String {
         guard key.count <= 64 else { return "" }
         let scored = known.map { (name: $0, distance: editDistance(key.lowercased(), $0.lowercased())) }
         guard let best = scored.min(by: { $0.distance < $1.distance }), best.distance <= 2 else { return "" }

@@ -1,4 +1,4 @@
-import COffloadSystem
+import COffloadPlugins
 import WasmKit
 
 /// Where a `Store` keeps its fuel counter, found once per process, so a signal handler on the

@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import COffloadSystem
+import COffloadPlugins
 import Synchronization
 import WasmKit
 

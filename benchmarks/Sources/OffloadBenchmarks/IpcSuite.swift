@@ -1,7 +1,6 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-import COffloadSystem
 import Offload
 
 /// `ipc` (the Swift side of one round): worker start-up, the 64-byte round trip through the

@@ -59,15 +59,16 @@ default:
     exit(2)
 }
 
-/// Executables built beside this one.
+/// This executable, and Offload's executables (`offload`, `offload-worker`) in the folder
+/// `--bin` names (the suites' scripts build them in the package's own `.build/release`).
 struct SiblingExecutables {
     let own: String
+    let folder: String
     init() {
         var buffer = [CChar](repeating: 0, count: 4096)
         let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
         own = count > 0 ? String(decoding: buffer[0..<count].map { UInt8(bitPattern: $0) }, as: UTF8.self) : CommandLine.arguments[0]
+        folder = stringOption("--bin") ?? String(own[..<(own.lastIndex(of: "/") ?? own.startIndex)])
     }
-    func path(_ name: String) -> String {
-        String(own[..<(own.lastIndex(of: "/") ?? own.startIndex)]) + "/" + name
-    }
+    func path(_ name: String) -> String { folder + "/" + name }
 }

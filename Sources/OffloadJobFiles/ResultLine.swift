@@ -1,3 +1,5 @@
+public import Offload
+
 /// The lines `offload run` writes: one result per job in `results.jsonl`, one event per line for `--events`.
 public enum ResultLine {
     /// `{"id":…,"kind":…,"status":…,"attempts":…,"worker":…,"workerPid":…,"waitMs":…,"runMs":…,"result":…,"error":…}`

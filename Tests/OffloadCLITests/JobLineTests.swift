@@ -1,5 +1,7 @@
+import OffloadTestSupport
 import Testing
 @testable import Offload
+@testable import OffloadJobFiles
 
 @Suite struct JobLineTests {
     let kinds: Set<String> = Set(HandlerRegistry.diagnostics.kinds)

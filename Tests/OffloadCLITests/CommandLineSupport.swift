@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OffloadTestSupport
 import Testing
 @testable import Offload
 
@@ -54,58 +55,4 @@ func runCommand(_ executable: String, _ arguments: [String], directory: String? 
     case .unknown: -1000
     }
     return CommandRun(status: status, output: String(decoding: output, as: UTF8.self), elapsed: .now - start)
-}
-
-/// A fresh folder under /tmp for one test.
-func temporaryFolder(_ name: String) -> String {
-    let path = "/tmp/offload-\(name)-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-    mkdir(path, 0o755)
-    return path
-}
-
-/// Writes `bytes` to `path`.
-func writeFile(_ path: String, _ bytes: [UInt8]) {
-    let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o644)
-    precondition(fd >= 0, "cannot write \(path)")
-    var offset = 0
-    while offset < bytes.count {
-        let count = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-        guard count > 0 else { break }
-        offset += count
-    }
-    close(fd)
-}
-
-func writeFile(_ path: String, _ text: String) { writeFile(path, Array(text.utf8)) }
-
-/// The whole file at `path` (empty when it cannot be read).
-func readFile(_ path: String) -> [UInt8] {
-    let fd = open(path, O_RDONLY | O_CLOEXEC)
-    guard fd >= 0 else { return [] }
-    defer { close(fd) }
-    var bytes: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 1 << 16)
-    while true {
-        let count = read(fd, &chunk, chunk.count)
-        if count <= 0 { return bytes }
-        bytes += chunk[0..<count]
-    }
-}
-
-/// The lines of `OUT/results.jsonl`, by job id.
-func resultLines(in out: String) throws -> [String: JSONValue] {
-    var results: [String: JSONValue] = [:]
-    for line in readFile(out + "/results.jsonl").split(separator: 0x0A) {
-        let result = try JSONParser.parse(line)
-        results[result["id"]?.stringValue ?? ""] = result
-    }
-    return results
-}
-
-/// Removes `path` and all it holds.
-func removeTree(_ path: String) {
-    let child = try? ChildProcess.spawn(executable: "/bin/rm", arguments: ["-rf", path], environment: [], directory: nil)
-    guard let child else { return }
-    for fd in [child.toChild, child.fromChild, child.output] { close(fd) }
-    _ = child.waitForExit()
 }

@@ -1,3 +1,5 @@
+public import Offload
+
 /// One line of a job file (JSON Lines), read into a ``Job``.
 ///
 /// ```json

@@ -69,7 +69,7 @@ public enum ISO8601 {
     }
 
     /// The wall-clock time now, in seconds since 1970.
-    static func nowSeconds() -> Double {
+    package static func nowSeconds() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9

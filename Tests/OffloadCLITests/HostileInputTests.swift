@@ -1,6 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import OffloadTestSupport
 import Testing
 @testable import Offload
 

@@ -1,0 +1,2 @@
+// HarfBuzz, whose include folder pango's headers need.
+#include <hb.h>
