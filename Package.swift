@@ -101,10 +101,15 @@ let package = Package(
         // worker executable that runs it.
         .target(name: "OffloadTestSupport", dependencies: ["Offload"], path: "Tests/OffloadTestSupport"),
         .executableTarget(name: "offload-test-worker", dependencies: ["Offload", "OffloadTestSupport"], path: "Tests/OffloadTestWorker"),
+        // Every code example of the docs, compiled (and run by a test of the CLI's).
+        .executableTarget(
+            name: "offload-examples", dependencies: ["Offload", "OffloadImage", "OffloadData", "OffloadPlugins"],
+            path: "Tests/DocumentationExamples"
+        ),
         // The core's tests build no job kind: no cairo, Pango or WasmKit.
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker"]),
         // The CLI's: job files, hostile input, every kind through `offload run`.
-        .testTarget(name: "OffloadCLITests", dependencies: ["Offload", "OffloadJobFiles", "OffloadTestSupport", "offload"]),
+        .testTarget(name: "OffloadCLITests", dependencies: ["Offload", "OffloadJobFiles", "OffloadTestSupport", "offload", "offload-examples"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData", "OffloadTestSupport"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
         .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),

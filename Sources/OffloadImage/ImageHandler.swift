@@ -8,8 +8,8 @@ public import Offload
 /// and writes it to the output folder as `<job id>.png` or `.jpg`.
 ///
 /// ```swift
-/// var registry = HandlerRegistry.diagnostics
-/// try registry.register(ImageHandler(outputDirectory: "out"))
+/// var registry = HandlerRegistry()
+/// try registry.registerImage(outputDirectory: "out")
 /// ```
 public struct ImageHandler: JobHandler {
     public typealias Payload = ImagePayload

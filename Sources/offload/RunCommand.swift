@@ -91,6 +91,9 @@ struct RunCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Never draw the progress line, even on a terminal.")
     var quiet = false
 
+    @Flag(name: .long, help: "Copy what worker processes print (a crash's full trace included) to standard error; without it a crash is one line in its result.")
+    var verbose = false
+
     func validate() throws {
         if let workers, workers < 1 { throw ValidationError("--workers must be at least 1") }
         if let minWorkers, minWorkers < 0 { throw ValidationError("--min-workers must not be negative") }
@@ -174,6 +177,7 @@ struct RunCommand: AsyncParsableCommand {
             configuration.workerProcess.heartbeatInterval = min(configuration.workerProcess.heartbeatInterval, .milliseconds(heartbeatTimeout) / 4)
         }
         if let prefetch { configuration.workerProcess.prefetch = prefetch }
+        configuration.workerProcess.forwardsOutput = verbose
         let roots = [folder(of: file), "."] + allowRoot
         // Job outputs in a folder of their own: no job id can name results.jsonl.
         let files = output.files

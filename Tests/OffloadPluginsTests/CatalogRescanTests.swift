@@ -1,7 +1,7 @@
 import Foundation
 import Offload
 import Testing
-@testable import OffloadPlugins
+@_spi(Benchmarks) @testable import OffloadPlugins
 
 /// Plugin folders added or changed while the host runs are found without a restart.
 @Suite struct CatalogRescanTests {

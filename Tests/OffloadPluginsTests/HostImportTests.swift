@@ -1,6 +1,6 @@
 import Offload
 import Testing
-@testable import OffloadPlugins
+@_spi(Benchmarks) @testable import OffloadPlugins
 
 /// Host functions reach only the plugins whose manifest asks for them and whose host grants them.
 @Suite struct HostImportTests {

@@ -1,7 +1,7 @@
 import Offload
 import Synchronization
 import Testing
-@testable import OffloadPlugins
+@_spi(Benchmarks) @testable import OffloadPlugins
 
 /// Fresh calls never see another call's state, whether they instantiate the module themselves
 /// or take a spare instance made ahead; warm calls do see it.

@@ -1,7 +1,7 @@
 import Offload
 import OffloadTestSupport
 import Testing
-@testable import OffloadPlugins
+@_spi(Benchmarks) @testable import OffloadPlugins
 
 /// Random and hostile module texts through the WAT loader (the nesting check, WasmKit's text
 /// parser, the module checks): each loads or is refused `invalidPlugin`, never a crash.

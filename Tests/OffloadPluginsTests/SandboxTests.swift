@@ -1,6 +1,6 @@
 import Offload
 import Testing
-@testable import OffloadPlugins
+@_spi(Benchmarks) @testable import OffloadPlugins
 import WasmKit
 
 /// Plugin jobs through a pool of thread workers, over the example plugins (`examples/plugins`):

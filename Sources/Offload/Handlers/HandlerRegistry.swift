@@ -1,7 +1,7 @@
 /// The handlers a pool runs, by kind name. A kind is registered once.
 ///
 /// ```swift
-/// var registry = HandlerRegistry.diagnostics   // debug.echo, debug.sleep, …
+/// var registry = HandlerRegistry()
 /// try registry.register(Resize())
 /// ```
 public struct HandlerRegistry: Sendable {

@@ -7,6 +7,7 @@
 ///     struct Payload: Codable, Sendable { var path: String; var width: Int }
 ///     struct Output: Codable, Sendable { var written: String }
 ///     static let kind = "resize"
+///
 ///     func run(_ payload: Payload, context: JobContext) async throws -> Output {
 ///         try context.checkCancellation()
 ///         context.reportProgress(0.5)

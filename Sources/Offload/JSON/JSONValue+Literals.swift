@@ -9,7 +9,7 @@
 /// `JSONValue?` ambiguous (`nil` could be either "no value" or "the value null").
 extension JSONValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
-    CustomStringConvertible {
+    CustomStringConvertible, CustomDebugStringConvertible {
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
     public init(floatLiteral value: Double) { self = .double(value) }
@@ -20,4 +20,7 @@ extension JSONValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
 
     /// The value as compact JSON text.
     public var description: String { JSONWriter.string(self) }
+
+    /// The value as compact JSON text (as `description`: an array of values prints as JSON too).
+    public var debugDescription: String { description }
 }

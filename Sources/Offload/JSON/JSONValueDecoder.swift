@@ -3,7 +3,7 @@
 ///
 /// ```swift
 /// struct Sleep: Decodable { var ms: Int }
-/// let value = try JSONValueDecoder().decode(Sleep.self, from: .object([("ms", .int(10))]))
+/// let value = try JSONValueDecoder().decode(Sleep.self, from: ["ms": 10])
 /// ```
 public struct JSONValueDecoder: Sendable {
     /// Whether a key the decoded type does not read is ignored instead of refused: for payloads

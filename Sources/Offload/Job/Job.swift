@@ -9,7 +9,7 @@
 /// Untyped, as job files give them (the kind by name, the payload as JSON):
 ///
 /// ```swift
-/// let job = Job(kind: "debug.sleep", payload: .json(["ms": 50]), priority: .high,
+/// let job = Job(kind: "resize", payload: .json(["path": "a.png", "width": 600]), priority: .high,
 ///               timeout: .seconds(1), maxRetries: 2)
 /// ```
 public struct Job: Sendable {

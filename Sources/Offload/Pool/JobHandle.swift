@@ -3,7 +3,7 @@
 /// A typed submission gives a handle whose ``value`` has the handler's output type:
 ///
 /// ```swift
-/// let handle = try await pool.submit(Resize.self, Resize.Payload(path: "a.png", width: 600))
+/// let handle = try await pool.submit(Resize.self, Resize.Payload(path: "a.png", width: 600), priority: .high)
 /// let output: Resize.Output = try await handle.value
 /// ```
 ///

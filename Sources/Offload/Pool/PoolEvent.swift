@@ -1,13 +1,15 @@
-/// Something that happened in a pool, for ``WorkerPool/events()``. Switch over it:
+/// Something that happened in a pool, for ``WorkerPool/events()`` (`let events = pool.events()`).
+/// Switch over it:
 ///
 /// ```swift
-/// for await event in pool.events() {
+/// for await event in events {
 ///     switch event {
 ///     case .workerReady(let worker): print("\(worker.worker) ready, pid \(worker.pid ?? 0)")
 ///     case .jobProgress(let job, let fraction, _): print("\(job.job): \(Int(fraction * 100)) %")
 ///     case .jobCompleted(_, let outcome): print("\(outcome.id) done in \(outcome.runTime)")
 ///     default: break
 ///     }
+///     if event.isFinal { break }
 /// }
 /// ```
 ///

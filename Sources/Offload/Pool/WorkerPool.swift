@@ -6,9 +6,9 @@ import Synchronization
 /// A pool of background workers that runs jobs from a priority queue.
 ///
 /// ```swift
-/// try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(2))) { pool in
-///     let handle = try await pool.submit(Job(kind: "debug.echo", payload: .json(["hello": "world"])))
-///     print(try await handle.value(as: JSONValue.self))
+/// try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(2)), registry: registry) { pool in
+///     let output = try await pool.submit(Resize.self, Resize.Payload(path: "a.png", width: 600)).value
+///     print(output.written)
 /// }
 /// ```
 ///
@@ -95,14 +95,16 @@ public final class WorkerPool: Service, Sendable {
         await waitUntilStopped()
     }
 
-    /// Runs `body` with a running pool, then shuts the pool down gracefully.
+    /// Runs `body` with a running pool, then shuts the pool down gracefully. `body` runs in the
+    /// caller's isolation (the main actor's in a `@main` program), so it may touch the caller's state.
     public static func withPool<T>(
         configuration: PoolConfiguration = PoolConfiguration(),
         registry: HandlerRegistry,
+        isolation: isolated (any Actor)? = #isolation,
         _ body: (WorkerPool) async throws -> T
     ) async throws -> T {
         let pool = try WorkerPool(configuration: configuration, registry: registry)
-        return try await withThrowingTaskGroup(of: Void.self) { group in
+        return try await withThrowingTaskGroup(of: Void.self, isolation: isolation) { group in
             group.addTask { try await pool.run() }
             do {
                 let result = try await body(pool)
@@ -136,7 +138,7 @@ public final class WorkerPool: Service, Sendable {
     ///
     /// ```swift
     /// let handle = try await pool.submit(Resize.self, Resize.Payload(path: "a.png", width: 600), priority: .high)
-    /// let output = try await handle.value   // a Resize.Output
+    /// let output: Resize.Output = try await handle.value
     /// ```
     /// The parameters after the payload are ``Job``'s.
     @discardableResult

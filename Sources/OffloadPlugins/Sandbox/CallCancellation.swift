@@ -5,7 +5,7 @@ import Synchronization
 /// would (the call fails `cancelled`, which the handler reports as `CancellationError`: a
 /// cancelled job ends cancelled, a preempted one goes back to the queue), instead of the worker
 /// waiting for the plugin's own deadline or being abandoned after the grace period.
-package final class CallCancellation: Sendable {
+@_spi(Benchmarks) public final class CallCancellation: Sendable {
     private struct State {
         var cancelled = false
         var watchdog: Watchdog?

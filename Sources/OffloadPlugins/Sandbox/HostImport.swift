@@ -9,7 +9,7 @@ import WasmKit
 ///
 /// ```swift
 /// let clock = HostImport(module: "host", name: "unix_ms", results: [.i64]) { _, _ in
-///     [Int64(Date().timeIntervalSince1970 * 1000)]
+///     [Int64(time(nil)) * 1000]
 /// }
 /// try registry.registerPlugins(directory: "plugins", grants: [clock])
 /// ```

@@ -1,4 +1,4 @@
-package import Offload
+public import Offload
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,23 +8,23 @@ import WasmParser
 /// One call of a plugin operation, in a fresh instance or a kept warm one: the input written into
 /// the plugin's memory through its `alloc`, the operation called under fuel, a memory cap and a
 /// deadline, and the output read back, every guest pointer checked against the memory before
-/// the host reads it.
-package struct SandboxCall {
-    package let plugin: PluginModule
-    package let limits: SandboxLimits
+/// the host reads it. (Benchmarks call it directly, through its SPI.)
+@_spi(Benchmarks) public struct SandboxCall {
+    public let plugin: PluginModule
+    public let limits: SandboxLimits
     /// Lines the plugin logs through `offload.log`.
     package var log: @Sendable (String) -> Void = { _ in }
     /// Progress the plugin reports through `offload.progress` (0…1).
     package var progress: @Sendable (Double) -> Void = { _ in }
 
-    package init(plugin: PluginModule, limits: SandboxLimits) {
+    public init(plugin: PluginModule, limits: SandboxLimits) {
         self.plugin = plugin
         self.limits = limits
     }
 
-    package struct Result {
-        package var output: [UInt8]
-        package var fuelUsed: UInt64
+    public struct Result {
+        public var output: [UInt8]
+        public var fuelUsed: UInt64
     }
 
     /// A refusal by the host while the plugin runs (a log pointer outside memory), carried out
@@ -51,8 +51,8 @@ package struct SandboxCall {
     /// Runs `operation` on `input`: in a fresh instance, or with `warm` in an instance kept from an
     /// earlier call of the same plugin (state carries over; a failed call's instance is dropped).
     /// `cancellation` stops the call when the job is cancelled (it then fails `cancelled`).
-    package func run(operation: PluginManifest.Operation, input: [UInt8], warm: Bool = false,
-                     cancellation: CallCancellation? = nil) throws(OffloadError) -> Result {
+    public func run(operation: PluginManifest.Operation, input: [UInt8], warm: Bool = false,
+                    cancellation: CallCancellation? = nil) throws(OffloadError) -> Result {
         let name = "plugin \(plugin.manifest.id) \(plugin.manifest.version)"
         guard Int(plugin.initialPages) * PluginModule.pageSize <= limits.memoryBytes else {
             throw .plugin(.memoryLimitExceeded, "\(name) starts with \(plugin.initialPages) pages (\((Int(plugin.initialPages) * PluginModule.pageSize) >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB")
@@ -130,7 +130,7 @@ package struct SandboxCall {
 
     /// Instantiates the plugin in a store of its own and drops the instance: what every fresh
     /// call starts with (the benchmark's "instantiate a cached module").
-    package func instantiate() throws {
+    public func instantiate() throws {
         let store = Store(engine: Self.engine)
         store.fuel = Fuel(remaining: limits.fuel)
         _ = try LiveInstance(plugin: plugin, store: store, cap: MemoryCap(bytes: limits.memoryBytes))

@@ -2,7 +2,7 @@
 import Glibc
 #endif
 import Offload
-import OffloadPlugins
+@_spi(Benchmarks) import OffloadPlugins
 
 /// `plugin` (Offload's side): a warm and a fresh-instance call of the `title-case` example plugin
 /// (C, a small JSON transform) beside the same transform in native Swift, and its instantiation

@@ -11,9 +11,11 @@ struct Spawned {
 
     init(_ path: String, _ arguments: [String], environment: [String] = ["PATH=/usr/bin:/bin"]) throws {
         var jobs: [Int32] = [-1, -1], results: [Int32] = [-1, -1]
-        guard pipe2(&jobs, O_CLOEXEC) == 0, pipe2(&results, O_CLOEXEC) == 0 else { throw BenchmarkError("pipe failed") }
-        _ = fcntl(jobs[1], F_SETPIPE_SZ, Int32(512 << 10))
-        _ = fcntl(results[1], F_SETPIPE_SZ, Int32(512 << 10))
+        guard pipe(&jobs) == 0, pipe(&results) == 0 else { throw BenchmarkError("pipe failed") }
+        for fd in jobs + results { _ = fcntl(fd, F_SETFD, FD_CLOEXEC) }
+        // F_SETPIPE_SZ (1031), which Glibc's module does not export.
+        _ = fcntl(jobs[1], 1031, Int32(512 << 10))
+        _ = fcntl(results[1], 1031, Int32(512 << 10))
         let null = open("/dev/null", O_WRONLY | O_CLOEXEC)
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)

@@ -13,11 +13,10 @@ public import Logging
 /// uses; in a worker it never returns, anywhere else it returns at once:
 ///
 /// ```swift
-/// @main struct Server {
-///     static func main() async throws {
-///         WorkerProcess.runIfWorker(registry: .myHandlers)
-///         // … the host: make a pool with `PoolConfiguration(isolation: .process)` …
-///     }
+/// static func main() async throws {
+///     let registry = try makeRegistry()
+///     WorkerProcess.runIfWorker(registry: registry)   // in a worker: runs jobs, never returns
+///     // … the host: a pool with `PoolConfiguration(isolation: .process)` and the same registry …
 /// }
 /// ```
 public enum WorkerProcess {
