@@ -17,5 +17,12 @@ let package = Package(
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         ),
+        // One batch of tiny jobs, for counting instructions under callgrind (benchmarks/instructions.py).
+        // A synchronous main: valgrind 3.19 cannot run an async one (see its source).
+        .executableTarget(
+            name: "TinyJobs",
+            dependencies: [.product(name: "Offload", package: "offload")],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+        ),
     ]
 )

@@ -61,7 +61,7 @@ public struct ImageHandler: JobHandler {
         try OutputFile.write(image.bytes, to: outputDirectory, name: name)
         return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
                       width: spec.width, height: spec.height,
-                      renderMs: image.renderTime.milliseconds, encodeMs: image.encodeTime.milliseconds, frames: image.frames)
+                      renderMs: image.renderTime.reportedMilliseconds, encodeMs: image.encodeTime.reportedMilliseconds, frames: image.frames)
     }
 
     /// `<job id>.<ext>`, distinct for distinct ids (see ``OutputFile/name(for:extension:)``).

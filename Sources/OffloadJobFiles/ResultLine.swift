@@ -2,7 +2,7 @@ public import Offload
 
 /// The lines `offload run` writes: one result per job in `results.jsonl`, one event per line for `--events`.
 public enum ResultLine {
-    /// `{"id":…,"kind":…,"status":…,"attempts":…,"worker":…,"workerPid":…,"waitMs":…,"runMs":…,"result":…,"error":…}`
+    /// `{"id":…,"kind":…,"status":…,"attempts":…,"worker":…,"workerPid":…,"waitMs":…,"queuedMs":…,"runMs":…,"result":…,"error":…}`
     public static func encode(_ outcome: JobOutcome) -> [UInt8] {
         var out: [UInt8] = []
         out.reserveCapacity(192)
@@ -13,8 +13,9 @@ public enum ResultLine {
             ("attempts", .int(Int64(outcome.attempts))),
             ("worker", outcome.worker.map { .string($0.rawValue) } ?? .null),
             ("workerPid", outcome.workerPID.map { .int(Int64($0)) } ?? .null),
-            ("waitMs", .double(rounded(outcome.waitTime.milliseconds))),
-            ("runMs", .double(rounded(outcome.runTime.milliseconds))),
+            ("waitMs", .double(outcome.waitTime.reportedMilliseconds)),
+            ("queuedMs", .double(outcome.queueTime.reportedMilliseconds)),
+            ("runMs", .double(outcome.runTime.reportedMilliseconds)),
         ]
         var result: JSONValue = .null
         var errorValue: JSONValue = outcome.error.map(errorJSON) ?? .null
@@ -48,7 +49,7 @@ public enum ResultLine {
     public static func encode(_ event: PoolEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
             ("event", .string(event.name)),
-            ("t", .double(rounded(event.time.milliseconds))),
+            ("t", .double(event.time.reportedMilliseconds)),
         ]
         if let worker = event.worker { members.append(("worker", .string(worker.rawValue))) }
         if let pid = event.pid { members.append(("pid", .int(Int64(pid)))) }
@@ -62,7 +63,7 @@ public enum ResultLine {
         var willRetry: Bool?
         switch event {
         case .jobProgress(_, let fraction, let message):
-            members.append(("progress", .double(rounded(fraction))))
+            members.append(("progress", .double((fraction * 1_000_000).rounded() / 1_000_000)))
             if let message { members.append(("message", .string(message))) }
         case .stopRequested(_, let reason):
             members.append(("message", .string(reason)))
@@ -90,5 +91,4 @@ public enum ResultLine {
         .object([("code", .string(error.code.rawValue)), ("message", .string(error.message))])
     }
 
-    private static func rounded(_ value: Double) -> Double { (value * 1000).rounded() / 1000 }
 }

@@ -112,7 +112,7 @@ public struct PluginHandler: JobHandler {
                 throw OffloadError.plugin(.invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")
             }
             return Output(output: output, pluginId: plugin.manifest.id, pluginVersion: "\(plugin.manifest.version)", fuelUsed: result.fuelUsed,
-                          durationMs: (ContinuousClock.now - start).milliseconds, logs: logs.lines)
+                          durationMs: (ContinuousClock.now - start).reportedMilliseconds, logs: logs.lines)
         case "trusted", "system":
             let table = job?.executionMode == "system" ? system : trusted
             guard let plugin = table[payload.pluginId], requirement.matches(plugin.version) else {
@@ -124,7 +124,7 @@ public struct PluginHandler: JobHandler {
             let timeout = limits.limits(manifest: .init(), fuel: nil, memoryMb: nil, timeoutMs: job?.timeoutMs).timeout
             let output = try await Self.within(timeout, name: "plugin \(plugin.id) \(plugin.version)") { try await plugin.run(operation, input: input) }
             return Output(output: output, pluginId: plugin.id, pluginVersion: "\(plugin.version)", fuelUsed: nil,
-                          durationMs: (ContinuousClock.now - start).milliseconds, logs: [])
+                          durationMs: (ContinuousClock.now - start).reportedMilliseconds, logs: [])
         case let mode:
             throw OffloadError.plugin(.invalidPayload, "payload.context.executionMode '\(mode)' is not one of sandboxed, trusted, system")
         }

@@ -17,8 +17,12 @@ public struct JobOutcome: Sendable {
     public var worker: WorkerID?
     /// The process id of that worker (the host's own for thread workers).
     public var workerPID: Int32?
-    /// Time the job spent ready in the queue before its last attempt started.
+    /// Time the job spent ready in the queue before its last attempt started: from submission,
+    /// or from the end of its delay or of a retry's back-off.
     public var waitTime: Duration
+    /// Time from submission to the start of the last attempt (to the job's end, when that attempt
+    /// never started): delays, back-offs and earlier attempts included.
+    public var queueTime: Duration
     /// How long the last attempt ran.
     public var runTime: Duration
     /// The handler's output, for a completed job.
@@ -28,8 +32,8 @@ public struct JobOutcome: Sendable {
 
     public init(
         id: JobID, kind: String, priority: Priority = .normal, status: JobStatus, attempts: Int = 0,
-        worker: WorkerID? = nil, workerPID: Int32? = nil, waitTime: Duration = .zero, runTime: Duration = .zero,
-        result: JobResult? = nil, error: OffloadError? = nil
+        worker: WorkerID? = nil, workerPID: Int32? = nil, waitTime: Duration = .zero, queueTime: Duration = .zero,
+        runTime: Duration = .zero, result: JobResult? = nil, error: OffloadError? = nil
     ) {
         self.id = id
         self.kind = kind
@@ -39,6 +43,7 @@ public struct JobOutcome: Sendable {
         self.worker = worker
         self.workerPID = workerPID
         self.waitTime = waitTime
+        self.queueTime = queueTime
         self.runTime = runTime
         self.result = result
         self.error = error

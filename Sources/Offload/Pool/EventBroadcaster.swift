@@ -1,6 +1,10 @@
 import Synchronization
 
 /// Fans pool events out to every subscriber's stream. Costs nothing while nobody listens.
+///
+/// ``emit(_:)`` is called with the pool's main lock held (so events keep their order); it takes
+/// the subscribers' lock and then each stream's own: the main lock always comes first. A stream's
+/// termination handler takes only the subscribers' lock.
 final class EventBroadcaster: Sendable {
     private let subscribers = Mutex<[Int: AsyncStream<PoolEvent>.Continuation]>([:])
     private let nextID = Atomic<Int>(0)

@@ -18,6 +18,7 @@ final class JobRecord: QueueableJob, @unchecked Sendable {
     let metrics: KindMetrics
     /// Attempts started and counted (a preempted attempt is given back).
     var attempts = 0
+    let submittedAt: ContinuousClock.Instant
     /// When the job last became ready.
     var readySince: ContinuousClock.Instant
     var startedAt: ContinuousClock.Instant?
@@ -40,6 +41,7 @@ final class JobRecord: QueueableJob, @unchecked Sendable {
         self.handler = handler
         self.lane = lane
         self.metrics = metrics
+        self.submittedAt = now
         self.readySince = max(job.runAt ?? now, now)
     }
 
@@ -47,10 +49,10 @@ final class JobRecord: QueueableJob, @unchecked Sendable {
         JobInfo(id: job.id, kind: job.kind, priority: job.priority, requiredCapabilities: job.requiredCapabilities)
     }
 
-    func outcome(status: JobStatus, result: JobResult? = nil, error: OffloadError? = nil) -> JobOutcome {
+    func outcome(status: JobStatus, result: JobResult? = nil, error: OffloadError? = nil, now: ContinuousClock.Instant) -> JobOutcome {
         JobOutcome(
-            id: job.id, kind: job.kind, priority: job.priority, status: status, attempts: attempts,
-            worker: worker, workerPID: workerPID, waitTime: lastWait, runTime: lastRun, result: result, error: error)
+            id: job.id, kind: job.kind, priority: job.priority, status: status, attempts: attempts, worker: worker, workerPID: workerPID,
+            waitTime: lastWait, queueTime: (startedAt ?? now) - submittedAt, runTime: lastRun, result: result, error: error)
     }
 }
 
@@ -69,6 +71,8 @@ struct WorkerSlot {
     let startedAt: ContinuousClock.Instant
     var idleSince: ContinuousClock.Instant
     var jobsCompleted = 0
+    /// Jobs handed to the worker so far: the last one's ``Assignment/sequence``.
+    var handedOver = 0
     var busyTime: Duration = .zero
     /// Asked to end; takes no more jobs.
     var stopping = false
@@ -102,7 +106,6 @@ struct PoolEffects {
     var stops: [any Worker] = []
     var abandons: [any Worker] = []
     var resolutions: [(handle: JobTicket, outcome: JobOutcome)] = []
-    var events: [PoolEvent] = []
     var admitted: [CheckedContinuation<Void, Never>] = []
     var stopped: [CheckedContinuation<Void, Never>] = []
     var wakeSupervisor = false
@@ -116,7 +119,6 @@ struct PoolEffects {
         stops += other.stops
         abandons += other.abandons
         resolutions += other.resolutions
-        events += other.events
         admitted += other.admitted
         stopped += other.stopped
         wakeSupervisor = wakeSupervisor || other.wakeSupervisor

@@ -105,7 +105,7 @@ extension PoolState {
         queue.enqueue(record, lane: record.lane, now: now, runAt: due)
         inbox.backlog.add(1, ordering: .relaxed)
         requestWake(at: due, &effects)
-        if eventsOn { effects.events.append(.attemptFailed(jobInfo(record, now), error: error)) }
+        events.emit(.attemptFailed(jobInfo(record, now), error: error))
     }
 
     private func isDraining(before now: ContinuousClock.Instant) -> Bool {
@@ -118,7 +118,7 @@ extension PoolState {
         record.attempts -= 1
         record.startedAt = nil
         counters.preempted += 1
-        if eventsOn { effects.events.append(.jobPreempted(jobInfo(record, now))) }
+        events.emit(.jobPreempted(jobInfo(record, now)))
         queue.enqueue(record, lane: record.lane, now: now, readySince: record.readySince)
         inbox.backlog.add(1, ordering: .relaxed)
     }
@@ -136,16 +136,15 @@ extension PoolState {
         case .cancelled: counters.cancelled += 1
         }
         record.metrics.recordEnd(status: status, run: record.lastRun)
-        let outcome = record.outcome(status: status, result: result, error: error)
+        let outcome = record.outcome(status: status, result: result, error: error, now: now)
         effects.resolutions.append((record.handle, outcome))
-        if eventsOn {
+        if events.isOn {
             let info = jobInfo(record, now)
-            let event: PoolEvent = switch status {
-            case .completed: .jobCompleted(info, outcome)
-            case .failed: .jobFailed(info, outcome)
-            case .cancelled: .jobCancelled(info, outcome)
+            switch status {
+            case .completed: events.emit(.jobCompleted(info, outcome))
+            case .failed: events.emit(.jobFailed(info, outcome))
+            case .cancelled: events.emit(.jobCancelled(info, outcome))
             }
-            effects.events.append(event)
         }
     }
 }

@@ -20,7 +20,7 @@ extension PoolState {
             records[record.id] = record
             queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
             counters.submitted += 1
-            if eventsOn { effects.events.append(.jobQueued(jobInfo(record, now))) }
+            events.emit(.jobQueued(jobInfo(record, now)))
             if let due = record.job.runAt, due > now { requestWake(at: due, &effects) }
         }
     }
@@ -84,14 +84,17 @@ extension PoolState {
         record.stopReason = nil
         record.graceDeadline = nil
         workers[index].state = .busy
-        if workers[index].load == 0 {
-            start(record, on: index, now: now, &effects)
-        } else {
+        workers[index].handedOver += 1
+        let held = workers[index].load > 0
+        if held {
             record.startedAt = nil
             record.deadline = nil
             workers[index].held.append(record)
+        } else {
+            start(record, on: index, now: now, &effects)
         }
-        return Assignment(job: record.job, attempt: record.attempts, handler: record.handler)
+        return Assignment(job: record.job, attempt: record.attempts, handler: record.handler, sequence: workers[index].handedOver,
+                          announcesStart: held)
     }
 
     /// The attempt of `record` starts on worker `index`: its wait ends and its timeout runs.
@@ -103,17 +106,17 @@ extension PoolState {
         waitTimes.record(record.lastWait)
         record.metrics.wait.recordNanoseconds(record.lastWait.nanoseconds)
         if let deadline = record.deadline { requestWake(at: deadline, &effects) }
-        if eventsOn { effects.events.append(.jobStarted(jobInfo(record, now))) }
+        events.emit(.jobStarted(jobInfo(record, now)))
     }
 
-    /// A worker started the job it held behind the one it has just ended.
+    /// A worker started a job it held behind the one it has just ended. Not necessarily the first
+    /// one held: jobs handed to one worker from two threads at once may reach it in either order.
     mutating func jobStarted(_ id: JobID, attempt: Int, worker: WorkerID, now: ContinuousClock.Instant) -> PoolEffects {
         var effects = PoolEffects()
         guard let index = slotIndex(worker), workers[index].running == nil,
-              let next = workers[index].held.first, next.id == id, next.attempts == attempt
+              let held = workers[index].held.firstIndex(where: { $0.id == id && $0.attempts == attempt })
         else { return effects }
-        workers[index].held.removeFirst()
-        start(next, on: index, now: now, &effects)
+        start(workers[index].held.remove(at: held), on: index, now: now, &effects)
         return effects
     }
 
@@ -157,7 +160,7 @@ extension PoolState {
         record.graceDeadline = now + configuration.cancellationGracePeriod
         requestWake(at: record.graceDeadline!, &effects)
         effects.cancels.append((workers[slot].worker, record.id))
-        if eventsOn { effects.events.append(.stopRequested(jobInfo(record, now), reason: message)) }
+        events.emit(.stopRequested(jobInfo(record, now), reason: message))
     }
 
     /// Lets submitters waiting for room in, as far as there is room.
@@ -189,11 +192,9 @@ extension PoolState {
         return (true, effects)
     }
 
-    mutating func progress(of id: JobID, attempt: Int, fraction: Double, message: String?, now: ContinuousClock.Instant) -> PoolEffects {
-        var effects = PoolEffects()
-        guard let record = records[id], record.attempts == attempt, record.startedAt != nil else { return effects }
+    mutating func progress(of id: JobID, attempt: Int, fraction: Double, message: String?, now: ContinuousClock.Instant) {
+        guard let record = records[id], record.attempts == attempt, record.startedAt != nil else { return }
         record.handle.record(JobProgress(fraction: fraction, message: message))
-        if eventsOn { effects.events.append(.jobProgress(jobInfo(record, now), fraction: fraction, message: message)) }
-        return effects
+        events.emit(.jobProgress(jobInfo(record, now), fraction: fraction, message: message))
     }
 }

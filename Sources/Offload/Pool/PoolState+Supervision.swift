@@ -70,13 +70,13 @@ extension PoolState {
         effects.abandons.append(slot.worker)
         record.lastRun = now - (record.startedAt ?? now)
         let isProcess = configuration.isolation == .process
-        if eventsOn {
+        if events.isOn {
             let message = switch (reason, isProcess) {
             case (.timeout, true): "job \(record.id) ran past its timeout; worker \(slot.id) (pid \(slot.worker.pid)) was killed and is replaced"
             case (_, true): "worker \(slot.id) (pid \(slot.worker.pid)) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was killed and is replaced"
             case (_, false): "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
             }
-            effects.events.append(.workerFailed(workerInfo(slot.id, pid: slot.worker.pid, now), job: record.id, message: message, error: nil))
+            events.emit(.workerFailed(workerInfo(slot.id, pid: slot.worker.pid, now), job: record.id, message: message, error: nil))
         }
         let message = isProcess
             ? "the job did not stop when asked; its worker process was killed"

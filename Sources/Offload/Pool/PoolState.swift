@@ -28,7 +28,7 @@ struct PoolState {
     var phase: Phase = .running
     var isStarted = false
     var isPaused = false
-    var eventsOn = false
+    let events = PoolEventLog()
     var capacityWaiters = Deque<CheckedContinuation<Void, Never>>()
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
     var pendingPreemptions = 0
@@ -111,7 +111,7 @@ struct PoolState {
         workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile],
                                   capacity: configuration.workerCapacity, startedAt: now, idleSince: now))
         effects.starts.append(worker)
-        if eventsOn { effects.events.append(.workerStarting(workerInfo(id, pid: nil, now))) }
+        events.emit(.workerStarting(workerInfo(id, pid: nil, now)))
     }
 
     mutating func start(now: ContinuousClock.Instant) -> PoolEffects {
@@ -133,7 +133,7 @@ struct PoolState {
         workers[index].idleSince = now
         consecutiveStartFailures = 0
         respawnAfter = nil
-        if eventsOn { effects.events.append(.workerReady(workerInfo(id, pid: workers[index].worker.pid, now))) }
+        events.emit(.workerReady(workerInfo(id, pid: workers[index].worker.pid, now)))
         if workers[index].stopping || phase == .stopping || phase == .stopped {
             effects.stops.append(workers[index].worker)
         } else {
@@ -147,11 +147,11 @@ struct PoolState {
         var effects = PoolEffects()
         guard let index = slotIndex(id) else { return effects }
         let slot = workers.remove(at: index)
-        if eventsOn {
+        if events.isOn {
             if let cause {
-                effects.events.append(.workerFailed(workerInfo(id, pid: slot.worker.pid, now), job: slot.running?.id, message: cause.message, error: cause))
+                events.emit(.workerFailed(workerInfo(id, pid: slot.worker.pid, now), job: slot.running?.id, message: cause.message, error: cause))
             }
-            effects.events.append(.workerStopped(workerInfo(id, pid: slot.worker.pid, now)))
+            events.emit(.workerStopped(workerInfo(id, pid: slot.worker.pid, now)))
         }
         if let record = slot.running {
             record.lastRun = now - (record.startedAt ?? now)

@@ -253,8 +253,12 @@ public final class WorkerPool: Service, Sendable {
 
     private func locked<T, E: Error>(_ body: (inout PoolState) throws(E) -> T) throws(E) -> T {
         try state.withLock { (state: inout PoolState) throws(E) -> T in
-            state.eventsOn = broadcaster.isListening
-            defer { state.publishFreeWorkers() }
+            state.events.isOn = broadcaster.isListening
+            defer {
+                state.publishFreeWorkers()
+                // Under the lock: events reach the streams in the order the state made them.
+                if !state.events.pending.isEmpty { broadcaster.emit(state.events.take()) }
+            }
             return try body(&state)
         }
     }
@@ -280,7 +284,6 @@ public final class WorkerPool: Service, Sendable {
         for (worker, job) in effects.cancels { worker.cancel(job) }
         for worker in effects.stops { worker.stop() }
         for worker in effects.abandons { worker.abandon() }
-        broadcaster.emit(effects.events)
         for (handle, outcome) in effects.resolutions { handle.resolve(outcome) }
         for waiter in effects.admitted { waiter.resume() }
         if effects.wakeSupervisor { supervisor.wake() }
@@ -295,7 +298,7 @@ extension WorkerPool: BatchingWorkerHost {
     }
 
     func progress(of job: JobID, attempt: Int, fraction: Double, message: String?) {
-        perform(locked { $0.progress(of: job, attempt: attempt, fraction: fraction, message: message, now: .now) })
+        locked { $0.progress(of: job, attempt: attempt, fraction: fraction, message: message, now: .now) }
     }
 
     func finish(_ assignment: Assignment, result: Result<JobResult, any Error>, on worker: any Worker, takeNext: Bool) -> Assignment? {
@@ -314,7 +317,7 @@ extension WorkerPool: BatchingWorkerHost {
                 case .started(let job, let attempt):
                     effects.merge(state.jobStarted(job, attempt: attempt, worker: worker.id, now: now))
                 case .progress(let job, let attempt, let fraction, let message):
-                    effects.merge(state.progress(of: job, attempt: attempt, fraction: fraction, message: message, now: now))
+                    state.progress(of: job, attempt: attempt, fraction: fraction, message: message, now: now)
                 case .finished(let assignment, let result):
                     let (following, more) = state.finish(assignment, result: result, worker: worker.id, takeNext: true, now: now)
                     effects.merge(more)

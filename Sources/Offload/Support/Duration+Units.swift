@@ -8,6 +8,10 @@ extension Duration {
     /// The duration in milliseconds, as a `Double`.
     package var milliseconds: Double { seconds * 1_000 }
 
+    /// The duration in milliseconds to the microsecond, as results and events write it (`18.652`,
+    /// not `18.651888000000003`).
+    package var reportedMilliseconds: Double { (milliseconds * 1_000).rounded() / 1_000 }
+
     /// The duration in whole nanoseconds, saturating.
     package var nanoseconds: Int64 {
         let parts = components

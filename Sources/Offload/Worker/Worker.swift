@@ -4,6 +4,12 @@ struct Assignment: Sendable {
     /// 1 for the first attempt.
     var attempt: Int
     var handler: AnyJobHandler
+    /// The order in which the pool handed the job to its worker (1, 2, …): workers that take
+    /// several jobs at once receive them in this order, whichever threads hand them over.
+    var sequence = 0
+    /// The pool counts the job as waiting behind another on the worker: the worker says when it
+    /// starts it. (A job handed to an idle worker is counted as started at once.)
+    var announcesStart = false
 }
 
 /// A worker as the pool drives it. The pool calls these methods outside its lock; the worker

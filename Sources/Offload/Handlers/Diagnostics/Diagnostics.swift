@@ -40,7 +40,7 @@ struct SleepHandler: JobHandler {
             try await Task.sleep(until: start + total * step / steps, clock: .continuous)
             if steps > 1 { context.reportProgress(Double(step) / Double(steps)) }
         }
-        return Output(sleptMs: (ContinuousClock.now - start).milliseconds)
+        return Output(sleptMs: (ContinuousClock.now - start).reportedMilliseconds)
     }
 }
 
@@ -64,7 +64,7 @@ struct SpinHandler: JobHandler {
             iterations += 1
             try context.checkCancellation()
         }
-        return Output(spunMs: (ContinuousClock.now - start).milliseconds, iterations: iterations + Int(accumulator & 1) * 0)
+        return Output(spunMs: (ContinuousClock.now - start).reportedMilliseconds, iterations: iterations + Int(accumulator & 1) * 0)
     }
 }
 

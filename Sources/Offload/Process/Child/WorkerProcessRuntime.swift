@@ -114,7 +114,11 @@ final class WorkerProcessRuntime: WorkerHost {
             state.running = (job.id, wire.attempt)
             return true
         }
-        if runNow { worker.deliver(assignment) }
+        if runNow {
+            // The host thought this job would wait behind another (whose end crossed this job on the way).
+            if wire.announcesStart { writer.send(.jobStarted(id: wire.id, attempt: wire.attempt)) }
+            worker.deliver(assignment)
+        }
     }
 
     private func cancel(_ id: JobID, attempt: Int, worker: ThreadWorker) {

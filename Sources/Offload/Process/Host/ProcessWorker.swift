@@ -33,6 +33,11 @@ final class ProcessWorker: Worker {
         var writer: FrameWriter?
         /// Jobs handed over and not yet answered, in order: the first is the one running.
         var delivered = Deque<Assignment>()
+        /// The next ``Assignment/sequence`` to write: jobs handed over from two threads at once
+        /// go out in the pool's order, not in the order the threads get here.
+        var nextSequence = 1
+        /// Jobs that came before their turn, with their frames (`nil`: refused before sending).
+        var early: [Int: (Assignment, WireMessage?)] = [:]
         var killReason: KillReason?
         var stopRequested = false
         var abandoned = false
@@ -61,29 +66,38 @@ final class ProcessWorker: Worker {
 
     func deliver(_ assignment: Assignment) { deliver([assignment]) }
 
-    /// Sends jobs to the child in one write.
+    /// Sends jobs to the child in one write, in the order the pool handed them over.
     private func deliver(_ assignments: [Assignment]) {
-        var pending = assignments
-        var frames: [WireMessage] = []
-        var sent: [Assignment] = []
-        while !pending.isEmpty {
-            let assignment = pending.removeFirst()
+        var pending = Deque(assignments)
+        var encoded: [(Assignment, WireMessage?)] = []
+        while let assignment = pending.popFirst() {
             do throws(OffloadError) {
                 let payload = try assignment.job.payload.jsonBytes()
                 // Refused here, as it is: a frame over the limit would end the worker as a protocol error.
                 try limits.checkPayload(bytes: payload.count)
-                frames.append(.job(WireJob(id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
-                                           priority: assignment.job.priority, payload: payload,
-                                           ignoresUnknownKeys: assignment.job.payload.ignoresUnknownKeys)))
-                sent.append(assignment)
+                encoded.append((assignment, .job(WireJob(
+                    id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind, priority: assignment.job.priority,
+                    payload: payload, ignoresUnknownKeys: assignment.job.payload.ignoresUnknownKeys, announcesStart: assignment.announcesStart))))
             } catch {
                 // The job cannot cross to the worker; its attempt fails here and the worker takes the next.
+                encoded.append((assignment, nil))
                 if let next = host.finish(assignment, result: .failure(error), on: self, takeNext: true) { pending.append(next) }
             }
         }
-        guard !sent.isEmpty, let writer = state.withLock({ $0.writer }) else { return }
-        let outcome = writer.send(contentsOf: frames) {
-            state.withLock { $0.delivered.append(contentsOf: sent) }
+        guard let writer = state.withLock({ $0.writer }) else { return }
+        let outcome = writer.send {
+            state.withLock { state in
+                for entry in encoded { state.early[entry.0.sequence] = entry }
+                var frames: [WireMessage] = []
+                while let (assignment, frame) = state.early.removeValue(forKey: state.nextSequence) {
+                    state.nextSequence += 1
+                    if let frame {
+                        frames.append(frame)
+                        state.delivered.append(assignment)
+                    }
+                }
+                return frames
+            }
         }
         // A failed write means the child is gone (its reader reports the exit and the jobs with
         // it); a stalled one, that it has not read for a heartbeat timeout (stopped): kill it.

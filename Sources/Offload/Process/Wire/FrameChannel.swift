@@ -29,13 +29,18 @@ final class FrameWriter: Sendable {
     @discardableResult
     func send(_ messages: WireMessage...) -> Bool { send(contentsOf: messages) == .written }
 
-    /// Sends `messages` in one write, running `beforeWriting` first under the writer's lock (so
-    /// that what it records is in the order of the frames on the wire).
+    /// Sends `messages` in one write.
     @discardableResult
-    func send(contentsOf messages: [WireMessage], beforeWriting: () -> Void = {}) -> WriteOutcome {
+    func send(contentsOf messages: [WireMessage]) -> WriteOutcome { send { messages } }
+
+    /// Sends in one write the messages `make` gives, calling it under the writer's lock: so that
+    /// what it records, and what it chooses to send, is in the order of the frames on the wire.
+    @discardableResult
+    func send(_ make: () -> [WireMessage]) -> WriteOutcome {
         lock.withLock { state in
-            beforeWriting()
+            let messages = make()
             guard !state.closed else { return .failed }
+            guard !messages.isEmpty else { return .written }
             state.buffer.removeAll(keepingCapacity: true)
             for message in messages { message.encode(into: &state.buffer) }
             return writeAll(state.buffer)

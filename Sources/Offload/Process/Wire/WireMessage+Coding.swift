@@ -18,7 +18,7 @@ extension WireMessage {
             body.u32(UInt32(job.attempt))
             body.string(job.kind)
             body.u8(UInt8(job.priority.rawValue))
-            body.u8(job.ignoresUnknownKeys ? 1 : 0)
+            body.u8((job.ignoresUnknownKeys ? 1 : 0) | (job.announcesStart ? 2 : 0))
             body.blob(job.payload)
         case .jobStarted(let id, let attempt), .cancel(let id, let attempt):
             body.string(id)
@@ -96,9 +96,9 @@ extension WireMessage {
             let level = try reader.u8("priority")
             guard let priority = Priority(rawValue: Int(level)) else { throw WireError(.malformed("priority level \(level)")) }
             let flags = try reader.u8("flags")
-            guard flags <= 1 else { throw WireError(.malformed("job flags \(flags)")) }
+            guard flags & ~3 == 0 else { throw WireError(.malformed("job flags \(flags)")) }
             message = .job(WireJob(id: id, attempt: attempt, kind: kindName, priority: priority, payload: try reader.blob("payload"),
-                                   ignoresUnknownKeys: flags == 1))
+                                   ignoresUnknownKeys: flags & 1 != 0, announcesStart: flags & 2 != 0))
         case .jobStarted:
             message = .jobStarted(id: try reader.string("job id"), attempt: try reader.attempt())
         case .cancel:

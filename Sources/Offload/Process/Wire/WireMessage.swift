@@ -71,6 +71,9 @@ struct WireJob: Equatable, Sendable {
     var payload: [UInt8]
     /// Keys the payload type does not read are ignored, not refused.
     var ignoresUnknownKeys = false
+    /// The host counts the job as held behind another: the worker sends `jobStarted` when it
+    /// starts it, even when it finds itself idle by then.
+    var announcesStart = false
 }
 
 /// Why an attempt failed in a worker process.
