@@ -107,6 +107,12 @@ import Testing
             #expect(parts[2].first == "7", "version 7: \(id)")
             #expect("89ab".contains(parts[3].first!), "RFC variant: \(id)")
         }
+        // The first 48 bits are the time in milliseconds since 1970.
+        var clock = timespec()
+        clock_gettime(CLOCK_REALTIME, &clock)
+        let now = Int64(clock.tv_sec) * 1_000 + Int64(clock.tv_nsec) / 1_000_000
+        let stamp = Int64(String(ids.last!.filter { $0 != "-" }.prefix(12)), radix: 16)!
+        #expect(abs(now - stamp) < 5_000, "\(ids.last!) is not of now (\(now) ms)")
         // Milliseconds first: ids made later sort later.
         let earlier = JobID.generate().rawValue
         usleep(2_000)

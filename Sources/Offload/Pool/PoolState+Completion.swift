@@ -59,11 +59,11 @@ extension PoolState {
             }
         }
 
-        if phase == .running && !workers[index].stopping && shouldRecycle(index, now: now) {
+        if phase.isRunning && !workers[index].stopping && shouldRecycle(index, now: now) {
             workers[index].stopping = true
             replaceIfNeeded(now: now, &effects)
         }
-        if phase == .stopping || workers[index].stopping {
+        if phase.isStopping || workers[index].stopping {
             effects.stops.append(workers[index].worker)
             finishStoppingIfDone(now: now, &effects)
             return (nil, effects)
@@ -92,7 +92,7 @@ extension PoolState {
     /// Schedules another attempt after the backoff, or ends the job failed.
     mutating func failOrRetry(_ record: JobRecord, _ error: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         let mayRetry = error.isRetryable && record.attempts <= record.job.maxRetries
-            && (phase == .running || isDraining(before: now))
+            && (phase.isRunning || isDraining(before: now))
         guard mayRetry else {
             finalize(record, .failed, error: error, now: now, &effects)
             return

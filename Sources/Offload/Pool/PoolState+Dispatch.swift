@@ -27,13 +27,15 @@ extension PoolState {
 
     /// Publishes how many workers are free, for submitters deciding whether to dispatch.
     func publishFreeWorkers() {
-        inbox.freeWorkers.store(workers.reduce(0) { $0 + ($1.isFree ? 1 : 0) }, ordering: .sequentiallyConsistent)
+        var free = 0
+        for slot in workers where slot.isFree { free += 1 }
+        inbox.freeWorkers.store(free, ordering: .sequentiallyConsistent)
     }
 
     /// Hands ready jobs to free workers, as the policy chooses, then preempts for waiting critical work.
     mutating func dispatch(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         drainInbox(now: now, &effects)
-        guard isStarted, !isPaused, phase != .stopped, phase != .stopping else { return }
+        guard isStarted, !isPaused, phase.handsOutJobs else { return }
         queue.releaseDue(now: now)
         while queue.readyCount > 0, workers.contains(where: \.isFree) {
             let free = workers.indices.filter { workers[$0].isFree }
@@ -64,7 +66,7 @@ extension PoolState {
 
     /// The next job for a worker that has just become free, taken directly (no hand-off).
     mutating func nextJob(for index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Assignment? {
-        guard isStarted, !isPaused, phase != .stopped, phase != .stopping, workers[index].isFree else { return nil }
+        guard isStarted, !isPaused, phase.handsOutJobs, workers[index].isFree else { return nil }
         // Publish this worker as free before draining, so a job appended meanwhile is not missed.
         publishFreeWorkers()
         drainInbox(now: now, &effects)
@@ -123,7 +125,7 @@ extension PoolState {
     /// When critical jobs wait and no worker is free: start a worker if the pool may grow,
     /// else ask the worker running the least urgent (and most recently started) job to give way.
     mutating func preemptIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard configuration.preemption, phase == .running else { return }
+        guard configuration.preemption, phase.isRunning else { return }
         var waiting = queue.readyCount(of: .critical) - pendingPreemptions
         guard waiting > 0, let critical = queue.peek(now: now), critical.priority == .critical else { return }
         let starting = workers.filter { $0.state == .initializing && !$0.stopping }.count

@@ -9,7 +9,7 @@ extension PoolState {
         enforceDeadlines(now: now, &effects)
         recycleAged(now: now, &effects)
         if respawnAfter != nil { replaceIfNeeded(now: now, &effects) }
-        if isStarted && phase == .running && now >= nextScaleCheck {
+        if isStarted && phase.isRunning && now >= nextScaleCheck {
             scale(now: now, &effects)
             nextScaleCheck = now + configuration.scaling.checkInterval
         }
@@ -22,7 +22,7 @@ extension PoolState {
 
     private mutating func nextWake(now: ContinuousClock.Instant) -> ContinuousClock.Instant {
         var wake = now + .seconds(1)
-        if isStarted && phase == .running { wake = min(wake, nextScaleCheck) }
+        if isStarted && phase.isRunning { wake = min(wake, nextScaleCheck) }
         if let due = queue.nextDueTime() { wake = min(wake, due) }
         for slot in workers {
             guard let record = slot.running else { continue }
@@ -109,7 +109,7 @@ extension PoolState {
 
     /// Ends, and replaces, idle workers past their lifetime.
     private mutating func recycleAged(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard configuration.maxLifetime != nil, phase == .running else { return }
+        guard configuration.maxLifetime != nil, phase.isRunning else { return }
         for index in workers.indices where workers[index].isIdle && shouldRecycle(index, now: now) {
             workers[index].stopping = true
             effects.stops.append(workers[index].worker)
@@ -146,7 +146,7 @@ extension PoolState {
     /// Stops taking jobs; queued and running jobs may finish until `timeout` has passed.
     mutating func beginShutdown(timeout: Duration, now: ContinuousClock.Instant) -> PoolEffects {
         var effects = PoolEffects()
-        guard phase == .running else { return effects }
+        guard phase.isRunning else { return effects }
         // A pool that has not started yet drains when `run()` starts it.
         phase = .draining(deadline: now + timeout, expired: false)
         inbox.accepting.store(false, ordering: .sequentiallyConsistent)
@@ -193,7 +193,7 @@ extension PoolState {
     }
 
     mutating func finishStoppingIfDone(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard phase == .stopping, workers.isEmpty else { return }
+        guard phase.isStopping, workers.isEmpty else { return }
         phase = .stopped
         effects.stopped.append(contentsOf: stopWaiters)
         stopWaiters.removeAll()

@@ -11,6 +11,17 @@ struct PoolState {
         /// No job left; waiting for workers to exit.
         case stopping
         case stopped
+
+        var isRunning: Bool { if case .running = self { true } else { false } }
+        /// Running or draining: jobs are still handed out.
+        var handsOutJobs: Bool {
+            switch self {
+            case .running, .draining: true
+            case .stopping, .stopped: false
+            }
+        }
+        var isStopping: Bool { if case .stopping = self { true } else { false } }
+        var isStopped: Bool { if case .stopped = self { true } else { false } }
     }
 
     let configuration: PoolConfiguration
@@ -90,7 +101,7 @@ struct PoolState {
         }
     }
 
-    var acceptsJobs: Bool { phase == .running }
+    var acceptsJobs: Bool { phase.isRunning }
 
     var isFull: Bool {
         guard let capacity = configuration.capacity else { return false }
@@ -109,7 +120,7 @@ struct PoolState {
         let id = WorkerID("w\(nextWorkerNumber)")
         let worker = makeWorker(id, profiles[profile])
         workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile],
-                                  capacity: configuration.workerCapacity, startedAt: now, idleSince: now))
+                                  capacity: configuration.workerCapacity, startedAt: now))
         effects.starts.append(worker)
         events.emit(.workerStarting(workerInfo(id, pid: nil, now)))
     }
@@ -134,7 +145,7 @@ struct PoolState {
         consecutiveStartFailures = 0
         respawnAfter = nil
         events.emit(.workerReady(workerInfo(id, pid: workers[index].worker.pid, now)))
-        if workers[index].stopping || phase == .stopping || phase == .stopped {
+        if workers[index].stopping || !phase.handsOutJobs {
             effects.stops.append(workers[index].worker)
         } else {
             dispatch(now: now, &effects)
@@ -168,7 +179,7 @@ struct PoolState {
         }
         replaceIfNeeded(now: now, &effects)
         // A worker that died unasked is replaced at once while work waits, not at the next scaling check.
-        if !slot.stopping && phase == .running && queue.readyCount > 0 && respawnAfter == nil
+        if !slot.stopping && phase.isRunning && queue.readyCount > 0 && respawnAfter == nil
             && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers {
             spawnWorker(profile: slot.profile, now: now, &effects)
         }
@@ -212,7 +223,7 @@ struct PoolState {
 
     /// Keeps the minimum number of workers while the pool runs.
     mutating func replaceIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard isStarted, phase == .running || !records.isEmpty, phase != .stopping, phase != .stopped else { return }
+        guard isStarted, phase.isRunning || !records.isEmpty, phase.handsOutJobs else { return }
         if let respawnAfter, now < respawnAfter { return }
         let live = workers.filter { !$0.stopping }
         for profile in profiles.indices where !live.contains(where: { $0.profile == profile }) {

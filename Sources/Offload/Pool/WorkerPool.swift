@@ -68,7 +68,7 @@ public final class WorkerPool: Service, Sendable {
         supervisor.start { [self] in
             let (effects, next, stopped, gauges) = locked { state in
                 let (effects, next) = state.tick(now: .now)
-                return (effects, next, state.phase == .stopped, state.gaugeReadings)
+                return (effects, next, state.phase.isStopped, state.gaugeReadings)
             }
             recorder.recordGauges(gauges)
             perform(effects)
@@ -270,7 +270,7 @@ public final class WorkerPool: Service, Sendable {
     private func waitUntilStopped() async {
         await withCheckedContinuation { continuation in
             let stopped = locked { state -> Bool in
-                if state.phase == .stopped { return true }
+                if state.phase.isStopped { return true }
                 state.stopWaiters.append(continuation)
                 return false
             }
