@@ -128,7 +128,6 @@ extension PoolState {
         _ record: JobRecord, _ status: JobStatus, result: JobResult? = nil, error: OffloadError? = nil,
         now: ContinuousClock.Instant, _ effects: inout PoolEffects
     ) {
-        records[record.id] = nil
         inbox.forget(record.id)
         switch status {
         case .completed: counters.completed += 1

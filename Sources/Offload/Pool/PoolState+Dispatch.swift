@@ -12,12 +12,10 @@ extension PoolState {
             case .stopping, .stopped: false
             }
             guard open else {
-                records[record.id] = record
                 inbox.backlog.subtract(1, ordering: .relaxed)
                 finalize(record, .cancelled, error: OffloadError(.shuttingDown, "the pool shut down before the job was queued"), now: now, &effects)
                 continue
             }
-            records[record.id] = record
             queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
             counters.submitted += 1
             events.emit(.jobQueued(jobInfo(record, now)))
@@ -37,31 +35,37 @@ extension PoolState {
         drainInbox(now: now, &effects)
         guard isStarted, !isPaused, phase.handsOutJobs else { return }
         queue.releaseDue(now: now)
-        while queue.readyCount > 0, workers.contains(where: \.isFree) {
-            let free = workers.indices.filter { workers[$0].isFree }
-            if free.isEmpty { break }
-            guard let record = queue.peek(now: now, where: { lane in free.contains { lane.isServed(by: workers[$0].capabilities) } })
-            else { break }
-            // Workers holding fewer jobs come first: prefetch fills a worker only when none is emptier.
-            let able = free.filter { record.lane.isServed(by: workers[$0].capabilities) }
-            let lightest = able.map { workers[$0].load }.min() ?? 0
-            let candidates = able.filter { workers[$0].load == lightest }
-            let chosen: Int
-            if candidates.count == 1 {
-                chosen = candidates[0]
-            } else {
-                let infos = candidates.map { workers[$0].info }
-                guard let id = policy.selectWorker(for: record.info, among: infos),
-                      let index = candidates.first(where: { workers[$0].id == id })
-                else { break }
-                chosen = index
-            }
-            _ = queue.remove(record.id)
+        let slots = workers
+        let servable = { (lane: QueueLane) in slots.contains { $0.isFree && lane.isServed(by: $0.capabilities) } }
+        while queue.readyCount > 0, let record = queue.peek(now: now, where: servable), let chosen = chooseWorker(for: record) {
+            _ = queue.dequeue(now: now, where: servable)
             let assignment = assign(record, to: chosen, now: now, &effects)
             effects.deliveries.append((workers[chosen].worker, assignment))
         }
         preemptIfNeeded(now: now, &effects)
         admitWaitingSubmitters(&effects)
+    }
+
+    /// The free worker that takes `record`: of those able to, the ones holding fewest jobs (prefetch
+    /// fills a worker only when none is emptier), and among those the policy's choice.
+    private mutating func chooseWorker(for record: JobRecord) -> Int? {
+        var lightest = Int.max
+        var tied = 0
+        var first = -1
+        for index in workers.indices where workers[index].isFree && record.lane.isServed(by: workers[index].capabilities) {
+            let load = workers[index].load
+            if load < lightest {
+                (lightest, tied, first) = (load, 1, index)
+            } else if load == lightest {
+                tied += 1
+            }
+        }
+        if tied <= 1 { return tied == 1 ? first : nil }
+        let candidates = workers.indices.filter { index in
+            workers[index].isFree && workers[index].load == lightest && record.lane.isServed(by: workers[index].capabilities)
+        }
+        guard let id = policy.selectWorker(for: record.info, among: candidates.map { workers[$0].info }) else { return nil }
+        return candidates.first { workers[$0].id == id }
     }
 
     /// The next job for a worker that has just become free, taken directly (no hand-off).
@@ -180,7 +184,7 @@ extension PoolState {
     mutating func cancel(_ id: JobID, now: ContinuousClock.Instant) -> (Bool, PoolEffects) {
         var effects = PoolEffects()
         drainInbox(now: now, &effects)
-        guard let record = records[id] else { return (false, effects) }
+        guard let record = inbox.record(id) else { return (false, effects) }
         if queue.remove(id) != nil {
             inbox.backlog.subtract(1, ordering: .relaxed)
             finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled before it started"), now: now, &effects)
@@ -195,7 +199,7 @@ extension PoolState {
     }
 
     mutating func progress(of id: JobID, attempt: Int, fraction: Double, message: String?, now: ContinuousClock.Instant) {
-        guard let record = records[id], record.attempts == attempt, record.startedAt != nil else { return }
+        guard let record = inbox.record(id), record.attempts == attempt, record.startedAt != nil else { return }
         record.handle.record(JobProgress(fraction: fraction, message: message))
         events.emit(.jobProgress(jobInfo(record, now), fraction: fraction, message: message))
     }

@@ -183,7 +183,7 @@ extension PoolState {
 
     /// Once a draining pool holds no job, its workers are told to end.
     mutating func checkDrained(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard case .draining = phase, records.isEmpty, !inbox.hasArrivals else { return }
+        guard case .draining = phase, inbox.isEmpty else { return }
         phase = .stopping
         for index in workers.indices where !workers[index].stopping {
             workers[index].stopping = true

@@ -33,7 +33,6 @@ struct PoolState {
     var scaler: Scaler
     let inbox: SubmissionInbox
     var queue: JobQueue<JobRecord>
-    var records: [JobID: JobRecord] = [:]
     var workers: [WorkerSlot] = []
     var nextWorkerNumber = 0
     var phase: Phase = .running
@@ -223,7 +222,7 @@ struct PoolState {
 
     /// Keeps the minimum number of workers while the pool runs.
     mutating func replaceIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard isStarted, phase.isRunning || !records.isEmpty, phase.handsOutJobs else { return }
+        guard isStarted, phase.isRunning || !inbox.isEmpty, phase.handsOutJobs else { return }
         if let respawnAfter, now < respawnAfter { return }
         let live = workers.filter { !$0.stopping }
         for profile in profiles.indices where !live.contains(where: { $0.profile == profile }) {

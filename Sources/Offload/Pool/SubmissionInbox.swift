@@ -10,8 +10,9 @@ import Synchronization
 final class SubmissionInbox: Sendable {
     private struct State {
         var arrivals: [JobRecord] = []
-        /// Ids of every job submitted and not yet ended, to refuse duplicates at once.
-        var ids: Set<JobID> = []
+        /// Every job submitted and not yet ended: duplicates are refused at once, and the pool
+        /// finds a job by its id here (the one table keyed by id outside the queue).
+        var live: [JobID: JobRecord] = [:]
     }
 
     private let state = Mutex<State>(State())
@@ -27,7 +28,11 @@ final class SubmissionInbox: Sendable {
     func add(_ record: JobRecord) -> Bool {
         let id = record.id
         let added = state.withLock { state -> Bool in
-            guard state.ids.insert(id).inserted else { return false }
+            // One lookup in the common case; a duplicate (rare) puts the first job back.
+            if let first = state.live.updateValue(record, forKey: id) {
+                state.live[id] = first
+                return false
+            }
             state.arrivals.append(record)
             return true
         }
@@ -39,7 +44,13 @@ final class SubmissionInbox: Sendable {
     }
 
     /// Whether a job with this id is in the pool.
-    func contains(_ id: JobID) -> Bool { state.withLock { $0.ids.contains(id) } }
+    func contains(_ id: JobID) -> Bool { state.withLock { $0.live[id] != nil } }
+
+    /// The job with this id, if it is in the pool.
+    func record(_ id: JobID) -> JobRecord? { state.withLock { $0.live[id] } }
+
+    /// Whether the pool holds no job at all, arrived or not.
+    var isEmpty: Bool { state.withLock { $0.live.isEmpty } }
 
     /// Takes every arrival, oldest first.
     func takeArrivals() -> [JobRecord] {
@@ -56,6 +67,6 @@ final class SubmissionInbox: Sendable {
 
     /// Frees the id of a job that ended.
     func forget(_ id: JobID) {
-        _ = state.withLock { $0.ids.remove(id) }
+        _ = state.withLock { $0.live.removeValue(forKey: id) }
     }
 }

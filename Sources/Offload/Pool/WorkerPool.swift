@@ -190,9 +190,11 @@ public final class WorkerPool: Service, Sendable {
         guard inbox.add(record) else {
             throw OffloadError(.duplicateJob, "a job with id '\(job.id)' is already queued or running")
         }
-        // A free worker (or a run-at time the supervisor must learn) needs the main lock now;
-        // otherwise the next worker to end a job takes this one from the inbox.
-        if inbox.freeWorkers.load(ordering: .sequentiallyConsistent) > 0 || job.runAt != nil {
+        // A free worker, a run-at time the supervisor must learn, or a critical job that may
+        // preempt needs the main lock now; otherwise the next worker to end a job takes this one
+        // from the inbox.
+        if inbox.freeWorkers.load(ordering: .sequentiallyConsistent) > 0 || job.runAt != nil
+            || (job.priority == .critical && configuration.preemption) {
             perform(locked { state -> PoolEffects in
                 var effects = PoolEffects()
                 state.dispatch(now: .now, &effects)

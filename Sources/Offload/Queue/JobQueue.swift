@@ -115,18 +115,20 @@ public struct JobQueue<Element: QueueableJob> {
         _ element: Element, lane: QueueLane = .any, now: ContinuousClock.Instant,
         runAt: ContinuousClock.Instant? = nil, readySince: ContinuousClock.Instant? = nil
     ) {
-        precondition(members[element.id] == nil, "job \(element.id) is already queued")
         let laneNumber = self.laneNumber(lane)
         nextSequence += 1
-        let nowNanos = nanos(now)
+        let member: Member
         if let runAt, runAt > now {
-            let due = nanos(runAt)
-            members[element.id] = Member(element: element, sequence: nextSequence, lane: laneNumber, isDelayed: true, readySince: due)
-            delayed.insert(DelayedEntry(due: due, sequence: nextSequence, id: element.id))
+            member = Member(element: element, sequence: nextSequence, lane: laneNumber, isDelayed: true, readySince: nanos(runAt))
         } else {
-            let since = readySince.map(nanos) ?? nowNanos
-            let member = Member(element: element, sequence: nextSequence, lane: laneNumber, isDelayed: false, readySince: since)
-            members[element.id] = member
+            member = Member(element: element, sequence: nextSequence, lane: laneNumber, isDelayed: false,
+                            readySince: readySince.map(nanos) ?? nanos(now))
+        }
+        let previous = members.updateValue(member, forKey: element.id)
+        precondition(previous == nil, "job \(element.id) is already queued")
+        if member.isDelayed {
+            delayed.insert(DelayedEntry(due: member.readySince, sequence: member.sequence, id: element.id))
+        } else {
             pushReady(member)
         }
     }
@@ -159,8 +161,8 @@ public struct JobQueue<Element: QueueableJob> {
     /// The job ``dequeue(now:where:)`` would return, left in place.
     public mutating func peek(now: ContinuousClock.Instant, where canServe: (QueueLane) -> Bool = { _ in true }) -> Element? {
         releaseDue(now: now)
-        guard let lane = bestLane(where: canServe), let entry = ready[lane].min else { return nil }
-        return members[entry.id]?.element
+        guard let lane = bestLane(where: canServe) else { return nil }
+        return liveTop(lane)?.member.element
     }
 
     /// Removes a queued job (ready or delayed) and returns it; `nil` when it is not in the queue.
@@ -216,17 +218,20 @@ public struct JobQueue<Element: QueueableJob> {
 
     /// The lane whose best live job ranks first among the lanes `canServe` accepts.
     private mutating func bestLane(where canServe: (QueueLane) -> Bool) -> Int? {
+        // One lane (no job needs capabilities) is the common case.
+        if ready.count == 1 { return canServe(lanes[0]) && liveTop(0) != nil ? 0 : nil }
         var best: (lane: Int, entry: ReadyEntry)?
         for lane in ready.indices where canServe(lanes[lane]) {
-            guard let top = liveTop(lane) else { continue }
+            guard let top = liveTop(lane)?.entry else { continue }
             if best == nil || top < best!.entry { best = (lane, top) }
         }
         return best?.lane
     }
 
-    private mutating func liveTop(_ lane: Int) -> ReadyEntry? {
+    /// The best live entry of a lane and its member; entries of removed jobs are dropped on the way.
+    private mutating func liveTop(_ lane: Int) -> (entry: ReadyEntry, member: Member)? {
         while let top = ready[lane].min {
-            if let member = members[top.id], member.sequence == top.sequence, !member.isDelayed { return top }
+            if let member = members[top.id], member.sequence == top.sequence, !member.isDelayed { return (top, member) }
             _ = ready[lane].popMin()
             stale = max(stale - 1, 0)
         }

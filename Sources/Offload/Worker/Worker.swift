@@ -1,15 +1,27 @@
 /// A job handed to a worker: the job, its attempt number and the handler that runs it.
-struct Assignment: Sendable {
-    var job: Job
+///
+/// A class: an assignment passes through several hands (the pool's effects, a worker's mailbox,
+/// a process worker's list of jobs held) and a reference is one retain where a copy of the job
+/// was one per field.
+final class Assignment: Sendable {
+    let job: Job
     /// 1 for the first attempt.
-    var attempt: Int
-    var handler: AnyJobHandler
+    let attempt: Int
+    let handler: AnyJobHandler
     /// The order in which the pool handed the job to its worker (1, 2, …): workers that take
     /// several jobs at once receive them in this order, whichever threads hand them over.
-    var sequence = 0
+    let sequence: Int
     /// The pool counts the job as waiting behind another on the worker: the worker says when it
     /// starts it. (A job handed to an idle worker is counted as started at once.)
-    var announcesStart = false
+    let announcesStart: Bool
+
+    init(job: Job, attempt: Int, handler: AnyJobHandler, sequence: Int = 0, announcesStart: Bool = false) {
+        self.job = job
+        self.attempt = attempt
+        self.handler = handler
+        self.sequence = sequence
+        self.announcesStart = announcesStart
+    }
 }
 
 /// A worker as the pool drives it. The pool calls these methods outside its lock; the worker

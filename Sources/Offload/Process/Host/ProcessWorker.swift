@@ -302,7 +302,8 @@ final class ProcessWorker: Worker {
 
     private func finish(_ id: String, _ attempt: Int, _ result: Result<JobResult, any Error>, reports: inout [WorkerReport]) -> String? {
         let assignment = state.withLock { state -> Assignment? in
-            guard let index = state.delivered.firstIndex(where: { $0.job.id.rawValue == id && $0.attempt == attempt }) else { return nil }
+            // The answer is nearly always for the first job held.
+            guard let index = state.delivered.firstIndex(where: { $0.attempt == attempt && $0.job.id.rawValue == id }) else { return nil }
             return state.delivered.remove(at: index)
         }
         guard let assignment else { return "a result for job '\(id)' attempt \(attempt), which it was not running" }
