@@ -29,6 +29,8 @@ final class JobRecord: QueueableJob, @unchecked Sendable {
     var graceDeadline: ContinuousClock.Instant?
     /// The job already ignored a preemption; it is not asked again.
     var refusedPreemption = false
+    /// The job has its outcome: it must not end again.
+    var hasEnded = false
     var lastWait: Duration = .zero
     var lastRun: Duration = .zero
 

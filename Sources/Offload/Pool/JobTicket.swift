@@ -5,7 +5,8 @@ import Synchronization
 /// shares it.
 final class JobTicket: Sendable {
     let id: JobID
-    private let pool: WorkerPool
+    /// Cancels the job in its pool.
+    private let canceller: @Sendable (JobID) -> Bool
     private let state = Mutex(State())
 
     private struct State {
@@ -14,9 +15,9 @@ final class JobTicket: Sendable {
         var progress: JobProgress?
     }
 
-    init(id: JobID, pool: WorkerPool) {
+    init(id: JobID, cancel: @escaping @Sendable (JobID) -> Bool) {
         self.id = id
-        self.pool = pool
+        self.canceller = cancel
     }
 
     var outcome: JobOutcome {
@@ -37,7 +38,7 @@ final class JobTicket: Sendable {
 
     var progress: JobProgress? { state.withLock { $0.progress } }
 
-    func cancel() -> Bool { pool.cancel(id) }
+    func cancel() -> Bool { canceller(id) }
 
     func resolve(_ outcome: JobOutcome) {
         let waiters = state.withLock { state -> [CheckedContinuation<JobOutcome, Never>] in

@@ -128,6 +128,8 @@ extension PoolState {
         _ record: JobRecord, _ status: JobStatus, result: JobResult? = nil, error: OffloadError? = nil,
         now: ContinuousClock.Instant, _ effects: inout PoolEffects
     ) {
+        precondition(!record.hasEnded, "job \(record.id) ended twice")
+        record.hasEnded = true
         inbox.forget(record.id)
         switch status {
         case .completed: counters.completed += 1

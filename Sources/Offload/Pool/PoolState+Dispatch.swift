@@ -83,6 +83,7 @@ extension PoolState {
     /// Hands `record` to worker `index`: it starts now when the worker holds nothing, else it waits
     /// in the worker behind the others (prefetch) until the worker says it started.
     mutating func assign(_ record: JobRecord, to index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Assignment {
+        precondition(workers[index].isFree, "job \(record.id) handed to worker \(workers[index].id), which is not free")
         record.attempts += 1
         inbox.backlog.subtract(1, ordering: .relaxed)
         record.worker = workers[index].id
@@ -105,6 +106,7 @@ extension PoolState {
 
     /// The attempt of `record` starts on worker `index`: its wait ends and its timeout runs.
     private mutating func start(_ record: JobRecord, on index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        precondition(workers[index].running == nil, "worker \(workers[index].id) would run two jobs at once")
         record.startedAt = now
         record.lastWait = now - record.readySince
         record.deadline = record.job.timeout.map { now + $0 }

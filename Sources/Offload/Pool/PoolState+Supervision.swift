@@ -133,7 +133,9 @@ extension PoolState {
         }
         let starting = live.filter { $0.state == .initializing }.count
         let decision = scaler.decide(now: now, workers: loads, starting: starting, readyJobs: queue.readyCount)
-        for _ in 0..<decision.add { spawnWorker(now: now, &effects) }
+        // Workers failing to start back off, and the scaler waits with them.
+        let mayStart = respawnAfter.map { now >= $0 } ?? true
+        for _ in 0..<(mayStart ? decision.add : 0) { spawnWorker(now: now, &effects) }
         for id in decision.retire {
             guard let index = slotIndex(id), workers[index].isIdle else { continue }
             workers[index].stopping = true

@@ -2,7 +2,9 @@ import DequeModule
 import Synchronization
 
 /// The pool's whole mutable state: a state machine whose methods take the time and return the
-/// effects to perform once the lock is released. Held in one `Mutex` by ``WorkerPool``.
+/// effects to perform once the lock is released; its events go to ``events``, which the pool
+/// hands to subscribers under the lock. Held behind the main lock by ``WorkerPool`` (see the
+/// lock order at the top of WorkerPool.swift); driven without threads by `PoolStateTests`.
 struct PoolState {
     enum Phase: Equatable {
         case running

@@ -3,6 +3,26 @@ import Logging
 public import ServiceLifecycle
 import Synchronization
 
+// Locks, what they guard, and their order (a lock on the left may be held while taking one on
+// its right, never the other way):
+//
+//   main (PoolState)  →  inbox  ·  event subscribers → each stream  ·  a job's ticket  ·  metrics
+//   a process worker's frame writer  →  that worker's state
+//
+// - main: `state`, a PThreadLocked<PoolState>, and every JobRecord, WorkerSlot and the
+//   PoolEventLog reachable from it. Taken by submitters that see a free worker, by workers
+//   ending a job, by the supervisor's tick. Effects (deliveries, cancels, stops, resolutions)
+//   are performed after it is released, so no worker lock is ever taken under it.
+// - inbox: arrivals and the table of live jobs by id (SubmissionInbox). Submitters take it
+//   alone; the state takes it under the main lock.
+// - event subscribers: taken under the main lock, so that events reach every stream in the
+//   order the state made them.
+// - worker locks (a thread worker's mailbox, a process worker's state and frame writer) are
+//   taken by the worker's own threads and by `perform`, never while the main lock is held; a
+//   worker reports to the pool with none of its locks held. A frame writer may block on a full
+//   pipe while it holds its own lock (a stalled child: bounded by the stall limit, then killed),
+//   never while holding the main lock.
+
 /// A pool of background workers that runs jobs from a priority queue.
 ///
 /// ```swift
@@ -184,7 +204,7 @@ public final class WorkerPool: Service, Sendable {
                 if admitted { continuation.resume() }
             }
         }
-        let handle = JobTicket(id: job.id, pool: self)
+        let handle = JobTicket(id: job.id) { [self] id in cancel(id) }
         let record = JobRecord(job: job, handle: handle, handler: handler, lane: lane,
                                metrics: recorder.metrics(for: job.kind), now: .now)
         guard inbox.add(record) else {
