@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "OffloadData", targets: ["OffloadData"]),
         .library(name: "OffloadAnalytics", targets: ["OffloadAnalytics"]),
         .library(name: "OffloadPlugins", targets: ["OffloadPlugins"]),
+        .library(name: "OffloadPostgres", targets: ["OffloadPostgres"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -28,6 +29,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // One trait only: with WasmKit's default traits a no-change rebuild recompiles all of it.
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2", traits: ["MultiThread"]),
+        .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
     ],
     targets: [
         // Process, pipe and limit calls Swift cannot make directly (variadic fcntl/prctl, W* macros).
@@ -80,6 +82,11 @@ let package = Package(
                 .product(name: "WAT", package: "WasmKit"),
             ]
         ),
+        // The durable queue on PostgreSQL: jobs that outlive processes, served by many hosts.
+        .target(
+            name: "OffloadPostgres",
+            dependencies: ["Offload", .product(name: "PostgresNIO", package: "postgres-nio")]
+        ),
         // The job-file and results formats of `offload run` (job lines in, result and event lines out).
         .target(name: "OffloadJobFiles", dependencies: ["Offload"]),
         // The CLI: a thin executable over the core.
@@ -114,6 +121,11 @@ let package = Package(
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
         .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
+        // Against a real PostgreSQL server that the tests start (scripts/postgres-server) and stop.
+        .testTarget(
+            name: "OffloadPostgresTests",
+            dependencies: ["OffloadPostgres", "OffloadTestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+        ),
     ]
 )
 

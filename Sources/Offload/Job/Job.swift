@@ -34,6 +34,9 @@ public struct Job: Sendable {
     public var requiredCapabilities: Set<String>
     /// When the job was made.
     public var createdAt: ContinuousClock.Instant
+    /// Attempts made before this submission (by a durable queue's earlier claims): the pool
+    /// counts on from there, so a handler's `context.attempt` is the job's, not the pool's.
+    package var priorAttempts = 0
 
     /// - Parameters:
     ///   - id: the job's identity (default: a generated one).

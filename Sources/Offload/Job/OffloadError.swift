@@ -51,6 +51,9 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let resourceLimitExceeded: Code = "resourceLimitExceeded"
         /// A pool, worker or option was configured with a value it cannot use.
         public static let invalidConfiguration: Code = "invalidConfiguration"
+        /// The host running a durable job stopped renewing its lease (it died or lost the
+        /// database), and the job had no attempts left.
+        public static let leaseExpired: Code = "leaseExpired"
         /// A job's output was read as a type it does not decode to (the job itself completed).
         public static let resultTypeMismatch: Code = "resultTypeMismatch"
     }

@@ -39,6 +39,7 @@ final class JobRecord: QueueableJob, @unchecked Sendable {
 
     init(job: Job, handle: JobTicket, handler: AnyJobHandler, lane: QueueLane, metrics: KindMetrics, now: ContinuousClock.Instant) {
         self.job = job
+        self.attempts = job.priorAttempts
         self.handle = handle
         self.handler = handler
         self.lane = lane

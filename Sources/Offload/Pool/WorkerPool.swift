@@ -255,6 +255,10 @@ public final class WorkerPool: Service, Sendable {
 
     // MARK: - Observation
 
+    /// What the pool's workers declare, together: the kinds and capabilities a job handed to this
+    /// pool may require (a durable queue claims only such jobs).
+    public var capabilities: Set<String> { profiles.reduce(into: Set()) { $0.formUnion($1) } }
+
     /// A stream of the pool's events, from now until the pool stops. Each call makes a new stream.
     public func events() -> AsyncStream<PoolEvent> {
         broadcaster.subscribe(bufferingPolicy: configuration.eventBuffering)

@@ -23,6 +23,14 @@ enum SystemInfo {
         #endif
     }()
 
+    /// This machine's host name ("localhost" when the system does not tell).
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "localhost" }
+        let bytes = buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }
+        return bytes.isEmpty ? "localhost" : String(decoding: bytes, as: UTF8.self)
+    }()
+
     /// The size of a memory page.
     static let pageSize = Int(sysconf(Int32(_SC_PAGESIZE)))
 

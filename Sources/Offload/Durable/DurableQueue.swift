@@ -1,0 +1,98 @@
+/// A queue whose jobs outlive the processes that submit and run them: the engine behind
+/// ``QueueServer`` (PostgreSQL's, in `OffloadPostgres`).
+///
+/// A host claims jobs under a lease that the queue's own clock times, renews its leases while it
+/// runs them, and finishes each one fenced by its claim: once a lease has been lost (the host was
+/// presumed dead and the job rescued), that host can no longer complete, fail or retry the job.
+/// Attempts, retries and their back-off are the queue's: a claimed job runs once in the pool.
+public protocol DurableQueue: Sendable {
+    /// Claims at most `request.limit` ready jobs, in the queue's order, under a lease held by
+    /// `request.host`; each claim counts an attempt.
+    func claim(_ request: ClaimRequest) async throws -> [ClaimedJob]
+
+    /// Extends the leases of `jobs`, held by `host`, in one statement.
+    /// - Returns: the jobs whose lease is lost and those someone asked to cancel.
+    func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal
+
+    /// Records how a claimed job ended: completed, cancelled, failed for good or scheduled for
+    /// its next attempt (a retryable error with attempts left).
+    /// - Returns: `.leaseLost` when the claim no longer holds; nothing was recorded.
+    func finish(_ job: ClaimedJob, _ outcome: JobOutcome) async throws -> FinishResult
+
+    /// Hands claimed jobs that have not started back to the queue at once, their attempt not
+    /// counted (a host shutting down).
+    func release(_ jobs: [ClaimedJob]) async throws
+
+    /// Waits until jobs `request` would claim may be ready: a notification of new work, the time
+    /// the next delayed job is due, or `timeout`, whichever comes first.
+    func waitForWork(_ request: ClaimRequest, timeout: Duration) async
+
+    /// Upkeep any host may run (one at a time): jobs whose lease expired go back to the queue or
+    /// fail when their attempts are spent; finished jobs past their retention are deleted.
+    func maintain() async throws
+}
+
+/// What a host asks of ``DurableQueue/claim(_:)``.
+public struct ClaimRequest: Sendable, Hashable {
+    /// The claiming host's id, written into each claim as its lease owner.
+    public var host: String
+    /// Jobs at most.
+    public var limit: Int
+    /// The kinds the host runs.
+    public var kinds: [String]
+    /// The capabilities the host's workers declare (a job's required ones must be among them).
+    public var capabilities: Set<String>
+
+    public init(host: String, limit: Int, kinds: [String], capabilities: Set<String>) {
+        self.host = host
+        self.limit = limit
+        self.kinds = kinds
+        self.capabilities = capabilities
+    }
+}
+
+/// A job a host holds under a lease.
+public struct ClaimedJob: Sendable {
+    /// The job as the pool runs it (no retries of its own: the queue counts them).
+    public var job: Job
+    /// The attempt this claim is (1 for the first); with the host, the fence of its finish.
+    public var attempt: Int
+    /// The attempts the job may make.
+    public var maxAttempts: Int
+    /// The host holding the lease.
+    public var owner: String
+    /// Why the job cannot run as stored (a payload that no longer reads): it ends failed with
+    /// this error without reaching the pool.
+    public var failure: OffloadError?
+
+    public init(job: Job, attempt: Int, maxAttempts: Int, owner: String, failure: OffloadError? = nil) {
+        self.job = job
+        self.attempt = attempt
+        self.maxAttempts = maxAttempts
+        self.owner = owner
+        self.failure = failure
+    }
+}
+
+/// What a heartbeat learnt of a host's claims.
+public struct LeaseRenewal: Sendable, Hashable {
+    /// Jobs whose lease this host no longer holds (rescued, cancelled or deleted meanwhile).
+    public var lost: Set<JobID>
+    /// Jobs someone asked to cancel.
+    public var cancelRequested: Set<JobID>
+
+    public init(lost: Set<JobID> = [], cancelRequested: Set<JobID> = []) {
+        self.lost = lost
+        self.cancelRequested = cancelRequested
+    }
+}
+
+/// How ``DurableQueue/finish(_:_:)`` went.
+public enum FinishResult: Sendable, Hashable {
+    /// The job's end is recorded.
+    case recorded
+    /// The job will run again (its retry is scheduled).
+    case retryScheduled
+    /// The claim no longer holds: another host may be running the job; nothing was written.
+    case leaseLost
+}

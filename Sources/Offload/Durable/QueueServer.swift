@@ -1,0 +1,300 @@
+public import Logging
+public import ServiceLifecycle
+import Synchronization
+
+/// Serves a ``DurableQueue`` with a ``WorkerPool``: claims as many jobs as the pool has workers
+/// plus a prefetch, runs each in the pool, renews their leases while they run, records each end,
+/// and cancels a job there when another process asks.
+///
+/// Run it in the `ServiceGroup` after its pool (services shut down in reverse order, so the
+/// server stops claiming and lets its jobs finish before the pool drains):
+///
+/// ```swift
+/// let server = QueueServer(queue: queue, pool: pool)
+/// let group = ServiceGroup(services: [queue, pool, server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
+/// ```
+///
+/// On a graceful shutdown the server stops claiming, hands the jobs it claimed but did not start
+/// back to the queue at once (no lease wait), lets running ones finish for up to `drainTimeout`,
+/// then hands back those still running, and returns.
+public final class QueueServer: Service, Sendable {
+    /// How a server claims and holds jobs.
+    public struct Configuration: Sendable {
+        /// This host's id, written into each claim (default: host name, pid and a random part).
+        public var host: String
+        /// Jobs claimed beyond the free workers, held ready to start (default: one per worker).
+        public var prefetch: Int?
+        /// How often the leases of held jobs are renewed; also how soon a cancel request made
+        /// elsewhere reaches a running job when its notification is lost.
+        public var heartbeat: Duration
+        /// The longest an idle server waits between two claims when no notification arrives.
+        public var pollInterval: Duration
+        /// How often this host runs the queue's upkeep (rescue of expired leases, retention).
+        public var maintenanceInterval: Duration
+        /// How long a graceful shutdown lets running jobs finish.
+        public var drainTimeout: Duration
+        /// Where the server logs.
+        public var logger: Logger
+
+        public init(
+            host: String = QueueServer.defaultHostID(), prefetch: Int? = nil, heartbeat: Duration = .seconds(5),
+            pollInterval: Duration = .seconds(5), maintenanceInterval: Duration = .seconds(5),
+            drainTimeout: Duration = .seconds(30), logger: Logger = Logger(label: "offload.queue")
+        ) {
+            self.host = host
+            self.prefetch = prefetch
+            self.heartbeat = heartbeat
+            self.pollInterval = pollInterval
+            self.maintenanceInterval = maintenanceInterval
+            self.drainTimeout = drainTimeout
+            self.logger = logger
+        }
+    }
+
+    public let queue: any DurableQueue
+    public let pool: WorkerPool
+    public let configuration: Configuration
+    private let holdings = Mutex(Holdings())
+    private let wakeup = Wakeup()
+
+    public init(queue: any DurableQueue, pool: WorkerPool, configuration: Configuration = Configuration()) {
+        self.queue = queue
+        self.pool = pool
+        self.configuration = configuration
+    }
+
+    /// A host id unique to this process: the host name, the pid and a random part.
+    public static func defaultHostID() -> String {
+        "\(SystemInfo.hostName):\(SystemInfo.pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
+    }
+
+    /// The jobs this host holds: claimed and waiting to start, or running in the pool.
+    private struct Holdings {
+        var waiting: [ClaimedJob] = []
+        var running: [JobID: ClaimedJob] = [:]
+        var stopping = false
+        var all: [ClaimedJob] { waiting + running.values }
+    }
+
+    private var workers: Int { pool.configuration.scaling.maxWorkers }
+    private var prefetch: Int { max(configuration.prefetch ?? workers, 0) }
+
+    // MARK: - Service
+
+    public func run() async throws {
+        let logger = configuration.logger
+        logger.debug("queue server started", metadata: ["host": "\(configuration.host)"])
+        await withDiscardingTaskGroup { group in
+            group.addTask { await self.everyInterval(self.configuration.heartbeat) { await self.heartbeat() } }
+            group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
+            await withGracefulShutdownHandler {
+                await self.claimLoop(group: &group)
+            } onGracefulShutdown: {
+                self.holdings.withLock { $0.stopping = true }
+                self.wakeup.signal()
+            }
+            await self.handBackWaiting()
+            await self.drainRunning()
+            group.cancelAll()
+        }
+        logger.debug("queue server stopped", metadata: ["host": "\(configuration.host)"])
+    }
+
+    private var isStopping: Bool { holdings.withLock { $0.stopping } || Task.isCancelled }
+
+    private func claimLoop(group: inout DiscardingTaskGroup) async {
+        var failures = 0
+        while !isStopping {
+            let room = holdings.withLock { workers + prefetch - $0.waiting.count - $0.running.count }
+            if room > 0 {
+                do {
+                    let claimed = try await queue.claim(claimRequest(limit: room))
+                    failures = 0
+                    if !claimed.isEmpty {
+                        holdings.withLock { $0.waiting.append(contentsOf: claimed) }
+                        startWaiting(group: &group)
+                        if claimed.count == room { continue }
+                    }
+                } catch {
+                    failures += 1
+                    configuration.logger.warning("claiming jobs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    await wakeup.wait(timeout: Self.backoff(failures))
+                    continue
+                }
+            }
+            startWaiting(group: &group)
+            if isStopping { break }
+            if holdings.withLock({ workers + prefetch - $0.waiting.count - $0.running.count }) > 0 {
+                await withTaskGroup(of: Void.self) { waits in
+                    waits.addTask { await self.queue.waitForWork(self.claimRequest(limit: 1), timeout: self.configuration.pollInterval) }
+                    waits.addTask { await self.wakeup.wait(timeout: self.configuration.pollInterval) }
+                    await waits.next()
+                    waits.cancelAll()
+                }
+            } else {
+                await wakeup.wait(timeout: configuration.pollInterval)
+            }
+        }
+    }
+
+    private func claimRequest(limit: Int) -> ClaimRequest {
+        ClaimRequest(host: configuration.host, limit: limit, kinds: pool.registry.kinds, capabilities: pool.capabilities)
+    }
+
+    /// Starts waiting jobs, in claim order, while workers are free.
+    private func startWaiting(group: inout DiscardingTaskGroup) {
+        while let claimed = holdings.withLock({ holdings -> ClaimedJob? in
+            guard !holdings.stopping, holdings.running.count < workers, !holdings.waiting.isEmpty else { return nil }
+            let next = holdings.waiting.removeFirst()
+            holdings.running[next.job.id] = next
+            return next
+        }) {
+            group.addTask { await self.runJob(claimed) }
+        }
+    }
+
+    private func runJob(_ claimed: ClaimedJob) async {
+        let outcome: JobOutcome
+        do throws(OffloadError) {
+            if let failure = claimed.failure { throw failure }
+            outcome = try await pool.submit(claimed.job).outcome
+        } catch {
+            outcome = JobOutcome(id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
+                                 attempts: claimed.attempt, error: error)
+        }
+        let held = holdings.withLock { $0.running[claimed.job.id] != nil }
+        if held {
+            if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
+                // The pool stopped before the job could end: it goes back to the queue.
+                await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
+            } else {
+                await record(claimed, outcome)
+            }
+        }
+        holdings.withLock { $0.running[claimed.job.id] = nil }
+        wakeup.signal()
+    }
+
+    private let cancelRequests = Mutex(Set<JobID>())
+
+    private func cancelRequested(_ claimed: ClaimedJob) -> Bool {
+        cancelRequests.withLock { $0.contains(claimed.job.id) }
+    }
+
+    /// Records a job's end, trying again while the queue cannot be reached.
+    private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) async {
+        let result = await retrying("recording the end of \(claimed.job.id)") { try await self.queue.finish(claimed, outcome) }
+        cancelRequests.withLock { _ = $0.remove(claimed.job.id) }
+        if result == .leaseLost {
+            configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
+                                         metadata: ["job": "\(claimed.job.id)", "attempt": "\(claimed.attempt)"])
+        }
+    }
+
+    // MARK: - Leases, cancellation, upkeep
+
+    private func heartbeat() async {
+        let held = holdings.withLock { $0.all }
+        guard !held.isEmpty else { return }
+        do {
+            let renewal = try await queue.renew(held, host: configuration.host)
+            apply(renewal)
+        } catch {
+            configuration.logger.warning("renewing leases failed", metadata: ["error": "\(error)", "jobs": "\(held.count)"])
+        }
+    }
+
+    /// Stops jobs whose lease is lost or whose cancel was asked for.
+    func apply(_ renewal: LeaseRenewal) {
+        let dropped = holdings.withLock { holdings -> [ClaimedJob] in
+            let gone = holdings.waiting.filter { renewal.lost.contains($0.job.id) }
+            holdings.waiting.removeAll { renewal.lost.contains($0.job.id) }
+            for id in renewal.lost { holdings.running[id] = nil }
+            return gone
+        }
+        if !dropped.isEmpty { wakeup.signal() }
+        for id in renewal.lost { pool.cancel(id) }
+        for id in renewal.cancelRequested { cancel(id) }
+    }
+
+    /// Cancels a job this host holds: a waiting one ends at once, a running one is asked to stop.
+    public func cancel(_ id: JobID) {
+        cancelRequests.withLock { _ = $0.insert(id) }
+        let waiting = holdings.withLock { holdings -> ClaimedJob? in
+            guard let index = holdings.waiting.firstIndex(where: { $0.job.id == id }) else { return nil }
+            return holdings.waiting.remove(at: index)
+        }
+        if let waiting {
+            Task {
+                await record(waiting, JobOutcome(id: id, kind: waiting.job.kind, priority: waiting.job.priority, status: .cancelled,
+                                                 attempts: waiting.attempt, error: OffloadError(.cancelled, "cancelled before it started")))
+            }
+            wakeup.signal()
+        } else {
+            pool.cancel(id)
+        }
+    }
+
+    private func maintain() async {
+        do { try await queue.maintain() } catch {
+            configuration.logger.warning("queue upkeep failed", metadata: ["error": "\(error)"])
+        }
+    }
+
+    // MARK: - Shutdown
+
+    private func handBackWaiting() async {
+        let waiting = holdings.withLock { holdings -> [ClaimedJob] in
+            defer { holdings.waiting = [] }
+            return holdings.waiting
+        }
+        guard !waiting.isEmpty else { return }
+        await retrying("handing back \(waiting.count) jobs", attempts: 5) { try await self.queue.release(waiting) }
+    }
+
+    private func drainRunning() async {
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        while holdings.withLock({ !$0.running.isEmpty }) {
+            if ContinuousClock.now >= deadline {
+                let running = holdings.withLock { Array($0.running.keys) }
+                configuration.logger.info("drain timeout: stopping running jobs", metadata: ["jobs": "\(running.count)"])
+                for id in running { pool.cancel(id) }
+                break
+            }
+            await wakeup.wait(timeout: min(.milliseconds(200), deadline - .now))
+        }
+        // Jobs stopped at the deadline end as cancelled and are handed back by their tasks.
+    }
+
+    // MARK: - Helpers
+
+    private func everyInterval(_ interval: Duration, _ body: @Sendable () async -> Void) async {
+        while !Task.isCancelled {
+            do { try await Task.sleep(for: interval) } catch { return }
+            await body()
+        }
+    }
+
+    /// Runs `operation` until it succeeds, waiting longer after each failure; gives up after
+    /// `attempts` failures (`nil`: never while the server runs, and for up to a minute after it stops).
+    @discardableResult
+    private func retrying<T: Sendable>(_ what: String, attempts: Int? = nil, _ operation: @Sendable () async throws -> T) async -> T? {
+        var failures = 0
+        let giveUp = ContinuousClock.now + .seconds(60)
+        while true {
+            do { return try await operation() } catch {
+                failures += 1
+                configuration.logger.warning("\(what) failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                if let attempts, failures >= attempts { return nil }
+                if isStopping && ContinuousClock.now > giveUp { return nil }
+                try? await Task.sleep(for: Self.backoff(failures))
+            }
+        }
+    }
+
+    /// 100 ms doubling to 5 s.
+    static func backoff(_ failures: Int) -> Duration {
+        .milliseconds(min(100 << min(failures - 1, 6), 5_000))
+    }
+}

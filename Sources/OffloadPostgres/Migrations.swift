@@ -1,0 +1,80 @@
+/// The queue's schema, as numbered migrations: each runs once, in order, in one transaction with
+/// its version recorded in `SCHEMA.migrations`; hosts that start together take an advisory lock
+/// so only one migrates. `{schema}` stands for the schema's name,
+/// `{jobs}` for the channel that announces new jobs.
+enum Migrations {
+    struct Migration {
+        var version: Int
+        var name: String
+        var statements: [String]
+    }
+
+    static let all: [Migration] = [
+        Migration(version: 1, name: "jobs, job events, notifications", statements: [
+            """
+            CREATE TYPE {schema}.job_state AS ENUM ('available', 'scheduled', 'running', 'completed', 'failed', 'cancelled')
+            """,
+            """
+            CREATE TABLE {schema}.jobs (
+                id uuid PRIMARY KEY,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                kind text NOT NULL,
+                priority smallint NOT NULL CHECK (priority BETWEEN 0 AND 3),
+                payload jsonb NOT NULL,
+                state {schema}.job_state NOT NULL,
+                attempt integer NOT NULL DEFAULT 0,
+                max_attempts integer NOT NULL CHECK (max_attempts >= 1),
+                retry_initial_ms double precision NOT NULL,
+                retry_multiplier double precision NOT NULL,
+                retry_max_ms double precision NOT NULL,
+                retry_jitter double precision NOT NULL,
+                run_at timestamptz NOT NULL,
+                rank timestamptz NOT NULL,
+                timeout_ms bigint,
+                capabilities text[] NOT NULL DEFAULT '{}',
+                unique_key text,
+                lease_owner text,
+                lease_expires_at timestamptz,
+                cancel_requested boolean NOT NULL DEFAULT false,
+                created_at timestamptz NOT NULL DEFAULT now(),
+                started_at timestamptz,
+                finished_at timestamptz,
+                result jsonb,
+                error_code text,
+                error_message text
+            )
+            """,
+            // Claims walk this index in rank order.
+            "CREATE INDEX jobs_ready ON {schema}.jobs (rank, seq) WHERE state IN ('available', 'scheduled')",
+            "CREATE UNIQUE INDEX jobs_unique_key ON {schema}.jobs (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running')",
+            "CREATE INDEX jobs_leases ON {schema}.jobs (lease_expires_at) WHERE state = 'running'",
+            "CREATE INDEX jobs_finished ON {schema}.jobs (finished_at) WHERE state IN ('completed', 'cancelled')",
+            "CREATE INDEX jobs_by_state ON {schema}.jobs (state, seq)",
+            """
+            CREATE TABLE {schema}.job_events (
+                job_id uuid NOT NULL REFERENCES {schema}.jobs (id) ON DELETE CASCADE,
+                seq bigint GENERATED ALWAYS AS IDENTITY,
+                at timestamptz NOT NULL DEFAULT clock_timestamp(),
+                type text NOT NULL,
+                attempt integer,
+                host text,
+                message text,
+                PRIMARY KEY (job_id, seq)
+            )
+            """,
+            // Every insert wakes the hosts, however it was made (a batch makes one notification).
+            """
+            CREATE FUNCTION {schema}.notify_jobs() RETURNS trigger LANGUAGE plpgsql AS $$
+            BEGIN
+                PERFORM pg_notify('{jobs}', '');
+                RETURN NULL;
+            END
+            $$
+            """,
+            "CREATE TRIGGER jobs_inserted AFTER INSERT ON {schema}.jobs FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_jobs()",
+        ]),
+    ]
+
+    /// The newest version.
+    static var latest: Int { all.last?.version ?? 0 }
+}

@@ -1,0 +1,81 @@
+import Logging
+import Offload
+import PostgresNIO
+import Synchronization
+
+/// The queue's notifications, heard on one connection and handed to whoever subscribed: new
+/// jobs, cancel requests and finished jobs. When the connection is lost (a database restart),
+/// it listens again, and tells subscribers that notifications may have been missed.
+final class NotificationHub: Sendable {
+    struct Channels: Sendable {
+        var jobs: String
+        var cancel: String
+        var done: String
+    }
+
+    enum Notification: Sendable {
+        /// Jobs were inserted or handed back.
+        case jobs
+        /// Someone asked to cancel this running job.
+        case cancel(JobID)
+        /// This job finished (completed, failed or cancelled).
+        case done(JobID)
+        /// Listening (again): notifications sent meanwhile are lost; look at the table.
+        case listening
+    }
+
+    private let subscribers = Mutex<[UInt64: @Sendable (Notification) -> Void]>([:])
+    private let nextID = Atomic<UInt64>(0)
+
+    /// Calls `handler` for every notification until ``unsubscribe(_:)``.
+    func subscribe(_ handler: @escaping @Sendable (Notification) -> Void) -> UInt64 {
+        let id = nextID.wrappingAdd(1, ordering: .relaxed).newValue
+        subscribers.withLock { $0[id] = handler }
+        return id
+    }
+
+    func unsubscribe(_ id: UInt64) {
+        subscribers.withLock { _ = $0.removeValue(forKey: id) }
+    }
+
+    private func broadcast(_ notification: Notification) {
+        for handler in subscribers.withLock({ Array($0.values) }) { handler(notification) }
+    }
+
+    /// Listens until the task is cancelled, connecting again after each loss.
+    func listen(client: PostgresClient, channels: Channels, logger: Logger) async {
+        var failures = 0
+        while !Task.isCancelled {
+            do {
+                try await client.withConnection { connection in
+                    try await withThrowingTaskGroup(of: Void.self) { group in
+                        let routes: [(String, @Sendable (String) -> Notification?)] = [
+                            (channels.jobs, { @Sendable _ in .jobs }),
+                            (channels.cancel, { @Sendable in .cancel(JobID($0)) }),
+                            (channels.done, { @Sendable in .done(JobID($0)) }),
+                        ]
+                        for (channel, route) in routes {
+                            group.addTask {
+                                try await connection.listen(on: channel) { notifications in
+                                    self.broadcast(.listening)
+                                    for try await notification in notifications {
+                                        if let routed = route(notification.payload) { self.broadcast(routed) }
+                                    }
+                                }
+                            }
+                        }
+                        failures = 0
+                        try await group.next()
+                        group.cancelAll()
+                    }
+                }
+            } catch {
+                if Task.isCancelled { return }
+                failures += 1
+                logger.warning("listening for queue notifications failed; listening again", metadata: ["error": "\(error)"])
+            }
+            broadcast(.listening)
+            do { try await Task.sleep(for: .milliseconds(min(100 << min(failures, 6), 5_000))) } catch { return }
+        }
+    }
+}

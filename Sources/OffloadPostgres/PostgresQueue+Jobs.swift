@@ -1,0 +1,153 @@
+import Foundation
+public import Offload
+import PostgresNIO
+
+// Looking at jobs, waiting for them, cancelling and re-running them: from any process.
+extension PostgresQueue {
+    /// How a cancel went.
+    public enum CancelResult: Sendable, Hashable {
+        /// It was queued and is now cancelled.
+        case cancelled
+        /// It is running: its host was asked to stop it (within a heartbeat).
+        case requested
+        /// It had already finished.
+        case alreadyFinished
+        /// No such job.
+        case notFound
+    }
+
+    /// The job, or `nil` when the queue holds no such job.
+    public func job(_ id: JobID) async throws -> StoredJob? {
+        guard UUID(uuidString: id.rawValue) != nil else { return nil }
+        try await prepared()
+        let rows = try await client.query("""
+            SELECT id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
+                   unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
+            FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
+            """, logger: logger)
+        for try await row in rows {
+            let (id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
+                 started, finished)
+                = try row.decode((String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
+                                  Date, Date, Date?, Date?).self)
+            return StoredJob(
+                id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: DurableJobState(rawValue: state) ?? .failed,
+                attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
+                result: result.flatMap { try? JSONParser.parse($0) },
+                error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
+                uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
+                finishedAt: finished)
+        }
+        return nil
+    }
+
+    /// The job's history, oldest first.
+    public func events(of id: JobID) async throws -> [StoredJobEvent] {
+        guard UUID(uuidString: id.rawValue) != nil else { return [] }
+        try await prepared()
+        let rows = try await client.query("""
+            SELECT type, at, attempt, host, message FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
+            """, logger: logger)
+        var events: [StoredJobEvent] = []
+        for try await (type, at, attempt, host, message) in rows.decode((String, Date, Int?, String?, String?).self) {
+            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message))
+        }
+        return events
+    }
+
+    /// Waits until the job has finished (completed, failed or cancelled), woken by the
+    /// notification its host sends, and returns it.
+    /// - Throws: ``OffloadError/Code/timedOut`` after `timeout`; `invalidPayload` for no such job.
+    public func finished(_ id: JobID, timeout: Duration? = nil) async throws -> StoredJob {
+        let deadline = timeout.map { ContinuousClock.now + $0 }
+        let wake = Wakeup()
+        let subscription = hub.subscribe { notification in
+            switch notification {
+            case .done(let done) where done == id: wake.signal()
+            case .listening: wake.signal()
+            default: break
+            }
+        }
+        defer { hub.unsubscribe(subscription) }
+        while true {
+            guard let job = try await job(id) else { throw OffloadError(.invalidPayload, "the queue holds no job \(id)") }
+            if job.state.isFinished { return job }
+            var wait = Duration.seconds(5)
+            if let deadline {
+                let left = deadline - .now
+                guard left > .zero else { throw OffloadError(.timedOut, "job \(id) is still \(job.state) after \(timeout ?? .zero)") }
+                wait = min(wait, left)
+            }
+            // The notification arrives within milliseconds; the wait bounds a lost one.
+            await wake.wait(timeout: wait)
+        }
+    }
+
+    /// Waits for the job and returns its output as `type`.
+    public func value<T: Decodable>(of id: JobID, as type: T.Type, timeout: Duration? = nil) async throws -> T {
+        try await finished(id, timeout: timeout).value(as: type)
+    }
+
+    /// Cancels a job: a queued one at once, a running one by asking its host.
+    @discardableResult
+    public func cancel(_ id: JobID) async throws -> CancelResult {
+        guard UUID(uuidString: id.rawValue) != nil else { return .notFound }
+        try await prepared()
+        let rows = try await client.query("""
+            WITH target AS (
+                SELECT id, state FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid FOR UPDATE
+            ), queued AS (
+                UPDATE \(unescaped: s).jobs AS job
+                SET state = 'cancelled', finished_at = now(), error_code = 'cancelled', error_message = 'cancelled before it started'
+                FROM target WHERE job.id = target.id AND target.state IN ('available', 'scheduled')
+                RETURNING job.id
+            ), running AS (
+                UPDATE \(unescaped: s).jobs AS job SET cancel_requested = true
+                FROM target WHERE job.id = target.id AND target.state = 'running'
+                RETURNING job.id
+            ), logged AS (
+                INSERT INTO \(unescaped: s).job_events (job_id, type, message)
+                SELECT id, 'cancelled', 'cancelled before it started' FROM queued
+                UNION ALL SELECT id, 'cancelRequested', NULL FROM running
+            ), told AS (
+                SELECT pg_notify('\(unescaped: channels.done)', id::text) FROM queued
+                UNION ALL SELECT pg_notify('\(unescaped: channels.cancel)', id::text) FROM running
+            )
+            SELECT (SELECT state::text FROM target), (SELECT count(*) FROM told)::int
+            """, logger: logger)
+        for try await (state, _) in rows.decode((String?, Int).self) {
+            switch state.flatMap(DurableJobState.init(rawValue:)) {
+            case nil: return .notFound
+            case .available?, .scheduled?: return .cancelled
+            case .running?: return .requested
+            case .completed?, .failed?, .cancelled?: return .alreadyFinished
+            }
+        }
+        return .notFound
+    }
+
+    /// Runs a failed or cancelled job again, with one more attempt allowed if its attempts were spent.
+    /// - Returns: `false` when the job is not failed or cancelled (or does not exist).
+    @discardableResult
+    public func retry(_ id: JobID) async throws -> Bool {
+        guard UUID(uuidString: id.rawValue) != nil else { return false }
+        try await prepared()
+        let levelMs = configuration.levelMilliseconds
+        let rows = try await client.query("""
+            WITH again AS (
+                UPDATE \(unescaped: s).jobs
+                SET state = 'available', max_attempts = greatest(max_attempts, attempt + 1), run_at = now(),
+                    rank = now() - priority * \(levelMs) * interval '1 millisecond', finished_at = NULL, cancel_requested = false,
+                    result = NULL, error_code = NULL, error_message = NULL
+                WHERE id = \(id.rawValue)::uuid AND state IN ('failed', 'cancelled')
+                RETURNING id, attempt
+            ), logged AS (
+                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt) SELECT id, 'retried', attempt FROM again
+            )
+            SELECT pg_notify('\(unescaped: channels.jobs)', '') FROM again
+            """, logger: logger)
+        var found = false
+        for try await _ in rows { found = true }
+        return found
+    }
+}

@@ -1,0 +1,156 @@
+import Foundation
+public import Offload
+import PostgresNIO
+
+extension PostgresQueue {
+    /// A job to submit, with what only a durable queue offers.
+    public struct Submission: Sendable {
+        /// The job (its id must be a UUID; generated ids are UUID v7). Its `maxRetries` and
+        /// `retryPolicy` are the queue's, its `runAt` (or delay) is counted from now.
+        public var job: Job
+        /// While a job with this key is queued or running, submitting another returns its id
+        /// instead of adding one.
+        public var uniqueKey: String?
+
+        public init(_ job: Job, uniqueKey: String? = nil) {
+            self.job = job
+            self.uniqueKey = uniqueKey
+        }
+    }
+
+    /// Submits one job.
+    /// - Returns: its id, or the id of the unfinished job that holds the same `uniqueKey`.
+    /// - Throws: ``OffloadError`` (`invalidPayload` naming the field, `duplicateJob`), or the
+    ///   database's error when it cannot be reached.
+    @discardableResult
+    public func submit(_ job: Job, uniqueKey: String? = nil) async throws -> JobID {
+        try await submit([Submission(job, uniqueKey: uniqueKey)])[0]
+    }
+
+    /// Submits a job of handler `H`'s kind; the parameters after the payload are ``Job``'s.
+    @discardableResult
+    public func submit<H: JobHandler>(
+        _ handler: H.Type, _ payload: H.Payload, uniqueKey: String? = nil, priority: Priority = .normal, timeout: Duration? = nil,
+        maxRetries: Int = 0, retryPolicy: RetryPolicy = RetryPolicy(), delay: Duration? = nil, requiredCapabilities: Set<String> = []
+    ) async throws -> JobID {
+        let job = Job(handler, payload, priority: priority, timeout: timeout, maxRetries: maxRetries, retryPolicy: retryPolicy,
+                      delay: delay, requiredCapabilities: requiredCapabilities)
+        return try await submit(job, uniqueKey: uniqueKey)
+    }
+
+    /// Submits jobs in one statement (one round trip), all or none.
+    /// - Returns: each job's id, in order (for a `uniqueKey` already held, the holder's).
+    @discardableResult
+    public func submit(_ submissions: [Submission]) async throws -> [JobID] {
+        guard !submissions.isEmpty else { return [] }
+        let rows = try submissions.enumerated().map { index, submission throws(OffloadError) in
+            try SubmissionRow(submission, at: index, maxPayloadBytes: configuration.maxPayloadBytes)
+        }
+        try await prepared()
+        let levelMs = configuration.levelMilliseconds
+        var held: [Int] = []
+        do {
+            let inserted = try await client.query("""
+                WITH input AS (
+                    SELECT * FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.kind))::text[], \(rows.map(\.priority))::int[],
+                                         \(rows.map(\.payload))::text[], \(rows.map(\.maxAttempts))::int[],
+                                         \(rows.map(\.retryInitialMs))::float8[], \(rows.map(\.retryMultiplier))::float8[],
+                                         \(rows.map(\.retryMaxMs))::float8[], \(rows.map(\.retryJitter))::float8[],
+                                         \(rows.map(\.delayMs))::float8[], \(rows.map(\.timeoutMs))::int8[],
+                                         \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[])
+                        AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord)
+                ), inserted AS (
+                    INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
+                                                      retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key)
+                    SELECT id, kind, priority, payload::jsonb,
+                           (CASE WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)::\(unescaped: s).job_state,
+                           max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
+                           now() + (delay_ms - priority * \(levelMs)) * interval '1 millisecond', NULLIF(timeout_ms, -1),
+                           ARRAY(SELECT jsonb_array_elements_text(caps::jsonb)), NULLIF(unique_key, '')
+                    FROM input ORDER BY ord
+                    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running') DO NOTHING
+                    RETURNING id
+                ), logged AS (
+                    INSERT INTO \(unescaped: s).job_events (job_id, type) SELECT id, 'queued' FROM inserted
+                )
+                SELECT input.ord, inserted.id IS NOT NULL FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
+                """, logger: logger)
+            for try await (index, added) in inserted.decode((Int, Bool).self) where !added { held.append(index) }
+        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
+            throw OffloadError(.duplicateJob, "a job with one of these ids is already in the queue (\(error.serverInfo?[.detail] ?? "duplicate id"))")
+        }
+        var ids = rows.map { JobID($0.id) }
+        guard !held.isEmpty else { return ids }
+        // Jobs whose key an unfinished job holds get that job's id.
+        let keys = held.map { rows[$0].uniqueKey }
+        let holders = try await client.query("""
+            SELECT unique_key, id::text FROM \(unescaped: s).jobs
+            WHERE unique_key = ANY(\(keys)) AND state IN ('available', 'scheduled', 'running')
+            """, logger: logger)
+        var byKey: [String: String] = [:]
+        for try await (key, id) in holders.decode((String, String).self) { byKey[key] = id }
+        for index in held {
+            guard let holder = byKey[rows[index].uniqueKey] else {
+                // The holder finished between the two statements: submit this one again.
+                ids[index] = try await submit([submissions[index]])[0]
+                continue
+            }
+            ids[index] = JobID(holder)
+        }
+        return ids
+    }
+}
+
+/// One job as the insert statement takes it (arrays of these, one per column).
+private struct SubmissionRow {
+    var index: Int
+    var id: String
+    var kind: String
+    var priority: Int
+    var payload: String
+    var maxAttempts: Int
+    var retryInitialMs: Double
+    var retryMultiplier: Double
+    var retryMaxMs: Double
+    var retryJitter: Double
+    var delayMs: Double
+    /// -1: none (the serving pool's default timeout applies).
+    var timeoutMs: Int64
+    /// A JSON array of strings.
+    var capabilities: String
+    /// "" for none.
+    var uniqueKey: String
+
+    init(_ submission: PostgresQueue.Submission, at index: Int, maxPayloadBytes: Int) throws(OffloadError) {
+        let job = submission.job
+        try job.validate()
+        guard UUID(uuidString: job.id.rawValue) != nil else {
+            throw OffloadError(.invalidPayload, "id: a durable job's id must be a UUID (leave it out to get one; a key of your own goes in uniqueKey)")
+        }
+        let payload: JSONValue
+        do { payload = try job.payload.json() } catch {
+            throw OffloadError(.invalidPayload, "payload: it cannot be written as JSON (\(error))")
+        }
+        let text = JSONWriter.string(payload)
+        guard text.utf8.count <= maxPayloadBytes else {
+            throw OffloadError(.resourceLimitExceeded, "the payload is \(text.utf8.count) bytes of JSON, over the queue's limit of \(maxPayloadBytes)")
+        }
+        if let key = submission.uniqueKey, key.isEmpty || key.utf8.count > 1_024 {
+            throw OffloadError(.invalidPayload, "uniqueKey must be 1 to 1,024 bytes")
+        }
+        self.index = index
+        id = job.id.rawValue
+        kind = job.kind
+        priority = Int(job.priority.rawValue)
+        self.payload = text
+        maxAttempts = job.maxRetries + 1
+        retryInitialMs = job.retryPolicy.initialDelay.milliseconds
+        retryMultiplier = job.retryPolicy.multiplier
+        retryMaxMs = job.retryPolicy.maxDelay.milliseconds
+        retryJitter = job.retryPolicy.jitter
+        delayMs = job.runAt.map { max(($0 - .now).milliseconds, 0) } ?? 0
+        timeoutMs = job.timeout.map { Int64($0.milliseconds.rounded(.up)) } ?? -1
+        capabilities = JSONWriter.string(.array(job.requiredCapabilities.sorted().map { .string($0) }))
+        uniqueKey = submission.uniqueKey ?? ""
+    }
+}

@@ -1,0 +1,164 @@
+import Foundation
+public import Logging
+public import Offload
+public import PostgresNIO
+public import ServiceLifecycle
+import Synchronization
+
+/// A durable job queue in PostgreSQL: jobs survive the processes that submit and run them, and
+/// any number of hosts submit to it and serve it.
+///
+/// ```swift
+/// let queue = try PostgresQueue(url: "postgres://app@localhost/app")
+/// let server = QueueServer(queue: queue, pool: pool)
+/// let group = ServiceGroup(services: [queue, pool, server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// ```
+///
+/// A queue is a `Service`: while it runs it listens for notifications (new jobs, cancel requests,
+/// finished jobs) on one connection, and runs the `PostgresClient` it made from a URL. Its schema
+/// is brought up to date before its first statement unless ``PostgresQueueConfiguration/migratesOnStart``
+/// is off (then run ``migrate()``, or `offload migrate`).
+public final class PostgresQueue: DurableQueue, Service, Sendable {
+    public let configuration: PostgresQueueConfiguration
+    let client: PostgresClient
+    private let ownsClient: Bool
+    let logger: Logger
+    let hub = NotificationHub()
+    /// Signalled by notifications of new jobs (and by listening again after a loss).
+    let workArrived = Wakeup()
+    private let migration = Mutex<Task<Void, any Error>?>(nil)
+    private let clientRunning = Mutex(false)
+
+    /// A queue on a client the caller runs (in its `ServiceGroup`, before the queue).
+    public init(client: PostgresClient, configuration: PostgresQueueConfiguration = PostgresQueueConfiguration(),
+                logger: Logger = Logger(label: "offload.postgres")) throws(OffloadError) {
+        try configuration.validate()
+        self.client = client
+        self.configuration = configuration
+        self.logger = logger
+        self.ownsClient = false
+        let wake = workArrived
+        _ = hub.subscribe { notification in
+            switch notification {
+            case .jobs, .listening: wake.signal()
+            case .cancel, .done: break
+            }
+        }
+    }
+
+    /// A queue on a client of its own, made from `url` (see ``QueueURL``) and run by ``run()``.
+    /// The URL's `schema` wins over the configuration's.
+    public init(url: String, configuration: PostgresQueueConfiguration = PostgresQueueConfiguration(),
+                logger: Logger = Logger(label: "offload.postgres")) throws(OffloadError) {
+        let address = try QueueURL(url)
+        var configuration = configuration
+        if let schema = address.schema { configuration.schema = schema }
+        try configuration.validate()
+        self.client = PostgresClient(configuration: address.client, backgroundLogger: logger)
+        self.configuration = configuration
+        self.logger = logger
+        self.ownsClient = true
+        let wake = workArrived
+        _ = hub.subscribe { notification in
+            switch notification {
+            case .jobs, .listening: wake.signal()
+            case .cancel, .done: break
+            }
+        }
+    }
+
+    // MARK: - Service
+
+    /// Listens for the queue's notifications (and runs the queue's own client) until cancelled or
+    /// shut down gracefully.
+    public func run() async throws {
+        await withDiscardingTaskGroup { group in
+            if ownsClient {
+                group.addTask { await self.client.run() }
+            }
+            await cancelWhenGracefulShutdown {
+                await self.hub.listen(client: self.client, channels: self.channels, logger: self.logger)
+            }
+            group.cancelAll()
+        }
+    }
+
+    /// The notification channels: new jobs, cancel requests, finished jobs.
+    var channels: NotificationHub.Channels {
+        NotificationHub.Channels(jobs: "\(configuration.schema)_jobs", cancel: "\(configuration.schema)_cancel",
+                                 done: "\(configuration.schema)_done")
+    }
+
+    // MARK: - Schema
+
+    /// Brings the schema up to date: each migration not yet recorded runs once, in order, in
+    /// one transaction, under an advisory lock (hosts starting together do not race).
+    /// - Returns: the versions applied now (empty when the schema was up to date).
+    @discardableResult
+    public func migrate() async throws -> [Int] {
+        try await client.withTransaction(logger: logger) { connection -> [Int] in
+            let schema = configuration.schema
+            try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("offload.migrate." + schema)))", logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: sql("CREATE SCHEMA IF NOT EXISTS {schema}")), logger: logger)
+            try await connection.query(PostgresQuery(unsafeSQL: sql("""
+                CREATE TABLE IF NOT EXISTS {schema}.migrations (
+                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                """)), logger: logger)
+            var applied = Set<Int>()
+            for try await version in try await connection.query(PostgresQuery(unsafeSQL: sql("SELECT version FROM {schema}.migrations")),
+                                                                logger: logger).decode(Int.self) {
+                applied.insert(version)
+            }
+            var now: [Int] = []
+            for migration in Migrations.all where !applied.contains(migration.version) {
+                for statement in migration.statements {
+                    try await connection.query(PostgresQuery(unsafeSQL: sql(statement)), logger: logger)
+                }
+                try await connection.query("INSERT INTO \(unescaped: s).migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                                           logger: logger)
+                now.append(migration.version)
+            }
+            return now
+        }
+    }
+
+    /// The newest migration recorded in the database (0 for none).
+    public func schemaVersion() async throws -> Int {
+        try await prepared()
+        let rows = try await client.query("SELECT coalesce(max(version), 0) FROM \(unescaped: s).migrations", logger: logger)
+        for try await version in rows.decode(Int.self) { return version }
+        return 0
+    }
+
+    /// Waits for the schema to be up to date when the queue migrates on start (once per queue;
+    /// a failed migration is tried again by the next statement).
+    func prepared() async throws {
+        guard configuration.migratesOnStart else { return }
+        let task = migration.withLock { task -> Task<Void, any Error> in
+            if let task { return task }
+            let made = Task { _ = try await self.migrate() }
+            task = made
+            return made
+        }
+        do { try await task.value } catch {
+            migration.withLock { if $0 == task { $0 = nil } }
+            throw error
+        }
+    }
+
+    // MARK: - SQL
+
+    /// `template` with `{schema}` and the channel names filled in (the schema is validated: it
+    /// is never a user's input).
+    func sql(_ template: String) -> String {
+        let channels = self.channels
+        return template
+            .replacingOccurrences(of: "{schema}", with: "\"\(configuration.schema)\"")
+            .replacingOccurrences(of: "{jobs}", with: channels.jobs)
+            .replacingOccurrences(of: "{cancel}", with: channels.cancel)
+            .replacingOccurrences(of: "{done}", with: channels.done)
+    }
+
+    /// The schema's name as SQL, for `\(unescaped: s)` in statements.
+    var s: String { "\"\(configuration.schema)\"" }
+}

@@ -1,0 +1,56 @@
+public import Offload
+
+/// How a ``PostgresQueue`` keeps and hands out jobs.
+public struct PostgresQueueConfiguration: Sendable {
+    /// The PostgreSQL schema that holds the queue's tables (default `offload`): lower-case
+    /// letters, digits and `_`, starting with a letter or `_`, at most 48 characters.
+    public var schema: String
+    /// The order in which jobs are claimed: by priority with aging (the in-memory queue's rule),
+    /// or first in, first out.
+    public var ordering: QueueOrdering
+    /// The wait that raises a ready job by one priority level; `nil`: no aging.
+    public var agingInterval: Duration?
+    /// How long a claim holds without a heartbeat; a job whose lease expires is rescued.
+    public var leaseDuration: Duration
+    /// How long completed and cancelled jobs are kept; failed ones are kept until retried or deleted.
+    public var retention: Duration
+    /// Whether the queue brings its schema up to date when it starts (`offload migrate` does it
+    /// on demand).
+    public var migratesOnStart: Bool
+    /// The largest payload a job may carry, in bytes of JSON.
+    public var maxPayloadBytes: Int
+
+    public init(
+        schema: String = "offload", ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10),
+        leaseDuration: Duration = .seconds(30), retention: Duration = .seconds(24 * 3600), migratesOnStart: Bool = true,
+        maxPayloadBytes: Int = 16 << 20
+    ) {
+        self.schema = schema
+        self.ordering = ordering
+        self.agingInterval = agingInterval
+        self.leaseDuration = leaseDuration
+        self.retention = retention
+        self.migratesOnStart = migratesOnStart
+        self.maxPayloadBytes = maxPayloadBytes
+    }
+
+    func validate() throws(OffloadError) {
+        let allowed = schema.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F }
+        guard !schema.isEmpty, schema.utf8.count <= 48, allowed, let first = schema.utf8.first, !(0x30...0x39).contains(first) else {
+            throw OffloadError(.invalidConfiguration, "schema must be 1 to 48 lower-case letters, digits or '_', not starting with a digit")
+        }
+        if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidConfiguration, "agingInterval must be positive") }
+        if leaseDuration < .seconds(1) { throw OffloadError(.invalidConfiguration, "leaseDuration must be at least 1 s") }
+        if retention < .zero { throw OffloadError(.invalidConfiguration, "retention must not be negative") }
+        if maxPayloadBytes < 1 { throw OffloadError(.invalidConfiguration, "maxPayloadBytes must be at least 1") }
+    }
+
+    /// What one priority level is worth in the claim order, in milliseconds: its aging interval,
+    /// a century without aging (levels never mix), 0 for first in, first out.
+    var levelMilliseconds: Double {
+        switch ordering {
+        case .fifo: 0
+        case .priority: agingInterval.map { $0.milliseconds } ?? 100 * 365.25 * 86_400_000
+        }
+    }
+}
