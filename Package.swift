@@ -99,7 +99,12 @@ let package = Package(
                 "OffloadData",
                 "OffloadAnalytics",
                 "OffloadPlugins",
+                "OffloadPostgres",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // A small worker executable for process isolation: the diagnostic kinds only, starts fast.
@@ -110,7 +115,13 @@ let package = Package(
         .executableTarget(name: "offload-test-worker", dependencies: ["Offload", "OffloadTestSupport"], path: "Tests/OffloadTestWorker"),
         // Every code example of the docs, compiled (and run by a test of the CLI's).
         .executableTarget(
-            name: "offload-examples", dependencies: ["Offload", "OffloadImage", "OffloadData", "OffloadPlugins"],
+            name: "offload-examples",
+            dependencies: [
+                "Offload", "OffloadImage", "OffloadData", "OffloadPlugins", "OffloadPostgres",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ],
             path: "Tests/DocumentationExamples"
         ),
         // The core's tests build no job kind: no cairo, Pango or WasmKit.
@@ -124,7 +135,7 @@ let package = Package(
         // Against a real PostgreSQL server that the tests start (scripts/postgres-server) and stop.
         .testTarget(
             name: "OffloadPostgresTests",
-            dependencies: ["OffloadPostgres", "OffloadTestSupport", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: ["OffloadPostgres", "OffloadTestSupport", "offload", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
         ),
     ]
 )

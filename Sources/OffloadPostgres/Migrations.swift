@@ -73,6 +73,15 @@ enum Migrations {
             """,
             "CREATE TRIGGER jobs_inserted AFTER INSERT ON {schema}.jobs FOR EACH STATEMENT EXECUTE FUNCTION {schema}.notify_jobs()",
         ]),
+        Migration(version: 2, name: "hosts and their heartbeats", statements: [
+            """
+            CREATE TABLE {schema}.hosts (
+                id text PRIMARY KEY,
+                started_at timestamptz NOT NULL DEFAULT now(),
+                heartbeat_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+        ]),
     ]
 
     /// The newest version.

@@ -52,9 +52,13 @@ extension PostgresQueue {
     }
 
     public func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal {
-        guard !jobs.isEmpty else { return LeaseRenewal() }
+        try await prepared()
         let leaseMs = configuration.leaseDuration.milliseconds
         let rows = try await client.query("""
+            WITH beat AS (
+                INSERT INTO \(unescaped: s).hosts (id) VALUES (\(host))
+                ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
+            )
             UPDATE \(unescaped: s).jobs AS job SET lease_expires_at = now() + \(leaseMs) * interval '1 millisecond'
             FROM unnest(\(jobs.map { $0.job.id.rawValue })::uuid[], \(jobs.map(\.attempt))::int[]) AS held (id, attempt)
             WHERE job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = \(host) AND job.state = 'running'

@@ -12,6 +12,7 @@ import Synchronization
 /// let queue = try PostgresQueue(url: "postgres://app@localhost/app")
 /// let server = QueueServer(queue: queue, pool: pool)
 /// let group = ServiceGroup(services: [queue, pool, server], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
 /// ```
 ///
 /// A queue is a `Service`: while it runs it listens for notifications (new jobs, cancel requests,
@@ -108,6 +109,9 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
             for try await version in try await connection.query(PostgresQuery(unsafeSQL: sql("SELECT version FROM {schema}.migrations")),
                                                                 logger: logger).decode(Int.self) {
                 applied.insert(version)
+            }
+            if let newest = applied.max(), newest > Migrations.latest {
+                throw OffloadError(.invalidConfiguration, "the queue's schema \(schema) is at version \(newest), newer than this Offload knows (\(Migrations.latest)); upgrade Offload on this host")
             }
             var now: [Int] = []
             for migration in Migrations.all where !applied.contains(migration.version) {

@@ -18,7 +18,8 @@ struct OffloadCommand: AsyncParsableCommand {
             Jobs are JSON Lines, one job a line: {"id":"a1","kind":"debug.sleep","priority":"high","payload":{"ms":50}}.
             Every job's result goes to OUT/results.jsonl as it ends.
             """,
-        subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self]
+        subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
+                      JobsCommand.self, MigrateCommand.self]
     )
 
     static func main() async {

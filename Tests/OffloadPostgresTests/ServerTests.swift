@@ -130,7 +130,8 @@ extension PostgresTests {
         @Test func aDelayedJobStartsOnTimeWithoutPolling() async throws {
             try await withQueue { queue in
                 try await withServer(queue, configure: { $0.pollInterval = .seconds(30) }) { _ in
-                    try await Task.sleep(for: .milliseconds(300))
+                    // Once a first job has run, the host is listening.
+                    _ = try await queue.finished(try await queue.submit(echo(0)), timeout: .seconds(30))
                     let submitted = ContinuousClock.now
                     let id = try await queue.submit(echo(1, delay: .milliseconds(700)))
                     let done = try await queue.finished(id, timeout: .seconds(10))

@@ -27,7 +27,7 @@ final class TestDatabase: Sendable {
     }
 
     /// Stops the server (fast: connections are dropped) and starts it again on the same port.
-    func restart() throws { _ = try Self.run("restart", folder) }
+    func restart() async throws { _ = try Self.run("restart", folder) }
 
     func stop() { _ = try? Self.run("stop", folder) }
 

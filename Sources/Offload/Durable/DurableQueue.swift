@@ -10,7 +10,8 @@ public protocol DurableQueue: Sendable {
     /// `request.host`; each claim counts an attempt.
     func claim(_ request: ClaimRequest) async throws -> [ClaimedJob]
 
-    /// Extends the leases of `jobs`, held by `host`, in one statement.
+    /// Extends the leases of `jobs`, held by `host`, in one statement; called every heartbeat,
+    /// with no jobs too (the host is alive).
     /// - Returns: the jobs whose lease is lost and those someone asked to cancel.
     func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal
 

@@ -6,10 +6,11 @@ import Synchronization
 /// plus a prefetch, runs each in the pool, renews their leases while they run, records each end,
 /// and cancels a job there when another process asks.
 ///
-/// Run it in the `ServiceGroup` after its pool (services shut down in reverse order, so the
+/// Run it in a `ServiceGroup` after its queue and pool (services shut down in reverse order, so the
 /// server stops claiming and lets its jobs finish before the pool drains):
 ///
 /// ```swift
+/// let queue = try PostgresQueue(url: "postgres://app@localhost/app")
 /// let server = QueueServer(queue: queue, pool: pool)
 /// let group = ServiceGroup(services: [queue, pool, server], gracefulShutdownSignals: [.sigterm], logger: logger)
 /// try await group.run()
@@ -25,6 +26,8 @@ public final class QueueServer: Service, Sendable {
         public var host: String
         /// Jobs claimed beyond the free workers, held ready to start (default: one per worker).
         public var prefetch: Int?
+        /// The kinds this host serves (default: every kind its pool's registry has).
+        public var kinds: [String]?
         /// How often the leases of held jobs are renewed; also how soon a cancel request made
         /// elsewhere reaches a running job when its notification is lost.
         public var heartbeat: Duration
@@ -86,7 +89,10 @@ public final class QueueServer: Service, Sendable {
         let logger = configuration.logger
         logger.debug("queue server started", metadata: ["host": "\(configuration.host)"])
         await withDiscardingTaskGroup { group in
-            group.addTask { await self.everyInterval(self.configuration.heartbeat) { await self.heartbeat() } }
+            group.addTask {
+                await self.heartbeat()
+                await self.everyInterval(self.configuration.heartbeat) { await self.heartbeat() }
+            }
             group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
             await withGracefulShutdownHandler {
                 await self.claimLoop(group: &group)
@@ -139,7 +145,8 @@ public final class QueueServer: Service, Sendable {
     }
 
     private func claimRequest(limit: Int) -> ClaimRequest {
-        ClaimRequest(host: configuration.host, limit: limit, kinds: pool.registry.kinds, capabilities: pool.capabilities)
+        ClaimRequest(host: configuration.host, limit: limit, kinds: configuration.kinds ?? pool.registry.kinds,
+                     capabilities: pool.capabilities)
     }
 
     /// Starts waiting jobs, in claim order, while workers are free.
@@ -163,14 +170,11 @@ public final class QueueServer: Service, Sendable {
             outcome = JobOutcome(id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
                                  attempts: claimed.attempt, error: error)
         }
-        let held = holdings.withLock { $0.running[claimed.job.id] != nil }
-        if held {
-            if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
-                // The pool stopped before the job could end: it goes back to the queue.
-                await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
-            } else {
-                await record(claimed, outcome)
-            }
+        if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
+            // The pool stopped before the job could end: it goes back to the queue.
+            await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
+        } else {
+            await record(claimed, outcome)
         }
         holdings.withLock { $0.running[claimed.job.id] = nil }
         wakeup.signal()
@@ -195,8 +199,8 @@ public final class QueueServer: Service, Sendable {
     // MARK: - Leases, cancellation, upkeep
 
     private func heartbeat() async {
+        // With no job held, the heartbeat still says this host is alive.
         let held = holdings.withLock { $0.all }
-        guard !held.isEmpty else { return }
         do {
             let renewal = try await queue.renew(held, host: configuration.host)
             apply(renewal)
@@ -205,15 +209,15 @@ public final class QueueServer: Service, Sendable {
         }
     }
 
-    /// Stops jobs whose lease is lost or whose cancel was asked for.
+    /// Stops jobs whose lease is lost or whose cancel was asked for. A running job whose lease
+    /// is lost is stopped; its end is then refused by the queue's fence, which records it.
     func apply(_ renewal: LeaseRenewal) {
-        let dropped = holdings.withLock { holdings -> [ClaimedJob] in
-            let gone = holdings.waiting.filter { renewal.lost.contains($0.job.id) }
+        let dropped = holdings.withLock { holdings -> Bool in
+            let before = holdings.waiting.count
             holdings.waiting.removeAll { renewal.lost.contains($0.job.id) }
-            for id in renewal.lost { holdings.running[id] = nil }
-            return gone
+            return holdings.waiting.count != before
         }
-        if !dropped.isEmpty { wakeup.signal() }
+        if dropped { wakeup.signal() }
         for id in renewal.lost { pool.cancel(id) }
         for id in renewal.cancelRequested { cancel(id) }
     }

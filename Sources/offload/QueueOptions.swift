@@ -1,0 +1,85 @@
+import ArgumentParser
+import Foundation
+import Logging
+import Offload
+import OffloadPostgres
+import PostgresNIO
+
+/// Where the durable queue is: `--queue URL` or `OFFLOAD_QUEUE_URL`.
+struct QueueOptions: ParsableArguments {
+    @Option(name: .long, help: ArgumentHelp("The PostgreSQL queue, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: $OFFLOAD_QUEUE_URL).",
+                                            valueName: "url"))
+    var queue: String?
+
+    @Option(name: .long, help: "The schema of the queue's tables (default: the URL's ?schema=, else offload).")
+    var schema: String?
+
+    var url: String? { queue ?? ProcessInfo.processInfo.environment["OFFLOAD_QUEUE_URL"] }
+
+    func validate() throws {
+        guard let url else { throw ValidationError("give the queue with --queue URL or OFFLOAD_QUEUE_URL") }
+        do { _ = try QueueURL(url) } catch { throw ValidationError(error.message) }
+    }
+
+    /// The queue, not yet running. `migratesOnStart`: bring the schema up to date first.
+    func makeQueue(migratesOnStart: Bool = true, logger: Logger = Self.quietLogger) throws -> PostgresQueue {
+        var configuration = PostgresQueueConfiguration(migratesOnStart: migratesOnStart)
+        if let schema { configuration.schema = schema }
+        do {
+            return try PostgresQueue(url: url ?? "", configuration: configuration, logger: logger)
+        } catch {
+            throw fail("offload: \(error.message).")
+        }
+    }
+
+    /// The queue's address without its password, for messages.
+    var place: String {
+        guard let url, let components = URLComponents(string: url) else { return "the queue" }
+        let host = components.host.map { "\($0)\(components.port.map { ":\($0)" } ?? "")" } ?? "localhost"
+        let database = components.path.drop { $0 == "/" }
+        return "\(host)/\(database.isEmpty ? (components.user ?? "") : String(database))"
+    }
+
+    static var quietLogger: Logger {
+        var logger = Logger(label: "offload.queue")
+        logger.logLevel = .error
+        return logger
+    }
+
+    /// Runs `body` with a running queue; a queue that cannot be reached in `timeout` ends the
+    /// command with one sentence (host and database, never the password) and status 1.
+    func withQueue<T: Sendable>(migratesOnStart: Bool = true, timeout: Duration? = .seconds(15),
+                                _ body: @escaping @Sendable (PostgresQueue) async throws -> T) async throws -> T {
+        let queue = try makeQueue(migratesOnStart: migratesOnStart)
+        let place = self.place
+        return try await withThrowingTaskGroup(of: T?.self) { group in
+            group.addTask { try await queue.run(); return nil }
+            if let timeout {
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    throw fail("offload: no answer from the queue at \(place) within \(timeout).")
+                }
+            }
+            group.addTask {
+                do { return try await body(queue) } catch let error as ExitCode { throw error } catch let error as OffloadError {
+                    throw fail("offload: \(error.message).")
+                } catch {
+                    throw fail("offload: the queue at \(place) failed: \(describe(error)).")
+                }
+            }
+            defer { group.cancelAll() }
+            while let next = try await group.next() {
+                if let value = next { return value }
+            }
+            throw fail("offload: the queue at \(place) stopped.")
+        }
+    }
+}
+
+/// A database error in one sentence: the server's message, or what went wrong underneath.
+func describe(_ error: any Error) -> String {
+    guard let error = error as? PSQLError else { return "\(error)" }
+    if let message = error.serverInfo?[.message] { return message }
+    if let underlying = error.underlying { return "\(underlying)" }
+    return "\(error.code)"
+}

@@ -1,0 +1,124 @@
+import ArgumentParser
+import Foundation
+import Offload
+import OffloadJobFiles
+import OffloadPostgres
+
+struct SubmitCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "submit",
+        abstract: "Submit the jobs of a JSON Lines file to a PostgreSQL queue.",
+        discussion: """
+            The job lines of `offload run`. Each job gets a UUID v7 in the queue; a line's own "id" names it in what this prints.
+            Prints one line per job, {"id":LINE-ID,"jobId":QUEUE-ID}. With --wait, waits for every job (woken by the queue's
+            notifications) and writes OUT/results.jsonl as `offload run` does instead.
+            """
+    )
+
+    @Argument(help: "The job file (JSON Lines).", completion: .file())
+    var file: String
+
+    @OptionGroup var queueOptions: QueueOptions
+    @OptionGroup var jobFile: JobFileOptions
+
+    @Flag(name: .long, help: "Wait for every job and write OUT/results.jsonl.")
+    var wait = false
+
+    @Option(name: .long, help: "With --wait, the folder for results.jsonl.")
+    var out: String = "./out"
+
+    /// Jobs per statement.
+    static let batch = 500
+
+    func run() async throws {
+        let lines: LineReader
+        do { lines = try LineReader(path: file, maxLineBytes: jobFile.maxLineBytes) } catch {
+            throw fail("offload: cannot read job file '\(file)': \(error.reason).")
+        }
+        var output: OutputFolder?
+        if wait {
+            do { output = try OutputFolder(path: out) } catch {
+                throw fail("offload: cannot write results to '\(out)': \(error.reason).")
+            }
+        }
+        // Refusals known before the queue is reached: lines that are not jobs.
+        let kinds = Set(HandlerRegistry.offloadCLI(outputDirectory: out, allowedRoots: ["."]).kinds)
+        var jobs: [(name: JobID, job: Job)] = []
+        var refused: [JobOutcome] = []
+        var number = 0
+        while let next = lines.next() {
+            number += 1
+            switch next {
+            case .line(let bytes):
+                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
+                switch JobLine.parse(bytes, number: number, knownKinds: kinds, maxDelay: .milliseconds(jobFile.maxDelayMs)) {
+                case .success(var job):
+                    let name = job.id
+                    job.id = JobID.generate()
+                    jobs.append((name, job))
+                case .failure(let failure):
+                    refused.append(JobOutcome(id: failure.id, kind: failure.kind ?? "", status: .failed, error: failure.error))
+                }
+            case .tooLong(let length):
+                refused.append(JobOutcome(id: JobID(String(number)), kind: "", status: .failed,
+                                          error: OffloadError.overBudget("line length", limit: lines.maxLineBytes,
+                                                                         "line \(number) is \(OffloadError.grouped(length)) bytes (--max-line-bytes)")))
+            case .failed(let code):
+                throw fail("offload: cannot read job file '\(file)' past line \(number - 1): \(SystemError(code: code).reason); nothing was submitted.")
+            }
+        }
+        let submitted = jobs
+        let ids = try await queueOptions.withQueue { queue -> [JobID] in
+            var ids: [JobID] = []
+            for start in stride(from: 0, to: submitted.count, by: Self.batch) {
+                let slice = submitted[start..<min(start + Self.batch, submitted.count)]
+                ids += try await queue.submit(slice.map { PostgresQueue.Submission($0.job) })
+            }
+            return ids
+        }
+        guard let output else {
+            for (entry, id) in zip(submitted, ids) {
+                print(JSONWriter.string(["id": .string(entry.name.rawValue), "jobId": .string(id.rawValue)]))
+            }
+            for outcome in refused { FileSink.standardError.write(ResultLine.encode(outcome) + [0x0A]) }
+            FileSink.standardError.write(Array("offload: submitted \(ids.count) jobs to \(queueOptions.place)\(refused.isEmpty ? "" : "; \(refused.count) lines refused (above)").\n".utf8))
+            return
+        }
+        for outcome in refused { output.results.write(ResultLine.encode(outcome) + [0x0A]) }
+        output.results.flush()
+        var counts: [JobStatus: Int] = [.failed: refused.count]
+        let results = output.results
+        let finished = try await queueOptions.withQueue(timeout: nil) { queue -> [JobStatus: Int] in
+            var counts: [JobStatus: Int] = [:]
+            for (entry, id) in zip(submitted, ids) {
+                let job = try await queue.finished(id)
+                let outcome = job.outcome(named: entry.name)
+                results.write(ResultLine.encode(outcome) + [0x0A])
+                results.flush()
+                counts[outcome.status, default: 0] += 1
+            }
+            return counts
+        }
+        counts.merge(finished, uniquingKeysWith: +)
+        print("offload: \(ids.count + refused.count) jobs: " + JobStatus.allCases.map { "\(counts[$0, default: 0]) \($0)" }.joined(separator: ", ")
+              + "; results in \(out)/results.jsonl.")
+    }
+}
+
+extension StoredJob {
+    /// The job's end as `offload run` reports one, under the name its job line gave it.
+    func outcome(named name: JobID) -> JobOutcome {
+        let status: JobStatus = switch state {
+        case .completed: .completed
+        case .cancelled: .cancelled
+        default: .failed
+        }
+        func between(_ start: Date?, _ end: Date?) -> Duration {
+            guard let start, let end else { return .zero }
+            return .milliseconds(max(end.timeIntervalSince(start), 0) * 1_000)
+        }
+        return JobOutcome(id: name, kind: kind, priority: priority, status: status, attempts: attempt,
+                          waitTime: between(runAt, startedAt), queueTime: between(createdAt, startedAt),
+                          runTime: between(startedAt, finishedAt), result: result.map { .json($0) }, error: error)
+    }
+}

@@ -1,0 +1,86 @@
+import ArgumentParser
+import Logging
+import Offload
+import OffloadPostgres
+import ServiceLifecycle
+import UnixSignals
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+struct WorkerCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "worker",
+        abstract: "Serve a PostgreSQL queue with a pool of workers until SIGTERM.",
+        discussion: """
+            Claims as many jobs as it has free workers plus --claim-ahead, renews their leases while they run, and records each end.
+            SIGTERM or SIGINT: stops claiming, hands back the jobs it had not started, lets running ones finish for --drain-ms,
+            and exits 0. Job outputs (pictures, data files) go to OUT/files on this host.
+            """
+    )
+
+    @OptionGroup var queueOptions: QueueOptions
+    @OptionGroup var poolOptions: PoolOptions
+
+    @Option(name: .long, parsing: .upToNextOption, help: "Only these kinds (default: every kind offload runs).")
+    var kinds: [String] = []
+
+    @Option(name: .long, help: "Jobs claimed beyond the free workers, held ready to start (default: one per worker).")
+    var claimAhead: Int?
+
+    @Option(name: .long, help: "How long a graceful stop lets running jobs finish, in milliseconds.")
+    var drainMs: Int = 30_000
+
+    @Option(name: .long, help: "How long a claim holds without a heartbeat, in milliseconds (heartbeats come every third of it).")
+    var leaseMs: Int = 30_000
+
+    @Option(name: .long, help: "The folder for job outputs.")
+    var out: String = "./out"
+
+    func validate() throws {
+        if let claimAhead, claimAhead < 0 { throw ValidationError("--claim-ahead must be zero or more") }
+        if drainMs < 0 { throw ValidationError("--drain-ms must be zero or more") }
+        if leaseMs < 1_000 { throw ValidationError("--lease-ms must be at least 1000") }
+    }
+
+    func run() async throws {
+        let output: OutputFolder
+        do { output = try OutputFolder(path: out) } catch {
+            throw fail("offload: cannot write job outputs to '\(out)': \(error.reason).")
+        }
+        let pool: WorkerPool
+        do { pool = try poolOptions.makePool(files: output.files, roots: ["."]) } catch let error as OffloadError {
+            throw fail("offload: \(error.message).")
+        }
+        let unknown = kinds.filter { !pool.registry.contains($0) }
+        if !unknown.isEmpty {
+            throw fail("offload: unknown kinds \(unknown.joined(separator: ", ")) (known: \(pool.registry.kinds.joined(separator: ", "))).")
+        }
+        var logger = Logger(label: "offload.worker")
+        logger.logLevel = poolOptions.verbose ? .info : .warning
+        var queueConfiguration = PostgresQueueConfiguration(leaseDuration: .milliseconds(leaseMs))
+        if let schema = queueOptions.schema { queueConfiguration.schema = schema }
+        let queue: PostgresQueue
+        do { queue = try PostgresQueue(url: queueOptions.url ?? "", configuration: queueConfiguration, logger: logger) } catch {
+            throw fail("offload: \(error.message).")
+        }
+        var serverConfiguration = QueueServer.Configuration(prefetch: claimAhead, heartbeat: .milliseconds(leaseMs / 3),
+                                                            drainTimeout: .milliseconds(drainMs), logger: logger)
+        if !kinds.isEmpty { serverConfiguration.kinds = kinds }
+        let server = QueueServer(queue: queue, pool: pool, configuration: serverConfiguration)
+        let served = serverConfiguration.kinds ?? pool.registry.kinds
+        say("offload worker \(serverConfiguration.host): serving \(served.count) kinds from \(queueOptions.place) with up to \(pool.configuration.scaling.maxWorkers) workers; SIGTERM stops it.")
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [.init(service: queue), .init(service: pool), .init(service: server)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        try await group.run()
+        say("offload worker \(serverConfiguration.host): stopped.")
+    }
+}
+
+/// A line on standard output, written at once (a supervisor reading a pipe sees it).
+private func say(_ line: String) {
+    FileSink.standardOutput.write(Array((line + "\n").utf8))
+    FileSink.standardOutput.flush()
+}

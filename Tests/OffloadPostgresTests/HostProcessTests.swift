@@ -1,0 +1,132 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import OffloadTestSupport
+import Testing
+@testable import Offload
+@testable import OffloadPostgres
+
+/// An `offload worker` process serving a test's schema.
+struct WorkerHostProcess {
+    let child: ChildProcess
+    let folder: String
+
+    static func start(url: String, schema: String, _ arguments: [String]) throws -> WorkerHostProcess {
+        let folder = temporaryFolder("worker-host")
+        let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
+                                           arguments: ["worker", "--queue", url, "--schema", schema] + arguments,
+                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: folder)
+        close(child.toChild)
+        close(child.fromChild)
+        return WorkerHostProcess(child: child, folder: folder)
+    }
+
+    var pid: Int32 { child.pid }
+
+    /// SIGKILL, then reaps it.
+    func kill() {
+        _ = Glibc.kill(pid, SIGKILL)
+        _ = child.waitForExit()
+        close(child.output)
+    }
+
+    /// SIGTERM; returns its exit status once it has stopped.
+    func terminate() -> Int32 {
+        _ = Glibc.kill(pid, SIGTERM)
+        let status = child.waitForExit()
+        close(child.output)
+        removeTree(folder)
+        return status
+    }
+}
+
+extension PostgresTests {
+    @Suite struct HostProcessTests {
+        func waitUntil(_ what: String, timeout: Duration = .seconds(30), _ condition: () async throws -> Bool) async throws {
+            let deadline = ContinuousClock.now + timeout
+            while try await !condition() {
+                guard ContinuousClock.now < deadline else { throw OffloadError(.timedOut, "\(what) did not happen in \(timeout)") }
+                try await Task.sleep(for: .milliseconds(50))
+            }
+        }
+
+        @Test func aHostPausedPastItsLeaseCannotEndTheJobAnotherHostRescued() async throws {
+            let schema = TestDatabase.schema()
+            let url = try database.url
+            try await withQueue(schema: schema) { queue in
+                let paused = try WorkerHostProcess.start(url: url, schema: schema, ["--workers", "1", "--isolation", "thread", "--lease-ms", "1000"])
+                var job = sleep(1_500)
+                job.maxRetries = 1
+                let id = try await queue.submit(job)
+                try await waitUntil("the job starts on the first host") { try await queue.job(id)?.leaseOwner?.contains(":\(paused.pid):") == true }
+                kill(paused.pid, SIGSTOP)
+                try await withServer(queue, host: "rescuer", configure: { $0.maintenanceInterval = .milliseconds(300) }) { _ in
+                    let done = try await queue.finished(id, timeout: .seconds(20))
+                    #expect(done.state == .completed)
+                    #expect(done.attempt == 2)
+                    kill(paused.pid, SIGCONT)
+                    // Its attempt ends, and its end is refused and recorded as such.
+                    try await waitUntil("the paused host's end is refused") {
+                        try await queue.events(of: id).contains { $0.type == "leaseLost" }
+                    }
+                }
+                let events = try await queue.events(of: id)
+                #expect(events.map(\.type) == ["queued", "started", "rescued", "started", "completed", "leaseLost"])
+                #expect(events.first { $0.type == "completed" }?.host == "rescuer")
+                #expect(events.last?.host?.contains(":\(paused.pid):") == true)
+                #expect(try await queue.job(id)?.state == .completed)
+                #expect(paused.terminate() == 0)
+            }
+        }
+
+        @Test func aHostKilledMidRunLosesNoJobAndRunsNoneMoreThanTwice() async throws {
+            let schema = TestDatabase.schema()
+            let url = try database.url
+            try await withQueue(schema: schema) { queue in
+                let arguments = ["--workers", "2", "--isolation", "thread", "--lease-ms", "1000", "--claim-ahead", "2"]
+                let steady = try WorkerHostProcess.start(url: url, schema: schema, arguments)
+                let doomed = try WorkerHostProcess.start(url: url, schema: schema, arguments)
+                // A host's death counts as an attempt of what it held: these may be tried again.
+                let ids = try await queue.submit((0..<300).map { _ in
+                    var job = sleep(20)
+                    job.maxRetries = 2
+                    return PostgresQueue.Submission(job)
+                })
+                try await waitUntil("a third of the jobs end") { (try await queue.status().counts[.completed]?.values.reduce(0, +) ?? 0) >= 100 }
+                doomed.kill()
+                let again = try WorkerHostProcess.start(url: url, schema: schema, arguments)
+                for id in ids { #expect(try await queue.finished(id, timeout: .seconds(60)).state == .completed) }
+                var twice = 0
+                for id in ids {
+                    let starts = try await queue.events(of: id).filter { $0.type == "started" }.count
+                    #expect(starts == 1 || starts == 2)
+                    if starts == 2 { twice += 1 }
+                }
+                // Only what the killed host held (2 running, 2 claimed ahead) may have run twice.
+                #expect(twice <= 4)
+                #expect(steady.terminate() == 0)
+                #expect(again.terminate() == 0)
+            }
+        }
+
+        @Test func aDatabaseRestartMidRunLosesNothing() async throws {
+            let own = try TestDatabase.start()
+            defer { own.stop() }
+            try await TestDatabase.$current.withValue(own) {
+                try await withQueue { queue in
+                    try await withServer(queue) { _ in
+                        let before = try await queue.submit((0..<50).map { _ in PostgresQueue.Submission(sleep(10)) })
+                        try await own.restart()
+                        var after: [JobID] = []
+                        try await waitUntil("the database takes jobs again") {
+                            do { after = try await queue.submit((0..<50).map { _ in PostgresQueue.Submission(sleep(10)) }) } catch { return false }
+                            return true
+                        }
+                        for id in before + after { #expect(try await queue.finished(id, timeout: .seconds(60)).state == .completed) }
+                    }
+                }
+            }
+        }
+    }
+}
