@@ -82,6 +82,26 @@ enum Migrations {
             )
             """,
         ]),
+        Migration(version: 3, name: "artifacts", statements: [
+            """
+            CREATE TABLE {schema}.artifacts (
+                sha256 bytea PRIMARY KEY CHECK (length(sha256) = 32),
+                content_type text NOT NULL,
+                size bigint NOT NULL,
+                data bytea NOT NULL,
+                created_at timestamptz NOT NULL DEFAULT now()
+            )
+            """,
+            """
+            CREATE TABLE {schema}.job_artifacts (
+                job_id uuid NOT NULL REFERENCES {schema}.jobs (id) ON DELETE CASCADE,
+                sha256 bytea NOT NULL REFERENCES {schema}.artifacts (sha256),
+                name text NOT NULL,
+                PRIMARY KEY (job_id, sha256)
+            )
+            """,
+            "CREATE INDEX job_artifacts_sha256 ON {schema}.job_artifacts (sha256)",
+        ]),
     ]
 
     /// The newest version.

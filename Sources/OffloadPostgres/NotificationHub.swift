@@ -43,11 +43,13 @@ final class NotificationHub: Sendable {
     }
 
     /// Listens until the task is cancelled, connecting again after each loss.
-    func listen(client: PostgresClient, channels: Channels, logger: Logger) async {
+    func listen(configuration: PostgresConnection.Configuration, channels: Channels, logger: Logger) async {
         var failures = 0
         while !Task.isCancelled {
             do {
-                try await client.withConnection { connection in
+                let connection = try await PostgresConnection.connect(configuration: configuration, id: 1, logger: logger)
+                var lost: (any Error)?
+                do {
                     try await withThrowingTaskGroup(of: Void.self) { group in
                         let routes: [(String, @Sendable (String) -> Notification?)] = [
                             (channels.jobs, { @Sendable _ in .jobs }),
@@ -68,7 +70,12 @@ final class NotificationHub: Sendable {
                         try await group.next()
                         group.cancelAll()
                     }
+                } catch {
+                    lost = error
                 }
+                // A connection must be closed before it goes.
+                try? await connection.close()
+                if let lost { throw lost }
             } catch {
                 if Task.isCancelled { return }
                 failures += 1

@@ -10,7 +10,7 @@ extension PostgresQueue {
         guard request.limit > 0, !request.kinds.isEmpty else { return [] }
         try await prepared()
         let leaseMs = configuration.leaseDuration.milliseconds
-        let rows = try await client.query("""
+        let rows = try await query("""
             WITH next AS (
                 SELECT id FROM \(unescaped: s).jobs
                 WHERE state IN ('available', 'scheduled') AND run_at <= now()
@@ -54,7 +54,7 @@ extension PostgresQueue {
     public func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal {
         try await prepared()
         let leaseMs = configuration.leaseDuration.milliseconds
-        let rows = try await client.query("""
+        let rows = try await query("""
             WITH beat AS (
                 INSERT INTO \(unescaped: s).hosts (id) VALUES (\(host))
                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
@@ -89,7 +89,7 @@ extension PostgresQueue {
         let levelMs = configuration.levelMilliseconds
         let rows: PostgresRowSequence
         if retry {
-            rows = try await client.query("""
+            rows = try await query("""
                 WITH next AS (
                     SELECT id, now() + least(retry_initial_ms * power(retry_multiplier, attempt - 1), retry_max_ms)
                                      * (1 + retry_jitter * (2 * random() - 1)) * interval '1 millisecond' AS due
@@ -107,7 +107,7 @@ extension PostgresQueue {
                 FROM done RETURNING job_id
                 """, logger: logger)
         } else {
-            rows = try await client.query("""
+            rows = try await query("""
                 WITH done AS (
                     UPDATE \(unescaped: s).jobs
                     SET state = \(state)::\(unescaped: s).job_state, finished_at = now(), result = \(result)::jsonb,
@@ -124,7 +124,7 @@ extension PostgresQueue {
         var recorded = false
         for try await _ in rows { recorded = true }
         if recorded { return retry ? .retryScheduled : .recorded }
-        try await client.query("""
+        try await query("""
             INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
             SELECT id, 'leaseLost', \(claimed.attempt), \(claimed.owner),
                    'attempt ' || \(claimed.attempt) || ' ended ' || \(outcome.status.rawValue) || ' after its lease was lost; its end was not recorded'
@@ -135,7 +135,7 @@ extension PostgresQueue {
 
     public func release(_ jobs: [ClaimedJob]) async throws {
         guard !jobs.isEmpty else { return }
-        try await client.query("""
+        try await query("""
             WITH released AS (
                 UPDATE \(unescaped: s).jobs AS job
                 SET state = 'available', attempt = job.attempt - 1, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL
@@ -159,11 +159,12 @@ extension PostgresQueue {
 
     /// How long until the earliest delayed job of `kinds` is due.
     func nextDue(kinds: [String]) async throws -> Duration? {
-        let rows = try await client.query("""
+        let rows = try await query("""
             SELECT extract(epoch FROM min(run_at) - now())::float8 FROM \(unescaped: s).jobs
             WHERE state IN ('available', 'scheduled') AND kind = ANY(\(kinds))
             """, logger: logger)
-        for try await seconds in rows.decode(Double?.self) { return seconds.map { .milliseconds(max($0, 0) * 1_000) } }
-        return nil
+        var due: Duration?
+        for try await seconds in rows.decode(Double?.self) { due = seconds.map { .milliseconds(max($0, 0) * 1_000) } }
+        return due
     }
 }

@@ -20,17 +20,19 @@ extension PostgresQueue {
     public func job(_ id: JobID) async throws -> StoredJob? {
         guard UUID(uuidString: id.rawValue) != nil else { return nil }
         try await prepared()
-        let rows = try await client.query("""
+        let rows = try await query("""
             SELECT id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
                    unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
             FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
             """, logger: logger)
+        // Every row is read: a row sequence left before its end keeps its connection leased.
+        var found: StoredJob?
         for try await row in rows {
             let (id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
                  started, finished)
                 = try row.decode((String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
                                   Date, Date, Date?, Date?).self)
-            return StoredJob(
+            found = StoredJob(
                 id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: DurableJobState(rawValue: state) ?? .failed,
                 attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
                 result: result.flatMap { try? JSONParser.parse($0) },
@@ -38,14 +40,14 @@ extension PostgresQueue {
                 uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
                 finishedAt: finished)
         }
-        return nil
+        return found
     }
 
     /// The job's history, oldest first.
     public func events(of id: JobID) async throws -> [StoredJobEvent] {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
-        let rows = try await client.query("""
+        let rows = try await query("""
             SELECT type, at, attempt, host, message FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
             """, logger: logger)
         var events: [StoredJobEvent] = []
@@ -69,8 +71,22 @@ extension PostgresQueue {
             }
         }
         defer { hub.unsubscribe(subscription) }
+        var failures = 0
         while true {
-            guard let job = try await job(id) else { throw OffloadError(.invalidPayload, "the queue holds no job \(id)") }
+            let found: StoredJob?
+            do {
+                found = try await job(id)
+                failures = 0
+            } catch let error as OffloadError where error.code != .timedOut {
+                throw error
+            } catch {
+                // The database is away (a restart, a lost connection): look again, for as long as the caller waits.
+                failures += 1
+                if let deadline, ContinuousClock.now >= deadline { throw error }
+                try await Task.sleep(for: .milliseconds(min(100 << min(failures, 5), 2_000)))
+                continue
+            }
+            guard let job = found else { throw OffloadError(.invalidPayload, "the queue holds no job \(id)") }
             if job.state.isFinished { return job }
             var wait = Duration.seconds(5)
             if let deadline {
@@ -93,7 +109,7 @@ extension PostgresQueue {
     public func cancel(_ id: JobID) async throws -> CancelResult {
         guard UUID(uuidString: id.rawValue) != nil else { return .notFound }
         try await prepared()
-        let rows = try await client.query("""
+        let rows = try await query("""
             WITH target AS (
                 SELECT id, state FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid FOR UPDATE
             ), queued AS (
@@ -115,15 +131,14 @@ extension PostgresQueue {
             )
             SELECT (SELECT state::text FROM target), (SELECT count(*) FROM told)::int
             """, logger: logger)
-        for try await (state, _) in rows.decode((String?, Int).self) {
-            switch state.flatMap(DurableJobState.init(rawValue:)) {
-            case nil: return .notFound
-            case .available?, .scheduled?: return .cancelled
-            case .running?: return .requested
-            case .completed?, .failed?, .cancelled?: return .alreadyFinished
-            }
+        var before: DurableJobState?
+        for try await (state, _) in rows.decode((String?, Int).self) { before = state.flatMap(DurableJobState.init(rawValue:)) }
+        switch before {
+        case nil: return .notFound
+        case .available?, .scheduled?: return .cancelled
+        case .running?: return .requested
+        case .completed?, .failed?, .cancelled?: return .alreadyFinished
         }
-        return .notFound
     }
 
     /// Runs a failed or cancelled job again, with one more attempt allowed if its attempts were spent.
@@ -133,7 +148,7 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return false }
         try await prepared()
         let levelMs = configuration.levelMilliseconds
-        let rows = try await client.query("""
+        let rows = try await query("""
             WITH again AS (
                 UPDATE \(unescaped: s).jobs
                 SET state = 'available', max_attempts = greatest(max_attempts, attempt + 1), run_at = now(),

@@ -10,7 +10,7 @@ extension PostgresQueue {
         try await prepared()
         let levelMs = configuration.levelMilliseconds
         let retentionMs = configuration.retention.milliseconds
-        let rescued = try await client.withTransaction(logger: logger) { connection -> Int in
+        let rescued = try await transaction { [self] connection -> Int in
             let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(hashtext(\("offload.maintain." + configuration.schema)))",
                                                   logger: logger)
             var locked = false
@@ -55,6 +55,13 @@ extension PostgresQueue {
                     SELECT id FROM \(unescaped: s).jobs
                     WHERE state IN ('completed', 'cancelled') AND finished_at < now() - \(retentionMs) * interval '1 millisecond'
                     LIMIT \(Self.maintenanceBatch))
+                """, logger: logger)
+            // Artifacts no job refers to any more (an hour's grace for one stored just before
+            // its job's end was recorded).
+            try await connection.query("""
+                DELETE FROM \(unescaped: s).artifacts AS artifact
+                WHERE artifact.created_at < now() - interval '1 hour'
+                  AND NOT EXISTS (SELECT 1 FROM \(unescaped: s).job_artifacts AS link WHERE link.sha256 = artifact.sha256)
                 """, logger: logger)
             return count
         }

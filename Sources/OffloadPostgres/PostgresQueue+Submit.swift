@@ -50,7 +50,7 @@ extension PostgresQueue {
         let levelMs = configuration.levelMilliseconds
         var held: [Int] = []
         do {
-            let inserted = try await client.query("""
+            let inserted = try await query("""
                 WITH input AS (
                     SELECT * FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.kind))::text[], \(rows.map(\.priority))::int[],
                                          \(rows.map(\.payload))::text[], \(rows.map(\.maxAttempts))::int[],
@@ -83,7 +83,7 @@ extension PostgresQueue {
         guard !held.isEmpty else { return ids }
         // Jobs whose key an unfinished job holds get that job's id.
         let keys = held.map { rows[$0].uniqueKey }
-        let holders = try await client.query("""
+        let holders = try await query("""
             SELECT unique_key, id::text FROM \(unescaped: s).jobs
             WHERE unique_key = ANY(\(keys)) AND state IN ('available', 'scheduled', 'running')
             """, logger: logger)

@@ -1,7 +1,7 @@
 import Foundation
 public import Logging
 public import Offload
-public import PostgresNIO
+import PostgresNIO
 public import ServiceLifecycle
 import Synchronization
 
@@ -16,13 +16,13 @@ import Synchronization
 /// ```
 ///
 /// A queue is a `Service`: while it runs it listens for notifications (new jobs, cancel requests,
-/// finished jobs) on one connection, and runs the `PostgresClient` it made from a URL. Its schema
+/// finished jobs) on one connection of its own, and runs its pool of connections. Its schema
 /// is brought up to date before its first statement unless ``PostgresQueueConfiguration/migratesOnStart``
 /// is off (then run ``migrate()``, or `offload migrate`).
 public final class PostgresQueue: DurableQueue, Service, Sendable {
     public let configuration: PostgresQueueConfiguration
     let client: PostgresClient
-    private let ownsClient: Bool
+    private let listenerConfiguration: PostgresConnection.Configuration
     let logger: Logger
     let hub = NotificationHub()
     /// Signalled by notifications of new jobs (and by listening again after a loss).
@@ -30,25 +30,8 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     private let migration = Mutex<Task<Void, any Error>?>(nil)
     private let clientRunning = Mutex(false)
 
-    /// A queue on a client the caller runs (in its `ServiceGroup`, before the queue).
-    public init(client: PostgresClient, configuration: PostgresQueueConfiguration = PostgresQueueConfiguration(),
-                logger: Logger = Logger(label: "offload.postgres")) throws(OffloadError) {
-        try configuration.validate()
-        self.client = client
-        self.configuration = configuration
-        self.logger = logger
-        self.ownsClient = false
-        let wake = workArrived
-        _ = hub.subscribe { notification in
-            switch notification {
-            case .jobs, .listening: wake.signal()
-            case .cancel, .done: break
-            }
-        }
-    }
-
-    /// A queue on a client of its own, made from `url` (see ``QueueURL``) and run by ``run()``.
-    /// The URL's `schema` wins over the configuration's.
+    /// A queue at `url` (see ``QueueURL``), with a pool of connections of its own that
+    /// ``run()`` runs. The URL's `schema` wins over the configuration's.
     public init(url: String, configuration: PostgresQueueConfiguration = PostgresQueueConfiguration(),
                 logger: Logger = Logger(label: "offload.postgres")) throws(OffloadError) {
         let address = try QueueURL(url)
@@ -56,9 +39,9 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
         if let schema = address.schema { configuration.schema = schema }
         try configuration.validate()
         self.client = PostgresClient(configuration: address.client, backgroundLogger: logger)
+        self.listenerConfiguration = address.listener
         self.configuration = configuration
         self.logger = logger
-        self.ownsClient = true
         let wake = workArrived
         _ = hub.subscribe { notification in
             switch notification {
@@ -73,14 +56,15 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     /// Listens for the queue's notifications (and runs the queue's own client) until cancelled or
     /// shut down gracefully.
     public func run() async throws {
-        await withDiscardingTaskGroup { group in
-            if ownsClient {
-                group.addTask { await self.client.run() }
-            }
-            await cancelWhenGracefulShutdown {
-                await self.hub.listen(client: self.client, channels: self.channels, logger: self.logger)
-            }
-            group.cancelAll()
+        let client = Task { await self.client.run() }
+        await cancelWhenGracefulShutdown {
+            await self.hub.listen(configuration: self.listenerConfiguration, channels: self.channels, logger: self.logger)
+        }
+        // The pool closes its connections once each is returned; one held by a statement the
+        // database never answered would hold the queue's stop forever, so it is left behind.
+        client.cancel()
+        do { try await withDeadline(.seconds(5)) { await client.value } } catch {
+            logger.warning("the queue's connections did not all close within 5 s; leaving them")
         }
     }
 
@@ -97,7 +81,7 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     /// - Returns: the versions applied now (empty when the schema was up to date).
     @discardableResult
     public func migrate() async throws -> [Int] {
-        try await client.withTransaction(logger: logger) { connection -> [Int] in
+        try await transaction { [self] connection -> [Int] in
             let schema = configuration.schema
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("offload.migrate." + schema)))", logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: sql("CREATE SCHEMA IF NOT EXISTS {schema}")), logger: logger)
@@ -129,9 +113,10 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     /// The newest migration recorded in the database (0 for none).
     public func schemaVersion() async throws -> Int {
         try await prepared()
-        let rows = try await client.query("SELECT coalesce(max(version), 0) FROM \(unescaped: s).migrations", logger: logger)
-        for try await version in rows.decode(Int.self) { return version }
-        return 0
+        let rows = try await query("SELECT coalesce(max(version), 0) FROM \(unescaped: s).migrations", logger: logger)
+        var newest = 0
+        for try await version in rows.decode(Int.self) { newest = version }
+        return newest
     }
 
     /// Waits for the schema to be up to date when the queue migrates on start (once per queue;

@@ -19,11 +19,17 @@ public struct PostgresQueueConfiguration: Sendable {
     public var migratesOnStart: Bool
     /// The largest payload a job may carry, in bytes of JSON.
     public var maxPayloadBytes: Int
+    /// The largest file a job may leave as an artifact, in bytes.
+    public var maxArtifactBytes: Int
+    /// How long a statement may go unanswered before it is given up on (and tried again by its
+    /// caller), so that a connection the driver does not know is lost never holds a host.
+    public var statementTimeout: Duration
 
     public init(
         schema: String = "offload", ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10),
         leaseDuration: Duration = .seconds(30), retention: Duration = .seconds(24 * 3600), migratesOnStart: Bool = true,
-        maxPayloadBytes: Int = 16 << 20
+        maxPayloadBytes: Int = 16 << 20, maxArtifactBytes: Int = 64 << 20,
+        statementTimeout: Duration = .seconds(30)
     ) {
         self.schema = schema
         self.ordering = ordering
@@ -32,6 +38,8 @@ public struct PostgresQueueConfiguration: Sendable {
         self.retention = retention
         self.migratesOnStart = migratesOnStart
         self.maxPayloadBytes = maxPayloadBytes
+        self.maxArtifactBytes = maxArtifactBytes
+        self.statementTimeout = statementTimeout
     }
 
     func validate() throws(OffloadError) {
@@ -43,6 +51,8 @@ public struct PostgresQueueConfiguration: Sendable {
         if leaseDuration < .seconds(1) { throw OffloadError(.invalidConfiguration, "leaseDuration must be at least 1 s") }
         if retention < .zero { throw OffloadError(.invalidConfiguration, "retention must not be negative") }
         if maxPayloadBytes < 1 { throw OffloadError(.invalidConfiguration, "maxPayloadBytes must be at least 1") }
+        if statementTimeout < .milliseconds(100) { throw OffloadError(.invalidConfiguration, "statementTimeout must be at least 100 ms") }
+        if !(1...(1 << 30)).contains(maxArtifactBytes) { throw OffloadError(.invalidConfiguration, "maxArtifactBytes must be 1 to 1 GiB") }
     }
 
     /// What one priority level is worth in the claim order, in milliseconds: its aging interval,

@@ -6,8 +6,11 @@ public import PostgresNIO
 /// `?sslmode=disable|prefer|require` (default `prefer`), `?host=/socket/folder` for a Unix socket,
 /// and `?schema=NAME` for the queue's schema.
 public struct QueueURL: Sendable {
-    /// The connection settings.
+    /// The connection settings of the queue's pool of connections.
     public var client: PostgresClient.Configuration
+    /// The same, for the one connection the queue listens on (outside the pool: a connection
+    /// held for listening must never be one the pool's waiting statements count on).
+    public var listener: PostgresConnection.Configuration
     /// The schema the URL names, if it names one.
     public var schema: String?
 
@@ -27,19 +30,34 @@ public struct QueueURL: Sendable {
             let port = components.port ?? 5432
             client = PostgresClient.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
                                                   password: password, database: database)
+            listener = PostgresConnection.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
+                                                        password: password, database: database)
         } else {
             guard let host = components.host, !host.isEmpty else {
                 throw OffloadError(.invalidConfiguration, "the queue URL names no host (as postgres://user@localhost/app)")
             }
             let tls: PostgresClient.Configuration.TLS
-            switch query["sslmode"] ?? "prefer" {
-            case "disable": tls = .disable
-            case "prefer", "allow": tls = .prefer(.makeClientConfiguration())
-            case "require", "verify-ca", "verify-full": tls = .require(.makeClientConfiguration())
-            case let mode: throw OffloadError(.invalidConfiguration, "sslmode '\(mode)' is not one of disable, prefer, require")
+            let listenerTLS: PostgresConnection.Configuration.TLS
+            do {
+                switch query["sslmode"] ?? "prefer" {
+                case "disable":
+                    (tls, listenerTLS) = (.disable, .disable)
+                case "prefer", "allow":
+                    (tls, listenerTLS) = (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                case "require", "verify-ca", "verify-full":
+                    (tls, listenerTLS) = (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                case let mode:
+                    throw OffloadError(.invalidConfiguration, "sslmode '\(mode)' is not one of disable, prefer, require")
+                }
+            } catch let error as OffloadError {
+                throw error
+            } catch {
+                throw OffloadError(.invalidConfiguration, "TLS could not be set up: \(error)")
             }
             client = PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user,
                                                   password: password, database: database, tls: tls)
+            listener = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
+                                                        password: password, database: database, tls: listenerTLS)
         }
         schema = query["schema"]
     }

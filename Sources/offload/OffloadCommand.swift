@@ -19,7 +19,7 @@ struct OffloadCommand: AsyncParsableCommand {
             Every job's result goes to OUT/results.jsonl as it ends.
             """,
         subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
-                      JobsCommand.self, MigrateCommand.self]
+                      JobsCommand.self, ArtifactsCommand.self, MigrateCommand.self]
     )
 
     static func main() async {

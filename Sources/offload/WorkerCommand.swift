@@ -16,7 +16,8 @@ struct WorkerCommand: AsyncParsableCommand {
         discussion: """
             Claims as many jobs as it has free workers plus --claim-ahead, renews their leases while they run, and records each end.
             SIGTERM or SIGINT: stops claiming, hands back the jobs it had not started, lets running ones finish for --drain-ms,
-            and exits 0. Job outputs (pictures, data files) go to OUT/files on this host.
+            and exits 0. Files jobs write (pictures, data files) go to OUT/files and into the queue as artifacts
+            (`offload artifacts get`), so any host can serve them.
             """
     )
 
@@ -68,6 +69,8 @@ struct WorkerCommand: AsyncParsableCommand {
         var serverConfiguration = QueueServer.Configuration(prefetch: claimAhead, heartbeat: .milliseconds(leaseMs / 3),
                                                             drainTimeout: .milliseconds(drainMs), logger: logger)
         if !kinds.isEmpty { serverConfiguration.kinds = kinds }
+        // Pictures and data files go into the queue, where every host can serve them.
+        serverConfiguration.artifactFolder = output.files
         let server = QueueServer(queue: queue, pool: pool, configuration: serverConfiguration)
         let served = serverConfiguration.kinds ?? pool.registry.kinds
         say("offload worker \(serverConfiguration.host): serving \(served.count) kinds from \(queueOptions.place) with up to \(pool.configuration.scaling.maxWorkers) workers; SIGTERM stops it.")

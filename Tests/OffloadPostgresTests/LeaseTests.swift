@@ -77,8 +77,10 @@ extension PostgresTests {
                 let waiting = try #require(try await queue.job(id))
                 #expect(waiting.state == .scheduled)
                 #expect(waiting.error?.message == "flaky")
-                let wait = waiting.runAt.timeIntervalSince(try #require(waiting.startedAt))
-                #expect(wait > 0.25 && wait < 0.6)
+                // The back-off counts from the failure, in the database's time.
+                let failedAt = try #require(try await queue.events(of: id).last { $0.type == "retryScheduled" }?.at)
+                let wait = waiting.runAt.timeIntervalSince(failedAt)
+                #expect(wait > 0.2 && wait < 0.32)
                 try await Task.sleep(for: .milliseconds(350))
                 let second = try await claimOne(queue)
                 #expect(second.attempt == 2)

@@ -8,7 +8,7 @@ import Testing
 /// Runs `body` while a `QueueServer` serves `queue` with a pool of `workers` thread workers
 /// (diagnostic kinds), in a `ServiceGroup`; then shuts the group down gracefully.
 func withServer<T: Sendable>(
-    _ queue: PostgresQueue, workers: Int = 2, host: String = "host-\(UInt16.random(in: 0...UInt16.max))",
+    _ queue: PostgresQueue, workers: Int = 2, host: String = "host-\(UInt16.random(in: 0...UInt16.max))", registry: HandlerRegistry = .diagnostics,
     configure: (inout QueueServer.Configuration) -> Void = { _ in },
     _ body: (QueueServer) async throws -> T
 ) async throws -> T {
@@ -16,7 +16,7 @@ func withServer<T: Sendable>(
     logger.logLevel = .error
     let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(workers), cancellationGracePeriod: .milliseconds(500),
                                                                shutdownTimeout: .seconds(10), logger: logger),
-                              registry: .diagnostics)
+                              registry: registry)
     var configuration = QueueServer.Configuration(host: host, heartbeat: .milliseconds(300), pollInterval: .seconds(2),
                                                   maintenanceInterval: .milliseconds(500), drainTimeout: .seconds(10), logger: logger)
     configure(&configuration)

@@ -28,6 +28,10 @@ public protocol DurableQueue: Sendable {
     /// the next delayed job is due, or `timeout`, whichever comes first.
     func waitForWork(_ request: ClaimRequest, timeout: Duration) async
 
+    /// Keeps a file `job` produced where every host can read it (deduplicated by content).
+    /// - Throws: ``OffloadError/Code/resourceLimitExceeded`` for a file over the queue's cap.
+    func storeArtifact(_ bytes: [UInt8], contentType: String, name: String, job: ClaimedJob) async throws -> Artifact
+
     /// Upkeep any host may run (one at a time): jobs whose lease expired go back to the queue or
     /// fail when their attempts are spent; finished jobs past their retention are deleted.
     func maintain() async throws

@@ -28,6 +28,11 @@ public final class QueueServer: Service, Sendable {
         public var prefetch: Int?
         /// The kinds this host serves (default: every kind its pool's registry has).
         public var kinds: [String]?
+        /// Where the pool's kinds write their files: a completed job whose result names a file
+        /// under this folder (its `file` field, as `image` and `data` write it) has the file
+        /// stored in the queue, and its result gains `artifact: {sha256, bytes, contentType}`,
+        /// so that any host can serve it. `nil`: files stay on the host that ran the job.
+        public var artifactFolder: String?
         /// How often the leases of held jobs are renewed; also how soon a cancel request made
         /// elsewhere reaches a running job when its notification is lost.
         public var heartbeat: Duration
@@ -188,11 +193,47 @@ public final class QueueServer: Service, Sendable {
 
     /// Records a job's end, trying again while the queue cannot be reached.
     private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) async {
+        let outcome = await storingArtifact(of: claimed, outcome)
         let result = await retrying("recording the end of \(claimed.job.id)") { try await self.queue.finish(claimed, outcome) }
         cancelRequests.withLock { _ = $0.remove(claimed.job.id) }
         if result == .leaseLost {
             configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
                                          metadata: ["job": "\(claimed.job.id)", "attempt": "\(claimed.attempt)"])
+        }
+    }
+
+    /// The outcome with the file its result names stored in the queue (or failed, when the file
+    /// cannot be read or is over the queue's cap).
+    private func storingArtifact(of claimed: ClaimedJob, _ outcome: JobOutcome) async -> JobOutcome {
+        guard let folder = configuration.artifactFolder, outcome.status == .completed,
+              case .object(var members)? = try? outcome.result?.json(),
+              case .string(let path)? = members.first(where: { $0.key == "file" })?.value,
+              path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/"), !path.contains("/../") else { return outcome }
+        var failed = outcome
+        failed.status = .failed
+        failed.result = nil
+        let name = String(path.split(separator: "/").last ?? "file")
+        let bytes: [UInt8]
+        do { bytes = try RegularFile.read(path, maxBytes: Int.max) } catch {
+            failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be read to store it: \(error)")
+            return failed
+        }
+        let stored = await retrying("storing the file of \(claimed.job.id)") { () async throws -> Result<Artifact, OffloadError> in
+            do { return .success(try await self.queue.storeArtifact(bytes, contentType: Artifact.contentType(of: name), name: name, job: claimed)) }
+            catch let error as OffloadError { return .failure(error) }
+        }
+        switch stored {
+        case .success(let artifact)?:
+            members.append(("artifact", artifact.json))
+            var done = outcome
+            done.result = .json(.object(members))
+            return done
+        case .failure(let error)?:
+            failed.error = error
+            return failed
+        case nil:
+            failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be stored in the queue")
+            return failed
         }
     }
 

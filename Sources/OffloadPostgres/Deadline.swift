@@ -1,0 +1,113 @@
+import Logging
+import Offload
+import PostgresNIO
+import Synchronization
+
+extension PostgresQueue {
+    /// `client.query`, given up on after the configuration's `statementTimeout`: a statement the
+    /// database never answers (a connection lost in a way the driver did not notice, as after a
+    /// server restart) must not hold a host, or a waiting submitter, forever. The caller sees
+    /// `timedOut` and tries again as after any failed statement.
+    @discardableResult
+    func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
+        let client = self.client
+        return try await withDeadline(configuration.statementTimeout) { try await client.query(query, logger: logger) }
+    }
+
+    /// `client.withTransaction`, given up on as ``query(_:logger:)`` is.
+    func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
+        let client = self.client, logger = self.logger
+        return try await withDeadline(configuration.statementTimeout) {
+            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        }
+    }
+}
+
+/// Runs `operation` in a task of its own and returns its result, or throws `timedOut` after
+/// `limit` and leaves the task behind (cancelled): what it waits for may never answer.
+func withDeadline<T: Sendable>(_ limit: Duration, _ operation: @escaping @Sendable () async throws -> T) async throws -> T {
+    let gate = ResumeOnce<T>()
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            gate.set(continuation)
+            let work = Task {
+                do { gate.resume(.success(try await operation())) } catch { gate.resume(.failure(error)) }
+            }
+            let timer = Task {
+                try await Task.sleep(for: limit)
+                if gate.resume(.failure(OffloadError(.timedOut, "the database did not answer within \(limit)"))) { work.cancel() }
+            }
+            gate.onResume { timer.cancel() }
+            gate.onCancel { work.cancel() }
+        }
+    } onCancel: {
+        gate.cancel()
+    }
+}
+
+/// A continuation resumed once, by whichever comes first.
+private final class ResumeOnce<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, any Error>?
+        var result: Result<T, any Error>?
+        var resumed = false
+        var cancelled = false
+        var onResume: (@Sendable () -> Void)?
+        var onCancel: (@Sendable () -> Void)?
+    }
+
+    private let state = Mutex(State())
+
+    /// Stores the continuation, or resumes it at once when the result came first (a caller
+    /// already cancelled resumes with CancellationError before it has handed its continuation).
+    func set(_ continuation: CheckedContinuation<T, any Error>) {
+        let early = state.withLock { state -> Result<T, any Error>? in
+            if let result = state.result { return result }
+            state.continuation = continuation
+            return nil
+        }
+        if let early { continuation.resume(with: early) }
+    }
+
+    func onResume(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.resumed { return true }
+            state.onResume = action
+            return false
+        }
+        if now { action() }
+    }
+
+    func onCancel(_ action: @escaping @Sendable () -> Void) {
+        let now = state.withLock { state -> Bool in
+            if state.cancelled { return true }
+            state.onCancel = action
+            return false
+        }
+        if now { action() }
+    }
+
+    /// - Returns: whether this call resumed it.
+    @discardableResult
+    func resume(_ result: Result<T, any Error>) -> Bool {
+        let (won, continuation, action) = state.withLock { state -> (Bool, CheckedContinuation<T, any Error>?, (@Sendable () -> Void)?) in
+            guard !state.resumed else { return (false, nil, nil) }
+            state.resumed = true
+            if state.continuation == nil { state.result = result }
+            defer { state.continuation = nil }
+            return (true, state.continuation, state.onResume)
+        }
+        continuation?.resume(with: result)
+        if won { action?() }
+        return won
+    }
+
+    func cancel() {
+        let action = state.withLock { state -> (@Sendable () -> Void)? in
+            state.cancelled = true
+            return state.onCancel
+        }
+        action?()
+        resume(.failure(CancellationError()))
+    }
+}
