@@ -117,8 +117,10 @@ public final class QueueServer: Service, Sendable {
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
         while !isStopping {
-            let room = holdings.withLock { workers + prefetch - $0.waiting.count - $0.running.count }
-            if room > 0 {
+            // While jobs wait here to start, claim again only once half the room is free: one
+            // statement for several jobs instead of one per job that ends.
+            let (room, waiting) = holdings.withLock { (workers + prefetch - $0.waiting.count - $0.running.count, $0.waiting.count) }
+            if room > 0 && (waiting == 0 || room * 2 >= workers + prefetch) {
                 do {
                     let claimed = try await queue.claim(claimRequest(limit: room))
                     failures = 0
@@ -136,7 +138,7 @@ public final class QueueServer: Service, Sendable {
             }
             startWaiting(group: &group)
             if isStopping { break }
-            if holdings.withLock({ workers + prefetch - $0.waiting.count - $0.running.count }) > 0 {
+            if holdings.withLock({ $0.waiting.isEmpty && workers + prefetch - $0.running.count > 0 }) {
                 await withTaskGroup(of: Void.self) { waits in
                     waits.addTask { await self.queue.waitForWork(self.claimRequest(limit: 1), timeout: self.configuration.pollInterval) }
                     waits.addTask { await self.wakeup.wait(timeout: self.configuration.pollInterval) }

@@ -1,0 +1,105 @@
+"""The queue suite's driver: a PostgreSQL server of its own, `offload worker` hosts, and figures
+read from the jobs table in the database's own clock (created_at, started_at, finished_at)."""
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+SCHEMA = "offload"
+
+
+def psql(url, sql, *extra):
+    run = subprocess.run(["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", *extra, "-c", sql],
+                         capture_output=True, text=True, check=True)
+    return run.stdout.strip()
+
+
+def summary(figure, ours, unit, goal, peer=None):
+    line = {"suite": "queue", "figure": figure, "unit": unit, "ours": ours, "peer": peer,
+            "ratio": None if peer in (None, 0) else round(ours / peer, 3), "goal": goal}
+    print(json.dumps(line), flush=True)
+
+
+def start_host(offload, url, folder, name):
+    path = os.path.join(folder, name)
+    os.makedirs(path)
+    log = open(os.path.join(path, "log"), "w")
+    return subprocess.Popen([offload, "worker", "--queue", url, "--isolation", "thread", "--workers", "2",
+                             "--claim-ahead", "16"], cwd=path, stdout=log, stderr=log)
+
+
+def wait_for(url, condition, timeout):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if psql(url, condition) == "t":
+            return
+        time.sleep(0.05)
+    sys.exit(f"queue: timed out waiting for {condition}")
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--offload", required=True)
+    parser.add_argument("--jobs", type=int, default=50_000)
+    args = parser.parse_args()
+    offload = os.path.abspath(args.offload)
+    folder = tempfile.mkdtemp(prefix="offload-queue-bench-")
+    os.chmod(folder, 0o755)  # the server runs as the postgres user when this runs as root
+    server = os.path.join(folder, "pg")
+    url = subprocess.run(["scripts/postgres-server", "start", server], capture_output=True, text=True, check=True).stdout.strip()
+    hosts = []
+    try:
+        subprocess.run([offload, "migrate", "--queue", url], check=True, stdout=subprocess.DEVNULL)
+        hosts = [start_host(offload, url, folder, f"host{i}") for i in (1, 2)]
+        wait_for(url, f"SELECT count(*) = 2 FROM {SCHEMA}.hosts", 30)
+
+        # Throughput: the whole file in batches of 500, two hosts serving.
+        jobs = os.path.join(folder, "jobs.jsonl")
+        with open(jobs, "w") as out:
+            for _ in range(args.jobs):
+                out.write('{"kind":"debug.echo","payload":{}}\n')
+        started = time.monotonic()
+        subprocess.run([offload, "submit", jobs, "--queue", url], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        wait_for(url, f"SELECT count(*) >= {args.jobs} FROM {SCHEMA}.jobs WHERE state = 'completed'", 600)
+        wall = time.monotonic() - started
+        seconds = float(psql(url, f"SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM {SCHEMA}.jobs"))
+        once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id HAVING count(*) = 1) AS once")
+        print(json.dumps({"suite": "queue", "jobs": args.jobs, "seconds": round(seconds, 3), "wallSeconds": round(wall, 3),
+                          "startedOnce": int(once)}), flush=True)
+        summary(f"{args.jobs:,} debug.echo jobs, batches of 500, 2 worker hosts (2 thread workers each): jobs/s from first submit to last completion",
+                round(args.jobs / seconds, 1), "jobs/s", ">= 1.5 × the faster of pgqueuer and procrastinate (peers not yet run)")
+
+        # Latency: one job at a time on an idle host (the other stopped), inserted by psql.
+        hosts[1].terminate()
+        hosts[1].wait(timeout=60)
+        psql(url, f"DELETE FROM {SCHEMA}.jobs")
+        insert = (f"INSERT INTO {SCHEMA}.jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier, "
+                  f"retry_max_ms, retry_jitter, run_at, rank) VALUES (gen_random_uuid(), 'debug.echo', 1, '{{}}', 'available', 1, "
+                  f"100, 2, 30000, 0.2, now(), now() - interval '10 seconds');\nSELECT pg_sleep(0.02);\n")
+        script = os.path.join(folder, "latency.sql")
+        with open(script, "w") as out:
+            out.write(insert * 1000)
+        subprocess.run(["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script], check=True, stdout=subprocess.DEVNULL)
+        wait_for(url, f"SELECT count(*) >= 1000 FROM {SCHEMA}.jobs WHERE state = 'completed'", 120)
+        p50, p99 = psql(url, f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) || ' ' || percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) "
+                             f"FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM {SCHEMA}.jobs) AS t").split()
+        summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p50 over 1,000 jobs", round(float(p50), 3), "ms", "<= 3")
+        summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p99 over 1,000 jobs", round(float(p99), 3), "ms", "context")
+    finally:
+        for host in hosts:
+            if host.poll() is None:
+                host.terminate()
+                try:
+                    host.wait(timeout=60)
+                except subprocess.TimeoutExpired:
+                    host.kill()
+        subprocess.run(["scripts/postgres-server", "stop", server], check=False)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
