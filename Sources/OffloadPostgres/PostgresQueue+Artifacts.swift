@@ -3,6 +3,9 @@ public import Offload
 import PostgresNIO
 
 extension PostgresQueue {
+    /// ``PostgresQueueConfiguration/maxArtifactBytes``.
+    public var maxArtifactBytes: Int { configuration.maxArtifactBytes }
+
     /// Stores `bytes` (deduplicated by their SHA-256) as an artifact of `job`.
     /// - Throws: ``OffloadError/Code/resourceLimitExceeded`` past ``PostgresQueueConfiguration/maxArtifactBytes``.
     public func storeArtifact(_ bytes: [UInt8], contentType: String, name: String, job: ClaimedJob) async throws -> Artifact {

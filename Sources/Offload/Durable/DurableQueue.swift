@@ -28,6 +28,9 @@ public protocol DurableQueue: Sendable {
     /// the next delayed job is due, or `timeout`, whichever comes first.
     func waitForWork(_ request: ClaimRequest, timeout: Duration) async
 
+    /// The largest file ``storeArtifact(_:contentType:name:job:)`` keeps, in bytes.
+    var maxArtifactBytes: Int { get }
+
     /// Keeps a file `job` produced where every host can read it (deduplicated by content).
     /// - Throws: ``OffloadError/Code/resourceLimitExceeded`` for a file over the queue's cap.
     func storeArtifact(_ bytes: [UInt8], contentType: String, name: String, job: ClaimedJob) async throws -> Artifact

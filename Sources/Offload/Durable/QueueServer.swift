@@ -216,8 +216,15 @@ public final class QueueServer: Service, Sendable {
         failed.result = nil
         let name = String(path.split(separator: "/").last ?? "file")
         let bytes: [UInt8]
-        do { bytes = try RegularFile.read(path, maxBytes: Int.max) } catch {
-            failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be read to store it: \(error)")
+        // Never more than the queue keeps: a huge output is refused without being read whole.
+        let limit = queue.maxArtifactBytes
+        do { bytes = try RegularFile.read(path, maxBytes: limit) } catch {
+            if case .tooLarge = error {
+                failed.error = OffloadError(.resourceLimitExceeded,
+                                            "\(name) is over the queue's artifact cap of \(OffloadError.grouped(limit)) bytes")
+            } else {
+                failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be read to store it: \(error)")
+            }
             return failed
         }
         let stored = await retrying("storing the file of \(claimed.job.id)") { () async throws -> Result<Artifact, OffloadError> in
