@@ -82,7 +82,7 @@ final class NotificationHub: Sendable {
                 logger.warning("listening for queue notifications failed; listening again", metadata: ["error": "\(error)"])
             }
             broadcast(.listening)
-            do { try await Task.sleep(for: .milliseconds(min(100 << min(failures, 6), 5_000))) } catch { return }
+            do { try await Task.sleep(for: QueueServer.backoff(failures + 1)) } catch { return }
         }
     }
 }

@@ -83,7 +83,7 @@ extension PostgresQueue {
                 // The database is away (a restart, a lost connection): look again, for as long as the caller waits.
                 failures += 1
                 if let deadline, ContinuousClock.now >= deadline { throw error }
-                try await Task.sleep(for: .milliseconds(min(100 << min(failures, 5), 2_000)))
+                try await Task.sleep(for: QueueServer.backoff(failures + 1, cap: .seconds(2)))
                 continue
             }
             guard let job = found else { throw OffloadError(.invalidPayload, "the queue holds no job \(id)") }

@@ -42,33 +42,19 @@ struct JobFileRunner {
             pool.pause()
             var report = Report()
             var handles: [JobHandle<JSONValue>] = []
-            let kinds = Set(pool.registry.kinds)
             var seen: [JobID: Int] = [:]
-            var number = 0
-            while let next = lines.next() {
-                number += 1
-                var line: [UInt8] = []
-                switch next {
-                case .line(let bytes): line = bytes
-                case .tooLong(let length):
+            var entries = JobFileReader(lines: lines, kinds: Set(pool.registry.kinds), maxDelay: maxDelay)
+            while let entry = entries.next() {
+                switch entry {
+                case .unreadable(let line, let code):
+                    report.readError = (line, code)
+                case .refused(let outcome):
                     report.total += 1
-                    let error = OffloadError.overBudget("line length", limit: lines.maxLineBytes,
-                                                        "line \(number) is \(OffloadError.grouped(length)) bytes (--max-line-bytes)")
-                    write(JobOutcome(id: JobID(String(number)), kind: "", status: .failed, error: error), into: &report)
-                    continue
-                case .failed(let code):
-                    report.readError = (number, code)
-                    break
-                }
-                if report.readError != nil { break }
-                if line.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                report.total += 1
-                switch JobLine.parse(line, number: number, knownKinds: kinds, maxDelay: maxDelay) {
-                case .failure(let failure):
-                    write(JobOutcome(id: failure.id, kind: failure.kind ?? "", status: .failed, error: failure.error), into: &report)
-                case .success(let job):
+                    write(outcome, into: &report)
+                case .job(let job, let number, let bytes):
+                    report.total += 1
                     // A payload too large for a worker process is refused in either isolation, the same way.
-                    if line.count > limits.maxMessageBytes, let payload = try? job.payload.json() {
+                    if bytes > limits.maxMessageBytes, let payload = try? job.payload.json() {
                         do throws(OffloadError) { try limits.checkPayload(bytes: JSONWriter.size(of: payload)) } catch {
                             write(JobOutcome(id: job.id, kind: job.kind, priority: job.priority, status: .failed, error: error), into: &report)
                             continue

@@ -45,26 +45,17 @@ struct SubmitCommand: AsyncParsableCommand {
         let kinds = Set(HandlerRegistry.offloadCLI(outputDirectory: out, allowedRoots: ["."]).kinds)
         var jobs: [(name: JobID, job: Job)] = []
         var refused: [JobOutcome] = []
-        var number = 0
-        while let next = lines.next() {
-            number += 1
-            switch next {
-            case .line(let bytes):
-                if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x09 || $0 == 0x0D }) { continue }
-                switch JobLine.parse(bytes, number: number, knownKinds: kinds, maxDelay: .milliseconds(jobFile.maxDelayMs)) {
-                case .success(var job):
-                    let name = job.id
-                    job.id = JobID.generate()
-                    jobs.append((name, job))
-                case .failure(let failure):
-                    refused.append(JobOutcome(id: failure.id, kind: failure.kind ?? "", status: .failed, error: failure.error))
-                }
-            case .tooLong(let length):
-                refused.append(JobOutcome(id: JobID(String(number)), kind: "", status: .failed,
-                                          error: OffloadError.overBudget("line length", limit: lines.maxLineBytes,
-                                                                         "line \(number) is \(OffloadError.grouped(length)) bytes (--max-line-bytes)")))
-            case .failed(let code):
-                throw fail("offload: cannot read job file '\(file)' past line \(number - 1): \(SystemError(code: code).reason); nothing was submitted.")
+        var entries = JobFileReader(lines: lines, kinds: kinds, maxDelay: .milliseconds(jobFile.maxDelayMs))
+        while let entry = entries.next() {
+            switch entry {
+            case .job(var job, _, _):
+                let name = job.id
+                job.id = JobID.generate()
+                jobs.append((name, job))
+            case .refused(let outcome):
+                refused.append(outcome)
+            case .unreadable(let line, let code):
+                throw fail("offload: cannot read job file '\(file)' past line \(line - 1): \(SystemError(code: code).reason); nothing was submitted.")
             }
         }
         let submitted = jobs

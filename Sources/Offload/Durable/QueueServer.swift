@@ -81,6 +81,8 @@ public final class QueueServer: Service, Sendable {
     private struct Holdings {
         var waiting: [ClaimedJob] = []
         var running: [JobID: ClaimedJob] = [:]
+        /// Jobs someone asked to cancel, until their end is recorded.
+        var cancelRequested: Set<JobID> = []
         var stopping = false
         var all: [ClaimedJob] { waiting + running.values }
     }
@@ -187,17 +189,15 @@ public final class QueueServer: Service, Sendable {
         wakeup.signal()
     }
 
-    private let cancelRequests = Mutex(Set<JobID>())
-
     private func cancelRequested(_ claimed: ClaimedJob) -> Bool {
-        cancelRequests.withLock { $0.contains(claimed.job.id) }
+        holdings.withLock { $0.cancelRequested.contains(claimed.job.id) }
     }
 
     /// Records a job's end, trying again while the queue cannot be reached.
     private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) async {
         let outcome = await storingArtifact(of: claimed, outcome)
         let result = await retrying("recording the end of \(claimed.job.id)") { try await self.queue.finish(claimed, outcome) }
-        cancelRequests.withLock { _ = $0.remove(claimed.job.id) }
+        holdings.withLock { _ = $0.cancelRequested.remove(claimed.job.id) }
         if result == .leaseLost {
             configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
                                          metadata: ["job": "\(claimed.job.id)", "attempt": "\(claimed.attempt)"])
@@ -274,8 +274,8 @@ public final class QueueServer: Service, Sendable {
 
     /// Cancels a job this host holds: a waiting one ends at once, a running one is asked to stop.
     public func cancel(_ id: JobID) {
-        cancelRequests.withLock { _ = $0.insert(id) }
         let waiting = holdings.withLock { holdings -> ClaimedJob? in
+            holdings.cancelRequested.insert(id)
             guard let index = holdings.waiting.firstIndex(where: { $0.job.id == id }) else { return nil }
             return holdings.waiting.remove(at: index)
         }
@@ -347,8 +347,8 @@ public final class QueueServer: Service, Sendable {
         }
     }
 
-    /// 100 ms doubling to 5 s.
-    static func backoff(_ failures: Int) -> Duration {
-        .milliseconds(min(100 << min(failures - 1, 6), 5_000))
+    /// The wait after `failures` failures in a row (1 or more): 100 ms doubling, at most `cap`.
+    package static func backoff(_ failures: Int, cap: Duration = .seconds(5)) -> Duration {
+        min(.milliseconds(100 << min(max(failures, 1) - 1, 6)), cap)
     }
 }
