@@ -51,17 +51,18 @@ final class NotificationHub: Sendable {
                 var lost: (any Error)?
                 do {
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        let routes: [(String, @Sendable (String) -> Notification?)] = [
-                            (channels.jobs, { @Sendable _ in .jobs }),
-                            (channels.cancel, { @Sendable in .cancel(JobID($0)) }),
-                            (channels.done, { @Sendable in .done(JobID($0)) }),
+                        let routes: [(String, @Sendable (String) -> [Notification])] = [
+                            (channels.jobs, { @Sendable _ in [.jobs] }),
+                            (channels.cancel, { @Sendable in [.cancel(JobID($0))] }),
+                            // Several ids, joined by commas, when a batch of jobs ended.
+                            (channels.done, { @Sendable in $0.split(separator: ",").map { .done(JobID(String($0))) } }),
                         ]
                         for (channel, route) in routes {
                             group.addTask {
                                 try await connection.listen(on: channel) { notifications in
                                     self.broadcast(.listening)
                                     for try await notification in notifications {
-                                        if let routed = route(notification.payload) { self.broadcast(routed) }
+                                        for routed in route(notification.payload) { self.broadcast(routed) }
                                     }
                                 }
                             }

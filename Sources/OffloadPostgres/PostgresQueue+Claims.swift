@@ -11,18 +11,14 @@ extension PostgresQueue {
         try await prepared()
         let leaseMs = configuration.leaseDuration.milliseconds
         let rows = try await query("""
-            WITH next AS (
-                SELECT id FROM \(unescaped: s).jobs
-                WHERE state IN ('available', 'scheduled') AND run_at <= now()
-                  AND kind = ANY(\(request.kinds)) AND capabilities <@ \(request.capabilities.sorted())::text[]
-                ORDER BY rank, seq
-                LIMIT \(request.limit)
-                FOR UPDATE SKIP LOCKED
-            ), claimed AS (
+            WITH claimed AS (
+                -- An array of ids, so that the update finds them by the primary key whatever the
+                -- table's statistics say (a join may be planned as a scan of the whole table).
                 UPDATE \(unescaped: s).jobs AS job
                 SET state = 'running', attempt = job.attempt + 1, lease_owner = \(request.host),
                     lease_expires_at = now() + \(leaseMs) * interval '1 millisecond', started_at = now(), cancel_requested = false
-                FROM next WHERE job.id = next.id
+                WHERE job.id = ANY(ARRAY(SELECT \(unescaped: s).ready_jobs(\(request.kinds)::text[], \(request.capabilities.sorted())::text[],
+                                                                          \(request.limit)::int)))
                 RETURNING job.*
             ), logged AS (
                 INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host)
@@ -74,64 +70,80 @@ extension PostgresQueue {
         return renewal
     }
 
-    public func finish(_ claimed: ClaimedJob, _ outcome: JobOutcome) async throws -> FinishResult {
-        let id = claimed.job.id.rawValue
-        let retry = outcome.status == .failed && (outcome.error?.isRetryable ?? false) && claimed.attempt < claimed.maxAttempts
-        let state: String = switch outcome.status {
-        case .completed: "completed"
-        case .cancelled: "cancelled"
-        case .failed: retry ? "scheduled" : "failed"
+    public func finish(_ ends: [JobEnd]) async throws -> [FinishResult] {
+        guard !ends.isEmpty else { return [] }
+        try await prepared()
+        // Text columns stand for NULL with '' (arrays of optionals do not encode).
+        let states = ends.map { end -> String in
+            switch end.outcome.status {
+            case .completed: "completed"
+            case .cancelled: "cancelled"
+            case .failed: end.retries ? "scheduled" : "failed"
+            }
         }
-        let result: String? = try outcome.result.map { JSONWriter.string(try $0.json()) }
-        let code = outcome.error?.code.rawValue
-        let message = outcome.error?.message
-        let note = outcome.error?.description
+        let results = try ends.map { end in try end.outcome.result.map { JSONWriter.string(try $0.json()) } ?? "" }
         let levelMs = configuration.levelMilliseconds
-        let rows: PostgresRowSequence
-        if retry {
-            rows = try await query("""
-                WITH next AS (
-                    SELECT id, now() + least(retry_initial_ms * power(retry_multiplier, attempt - 1), retry_max_ms)
-                                     * (1 + retry_jitter * (2 * random() - 1)) * interval '1 millisecond' AS due
-                    FROM \(unescaped: s).jobs
-                    WHERE id = \(id)::uuid AND attempt = \(claimed.attempt) AND lease_owner = \(claimed.owner) AND state = 'running'
-                ), done AS (
-                    UPDATE \(unescaped: s).jobs AS job
-                    SET state = 'scheduled', run_at = next.due, rank = next.due - job.priority * \(levelMs) * interval '1 millisecond',
-                        lease_owner = NULL, lease_expires_at = NULL, error_code = \(code), error_message = \(message)
-                    FROM next WHERE job.id = next.id
-                    RETURNING job.id, job.attempt
-                )
+        let rows = try await query("""
+            WITH ends AS (
+                SELECT * FROM unnest(\(ends.map { $0.claimed.job.id.rawValue })::uuid[], \(ends.map(\.claimed.attempt))::int[],
+                                     \(ends.map(\.claimed.owner))::text[], \(states)::text[], \(results)::text[],
+                                     \(ends.map { $0.outcome.error?.code.rawValue ?? "" })::text[],
+                                     \(ends.map { $0.outcome.error?.message ?? "" })::text[],
+                                     \(ends.map { $0.outcome.error?.description ?? "" })::text[])
+                    AS e (id, attempt, owner, state, result, code, message, note)
+            ), targets AS (
+                SELECT e.*, CASE WHEN e.state = 'scheduled' THEN
+                    now() + least(j.retry_initial_ms * power(j.retry_multiplier, j.attempt - 1), j.retry_max_ms)
+                          * (1 + j.retry_jitter * (2 * random() - 1)) * interval '1 millisecond' END AS due
+                FROM ends AS e JOIN \(unescaped: s).jobs AS j ON j.id = e.id
+            ), done AS (
+                UPDATE \(unescaped: s).jobs AS job
+                SET state = t.state::\(unescaped: s).job_state,
+                    finished_at = CASE WHEN t.due IS NULL THEN now() ELSE job.finished_at END,
+                    run_at = coalesce(t.due, job.run_at),
+                    rank = coalesce(t.due - job.priority * \(levelMs) * interval '1 millisecond', job.rank),
+                    result = CASE WHEN t.due IS NULL THEN NULLIF(t.result, '')::jsonb ELSE job.result END,
+                    error_code = NULLIF(t.code, ''), error_message = NULLIF(t.message, ''),
+                    lease_owner = NULL, lease_expires_at = NULL
+                FROM targets AS t
+                WHERE job.id = t.id AND job.attempt = t.attempt AND job.lease_owner = t.owner AND job.state = 'running'
+                RETURNING job.id, job.attempt, t.state, t.owner, t.note
+            ), logged AS (
                 INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
-                SELECT id, 'retryScheduled', attempt, \(claimed.owner), \(note)
-                FROM done RETURNING job_id
-                """, logger: logger)
-        } else {
-            rows = try await query("""
-                WITH done AS (
-                    UPDATE \(unescaped: s).jobs
-                    SET state = \(state)::\(unescaped: s).job_state, finished_at = now(), result = \(result)::jsonb,
-                        error_code = \(code), error_message = \(message), lease_owner = NULL, lease_expires_at = NULL
-                    WHERE id = \(id)::uuid AND attempt = \(claimed.attempt) AND lease_owner = \(claimed.owner) AND state = 'running'
-                    RETURNING id, attempt
-                ), logged AS (
-                    INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
-                    SELECT id, \(state), attempt, \(claimed.owner), \(note) FROM done
-                )
-                SELECT pg_notify('\(unescaped: channels.done)', id::text) FROM done
+                SELECT id, CASE state WHEN 'scheduled' THEN 'retryScheduled' ELSE state END, attempt, owner, NULLIF(note, '')
+                FROM done
+            )
+            SELECT id::text FROM done
+            UNION ALL
+            SELECT NULL FROM (
+                SELECT pg_notify('\(unescaped: channels.done)', string_agg(id::text, ','))
+                FROM (SELECT id, (row_number() OVER ()) / \(Self.idsPerNotification) AS chunk FROM done WHERE state <> 'scheduled') AS ended
+                GROUP BY chunk
+            ) AS notified
+            """, logger: logger)
+        var recorded = Set<String>()
+        for try await id in rows.decode(String?.self) { if let id { recorded.insert(id) } }
+        let lost = ends.filter { !recorded.contains($0.claimed.job.id.rawValue.lowercased()) }
+        if !lost.isEmpty {
+            try await query("""
+                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
+                SELECT job.id, 'leaseLost', lost.attempt, lost.owner,
+                       'attempt ' || lost.attempt || ' ended ' || lost.status || ' after its lease was lost; its end was not recorded'
+                FROM unnest(\(lost.map { $0.claimed.job.id.rawValue })::uuid[], \(lost.map(\.claimed.attempt))::int[],
+                            \(lost.map(\.claimed.owner))::text[], \(lost.map(\.outcome.status.rawValue))::text[])
+                     AS lost (id, attempt, owner, status)
+                JOIN \(unescaped: s).jobs AS job ON job.id = lost.id
                 """, logger: logger)
         }
-        var recorded = false
-        for try await _ in rows { recorded = true }
-        if recorded { return retry ? .retryScheduled : .recorded }
-        try await query("""
-            INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
-            SELECT id, 'leaseLost', \(claimed.attempt), \(claimed.owner),
-                   'attempt ' || \(claimed.attempt) || ' ended ' || \(outcome.status.rawValue) || ' after its lease was lost; its end was not recorded'
-            FROM \(unescaped: s).jobs WHERE id = \(id)::uuid
-            """, logger: logger)
-        return .leaseLost
+        return zip(ends, states).map { end, state in
+            guard recorded.contains(end.claimed.job.id.rawValue.lowercased()) else { return .leaseLost }
+            return state == "scheduled" ? .retryScheduled : .recorded
+        }
     }
+
+    /// Finished jobs named by one notification on the `done` channel (ids joined by commas,
+    /// under PostgreSQL's 8,000-byte payload limit).
+    static let idsPerNotification = 100
 
     public func release(_ jobs: [ClaimedJob]) async throws {
         guard !jobs.isEmpty else { return }

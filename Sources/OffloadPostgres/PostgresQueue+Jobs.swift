@@ -63,9 +63,10 @@ extension PostgresQueue {
     public func finished(_ id: JobID, timeout: Duration? = nil) async throws -> StoredJob {
         let deadline = timeout.map { ContinuousClock.now + $0 }
         let wake = Wakeup()
+        let stored = id.rawValue.lowercased()  // as PostgreSQL spells a UUID
         let subscription = hub.subscribe { notification in
             switch notification {
-            case .done(let done) where done == id: wake.signal()
+            case .done(let done) where done.rawValue == stored: wake.signal()
             case .listening: wake.signal()
             default: break
             }

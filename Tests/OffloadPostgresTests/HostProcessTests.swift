@@ -12,11 +12,12 @@ struct WorkerHostProcess {
     let child: ChildProcess
     let folder: String
 
-    static func start(url: String, schema: String, _ arguments: [String]) throws -> WorkerHostProcess {
+    /// Starts one in a folder of its own, or in `directory` (its outputs still go to its own).
+    static func start(url: String, schema: String, _ arguments: [String], directory: String? = nil) throws -> WorkerHostProcess {
         let folder = temporaryFolder("worker-host")
         let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
-                                           arguments: ["worker", "--queue", url, "--schema", schema] + arguments,
-                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: folder)
+                                           arguments: ["worker", "--queue", url, "--schema", schema, "--out", "\(folder)/out"] + arguments,
+                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: directory ?? folder)
         close(child.toChild)
         close(child.fromChild)
         return WorkerHostProcess(child: child, folder: folder)

@@ -95,6 +95,41 @@ extension PostgresTests {
             }
         }
 
+        @Test func oneStatementRecordsManyEndsAndRefusesOnlyTheOnesWhoseLeaseIsLost() async throws {
+            try await withQueue { queue in
+                let policy = RetryPolicy(initialDelay: .seconds(10), multiplier: 1, maxDelay: .seconds(10), jitter: 0)
+                _ = try await queue.submit((0..<250).map { _ in PostgresQueue.Submission(Job(kind: "debug.echo", maxRetries: 1, retryPolicy: policy)) })
+                let claimed = try await queue.claim(ClaimRequest(host: "host-a", limit: 250, kinds: ["debug.echo"], capabilities: []))
+                #expect(claimed.count == 250)
+                // Waiters on jobs past the first notification's hundred ids wake too.
+                let watched = claimed[180].job.id
+                async let finished = queue.finished(watched, timeout: .seconds(10))
+                try await Task.sleep(for: .milliseconds(200))
+                var stale = claimed[1]
+                stale.attempt += 1  // a claim that no longer holds
+                var ends = claimed.map { JobEnd($0, outcome($0, .completed, result: ["n": .int(Int64($0.attempt))])) }
+                ends[0] = JobEnd(claimed[0], outcome(claimed[0], .failed, error: OffloadError(.handlerFailed, "flaky")))
+                ends[1] = JobEnd(stale, outcome(stale, .completed))
+                ends[2] = JobEnd(claimed[2], outcome(claimed[2], .failed, error: OffloadError(.invalidPayload, "bad")))
+                let ended = ContinuousClock.now
+                let results = try await queue.finish(ends)
+                #expect(results[0] == .retryScheduled)
+                #expect(results[1] == .leaseLost)
+                #expect(results[2] == .recorded)
+                #expect(results[3...].allSatisfy { $0 == .recorded })
+                #expect(try await finished.state == .completed)
+                #expect(ContinuousClock.now - ended < .seconds(2))  // woken by the notification, not the 5 s look
+                let retried = try #require(try await queue.job(claimed[0].job.id))
+                #expect(retried.state == .scheduled && retried.error?.message == "flaky" && retried.result == nil)
+                #expect(try await queue.job(claimed[1].job.id)?.state == .running)
+                #expect(try await queue.events(of: claimed[1].job.id).map(\.type) == ["queued", "started", "leaseLost"])
+                let failed = try #require(try await queue.job(claimed[2].job.id))
+                #expect(failed.state == .failed && failed.error?.code == .invalidPayload)
+                #expect(try await queue.job(claimed[3].job.id)?.result == ["n": 1])
+                #expect(try await queue.status().counts[.completed]?[.normal] == 247)
+            }
+        }
+
         @Test func releasedJobsAreAvailableAtOnceWithTheirAttemptUncounted() async throws {
             try await withQueue { queue in
                 let id = try await queue.submit(echo(1))

@@ -86,7 +86,7 @@ func withQueue<T: Sendable>(
     schema: String = TestDatabase.schema(), configure: (inout PostgresQueueConfiguration) -> Void = { _ in },
     _ body: (PostgresQueue) async throws -> T
 ) async throws -> T {
-    var configuration = PostgresQueueConfiguration(schema: schema, statementTimeout: .seconds(5))
+    var configuration = PostgresQueueConfiguration(schema: schema, statementTimeout: .seconds(15))
     configure(&configuration)
     var logger = Logger(label: "offload.postgres.test")
     logger.logLevel = .error

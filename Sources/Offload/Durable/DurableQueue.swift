@@ -15,10 +15,11 @@ public protocol DurableQueue: Sendable {
     /// - Returns: the jobs whose lease is lost and those someone asked to cancel.
     func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal
 
-    /// Records how a claimed job ended: completed, cancelled, failed for good or scheduled for
-    /// its next attempt (a retryable error with attempts left).
-    /// - Returns: `.leaseLost` when the claim no longer holds; nothing was recorded.
-    func finish(_ job: ClaimedJob, _ outcome: JobOutcome) async throws -> FinishResult
+    /// Records how claimed jobs ended, in one statement: completed, cancelled, failed for good or
+    /// scheduled for their next attempt (a retryable error with attempts left).
+    /// - Returns: one result per end, in order; `.leaseLost` where the claim no longer holds and
+    ///   nothing was recorded.
+    func finish(_ ends: [JobEnd]) async throws -> [FinishResult]
 
     /// Hands claimed jobs that have not started back to the queue at once, their attempt not
     /// counted (a host shutting down).
@@ -79,6 +80,29 @@ public struct ClaimedJob: Sendable {
         self.maxAttempts = maxAttempts
         self.owner = owner
         self.failure = failure
+    }
+}
+
+/// How a claimed job ended, for ``DurableQueue/finish(_:)``.
+public struct JobEnd: Sendable {
+    public var claimed: ClaimedJob
+    public var outcome: JobOutcome
+
+    public init(_ claimed: ClaimedJob, _ outcome: JobOutcome) {
+        self.claimed = claimed
+        self.outcome = outcome
+    }
+
+    /// Whether the end schedules another attempt: a retryable failure with attempts left.
+    public var retries: Bool {
+        outcome.status == .failed && (outcome.error?.isRetryable ?? false) && claimed.attempt < claimed.maxAttempts
+    }
+}
+
+extension DurableQueue {
+    /// Records how one claimed job ended (``finish(_:)`` with one end).
+    public func finish(_ claimed: ClaimedJob, _ outcome: JobOutcome) async throws -> FinishResult {
+        try await finish([JobEnd(claimed, outcome)]).first ?? .leaseLost
     }
 }
 

@@ -77,14 +77,22 @@ public final class QueueServer: Service, Sendable {
         "\(SystemInfo.hostName):\(SystemInfo.pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
-    /// The jobs this host holds: claimed and waiting to start, or running in the pool.
+    /// The jobs this host holds: claimed and waiting to start, running in the pool, or ended
+    /// and waiting for their end to be recorded.
     private struct Holdings {
         var waiting: [ClaimedJob] = []
         var running: [JobID: ClaimedJob] = [:]
+        /// Ended jobs whose end is not recorded yet; their leases are still renewed.
+        var ending: [JobID: ClaimedJob] = [:]
+        /// Ends not yet handed to the queue, in the order they came.
+        var unrecorded: [JobEnd] = []
+        /// Whether a task is recording ends (one at a time, so that ends arriving meanwhile
+        /// are recorded together, in one statement).
+        var recording = false
         /// Jobs someone asked to cancel, until their end is recorded.
         var cancelRequested: Set<JobID> = []
         var stopping = false
-        var all: [ClaimedJob] { waiting + running.values }
+        var all: [ClaimedJob] { waiting + running.values + ending.values }
     }
 
     private var workers: Int { pool.configuration.scaling.maxWorkers }
@@ -182,27 +190,55 @@ public final class QueueServer: Service, Sendable {
         if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
             // The pool stopped before the job could end: it goes back to the queue.
             await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
+            holdings.withLock { $0.running[claimed.job.id] = nil }
+            wakeup.signal()
         } else {
-            await record(claimed, outcome)
+            await record(claimed, storingArtifact(of: claimed, outcome))
         }
-        holdings.withLock { $0.running[claimed.job.id] = nil }
-        wakeup.signal()
     }
 
     private func cancelRequested(_ claimed: ClaimedJob) -> Bool {
         holdings.withLock { $0.cancelRequested.contains(claimed.job.id) }
     }
 
-    /// Records a job's end, trying again while the queue cannot be reached.
+    /// Records a job's end: its worker is free at once; the end joins those waiting to be
+    /// recorded, and unless another task is recording, this one records them all, in batches.
     private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) async {
-        let outcome = await storingArtifact(of: claimed, outcome)
-        let result = await retrying("recording the end of \(claimed.job.id)") { try await self.queue.finish(claimed, outcome) }
-        holdings.withLock { _ = $0.cancelRequested.remove(claimed.job.id) }
-        if result == .leaseLost {
-            configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
-                                         metadata: ["job": "\(claimed.job.id)", "attempt": "\(claimed.attempt)"])
+        let records = holdings.withLock { holdings -> Bool in
+            holdings.running[claimed.job.id] = nil
+            holdings.ending[claimed.job.id] = claimed
+            holdings.unrecorded.append(JobEnd(claimed, outcome))
+            defer { holdings.recording = true }
+            return !holdings.recording
+        }
+        wakeup.signal()
+        guard records else { return }
+        while let batch = holdings.withLock({ holdings -> [JobEnd]? in
+            guard !holdings.unrecorded.isEmpty else {
+                holdings.recording = false
+                return nil
+            }
+            let batch = Array(holdings.unrecorded.prefix(Self.endsPerStatement))
+            holdings.unrecorded.removeFirst(batch.count)
+            return batch
+        }) {
+            let results = await retrying("recording the end of \(batch.count) jobs") { try await self.queue.finish(batch) }
+            holdings.withLock { holdings in
+                for end in batch {
+                    holdings.ending[end.claimed.job.id] = nil
+                    holdings.cancelRequested.remove(end.claimed.job.id)
+                }
+            }
+            for (end, result) in zip(batch, results ?? []) where result == .leaseLost {
+                configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
+                                             metadata: ["job": "\(end.claimed.job.id)", "attempt": "\(end.claimed.attempt)"])
+            }
+            wakeup.signal()
         }
     }
+
+    /// The most ends one ``DurableQueue/finish(_:)`` records.
+    static let endsPerStatement = 500
 
     /// The outcome with the file its result names stored in the queue (or failed, when the file
     /// cannot be read or is over the queue's cap).
@@ -309,14 +345,14 @@ public final class QueueServer: Service, Sendable {
 
     private func drainRunning() async {
         let deadline = ContinuousClock.now + configuration.drainTimeout
-        while holdings.withLock({ !$0.running.isEmpty }) {
+        while holdings.withLock({ !$0.running.isEmpty || !$0.ending.isEmpty }) {
             if ContinuousClock.now >= deadline {
                 let running = holdings.withLock { Array($0.running.keys) }
                 configuration.logger.info("drain timeout: stopping running jobs", metadata: ["jobs": "\(running.count)"])
                 for id in running { pool.cancel(id) }
                 break
             }
-            await wakeup.wait(timeout: min(.milliseconds(200), deadline - .now))
+            await wakeup.wait(timeout: min(.milliseconds(200), max(deadline - .now, .zero)))
         }
         // Jobs stopped at the deadline end as cancelled and are handed back by their tasks.
     }
