@@ -5,19 +5,17 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import tempfile
 import time
 
 import chaos
-from queuelib import SCHEMA, psql, start_host, stop_hosts, summary, wait_for
+import peers
+from queuelib import SCHEMA, psql, start_host, stop_hosts, summary, wait_for, wait_until_completed
 
 
-def peers(url, jobs):
-    """pgqueuer's and procrastinate's lines (benchmarks/queue/peers.py), each in a database of its own."""
-    run = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "peers.py"), "--url", url, "--jobs", str(jobs)],
-                         stdout=subprocess.PIPE, text=True, check=True)
-    lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
+def peer_lines(url, jobs):
+    """pgqueuer's and procrastinate's lines (peers.py, in its own virtualenv), printed as they are."""
+    lines = peers.measure(url, jobs)
     for line in lines:
         print(json.dumps(line), flush=True)
     return lines
@@ -48,14 +46,14 @@ def main():
                 out.write('{"kind":"debug.echo","payload":{}}\n')
         started = time.monotonic()
         subprocess.run([offload, "submit", jobs, "--queue", url], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_for(url, f"SELECT count(*) >= {args.jobs} FROM {SCHEMA}.jobs WHERE state = 'completed'", 600)
+        wait_until_completed(url, args.jobs, 600)
         wall = time.monotonic() - started
         seconds = float(psql(url, f"SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM {SCHEMA}.jobs"))
         once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id HAVING count(*) = 1) AS once")
         print(json.dumps({"suite": "queue", "jobs": args.jobs, "seconds": round(seconds, 3), "wallSeconds": round(wall, 3),
                           "startedOnce": int(once)}), flush=True)
         ours = round(args.jobs / seconds, 1)
-        fastest = max([] if args.skip_peers else peers(url, args.jobs), key=lambda line: line["jobsPerSecond"], default=None)
+        fastest = max([] if args.skip_peers else peer_lines(url, args.jobs), key=lambda line: line["jobsPerSecond"], default=None)
         summary(f"{args.jobs:,} debug.echo jobs, batches of 500, 2 worker hosts (2 thread workers, 64 claimed ahead, each): jobs/s from first submit to last completion",
                 ours, "jobs/s", ">= 1.5 × the faster of pgqueuer and procrastinate",
                 peer=fastest and fastest["jobsPerSecond"], peer_name=fastest and fastest["peer"])
@@ -71,7 +69,7 @@ def main():
         with open(script, "w") as out:
             out.write(insert * 1000)
         subprocess.run(["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script], check=True, stdout=subprocess.DEVNULL)
-        wait_for(url, f"SELECT count(*) >= 1000 FROM {SCHEMA}.jobs WHERE state = 'completed'", 120)
+        wait_until_completed(url, 1000, 120)
         p50, p99 = psql(url, f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) || ' ' || percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) "
                              f"FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM {SCHEMA}.jobs) AS t").split()
         summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p50 over 1,000 jobs", round(float(p50), 3), "ms", "<= 3")

@@ -8,7 +8,7 @@ import signal
 import subprocess
 import time
 
-from queuelib import SCHEMA, completed, psql, start_host, stop_hosts, wait_for
+from queuelib import SCHEMA, psql, start_host, stop_hosts, wait_until_completed
 
 JOBS = 10_000
 # Short jobs, so that a run lasts long enough for a fault in its middle.
@@ -22,10 +22,6 @@ def submit(offload, url, folder):
     with open(jobs, "w") as out:
         out.write(JOB * JOBS)
     subprocess.run([offload, "submit", jobs, "--queue", url], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-
-
-def wait_until_completed(url, count, timeout=300):
-    wait_for(url, f"SELECT count(*) >= {count} FROM {SCHEMA}.jobs WHERE state = 'completed'", timeout)
 
 
 def counts(url):

@@ -57,5 +57,6 @@ def wait_for(url, condition, timeout):
     sys.exit(f"queue: timed out after {timeout} s waiting for {condition}")
 
 
-def completed(url):
-    return int(psql(url, f"SELECT count(*) FROM {SCHEMA}.jobs WHERE state = 'completed'"))
+def wait_until_completed(url, count, timeout=300):
+    """Waits until COUNT jobs have completed."""
+    wait_for(url, f"SELECT count(*) >= {count} FROM {SCHEMA}.jobs WHERE state = 'completed'", timeout)
