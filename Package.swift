@@ -18,6 +18,7 @@ let package = Package(
         .library(name: "OffloadAnalytics", targets: ["OffloadAnalytics"]),
         .library(name: "OffloadPlugins", targets: ["OffloadPlugins"]),
         .library(name: "OffloadPostgres", targets: ["OffloadPostgres"]),
+        .library(name: "OffloadServer", targets: ["OffloadServer"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -30,6 +31,11 @@ let package = Package(
         // One trait only: with WasmKit's default traits a no-change rebuild recompiles all of it.
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2", traits: ["MultiThread"]),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
+        // No traits: the default ones build swift-configuration, which Offload does not use.
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
     ],
     targets: [
         // Process, pipe and limit calls Swift cannot make directly (variadic fcntl/prctl, W* macros).
@@ -87,6 +93,23 @@ let package = Package(
             name: "OffloadPostgres",
             dependencies: ["Offload", .product(name: "PostgresNIO", package: "postgres-nio")]
         ),
+        // `offload serve`: the HTTP service (jobs API, Open Graph cards, metrics, the dashboard) over
+        // any job store; kind-agnostic, so it builds no cairo, Pango or WasmKit.
+        .target(
+            name: "OffloadServer",
+            dependencies: [
+                "Offload",
+                "OffloadJobFiles",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ],
+            resources: ["Dashboard/index.html", "Dashboard/app.js", "Dashboard/style.css", "openapi.json"].map { .embedInCode($0) }
+        ),
         // The job-file and results formats of `offload run` (job lines in, result and event lines out).
         .target(name: "OffloadJobFiles", dependencies: ["Offload"]),
         // The CLI: a thin executable over the core.
@@ -100,6 +123,9 @@ let package = Package(
                 "OffloadAnalytics",
                 "OffloadPlugins",
                 "OffloadPostgres",
+                "OffloadServer",
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
@@ -132,6 +158,8 @@ let package = Package(
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
         .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
+        // Against a running `offload serve`, over real sockets (and the dashboard in headless Chromium).
+        .testTarget(name: "OffloadServerTests", dependencies: ["Offload", "OffloadServer", "OffloadTestSupport", "offload"]),
         // Against a real PostgreSQL server that the tests start (scripts/postgres-server) and stop.
         .testTarget(
             name: "OffloadPostgresTests",

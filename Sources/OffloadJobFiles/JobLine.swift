@@ -16,7 +16,8 @@ public enum JobLine {
         public var error: OffloadError
     }
 
-    static let keys = ["id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "payload"]
+    /// The keys a job line may have.
+    public static let keys = ["id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "payload"]
     static let backoffKeys = ["initialMs", "multiplier", "maxMs", "jitter"]
 
     /// Reads line `number` (1-based) of a job file.

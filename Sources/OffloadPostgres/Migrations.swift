@@ -118,6 +118,14 @@ enum Migrations {
             $$
             """,
         ]),
+        // Lists newest first with a job as the cursor (`offload serve`'s GET /v1/jobs), and a
+        // feed of changes read by event number (its dashboard's stream).
+        Migration(version: 5, name: "lists and the change feed", statements: [
+            "CREATE INDEX jobs_seq ON {schema}.jobs (seq)",
+            "CREATE INDEX job_events_seq ON {schema}.job_events (seq)",
+            // The cards `offload serve` drew, by their key, for any host to serve again.
+            "CREATE INDEX jobs_completed_unique_key ON {schema}.jobs (unique_key, finished_at) WHERE unique_key IS NOT NULL AND state = 'completed'",
+        ]),
     ]
 
     /// The newest version.

@@ -20,27 +20,96 @@ extension PostgresQueue {
     public func job(_ id: JobID) async throws -> StoredJob? {
         guard UUID(uuidString: id.rawValue) != nil else { return nil }
         try await prepared()
-        let rows = try await query("""
-            SELECT id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
-                   unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
-            FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
-            """, logger: logger)
-        // Every row is read: a row sequence left before its end keeps its connection leased.
-        var found: StoredJob?
+        return try await storedJobs(try await query("""
+            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
+            """, logger: logger)).first
+    }
+
+    /// Jobs newest first (by submission), in `state` and of `kind` when given, older than the
+    /// job `before` (the last of the previous page).
+    /// - Throws: ``OffloadError/Code/invalidPayload`` when `before` is not a job of the queue.
+    public func jobs(state: DurableJobState? = nil, kind: String? = nil, limit: Int = 50, before: JobID? = nil) async throws -> [StoredJob] {
+        try await prepared()
+        var cursor = Int64.max
+        if let before {
+            guard UUID(uuidString: before.rawValue) != nil else { throw OffloadError(.invalidPayload, "after: '\(before)' is not a job id of the queue") }
+            var found: Int64?
+            for try await seq in try await query("SELECT seq FROM \(unescaped: s).jobs WHERE id = \(before.rawValue)::uuid", logger: logger)
+                .decode(Int64.self) { found = seq }
+            guard let found else { throw OffloadError(.invalidPayload, "after: the queue holds no job '\(before)'") }
+            cursor = found
+        }
+        return try await storedJobs(try await query("""
+            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs
+            WHERE seq < \(cursor) AND (\(state?.rawValue)::text IS NULL OR state::text = \(state?.rawValue))
+              AND (\(kind)::text IS NULL OR kind = \(kind))
+            ORDER BY seq DESC LIMIT \(max(1, min(limit, 1_000)))
+            """, logger: logger))
+    }
+
+    /// The jobs that have had an event since event `seq` (0: from the start), each as it is
+    /// now, at most `limit` of them, and the last event seen: a feed of changes to poll.
+    public func changes(after seq: Int64, limit: Int = 500) async throws -> (jobs: [StoredJob], last: Int64) {
+        try await prepared()
+        var last = seq
+        var ids: [String] = []
+        for try await (id, eventSeq) in try await query("""
+            SELECT job_id::text, max(seq) FROM (
+                SELECT job_id, seq FROM \(unescaped: s).job_events WHERE seq > \(seq) ORDER BY seq LIMIT \(max(1, limit) * 4)
+            ) AS recent GROUP BY job_id ORDER BY max(seq) LIMIT \(max(1, limit))
+            """, logger: logger).decode((String, Int64).self) {
+            ids.append(id)
+            last = max(last, eventSeq)
+        }
+        guard !ids.isEmpty else { return ([], last) }
+        let jobs = try await storedJobs(try await query("""
+            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs WHERE id = ANY(\(ids)::uuid[])
+            """, logger: logger))
+        return (jobs, last)
+    }
+
+    /// The newest event's number (where a feed of ``changes(after:limit:)`` starts from now).
+    public func lastEventSeq() async throws -> Int64 {
+        try await prepared()
+        var last: Int64 = 0
+        for try await seq in try await query("SELECT coalesce(max(seq), 0) FROM \(unescaped: s).job_events", logger: logger).decode(Int64.self) {
+            last = seq
+        }
+        return last
+    }
+
+    /// The newest completed job submitted with `uniqueKey` (a result kept for reuse), if any.
+    public func completedJob(uniqueKey: String) async throws -> StoredJob? {
+        try await prepared()
+        return try await storedJobs(try await query("""
+            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs
+            WHERE unique_key = \(uniqueKey) AND state = 'completed' ORDER BY finished_at DESC LIMIT 1
+            """, logger: logger)).first
+    }
+
+    static let jobColumns = """
+        id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
+        unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
+        """
+
+    /// Rows of ``jobColumns``, every one read (a row sequence left before its end keeps its
+    /// connection leased).
+    private func storedJobs(_ rows: PostgresRowSequence) async throws -> [StoredJob] {
+        var jobs: [StoredJob] = []
         for try await row in rows {
             let (id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
                  started, finished)
                 = try row.decode((String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
                                   Date, Date, Date?, Date?).self)
-            found = StoredJob(
+            jobs.append(StoredJob(
                 id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: DurableJobState(rawValue: state) ?? .failed,
                 attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
                 result: result.flatMap { try? JSONParser.parse($0) },
                 error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
                 uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
-                finishedAt: finished)
+                finishedAt: finished))
         }
-        return found
+        return jobs
     }
 
     /// The job's history, oldest first.

@@ -18,7 +18,7 @@ struct OffloadCommand: AsyncParsableCommand {
             Jobs are JSON Lines, one job a line: {"id":"a1","kind":"debug.sleep","priority":"high","payload":{"ms":50}}.
             Every job's result goes to OUT/results.jsonl as it ends.
             """,
-        subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, SubmitCommand.self, StatusCommand.self,
+        subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, ServeCommand.self, SubmitCommand.self, StatusCommand.self,
                       JobsCommand.self, ArtifactsCommand.self, MigrateCommand.self]
     )
 

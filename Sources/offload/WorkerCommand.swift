@@ -81,9 +81,3 @@ struct WorkerCommand: AsyncParsableCommand {
         say("offload worker \(serverConfiguration.host): stopped.")
     }
 }
-
-/// A line on standard output, written at once (a supervisor reading a pipe sees it).
-private func say(_ line: String) {
-    FileSink.standardOutput.write(Array((line + "\n").utf8))
-    FileSink.standardOutput.flush()
-}

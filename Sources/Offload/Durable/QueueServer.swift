@@ -243,14 +243,12 @@ public final class QueueServer: Service, Sendable {
     /// The outcome with the file its result names stored in the queue (or failed, when the file
     /// cannot be read or is over the queue's cap).
     private func storingArtifact(of claimed: ClaimedJob, _ outcome: JobOutcome) async -> JobOutcome {
-        guard let folder = configuration.artifactFolder, outcome.status == .completed,
-              case .object(var members)? = try? outcome.result?.json(),
-              case .string(let path)? = members.first(where: { $0.key == "file" })?.value,
-              path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/"), !path.contains("/../") else { return outcome }
+        guard let folder = configuration.artifactFolder, let file = Artifact.file(of: outcome, under: folder) else { return outcome }
+        var members = file.members
+        let (path, name) = (file.path, file.name)
         var failed = outcome
         failed.status = .failed
         failed.result = nil
-        let name = String(path.split(separator: "/").last ?? "file")
         let bytes: [UInt8]
         // Never more than the queue keeps: a huge output is refused without being read whole.
         let limit = queue.maxArtifactBytes

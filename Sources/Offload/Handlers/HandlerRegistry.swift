@@ -29,6 +29,17 @@ public struct HandlerRegistry: Sendable {
 
     func handler(for kind: String) -> AnyJobHandler? { handlers[kind] }
 
+    /// Checks that `payload` decodes as the payload of `kind`'s handler, without running it: a
+    /// service can refuse a malformed job when it is submitted instead of when it fails.
+    /// - Throws: ``OffloadError/Code/unknownKind``, or the ``OffloadError/Code/invalidPayload``
+    ///   (naming the field) that running the job would end with.
+    public func validate(_ payload: JobPayload, kind: String) throws(OffloadError) {
+        guard let handler = handlers[kind] else {
+            throw OffloadError(.unknownKind, "no handler for kind '\(kind)' (known: \(kinds.joined(separator: ", ")))")
+        }
+        try handler.check(payload)
+    }
+
     /// The diagnostic kinds: `debug.echo`, `debug.sleep`, `debug.spin`, `debug.fail`, `debug.hang`,
     /// `debug.alloc` and `debug.crash`.
     public static var diagnostics: HandlerRegistry {

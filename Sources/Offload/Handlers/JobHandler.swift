@@ -37,9 +37,12 @@ public protocol JobHandler: Sendable {
 struct AnyJobHandler: Sendable {
     let kind: String
     private let body: @Sendable (JobPayload, JobContext) async throws -> JobResult
+    /// Decodes a payload as the handler's type, and throws what decoding it for a run would.
+    let check: @Sendable (JobPayload) throws(OffloadError) -> Void
 
     init<H: JobHandler>(_ handler: H) {
         kind = H.kind
+        check = { payload throws(OffloadError) in _ = try payload.decode(H.Payload.self) }
         body = { payload, context in
             let typed = try payload.decode(H.Payload.self)
             return .value(try await handler.run(typed, context: context))

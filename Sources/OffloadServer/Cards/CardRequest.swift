@@ -1,0 +1,136 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+import Foundation
+import Offload
+
+/// `GET /og.png?title=…&description=…&template=midnight&backgroundColor=%23112233&…` read into
+/// the payload of an `image` job, and the cache key of the card it draws.
+///
+/// The key is the SHA-256 of everything that changes a pixel: the whole payload in one
+/// canonical form (every colour, size, font and position, the template's values included), the
+/// format and quality, the logo file's identity (device, inode, size and change time: a logo
+/// replaced under the same name is a new card), and the renderer's version.
+struct CardRequest {
+    var payload: JSONValue
+    var format: String
+    var key: String
+
+    /// The query parameters, each a key of the card's parameters but `template`, `logo` and `quality`.
+    static let textParameters = ["title", "description", "backgroundColor", "textColor", "fontFamily"]
+    static let numberParameters = ["titleFontSize", "descriptionFontSize", "padding"]
+    static let choiceParameters = ["textAlign": ["left", "center", "right"],
+                                   "logoPosition": ["topLeft", "topRight", "bottomLeft", "bottomRight", "center"]]
+    static let parameters = textParameters + numberParameters + choiceParameters.keys.sorted() + ["template", "logo", "width", "height", "quality"]
+
+    /// The longest title and description accepted, in characters.
+    static let maxTitle = 300
+    static let maxDescription = 1_000
+    /// The largest side of a card served over HTTP.
+    static let maxSide = 2_400
+
+    /// - Parameters:
+    ///   - format: `png`, `jpeg` or `webp`, from the path's extension.
+    ///   - version: the renderer's version, part of the key.
+    init(query: String, format: String, version: String) throws(APIError) {
+        let values: [String: String]
+        do { values = try QueryString.parse(query) } catch {
+            switch error {
+            case .malformed(let name): throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is not valid percent-encoded UTF-8", field: name)
+            case .repeated(let name): throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is given twice", field: name)
+            }
+        }
+        if let unknown = values.keys.sorted().first(where: { !Self.parameters.contains($0) }) {
+            let hint = JSONValueDecoder.suggestion(for: unknown, among: Self.parameters)
+            throw APIError.badRequest("unknown query parameter \(OffloadError.quote(unknown))\(hint)", field: unknown)
+        }
+        guard let title = values["title"], !title.allSatisfy(\.isWhitespace) else {
+            throw APIError.badRequest("title is required (GET /og.png?title=Hello)", field: "title")
+        }
+        guard title.count <= Self.maxTitle else { throw APIError.badRequest("title is longer than \(Self.maxTitle) characters", field: "title") }
+        if let description = values["description"], description.count > Self.maxDescription {
+            throw APIError.badRequest("description is longer than \(Self.maxDescription) characters", field: "description")
+        }
+        var template = CardTemplate.named("default")!
+        if let name = values["template"] {
+            guard let named = CardTemplate.named(name) else {
+                throw APIError.badRequest("unknown template \(OffloadError.quote(name)) (known: \(CardTemplate.all.map(\.name).joined(separator: ", ")))", field: "template")
+            }
+            template = named
+        }
+        var params = template.params
+        var background = template.background
+        for name in Self.textParameters {
+            guard let value = values[name] else { continue }
+            guard value.utf8.count <= 2_000 else { throw APIError.badRequest("\(name) is too long", field: name) }
+            params[name] = .string(value)
+            if name == "backgroundColor" { background = nil }
+        }
+        for name in Self.numberParameters {
+            guard let text = values[name] else { continue }
+            guard let number = Double(text), number.isFinite, number >= 0, number <= 1_000 else {
+                throw APIError.badRequest("\(name) must be a number from 0 to 1000, not \(OffloadError.quote(text))", field: name)
+            }
+            params[name] = .double(number)
+        }
+        for (name, choices) in Self.choiceParameters {
+            guard let value = values[name] else { continue }
+            guard choices.contains(value) else {
+                throw APIError.badRequest("\(name) must be one of \(choices.joined(separator: ", ")), not \(OffloadError.quote(value))", field: name)
+            }
+            params[name] = .string(value)
+        }
+        var logoIdentity = "none"
+        if let logo = values["logo"] {
+            guard !logo.isEmpty, !logo.contains("://"), !logo.hasPrefix("data:") else {
+                throw APIError.badRequest("logo names a picture file in one of the service's allowed folders (no URL)", field: "logo")
+            }
+            params["logoUrl"] = .string(logo)
+            logoIdentity = Self.identity(ofFile: logo)
+        }
+        var dimensions: [(key: String, value: JSONValue)] = [("width", .int(1200)), ("height", .int(630))]
+        for (index, name) in ["width", "height"].enumerated() {
+            guard let text = values[name] else { continue }
+            guard let side = Int(text), (1...Self.maxSide).contains(side) else {
+                throw APIError.badRequest("\(name) must be a whole number of pixels from 1 to \(Self.maxSide), not \(OffloadError.quote(text))", field: name)
+            }
+            dimensions[index].value = .int(Int64(side))
+        }
+        var members: [(key: String, value: JSONValue)] = [
+            ("params", .object(params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
+            ("outputFormat", .string(format)),
+            ("dimensions", .object(dimensions)),
+        ]
+        if let background { members.append(("background", background)) }
+        if let text = values["quality"] {
+            guard format != "png" else { throw APIError.badRequest("quality applies to .jpg and .webp cards only", field: "quality") }
+            guard let quality = Int(text), (1...100).contains(quality) else {
+                throw APIError.badRequest("quality must be a whole number from 1 to 100, not \(OffloadError.quote(text))", field: "quality")
+            }
+            members.append(("quality", .int(Int64(quality))))
+        }
+        payload = .object(members)
+        self.format = format
+        var canonical: [UInt8] = Array("offload-card/\(version)\n\(logoIdentity)\n".utf8)
+        JSONWriter.write(payload, into: &canonical)
+        key = SHA256.hex(canonical)
+    }
+
+    /// What tells a file's versions apart without reading it.
+    static func identity(ofFile path: String) -> String {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return "missing:\(path)" }
+        return "\(info.st_dev):\(info.st_ino):\(info.st_size):\(info.st_ctim.tv_sec).\(info.st_ctim.tv_nsec)"
+    }
+
+    /// The query parameter a job error names (`payload.params.titleFontSize` → `titleFontSize`).
+    static func field(of error: OffloadError) -> String? {
+        for prefix in ["payload.params.", "payload.dimensions."] {
+            guard let range = error.message.range(of: prefix) else { continue }
+            let name = error.message[range.upperBound...].prefix { $0.isLetter || $0.isNumber }
+            if name == "logoUrl" { return "logo" }
+            return name.isEmpty ? nil : String(name)
+        }
+        return nil
+    }
+}

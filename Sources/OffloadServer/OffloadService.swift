@@ -1,0 +1,96 @@
+import Foundation
+public import Hummingbird
+public import Logging
+public import Offload
+public import Prometheus
+
+/// The HTTP service of `offload serve` over a ``JobStore``: the jobs API, Open Graph cards,
+/// metrics, health and the dashboard.
+///
+/// ```swift
+/// let service = OffloadService(store: store, configuration: ServiceConfiguration(port: 8080, token: "s3cret"))
+/// let application = service.application(logger: logger)
+/// ```
+public struct OffloadService: Sendable {
+    public static let version = "0.11.0"
+
+    public let store: any JobStore
+    public let configuration: ServiceConfiguration
+    /// The kinds' handlers, to refuse a malformed payload when it is submitted (400) rather
+    /// than when it runs; `nil` checks only the job's own fields.
+    public let registry: HandlerRegistry?
+    /// Where `GET /metrics` reads from.
+    public let metrics: PrometheusCollectorRegistry?
+
+    let access: Access
+    let writes: RateLimiter
+    let renders: RateLimiter
+    let cards: CardCache
+
+    public init(store: any JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
+                metrics: PrometheusCollectorRegistry? = nil) {
+        self.store = store
+        self.configuration = configuration
+        self.registry = registry
+        self.metrics = metrics
+        access = Access(token: configuration.token, publicReads: configuration.publicReads)
+        writes = RateLimiter(perMinute: configuration.writesPerMinute)
+        renders = RateLimiter(perMinute: configuration.rendersPerMinute)
+        cards = CardCache(maxBytes: configuration.cardCacheBytes)
+    }
+
+    /// Every route: its method and its path as `/openapi.json` writes it.
+    public static let routes: [(method: String, path: String)] = [
+        ("GET", "/"), ("GET", "/app.js"), ("GET", "/style.css"),
+        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
+        ("GET", "/v1/auth"), ("GET", "/v1/overview"), ("GET", "/v1/stream"),
+        ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{id}"), ("DELETE", "/v1/jobs/{id}"),
+        ("POST", "/v1/jobs/{id}/retry"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}"),
+        ("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp"),
+    ]
+
+    /// The router of every route, behind the security headers (and CORS when configured).
+    public func router() -> Router<ServerContext> {
+        let router = Router(context: ServerContext.self)
+        router.add(middleware: SecurityHeaders())
+        if let origin = configuration.corsOrigin {
+            router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, .offloadLastEventID],
+                                                  allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
+        }
+        if metrics != nil { router.add(middleware: MetricsMiddleware()) }
+        addDashboardRoutes(to: router)
+        addOperationsRoutes(to: router)
+        addJobRoutes(to: router)
+        addCardRoutes(to: router)
+        return router
+    }
+
+    /// The application: listens on the configured address; `onListening` learns the port.
+    public func application(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
+        Application(
+            router: router(),
+            configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
+            onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
+            logger: logger
+        )
+    }
+
+    /// The client a request counts against: its address (or, behind a trusted proxy, the last
+    /// `X-Forwarded-For` entry).
+    func client(of request: Request, context: ServerContext) -> String {
+        if configuration.trustsForwardedFor, let forwarded = request.headers[.offloadForwardedFor],
+           let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            return last
+        }
+        return context.remoteAddress?.ipAddress ?? "unknown"
+    }
+
+    /// 429 with Retry-After when the client is over `limiter`'s rate.
+    func limit(_ limiter: RateLimiter, _ request: Request, context: ServerContext) throws(APIError) {
+        guard let wait = limiter.take(client(of: request, context: context)) else { return }
+        let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
+        var error = APIError(.tooManyRequests, code: "rateLimited", "too many requests from this client; retry in \(seconds) s")
+        error.headers[.retryAfter] = String(seconds)
+        throw error
+    }
+}

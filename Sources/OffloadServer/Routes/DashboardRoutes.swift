@@ -1,0 +1,21 @@
+import Hummingbird
+import NIOCore
+import Offload
+
+extension OffloadService {
+    /// The dashboard's three files, built into the binary (no folder beside it, no CDN). They
+    /// hold no data: the page asks the API, with the token, for everything it shows.
+    func addDashboardRoutes(to router: Router<ServerContext>) {
+        let files: [(path: String, bytes: [UInt8], type: String)] = [
+            ("/", PackageResources.index_html, "text/html; charset=utf-8"),
+            ("/app.js", PackageResources.app_js, "text/javascript; charset=utf-8"),
+            ("/style.css", PackageResources.style_css, "text/css; charset=utf-8"),
+        ]
+        for file in files {
+            let etag = String(SHA256.hex(file.bytes).prefix(32))
+            router.get(RouterPath(file.path)) { request, _ in
+                CachedResponse.make(file.bytes, contentType: file.type, etag: etag, cacheControl: "no-cache", request: request)
+            }
+        }
+    }
+}

@@ -1,0 +1,54 @@
+/// How `offload serve` listens and whom it lets in.
+public struct ServiceConfiguration: Sendable {
+    /// The address to listen on (default loopback only).
+    public var host: String
+    /// The port; 0 for any free one (the service says which once it listens).
+    public var port: Int
+    /// The bearer token writes (and, unless `publicReads`, reads) need; `nil` lets anyone in.
+    public var token: String?
+    /// Reads (job lists, job states, events, artifacts, metrics) without the token.
+    public var publicReads: Bool
+    /// The largest request body, in bytes (413 beyond).
+    public var maxBodyBytes: Int
+    /// Writes (submit, cancel, retry) each client may make a minute; 0 for no limit.
+    public var writesPerMinute: Int
+    /// Cards drawn (not served from the cache) for each client a minute; 0 for no limit.
+    public var rendersPerMinute: Int
+    /// The bytes of cards the cache keeps.
+    public var cardCacheBytes: Int
+    /// How long a card may be drawn before the request fails 504.
+    public var renderTimeout: Duration
+    /// The one origin browsers may call the API from (CORS); `nil` keeps CORS off.
+    public var corsOrigin: String?
+    /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse proxy).
+    public var trustsForwardedFor: Bool
+    /// The furthest `delayMs` or `runAt` may put a submitted job off.
+    public var maxDelay: Duration
+    /// The most jobs one `POST /v1/jobs` may carry.
+    public var maxJobsPerRequest: Int
+    /// The service's name and version, shown by the dashboard and part of every card's cache key.
+    public var name: String
+    public var version: String
+
+    public init(host: String = "127.0.0.1", port: Int = 8080, token: String? = nil, publicReads: Bool = false,
+                maxBodyBytes: Int = 4 << 20, writesPerMinute: Int = 600, rendersPerMinute: Int = 600,
+                cardCacheBytes: Int = 64 << 20, renderTimeout: Duration = .seconds(30), corsOrigin: String? = nil,
+                trustsForwardedFor: Bool = false, maxDelay: Duration = .seconds(86_400), maxJobsPerRequest: Int = 1_000,
+                name: String = "offload", version: String = OffloadService.version) {
+        self.host = host
+        self.port = port
+        self.token = token
+        self.publicReads = publicReads
+        self.maxBodyBytes = maxBodyBytes
+        self.writesPerMinute = writesPerMinute
+        self.rendersPerMinute = rendersPerMinute
+        self.cardCacheBytes = cardCacheBytes
+        self.renderTimeout = renderTimeout
+        self.corsOrigin = corsOrigin
+        self.trustsForwardedFor = trustsForwardedFor
+        self.maxDelay = maxDelay
+        self.maxJobsPerRequest = maxJobsPerRequest
+        self.name = name
+        self.version = version
+    }
+}

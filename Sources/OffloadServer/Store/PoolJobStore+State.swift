@@ -1,0 +1,165 @@
+import Foundation
+import Offload
+
+extension PoolJobStore {
+    /// One job the store keeps: what was submitted (for a retry), how it looks now, its events,
+    /// and the streams following it.
+    struct Entry {
+        var job: Job
+        var view: JobView
+        var sequence: UInt64
+        var events: [JobEventView] = []
+        var nextEvent = 1
+        var watchers: [UInt64: AsyncStream<JobEventView>.Continuation] = [:]
+    }
+
+    /// The most events one job keeps; beyond it, progress events replace the last one.
+    static let maxEventsPerJob = 200
+
+    struct State {
+        var entries: [JobID: Entry] = [:]
+        /// Ids in the order they were submitted (oldest first).
+        var order: [JobID] = []
+        var nextSequence: UInt64 = 0
+        var nextWatcher: UInt64 = 0
+        var changeWatchers: [UInt64: AsyncStream<JobView>.Continuation] = [:]
+        var cpuSamples: [WorkerID: (cpuTime: Duration, at: ContinuousClock.Instant, percent: Double?)] = [:]
+        var poolReady = false
+
+        mutating func add(_ job: Job, at now: Date) {
+            nextSequence += 1
+            let view = JobView(id: job.id, kind: job.kind, priority: job.priority, state: job.runAt.map { $0 > .now } == true ? .scheduled : .queued,
+                               createdAt: now, payload: (try? job.payload.json()) ?? .null)
+            var entry = Entry(job: job, view: view, sequence: nextSequence)
+            entry.events.append(JobEventView(sequence: 1, kind: .queued, at: now, state: view.state))
+            entry.nextEvent = 2
+            entries[job.id] = entry
+            order.append(job.id)
+            publish(view)
+        }
+
+        mutating func remove(_ id: JobID) {
+            guard let entry = entries.removeValue(forKey: id) else { return }
+            for watcher in entry.watchers.values { watcher.finish() }
+            if let index = order.lastIndex(of: id) { order.remove(at: index) }
+        }
+
+        /// Drops the oldest finished jobs while more than `limit` (and a tenth) are kept.
+        mutating func evictIfFull(keeping limit: Int) {
+            guard entries.count > limit + limit / 10 else { return }
+            var excess = entries.count - limit
+            order.removeAll { id in
+                guard excess > 0, let entry = entries[id], entry.view.state.isFinished else { return false }
+                entries[id] = nil
+                excess -= 1
+                return true
+            }
+        }
+
+        mutating func update(_ id: JobID, _ kind: JobEventView.Kind, at now: Date, attempt: Int? = nil, progress: Double? = nil,
+                             message: String? = nil, error: OffloadError? = nil, _ change: (inout JobView) -> Void) {
+            guard var entry = entries[id] else { return }
+            change(&entry.view)
+            let event = JobEventView(sequence: entry.nextEvent, kind: kind, at: now, attempt: attempt, progress: progress,
+                                     message: message, state: entry.view.state, error: error)
+            entry.nextEvent += 1
+            if entry.events.count >= PoolJobStore.maxEventsPerJob, kind == .progress {
+                entry.events[entry.events.count - 1] = event
+            } else {
+                entry.events.append(event)
+            }
+            for watcher in entry.watchers.values { watcher.yield(event) }
+            if kind == .ended {
+                for watcher in entry.watchers.values { watcher.finish() }
+                entry.watchers = [:]
+            }
+            let view = entry.view
+            entries[id] = entry
+            // Progress is shown by the job's own stream; the dashboard's learns of state changes.
+            if kind != .progress { publish(view) }
+        }
+
+        mutating func end(_ id: JobID, _ outcome: JobOutcome, result: JSONValue?, error: OffloadError?, at now: Date) {
+            update(id, .ended, at: now, attempt: outcome.attempts, error: error) { view in
+                view.state = switch outcome.status {
+                case .completed: error == nil ? .completed : .failed
+                case .failed: .failed
+                case .cancelled: .cancelled
+                }
+                view.attempts = outcome.attempts
+                view.result = error == nil ? result : nil
+                view.error = error
+                view.finishedAt = now
+                if view.state == .completed { view.progress = 1 }
+            }
+        }
+
+        /// A stream of the job's events so far, then each new one until it ends.
+        mutating func watch(_ id: JobID) -> AsyncStream<JobEventView>? {
+            guard var entry = entries[id] else { return nil }
+            let (stream, continuation) = AsyncStream.makeStream(of: JobEventView.self)
+            for event in entry.events { continuation.yield(event) }
+            if entry.view.state.isFinished {
+                continuation.finish()
+            } else {
+                nextWatcher += 1
+                entry.watchers[nextWatcher] = continuation
+                entries[id] = entry
+            }
+            return stream
+        }
+
+        mutating func addChangeWatcher(_ continuation: AsyncStream<JobView>.Continuation) -> UInt64 {
+            nextWatcher += 1
+            changeWatchers[nextWatcher] = continuation
+            return nextWatcher
+        }
+
+        func publish(_ view: JobView) {
+            for watcher in changeWatchers.values { watcher.yield(view) }
+        }
+
+        mutating func finishWatchers() {
+            for id in entries.keys {
+                for watcher in entries[id]!.watchers.values { watcher.finish() }
+                entries[id]!.watchers = [:]
+            }
+            for watcher in changeWatchers.values { watcher.finish() }
+            changeWatchers = [:]
+        }
+
+        /// Newest first, after the cursor's job.
+        func page(_ query: JobQuery) throws(OffloadError) -> JobPage {
+            var index = order.count - 1
+            if let after = query.after {
+                guard let position = order.lastIndex(of: after) else {
+                    throw OffloadError(.invalidPayload, "after: no job '\(after)' is kept (it may have been dropped as the service keeps only the newest)")
+                }
+                index = position - 1
+            }
+            var jobs: [JobView] = []
+            while index >= 0 {
+                if let view = entries[order[index]]?.view,
+                   query.state.map({ $0 == view.state }) ?? true, query.kind.map({ $0 == view.kind }) ?? true {
+                    if jobs.count == query.limit { return JobPage(jobs: jobs, next: jobs.last?.id) }
+                    jobs.append(view)
+                }
+                index -= 1
+            }
+            return JobPage(jobs: jobs, next: nil)
+        }
+
+        /// CPU use since the previous sample taken at least half a second ago, in percent of one core.
+        mutating func cpuPercent(of worker: WorkerID, cpuTime: Duration, at now: ContinuousClock.Instant) -> Double? {
+            guard let previous = cpuSamples[worker] else {
+                cpuSamples[worker] = (cpuTime, now, nil)
+                return nil
+            }
+            let elapsed = now - previous.at
+            guard elapsed >= .milliseconds(500) else { return previous.percent }
+            let percent = max(0, (cpuTime - previous.cpuTime) / elapsed * 100)
+            cpuSamples[worker] = (cpuTime, now, percent)
+            return percent
+        }
+    }
+}
