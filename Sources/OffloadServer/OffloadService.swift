@@ -62,7 +62,25 @@ public struct OffloadService: Sendable {
         addOperationsRoutes(to: router)
         addJobRoutes(to: router)
         addCardRoutes(to: router)
+        addMethodNotAllowed(to: router)
         return router
+    }
+
+    /// 405 with `Allow` for a method a route's path does not take (not a 404: the path exists).
+    private func addMethodNotAllowed(to router: Router<ServerContext>) {
+        var methods: [String: [String]] = [:]
+        for route in Self.routes { methods[route.path, default: []].append(route.method) }
+        let others = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE", "QUERY"] + (configuration.corsOrigin == nil ? ["OPTIONS"] : [])
+        for (path, allowed) in methods {
+            let allow = allowed.joined(separator: ", ")
+            for method in others where !allowed.contains(method) {
+                router.on(RouterPath(path), method: HTTPRequest.Method(method)!) { _, _ -> Response in
+                    var error = APIError(.methodNotAllowed, code: "methodNotAllowed", "\(path) takes \(allow)")
+                    error.headers[.allow] = allow
+                    throw error
+                }
+            }
+        }
     }
 
     /// The application: listens on the configured address; `onListening` learns the port.

@@ -96,9 +96,11 @@ struct PoolOptions: ParsableArguments {
     }
 
     /// A pool of these options and every kind of `offload`, its job outputs in `files`, reading
-    /// files under `roots` (and `--allow-root`).
-    func makePool(files: String, roots: [String]) throws -> WorkerPool {
+    /// files under `roots` (and `--allow-root`); a graceful shutdown lets jobs run for
+    /// `drainTimeout` (default 30 s).
+    func makePool(files: String, roots: [String], drainTimeout: Duration? = nil) throws -> WorkerPool {
         var configuration = PoolConfiguration()
+        if let drainTimeout { configuration.shutdownTimeout = drainTimeout }
         configuration.isolation = Isolation(named: isolation)!
         configuration.policy = SchedulingPolicies.named(policy)!
         configuration.agingInterval = agingMs > 0 ? .microseconds(Int64(agingMs * 1_000)) : nil

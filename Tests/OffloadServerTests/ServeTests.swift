@@ -156,7 +156,7 @@ import Testing
         #expect(try await server.get("/v1/jobs/no-such-job").status == 404)
         #expect(try await server.get("/v1/jobs?state=lost").json?["error"]?["field"] == .string("state"))
         #expect(try await server.get("/v1/jobs?limit=0").status == 400)
-        #expect(try await server.get("/v1/jobs?after=no-such-job").status == 400)
+        #expect(try await server.get("/v1/jobs?after=no-such-job").status == 404)
         // Nothing refused reached the pool: the five jobs are all there are.
         #expect(try await server.get("/v1/overview").json?["totals"]?["submitted"] == .int(4))
         #expect(try await server.terminate().status == 0)
@@ -259,23 +259,23 @@ import Testing
         let allowed = temporaryFolder("serve-logos")
         defer { removeTree(allowed) }
         let server = try await ServeProcess.start(Self.thread + ["--allow-root", allowed])
-        let cases: [(String, String)] = [
-            ("/og.png", "title"),
-            ("/og.png?title=A&titleFontSize=huge", "titleFontSize"),
-            ("/og.png?title=A&colour=red", "colour"),
-            ("/og.png?title=A&template=neon", "template"),
-            ("/og.png?title=A&textColor=notacolour", "textColor"),
-            ("/og.png?title=A&width=99999", "width"),
-            ("/og.png?title=A&quality=50", "quality"),
-            ("/og.png?title=A&logo=/etc/passwd", "logo"),
-            ("/og.png?title=A&logo=\(allowed)/../../etc/hostname", "logo"),
-            ("/og.png?title=A&logo=http://169.254.169.254/latest", "logo"),
-            ("/og.png?title=A&title=B", "title"),
-            ("/og.png?title=%ZZ", "title"),
+        let cases: [(String, String, Int)] = [
+            ("/og.png", "title", 400),
+            ("/og.png?title=A&titleFontSize=huge", "titleFontSize", 400),
+            ("/og.png?title=A&colour=red", "colour", 400),
+            ("/og.png?title=A&template=neon", "template", 400),
+            ("/og.png?title=A&textColor=notacolour", "textColor", 400),
+            ("/og.png?title=A&width=99999", "width", 400),
+            ("/og.png?title=A&quality=50", "quality", 400),
+            ("/og.png?title=A&logo=/etc/passwd", "logo", 404),
+            ("/og.png?title=A&logo=\(allowed)/../../etc/hostname", "logo", 404),
+            ("/og.png?title=A&logo=http://169.254.169.254/latest", "logo", 400),
+            ("/og.png?title=A&title=B", "title", 400),
+            ("/og.png?title=%ZZ", "title", 400),
         ]
-        for (path, field) in cases {
+        for (path, field, status) in cases {
             let reply = try await server.get(path, headers: [:])
-            #expect(reply.status == 400, "\(path): \(reply.status) \(reply.text)")
+            #expect(reply.status == status, "\(path): \(reply.status) \(reply.text)")
             #expect(reply.json?["error"]?["field"] == .string(field), "\(path): \(reply.text)")
             #expect(!reply.text.contains("allowed: ") && !reply.text.contains("/tmp/offload-\(getuid())"), "\(path) leaks a path: \(reply.text)")
         }

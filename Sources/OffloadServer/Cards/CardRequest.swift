@@ -33,7 +33,7 @@ struct CardRequest {
     ///   - format: `png`, `jpeg` or `webp`, from the path's extension.
     ///   - version: the renderer's version, part of the key.
     init(query: String, format: String, version: String) throws(APIError) {
-        let values: [String: String]
+        var values: [String: String]
         do { values = try QueryString.parse(query) } catch {
             switch error {
             case .malformed(let name): throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is not valid percent-encoded UTF-8", field: name)
@@ -44,6 +44,8 @@ struct CardRequest {
             let hint = JSONValueDecoder.suggestion(for: unknown, among: Self.parameters)
             throw APIError.badRequest("unknown query parameter \(OffloadError.quote(unknown))\(hint)", field: unknown)
         }
+        // An empty text (a form's blank field) is one not given; an empty number, colour or choice is an error.
+        values = values.filter { !(["description", "fontFamily", "logo"].contains($0.key) && $0.value.isEmpty) }
         guard let title = values["title"], !title.allSatisfy(\.isWhitespace) else {
             throw APIError.badRequest("title is required (GET /og.png?title=Hello)", field: "title")
         }
@@ -63,13 +65,17 @@ struct CardRequest {
         for name in Self.textParameters {
             guard let value = values[name] else { continue }
             guard value.utf8.count <= 2_000 else { throw APIError.badRequest("\(name) is too long", field: name) }
+            if name.hasSuffix("Color") && !Self.isColour(value) {
+                throw APIError.badRequest("\(name) must be #rgb, #rgba, #rrggbb, #rrggbbaa or a CSS colour name, not \(OffloadError.quote(value))", field: name)
+            }
             params[name] = .string(value)
             if name == "backgroundColor" { background = nil }
         }
         for name in Self.numberParameters {
             guard let text = values[name] else { continue }
-            guard let number = Double(text), number.isFinite, number >= 0, number <= 1_000 else {
-                throw APIError.badRequest("\(name) must be a number from 0 to 1000, not \(OffloadError.quote(text))", field: name)
+            let least: Double = name == "padding" ? 0 : 4
+            guard let number = Double(text), number.isFinite, number >= least, number <= 1_000 else {
+                throw APIError.badRequest("\(name) must be a number from \(Int(least)) to 1000, not \(OffloadError.quote(text))", field: name)
             }
             params[name] = .double(number)
         }
@@ -96,6 +102,10 @@ struct CardRequest {
             }
             dimensions[index].value = .int(Int64(side))
         }
+        // Padding that leaves no room for the text is reduced until it does.
+        if case .double(let padding)? = params["padding"], case .int(let width) = dimensions[0].value, case .int(let height) = dimensions[1].value {
+            params["padding"] = .double(min(padding, (Double(min(width, height)) - 1) / 2))
+        }
         var members: [(key: String, value: JSONValue)] = [
             ("params", .object(params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
             ("outputFormat", .string(format)),
@@ -114,6 +124,25 @@ struct CardRequest {
         var canonical: [UInt8] = Array("offload-card/\(version)\n\(logoIdentity)\n".utf8)
         JSONWriter.write(payload, into: &canonical)
         key = SHA256.hex(canonical)
+    }
+
+    /// The colour names a card's URL may give: the document's `Colour` schema lists them.
+    static let colourNames: Set<String> = {
+        guard let document = try? JSONParser.parse(PackageResources.openapi_json),
+              case .array(let choices)? = document["components"]?["schemas"]?["Colour"]?["anyOf"] else { return [] }
+        return Set(choices.compactMap { choice -> [String]? in
+            guard case .array(let names)? = choice["enum"] else { return nil }
+            return names.compactMap(\.stringValue)
+        }.joined())
+    }()
+
+    /// `#` and 3, 4, 6 or 8 hex digits, or a colour name.
+    static func isColour(_ text: String) -> Bool {
+        if text.hasPrefix("#") {
+            let digits = text.utf8.dropFirst()
+            return [3, 4, 6, 8].contains(digits.count) && digits.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }
+        }
+        return colourNames.contains(text)
     }
 
     /// What tells a file's versions apart without reading it.

@@ -210,6 +210,8 @@
   async function tokenChanged() {
     state.auth.needed = false;
     setConnection('connecting');
+    await checkAccess();
+    if (state.auth.needed) return;
     const ok = await loadOverview();
     if (!ok && state.auth.needed) return;
     const waiters = state.auth.waiters.splice(0);
@@ -1388,10 +1390,30 @@
 
   // ---------------------------------------------------------------- start
 
+  /** `#token=…` in the address (as `offload serve` prints it): kept, then taken out of the address. */
+  function adoptTokenFromAddress() {
+    const match = /^#token=([^&]+)/.exec(location.hash);
+    if (!match) return;
+    storeToken(decodeURIComponent(match[1]));
+    history.replaceState(null, '', location.pathname + location.search);
+  }
+
+  /** Asks the public GET v1/auth whether the saved token will do, so that a page without one
+   *  never sends a request the server refuses (the browser would log each 401). */
+  async function checkAccess() {
+    const r = await api('GET', 'v1/auth');
+    if (!r.ok || !r.data) return;
+    const needed = r.data.tokenRequired && !r.data.publicReads && !r.data.authenticated;
+    if (needed) requireToken();
+  }
+
   async function start() {
     charts.init();
     validatePayload();
     updateListChrome();
+    adoptTokenFromAddress();
+    await checkAccess();
+    await waitForToken();
     // one request first: if the server wants a token, nothing else is sent until it has one
     await loadOverview();
     await waitForToken();

@@ -44,6 +44,12 @@ extension OffloadService {
                 if let allowed = refusal.message.range(of: " (allowed: ") {
                     refusal.message = String(refusal.message[..<allowed.lowerBound])
                 }
+                // A logo that names no picture the service may read: nothing there, whether the
+                // file is missing or outside the allowed folders (the answer does not say which).
+                if refusal.field == "logo" && error.code == .invalidPayload {
+                    refusal.status = .notFound
+                    refusal.code = "logoNotFound"
+                }
                 throw refusal
             }
         }

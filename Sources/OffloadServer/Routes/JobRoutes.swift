@@ -9,7 +9,9 @@ extension OffloadService {
         router.get("/v1/jobs") { request, _ in
             try access.require(.read, request)
             let page: JobPage
-            do { page = try await store.jobs(try jobQuery(request)) } catch let error as OffloadError { throw APIError(error, field: "after") }
+            do { page = try await store.jobs(try jobQuery(request)) } catch let error as OffloadError where error.code == .invalidPayload {
+                throw APIError(.notFound, code: "unknownCursor", error.message, field: "after")
+            }
             return JSONBody.response(.object([("jobs", .array(page.jobs.map(\.json))), ("next", page.next.map { .string($0.rawValue) } ?? .null)]))
         }
         router.get("/v1/jobs/{id}") { request, context in
@@ -84,7 +86,7 @@ extension OffloadService {
         if let unknown = values.keys.sorted().first(where: { !["state", "kind", "limit", "after"].contains($0) }) {
             throw APIError.badRequest("unknown query parameter \(OffloadError.quote(unknown)) (known: state, kind, limit, after)", field: unknown)
         }
-        if let text = values["state"], !text.isEmpty {
+        if let text = values["state"] {
             guard let state = JobView.State(rawValue: text) else {
                 throw APIError.badRequest("state must be one of \(JobView.State.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
             }

@@ -30,9 +30,10 @@ extension OffloadService {
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+        let document = openAPIDocument()
         router.get("/openapi.json") { _, _ in
             Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: PackageResources.openapi_json)))
+                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: document)))
         }
         router.get("/v1/auth") { request, _ in
             JSONBody.response(.object([
@@ -48,6 +49,18 @@ extension OffloadService {
             try access.require(.read, request)
             return EventStream.response(dashboardStream())
         }
+    }
+
+    /// The OpenAPI document as this service serves it: the kinds it runs listed as the values
+    /// a job's `kind` and `capabilities` may take.
+    func openAPIDocument() -> [UInt8] {
+        guard var document = try? JSONParser.parse(PackageResources.openapi_json) else { return PackageResources.openapi_json }
+        let kinds: JSONValue = .array(store.kinds.map { .string($0) })
+        let job = ["components", "schemas", "NewJob", "properties"]
+        document = document.setting(job + ["kind", "enum"], to: kinds).setting(job + ["capabilities", "items", "enum"], to: kinds)
+        var bytes: [UInt8] = []
+        JSONWriter.write(document, into: &bytes)
+        return bytes
     }
 
     func overviewJSON() async throws -> JSONValue {
@@ -75,5 +88,20 @@ extension OffloadService {
             overviews.cancel()
         }
         return messages
+    }
+}
+
+extension JSONValue {
+    /// The value with the member at `path` (object keys) set, objects made on the way.
+    func setting(_ path: [String], to value: JSONValue) -> JSONValue {
+        guard let key = path.first else { return value }
+        var members: [(key: String, value: JSONValue)] = []
+        if case .object(let existing) = self { members = existing }
+        if let index = members.firstIndex(where: { $0.key == key }) {
+            members[index].value = members[index].value.setting(Array(path.dropFirst()), to: value)
+        } else {
+            members.append((key, JSONValue.object([]).setting(Array(path.dropFirst()), to: value)))
+        }
+        return .object(members)
     }
 }

@@ -133,7 +133,7 @@ extension PoolJobStore {
             var index = order.count - 1
             if let after = query.after {
                 guard let position = order.lastIndex(of: after) else {
-                    throw OffloadError(.invalidPayload, "after: no job '\(after)' is kept (it may have been dropped as the service keeps only the newest)")
+                    throw OffloadError(.invalidPayload, "after: no job \(OffloadError.quote(after.rawValue)) is kept (it may have been dropped: the service keeps the newest)")
                 }
                 index = position - 1
             }

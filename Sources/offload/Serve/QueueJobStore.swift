@@ -234,14 +234,14 @@ struct QueueHosting {
     let store: QueueJobStore
     let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
-    init(url: String, schema: String?, pool: WorkerPool, outputs: String, logger: Logger) throws {
+    init(url: String, schema: String?, pool: WorkerPool, outputs: String, drainTimeout: Duration, logger: Logger) throws {
         var configuration = PostgresQueueConfiguration()
         if let schema { configuration.schema = schema }
         let queue: PostgresQueue
         do { queue = try PostgresQueue(url: url, configuration: configuration, logger: logger) } catch {
             throw fail("offload: \(error.message).")
         }
-        var serverConfiguration = QueueServer.Configuration(logger: logger)
+        var serverConfiguration = QueueServer.Configuration(drainTimeout: drainTimeout, logger: logger)
         // Cards and data files go into the queue, where every host can serve them.
         serverConfiguration.artifactFolder = outputs
         let server = QueueServer(queue: queue, pool: pool, configuration: serverConfiguration)

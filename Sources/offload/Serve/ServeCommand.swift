@@ -66,6 +66,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Flag(name: .long, help: "Count requests against the last X-Forwarded-For address (behind a reverse proxy that sets it).")
     var trustForwardedFor = false
 
+    @Option(name: .long, help: "How long SIGTERM lets running jobs finish, in milliseconds (then they are cancelled).")
+    var drainMs = 10_000
+
     @OptionGroup var poolOptions: PoolOptions
 
     func validate() throws {
@@ -73,6 +76,7 @@ struct ServeCommand: AsyncParsableCommand {
         if maxBodyBytes < 1_024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if rateLimit < 0 || renderRateLimit < 0 { throw ValidationError("--rate-limit and --render-rate-limit must be zero or more") }
         if cardCacheMb < 0 || artifactsMb < 1 { throw ValidationError("--card-cache-mb must be zero or more and --artifacts-mb at least 1") }
+        if drainMs < 0 { throw ValidationError("--drain-ms must be zero or more") }
         if let token, token.utf8.count < 8 { throw ValidationError("--token must be at least 8 characters") }
     }
 
@@ -91,7 +95,7 @@ struct ServeCommand: AsyncParsableCommand {
         do { outputs = try PrivateFolder.temporary("serve-\(getpid())") } catch { throw fail("offload: \(error.message).") }
         defer { try? FileManager.default.removeItem(atPath: outputs) }
         let pool: WorkerPool
-        do { pool = try poolOptions.makePool(files: outputs, roots: []) } catch let error as OffloadError {
+        do { pool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs)) } catch let error as OffloadError {
             throw fail("offload: \(error.message).")
         }
         let token = token ?? ProcessInfo.processInfo.environment["OFFLOAD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
@@ -104,7 +108,7 @@ struct ServeCommand: AsyncParsableCommand {
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let store: any JobStore
         if let queue {
-            let hosted = try QueueHosting(url: queue, schema: schema, pool: pool, outputs: outputs, logger: logger)
+            let hosted = try QueueHosting(url: queue, schema: schema, pool: pool, outputs: outputs, drainTimeout: .milliseconds(drainMs), logger: logger)
             store = hosted.store
             services = hosted.services
         } else {
