@@ -143,7 +143,7 @@ let package = Package(
         .executableTarget(
             name: "offload-examples",
             dependencies: [
-                "Offload", "OffloadImage", "OffloadData", "OffloadPlugins", "OffloadPostgres",
+                "Offload", "OffloadImage", "OffloadData", "OffloadPlugins", "OffloadPostgres", "OffloadServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),

@@ -6,7 +6,10 @@ import PackageDescription
 let package = Package(
     name: "offload-benchmarks",
     platforms: [.macOS(.v15)],
-    dependencies: [.package(name: "offload", path: "..")],
+    dependencies: [
+        .package(name: "offload", path: ".."),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+    ],
     targets: [
         .executableTarget(
             name: "OffloadBenchmarks",
@@ -14,6 +17,16 @@ let package = Package(
                 .product(name: "Offload", package: "offload"),
                 .product(name: "OffloadImage", package: "offload"),
                 .product(name: "OffloadPlugins", package: "offload"),
+            ],
+            swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
+        ),
+        // The peer of benchmarks/http: a plain Hummingbird server that draws each card on its own
+        // event loop, as a server without Offload would.
+        .executableTarget(
+            name: "InlineCardServer",
+            dependencies: [
+                .product(name: "OffloadImage", package: "offload"),
+                .product(name: "Hummingbird", package: "hummingbird"),
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         ),

@@ -8,9 +8,14 @@ public import Prometheus
 /// metrics, health and the dashboard.
 ///
 /// ```swift
-/// let service = OffloadService(store: store, configuration: ServiceConfiguration(port: 8080, token: "s3cret"))
+/// let store = try PoolJobStore(pool: pool, outputFolder: outputs)
+/// let service = OffloadService(store: store, configuration: ServiceConfiguration(port: 8080, token: "s3cret"), registry: pool.registry)
 /// let application = service.application(logger: logger)
+/// let group = ServiceGroup(services: [pool, store, application], gracefulShutdownSignals: [.sigterm], logger: logger)
+/// try await group.run()
 /// ```
+/// `pool`'s kinds write their files to `outputs`; `offload serve` is this, with a Prometheus
+/// registry bootstrapped for `metrics` and the pool options of `offload run`.
 public struct OffloadService: Sendable {
     public static let version = "0.11.0"
 

@@ -1,10 +1,12 @@
+import NIOCore
 import Synchronization
 
 /// Rendered cards by key, up to `maxBytes` in all (the least recently used go first), with one
 /// render at a time per key: requests for a card being drawn wait for that drawing.
 final class CardCache: Sendable {
+    /// A drawn card: its bytes in a buffer that every response shares (no copy per request).
     struct Card: Sendable {
-        var bytes: [UInt8]
+        var body: ByteBuffer
         var contentType: String
     }
 
@@ -64,6 +66,6 @@ final class CardCache: Sendable {
     }
 
     private func keep(_ card: Card, as key: String) {
-        state.withLock { _ = $0.cards.insert(card, size: card.bytes.count, as: key) }
+        state.withLock { _ = $0.cards.insert(card, size: card.body.readableBytes, as: key) }
     }
 }

@@ -6,6 +6,11 @@ import NIOCore
 enum CachedResponse {
     static func make(_ bytes: [UInt8], contentType: String, etag tag: String, cacheControl: String, request: Request,
                      extra: HTTPFields = [:]) -> Response {
+        make(ByteBuffer(bytes: bytes), contentType: contentType, etag: tag, cacheControl: cacheControl, request: request, extra: extra)
+    }
+
+    static func make(_ body: ByteBuffer, contentType: String, etag tag: String, cacheControl: String, request: Request,
+                     extra: HTTPFields = [:]) -> Response {
         let etag = "\"\(tag)\""
         var headers: HTTPFields = [.eTag: etag, .cacheControl: cacheControl]
         headers.append(contentsOf: extra)
@@ -13,7 +18,7 @@ enum CachedResponse {
             return Response(status: .notModified, headers: headers)
         }
         headers[.contentType] = contentType
-        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(status: .ok, headers: headers, body: ResponseBody(byteBuffer: body))
     }
 
     /// Whether an `If-None-Match` list names the tag (weak comparison, as RFC 9110 asks for GET).

@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import NIOCore
 import Offload
 
 extension OffloadService {
@@ -18,7 +19,7 @@ extension OffloadService {
         let etag = String(card.key.prefix(40))
         let cacheControl = "public, max-age=86400"
         if let wanted = request.headers[.ifNoneMatch], CachedResponse.matches(wanted, "\"\(etag)\"") {
-            return CachedResponse.make([], contentType: "", etag: etag, cacheControl: cacheControl, request: request)
+            return CachedResponse.make(ByteBuffer(), contentType: "", etag: etag, cacheControl: cacheControl, request: request)
         }
         var cacheState = "hit"
         let drawn: CardCache.Card
@@ -36,7 +37,7 @@ extension OffloadService {
             do {
                 drawn = try await cards.card(key) {
                     let file = try await store.render(job, key: key)
-                    return CardCache.Card(bytes: file.bytes, contentType: file.contentType)
+                    return CardCache.Card(body: ByteBuffer(bytes: file.bytes), contentType: file.contentType)
                 }
             } catch let error as OffloadError {
                 // Anyone may ask for a card: the answer does not name the service's folders.
@@ -53,7 +54,7 @@ extension OffloadService {
                 throw refusal
             }
         }
-        return CachedResponse.make(drawn.bytes, contentType: drawn.contentType, etag: etag, cacheControl: cacheControl, request: request,
+        return CachedResponse.make(drawn.body, contentType: drawn.contentType, etag: etag, cacheControl: cacheControl, request: request,
                                    extra: [.offloadCache: cacheState])
     }
 }

@@ -13,8 +13,9 @@ extension OffloadService {
         ]
         for file in files {
             let etag = String(SHA256.hex(file.bytes).prefix(32))
+            let body = ByteBuffer(bytes: file.bytes)
             router.get(RouterPath(file.path)) { request, _ in
-                CachedResponse.make(file.bytes, contentType: file.type, etag: etag, cacheControl: "no-cache", request: request)
+                CachedResponse.make(body, contentType: file.type, etag: etag, cacheControl: "no-cache", request: request)
             }
         }
     }

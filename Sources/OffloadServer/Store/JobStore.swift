@@ -28,10 +28,11 @@ public protocol JobStore: Sendable {
     func changes() -> AsyncStream<JobView>
     /// A file a job produced, by the SHA-256 of its bytes.
     func artifact(_ sha256: String) async throws -> StoredFile?
-    /// Runs a job that writes a file (an `image` card) and returns the file; `key` names what
-    /// it draws (the same key, the same file), so that a store may reuse an earlier result.
+    /// Runs a job that writes a file (an `image` card) and returns the file's bytes and type;
+    /// `key` names what it draws (the same key, the same file), so that a store may reuse an
+    /// earlier result.
     /// - Throws: ``OffloadError``: the job's error when it did not complete.
-    func render(_ job: Job, key: String) async throws(OffloadError) -> StoredFile
+    func render(_ job: Job, key: String) async throws(OffloadError) -> (bytes: [UInt8], contentType: String)
     /// Workers, queue depths, totals and latencies.
     func overview() async throws -> Overview
     /// Whether jobs can be taken now (the pool is running; the queue answers).

@@ -25,6 +25,9 @@ extension PoolJobStore {
         var changeWatchers: [UInt64: AsyncStream<JobView>.Continuation] = [:]
         var cpuSamples: [WorkerID: (cpuTime: Duration, at: ContinuousClock.Instant, percent: Double?)] = [:]
         var poolReady = false
+        /// The jobs ``PoolJobStore/render(_:key:)`` waits for, and the files they wrote.
+        var drawings: Set<JobID> = []
+        var drawn: [JobID: (path: String, name: String)] = [:]
 
         mutating func add(_ job: Job, at now: Date) {
             nextSequence += 1

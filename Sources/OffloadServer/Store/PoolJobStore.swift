@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import Foundation
 public import Offload
 public import ServiceLifecycle
@@ -62,9 +65,11 @@ public final class PoolJobStore: JobStore, Service, Sendable {
                 try await pool.submit(job)
                 queued.append(job.id)
             } catch {
-                // The ones after it are not queued either: the caller learns of the first failure.
+                // The ones after it are not queued either: the caller learns of the first failure,
+                // and of the jobs before it, which were.
                 state.withLock { state in for job in jobs where !queued.contains(job.id) { state.remove(job.id) } }
-                throw error
+                guard !queued.isEmpty else { throw error }
+                throw OffloadError(error.code, "\(error.message); the \(queued.count) jobs before it were queued (\(queued.map(\.rawValue).joined(separator: ", ")))")
             }
         }
         state.withLock { $0.evictIfFull(keeping: maxJobs) }
@@ -126,18 +131,29 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     }
 
     /// The card cache in front of this store keeps what `key` drew; the pool draws each time.
-    public func render(_ job: Job, key: String) async throws(OffloadError) -> StoredFile {
-        let id = try await submit([job])[0]
+    /// The file is handed back and removed, not kept as an artifact: a card is served by its
+    /// route, and hashing and keeping every drawing would cost more than drawing it.
+    public func render(_ job: Job, key: String) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
+        state.withLock { _ = $0.drawings.insert(job.id) }
+        defer { state.withLock { _ = $0.drawings.remove(job.id) } }
+        let id: JobID
+        do { id = try await submit([job])[0] } catch {
+            throw error
+        }
         let view: JobView?
         do { view = try await waitForEnd(id, timeout: .seconds(31_536_000)) } catch { view = nil }
+        let file = state.withLock { $0.drawn.removeValue(forKey: id) }
         guard let view, view.state.isFinished else { throw OffloadError(.shuttingDown, "the service stopped before the job ended") }
         guard view.state == .completed else {
             throw view.error ?? OffloadError(.cancelled, "the job was cancelled")
         }
-        guard case .string(let sha256)? = view.result?["artifact"]?["sha256"], let file = artifacts.read(sha256) else {
-            throw OffloadError(.handlerFailed, "the job wrote no file")
+        guard let file else { throw OffloadError(.handlerFailed, "the job wrote no file") }
+        defer { unlink(file.path) }
+        do {
+            return (try RegularFile.read(file.path, maxBytes: ArtifactFolder.maxFileBytes), Artifact.contentType(of: file.name))
+        } catch {
+            throw OffloadError(.handlerFailed, "the drawn file could not be read: \(error)")
         }
-        return file
     }
 
     public func overview() async throws -> Overview {
@@ -179,7 +195,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         guard let info = event.jobInfo else { return }
         let now = Date()
         if let outcome = event.outcome {
-            let shown = shownResult(of: outcome)
+            let shown = state.withLock({ $0.drawings.contains(info.job) }) ? handingBack(outcome) : shownResult(of: outcome)
             state.withLock { $0.end(info.job, outcome, result: shown.result, error: shown.error, at: now) }
             return
         }
@@ -205,6 +221,14 @@ public final class PoolJobStore: JobStore, Service, Sendable {
                 break
             }
         }
+    }
+
+    /// The result of a drawing ``render(_:key:)`` waits for: its file set aside for it, the
+    /// host's path left out of the result.
+    private func handingBack(_ outcome: JobOutcome) -> (result: JSONValue?, error: OffloadError?) {
+        guard let file = Artifact.file(of: outcome, under: outputFolder) else { return (try? outcome.result?.json(), outcome.error) }
+        state.withLock { $0.drawn[outcome.id] = (file.path, file.name) }
+        return (.object(file.members.filter { $0.key != "file" }), nil)
     }
 
     /// The result as the API shows it: a file under the output folder becomes an artifact

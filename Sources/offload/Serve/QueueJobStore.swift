@@ -135,10 +135,10 @@ final class QueueJobStore: JobStore, Service, Sendable {
     /// A card drawn before by any host (a completed job of the same key) is served from its
     /// artifact; otherwise the job goes to the queue under the key, so that hosts asked for the
     /// same card at once draw it once.
-    func render(_ job: Job, key: String) async throws(OffloadError) -> StoredFile {
+    func render(_ job: Job, key: String) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
         let uniqueKey = "offload-card:" + key
         let queue = self.queue
-        if let done = try? await queue.completedJob(uniqueKey: uniqueKey), let file = try? await file(of: done) { return file }
+        if let done = try? await queue.completedJob(uniqueKey: uniqueKey), let file = try? await file(of: done) { return (file.bytes, file.contentType) }
         let id = try await answering { try await queue.submit(job, uniqueKey: uniqueKey) }
         let ended: StoredJob
         do { ended = try await queue.finished(id, timeout: (job.timeout ?? .seconds(30)) + .seconds(30)) } catch let error as OffloadError {
@@ -148,7 +148,7 @@ final class QueueJobStore: JobStore, Service, Sendable {
         }
         guard ended.state == .completed else { throw ended.error ?? OffloadError(.cancelled, "the card's job was cancelled") }
         guard let file = try? await file(of: ended) else { throw OffloadError(.handlerFailed, "the card's job stored no file") }
-        return file
+        return (file.bytes, file.contentType)
     }
 
     private func file(of job: StoredJob) async throws -> StoredFile? {

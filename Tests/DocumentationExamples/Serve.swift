@@ -1,0 +1,17 @@
+import Logging
+import Offload
+import OffloadServer
+import ServiceLifecycle
+import UnixSignals
+
+// The service's example (it listens until SIGTERM, so `runAll` does not run it;
+// Tests/OffloadServerTests runs `offload serve`, which is this with the CLI's options).
+extension DocumentationExamples {
+    static func serveOverHTTP(pool: WorkerPool, outputs: String, logger: Logger) async throws {
+        let store = try PoolJobStore(pool: pool, outputFolder: outputs)
+        let service = OffloadService(store: store, configuration: ServiceConfiguration(port: 8080, token: "s3cret"), registry: pool.registry)
+        let application = service.application(logger: logger)
+        let group = ServiceGroup(services: [pool, store, application], gracefulShutdownSignals: [.sigterm], logger: logger)
+        try await group.run()
+    }
+}
