@@ -23,7 +23,7 @@ extension PoolJobStore {
         var nextSequence: UInt64 = 0
         var nextWatcher: UInt64 = 0
         var changeWatchers: [UInt64: AsyncStream<JobView>.Continuation] = [:]
-        var cpuSamples: [WorkerID: (cpuTime: Duration, at: ContinuousClock.Instant, percent: Double?)] = [:]
+        var cpu = WorkerCPU()
         var poolReady = false
         /// The jobs ``PoolJobStore/render(_:key:)`` waits for, and the files they wrote.
         var drawings: Set<JobID> = []
@@ -150,19 +150,6 @@ extension PoolJobStore {
                 index -= 1
             }
             return JobPage(jobs: jobs, next: nil)
-        }
-
-        /// CPU use since the previous sample taken at least half a second ago, in percent of one core.
-        mutating func cpuPercent(of worker: WorkerID, cpuTime: Duration, at now: ContinuousClock.Instant) -> Double? {
-            guard let previous = cpuSamples[worker] else {
-                cpuSamples[worker] = (cpuTime, now, nil)
-                return nil
-            }
-            let elapsed = now - previous.at
-            guard elapsed >= .milliseconds(500) else { return previous.percent }
-            let percent = max(0, (cpuTime - previous.cpuTime) / elapsed * 100)
-            cpuSamples[worker] = (cpuTime, now, percent)
-            return percent
         }
     }
 }

@@ -170,17 +170,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         if metrics.completed + metrics.failed > 0 {
             (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
         }
-        overview.workers = state.withLock { state in
-            metrics.perWorker.map { worker in
-                var shown = Overview.Worker(id: worker.id.rawValue, state: worker.state.rawValue, pid: worker.pid == 0 ? nil : worker.pid,
-                                            jobsCompleted: worker.jobsCompleted, runningKind: worker.runningKind)
-                if let usage = worker.resourceUsage {
-                    shown.residentBytes = usage.residentBytes
-                    shown.cpuPercent = state.cpuPercent(of: worker.id, cpuTime: usage.cpuTime, at: now)
-                }
-                return shown
-            }
-        }
+        overview.workers = state.withLock { $0.cpu.workers(metrics.perWorker, at: now) }
         return overview
     }
 

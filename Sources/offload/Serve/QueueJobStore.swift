@@ -18,6 +18,7 @@ final class QueueJobStore: JobStore, Service, Sendable {
 
     private let watchers = Mutex([UInt64: AsyncStream<JobView>.Continuation]())
     private let nextWatcher = Atomic<UInt64>(0)
+    private let cpu = Mutex(WorkerCPU())
 
     var mode: String { "postgres" }
     var kinds: [String] { pool.registry.kinds }
@@ -29,23 +30,24 @@ final class QueueJobStore: JobStore, Service, Sendable {
     }
 
     /// Reads the change feed while someone follows it, until the service group shuts down.
+    /// With no one following it keeps only the newest event's number (one index lookup), so that
+    /// a stream opened now misses nothing recorded after it opened.
     func run() async throws {
         var last: Int64?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
-            if watchers.withLock({ !$0.isEmpty }) {
-                do {
-                    if last == nil { last = try await queue.lastEventSeq() }
-                    let (jobs, seen) = try await queue.changes(after: last ?? 0)
-                    last = seen
+            do {
+                if let seen = last, watchers.withLock({ !$0.isEmpty }) {
+                    let (jobs, newest) = try await queue.changes(after: seen)
+                    last = newest
                     let views = jobs.map(Self.view)
                     watchers.withLock { watchers in
                         for view in views { for watcher in watchers.values { watcher.yield(view) } }
                     }
-                } catch {
-                    // The queue is away for now: the next round tries again.
+                } else {
+                    last = try await queue.lastEventSeq()
                 }
-            } else {
-                last = nil
+            } catch {
+                // The queue is away for now: the next round tries again.
             }
             try? await Task.sleep(for: pollInterval)
         }
@@ -175,10 +177,7 @@ final class QueueJobStore: JobStore, Service, Sendable {
         if metrics.completed + metrics.failed > 0 {
             (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
         }
-        overview.workers = metrics.perWorker.map { worker in
-            Overview.Worker(id: worker.id.rawValue, state: worker.state.rawValue, pid: worker.pid == 0 ? nil : worker.pid,
-                            residentBytes: worker.resourceUsage?.residentBytes, jobsCompleted: worker.jobsCompleted, runningKind: worker.runningKind)
-        }
+        overview.workers = cpu.withLock { $0.workers(metrics.perWorker) }
         return overview
     }
 
