@@ -98,18 +98,25 @@ extension PoolJobStore {
         }
 
         /// A stream of the job's events so far, then each new one until it ends.
-        mutating func watch(_ id: JobID) -> AsyncStream<JobEventView>? {
+        /// `token` names the watcher for ``unwatch(_:token:)`` (nil when the job has ended: the
+        /// stream is complete already).
+        mutating func watch(_ id: JobID) -> (stream: AsyncStream<JobEventView>, continuation: AsyncStream<JobEventView>.Continuation, token: UInt64?)? {
             guard var entry = entries[id] else { return nil }
             let (stream, continuation) = AsyncStream.makeStream(of: JobEventView.self)
             for event in entry.events { continuation.yield(event) }
             if entry.view.state.isFinished {
                 continuation.finish()
-            } else {
-                nextWatcher += 1
-                entry.watchers[nextWatcher] = continuation
-                entries[id] = entry
+                return (stream, continuation, nil)
             }
-            return stream
+            nextWatcher += 1
+            entry.watchers[nextWatcher] = continuation
+            entries[id] = entry
+            return (stream, continuation, nextWatcher)
+        }
+
+        /// Forgets a watcher whose reader went away before the job ended.
+        mutating func unwatch(_ id: JobID, token: UInt64) {
+            entries[id]?.watchers[token] = nil
         }
 
         mutating func addChangeWatcher(_ continuation: AsyncStream<JobView>.Continuation) -> UInt64 {

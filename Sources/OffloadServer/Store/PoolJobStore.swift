@@ -85,7 +85,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     }
 
     public func waitForEnd(_ id: JobID, timeout: Duration) async throws -> JobView? {
-        guard let stream = state.withLock({ $0.watch(id) }) else { return nil }
+        guard let stream = watch(id) else { return nil }
         await withTaskGroup(of: Void.self) { group in
             group.addTask { for await event in stream where event.kind == .ended { return } }
             group.addTask { try? await Task.sleep(for: timeout) }
@@ -116,13 +116,27 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     }
 
     public func events(of id: JobID) async throws -> AsyncStream<JobEventView>? {
-        state.withLock { $0.watch(id) }
+        watch(id)
+    }
+
+    /// The job's events so far and to come; a reader that stops early is forgotten at once.
+    private func watch(_ id: JobID) -> AsyncStream<JobEventView>? {
+        guard let watched = state.withLock({ $0.watch(id) }) else { return nil }
+        if let token = watched.token {
+            // Only a reader that went away: the store finishes streams under its lock, and has then forgotten them.
+            watched.continuation.onTermination = { [weak self] termination in
+                if case .cancelled = termination { self?.state.withLock { $0.unwatch(id, token: token) } }
+            }
+        }
+        return watched.stream
     }
 
     public func changes() -> AsyncStream<JobView> {
         let (stream, continuation) = AsyncStream.makeStream(of: JobView.self, bufferingPolicy: .bufferingNewest(1_000))
         let token = state.withLock { $0.addChangeWatcher(continuation) }
-        continuation.onTermination = { [weak self] _ in self?.state.withLock { _ = $0.changeWatchers.removeValue(forKey: token) } }
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.state.withLock { _ = $0.changeWatchers.removeValue(forKey: token) } }
+        }
         return stream
     }
 

@@ -125,7 +125,10 @@ final class QueueJobStore: JobStore, Service, Sendable {
         let (stream, continuation) = AsyncStream.makeStream(of: JobView.self, bufferingPolicy: .bufferingNewest(1_000))
         let token = nextWatcher.add(1, ordering: .relaxed).newValue
         watchers.withLock { $0[token] = continuation }
-        continuation.onTermination = { [weak self] _ in self?.watchers.withLock { _ = $0.removeValue(forKey: token) } }
+        // Only a reader that went away: `run` finishes the streams under the lock, and forgets them.
+        continuation.onTermination = { [weak self] termination in
+            if case .cancelled = termination { self?.watchers.withLock { _ = $0.removeValue(forKey: token) } }
+        }
         return stream
     }
 
