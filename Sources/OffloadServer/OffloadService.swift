@@ -31,6 +31,8 @@ public struct OffloadService: Sendable {
     let writes: RateLimiter
     let renders: RateLimiter
     let cards: CardCache
+    /// Cards being drawn now, across every client: at most ``ServiceConfiguration/maxConcurrentRenders``.
+    let drawing: RenderSlots
 
     public init(store: any JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
                 metrics: PrometheusCollectorRegistry? = nil) {
@@ -42,6 +44,7 @@ public struct OffloadService: Sendable {
         writes = RateLimiter(perMinute: configuration.writesPerMinute)
         renders = RateLimiter(perMinute: configuration.rendersPerMinute)
         cards = CardCache(maxBytes: configuration.cardCacheBytes)
+        drawing = RenderSlots(limit: configuration.maxConcurrentRenders)
     }
 
     /// Every route: its method and its path as `/openapi.json` writes it.
@@ -56,13 +59,15 @@ public struct OffloadService: Sendable {
 
     /// The router of every route, behind the security headers (and CORS when configured).
     public func router() -> Router<ServerContext> {
-        let router = Router(context: ServerContext.self)
+        // HEAD wherever GET works (a link unfurler asks HEAD /og.png first).
+        let router = Router(context: ServerContext.self, options: .autoGenerateHeadEndpoints)
         router.add(middleware: SecurityHeaders())
         if let origin = configuration.corsOrigin {
             router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, .offloadLastEventID],
                                                   allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
         }
         if metrics != nil { router.add(middleware: MetricsMiddleware()) }
+        router.add(middleware: ErrorAnswers())
         addDashboardRoutes(to: router)
         addOperationsRoutes(to: router)
         addJobRoutes(to: router)

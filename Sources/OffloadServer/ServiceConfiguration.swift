@@ -16,8 +16,11 @@ public struct ServiceConfiguration: Sendable {
     public var rendersPerMinute: Int
     /// The bytes of cards the cache keeps.
     public var cardCacheBytes: Int
-    /// How long a card may be drawn before the request fails 504.
+    /// How long a card may take, queued and drawn, before the request fails 504.
     public var renderTimeout: Duration
+    /// Cards drawn at once across every client; a new card beyond it is answered 503 with
+    /// Retry-After (cached cards are always served).
+    public var maxConcurrentRenders: Int
     /// The one origin browsers may call the API from (CORS); `nil` keeps CORS off.
     public var corsOrigin: String?
     /// Take the client's address from the last `X-Forwarded-For` entry (behind a reverse proxy).
@@ -32,7 +35,8 @@ public struct ServiceConfiguration: Sendable {
 
     public init(host: String = "127.0.0.1", port: Int = 8080, token: String? = nil, publicReads: Bool = false,
                 maxBodyBytes: Int = 4 << 20, writesPerMinute: Int = 600, rendersPerMinute: Int = 600,
-                cardCacheBytes: Int = 64 << 20, renderTimeout: Duration = .seconds(30), corsOrigin: String? = nil,
+                cardCacheBytes: Int = 64 << 20, renderTimeout: Duration = .seconds(30), maxConcurrentRenders: Int = 64,
+                corsOrigin: String? = nil,
                 trustsForwardedFor: Bool = false, maxDelay: Duration = .seconds(86_400), maxJobsPerRequest: Int = 1_000,
                 name: String = "offload", version: String = OffloadService.version) {
         self.host = host
@@ -44,6 +48,7 @@ public struct ServiceConfiguration: Sendable {
         self.rendersPerMinute = rendersPerMinute
         self.cardCacheBytes = cardCacheBytes
         self.renderTimeout = renderTimeout
+        self.maxConcurrentRenders = maxConcurrentRenders
         self.corsOrigin = corsOrigin
         self.trustsForwardedFor = trustsForwardedFor
         self.maxDelay = maxDelay

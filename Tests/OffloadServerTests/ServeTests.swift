@@ -203,10 +203,18 @@ import Testing
         let crash = try #require(crashed.json?["jobs"]?[0])
         #expect(crash["state"] == .string("failed"))
         #expect(crash["error"]?["code"] == .string("workerCrashed"))
-        // The service lives on, and the job can be tried again.
+        // The service lives on, and the job can be tried again; its events number on from the
+        // first attempt's, so a stream resumed after them sees the new attempt.
+        let (_, before) = try await HTTPClient.events(port: server.port, "/v1/jobs/\(crashIDs[0])/events", headers: server.authorization)
+        let lastSeen = try #require(before.last?.id)
         let retry = try await server.send("POST", "/v1/jobs/\(crashIDs[0])/retry")
         #expect(retry.status == 202)
         try await eventually("the retried job ends") { try await server.get("/v1/jobs/\(crashIDs[0])").json?["state"] == .string("failed") }
+        let (_, after) = try await HTTPClient.events(port: server.port, "/v1/jobs/\(crashIDs[0])/events",
+                                                     headers: server.authorization.merging(["Last-Event-ID": lastSeen]) { $1 })
+        #expect(after.first?.event == "queued")
+        #expect(after.first?.id == String(Int(lastSeen)! + 1))
+        #expect(after.last?.event == "ended")
         let (echo, _) = try await submit(server, #"{"kind":"debug.echo","payload":1}"#, wait: 10_000)
         #expect(echo.json?["jobs"]?[0]?["state"] == .string("completed"))
         #expect(try await server.send("POST", "/v1/jobs/\(ids[0])/retry").status == 202)
@@ -245,6 +253,11 @@ import Testing
         #expect(Set(replies.map(\.body)).count == 1)
         let images = try await server.get("/v1/jobs?kind=image").json?["jobs"]?.arrayValue ?? []
         #expect(images.count == 3)
+        // HEAD wherever GET works: a link unfurler's first question.
+        let head = try await HTTPClient.request("HEAD", port: server.port, path)
+        #expect(head.status == 200)
+        #expect(head.header("Content-Type") == "image/png")
+        #expect(head.body.isEmpty)
         let webp = try await server.get("/og.webp?title=WebP", headers: [:])
         #expect(webp.header("Content-Type") == "image/webp")
         #expect(Array(webp.body.prefix(4)) == Array("RIFF".utf8))

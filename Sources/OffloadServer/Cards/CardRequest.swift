@@ -15,6 +15,8 @@ struct CardRequest {
     var payload: JSONValue
     var format: String
     var key: String
+    /// Whether the card names a logo file.
+    var hasLogo = false
 
     /// The query parameters, each a key of the card's parameters but `template`, `logo` and `quality`.
     static let textParameters = ["title", "description", "backgroundColor", "textColor", "fontFamily"]
@@ -93,6 +95,7 @@ struct CardRequest {
             }
             params["logoUrl"] = .string(logo)
             logoIdentity = Self.identity(ofFile: logo)
+            hasLogo = true
         }
         var dimensions: [(key: String, value: JSONValue)] = [("width", .int(1200)), ("height", .int(630))]
         for (index, name) in ["width", "height"].enumerated() {

@@ -25,7 +25,12 @@ final class RateLimiter: Sendable {
         let perSecond = capacity / 60
         return buckets.withLock { buckets in
             if buckets.count >= Self.maxClients {
+                // Full buckets are as good as new ones; past that, the clients heard from longest ago go.
                 buckets = buckets.filter { refill($0.value, now: now, perSecond: perSecond, capacity: capacity).tokens < capacity }
+                if buckets.count >= Self.maxClients / 2 {
+                    let newest = buckets.sorted { $0.value.at > $1.value.at }.prefix(Self.maxClients / 2)
+                    buckets = Dictionary(uniqueKeysWithValues: newest.map { ($0.key, $0.value) })
+                }
             }
             var bucket = buckets[client].map { refill($0, now: now, perSecond: perSecond, capacity: capacity) } ?? Bucket(tokens: capacity, at: now)
             defer { buckets[client] = bucket }

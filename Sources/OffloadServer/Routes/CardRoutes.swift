@@ -1,5 +1,6 @@
 import Foundation
 import Hummingbird
+import Logging
 import NIOCore
 import Offload
 
@@ -18,25 +19,37 @@ extension OffloadService {
         // The key names the pixels: a client holding this tag holds this card, drawn or not.
         let etag = String(card.key.prefix(40))
         let cacheControl = "public, max-age=86400"
-        if let wanted = request.headers[.ifNoneMatch], CachedResponse.matches(wanted, "\"\(etag)\"") {
+        let kept = cards.cached(card.key)
+        // Without a logo the key alone names the pixels. With one, only a card drawn says so: a
+        // 304 for a never-drawn key would tell whether a file exists anywhere on the host.
+        if let wanted = request.headers[.ifNoneMatch], CachedResponse.matches(wanted, "\"\(etag)\""), !card.hasLogo || kept != nil {
             return CachedResponse.make(ByteBuffer(), contentType: "", etag: etag, cacheControl: cacheControl, request: request)
         }
         var cacheState = "hit"
         let drawn: CardCache.Card
-        if let kept = cards.cached(card.key) {
+        if let kept {
             drawn = kept
         } else {
             cacheState = "miss"
-            if !cards.isRendering(card.key) { try limit(renders, request, context: context) }
+            let joining = cards.isRendering(card.key)
+            if !joining { try limit(renders, request, context: context) }
+            guard joining || drawing.take() else {
+                var busy = APIError(.serviceUnavailable, code: "busy", "\(drawing.limit) cards are being drawn; retry in a second")
+                busy.headers[.retryAfter] = "1"
+                throw busy
+            }
             var draw = Job(kind: "image", payload: .json(card.payload))
-            draw.priority = .high
             draw.timeout = configuration.renderTimeout
             let job = draw
             let store = self.store
             let key = card.key
+            let deadline = configuration.renderTimeout
+            // The slot is held while this request waits for the card it started (or, in a race,
+            // for the one another request started meanwhile).
+            defer { if !joining { drawing.give() } }
             do {
                 drawn = try await cards.card(key) {
-                    let file = try await store.render(job, key: key)
+                    let file = try await store.render(job, key: key, timeout: deadline)
                     return CardCache.Card(body: ByteBuffer(bytes: file.bytes), contentType: file.contentType)
                 }
             } catch let error as OffloadError {
@@ -50,6 +63,12 @@ extension OffloadService {
                 if refusal.field == "logo" && error.code == .invalidPayload {
                     refusal.status = .notFound
                     refusal.code = "logoNotFound"
+                }
+                // A failure of the service's own (a full disk, a crashed worker) is logged, and
+                // the public answer names no file of the host.
+                if refusal.status.code >= 500 {
+                    context.logger.error("a card could not be drawn", metadata: ["error": "\(error)"])
+                    refusal.message = "the card could not be drawn (\(error.code.rawValue)); see the service's log"
                 }
                 throw refusal
             }

@@ -39,10 +39,12 @@ final class ArtifactFolder: Sendable {
             unlink(source)
             throw OffloadError(.handlerFailed, "the job's file \(name) could not be kept: \(String(cString: strerror(errno)))")
         }
-        let evicted = index.withLock { index -> [String] in
+        var evicted = index.withLock { index -> [String] in
             if index.value(sha256) != nil { return [] }
             return index.insert(artifact, size: artifact.size, as: sha256)
         }
+        // Larger than the whole folder may hold: not kept, so not left on disk either.
+        if artifact.size > maxBytes { evicted.append(sha256) }
         for sha in evicted { unlink(path + "/" + sha) }
         return artifact
     }

@@ -31,8 +31,9 @@ public protocol JobStore: Sendable {
     /// Runs a job that writes a file (an `image` card) and returns the file's bytes and type;
     /// `key` names what it draws (the same key, the same file), so that a store may reuse an
     /// earlier result.
-    /// - Throws: ``OffloadError``: the job's error when it did not complete.
-    func render(_ job: Job, key: String) async throws(OffloadError) -> (bytes: [UInt8], contentType: String)
+    /// - Throws: ``OffloadError``: the job's error when it did not complete; `timedOut` when it
+    ///   did not end within `timeout`, queued and drawn (the job is then cancelled).
+    func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String)
     /// Workers, queue depths, totals and latencies.
     func overview() async throws -> Overview
     /// Whether jobs can be taken now (the pool is running; the queue answers).

@@ -28,14 +28,17 @@ extension PoolJobStore {
         /// The jobs ``PoolJobStore/render(_:key:)`` waits for, and the files they wrote.
         var drawings: Set<JobID> = []
         var drawn: [JobID: (path: String, name: String)] = [:]
+        /// The next event number of jobs being retried (their events number on).
+        var carriedSequences: [JobID: Int] = [:]
 
         mutating func add(_ job: Job, at now: Date) {
             nextSequence += 1
             let view = JobView(id: job.id, kind: job.kind, priority: job.priority, state: job.runAt.map { $0 > .now } == true ? .scheduled : .queued,
                                createdAt: now, payload: (try? job.payload.json()) ?? .null)
             var entry = Entry(job: job, view: view, sequence: nextSequence)
-            entry.events.append(JobEventView(sequence: 1, kind: .queued, at: now, state: view.state))
-            entry.nextEvent = 2
+            let first = carriedSequences.removeValue(forKey: job.id) ?? 1
+            entry.events.append(JobEventView(sequence: first, kind: .queued, at: now, state: view.state))
+            entry.nextEvent = first + 1
             entries[job.id] = entry
             order.append(job.id)
             publish(view)

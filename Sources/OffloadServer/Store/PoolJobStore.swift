@@ -103,15 +103,27 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     }
 
     public func retry(_ id: JobID) async throws -> Bool {
-        let job = state.withLock { state -> Job? in
+        let old = state.withLock { state -> Entry? in
             guard let entry = state.entries[id], entry.view.state == .failed || entry.view.state == .cancelled else { return nil }
             state.remove(id)
-            return entry.job
+            // The new attempt's events go on from the old ones' numbers: a stream resumed with
+            // Last-Event-ID sees them.
+            state.carriedSequences[id] = entry.nextEvent
+            return entry
         }
-        guard var job else { return false }
+        guard let old else { return false }
+        var job = old.job
         job.createdAt = .now
         job.runAt = nil
-        _ = try await submit([job])
+        do { _ = try await submit([job]) } catch {
+            // Not queued again: the job stays as it was.
+            state.withLock { state in
+                state.carriedSequences[id] = nil
+                state.entries[id] = old
+                state.order.append(id)
+            }
+            throw error
+        }
         return true
     }
 
@@ -147,7 +159,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     /// The card cache in front of this store keeps what `key` drew; the pool draws each time.
     /// The file is handed back and removed, not kept as an artifact: a card is served by its
     /// route, and hashing and keeping every drawing would cost more than drawing it.
-    public func render(_ job: Job, key: String) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
+    public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
         state.withLock { _ = $0.drawings.insert(job.id) }
         defer { state.withLock { _ = $0.drawings.remove(job.id) } }
         let id: JobID
@@ -155,7 +167,11 @@ public final class PoolJobStore: JobStore, Service, Sendable {
             throw error
         }
         let view: JobView?
-        do { view = try await waitForEnd(id, timeout: .seconds(31_536_000)) } catch { view = nil }
+        do { view = try await waitForEnd(id, timeout: timeout) } catch { view = nil }
+        if view?.state.isFinished != true {
+            _ = pool.cancel(id)
+            if view != nil { throw OffloadError(.timedOut, "the card was not drawn within \(timeout)") }
+        }
         let file = state.withLock { $0.drawn.removeValue(forKey: id) }
         guard let view, view.state.isFinished else { throw OffloadError(.shuttingDown, "the service stopped before the job ended") }
         guard view.state == .completed else {

@@ -104,7 +104,14 @@ final class QueueJobStore: JobStore, Service, Sendable {
         let reader = Task {
             var sent = 0
             while !Task.isCancelled {
-                guard let events = try? await queue.events(of: id), let job = try? await queue.job(id) else {
+                // The job before its events: an end recorded between the two reads is then read too.
+                let job: StoredJob?
+                do { job = try await queue.job(id) } catch {
+                    try? await Task.sleep(for: interval)
+                    continue
+                }
+                guard let job else { break }  // gone (retention): nothing more will come
+                guard let events = try? await queue.events(of: id) else {
                     try? await Task.sleep(for: interval)
                     continue
                 }
@@ -140,13 +147,14 @@ final class QueueJobStore: JobStore, Service, Sendable {
     /// A card drawn before by any host (a completed job of the same key) is served from its
     /// artifact; otherwise the job goes to the queue under the key, so that hosts asked for the
     /// same card at once draw it once.
-    func render(_ job: Job, key: String) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
+    func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
         let uniqueKey = "offload-card:" + key
         let queue = self.queue
         if let done = try? await queue.completedJob(uniqueKey: uniqueKey), let file = try? await file(of: done) { return (file.bytes, file.contentType) }
         let id = try await answering { try await queue.submit(job, uniqueKey: uniqueKey) }
         let ended: StoredJob
-        do { ended = try await queue.finished(id, timeout: (job.timeout ?? .seconds(30)) + .seconds(30)) } catch let error as OffloadError {
+        do { ended = try await queue.finished(id, timeout: timeout) } catch let error as OffloadError {
+            if error.code == .timedOut { _ = try? await queue.cancel(id) }
             throw error
         } catch {
             throw OffloadError(.queueUnavailable, "the queue did not answer: \(error)")

@@ -54,6 +54,9 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Cards a client may have drawn (not served from the cache) a minute; 0 for no limit.")
     var renderRateLimit = 600
 
+    @Option(name: .long, help: "Cards drawn at once across every client; a new card beyond it gets 503 with Retry-After.")
+    var maxConcurrentRenders = 64
+
     @Option(name: .long, help: "The MiB of cards the cache keeps.")
     var cardCacheMb = 64
 
@@ -76,6 +79,7 @@ struct ServeCommand: AsyncParsableCommand {
         if maxBodyBytes < 1_024 { throw ValidationError("--max-body-bytes must be at least 1024") }
         if rateLimit < 0 || renderRateLimit < 0 { throw ValidationError("--rate-limit and --render-rate-limit must be zero or more") }
         if cardCacheMb < 0 || artifactsMb < 1 { throw ValidationError("--card-cache-mb must be zero or more and --artifacts-mb at least 1") }
+        if maxConcurrentRenders < 1 { throw ValidationError("--max-concurrent-renders must be at least 1") }
         if drainMs < 0 { throw ValidationError("--drain-ms must be zero or more") }
         if let token, token.utf8.count < 8 { throw ValidationError("--token must be at least 8 characters") }
     }
@@ -103,6 +107,7 @@ struct ServeCommand: AsyncParsableCommand {
         let configuration = ServiceConfiguration(
             host: host, port: port, token: chosenToken, publicReads: publicReads, maxBodyBytes: maxBodyBytes,
             writesPerMinute: rateLimit, rendersPerMinute: renderRateLimit, cardCacheBytes: cardCacheMb << 20,
+            maxConcurrentRenders: maxConcurrentRenders,
             corsOrigin: corsOrigin, trustsForwardedFor: trustForwardedFor)
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
