@@ -87,7 +87,8 @@ public enum ResultLine {
         return out
     }
 
-    static func errorJSON(_ error: OffloadError) -> JSONValue {
+    /// `{"code":…,"message":…}`, as result lines and `offload serve` show an error.
+    public static func errorJSON(_ error: OffloadError) -> JSONValue {
         .object([("code", .string(error.code.rawValue)), ("message", .string(error.message))])
     }
 

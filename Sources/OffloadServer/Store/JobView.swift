@@ -1,5 +1,6 @@
 public import Foundation
 public import Offload
+import OffloadJobFiles
 
 /// A job as the API shows it: `{"id","kind","priority","state","attempts","progress","createdAt",
 /// "startedAt","finishedAt","payload","result","error":{"code","message"}}`, times in ISO 8601.
@@ -56,12 +57,8 @@ public struct JobView: Sendable {
             ("finishedAt", finishedAt.map { .string(Timestamp.text($0)) } ?? .null),
             ("payload", payload),
             ("result", result ?? .null),
-            ("error", error.map(Self.errorJSON) ?? .null),
+            ("error", error.map(ResultLine.errorJSON) ?? .null),
         ])
-    }
-
-    static func errorJSON(_ error: OffloadError) -> JSONValue {
-        .object([("code", .string(error.code.rawValue)), ("message", .string(error.message))])
     }
 }
 
@@ -102,7 +99,7 @@ public struct JobEventView: Sendable {
         if let attempt { members.append(("attempt", .int(Int64(attempt)))) }
         if let progress { members.append(("progress", .double(progress))) }
         if let message { members.append(("message", .string(message))) }
-        if let error { members.append(("error", JobView.errorJSON(error))) }
+        if let error { members.append(("error", ResultLine.errorJSON(error))) }
         return .object(members)
     }
 }

@@ -162,10 +162,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
         state.withLock { _ = $0.drawings.insert(job.id) }
         defer { state.withLock { _ = $0.drawings.remove(job.id) } }
-        let id: JobID
-        do { id = try await submit([job])[0] } catch {
-            throw error
-        }
+        let id = try await submit([job])[0]
         let view: JobView?
         do { view = try await waitForEnd(id, timeout: timeout) } catch { view = nil }
         if view?.state.isFinished != true {
