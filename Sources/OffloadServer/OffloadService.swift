@@ -61,13 +61,13 @@ public struct OffloadService: Sendable {
     public func router() -> Router<ServerContext> {
         // HEAD wherever GET works (a link unfurler asks HEAD /og.png first).
         let router = Router(context: ServerContext.self, options: .autoGenerateHeadEndpoints)
-        router.add(middleware: SecurityHeaders())
+        // CORS outermost: it then sees every error already answered by SecurityHeaders.
         if let origin = configuration.corsOrigin {
             router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, .offloadLastEventID],
                                                   allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
         }
+        router.add(middleware: SecurityHeaders())
         if metrics != nil { router.add(middleware: MetricsMiddleware()) }
-        router.add(middleware: ErrorAnswers())
         addDashboardRoutes(to: router)
         addOperationsRoutes(to: router)
         addJobRoutes(to: router)

@@ -1,9 +1,10 @@
 import Hummingbird
 import Logging
+import Offload
 
-/// Every response gets `nosniff`, a referrer policy and no framing; the dashboard's pages get the
-/// Content-Security-Policy too. An error no route turned into a response becomes a bare 500 (the
-/// cause is logged, never sent).
+/// Every response gets `nosniff`, a referrer policy, no framing and the Content-Security-Policy.
+/// An ``OffloadError`` no route turned into a response is answered as ``APIError`` says; any other
+/// error becomes a bare 500 (the cause is logged, never sent).
 struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
     /// What the dashboard may load: its own files alone, its pictures from itself or `data:`.
     static var contentSecurityPolicy: String {
@@ -17,6 +18,9 @@ struct SecurityHeaders<Context: RequestContext>: RouterMiddleware {
             response = try await next(request, context)
         } catch let error as any HTTPResponseError {
             response = try error.response(from: request, context: context)
+        } catch let error as OffloadError {
+            // One a route did not turn into an answer (a store whose queue is away): by its code.
+            response = try APIError(error).response(from: request, context: context)
         } catch {
             context.logger.error("request failed", metadata: ["path": "\(request.uri.path)", "error": "\(error)"])
             response = try APIError(.internalServerError, code: "internal", "the service failed to answer; see its log")
