@@ -8,18 +8,47 @@ extension PostgresQueue {
     /// database never answers (a connection lost in a way the driver did not notice, as after a
     /// server restart) must not hold a host, or a waiting submitter, forever. The caller sees
     /// `timedOut` and tries again as after any failed statement.
+    ///
+    /// A value the database refuses to hold (a data exception: a character its encoding lacks, a
+    /// number out of range, a value too large) is thrown as ``OffloadError/Code/unstorable``,
+    /// so that callers tell "this statement can never succeed" from "the database is away".
     @discardableResult
     func query(_ query: PostgresQuery, logger: Logger) async throws -> PostgresRowSequence {
         let client = self.client
-        return try await withDeadline(configuration.statementTimeout) { try await client.query(query, logger: logger) }
+        do {
+            return try await withDeadline(configuration.statementTimeout) { try await client.query(query, logger: logger) }
+        } catch let error as PSQLError {
+            throw Self.refusal(error) ?? error
+        }
     }
 
     /// `client.withTransaction`, given up on as ``query(_:logger:)`` is.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client, logger = self.logger
-        return try await withDeadline(configuration.statementTimeout) {
-            try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+        do {
+            return try await withDeadline(configuration.statementTimeout) {
+                try await client.withTransaction(logger: logger) { connection in try await body(connection) }
+            }
+        } catch let error as PSQLError {
+            throw Self.refusal(error) ?? error
         }
+    }
+
+    /// `body`, with a refusal of a value met while its rows are read thrown as ``refusal(_:)`` says
+    /// (the database reports some only once the statement runs, after the rows' description).
+    func refusing<T>(_ body: () async throws -> T) async throws -> T {
+        do { return try await body() } catch let error as PSQLError {
+            throw Self.refusal(error) ?? error
+        }
+    }
+
+    /// The database's refusal of a value as ``OffloadError/Code/unstorable``: SQLSTATE classes
+    /// 22 (data exception) and 54 (program limit exceeded). `nil` for any other error.
+    static func refusal(_ error: PSQLError) -> OffloadError? {
+        guard let state = error.serverInfo?[.sqlState], state.hasPrefix("22") || state.hasPrefix("54") else { return nil }
+        let message = error.serverInfo?[.message] ?? "a value was refused"
+        let detail = error.serverInfo?[.detail].map { " (\($0))" } ?? ""
+        return OffloadError(.unstorable, "the queue's database cannot hold a value of this job: \(message)\(detail)")
     }
 }
 

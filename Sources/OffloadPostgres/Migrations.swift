@@ -126,6 +126,14 @@ enum Migrations {
             // The cards `offload serve` drew, by their key, for any host to serve again.
             "CREATE INDEX jobs_completed_unique_key ON {schema}.jobs (unique_key, finished_at) WHERE unique_key IS NOT NULL AND state = 'completed'",
         ]),
+        // Payloads and results as `json`, the text as it was written: `jsonb` cannot hold every
+        // JSON value (`\u0000`, numbers past its range), and one it refused held back every other
+        // end of its batch. The kinds and capabilities hosts serve, so that a job no host can run
+        // is refused when it is submitted instead of waiting forever.
+        Migration(version: 6, name: "every JSON value storable; what hosts serve", statements: [
+            "ALTER TABLE {schema}.jobs ALTER COLUMN payload TYPE json USING payload::json, ALTER COLUMN result TYPE json USING result::json",
+            "ALTER TABLE {schema}.hosts ADD COLUMN kinds text[], ADD COLUMN capabilities text[]",
+        ]),
     ]
 
     /// The newest version.

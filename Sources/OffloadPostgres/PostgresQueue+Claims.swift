@@ -81,15 +81,19 @@ extension PostgresQueue {
             case .failed: end.retries ? "scheduled" : "failed"
             }
         }
-        let results = try ends.map { end in try end.outcome.result.map { JSONWriter.string(try $0.json()) } ?? "" }
+        let results = try ends.map { end throws(OffloadError) in
+            do { return try end.outcome.result.map { JSONWriter.string(try $0.json()) } ?? "" } catch {
+                throw OffloadError(.unstorable, "the result of job \(end.claimed.job.id) cannot be written as JSON: \(error)")
+            }
+        }
         let levelMs = configuration.levelMilliseconds
         let rows = try await query("""
             WITH ends AS (
                 SELECT * FROM unnest(\(ends.map { $0.claimed.job.id.rawValue })::uuid[], \(ends.map(\.claimed.attempt))::int[],
                                      \(ends.map(\.claimed.owner))::text[], \(states)::text[], \(results)::text[],
-                                     \(ends.map { $0.outcome.error?.code.rawValue ?? "" })::text[],
-                                     \(ends.map { $0.outcome.error?.message ?? "" })::text[],
-                                     \(ends.map { $0.outcome.error?.description ?? "" })::text[])
+                                     \(ends.map { StorableText.sanitized($0.outcome.error?.code.rawValue ?? "") })::text[],
+                                     \(ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") })::text[],
+                                     \(ends.map { StorableText.sanitized($0.outcome.error?.description ?? "") })::text[])
                     AS e (id, attempt, owner, state, result, code, message, note)
             ), targets AS (
                 SELECT e.*, CASE WHEN e.state = 'scheduled' THEN
@@ -102,7 +106,7 @@ extension PostgresQueue {
                     finished_at = CASE WHEN t.due IS NULL THEN now() ELSE job.finished_at END,
                     run_at = coalesce(t.due, job.run_at),
                     rank = coalesce(t.due - job.priority * \(levelMs) * interval '1 millisecond', job.rank),
-                    result = CASE WHEN t.due IS NULL THEN NULLIF(t.result, '')::jsonb ELSE job.result END,
+                    result = CASE WHEN t.due IS NULL THEN NULLIF(t.result, '')::json ELSE job.result END,
                     error_code = NULLIF(t.code, ''), error_message = NULLIF(t.message, ''),
                     lease_owner = NULL, lease_expires_at = NULL
                 FROM targets AS t
@@ -122,7 +126,7 @@ extension PostgresQueue {
             ) AS notified
             """, logger: logger)
         var recorded = Set<String>()
-        for try await id in rows.decode(String?.self) { if let id { recorded.insert(id) } }
+        try await refusing { for try await id in rows.decode(String?.self) { if let id { recorded.insert(id) } } }
         let lost = ends.filter { !recorded.contains($0.claimed.job.id.rawValue.lowercased()) }
         if !lost.isEmpty {
             try await query("""

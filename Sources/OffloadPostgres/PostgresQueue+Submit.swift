@@ -18,6 +18,15 @@ extension PostgresQueue {
         }
     }
 
+    /// Checks that the queue can hold `submission`, without a statement: what ``submit(_:)``
+    /// refuses for this job alone.
+    /// - Throws: ``OffloadError``: `invalidPayload` naming the field (an id that is not a UUID,
+    ///   a kind, capability or unique key holding U+0000), `resourceLimitExceeded` for a payload
+    ///   over ``PostgresQueueConfiguration/maxPayloadBytes``.
+    public func check(_ submission: Submission) throws(OffloadError) {
+        _ = try SubmissionRow(submission, at: 0, maxPayloadBytes: configuration.maxPayloadBytes)
+    }
+
     /// Submits one job.
     /// - Returns: its id, or the id of the unfinished job that holds the same `uniqueKey`.
     /// - Throws: ``OffloadError`` (`invalidPayload` naming the field, `duplicateJob`), or the
@@ -62,11 +71,11 @@ extension PostgresQueue {
                 ), inserted AS (
                     INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
                                                       retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key)
-                    SELECT id, kind, priority, payload::jsonb,
+                    SELECT id, kind, priority, payload::json,
                            (CASE WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)::\(unescaped: s).job_state,
                            max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
                            now() + (delay_ms - priority * \(levelMs)) * interval '1 millisecond', NULLIF(timeout_ms, -1),
-                           ARRAY(SELECT jsonb_array_elements_text(caps::jsonb)), NULLIF(unique_key, '')
+                           ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, '')
                     FROM input ORDER BY ord
                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running') DO NOTHING
                     RETURNING id
@@ -78,6 +87,8 @@ extension PostgresQueue {
             for try await (index, added) in inserted.decode((Int, Bool).self) where !added { held.append(index) }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw OffloadError(.duplicateJob, "a job with one of these ids is already in the queue (\(error.serverInfo?[.detail] ?? "duplicate id"))")
+        } catch let error as PSQLError {
+            throw Self.refusal(error) ?? error
         }
         var ids = rows.map { JobID($0.id) }
         guard !held.isEmpty else { return ids }
@@ -138,6 +149,9 @@ private struct SubmissionRow {
         if let key = submission.uniqueKey, key.isEmpty || key.utf8.count > 1_024 {
             throw OffloadError(.invalidPayload, "uniqueKey must be 1 to 1,024 bytes")
         }
+        try StorableText.check(job.kind, field: "kind")
+        if let key = submission.uniqueKey { try StorableText.check(key, field: "uniqueKey") }
+        for capability in job.requiredCapabilities { try StorableText.check(capability, field: "capabilities") }
         self.index = index
         id = job.id.rawValue
         kind = job.kind

@@ -3,7 +3,8 @@ public import Offload
 /// How a ``PostgresQueue`` keeps and hands out jobs.
 public struct PostgresQueueConfiguration: Sendable {
     /// The PostgreSQL schema that holds the queue's tables (default `offload`): lower-case
-    /// letters, digits and `_`, starting with a letter or `_`, at most 48 characters.
+    /// letters, digits and `_`, starting with a letter or `_`, at most 48 characters; not
+    /// `public`, `information_schema` or `pg_…`.
     public var schema: String
     /// The order in which jobs are claimed: by priority with aging (the in-memory queue's rule),
     /// or first in, first out.
@@ -42,10 +43,16 @@ public struct PostgresQueueConfiguration: Sendable {
         self.statementTimeout = statementTimeout
     }
 
-    func validate() throws(OffloadError) {
+    /// Refuses a configuration the queue cannot use, naming the setting.
+    /// - Throws: ``OffloadError/Code/invalidConfiguration``.
+    public func validate() throws(OffloadError) {
         let allowed = schema.utf8.allSatisfy { (0x61...0x7A).contains($0) || (0x30...0x39).contains($0) || $0 == 0x5F }
         guard !schema.isEmpty, schema.utf8.count <= 48, allowed, let first = schema.utf8.first, !(0x30...0x39).contains(first) else {
             throw OffloadError(.invalidConfiguration, "schema must be 1 to 48 lower-case letters, digits or '_', not starting with a digit")
+        }
+        // The queue's tables and functions get a schema of their own, not one others own or write to.
+        if schema == "public" || schema == "information_schema" || schema.hasPrefix("pg_") {
+            throw OffloadError(.invalidConfiguration, "schema '\(schema)' belongs to PostgreSQL or to the database's own tables; give the queue a schema of its own (default offload)")
         }
         if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidConfiguration, "agingInterval must be positive") }
         if leaseDuration < .seconds(1) { throw OffloadError(.invalidConfiguration, "leaseDuration must be at least 1 s") }

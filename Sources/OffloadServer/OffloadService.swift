@@ -19,6 +19,10 @@ public import Prometheus
 public struct OffloadService: Sendable {
     public static let version = "0.11.0"
 
+    /// The capability a card's job requires on the durable queue: only a service's card pool
+    /// declares it, so that cards are drawn by the workers set aside for them.
+    public static let cardCapability = "offload.card"
+
     public let store: any JobStore
     public let configuration: ServiceConfiguration
     /// The kinds' handlers, to refuse a malformed payload when it is submitted (400) rather
@@ -33,6 +37,8 @@ public struct OffloadService: Sendable {
     let cards: CardCache
     /// Cards being drawn now, across every client: at most ``ServiceConfiguration/maxConcurrentRenders``.
     let drawing: RenderSlots
+    /// The open connections, under ``ServiceConfiguration/connections``.
+    let connections: ConnectionTable
 
     public init(store: any JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
                 metrics: PrometheusCollectorRegistry? = nil) {
@@ -45,6 +51,7 @@ public struct OffloadService: Sendable {
         renders = RateLimiter(perMinute: configuration.rendersPerMinute)
         cards = CardCache(maxBytes: configuration.cardCacheBytes)
         drawing = RenderSlots(limit: configuration.maxConcurrentRenders)
+        connections = ConnectionTable(limits: configuration.connections)
     }
 
     /// Every route: its method and its path as `/openapi.json` writes it.
@@ -93,10 +100,12 @@ public struct OffloadService: Sendable {
         }
     }
 
-    /// The application: listens on the configured address; `onListening` learns the port.
+    /// The application: listens on the configured address, under the configured connection
+    /// limits and timeouts; `onListening` learns the port.
     public func application(logger: Logger, onListening: @escaping @Sendable (Int) async -> Void = { _ in }) -> some ApplicationProtocol {
         Application(
             router: router(),
+            server: .guardedHTTP1(connections),
             configuration: ApplicationConfiguration(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger

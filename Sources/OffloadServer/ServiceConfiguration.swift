@@ -29,6 +29,13 @@ public struct ServiceConfiguration: Sendable {
     public var maxDelay: Duration
     /// The most jobs one `POST /v1/jobs` may carry.
     public var maxJobsPerRequest: Int
+    /// The longest `timeoutMs` a submitted job may ask for (400 beyond); jobs that set none get
+    /// the pool's default.
+    public var maxJobTimeout: Duration
+    /// The bounds of each event stream (`/v1/stream`, `/v1/jobs/{id}/events`).
+    public var streamLimits: StreamLimits
+    /// Timeouts and limits of client connections.
+    public var connections: ConnectionLimits
     /// The service's name and version, shown by the dashboard and part of every card's cache key.
     public var name: String
     public var version: String
@@ -38,6 +45,8 @@ public struct ServiceConfiguration: Sendable {
                 cardCacheBytes: Int = 64 << 20, renderTimeout: Duration = .seconds(30), maxConcurrentRenders: Int = 64,
                 corsOrigin: String? = nil,
                 trustsForwardedFor: Bool = false, maxDelay: Duration = .seconds(86_400), maxJobsPerRequest: Int = 1_000,
+                maxJobTimeout: Duration = .seconds(3_600), streamLimits: StreamLimits = StreamLimits(),
+                connections: ConnectionLimits = ConnectionLimits(),
                 name: String = "offload", version: String = OffloadService.version) {
         self.host = host
         self.port = port
@@ -53,6 +62,9 @@ public struct ServiceConfiguration: Sendable {
         self.trustsForwardedFor = trustsForwardedFor
         self.maxDelay = maxDelay
         self.maxJobsPerRequest = maxJobsPerRequest
+        self.maxJobTimeout = maxJobTimeout
+        self.streamLimits = streamLimits
+        self.connections = connections
         self.name = name
         self.version = version
     }

@@ -11,9 +11,8 @@ struct MigrateCommand: AsyncParsableCommand {
     @OptionGroup var queueOptions: QueueOptions
 
     func run() async throws {
-        let schema = queueOptions.schema ?? "offload"
-        let (applied, version) = try await queueOptions.withQueue(migratesOnStart: false) { queue in
-            (try await queue.migrate(), try await queue.schemaVersion())
+        let (applied, version, schema) = try await queueOptions.withQueue(migratesOnStart: false) { queue in
+            (try await queue.migrate(), try await queue.schemaVersion(), queue.configuration.schema)
         }
         if applied.isEmpty {
             print("offload: the queue's schema \(schema) at \(queueOptions.place) is up to date (version \(version)).")

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Logging
 import Offload
 import OffloadAnalytics
 import OffloadData
@@ -28,8 +29,11 @@ struct OffloadCommand: AsyncParsableCommand {
             let output = getenv(HandlerRegistry.outputDirectoryKey).map { String(cString: $0) } ?? "./out"
             let roots = getenv(HandlerRegistry.allowedRootsKey).map { String(cString: $0).split(separator: "\n").map(String.init) } ?? ["."]
             let plugins = getenv(HandlerRegistry.pluginsDirectoryKey).map { String(cString: $0) } ?? "plugins"
-            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output, allowedRoots: roots, plugins: plugins))
+            let diagnostics = getenv(HandlerRegistry.diagnosticsKey).map { String(cString: $0) == "1" } ?? true
+            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output, allowedRoots: roots, plugins: plugins,
+                                                                           diagnostics: diagnostics))
         }
+        LoggingSystem.bootstrap { TerminalLogHandler(label: $0) }
         do {
             var command = try parseAsRoot()
             if var asyncCommand = command as? any AsyncParsableCommand {
@@ -48,12 +52,16 @@ extension HandlerRegistry {
     static let outputDirectoryKey = "OFFLOAD_OUTPUT_DIR"
     static let allowedRootsKey = "OFFLOAD_ALLOWED_ROOTS"
     static let pluginsDirectoryKey = "OFFLOAD_PLUGINS_DIR"
+    static let diagnosticsKey = "OFFLOAD_DIAGNOSTICS"
 
-    /// The kinds `offload` runs, in the host and in its worker processes alike: the diagnostic
-    /// kinds, `image`, `data` and `analytics` (writing to `outputDirectory`, reading files under
-    /// `allowedRoots`), and `plugin` (the plugins under `plugins`).
-    static func offloadCLI(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins") -> HandlerRegistry {
-        var registry = HandlerRegistry.diagnostics
+    /// The kinds `offload` runs, in the host and in its worker processes alike: `image`, `data`
+    /// and `analytics` (writing to `outputDirectory`, reading files under `allowedRoots`),
+    /// `plugin` (the plugins under `plugins`), and with `diagnostics` the diagnostic kinds
+    /// (`debug.*`: hangs, crashes and allocations on demand, for testing, never for a service
+    /// open to others unless asked for).
+    static func offloadCLI(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins",
+                           diagnostics: Bool = true) -> HandlerRegistry {
+        var registry = diagnostics ? HandlerRegistry.diagnostics : HandlerRegistry()
         // The kind names are fixed and distinct, so registering cannot fail.
         try! registry.registerImage(outputDirectory: outputDirectory, sources: ImageSources(allowedRoots: allowedRoots))
         try! registry.registerData(outputDirectory: outputDirectory, folders: AllowedFolders(allowedRoots))
@@ -63,8 +71,10 @@ extension HandlerRegistry {
     }
 
     /// The environment worker processes need to build the same registry.
-    static func workerEnvironment(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins") -> [String: String] {
-        [outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n"), pluginsDirectoryKey: plugins]
+    static func workerEnvironment(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins",
+                                  diagnostics: Bool = true) -> [String: String] {
+        [outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n"), pluginsDirectoryKey: plugins,
+         diagnosticsKey: diagnostics ? "1" : "0"]
     }
 }
 

@@ -48,6 +48,9 @@ struct PoolOptions: ParsableArguments {
     @Option(name: .long, help: "Milliseconds of waiting that raise a queued job by one priority level (0 turns aging off).")
     var agingMs: Double = 10_000
 
+    @Option(name: .long, help: "Thread isolation: worker threads left stuck in jobs that ignored their timeout, at most (then no worker starts until one returns).")
+    var maxAbandonedThreads: Int?
+
     @Flag(name: .long, help: "Copy what worker processes print (a crash's full trace included) to standard error; without it a crash is one line in its result.")
     var verbose = false
 
@@ -73,6 +76,10 @@ struct PoolOptions: ParsableArguments {
         if let heartbeatTimeout, heartbeatTimeout < 10 { throw ValidationError("--heartbeat-timeout must be at least 10 (ms)") }
         if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw ValidationError("--max-jobs-per-worker must be at least 1") }
         if let prefetch, !(1...1024).contains(prefetch) { throw ValidationError("--prefetch must be between 1 and 1024") }
+        if let maxAbandonedThreads {
+            if maxAbandonedThreads < 0 { throw ValidationError("--max-abandoned-threads must be zero or more") }
+            if isolation != Isolation.thread.name { throw ValidationError("--max-abandoned-threads needs --isolation thread") }
+        }
         if isolation != Isolation.process.name {
             for (flag, given) in [("--memory-limit", memoryLimit != nil), ("--heartbeat-timeout", heartbeatTimeout != nil),
                                   ("--prefetch", prefetch != nil), ("--worker-executable", workerExecutable != nil)] where given {
@@ -97,8 +104,9 @@ struct PoolOptions: ParsableArguments {
 
     /// A pool of these options and every kind of `offload`, its job outputs in `files`, reading
     /// files under `roots` (and `--allow-root`); a graceful shutdown lets jobs run for
-    /// `drainTimeout` (default 30 s).
-    func makePool(files: String, roots: [String], drainTimeout: Duration? = nil) throws -> WorkerPool {
+    /// `drainTimeout` (default 30 s). `diagnostics`: the `debug.*` kinds too.
+    func makePool(files: String, roots: [String], drainTimeout: Duration? = nil, diagnostics: Bool = true,
+                  adjust: (inout PoolConfiguration) -> Void = { _ in }) throws -> WorkerPool {
         var configuration = PoolConfiguration()
         if let drainTimeout { configuration.shutdownTimeout = drainTimeout }
         configuration.isolation = Isolation(named: isolation)!
@@ -121,10 +129,14 @@ struct PoolOptions: ParsableArguments {
             configuration.workerProcess.heartbeatInterval = min(configuration.workerProcess.heartbeatInterval, .milliseconds(heartbeatTimeout) / 4)
         }
         if let prefetch { configuration.workerProcess.prefetch = prefetch }
+        if let maxAbandonedThreads { configuration.maxAbandonedThreads = maxAbandonedThreads }
         configuration.workerProcess.forwardsOutput = verbose
         let roots = roots + allowRoot
-        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: files, allowedRoots: roots, plugins: plugins)) { $1 }
-        return try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: files, allowedRoots: roots, plugins: plugins))
+        adjust(&configuration)
+        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: files, allowedRoots: roots, plugins: plugins,
+                                                                                        diagnostics: diagnostics)) { $1 }
+        return try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: files, allowedRoots: roots, plugins: plugins,
+                                                                                diagnostics: diagnostics))
     }
 }
 

@@ -18,7 +18,19 @@ struct QueueOptions: ParsableArguments {
 
     func validate() throws {
         guard let url else { throw ValidationError("give the queue with --queue URL or OFFLOAD_QUEUE_URL") }
-        do { _ = try QueueURL(url) } catch { throw ValidationError(error.message) }
+        try Self.validate(url: url, schema: schema)
+    }
+
+    /// Refuses a URL that does not parse, a schema PostgreSQL owns, and a schema given twice.
+    static func validate(url: String, schema: String?) throws {
+        let address: QueueURL
+        do { address = try QueueURL(url) } catch { throw ValidationError(error.message) }
+        if let schema, let named = address.schema, named != schema {
+            throw ValidationError("the URL names schema '\(named)' and --schema '\(schema)'; give it once")
+        }
+        do { try PostgresQueueConfiguration(schema: schema ?? address.schema ?? "offload").validate() } catch {
+            throw ValidationError(error.message)
+        }
     }
 
     /// The queue, not yet running. `migratesOnStart`: bring the schema up to date first.

@@ -43,30 +43,62 @@ struct SubmitCommand: AsyncParsableCommand {
         }
         // Refusals known before the queue is reached: lines that are not jobs.
         let kinds = Set(HandlerRegistry.offloadCLI(outputDirectory: out, allowedRoots: ["."]).kinds)
-        var jobs: [(name: JobID, job: Job)] = []
+        var jobs: [(name: JobID, job: Job, line: Int)] = []
         var refused: [JobOutcome] = []
         var entries = JobFileReader(lines: lines, kinds: kinds, maxDelay: .milliseconds(jobFile.maxDelayMs))
         while let entry = entries.next() {
             switch entry {
-            case .job(var job, _, _):
+            case .job(var job, let line, _):
                 let name = job.id
                 job.id = JobID.generate()
-                jobs.append((name, job))
+                jobs.append((name, job, line))
             case .refused(let outcome):
                 refused.append(outcome)
             case .unreadable(let line, let code):
                 throw fail("offload: cannot read job file '\(file)' past line \(line - 1): \(SystemError(code: code).reason); nothing was submitted.")
             }
         }
-        let submitted = jobs
-        let ids = try await queueOptions.withQueue { queue -> [JobID] in
-            var ids: [JobID] = []
-            for start in stride(from: 0, to: submitted.count, by: Self.batch) {
-                let slice = submitted[start..<min(start + Self.batch, submitted.count)]
-                ids += try await queue.submit(slice.map { PostgresQueue.Submission($0.job) })
+        // Each line alone: one the queue cannot hold fails as its own result, and the rest go in.
+        let read = jobs
+        let answers = try await queueOptions.withQueue { queue -> [Result<JobID, OffloadError>] in
+            var answers: [Result<JobID, OffloadError>] = []
+            let hosts = try await queue.servingHosts()
+            if hosts.isEmpty && !read.isEmpty {
+                FileSink.standardError.write(Array("offload: no host is serving the queue now; the jobs wait for one (offload worker).\n".utf8))
             }
-            return ids
+            for start in stride(from: 0, to: read.count, by: Self.batch) {
+                let slice = read[start..<min(start + Self.batch, read.count)]
+                var checked: [(index: Int, submission: PostgresQueue.Submission)] = []
+                var batch = Array(repeating: Result<JobID, OffloadError>.failure(OffloadError(.cancelled, "")), count: slice.count)
+                for (offset, line) in slice.enumerated() {
+                    let submission = PostgresQueue.Submission(line.job)
+                    do throws(OffloadError) {
+                        try queue.check(submission)
+                        try PostgresQueue.checkServed(line.job, by: hosts)
+                        checked.append((offset, submission))
+                    } catch {
+                        batch[offset] = .failure(error)
+                    }
+                }
+                let written = try await splittingRefusals(checked[...]) { try await queue.submit($0.map(\.submission)) }
+                for (entry, result) in zip(checked, written) { batch[entry.index] = result }
+                answers += batch
+            }
+            return answers
         }
+        var accepted: [(name: JobID, job: Job)] = []
+        var queued: [JobID] = []
+        for (line, answer) in zip(read, answers) {
+            switch answer {
+            case .success(let id):
+                accepted.append((line.name, line.job))
+                queued.append(id)
+            case .failure(let error):
+                refused.append(JobOutcome(id: line.name, kind: line.job.kind, status: .failed,
+                                          error: OffloadError(error.code, "line \(line.line): \(error.message)")))
+            }
+        }
+        let (submitted, ids) = (accepted, queued)
         guard let output else {
             for (entry, id) in zip(submitted, ids) {
                 print(JSONWriter.string(["id": .string(entry.name.rawValue), "jobId": .string(id.rawValue)]))

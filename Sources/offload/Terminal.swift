@@ -4,10 +4,11 @@ import Offload
 import Glibc
 #endif
 
-/// An error of the C library, with its message.
+/// An error of the C library, with its message (or a sentence of ours).
 struct SystemError: Error {
     let code: Int32
-    var reason: String { String(cString: strerror(code)) }
+    var message: String?
+    var reason: String { message ?? String(cString: strerror(code)) }
 }
 
 enum SystemInfoCLI {
@@ -36,7 +37,12 @@ final class LineReader {
     init(path: String, maxLineBytes: Int) throws(SystemError) {
         var info = stat()
         guard stat(path, &info) == 0 else { throw SystemError(code: errno) }
-        guard (info.st_mode & S_IFMT) != S_IFDIR else { throw SystemError(code: EISDIR) }
+        switch info.st_mode & S_IFMT {
+        case S_IFDIR: throw SystemError(code: EISDIR)
+        // A file or a pipe; a device (`/dev/zero`, a terminal) or a socket never ends as a job file does.
+        case S_IFREG, S_IFIFO: break
+        default: throw SystemError(code: ENODEV, message: "it is a device or a socket, not a file or a pipe")
+        }
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw SystemError(code: errno) }
         self.fd = fd
@@ -76,8 +82,17 @@ final class FileSink: @unchecked Sendable {
     private let handle: UnsafeMutablePointer<FILE>
     private let owned: Bool
 
+    /// Creates or empties `path`, never through a symbolic link.
     init(path: String) throws(SystemError) {
-        guard let handle = fopen(path, "w") else { throw SystemError(code: errno) }
+        let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0o644)
+        guard fd >= 0 else {
+            throw errno == ELOOP ? SystemError(code: ELOOP, message: "\(path) is a symbolic link") : SystemError(code: errno)
+        }
+        guard let handle = fdopen(fd, "w") else {
+            let code = errno
+            close(fd)
+            throw SystemError(code: code)
+        }
         self.handle = handle
         owned = true
     }
@@ -107,8 +122,13 @@ struct OutputFolder {
 
     init(path: String) throws(SystemError) {
         if mkdir(path, 0o755) != 0 && errno != EEXIST { throw SystemError(code: errno) }
-        results = try FileSink(path: path + "/results.jsonl")
+        // Neither is followed when it is a link someone left: results and files stay in OUT.
         files = path + "/files"
+        var info = stat()
+        if lstat(files, &info) == 0 && (info.st_mode & S_IFMT) != S_IFDIR {
+            throw SystemError(code: ENOTDIR, message: "\(files) is \((info.st_mode & S_IFMT) == S_IFLNK ? "a symbolic link" : "not a folder")")
+        }
+        results = try FileSink(path: path + "/results.jsonl")
     }
 }
 

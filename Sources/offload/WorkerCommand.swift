@@ -39,6 +39,9 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The folder for job outputs.")
     var out: String = "./out"
 
+    @Flag(name: .long, help: "Serve the diagnostic kinds too (debug.sleep, debug.hang, debug.alloc, debug.crash…): for load and fault tests, not for a queue others write to.")
+    var diagnostics = false
+
     func validate() throws {
         if let claimAhead, claimAhead < 0 { throw ValidationError("--claim-ahead must be zero or more") }
         if drainMs < 0 { throw ValidationError("--drain-ms must be zero or more") }
@@ -51,7 +54,7 @@ struct WorkerCommand: AsyncParsableCommand {
             throw fail("offload: cannot write job outputs to '\(out)': \(error.reason).")
         }
         let pool: WorkerPool
-        do { pool = try poolOptions.makePool(files: output.files, roots: ["."]) } catch let error as OffloadError {
+        do { pool = try poolOptions.makePool(files: output.files, roots: ["."], diagnostics: diagnostics) } catch let error as OffloadError {
             throw fail("offload: \(error.message).")
         }
         let unknown = kinds.filter { !pool.registry.contains($0) }

@@ -12,7 +12,7 @@ class Serve:
         self.token = token
         self.folder = tempfile.mkdtemp(prefix="offload-browser-")
         self.process = subprocess.Popen(
-            [offload, "serve", "--port", "0", "--token", token, *arguments],
+            [offload, "serve", "--port", "0", "--token", token, "--diagnostics", *arguments],
             cwd=self.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
         deadline = time.monotonic() + 60
         self.banner = ""

@@ -12,11 +12,13 @@ struct WorkerHostProcess {
     let child: ChildProcess
     let folder: String
 
-    /// Starts one in a folder of its own, or in `directory` (its outputs still go to its own).
-    static func start(url: String, schema: String, _ arguments: [String], directory: String? = nil) throws -> WorkerHostProcess {
+    /// Starts one in a folder of its own, or in `directory` (its outputs still go to its own),
+    /// with the diagnostic kinds unless `diagnostics` is off.
+    static func start(url: String, schema: String, _ arguments: [String], directory: String? = nil, diagnostics: Bool = true) throws -> WorkerHostProcess {
         let folder = temporaryFolder("worker-host")
         let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
-                                           arguments: ["worker", "--queue", url, "--schema", schema, "--out", "\(folder)/out"] + arguments,
+                                           arguments: ["worker", "--queue", url, "--schema", schema, "--out", "\(folder)/out"]
+                                               + (diagnostics ? ["--diagnostics"] : []) + arguments,
                                            environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: directory ?? folder)
         close(child.toChild)
         close(child.fromChild)

@@ -251,8 +251,9 @@ import Testing
         }
         #expect(replies.allSatisfy { $0.status == 200 && $0.body.starts(with: [0xFF, 0xD8, 0xFF]) })
         #expect(Set(replies.map(\.body)).count == 1)
-        let images = try await server.get("/v1/jobs?kind=image").json?["jobs"]?.arrayValue ?? []
-        #expect(images.count == 3)
+        // Three cards drawn (the card pool's own: cards are not jobs of the store in memory).
+        #expect(try await server.get("/metrics").text.contains("offload_cards_cache_misses 3\n"))
+        #expect(try await server.get("/v1/jobs?kind=image").json?["jobs"]?.arrayValue?.isEmpty == true)
         // HEAD wherever GET works: a link unfurler's first question.
         let head = try await HTTPClient.request("HEAD", port: server.port, path)
         #expect(head.status == 200)

@@ -13,14 +13,15 @@ public final class ServeProcess: @unchecked Sendable {
     /// What it printed up to the line that gave its port.
     public let banner: String
 
-    /// Starts it with `--port 0 --token <token>` and `arguments`, and waits for its line
+    /// Starts it with `--port 0 --token <token>` (and `--diagnostics`, for the `debug.*` kinds
+    /// tests use, unless `diagnostics` is off) and `arguments`, and waits for its line
     /// `listening on http://127.0.0.1:PORT`.
-    public static func start(_ arguments: [String], token: String = "test-token-0123", directory: String? = nil,
-                             timeout: Duration = .seconds(60)) async throws -> ServeProcess {
+    public static func start(_ arguments: [String], token: String = "test-token-0123", directory: String? = nil, diagnostics: Bool = true,
+                             environment: [String] = [], timeout: Duration = .seconds(60)) async throws -> ServeProcess {
         let folder = temporaryFolder("serve")
         let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
-                                           arguments: ["serve", "--port", "0", "--token", token] + arguments,
-                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: directory ?? folder)
+                                           arguments: ["serve", "--port", "0", "--token", token] + (diagnostics ? ["--diagnostics"] : []) + arguments,
+                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"] + environment, directory: directory ?? folder)
         close(child.toChild)
         close(child.fromChild)
         var output: [UInt8] = []

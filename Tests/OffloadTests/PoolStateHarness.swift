@@ -66,7 +66,7 @@ struct PoolStateHarness {
     let inbox = SubmissionInbox()
     private let workerBox: WorkerBox
     private let registry: HandlerRegistry
-    private let recorder = MetricsRecorder()
+    private let recorder = MetricsRecorder(pool: "test")
     /// The events of every step so far.
     private(set) var events: [PoolEvent] = []
     private(set) var tickets: [JobID: JobTicket] = [:]

@@ -29,7 +29,7 @@ def start_host(offload, url, folder, name, *extra):
     os.makedirs(path, exist_ok=True)
     log = open(os.path.join(path, "log"), "a")
     return subprocess.Popen([offload, "worker", "--queue", url, "--isolation", "thread", "--workers", "2",
-                             "--claim-ahead", "64", *extra], cwd=path, stdout=log, stderr=log)
+                             "--claim-ahead", "64", "--diagnostics", *extra], cwd=path, stdout=log, stderr=log)
 
 
 def stop_hosts(hosts):

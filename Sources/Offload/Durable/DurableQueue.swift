@@ -39,6 +39,16 @@ public protocol DurableQueue: Sendable {
     /// Upkeep any host may run (one at a time): jobs whose lease expired go back to the queue or
     /// fail when their attempts are spent; finished jobs past their retention are deleted.
     func maintain() async throws
+
+    /// Records what `request.host` serves (its kinds and capabilities), so that the queue can
+    /// refuse a job no host runs instead of keeping it waiting forever; a server says it when it
+    /// starts.
+    func announce(_ request: ClaimRequest) async throws
+}
+
+extension DurableQueue {
+    /// A queue that does not check what its hosts serve keeps nothing.
+    public func announce(_ request: ClaimRequest) async throws {}
 }
 
 /// What a host asks of ``DurableQueue/claim(_:)``.

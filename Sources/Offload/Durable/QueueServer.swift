@@ -2,6 +2,12 @@ public import Logging
 public import ServiceLifecycle
 import Synchronization
 
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
 /// Serves a ``DurableQueue`` with a ``WorkerPool``: claims as many jobs as the pool has workers
 /// plus a prefetch, runs each in the pool, renews their leases while they run, records each end,
 /// and cancels a job there when another process asks.
@@ -33,6 +39,9 @@ public final class QueueServer: Service, Sendable {
         /// stored in the queue, and its result gains `artifact: {sha256, bytes, contentType}`,
         /// so that any host can serve it. `nil`: files stay on the host that ran the job.
         public var artifactFolder: String?
+        /// Whether a file stored in the queue is removed from ``artifactFolder`` once stored (a
+        /// service's scratch folder), instead of kept there (`offload worker`'s `OUT/files`).
+        public var removesStoredFiles: Bool = false
         /// How often the leases of held jobs are renewed; also how soon a cancel request made
         /// elsewhere reaches a running job when its notification is lost.
         public var heartbeat: Duration
@@ -65,6 +74,8 @@ public final class QueueServer: Service, Sendable {
     public let configuration: Configuration
     private let holdings = Mutex(Holdings())
     private let wakeup = Wakeup()
+    private let renewalFailures = Mutex(0)
+    private let maintenanceFailures = Mutex(0)
 
     public init(queue: any DurableQueue, pool: WorkerPool, configuration: Configuration = Configuration()) {
         self.queue = queue
@@ -92,6 +103,8 @@ public final class QueueServer: Service, Sendable {
         /// Jobs someone asked to cancel, until their end is recorded.
         var cancelRequested: Set<JobID> = []
         var stopping = false
+        /// When a graceful stop gives up on what is still running or unrecorded.
+        var drainDeadline: ContinuousClock.Instant?
         var all: [ClaimedJob] { waiting + running.values + ending.values }
     }
 
@@ -108,11 +121,16 @@ public final class QueueServer: Service, Sendable {
                 await self.heartbeat()
                 await self.everyInterval(self.configuration.heartbeat) { await self.heartbeat() }
             }
+            group.addTask { await self.announce() }
             group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
             await withGracefulShutdownHandler {
                 await self.claimLoop(group: &group)
             } onGracefulShutdown: {
-                self.holdings.withLock { $0.stopping = true }
+                let deadline = ContinuousClock.now + self.configuration.drainTimeout
+                self.holdings.withLock { holdings in
+                    holdings.stopping = true
+                    holdings.drainDeadline = deadline
+                }
                 self.wakeup.signal()
             }
             await self.handBackWaiting()
@@ -141,7 +159,9 @@ public final class QueueServer: Service, Sendable {
                     }
                 } catch {
                     failures += 1
-                    configuration.logger.warning("claiming jobs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    if Self.isWorthLogging(failures) {
+                        configuration.logger.warning("claiming jobs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    }
                     await wakeup.wait(timeout: Self.backoff(failures))
                     continue
                 }
@@ -189,7 +209,7 @@ public final class QueueServer: Service, Sendable {
         }
         if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
             // The pool stopped before the job could end: it goes back to the queue.
-            await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
+            _ = await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
             holdings.withLock { $0.running[claimed.job.id] = nil }
             wakeup.signal()
         } else {
@@ -222,14 +242,14 @@ public final class QueueServer: Service, Sendable {
             holdings.unrecorded.removeFirst(batch.count)
             return batch
         }) {
-            let results = await retrying("recording the end of \(batch.count) jobs") { try await self.queue.finish(batch) }
+            let results = await recordEnds(batch)
             holdings.withLock { holdings in
                 for end in batch {
                     holdings.ending[end.claimed.job.id] = nil
                     holdings.cancelRequested.remove(end.claimed.job.id)
                 }
             }
-            for (end, result) in zip(batch, results ?? []) where result == .leaseLost {
+            for (end, result) in zip(batch, results) where result == .leaseLost {
                 configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
                                              metadata: ["job": "\(end.claimed.job.id)", "attempt": "\(end.claimed.attempt)"])
             }
@@ -239,6 +259,49 @@ public final class QueueServer: Service, Sendable {
 
     /// The most ends one ``DurableQueue/finish(_:)`` records.
     static let endsPerStatement = 500
+
+    /// Records `batch`, one result per end (`nil`: given up on, its lease left to expire). A
+    /// batch the queue refuses (``OffloadError/Code/unstorable``: a value its database cannot
+    /// hold) is split until the end it refuses is alone; that end is recorded as a failure of its
+    /// own, so one bad end never holds back the others.
+    private func recordEnds(_ batch: [JobEnd]) async -> [FinishResult?] {
+        let written: [Result<FinishResult, OffloadError>]
+        do { written = try await splittingRefusals(batch[...]) { try await self.finishing(Array($0)) } } catch {
+            return batch.map { _ in nil }
+        }
+        var results: [FinishResult?] = []
+        for (end, result) in zip(batch, written) {
+            switch result {
+            case .success(let recorded):
+                results.append(recorded)
+            case .failure(let refusal) where end.outcome.error?.code == .unstorable:
+                // Even its failure was refused: nothing more can be written for it.
+                configuration.logger.error("the queue refused the end of a job and its failure; its lease is left to expire",
+                                           metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
+                results.append(nil)
+            case .failure(let refusal):
+                var failed = end
+                let ran = end.outcome.status == .completed ? "completed" : "ended \(end.outcome.status.rawValue)"
+                failed.outcome.status = .failed
+                failed.outcome.result = nil
+                failed.outcome.error = OffloadError(.unstorable, "the job \(ran) on \(configuration.host), but its end could not be stored: \(refusal.message)")
+                configuration.logger.warning("a job's end was refused by the queue; it is recorded as failed",
+                                             metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
+                results += await recordEnds([failed])
+            }
+        }
+        return results
+    }
+
+    /// ``DurableQueue/finish(_:)`` tried until it answers: a refusal is thrown, giving up throws
+    /// `CancellationError`.
+    private func finishing(_ batch: [JobEnd]) async throws -> [FinishResult] {
+        switch await retrying("recording the end of \(batch.count) jobs", { try await self.queue.finish(batch) }) {
+        case .success(let results)?: return results
+        case .failure(let refusal)?: throw refusal
+        case nil: throw CancellationError()
+        }
+    }
 
     /// The outcome with the file its result names stored in the queue (or failed, when the file
     /// cannot be read or is over the queue's cap).
@@ -263,15 +326,18 @@ public final class QueueServer: Service, Sendable {
         }
         let stored = await retrying("storing the file of \(claimed.job.id)") { () async throws -> Result<Artifact, OffloadError> in
             do { return .success(try await self.queue.storeArtifact(bytes, contentType: Artifact.contentType(of: name), name: name, job: claimed)) }
-            catch let error as OffloadError { return .failure(error) }
+            catch let error as OffloadError where error.code != .unstorable { return .failure(error) }
         }
         switch stored {
-        case .success(let artifact)?:
+        case .success(.success(let artifact))?:
+            // The host's own path is not for the queue's readers: the artifact names the file.
+            members.removeAll { $0.key == "file" }
             members.append(("artifact", artifact.json))
+            if configuration.removesStoredFiles { unlink(path) }
             var done = outcome
             done.result = .json(.object(members))
             return done
-        case .failure(let error)?:
+        case .success(.failure(let error))?, .failure(let error)?:
             failed.error = error
             return failed
         case nil:
@@ -282,14 +348,33 @@ public final class QueueServer: Service, Sendable {
 
     // MARK: - Leases, cancellation, upkeep
 
+    /// Tells the queue what this host serves, trying again each heartbeat until it is heard.
+    private func announce() async {
+        while !Task.isCancelled {
+            do {
+                try await queue.announce(claimRequest(limit: 0))
+                return
+            } catch {
+                do { try await Task.sleep(for: configuration.heartbeat) } catch { return }
+            }
+        }
+    }
+
     private func heartbeat() async {
         // With no job held, the heartbeat still says this host is alive.
         let held = holdings.withLock { $0.all }
         do {
             let renewal = try await queue.renew(held, host: configuration.host)
+            renewalFailures.withLock { $0 = 0 }
             apply(renewal)
         } catch {
-            configuration.logger.warning("renewing leases failed", metadata: ["error": "\(error)", "jobs": "\(held.count)"])
+            let failures = renewalFailures.withLock { failures in
+                failures += 1
+                return failures
+            }
+            if Self.isWorthLogging(failures) {
+                configuration.logger.warning("renewing leases failed", metadata: ["error": "\(error)", "jobs": "\(held.count)", "failures": "\(failures)"])
+            }
         }
     }
 
@@ -325,8 +410,17 @@ public final class QueueServer: Service, Sendable {
     }
 
     private func maintain() async {
-        do { try await queue.maintain() } catch {
-            configuration.logger.warning("queue upkeep failed", metadata: ["error": "\(error)"])
+        do {
+            try await queue.maintain()
+            maintenanceFailures.withLock { $0 = 0 }
+        } catch {
+            let failures = maintenanceFailures.withLock { failures in
+                failures += 1
+                return failures
+            }
+            if Self.isWorthLogging(failures) {
+                configuration.logger.warning("queue upkeep failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+            }
         }
     }
 
@@ -338,21 +432,27 @@ public final class QueueServer: Service, Sendable {
             return holdings.waiting
         }
         guard !waiting.isEmpty else { return }
-        await retrying("handing back \(waiting.count) jobs", attempts: 5) { try await self.queue.release(waiting) }
+        _ = await retrying("handing back \(waiting.count) jobs", attempts: 5) { try await self.queue.release(waiting) }
     }
 
+    /// Waits for running jobs to end and their ends to be recorded, until the drain deadline;
+    /// then asks the pool to stop what still runs (those jobs are handed back by their tasks,
+    /// within a second more).
     private func drainRunning() async {
-        let deadline = ContinuousClock.now + configuration.drainTimeout
+        let deadline = holdings.withLock { $0.drainDeadline } ?? ContinuousClock.now + configuration.drainTimeout
         while holdings.withLock({ !$0.running.isEmpty || !$0.ending.isEmpty }) {
             if ContinuousClock.now >= deadline {
-                let running = holdings.withLock { Array($0.running.keys) }
-                configuration.logger.info("drain timeout: stopping running jobs", metadata: ["jobs": "\(running.count)"])
+                let (running, ending) = holdings.withLock { (Array($0.running.keys), $0.ending.count) }
+                configuration.logger.info("drain timeout: stopping running jobs", metadata: ["jobs": "\(running.count)", "unrecorded": "\(ending)"])
                 for id in running { pool.cancel(id) }
+                let grace = ContinuousClock.now + .seconds(1)
+                while holdings.withLock({ !$0.running.isEmpty }) && ContinuousClock.now < grace {
+                    await wakeup.wait(timeout: .milliseconds(50))
+                }
                 break
             }
             await wakeup.wait(timeout: min(.milliseconds(200), max(deadline - .now, .zero)))
         }
-        // Jobs stopped at the deadline end as cancelled and are handed back by their tasks.
     }
 
     // MARK: - Helpers
@@ -364,22 +464,36 @@ public final class QueueServer: Service, Sendable {
         }
     }
 
-    /// Runs `operation` until it succeeds, waiting longer after each failure; gives up after
-    /// `attempts` failures (`nil`: never while the server runs, and for up to a minute after it stops).
-    @discardableResult
-    private func retrying<T: Sendable>(_ what: String, attempts: Int? = nil, _ operation: @Sendable () async throws -> T) async -> T? {
+    /// Runs `operation` until it succeeds, waiting longer after each failure, and logging the
+    /// 1st, 2nd, 4th, 8th… failure only (an outage is a few lines, not one a try).
+    /// - Returns: its value; `.failure` when the queue refuses it for good
+    ///   (``OffloadError/Code/unstorable``: trying again cannot help); `nil` when it gave up:
+    ///   after `attempts` failures, once a stopping server is past its drain deadline, or when
+    ///   the task is cancelled.
+    private func retrying<T: Sendable>(_ what: String, attempts: Int? = nil,
+                                       _ operation: @Sendable () async throws -> T) async -> Result<T, OffloadError>? {
         var failures = 0
-        let giveUp = ContinuousClock.now + .seconds(60)
         while true {
-            do { return try await operation() } catch {
+            do { return .success(try await operation()) } catch let error as OffloadError where error.code == .unstorable {
+                return .failure(error)
+            } catch {
                 failures += 1
-                configuration.logger.warning("\(what) failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
-                if let attempts, failures >= attempts { return nil }
-                if isStopping && ContinuousClock.now > giveUp { return nil }
-                try? await Task.sleep(for: Self.backoff(failures))
+                let deadline = holdings.withLock { $0.drainDeadline }
+                let givingUp = Task.isCancelled || attempts.map { failures >= $0 } == true || deadline.map { ContinuousClock.now >= $0 } == true
+                if givingUp || Self.isWorthLogging(failures) {
+                    configuration.logger.warning("\(what) failed\(givingUp ? "; giving up" : "")",
+                                                 metadata: ["error": "\(error)", "failures": "\(failures)"])
+                }
+                if givingUp { return nil }
+                var pause = Self.backoff(failures)
+                if let deadline { pause = min(pause, max(deadline - .now, .milliseconds(10))) }
+                do { try await Task.sleep(for: pause) } catch { return nil }
             }
         }
     }
+
+    /// Whether the `failures`th failure in a row is logged: the 1st, 2nd, 4th, 8th…
+    static func isWorthLogging(_ failures: Int) -> Bool { failures > 0 && failures & (failures - 1) == 0 }
 
     /// The wait after `failures` failures in a row (1 or more): 100 ms doubling, at most `cap`.
     package static func backoff(_ failures: Int, cap: Duration = .seconds(5)) -> Duration {

@@ -29,6 +29,11 @@ public struct JobPayload: Sendable {
         JobPayload(storage: .encoded(bytes), ignoresUnknownKeys: ignoresUnknownKeys)
     }
 
+    /// A payload kept as its JSON text (compact UTF-8, as ``jsonBytes()`` gives it), parsed
+    /// only when a handler reads it: the cheapest form to hold for long and to send to a worker
+    /// process. Text that does not parse fails the job `invalidPayload` when it runs.
+    public static func encodedJSON(_ bytes: [UInt8]) -> JobPayload { .encoded(bytes) }
+
     /// A typed payload; in thread isolation the handler receives this very value, never encoded.
     public static func value(_ value: some Encodable & Sendable) -> JobPayload {
         if let json = value as? JSONValue { return .json(json) }
@@ -69,8 +74,9 @@ public struct JobPayload: Sendable {
         }
     }
 
-    /// The payload as JSON text, as it crosses to a worker process.
-    func jsonBytes() throws(OffloadError) -> [UInt8] {
+    /// The payload as compact JSON text (UTF-8), as it crosses to a worker process.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` for a Swift value that cannot be encoded.
+    public func jsonBytes() throws(OffloadError) -> [UInt8] {
         var out: [UInt8] = []
         switch storage {
         case .encoded(let bytes):
@@ -119,5 +125,6 @@ public struct JobResult: Sendable {
     /// JSON text as a worker process sent it, parsed when first read.
     static func encoded(_ bytes: [UInt8]) -> JobResult { JobResult(storage: .encoded(bytes)) }
 
-    func jsonBytes() throws(OffloadError) -> [UInt8] { try JobPayload(storage: storage).jsonBytes() }
+    /// The result as compact JSON text (UTF-8).
+    public func jsonBytes() throws(OffloadError) -> [UInt8] { try JobPayload(storage: storage).jsonBytes() }
 }

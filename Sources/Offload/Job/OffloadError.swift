@@ -56,6 +56,9 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         public static let leaseExpired: Code = "leaseExpired"
         /// A job's output was read as a type it does not decode to (the job itself completed).
         public static let resultTypeMismatch: Code = "resultTypeMismatch"
+        /// A durable queue's database refused a value of the job (the message names it): the job
+        /// is refused when submitted, or, for a result, ends failed with this code.
+        public static let unstorable: Code = "unstorable"
     }
 
     /// The error's code.

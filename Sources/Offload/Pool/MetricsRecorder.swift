@@ -25,7 +25,7 @@ final class KindMetrics: Sendable {
 
 /// Reports the pool to swift-metrics: `offload.jobs` (dimensions `kind`, `status`),
 /// `offload.jobs.retried`, `offload.jobs.duration` and `offload.jobs.wait` (by `kind`),
-/// `offload.queue.length` (by `priority`) and `offload.workers`.
+/// `offload.queue.length` (by `pool` and `priority`) and `offload.workers` (by `pool`).
 final class MetricsRecorder: Sendable {
     struct Readings: Sendable {
         var queued: [Int]
@@ -33,10 +33,13 @@ final class MetricsRecorder: Sendable {
     }
 
     private let byKind = Mutex<[String: KindMetrics]>([:])
-    private let queueLength = Priority.allCases.map {
-        Gauge(label: "offload.queue.length", dimensions: [("priority", $0.name)])
+    private let queueLength: [Gauge]
+    private let workers: Gauge
+
+    init(pool: String) {
+        queueLength = Priority.allCases.map { Gauge(label: "offload.queue.length", dimensions: [("pool", pool), ("priority", $0.name)]) }
+        workers = Gauge(label: "offload.workers", dimensions: [("pool", pool)])
     }
-    private let workers = Gauge(label: "offload.workers")
 
     func metrics(for kind: String) -> KindMetrics {
         byKind.withLock { cache in

@@ -15,6 +15,9 @@ public struct PoolConfiguration: Sendable {
         case fail
     }
 
+    /// The pool's name: the `pool` dimension of its gauges (queue length, workers), so that two
+    /// pools of one process report apart. Default `default`.
+    public var name: String = "default"
     /// Where workers run.
     public var isolation: Isolation
     /// How many workers, and when to add or end them.
@@ -51,6 +54,11 @@ public struct PoolConfiguration: Sendable {
     public var maxJobsPerWorker: Int?
     /// A worker this old is replaced by a fresh one once it holds no job; `nil`: never.
     public var maxLifetime: Duration?
+    /// Thread isolation: worker threads left stuck in jobs that ignored a stop request, at most.
+    /// Each such worker is replaced by a new thread; past this many, no worker starts until one
+    /// of them returns, and queued jobs fail `workerStartFailed` saying why (a job that may
+    /// ignore its timeout belongs in process isolation, where it is killed). Default 16.
+    public var maxAbandonedThreads: Int
     /// The buffering of each event stream.
     public var eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy
     /// Where the pool logs (debug and trace levels only).
@@ -73,6 +81,7 @@ public struct PoolConfiguration: Sendable {
     ///   - workerProcess: worker-process options (default: this executable, no limits).
     ///   - maxJobsPerWorker: jobs after which a worker is recycled (default: never).
     ///   - maxLifetime: age after which a worker is recycled (default: never).
+    ///   - maxAbandonedThreads: stuck worker threads kept before no more start (default 16).
     ///   - eventBuffering: buffering of event streams (default unbounded).
     ///   - logger: the pool's logger (default: a logger labelled `offload`).
     public init(
@@ -92,6 +101,7 @@ public struct PoolConfiguration: Sendable {
         workerProcess: WorkerProcessOptions = WorkerProcessOptions(),
         maxJobsPerWorker: Int? = nil,
         maxLifetime: Duration? = nil,
+        maxAbandonedThreads: Int = 16,
         eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy = .unbounded,
         logger: Logger = Logger(label: "offload")
     ) {
@@ -111,6 +121,7 @@ public struct PoolConfiguration: Sendable {
         self.workerProcess = workerProcess
         self.maxJobsPerWorker = maxJobsPerWorker
         self.maxLifetime = maxLifetime
+        self.maxAbandonedThreads = maxAbandonedThreads
         self.eventBuffering = eventBuffering
         self.logger = logger
     }
@@ -128,6 +139,7 @@ public struct PoolConfiguration: Sendable {
         try limits.validate()
         if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw OffloadError(.invalidConfiguration, "maxJobsPerWorker must be at least 1") }
         if let maxLifetime, maxLifetime <= .zero { throw OffloadError(.invalidConfiguration, "maxLifetime must be positive") }
+        if maxAbandonedThreads < 0 { throw OffloadError(.invalidConfiguration, "maxAbandonedThreads must not be negative") }
         if isolation == .process {
             if WorkerProcess.isWorker {
                 throw OffloadError(.invalidConfiguration, "this process was started as an Offload worker but made a pool instead of calling WorkerProcess.runIfWorker(registry:) at the top of main")

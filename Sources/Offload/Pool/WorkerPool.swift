@@ -42,7 +42,7 @@ public final class WorkerPool: Service, Sendable {
     private let state: PThreadLocked<PoolState>
     private let broadcaster = EventBroadcaster()
     private let supervisor = Supervisor()
-    private let recorder = MetricsRecorder()
+    private let recorder: MetricsRecorder
     private let inbox = SubmissionInbox()
     private let profiles: [Set<String>]
     private let hasRun = Atomic<Bool>(false)
@@ -53,6 +53,7 @@ public final class WorkerPool: Service, Sendable {
         try configuration.validate()
         self.configuration = configuration
         self.registry = registry
+        recorder = MetricsRecorder(pool: configuration.name)
         let kinds = registry.kinds
         let holder = WorkerFactoryHolder()
         let state = PoolState(configuration: configuration, kinds: kinds, inbox: inbox, now: .now, makeWorker: { id, capabilities in
@@ -69,8 +70,9 @@ public final class WorkerPool: Service, Sendable {
                               kinds: Set(self.registry.kinds), executable: executable, logger: self.configuration.logger)
             }
         } else {
+            let stuck = AbandonedThreads(limit: configuration.maxAbandonedThreads)
             holder.set { [unowned self] id, _ in
-                ThreadWorker(id: id, host: self, limits: self.configuration.limits, logger: self.configuration.logger)
+                ThreadWorker(id: id, host: self, limits: self.configuration.limits, abandonedThreads: stuck, logger: self.configuration.logger)
             }
         }
     }

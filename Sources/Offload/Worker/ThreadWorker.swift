@@ -15,6 +15,7 @@ final class ThreadWorker: Worker {
     private let executor = WorkerThreadExecutor()
     private let host: any WorkerHost
     private let logger: Logger
+    private let abandonedThreads: AbandonedThreads
     private let mailbox = Mutex(Mailbox())
 
     private struct Mailbox {
@@ -32,17 +33,27 @@ final class ThreadWorker: Worker {
     }
 
     /// - Parameter isolation: what the worker's jobs see; `.process` inside a worker process.
-    init(id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, limits: ResourceLimits, logger: Logger) {
+    /// - Parameter abandonedThreads: the pool's count of threads stuck in jobs; past its limit
+    ///   this worker does not start.
+    init(id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, limits: ResourceLimits,
+         abandonedThreads: AbandonedThreads = AbandonedThreads(limit: .max), logger: Logger) {
         self.id = id
         self.isolation = isolation
         self.limits = limits
         self.host = host
+        self.abandonedThreads = abandonedThreads
         self.logger = logger
     }
 
     func start() {
-        executor.start(name: "offload-\(id)")
-        spawnLoop(announce: true)
+        guard let refusal = abandonedThreads.refusal else {
+            executor.start(name: "offload-\(id)")
+            spawnLoop(announce: true)
+            return
+        }
+        // Reported from a task of its own: the pool starts workers outside its lock, and may
+        // start the next one from this very report.
+        Task { self.host.workerExited(self, cause: refusal) }
     }
 
     func deliver(_ assignment: Assignment) {
@@ -83,6 +94,7 @@ final class ThreadWorker: Worker {
 
     func abandon() {
         mailbox.withLock { $0.abandoned = true }
+        abandonedThreads.add()
         logger.debug("abandoned a worker thread stuck in a job", metadata: ["worker": "\(id)"])
     }
 
@@ -121,7 +133,12 @@ final class ThreadWorker: Worker {
             }
         }
         executor.stop()
-        if !mailbox.withLock({ $0.abandoned }) { host.workerExited(self, cause: nil) }
+        if mailbox.withLock({ $0.abandoned }) {
+            // The stuck job returned at last: its thread ends, and a worker may start in its place.
+            abandonedThreads.remove()
+        } else {
+            host.workerExited(self, cause: nil)
+        }
     }
 
     private func waitForAssignment() async -> Assignment? {

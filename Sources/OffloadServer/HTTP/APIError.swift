@@ -22,7 +22,7 @@ public struct APIError: HTTPResponseError {
     /// when the service cannot take work, 504 for a timeout, 500 for the rest.
     init(_ error: OffloadError, field: String? = nil) {
         let status: HTTPResponse.Status = switch error.code {
-        case .invalidPayload, .unknownKind: .badRequest
+        case .invalidPayload, .unknownKind, .unstorable: .badRequest
         case .duplicateJob: .conflict
         case .resourceLimitExceeded, .cpuLimitExceeded, .memoryLimitExceeded: .unprocessableContent
         case .shuttingDown, .queueFull, .noCapableWorker, .queueUnavailable: .serviceUnavailable
@@ -30,6 +30,12 @@ public struct APIError: HTTPResponseError {
         default: .internalServerError
         }
         self.init(status, code: error.code.rawValue, error.message, field: field)
+        // Worth trying again soon: the store makes room as jobs end; the queue comes back.
+        switch error.code {
+        case .queueFull: headers[.retryAfter] = "1"
+        case .queueUnavailable: headers[.retryAfter] = "5"
+        default: break
+        }
     }
 
     static func badRequest(_ message: String, field: String?) -> APIError {

@@ -7,38 +7,53 @@ import ServiceLifecycle
 /// Server-sent events (`text/event-stream`): `id:`, `event:` and one `data:` line of JSON each,
 /// a comment every 15 s so that proxies keep the connection, and the end of the stream when the
 /// service shuts down.
+///
+/// Every stream is a ``BoundedStream``: a client that reads slower than events come is sent a
+/// last event, `overflow`, once it is further behind than the stream's bounds, and the stream
+/// ends (a client that does not read at all is closed by the connection's send timeout).
 enum EventStream {
+    /// One event, written out once: its bytes are what the stream's bound counts.
     struct Message: Sendable {
-        var id: Int?
-        var event: String
-        var data: JSONValue
+        let bytes: [UInt8]
 
-        var bytes: [UInt8] {
+        init(id: Int?, event: String, data: JSONValue) {
             var out: [UInt8] = []
             if let id { out += Array("id: \(id)\n".utf8) }
             out += Array("event: \(event)\ndata: ".utf8)
             JSONWriter.write(data, into: &out)
             out += [0x0A, 0x0A]
-            return out
+            bytes = out
         }
     }
 
     static let keepAlive: Duration = .seconds(15)
 
-    static func response(_ messages: AsyncStream<Message>) -> Response {
+    /// A stream of messages within `limits`.
+    static func messages(_ limits: StreamLimits) -> BoundedStream<Message> {
+        BoundedStream(maxCount: limits.maxEvents, maxBytes: limits.maxBytes)
+    }
+
+    static func response(_ messages: BoundedStream<Message>) -> Response {
         let body = ResponseBody { writer in
-            let (items, end) = withBeats(messages)
+            defer { messages.end() }
             try await withGracefulShutdownHandler {
                 // The first bytes at once: the client then knows the stream is open.
                 try await writer.write(ByteBuffer(bytes: Array(": stream open\n\n".utf8)))
-                for await item in items {
-                    switch item {
-                    case .message(let message): try await writer.write(ByteBuffer(bytes: message.bytes))
-                    case .beat: try await writer.write(ByteBuffer(bytes: Array(": keep-alive\n\n".utf8)))
+                reading: while true {
+                    switch await messages.next(timeout: keepAlive) {
+                    case .element(let message): try await writer.write(ByteBuffer(bytes: message.bytes))
+                    case .timedOut: try await writer.write(ByteBuffer(bytes: Array(": keep-alive\n\n".utf8)))
+                    case .overflowed:
+                        let notice = Message(id: nil, event: "overflow", data: .object([
+                            ("message", .string("this reader fell more than \(messages.maxCount) events or \(messages.maxBytes) bytes behind; reconnect and read the current state")),
+                        ]))
+                        try await writer.write(ByteBuffer(bytes: notice.bytes))
+                        break reading
+                    case .finished: break reading
                     }
                 }
             } onGracefulShutdown: {
-                end.finish()
+                messages.finish()
             }
             try await writer.finish(nil)
         }
@@ -46,28 +61,27 @@ enum EventStream {
                                               .offloadAccelBuffering: "no"], body: body)
     }
 
-    private enum Item: Sendable {
-        case message(Message)
-        case beat
-    }
-
-    /// The messages, with a beat after each quiet `keepAlive`; ends with the messages.
-    private static func withBeats(_ messages: AsyncStream<Message>) -> (AsyncStream<Item>, AsyncStream<Item>.Continuation) {
-        let (stream, continuation) = AsyncStream.makeStream(of: Item.self)
-        let forward = Task {
-            for await message in messages { continuation.yield(.message(message)) }
-            continuation.finish()
-        }
-        let beat = Task {
-            while !Task.isCancelled {
-                try? await Task.sleep(for: keepAlive)
-                continuation.yield(.beat)
+    /// Moves what `source` gives into `target`, as `transform` makes it (`nil`: skipped), until
+    /// either ends; the source's overflow becomes the target's. Runs in a task the target's end
+    /// cancels.
+    static func relay<Element: Sendable>(_ source: BoundedStream<Element>, into target: BoundedStream<Message>,
+                                         _ transform: @escaping @Sendable (Element) -> Message?) {
+        let task = Task {
+            defer { source.end() }
+            relaying: while !target.isEnded {
+                switch await source.next(timeout: .seconds(3_600)) {
+                case .element(let element):
+                    if let message = transform(element) { target.push(message, bytes: message.bytes.count) }
+                case .timedOut: continue
+                case .overflowed:
+                    target.overflow()
+                    break relaying
+                case .finished:
+                    target.finish()
+                    break relaying
+                }
             }
         }
-        continuation.onTermination = { _ in
-            forward.cancel()
-            beat.cancel()
-        }
-        return (stream, continuation)
+        target.onTermination { task.cancel() }
     }
 }

@@ -44,19 +44,16 @@ extension OffloadService {
             guard let events = try await store.events(of: id) else { throw APIError.notFound("no job '\(id)'") }
             // A client reconnecting with the last id it saw gets only what came after.
             let seen = request.headers[.offloadLastEventID].flatMap { Int($0) } ?? 0
-            let (messages, continuation) = AsyncStream.makeStream(of: EventStream.Message.self)
-            let forward = Task {
-                for await event in events where event.sequence > seen {
-                    var data = event.json
-                    if case .object(var members) = data {
-                        members.insert(("id", .string(id.rawValue)), at: 0)
-                        data = .object(members)
-                    }
-                    continuation.yield(EventStream.Message(id: event.sequence, event: event.kind.rawValue, data: data))
+            let messages = EventStream.messages(configuration.streamLimits)
+            EventStream.relay(events, into: messages) { event in
+                guard event.sequence > seen else { return nil }
+                var data = event.json
+                if case .object(var members) = data {
+                    members.insert(("id", .string(id.rawValue)), at: 0)
+                    data = .object(members)
                 }
-                continuation.finish()
+                return EventStream.Message(id: event.sequence, event: event.kind.rawValue, data: data)
             }
-            continuation.onTermination = { _ in forward.cancel() }
             return EventStream.response(messages)
         }
         router.get("/v1/artifacts/{sha256}") { request, context in
@@ -185,10 +182,18 @@ extension OffloadService {
                 : message.hasPrefix("unknown key") ? message.split(separator: "'").dropFirst().first.map(String.init) : nil
             throw refusal(failure.error, field: field)
         case .success(let job):
+            if let timeout = job.timeout, timeout > configuration.maxJobTimeout {
+                throw refusal(OffloadError(.invalidPayload, "timeoutMs must be at most \(Int(configuration.maxJobTimeout.milliseconds)) (--max-timeout-ms) on this service"),
+                              field: "timeoutMs")
+            }
             if let registry {
                 do throws(OffloadError) { try registry.validate(job.payload, kind: job.kind) } catch {
                     throw refusal(error, field: Self.payloadField(of: error))
                 }
+            }
+            do throws(OffloadError) { try store.check(job) } catch {
+                let word = String(error.message.prefix { $0.isLetter })
+                throw refusal(error, field: JobLine.keys.contains(word) ? word : word == "uniqueKey" ? nil : "payload")
             }
             return job
         }

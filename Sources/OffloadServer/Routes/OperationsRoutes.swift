@@ -8,8 +8,23 @@ extension OffloadService {
     func addOperationsRoutes(to router: Router<ServerContext>) {
         router.get("/healthz") { _, _ in JSONBody.response(.object([("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in
-            let ready = await store.isReady()
-            return JSONBody.response(.object([("status", .string(ready ? "ready" : "starting"))]), status: ready ? .ok : .serviceUnavailable)
+            // A store that does not answer in time (its database away) is not ready: a prober
+            // gets its answer within the second, never a hanging request.
+            let ready = await withTaskGroup(of: Bool?.self) { group in
+                group.addTask { await store.isReady() }
+                group.addTask {
+                    try? await Task.sleep(for: Self.readinessTimeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                return await group.next() ?? nil
+            }
+            let status = switch ready {
+            case true?: "ready"
+            case false?: "starting"
+            case nil: "unavailable"
+            }
+            return JSONBody.response(.object([("status", .string(status))]), status: ready == true ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { request, _ in
             try access.require(.read, request)
@@ -51,6 +66,9 @@ extension OffloadService {
         }
     }
 
+    /// How long `/readyz` waits for the store's answer.
+    static let readinessTimeout: Duration = .seconds(1)
+
     /// The OpenAPI document as this service serves it: the kinds it runs listed as the values
     /// a job's `kind` and `capabilities` may take.
     func openAPIDocument() -> [UInt8] {
@@ -68,25 +86,21 @@ extension OffloadService {
                                         kinds: store.kinds, now: Date())
     }
 
-    /// The overview each second and every job as it changes.
-    private func dashboardStream() -> AsyncStream<EventStream.Message> {
-        let (messages, continuation) = AsyncStream.makeStream(of: EventStream.Message.self, bufferingPolicy: .bufferingNewest(2_000))
-        let changes = store.changes()
-        let jobs = Task {
-            for await job in changes { continuation.yield(EventStream.Message(id: nil, event: "job", data: job.json)) }
-        }
+    /// The overview each second and every job as it changes (without its payload and result:
+    /// the dashboard reads those with the job).
+    private func dashboardStream() -> BoundedStream<EventStream.Message> {
+        let messages = EventStream.messages(configuration.streamLimits)
+        EventStream.relay(store.changes(), into: messages) { job in EventStream.Message(id: nil, event: "job", data: job.summaryJSON) }
         let overviews = Task {
-            while !Task.isCancelled {
+            while !Task.isCancelled && !messages.isEnded {
                 if let overview = try? await overviewJSON() {
-                    continuation.yield(EventStream.Message(id: nil, event: "overview", data: overview))
+                    let message = EventStream.Message(id: nil, event: "overview", data: overview)
+                    messages.push(message, bytes: message.bytes.count)
                 }
                 try? await Task.sleep(for: .seconds(1))
             }
         }
-        continuation.onTermination = { _ in
-            jobs.cancel()
-            overviews.cancel()
-        }
+        messages.onTermination { overviews.cancel() }
         return messages
     }
 }

@@ -8,6 +8,10 @@ public protocol JobStore: Sendable {
     /// The kinds a job may name.
     var kinds: [String] { get }
 
+    /// Refuses a job this store cannot hold, before anything is queued (a durable queue's
+    /// database cannot hold every value a pool can run).
+    /// - Throws: ``OffloadError`` naming the field (`invalidPayload`, `resourceLimitExceeded`).
+    func check(_ job: Job) throws(OffloadError)
     /// Queues the jobs, in order, and returns their ids.
     /// - Throws: ``OffloadError``: `duplicateJob` when an id is taken (then no job of the lot is
     ///   queued), `shuttingDown`, `queueFull`, `noCapableWorker`.
@@ -22,10 +26,13 @@ public protocol JobStore: Sendable {
     func cancel(_ id: JobID) async throws -> CancelAnswer
     /// Queues a failed or cancelled job again under its id; `false` when it is not such a job.
     func retry(_ id: JobID) async throws -> Bool
-    /// The job's events so far, then each new one until the job ends; `nil` for an unknown job.
-    func events(of id: JobID) async throws -> AsyncStream<JobEventView>?
-    /// Every change of any job, as it happens (for the dashboard's stream).
-    func changes() -> AsyncStream<JobView>
+    /// The job's events so far, then each new one until the job ends, bounded (a reader that
+    /// falls behind is told so and the stream ends); `nil` for an unknown job. The reader calls
+    /// `end()` when it leaves.
+    func events(of id: JobID) async throws -> BoundedStream<JobEventView>?
+    /// Every change of any job, as it happens, without payloads and results (for the
+    /// dashboard's stream), bounded as ``events(of:)`` is.
+    func changes() -> BoundedStream<JobView>
     /// A file a job produced, by the SHA-256 of its bytes.
     func artifact(_ sha256: String) async throws -> StoredFile?
     /// Runs a job that writes a file (an `image` card) and returns the file's bytes and type;
@@ -38,6 +45,11 @@ public protocol JobStore: Sendable {
     func overview() async throws -> Overview
     /// Whether jobs can be taken now (the pool is running; the queue answers).
     func isReady() async -> Bool
+}
+
+extension JobStore {
+    /// A pool holds every job it can run.
+    public func check(_ job: Job) throws(OffloadError) {}
 }
 
 /// A file a job produced, with the type it is served as.

@@ -44,8 +44,18 @@ public struct JobView: Sendable {
         self.error = error
     }
 
-    public var json: JSONValue {
-        .object([
+    /// The job as `{"id",…}` with its payload and result.
+    public var json: JSONValue { json(summary: false) }
+
+    /// The job without its payload and result (the keys left out, not `null`): what the
+    /// dashboard's stream sends on each change.
+    public var summaryJSON: JSONValue { json(summary: true) }
+
+    /// What a summary costs a stream's buffer, about: its fields and their names.
+    public static let summaryBytes = 512
+
+    private func json(summary: Bool) -> JSONValue {
+        var members: [(key: String, value: JSONValue)] = [
             ("id", .string(id.rawValue)),
             ("kind", .string(kind)),
             ("priority", .string(priority.name)),
@@ -55,10 +65,10 @@ public struct JobView: Sendable {
             ("createdAt", .string(Timestamp.text(createdAt))),
             ("startedAt", startedAt.map { .string(Timestamp.text($0)) } ?? .null),
             ("finishedAt", finishedAt.map { .string(Timestamp.text($0)) } ?? .null),
-            ("payload", payload),
-            ("result", result ?? .null),
-            ("error", error.map(ResultLine.errorJSON) ?? .null),
-        ])
+        ]
+        if !summary { members += [("payload", payload), ("result", result ?? .null)] }
+        members.append(("error", error.map(ResultLine.errorJSON) ?? .null))
+        return .object(members)
     }
 }
 

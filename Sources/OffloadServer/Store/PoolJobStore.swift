@@ -7,32 +7,75 @@ public import ServiceLifecycle
 import Synchronization
 
 /// The jobs of a pool in this process, as `offload serve` shows them without a queue: every job
-/// since the start up to `maxJobs` (the oldest finished ones go first), their events, and the
-/// files they wrote, kept by SHA-256 up to `maxArtifactBytes`.
+/// since the start, bounded in bytes (``maxBytes``: payloads, results and events; the oldest
+/// finished jobs go first, and a submission that unfinished jobs would take past it is refused
+/// `queueFull`), their events, and the files they wrote, kept by SHA-256 up to
+/// ``maxArtifactBytes``.
 ///
 /// Run it as a service beside its pool: it follows the pool's events until the pool stops.
+///
+/// Lock: `state` guards the records and the streams' registrations; no other lock is taken
+/// while it is held (a stream's own lock is a leaf).
 public final class PoolJobStore: JobStore, Service, Sendable {
     public let pool: WorkerPool
-    /// Where the pool's kinds write their files (the image kind's output folder).
+    /// The pool cards are drawn in (``render(_:key:timeout:)``): the service's own share of
+    /// workers, so that cards never wait behind long jobs; `nil` draws them in ``pool``.
+    public let cardPool: WorkerPool?
+    /// Where the pools' kinds write their files (the image kind's output folder).
     public let outputFolder: String
+    /// The bytes of jobs kept: payloads, results and events.
+    public let maxBytes: Int
+    /// The jobs kept at most, however small.
     public let maxJobs: Int
     public let maxArtifactBytes: Int
+    /// The bounds of each event stream (``events(of:)``, ``changes()``).
+    public let streamLimits: StreamLimits
 
-    private let state = Mutex(State())
+    private let state: Mutex<State>
     private let events: AsyncStream<PoolEvent>
     private let artifacts: ArtifactFolder
+
+    private struct State {
+        var records: JobRecords
+        var changeWatchers: [UInt64: BoundedStream<JobView>] = [:]
+        var nextToken: UInt64 = 0
+        var cpu = WorkerCPU()
+        var poolReady = false
+
+        mutating func token() -> UInt64 {
+            nextToken += 1
+            return nextToken
+        }
+
+        /// Tells the dashboard's streams of a change (the job without its payload and result).
+        mutating func publish(_ view: JobView) {
+            for (token, watcher) in changeWatchers {
+                watcher.push(view, bytes: JobView.summaryBytes)
+                if watcher.isEnded { changeWatchers[token] = nil }
+            }
+        }
+    }
 
     public var mode: String { "memory" }
     public var kinds: [String] { pool.registry.kinds }
 
     /// - Parameters:
-    ///   - outputFolder: the folder the pool's kinds write to; the store moves each file a
+    ///   - outputFolder: the folder the pools' kinds write to; the store moves each file a
     ///     completed job names there into `outputFolder/artifacts`, named by its SHA-256.
-    public init(pool: WorkerPool, outputFolder: String, maxJobs: Int = 10_000, maxArtifactBytes: Int = 256 << 20) throws(OffloadError) {
+    ///   - cardPool: the pool cards are drawn in (default: `pool`).
+    ///   - maxBytes: the bytes of jobs kept (default 256 MiB).
+    ///   - maxJobs: the jobs kept at most (default 100,000).
+    /// - Throws: ``OffloadError/Code/invalidConfiguration`` when the artifacts folder cannot be made.
+    public init(pool: WorkerPool, outputFolder: String, cardPool: WorkerPool? = nil, maxBytes: Int = 256 << 20, maxJobs: Int = 100_000,
+                maxArtifactBytes: Int = 256 << 20, streamLimits: StreamLimits = StreamLimits()) throws(OffloadError) {
         self.pool = pool
+        self.cardPool = cardPool
         self.outputFolder = outputFolder
-        self.maxJobs = max(1, maxJobs)
+        self.maxBytes = maxBytes
+        self.maxJobs = maxJobs
         self.maxArtifactBytes = maxArtifactBytes
+        self.streamLimits = streamLimits
+        state = Mutex(State(records: JobRecords(maxBytes: maxBytes, maxJobs: maxJobs)))
         self.artifacts = try ArtifactFolder(path: outputFolder + "/artifacts", maxBytes: maxArtifactBytes)
         // Subscribed now: no event of a job submitted before `run()` starts is missed.
         self.events = pool.events()
@@ -42,73 +85,86 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     /// server, which reads the store, has stopped by then).
     public func run() async {
         for await event in events.cancelOnGracefulShutdown() { apply(event) }
-        state.withLock { $0.finishWatchers() }
+        state.withLock { state in
+            state.records.finishWatchers()
+            for watcher in state.changeWatchers.values { watcher.finish() }
+            state.changeWatchers = [:]
+        }
     }
 
     // MARK: - Jobs
 
     public func submit(_ jobs: [Job]) async throws(OffloadError) -> [JobID] {
         let now = Date()
+        // Each payload held once, as its JSON text: the store's record and the pool share the bytes.
+        var held: [Job] = []
+        var texts: [[UInt8]] = []
+        for var job in jobs {
+            let text = try job.payload.jsonBytes()
+            job.payload = .encodedJSON(text)
+            held.append(job)
+            texts.append(text)
+        }
         try state.withLock { state throws(OffloadError) in
-            if let taken = jobs.first(where: { state.entries[$0.id] != nil }) {
-                throw OffloadError(.duplicateJob, "a job with id '\(taken.id)' exists; ids are unique among the jobs this service keeps")
-            }
-            var seen = Set<JobID>()
-            for job in jobs where !seen.insert(job.id).inserted {
-                throw OffloadError(.duplicateJob, "the id '\(job.id)' is given twice")
-            }
-            for job in jobs { state.add(job, at: now) }
+            try state.records.admit(held, sizes: texts.map(\.count))
+            for (job, text) in zip(held, texts) { state.publish(state.records.add(job, payload: text, at: now)) }
         }
         var queued: [JobID] = []
-        for job in jobs {
+        for job in held {
             do throws(OffloadError) {
                 try await pool.submit(job)
                 queued.append(job.id)
             } catch {
                 // The ones after it are not queued either: the caller learns of the first failure,
                 // and of the jobs before it, which were.
-                state.withLock { state in for job in jobs where !queued.contains(job.id) { state.remove(job.id) } }
+                state.withLock { state in for job in held where !queued.contains(job.id) { state.records.remove(job.id) } }
                 guard !queued.isEmpty else { throw error }
                 throw OffloadError(error.code, "\(error.message); the \(queued.count) jobs before it were queued (\(queued.map(\.rawValue).joined(separator: ", ")))")
             }
         }
-        state.withLock { $0.evictIfFull(keeping: maxJobs) }
         return queued
     }
 
     public func job(_ id: JobID) async throws -> JobView? {
-        state.withLock { $0.entries[id]?.view }
+        state.withLock { $0.records.view(id) }
     }
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
-        try state.withLock { state throws(OffloadError) in try state.page(query) }
+        try state.withLock { state throws(OffloadError) in try state.records.page(query) }
     }
 
+    /// Waits for the job's end; the job is kept (pinned) while this waits, however full the store.
     public func waitForEnd(_ id: JobID, timeout: Duration) async throws -> JobView? {
-        guard let stream = watch(id) else { return nil }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { for await event in stream where event.kind == .ended { return } }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
+        guard state.withLock({ $0.records.pin(id) }) else { return nil }
+        defer { state.withLock { $0.records.unpin(id) } }
+        if let stream = watch(id) {
+            defer { stream.end() }
+            let deadline = ContinuousClock.now + timeout
+            waiting: while ContinuousClock.now < deadline {
+                switch await stream.next(timeout: deadline - .now) {
+                case .element(let event) where event.kind == .ended: break waiting
+                case .element: continue
+                case .finished, .overflowed, .timedOut: break waiting
+                }
+            }
         }
-        return state.withLock { $0.entries[id]?.view }
+        return state.withLock { $0.records.view(id) }
     }
 
     public func cancel(_ id: JobID) async throws -> CancelAnswer {
-        guard let view = state.withLock({ $0.entries[id]?.view }) else { return .notFound }
+        guard let view = state.withLock({ $0.records.view(id, full: false) }) else { return .notFound }
         if view.state.isFinished { return .alreadyFinished }
         guard pool.cancel(id) else { return .alreadyFinished }
         return view.state == .running ? .requested : .cancelled
     }
 
     public func retry(_ id: JobID) async throws -> Bool {
-        let old = state.withLock { state -> Entry? in
-            guard let entry = state.entries[id], entry.view.state == .failed || entry.view.state == .cancelled else { return nil }
-            state.remove(id)
+        let old = state.withLock { state -> JobRecords.Entry? in
+            guard let entry = state.records.entries[id], entry.view.state == .failed || entry.view.state == .cancelled else { return nil }
+            state.records.remove(id)
             // The new attempt's events go on from the old ones' numbers: a stream resumed with
             // Last-Event-ID sees them.
-            state.carriedSequences[id] = entry.nextEvent
+            state.records.carriedSequences[id] = entry.nextEvent
             return entry
         }
         guard let old else { return false }
@@ -118,37 +174,39 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         do { _ = try await submit([job]) } catch {
             // Not queued again: the job stays as it was.
             state.withLock { state in
-                state.carriedSequences[id] = nil
-                state.entries[id] = old
-                state.order.append(id)
+                state.records.carriedSequences[id] = nil
+                state.records.restore(old)
             }
             throw error
         }
         return true
     }
 
-    public func events(of id: JobID) async throws -> AsyncStream<JobEventView>? {
+    public func events(of id: JobID) async throws -> BoundedStream<JobEventView>? {
         watch(id)
     }
 
     /// The job's events so far and to come; a reader that stops early is forgotten at once.
-    private func watch(_ id: JobID) -> AsyncStream<JobEventView>? {
-        guard let watched = state.withLock({ $0.watch(id) }) else { return nil }
-        if let token = watched.token {
-            // Only a reader that went away: the store finishes streams under its lock, and has then forgotten them.
-            watched.continuation.onTermination = { [weak self] termination in
-                if case .cancelled = termination { self?.state.withLock { $0.unwatch(id, token: token) } }
-            }
+    private func watch(_ id: JobID) -> BoundedStream<JobEventView>? {
+        let limits = streamLimits
+        guard let (stream, watching, token) = state.withLock({ state -> (BoundedStream<JobEventView>, Bool, UInt64)? in
+            let token = state.token()
+            return state.records.watch(id, maxCount: limits.maxEvents, maxBytes: limits.maxBytes, token: token).map { ($0.stream, $0.watching, token) }
+        }) else { return nil }
+        if watching {
+            stream.onTermination { [weak self] in self?.state.withLock { $0.records.unwatch(id, token: token) } }
         }
-        return watched.stream
+        return stream
     }
 
-    public func changes() -> AsyncStream<JobView> {
-        let (stream, continuation) = AsyncStream.makeStream(of: JobView.self, bufferingPolicy: .bufferingNewest(1_000))
-        let token = state.withLock { $0.addChangeWatcher(continuation) }
-        continuation.onTermination = { [weak self] termination in
-            if case .cancelled = termination { self?.state.withLock { _ = $0.changeWatchers.removeValue(forKey: token) } }
+    public func changes() -> BoundedStream<JobView> {
+        let stream = BoundedStream<JobView>(maxCount: streamLimits.maxEvents, maxBytes: streamLimits.maxBytes)
+        let token = state.withLock { state -> UInt64 in
+            let token = state.token()
+            state.changeWatchers[token] = stream
+            return token
         }
+        stream.onTermination { [weak self] in self?.state.withLock { _ = $0.changeWatchers.removeValue(forKey: token) } }
         return stream
     }
 
@@ -156,35 +214,16 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         artifacts.read(sha256)
     }
 
-    /// The card cache in front of this store keeps what `key` drew; the pool draws each time.
-    /// The file is handed back and removed, not kept as an artifact: a card is served by its
-    /// route, and hashing and keeping every drawing would cost more than drawing it.
+    /// Draws the card in ``cardPool`` (the card cache in front of this store keeps what `key`
+    /// drew). A card is not a job of the store: its file is handed back and removed, not kept
+    /// as an artifact.
     public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
-        state.withLock { _ = $0.drawings.insert(job.id) }
-        defer { state.withLock { _ = $0.drawings.remove(job.id) } }
-        let id = try await submit([job])[0]
-        let view: JobView?
-        do { view = try await waitForEnd(id, timeout: timeout) } catch { view = nil }
-        if view?.state.isFinished != true {
-            _ = pool.cancel(id)
-            if view != nil { throw OffloadError(.timedOut, "the card was not drawn within \(timeout)") }
-        }
-        let file = state.withLock { $0.drawn.removeValue(forKey: id) }
-        guard let view, view.state.isFinished else { throw OffloadError(.shuttingDown, "the service stopped before the job ended") }
-        guard view.state == .completed else {
-            throw view.error ?? OffloadError(.cancelled, "the job was cancelled")
-        }
-        guard let file else { throw OffloadError(.handlerFailed, "the job wrote no file") }
-        defer { unlink(file.path) }
-        do {
-            return (try RegularFile.read(file.path, maxBytes: ArtifactFolder.maxFileBytes), Artifact.contentType(of: file.name))
-        } catch {
-            throw OffloadError(.handlerFailed, "the drawn file could not be read: \(error)")
-        }
+        try await CardDrawing.draw(job, in: cardPool ?? pool, outputFolder: outputFolder, timeout: timeout)
     }
 
     public func overview() async throws -> Overview {
         let metrics = pool.metrics
+        let cardWorkers = WorkerCPU.cardWorkers(of: cardPool)
         let now = ContinuousClock.now
         var overview = Overview()
         overview.queued = metrics.queued
@@ -197,7 +236,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         if metrics.completed + metrics.failed > 0 {
             (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
         }
-        overview.workers = state.withLock { $0.cpu.workers(metrics.perWorker, at: now) }
+        overview.workers = state.withLock { $0.cpu.workers(metrics.perWorker + cardWorkers, at: now) }
         return overview
     }
 
@@ -209,60 +248,74 @@ public final class PoolJobStore: JobStore, Service, Sendable {
 
     private func apply(_ event: PoolEvent) {
         if case .workerReady = event { state.withLock { $0.poolReady = true } }
-        guard let info = event.jobInfo else { return }
+        guard let info = event.jobInfo, state.withLock({ $0.records.entries[info.job] != nil }) else { return }
         let now = Date()
         if let outcome = event.outcome {
-            let shown = state.withLock({ $0.drawings.contains(info.job) }) ? handingBack(outcome) : shownResult(of: outcome)
-            state.withLock { $0.end(info.job, outcome, result: shown.result, error: shown.error, at: now) }
+            let shown = shownResult(of: outcome)
+            state.withLock { state in
+                if let view = state.records.end(info.job, outcome, result: shown.result, error: shown.error, at: now) { state.publish(view) }
+            }
             return
         }
         state.withLock { state in
+            let view: JobView?
             switch event {
             case .jobStarted:
-                state.update(info.job, .started, at: now, attempt: info.attempt) {
+                view = state.records.update(info.job, .started, at: now, attempt: info.attempt) {
                     $0.state = .running
                     $0.attempts = info.attempt
                     $0.progress = nil
                     if $0.startedAt == nil { $0.startedAt = now }
                 }
             case .jobProgress(_, let fraction, let message):
-                state.update(info.job, .progress, at: now, attempt: info.attempt, progress: fraction, message: message) { $0.progress = fraction }
+                // Progress is shown by the job's own stream; the dashboard's learns of state changes.
+                state.records.update(info.job, .progress, at: now, attempt: info.attempt, progress: fraction, message: message) { $0.progress = fraction }
+                view = nil
             case .attemptFailed(_, let error):
-                state.update(info.job, .retrying, at: now, attempt: info.attempt, error: error) {
+                view = state.records.update(info.job, .retrying, at: now, attempt: info.attempt, error: error) {
                     $0.state = .scheduled
                     $0.error = error
                 }
             case .jobPreempted:
-                state.update(info.job, .preempted, at: now, attempt: info.attempt) { $0.state = .queued }
+                view = state.records.update(info.job, .preempted, at: now, attempt: info.attempt) { $0.state = .queued }
             default:
-                break
+                view = nil
             }
+            if let view { state.publish(view) }
         }
     }
 
-    /// The result of a drawing ``render(_:key:)`` waits for: its file set aside for it, the
-    /// host's path left out of the result.
-    private func handingBack(_ outcome: JobOutcome) -> (result: JSONValue?, error: OffloadError?) {
-        guard let file = Artifact.file(of: outcome, under: outputFolder) else { return (try? outcome.result?.json(), outcome.error) }
-        state.withLock { $0.drawn[outcome.id] = (file.path, file.name) }
-        return (.object(file.members.filter { $0.key != "file" }), nil)
-    }
-
-    /// The result as the API shows it: a file under the output folder becomes an artifact
-    /// (`artifact: {sha256, bytes, contentType}`, the host's path left out).
-    private func shownResult(of outcome: JobOutcome) -> (result: JSONValue?, error: OffloadError?) {
+    /// The result as the API shows it, as JSON text: a file under the output folder becomes an
+    /// artifact (`artifact: {sha256, bytes, contentType}`, the host's path left out).
+    private func shownResult(of outcome: JobOutcome) -> (result: [UInt8]?, error: OffloadError?) {
         guard let file = Artifact.file(of: outcome, under: outputFolder) else {
-            do { return (try outcome.result?.json(), outcome.error) } catch {
-                return (nil, OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error)"))
+            do throws(OffloadError) { return (try outcome.result?.jsonBytes(), outcome.error) } catch {
+                return (nil, OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error.message)"))
             }
         }
         do throws(OffloadError) {
             let artifact = try artifacts.store(file.path, name: file.name)
             var members = file.members.filter { $0.key != "file" }
             members.append(("artifact", artifact.json))
-            return (.object(members), nil)
+            var text: [UInt8] = []
+            JSONWriter.write(.object(members), into: &text)
+            return (text, nil)
         } catch {
             return (nil, error)
         }
+    }
+}
+
+/// The bounds of one event stream: a reader further behind than either is sent a last event
+/// saying so, and the stream ends (the dashboard then reconnects and reads the overview again).
+public struct StreamLimits: Sendable, Hashable {
+    /// Events held for a reader at most.
+    public var maxEvents: Int
+    /// Bytes of events held for a reader at most.
+    public var maxBytes: Int
+
+    public init(maxEvents: Int = 1_000, maxBytes: Int = 1 << 20) {
+        self.maxEvents = maxEvents
+        self.maxBytes = maxBytes
     }
 }

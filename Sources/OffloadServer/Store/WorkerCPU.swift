@@ -36,3 +36,14 @@ public struct WorkerCPU: Sendable {
         return percent
     }
 }
+
+extension WorkerCPU {
+    /// The workers of a card pool, as the overview names them (`card-w1`…) beside the others.
+    public static func cardWorkers(of pool: WorkerPool?) -> [WorkerInfo] {
+        (pool?.metrics.perWorker ?? []).map { worker in
+            var shown = worker
+            shown.id = WorkerID("card-\(worker.id.rawValue)")
+            return shown
+        }
+    }
+}

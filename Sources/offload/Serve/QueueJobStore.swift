@@ -16,17 +16,27 @@ final class QueueJobStore: JobStore, Service, Sendable {
     /// How often the change feed and a job's events are read.
     let pollInterval: Duration
 
-    private let watchers = Mutex([UInt64: AsyncStream<JobView>.Continuation]())
+    /// The bounds of each event stream.
+    let streamLimits: StreamLimits
+
+    private let watchers = Mutex([UInt64: BoundedStream<JobView>]())
     private let nextWatcher = Atomic<UInt64>(0)
     private let cpu = Mutex(WorkerCPU())
+    private let hostsSeen = Mutex<([PostgresQueue.ServingHost], ContinuousClock.Instant)?>(nil)
 
     var mode: String { "postgres" }
     var kinds: [String] { pool.registry.kinds }
 
-    init(queue: PostgresQueue, pool: WorkerPool, pollInterval: Duration = .milliseconds(500)) {
+    /// The pool this host draws cards in (shown beside the others).
+    let cardPool: WorkerPool?
+
+    init(queue: PostgresQueue, pool: WorkerPool, cardPool: WorkerPool? = nil, pollInterval: Duration = .milliseconds(500),
+         streamLimits: StreamLimits = StreamLimits()) {
         self.queue = queue
         self.pool = pool
+        self.cardPool = cardPool
         self.pollInterval = pollInterval
+        self.streamLimits = streamLimits
     }
 
     /// Reads the change feed while someone follows it, until the service group shuts down.
@@ -41,7 +51,12 @@ final class QueueJobStore: JobStore, Service, Sendable {
                     last = newest
                     let views = jobs.map(Self.view)
                     watchers.withLock { watchers in
-                        for view in views { for watcher in watchers.values { watcher.yield(view) } }
+                        for view in views {
+                            for (token, watcher) in watchers {
+                                watcher.push(view, bytes: JobView.summaryBytes)
+                                if watcher.isEnded { watchers[token] = nil }
+                            }
+                        }
                     }
                 } else {
                     last = try await queue.lastEventSeq()
@@ -57,8 +72,27 @@ final class QueueJobStore: JobStore, Service, Sendable {
         }
     }
 
+    func check(_ job: Job) throws(OffloadError) {
+        try queue.check(PostgresQueue.Submission(job))
+    }
+
     func submit(_ jobs: [Job]) async throws(OffloadError) -> [JobID] {
-        try await answering { try await self.queue.submit(jobs.map { PostgresQueue.Submission($0) }) }
+        let hosts = try await servingHosts()
+        for (index, job) in jobs.enumerated() {
+            do throws(OffloadError) { try PostgresQueue.checkServed(job, by: hosts) } catch {
+                throw OffloadError(error.code, jobs.count > 1 ? "jobs[\(index)]: \(error.message)" : error.message)
+            }
+        }
+        return try await answering { try await self.queue.submit(jobs.map { PostgresQueue.Submission($0) }) }
+    }
+
+    /// The hosts serving the queue, read at most once a second.
+    private func servingHosts() async throws(OffloadError) -> [PostgresQueue.ServingHost] {
+        let now = ContinuousClock.now
+        if let (hosts, at) = hostsSeen.withLock({ $0 }), now - at < .seconds(1) { return hosts }
+        let hosts = try await answering { try await self.queue.servingHosts() }
+        hostsSeen.withLock { $0 = (hosts, now) }
+        return hosts
     }
 
     func job(_ id: JobID) async throws -> JobView? {
@@ -96,14 +130,14 @@ final class QueueJobStore: JobStore, Service, Sendable {
     }
 
     /// The events recorded so far, then new ones as they are recorded, read every poll interval.
-    func events(of id: JobID) async throws -> AsyncStream<JobEventView>? {
+    func events(of id: JobID) async throws -> BoundedStream<JobEventView>? {
         guard try await job(id) != nil else { return nil }
-        let (stream, continuation) = AsyncStream.makeStream(of: JobEventView.self)
+        let stream = BoundedStream<JobEventView>(maxCount: streamLimits.maxEvents, maxBytes: streamLimits.maxBytes)
         let queue = self.queue
         let interval = pollInterval
         let reader = Task {
             var sent = 0
-            while !Task.isCancelled {
+            while !Task.isCancelled && !stream.isEnded {
                 // The job before its events: an end recorded between the two reads is then read too.
                 let job: StoredJob?
                 do { job = try await queue.job(id) } catch {
@@ -116,26 +150,24 @@ final class QueueJobStore: JobStore, Service, Sendable {
                     continue
                 }
                 for (index, event) in events.enumerated().dropFirst(sent) {
-                    continuation.yield(Self.event(event, sequence: index + 1, finalState: job.state.isFinished && index == events.count - 1 ? job : nil))
+                    let shown = Self.event(event, sequence: index + 1, finalState: job.state.isFinished && index == events.count - 1 ? job : nil)
+                    stream.push(shown, bytes: 200 + (shown.message?.utf8.count ?? 0))
                 }
                 sent = events.count
                 if job.state.isFinished { break }
                 try? await Task.sleep(for: interval)
             }
-            continuation.finish()
+            stream.finish()
         }
-        continuation.onTermination = { _ in reader.cancel() }
+        stream.onTermination { reader.cancel() }
         return stream
     }
 
-    func changes() -> AsyncStream<JobView> {
-        let (stream, continuation) = AsyncStream.makeStream(of: JobView.self, bufferingPolicy: .bufferingNewest(1_000))
+    func changes() -> BoundedStream<JobView> {
+        let stream = BoundedStream<JobView>(maxCount: streamLimits.maxEvents, maxBytes: streamLimits.maxBytes)
         let token = nextWatcher.add(1, ordering: .relaxed).newValue
-        watchers.withLock { $0[token] = continuation }
-        // Only a reader that went away: `run` finishes the streams under the lock, and forgets them.
-        continuation.onTermination = { [weak self] termination in
-            if case .cancelled = termination { self?.watchers.withLock { _ = $0.removeValue(forKey: token) } }
-        }
+        watchers.withLock { $0[token] = stream }
+        stream.onTermination { [weak self] in self?.watchers.withLock { _ = $0.removeValue(forKey: token) } }
         return stream
     }
 
@@ -151,7 +183,11 @@ final class QueueJobStore: JobStore, Service, Sendable {
         let uniqueKey = "offload-card:" + key
         let queue = self.queue
         if let done = try? await queue.completedJob(uniqueKey: uniqueKey), let file = try? await file(of: done) { return (file.bytes, file.contentType) }
-        let id = try await answering { try await queue.submit(job, uniqueKey: uniqueKey) }
+        // Drawn by a card pool (a service host's own share of workers), never behind long jobs.
+        var card = job
+        card.requiredCapabilities.insert(OffloadService.cardCapability)
+        let submitted = card
+        let id = try await answering { try await queue.submit(submitted, uniqueKey: uniqueKey) }
         let ended: StoredJob
         do { ended = try await queue.finished(id, timeout: timeout) } catch let error as OffloadError {
             if error.code == .timedOut { _ = try? await queue.cancel(id) }
@@ -188,7 +224,8 @@ final class QueueJobStore: JobStore, Service, Sendable {
         if metrics.completed + metrics.failed > 0 {
             (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
         }
-        overview.workers = cpu.withLock { $0.workers(metrics.perWorker) }
+        let cardWorkers = WorkerCPU.cardWorkers(of: cardPool)
+        overview.workers = cpu.withLock { $0.workers(metrics.perWorker + cardWorkers) }
         return overview
     }
 
@@ -224,7 +261,12 @@ final class QueueJobStore: JobStore, Service, Sendable {
         switch event.type {
         case "queued", "submitted": (kind, state) = (.queued, .queued)
         case "started": (kind, state) = (.started, .running)
+        case "retryScheduled": (kind, state) = (.retrying, .scheduled)
         case "retried", "retrying", "rescued", "released", "leaseLost": (kind, state) = (.retrying, .queued)
+        // An end read before the job that it ended: ended all the same.
+        case "completed": (kind, state) = (.ended, .completed)
+        case "failed": (kind, state) = (.ended, .failed)
+        case "cancelled": (kind, state) = (.ended, .cancelled)
         default: (kind, state) = (.progress, .running)
         }
         return JobEventView(sequence: sequence, kind: kind, at: event.at, attempt: event.attempt, message: event.message ?? event.type, state: state)
@@ -238,24 +280,33 @@ final class QueueJobStore: JobStore, Service, Sendable {
     }
 }
 
-/// What `offload serve --queue` runs: the queue, this host's pool serving it, and the store the
-/// routes read.
+/// What `offload serve --queue` runs: the queue, this host's pools serving it (its card pool
+/// the `image` jobs, cards among them; its main pool every other kind), and the store the routes read.
 struct QueueHosting {
     let store: QueueJobStore
     let services: [ServiceGroupConfiguration.ServiceConfiguration]
 
-    init(url: String, schema: String?, pool: WorkerPool, outputs: String, drainTimeout: Duration, logger: Logger) throws {
+    init(url: String, schema: String?, pool: WorkerPool, cardPool: WorkerPool, outputs: String, drainTimeout: Duration,
+         streamLimits: StreamLimits, logger: Logger) throws {
         var configuration = PostgresQueueConfiguration()
         if let schema { configuration.schema = schema }
         let queue: PostgresQueue
         do { queue = try PostgresQueue(url: url, configuration: configuration, logger: logger) } catch {
             throw fail("offload: \(error.message).")
         }
-        var serverConfiguration = QueueServer.Configuration(drainTimeout: drainTimeout, logger: logger)
-        // Cards and data files go into the queue, where every host can serve them.
-        serverConfiguration.artifactFolder = outputs
-        let server = QueueServer(queue: queue, pool: pool, configuration: serverConfiguration)
-        store = QueueJobStore(queue: queue, pool: pool)
-        services = [.init(service: queue), .init(service: pool), .init(service: server), .init(service: store)]
+        func server(for pool: WorkerPool, kinds: [String]) -> QueueServer {
+            var serverConfiguration = QueueServer.Configuration(drainTimeout: drainTimeout, logger: logger)
+            serverConfiguration.kinds = kinds
+            // Cards and data files go into the queue, where every host can serve them, and leave
+            // nothing behind in this host's scratch folder.
+            serverConfiguration.artifactFolder = outputs
+            serverConfiguration.removesStoredFiles = true
+            return QueueServer(queue: queue, pool: pool, configuration: serverConfiguration)
+        }
+        let jobs = server(for: pool, kinds: pool.registry.kinds.filter { $0 != "image" })
+        let cards = server(for: cardPool, kinds: ["image"])
+        store = QueueJobStore(queue: queue, pool: pool, cardPool: cardPool, streamLimits: streamLimits)
+        services = [.init(service: queue), .init(service: pool), .init(service: cardPool), .init(service: jobs), .init(service: cards),
+                    .init(service: store)]
     }
 }

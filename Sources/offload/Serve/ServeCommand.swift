@@ -23,7 +23,12 @@ struct ServeCommand: AsyncParsableCommand {
             Writes need Authorization: Bearer TOKEN (--token or $OFFLOAD_TOKEN; without either, a random token is made and
             printed); reads need it too unless --public-reads. Cards, health and the OpenAPI document are public.
             Without --queue the jobs live in this process; with a PostgreSQL URL they go to the durable queue, which this
-            host also serves with its workers. SIGTERM or SIGINT: stops taking requests, drains, exits 0.
+            host also serves with its workers. Cards are drawn by a pool of their own (--card-workers), never behind long jobs.
+            SIGTERM or SIGINT: stops taking requests, drains, exits 0.
+            Jobs others submit are untrusted: keep the default process isolation (a job that ignores its timeout is killed
+            with its worker); thread isolation is for job writers you trust. The diagnostic kinds (debug.*) are off unless
+            --diagnostics. Every store, stream and connection is bounded: --store-mb, --stream-buffer-kb, --max-connections,
+            --max-connections-per-client and the timeouts below.
             """
     )
 
@@ -72,6 +77,39 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How long SIGTERM lets running jobs finish, in milliseconds (then they are cancelled).")
     var drainMs = 10_000
 
+    @Flag(name: .long, help: "Run the diagnostic kinds too (debug.sleep, debug.hang, debug.alloc, debug.crash…): for load and fault tests, not for a service others write to.")
+    var diagnostics = false
+
+    @Option(name: .long, help: "Without --queue, the MiB of jobs kept (payloads, results, events): the oldest finished go first; past it with unfinished jobs alone, submissions get 503.")
+    var storeMb = 256
+
+    @Option(name: .long, help: "The longest timeoutMs a submitted job may ask for, in milliseconds.")
+    var maxTimeoutMs = 3_600_000
+
+    @Option(name: .long, help: "Worker processes that draw cards, a pool of their own (started as cards come, one kept warm).")
+    var cardWorkers: Int?
+
+    @Option(name: .long, help: "The KiB of events an event stream holds for a slow reader before it is told so and closed.")
+    var streamBufferKb = 1_024
+
+    @Option(name: .long, help: "Milliseconds a client may take to send a request's head.")
+    var headerTimeoutMs = 60_000
+
+    @Option(name: .long, help: "Milliseconds a client may pause while sending a request's body.")
+    var bodyTimeoutMs = 60_000
+
+    @Option(name: .long, help: "Milliseconds an idle keep-alive connection is kept.")
+    var idleTimeoutMs = 75_000
+
+    @Option(name: .long, help: "Milliseconds an answer waits for a client that does not read it.")
+    var sendTimeoutMs = 60_000
+
+    @Option(name: .long, help: "Connections open at once (default 4096, less when the open-file limit is lower); past it the one idle longest is closed.")
+    var maxConnections: Int?
+
+    @Option(name: .long, help: "Connections open at once from one address (0: no limit); past it that address's idle longest is closed.")
+    var maxConnectionsPerClient = 256
+
     @OptionGroup var poolOptions: PoolOptions
 
     func validate() throws {
@@ -82,6 +120,17 @@ struct ServeCommand: AsyncParsableCommand {
         if maxConcurrentRenders < 1 { throw ValidationError("--max-concurrent-renders must be at least 1") }
         if drainMs < 0 { throw ValidationError("--drain-ms must be zero or more") }
         if let token, token.utf8.count < 8 { throw ValidationError("--token must be at least 8 characters") }
+        if let queue { try QueueOptions.validate(url: queue, schema: schema) }
+        if storeMb < 1 { throw ValidationError("--store-mb must be at least 1") }
+        if maxTimeoutMs < 1 { throw ValidationError("--max-timeout-ms must be at least 1") }
+        if let cardWorkers, cardWorkers < 1 { throw ValidationError("--card-workers must be at least 1") }
+        if streamBufferKb < 16 { throw ValidationError("--stream-buffer-kb must be at least 16") }
+        for (flag, value) in [("--header-timeout-ms", headerTimeoutMs), ("--body-timeout-ms", bodyTimeoutMs),
+                              ("--idle-timeout-ms", idleTimeoutMs), ("--send-timeout-ms", sendTimeoutMs)] where value < 100 {
+            throw ValidationError("\(flag) must be at least 100")
+        }
+        if let maxConnections, maxConnections < 16 { throw ValidationError("--max-connections must be at least 16") }
+        if maxConnectionsPerClient < 0 { throw ValidationError("--max-connections-per-client must be zero or more") }
     }
 
     func run() async throws {
@@ -99,30 +148,51 @@ struct ServeCommand: AsyncParsableCommand {
         do { outputs = try PrivateFolder.temporary("serve-\(getpid())") } catch { throw fail("offload: \(error.message).") }
         defer { try? FileManager.default.removeItem(atPath: outputs) }
         let pool: WorkerPool
-        do { pool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs)) } catch let error as OffloadError {
+        let cardPool: WorkerPool
+        let drawers = cardWorkers ?? SystemInfoCLI.cpuCount
+        do {
+            pool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs), diagnostics: diagnostics)
+            cardPool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs), diagnostics: false) { configuration in
+                configuration.scaling = ScalingConfiguration(minWorkers: 1, maxWorkers: drawers)
+                configuration.workerProfiles = [Set(["image", OffloadService.cardCapability])]
+                configuration.name = "cards"
+            }
+        } catch let error as OffloadError {
             throw fail("offload: \(error.message).")
         }
+        let fileLimit = Self.raiseOpenFileLimit()
         let token = token ?? ProcessInfo.processInfo.environment["OFFLOAD_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
         let chosenToken = token ?? Self.randomToken()
         let configuration = ServiceConfiguration(
             host: host, port: port, token: chosenToken, publicReads: publicReads, maxBodyBytes: maxBodyBytes,
             writesPerMinute: rateLimit, rendersPerMinute: renderRateLimit, cardCacheBytes: cardCacheMb << 20,
             maxConcurrentRenders: maxConcurrentRenders,
-            corsOrigin: corsOrigin, trustsForwardedFor: trustForwardedFor)
+            corsOrigin: corsOrigin, trustsForwardedFor: trustForwardedFor, maxJobTimeout: .milliseconds(maxTimeoutMs),
+            streamLimits: StreamLimits(maxEvents: 1_000, maxBytes: streamBufferKb << 10),
+            connections: ConnectionLimits(
+                headerTimeout: .milliseconds(headerTimeoutMs), bodyTimeout: .milliseconds(bodyTimeoutMs), idleTimeout: .milliseconds(idleTimeoutMs),
+                sendTimeout: .milliseconds(sendTimeoutMs),
+                // Room for the workers' pipes, the database and the files jobs read.
+                maxConnections: maxConnections ?? min(4_096, max(64, fileLimit - 256)),
+                maxConnectionsPerClient: maxConnectionsPerClient))
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let store: any JobStore
         if let queue {
-            let hosted = try QueueHosting(url: queue, schema: schema, pool: pool, outputs: outputs, drainTimeout: .milliseconds(drainMs), logger: logger)
+            let hosted = try QueueHosting(url: queue, schema: schema, pool: pool, cardPool: cardPool, outputs: outputs,
+                                          drainTimeout: .milliseconds(drainMs), streamLimits: configuration.streamLimits, logger: logger)
             store = hosted.store
             services = hosted.services
         } else {
             let memory: PoolJobStore
-            do { memory = try PoolJobStore(pool: pool, outputFolder: outputs, maxArtifactBytes: artifactsMb << 20) } catch {
+            do {
+                memory = try PoolJobStore(pool: pool, outputFolder: outputs, cardPool: cardPool, maxBytes: storeMb << 20,
+                                          maxArtifactBytes: artifactsMb << 20, streamLimits: configuration.streamLimits)
+            } catch {
                 throw fail("offload: \(error.message).")
             }
             store = memory
-            services = [.init(service: pool), .init(service: memory)]
+            services = [.init(service: pool), .init(service: cardPool), .init(service: memory)]
         }
         let service = OffloadService(store: store, configuration: configuration, registry: pool.registry, metrics: registry)
         let shownHost = host.contains(":") ? "[\(host)]" : host
@@ -140,6 +210,20 @@ struct ServeCommand: AsyncParsableCommand {
     /// `offload.jobs.duration` → `offload_jobs_duration`: Prometheus names are letters, digits and `_`.
     static func prometheusName(_ name: String) -> String {
         String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
+    }
+
+    /// Raises this process's open-file limit to its hard limit (as nginx's
+    /// `worker_rlimit_nofile`), so that connections are refused by the service's own limits
+    /// rather than by the kernel; returns the limit now.
+    static func raiseOpenFileLimit() -> Int {
+        var limit = rlimit()
+        guard getrlimit(Int32(RLIMIT_NOFILE.rawValue), &limit) == 0 else { return 1_024 }
+        if limit.rlim_cur < limit.rlim_max {
+            var raised = limit
+            raised.rlim_cur = limit.rlim_max
+            if setrlimit(Int32(RLIMIT_NOFILE.rawValue), &raised) == 0 { limit = raised }
+        }
+        return Int(clamping: limit.rlim_cur)
     }
 
     /// 32 random hex digits.

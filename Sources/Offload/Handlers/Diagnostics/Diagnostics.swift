@@ -103,6 +103,11 @@ struct AllocHandler: JobHandler {
         }
         let hold = try Diagnostics.milliseconds(payload.holdMs ?? 0, field: "holdMs", kind: Self.kind)
         let bytes = payload.mb << 20
+        // In a worker process the worker's memory limit stops it; in a thread nothing stands
+        // between it and the host but the job's memory budget.
+        if context.isolation == .thread && bytes > context.limits.maxAggregationBytes {
+            throw OffloadError.overBudget("aggregationBytes", limit: context.limits.maxAggregationBytes, "debug.alloc asks for \(payload.mb) MiB in a thread of the host")
+        }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 4096)
         defer { buffer.deallocate() }
         var offset = 0

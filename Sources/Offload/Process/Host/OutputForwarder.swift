@@ -49,7 +49,9 @@ final class OutputForwarder: @unchecked Sendable {
             guard forwards else { continue }
             for byte in chunk[0..<count] {
                 line.append(byte)
-                if byte == UInt8(ascii: "\n") {
+                // A line without end is cut: what a worker prints never piles up here.
+                if byte == UInt8(ascii: "\n") || line.count >= Self.maxLineBytes {
+                    if byte != UInt8(ascii: "\n") { line.append(UInt8(ascii: "\n")) }
                     emit(prefix + line)
                     line.removeAll(keepingCapacity: true)
                 }
@@ -63,7 +65,10 @@ final class OutputForwarder: @unchecked Sendable {
         condition.signal()
     }
 
+    /// The longest line copied whole; a longer one is cut into lines of this length.
+    static let maxLineBytes = 16 << 10
+
     private func emit(_ bytes: [UInt8]) {
-        bytes.withUnsafeBytes { _ = writeFully(2, $0) }
+        VisibleText.escaped(bytes, keepsLineEnd: true).withUnsafeBytes { _ = writeFully(2, $0) }
     }
 }
