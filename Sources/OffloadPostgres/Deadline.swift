@@ -18,7 +18,7 @@ extension PostgresQueue {
         do {
             return try await withDeadline(configuration.statementTimeout) { try await client.query(query, logger: logger) }
         } catch let error as PSQLError {
-            throw Self.refusal(error) ?? error
+            throw Self.mapped(error)
         }
     }
 
@@ -30,7 +30,7 @@ extension PostgresQueue {
                 try await client.withTransaction(logger: logger) { connection in try await body(connection) }
             }
         } catch let error as PSQLError {
-            throw Self.refusal(error) ?? error
+            throw Self.mapped(error)
         }
     }
 
@@ -40,6 +40,20 @@ extension PostgresQueue {
         do { return try await body() } catch let error as PSQLError {
             throw Self.refusal(error) ?? error
         }
+    }
+
+    /// A refusal or a lost connection as an ``OffloadError`` (see below); any other error as it is.
+    static func mapped(_ error: PSQLError) -> any Error {
+        if let refusal = refusal(error) { return refusal }
+        if let unreachable = unreachable(error) { return unreachable }
+        return error
+    }
+
+    /// A connection that failed (no server answer in it) as ``OffloadError/Code/queueUnavailable``,
+    /// saying why in a sentence; `nil` for an error the server sent.
+    static func unreachable(_ error: PSQLError) -> OffloadError? {
+        guard error.serverInfo == nil else { return nil }
+        return OffloadError(.queueUnavailable, "the queue's database is unreachable: \(describe(error))")
     }
 
     /// The database's refusal of a value as ``OffloadError/Code/unstorable``: SQLSTATE classes
@@ -139,4 +153,13 @@ private final class ResumeOnce<T: Sendable>: Sendable {
         action?()
         resume(.failure(CancellationError()))
     }
+}
+
+/// A database error in one sentence: the server's message, or what went wrong underneath (never
+/// the password: PostgresNIO's own description hides everything).
+package func describe(_ error: any Error) -> String {
+    guard let error = error as? PSQLError else { return "\(error)" }
+    if let message = error.serverInfo?[.message] { return message }
+    if let underlying = error.underlying { return "\(underlying)" }
+    return "\(error.code)"
 }

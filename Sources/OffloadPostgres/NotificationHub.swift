@@ -80,7 +80,9 @@ final class NotificationHub: Sendable {
             } catch {
                 if Task.isCancelled { return }
                 failures += 1
-                logger.warning("listening for queue notifications failed; listening again", metadata: ["error": "\(error)"])
+                if QueueServer.isWorthLogging(failures) {
+                    logger.warning("listening for queue notifications failed; listening again", metadata: ["error": "\(describe(error))", "failures": "\(failures)"])
+                }
             }
             broadcast(.listening)
             do { try await Task.sleep(for: QueueServer.backoff(failures + 1)) } catch { return }

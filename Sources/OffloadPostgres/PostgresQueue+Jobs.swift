@@ -147,7 +147,7 @@ extension PostgresQueue {
             do {
                 found = try await job(id)
                 failures = 0
-            } catch let error as OffloadError where error.code != .timedOut {
+            } catch let error as OffloadError where error.code != .timedOut && error.code != .queueUnavailable {
                 throw error
             } catch {
                 // The database is away (a restart, a lost connection): look again, for as long as the caller waits.

@@ -87,11 +87,3 @@ struct QueueOptions: ParsableArguments {
         }
     }
 }
-
-/// A database error in one sentence: the server's message, or what went wrong underneath.
-func describe(_ error: any Error) -> String {
-    guard let error = error as? PSQLError else { return "\(error)" }
-    if let message = error.serverInfo?[.message] { return message }
-    if let underlying = error.underlying { return "\(underlying)" }
-    return "\(error.code)"
-}

@@ -150,7 +150,9 @@ public final class QueueServer: Service, Sendable {
             let (room, waiting) = holdings.withLock { (workers + prefetch - $0.waiting.count - $0.running.count, $0.waiting.count) }
             if room > 0 && (waiting == 0 || room * 2 >= workers + prefetch) {
                 do {
-                    let claimed = try await queue.claim(claimRequest(limit: room))
+                    // A claim the database does not answer is given up on at a stop, not waited out.
+                    let request = claimRequest(limit: room)
+                    let claimed = try await cancelWhenGracefulShutdown { try await self.queue.claim(request) }
                     failures = 0
                     if !claimed.isEmpty {
                         holdings.withLock { $0.waiting.append(contentsOf: claimed) }
@@ -158,6 +160,7 @@ public final class QueueServer: Service, Sendable {
                         if claimed.count == room { continue }
                     }
                 } catch {
+                    if isStopping { break }
                     failures += 1
                     if Self.isWorthLogging(failures) {
                         configuration.logger.warning("claiming jobs failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
@@ -326,7 +329,7 @@ public final class QueueServer: Service, Sendable {
         }
         let stored = await retrying("storing the file of \(claimed.job.id)") { () async throws -> Result<Artifact, OffloadError> in
             do { return .success(try await self.queue.storeArtifact(bytes, contentType: Artifact.contentType(of: name), name: name, job: claimed)) }
-            catch let error as OffloadError where error.code != .unstorable { return .failure(error) }
+            catch let error as OffloadError where ![.unstorable, .queueUnavailable, .timedOut].contains(error.code) { return .failure(error) }
         }
         switch stored {
         case .success(.success(let artifact))?:
@@ -474,7 +477,7 @@ public final class QueueServer: Service, Sendable {
                                        _ operation: @Sendable () async throws -> T) async -> Result<T, OffloadError>? {
         var failures = 0
         while true {
-            do { return .success(try await operation()) } catch let error as OffloadError where error.code == .unstorable {
+            do { return .success(try await withinDrain(operation)) } catch let error as OffloadError where error.code == .unstorable {
                 return .failure(error)
             } catch {
                 failures += 1
@@ -492,8 +495,26 @@ public final class QueueServer: Service, Sendable {
         }
     }
 
+    /// `operation`, given up on (`CancellationError`) at the drain deadline once the server stops:
+    /// a statement the queue does not answer must not hold the stop.
+    private func withinDrain<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws -> T {
+        guard let deadline = holdings.withLock({ $0.drainDeadline }) else { return try await operation() }
+        return try await withoutActuallyEscaping(operation) { operation in
+            try await withThrowingTaskGroup(of: T?.self) { group in
+                group.addTask { try await operation() }
+                group.addTask {
+                    try await Task.sleep(until: deadline, clock: .continuous)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let value = try await group.next() ?? nil else { throw CancellationError() }
+                return value
+            }
+        }
+    }
+
     /// Whether the `failures`th failure in a row is logged: the 1st, 2nd, 4th, 8th…
-    static func isWorthLogging(_ failures: Int) -> Bool { failures > 0 && failures & (failures - 1) == 0 }
+    package static func isWorthLogging(_ failures: Int) -> Bool { failures > 0 && failures & (failures - 1) == 0 }
 
     /// The wait after `failures` failures in a row (1 or more): 100 ms doubling, at most `cap`.
     package static func backoff(_ failures: Int, cap: Duration = .seconds(5)) -> Duration {

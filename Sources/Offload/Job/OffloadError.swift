@@ -59,6 +59,9 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A durable queue's database refused a value of the job (the message names it): the job
         /// is refused when submitted, or, for a result, ends failed with this code.
         public static let unstorable: Code = "unstorable"
+        /// A durable queue's database did not answer (a restart, a lost connection); trying
+        /// again later may succeed.
+        public static let queueUnavailable: Code = "queueUnavailable"
     }
 
     /// The error's code.

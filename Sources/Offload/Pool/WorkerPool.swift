@@ -307,11 +307,12 @@ public final class WorkerPool: Service, Sendable {
     }
 
     private func perform(_ effects: PoolEffects) {
+        // Abandoned first: a stuck thread is counted before its replacement asks whether it may start.
+        for worker in effects.abandons { worker.abandon() }
         for worker in effects.starts { worker.start() }
         for (worker, assignment) in effects.deliveries { worker.deliver(assignment) }
         for (worker, job) in effects.cancels { worker.cancel(job) }
         for worker in effects.stops { worker.stop() }
-        for worker in effects.abandons { worker.abandon() }
         for (handle, outcome) in effects.resolutions { handle.resolve(outcome) }
         for waiter in effects.admitted { waiter.resume() }
         if effects.wakeSupervisor { supervisor.wake() }

@@ -53,11 +53,6 @@ public struct APIError: HTTPResponseError {
     }
 }
 
-extension OffloadError.Code {
-    /// The durable queue did not answer (a database restart, a lost connection).
-    public static let queueUnavailable: OffloadError.Code = "queueUnavailable"
-}
-
 /// JSON bodies of requests and responses, through the core's parser and writer.
 enum JSONBody {
     static func response(_ value: JSONValue, status: HTTPResponse.Status = .ok) -> Response {

@@ -67,7 +67,7 @@ extension OffloadService {
     }
 
     /// How long `/readyz` waits for the store's answer.
-    static let readinessTimeout: Duration = .seconds(1)
+    static let readinessTimeout: Duration = .seconds(2)
 
     /// The OpenAPI document as this service serves it: the kinds it runs listed as the values
     /// a job's `kind` and `capabilities` may take.

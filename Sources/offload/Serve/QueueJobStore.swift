@@ -46,8 +46,10 @@ final class QueueJobStore: JobStore, Service, Sendable {
         var last: Int64?
         while !Task.isShuttingDownGracefully && !Task.isCancelled {
             do {
+                // A read the database does not answer is given up on at a stop.
+                let queue = self.queue
                 if let seen = last, watchers.withLock({ !$0.isEmpty }) {
-                    let (jobs, newest) = try await queue.changes(after: seen)
+                    let (jobs, newest) = try await cancelWhenGracefulShutdown { try await queue.changes(after: seen) }
                     last = newest
                     let views = jobs.map(Self.view)
                     watchers.withLock { watchers in
@@ -59,12 +61,12 @@ final class QueueJobStore: JobStore, Service, Sendable {
                         }
                     }
                 } else {
-                    last = try await queue.lastEventSeq()
+                    last = try await cancelWhenGracefulShutdown { try await queue.lastEventSeq() }
                 }
             } catch {
                 // The queue is away for now: the next round tries again.
             }
-            try? await Task.sleep(for: pollInterval)
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: self.pollInterval) }
         }
         watchers.withLock { watchers in
             for watcher in watchers.values { watcher.finish() }
