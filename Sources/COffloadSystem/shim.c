@@ -135,3 +135,13 @@ int offload_decode_wait_status(int status, int *value) {
     }
     return 0;
 }
+
+#if defined(__GLIBC__)
+#include <malloc.h>
+#endif
+
+void offload_trim_heap(void) {
+#if defined(__GLIBC__)
+    malloc_trim(0);
+#endif
+}

@@ -28,15 +28,22 @@ public enum JobLine {
     ///   - maxDelay: the furthest `delayMs` or `runAt` may put a job off (default a year).
     public static func parse(_ text: some Collection<UInt8>, number: Int, knownKinds: Set<String>,
                              now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)) -> Result<Job, Failure> {
-        let fallbackID = JobID(String(number))
-        func fail(_ code: OffloadError.Code, _ message: String, id: JobID = fallbackID, kind: String? = nil) -> Result<Job, Failure> {
-            .failure(Failure(id: id, kind: kind, error: OffloadError(code, "line \(number): \(message)")))
-        }
         let value: JSONValue
         do {
             value = try JSONParser.parse(text)
         } catch {
-            return fail(.invalidPayload, "malformed JSON: \(error)")
+            return .failure(Failure(id: JobID(String(number)), kind: nil, error: OffloadError(.invalidPayload, "line \(number): malformed JSON: \(error)")))
+        }
+        return parse(value, number: number, knownKinds: knownKinds, now: now, maxDelay: maxDelay)
+    }
+
+    /// Reads a job line already parsed as JSON (one job of a request's body): what
+    /// ``parse(_:number:knownKinds:now:maxDelay:)`` does after parsing.
+    public static func parse(_ value: JSONValue, number: Int, knownKinds: Set<String>,
+                             now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)) -> Result<Job, Failure> {
+        let fallbackID = JobID(String(number))
+        func fail(_ code: OffloadError.Code, _ message: String, id: JobID = fallbackID, kind: String? = nil) -> Result<Job, Failure> {
+            .failure(Failure(id: id, kind: kind, error: OffloadError(code, "line \(number): \(message)")))
         }
         guard case .object(let members) = value else {
             return fail(.invalidPayload, "a job must be a JSON object, found \(value.typeDescription)")

@@ -43,4 +43,7 @@ void offload_ignore_sigpipe(void);
 /// 2 and the signal number for a death by signal, 0 otherwise.
 int offload_decode_wait_status(int status, int *value);
 
+/// Returns the allocator's free pages to the system (glibc's `malloc_trim`; nothing elsewhere).
+void offload_trim_heap(void);
+
 #endif

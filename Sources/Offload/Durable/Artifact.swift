@@ -32,7 +32,9 @@ public struct Artifact: Sendable, Hashable {
     /// `data` write it): the result's members, the file's path and its name. `nil` for another
     /// outcome, or a path outside the folder.
     public static func file(of outcome: JobOutcome, under folder: String) -> (members: [(key: String, value: JSONValue)], path: String, name: String)? {
-        guard outcome.status == .completed, case .object(let members)? = try? outcome.result?.json(),
+        // Most results name no file: a glance at their text spares parsing them whole.
+        guard outcome.status == .completed, outcome.result?.mayHoldKey("file") == true,
+              case .object(let members)? = try? outcome.result?.json(),
               case .string(let path)? = members.first(where: { $0.key == "file" })?.value,
               path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/"), !path.contains("/../") else { return nil }
         return (members, path, String(path.split(separator: "/").last ?? "file"))

@@ -125,6 +125,28 @@ public struct JobResult: Sendable {
     /// JSON text as a worker process sent it, parsed when first read.
     static func encoded(_ bytes: [UInt8]) -> JobResult { JobResult(storage: .encoded(bytes)) }
 
+    /// Whether the result may be an object with a member `key`: `false` only when it surely is
+    /// not (its JSON text holds no such string, or its object no such member).
+    package func mayHoldKey(_ key: String) -> Bool {
+        switch storage {
+        case .json(.object(let members)): return members.contains { $0.key == key }
+        case .json: return false
+        case .value: return true
+        case .encoded(let bytes):
+            let needle = Array("\"\(key)\"".utf8)
+            guard let first = needle.first, bytes.count >= needle.count else { return false }
+            return bytes.withUnsafeBufferPointer { text in
+                var index = 0
+                let last = text.count - needle.count
+                while index <= last {
+                    if text[index] == first && text[index..<index + needle.count].elementsEqual(needle) { return true }
+                    index += 1
+                }
+                return false
+            }
+        }
+    }
+
     /// The result as compact JSON text (UTF-8).
     public func jsonBytes() throws(OffloadError) -> [UInt8] { try JobPayload(storage: storage).jsonBytes() }
 }

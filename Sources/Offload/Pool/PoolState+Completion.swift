@@ -131,6 +131,7 @@ extension PoolState {
         precondition(!record.hasEnded, "job \(record.id) ended twice")
         record.hasEnded = true
         inbox.forget(record.id)
+        inbox.ended.add(1, ordering: .relaxed)
         switch status {
         case .completed: counters.completed += 1
         case .failed: counters.failed += 1

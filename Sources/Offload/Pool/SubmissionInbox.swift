@@ -23,6 +23,8 @@ final class SubmissionInbox: Sendable {
     let backlog = Atomic<Int>(0)
     /// Whether the pool still takes jobs.
     let accepting = Atomic<Bool>(true)
+    /// Jobs ended so far (completed, failed or cancelled).
+    let ended = Atomic<Int>(0)
 
     /// Adds a job; `false` when a job with its id is already in the pool.
     func add(_ record: JobRecord) -> Bool {

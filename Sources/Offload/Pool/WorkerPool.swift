@@ -267,6 +267,10 @@ public final class WorkerPool: Service, Sendable {
     }
 
     /// A snapshot of the pool's counters and timings.
+    /// Jobs ended so far (completed, failed or cancelled), read without the pool's lock: an
+    /// observer of ``events()`` compares it with the ends it has seen to know how far behind it is.
+    public var endedCount: Int { inbox.ended.load(ordering: .relaxed) }
+
     public var metrics: PoolMetrics {
         let (snapshot, effects) = locked { state -> (PoolMetrics, PoolEffects) in
             var effects = PoolEffects()

@@ -1,6 +1,6 @@
 /// A task executor with a thread of its own: the tasks that prefer it run on that thread only,
 /// so a handler that blocks (CPU work, a blocking call) never starves Swift's cooperative pool.
-final class WorkerThreadExecutor: TaskExecutor, @unchecked Sendable {
+package final class WorkerThreadExecutor: TaskExecutor, @unchecked Sendable {
     // `@unchecked Sendable`: every mutable field below is read and written under `condition`.
     private let condition = ConditionLock()
     private var jobs: [UnownedJob] = []
@@ -9,11 +9,13 @@ final class WorkerThreadExecutor: TaskExecutor, @unchecked Sendable {
     private var hasExited = false
 
     /// Starts the thread.
-    func start(name: String) {
+    package init() {}
+
+    package func start(name: String) {
         OSThread.detach(name: name) { [self] in runLoop() }
     }
 
-    func enqueue(_ job: consuming ExecutorJob) {
+    package func enqueue(_ job: consuming ExecutorJob) {
         let job = UnownedJob(job)
         condition.lock()
         if hasExited {
@@ -29,7 +31,7 @@ final class WorkerThreadExecutor: TaskExecutor, @unchecked Sendable {
     }
 
     /// Ends the thread once the jobs already enqueued have run.
-    func stop() {
+    package func stop() {
         condition.lock()
         isStopping = true
         let wake = isSleeping

@@ -1,7 +1,7 @@
-public import Hummingbird
-public import HummingbirdCore
-public import Logging
-public import NIOCore
+import Hummingbird
+import HummingbirdCore
+import Logging
+import NIOCore
 import NIOHTTPTypes
 
 /// HTTP/1.1 with the service's connection limits: each connection is registered in a
@@ -21,13 +21,14 @@ struct GuardedHTTP1Channel: ServerChildChannel {
         } catch {
             return channel.eventLoop.makeFailedFuture(error)
         }
-        return base.setup(channel: channel, logger: logger).flatMapThrowing { value in
+        // Completed on the channel's event loop, where the clock lives.
+        return base.setup(channel: channel, logger: logger).assumeIsolated().flatMapThrowing { value in
             // Between Hummingbird's connection state and the handler that hands requests on: it
             // sees each request's parts and each answer's end.
             let state = try channel.pipeline.syncOperations.handler(type: HTTPConnectionStateHandler.self)
             try channel.pipeline.syncOperations.addHandler(RequestWatcher(clock: clock), position: .after(state))
             return value
-        }
+        }.nonisolated()
     }
 
     func handle(value: Value, logger: Logger) async {

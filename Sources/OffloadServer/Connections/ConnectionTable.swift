@@ -1,4 +1,4 @@
-public import NIOCore
+import NIOCore
 import Synchronization
 
 /// Every open connection of the service, by client address, and which are idle (waiting for a

@@ -679,7 +679,17 @@
     } else if (state.selected === id) {
       state.jobs.set(id, merged);
     }
-    if (state.selected === id) renderDetail();
+    if (state.selected === id) {
+      renderDetail();
+      // The stream tells of changes without payload and result: the open job is read whole once it ends.
+      if (source === 'stream' && TERMINAL.has(merged.state)) loadJobDetail(id);
+    }
+  }
+
+  /** Reads a job whole (payload and result) for the detail panel. */
+  async function loadJobDetail(id) {
+    const r = await api('GET', 'v1/jobs/' + encodeURIComponent(id));
+    if (r.ok && r.data && state.selected === id) applyJob(r.data, { source: 'detail' });
   }
 
   function insertRow(job, how, flash) {
@@ -951,6 +961,9 @@
     if (prev && prev !== id && !state.rows.has(prev)) state.jobs.delete(prev);
     if (id && state.rows.has(id)) state.rows.get(id).classList.add('selected');
     renderDetail();
+    // A job first seen on the stream is known without its payload and result.
+    const known = id ? state.jobs.get(id) : null;
+    if (known && !('payload' in known)) loadJobDetail(id);
   }
 
   function jsonNode(value) {

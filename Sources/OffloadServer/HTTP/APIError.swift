@@ -1,6 +1,6 @@
 public import Hummingbird
 import NIOCore
-public import Offload
+import Offload
 
 /// An error answered as `{"error":{"code","message","field"}}` with its status.
 public struct APIError: HTTPResponseError {

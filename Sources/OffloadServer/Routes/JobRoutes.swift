@@ -160,8 +160,6 @@ extension OffloadService {
             members.insert(("id", .string(JobID.generate().rawValue)), at: 0)
             value = .object(members)
         }
-        var bytes: [UInt8] = []
-        JSONWriter.write(value, into: &bytes)
         let place = index.map { "jobs[\($0)]" }
         func refusal(_ error: OffloadError, field: String?) -> APIError {
             var message = error.message
@@ -173,7 +171,7 @@ extension OffloadService {
             refusal.message = message
             return refusal
         }
-        switch JobLine.parse(bytes, number: (index ?? 0) + 1, knownKinds: Set(store.kinds), maxDelay: configuration.maxDelay) {
+        switch JobLine.parse(value, number: (index ?? 0) + 1, knownKinds: Set(store.kinds), maxDelay: configuration.maxDelay) {
         case .failure(let failure):
             var message = failure.error.message
             if let colon = message.firstIndex(of: ":") { message = String(message[message.index(colon, offsetBy: 2)...]) }

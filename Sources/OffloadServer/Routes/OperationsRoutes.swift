@@ -42,6 +42,17 @@ extension OffloadService {
                 offload_cards_cached_bytes \(keptBytes)
 
                 """.utf8)
+            if let kept = (store as? PoolJobStore)?.kept {
+                bytes += Array("""
+                    # TYPE offload_store_jobs gauge
+                    offload_store_jobs \(kept.jobs)
+                    # TYPE offload_store_bytes gauge
+                    offload_store_bytes \(kept.bytes)
+                    # TYPE offload_store_held_bytes gauge
+                    offload_store_held_bytes \(kept.heldBytes)
+
+                    """.utf8)
+            }
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                             body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
@@ -76,6 +87,7 @@ extension OffloadService {
         let kinds: JSONValue = .array(store.kinds.map { .string($0) })
         let job = ["components", "schemas", "NewJob", "properties"]
         document = document.setting(job + ["kind", "enum"], to: kinds).setting(job + ["capabilities", "items", "enum"], to: kinds)
+            .setting(job + ["timeoutMs", "maximum"], to: .int(Int64(configuration.maxJobTimeout.milliseconds)))
         var bytes: [UInt8] = []
         JSONWriter.write(document, into: &bytes)
         return bytes

@@ -52,6 +52,8 @@ struct JobRecords {
     /// Bytes of every entry, and of those that cannot be dropped now (unfinished or pinned).
     private(set) var bytes = 0
     private(set) var heldBytes = 0
+    /// Bytes of jobs dropped since the owner last asked (``takeDroppedBytes()``).
+    private var droppedBytes = 0
     private var nextGeneration: UInt64 = 0
     /// The next event number of jobs being retried (their events number on).
     var carriedSequences: [JobID: Int] = [:]
@@ -62,6 +64,13 @@ struct JobRecords {
     }
 
     var count: Int { entries.count }
+
+    /// `bytes` in a buffer of their own size: text written by appending has room for up to as
+    /// much again, which the store would hold without counting it.
+    static func compacted(_ bytes: [UInt8]) -> [UInt8] {
+        guard bytes.capacity > bytes.count + bytes.count / 16 + 64 else { return bytes }
+        return bytes.withUnsafeBufferPointer { Array($0) }
+    }
 
     // MARK: - Adding and dropping
 
@@ -130,10 +139,17 @@ struct JobRecords {
                 pinned.append(next)
                 continue
             }
+            droppedBytes += entry.bytes
             remove(next.id)
         }
         // Pinned ones keep their place at the front.
         for held in pinned.reversed() { finished.prepend(held) }
+    }
+
+    /// The bytes of jobs dropped since the last call.
+    mutating func takeDroppedBytes() -> Int {
+        defer { droppedBytes = 0 }
+        return droppedBytes
     }
 
     /// Someone waits for the job's answer: it stays until ``unpin(_:)``.

@@ -32,8 +32,16 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     public let streamLimits: StreamLimits
 
     private let state: Mutex<State>
+    /// The pool's job ends this store has applied: the pool's ``WorkerPool/endedCount`` minus
+    /// this is how far behind it follows (each end waiting holds its result).
+    private let appliedEnds = Atomic<Int>(0)
+
+    /// Ends the store may be behind the pool before it takes no more jobs: when the machine
+    /// cannot keep up, submitters are told so (503) instead of results piling up unseen.
+    static let maxLag = 500
     private let events: AsyncStream<PoolEvent>
     private let artifacts: ArtifactFolder
+    private let memory = FreedMemory()
 
     private struct State {
         var records: JobRecords
@@ -84,7 +92,17 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     /// Follows the pool's events until the pool stops or the service group shuts down (the HTTP
     /// server, which reads the store, has stopped by then).
     public func run() async {
-        for await event in events.cancelOnGracefulShutdown() { apply(event) }
+        // On a thread of its own: a busy service (requests parsed on every core) must not leave
+        // the pool's ends, and the results they carry, waiting unapplied.
+        let thread = WorkerThreadExecutor()
+        thread.start(name: "offload-store")
+        defer { thread.stop() }
+        await withTaskExecutorPreference(thread) {
+            for await event in events.cancelOnGracefulShutdown() {
+                apply(event)
+                if event.outcome != nil { appliedEnds.add(1, ordering: .relaxed) }
+            }
+        }
         state.withLock { state in
             state.records.finishWatchers()
             for watcher in state.changeWatchers.values { watcher.finish() }
@@ -100,10 +118,14 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         var held: [Job] = []
         var texts: [[UInt8]] = []
         for var job in jobs {
-            let text = try job.payload.jsonBytes()
+            let text = JobRecords.compacted(try job.payload.jsonBytes())
             job.payload = .encodedJSON(text)
             held.append(job)
             texts.append(text)
+        }
+        let lag = pool.endedCount - appliedEnds.load(ordering: .relaxed)
+        if lag > Self.maxLag {
+            throw OffloadError(.queueFull, "the service is \(lag) job ends behind its workers; retry in a moment")
         }
         try state.withLock { state throws(OffloadError) in
             try state.records.admit(held, sizes: texts.map(\.count))
@@ -240,6 +262,11 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         return overview
     }
 
+    /// What the store keeps now: jobs, their bytes, and the bytes it cannot drop (unfinished or waited for).
+    public var kept: (jobs: Int, bytes: Int, heldBytes: Int) {
+        state.withLock { ($0.records.count, $0.records.bytes, $0.records.heldBytes) }
+    }
+
     public func isReady() async -> Bool {
         state.withLock { $0.poolReady }
     }
@@ -252,9 +279,11 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         let now = Date()
         if let outcome = event.outcome {
             let shown = shownResult(of: outcome)
-            state.withLock { state in
+            let dropped = state.withLock { state -> Int in
                 if let view = state.records.end(info.job, outcome, result: shown.result, error: shown.error, at: now) { state.publish(view) }
+                return state.records.takeDroppedBytes()
             }
+            memory.released(dropped)
             return
         }
         state.withLock { state in
@@ -289,7 +318,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     /// artifact (`artifact: {sha256, bytes, contentType}`, the host's path left out).
     private func shownResult(of outcome: JobOutcome) -> (result: [UInt8]?, error: OffloadError?) {
         guard let file = Artifact.file(of: outcome, under: outputFolder) else {
-            do throws(OffloadError) { return (try outcome.result?.jsonBytes(), outcome.error) } catch {
+            do throws(OffloadError) { return ((try outcome.result?.jsonBytes()).map(JobRecords.compacted), outcome.error) } catch {
                 return (nil, OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error.message)"))
             }
         }
