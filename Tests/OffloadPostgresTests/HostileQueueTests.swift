@@ -74,6 +74,23 @@ extension PostgresTests {
             #expect(host.terminate() == 0)
         }
 
+        @Test func aHostServesTheDiagnosticKindsOnlyWhenAskedTo() async throws {
+            let schema = TestDatabase.schema()
+            let url = try database.url
+            let folder = temporaryFolder("no-diagnostics")
+            defer { removeTree(folder) }
+            let host = try WorkerHostProcess.start(url: url, schema: schema, ["--isolation", "thread", "--workers", "1"], diagnostics: false)
+            writeFile("\(folder)/jobs.jsonl", #"{"id":"hang","kind":"debug.hang"}"# + "\n")
+            var refused = false
+            for _ in 0..<50 where !refused {
+                try await Task.sleep(for: .milliseconds(200))
+                let submit = try await runCommand(offload, ["submit", "\(folder)/jobs.jsonl", "--queue", url, "--schema", schema])
+                refused = submit.output.contains("noCapableWorker")
+            }
+            #expect(refused)
+            #expect(host.terminate() == 0)
+        }
+
         @Test func aServiceOnTheQueueRefusesWhatTheQueueCannotHoldWith400AndLeavesNoFileOrPath() async throws {
             let schema = TestDatabase.schema()
             let url = try database.url
