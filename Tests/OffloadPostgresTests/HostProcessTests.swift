@@ -48,20 +48,7 @@ struct WorkerHostProcess {
     func stop() async throws -> (status: Int32, output: String, took: Duration) {
         let start = ContinuousClock.now
         _ = Glibc.kill(pid, SIGTERM)
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        while true {
-            var poller = pollfd(fd: child.output, events: Int16(POLLIN), revents: 0)
-            if poll(&poller, 1, 0) > 0 {
-                let count = read(child.output, &chunk, chunk.count)
-                if count <= 0 { break }
-                if output.count < 4 << 20 { output += chunk[0..<count] }
-            } else if ContinuousClock.now - start > .seconds(120) {
-                _ = Glibc.kill(pid, SIGKILL)
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        let output = try await readOutput(of: child, killAfter: .seconds(120), keep: 4 << 20)
         let status = child.waitForExit()
         close(child.output)
         removeTree(folder)

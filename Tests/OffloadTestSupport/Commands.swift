@@ -22,24 +22,8 @@ public func runCommand(_ executable: String, _ arguments: [String], directory: S
                                        environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: directory)
     close(child.toChild)
     close(child.fromChild)
-    var output: [UInt8] = []
-    var chunk = [UInt8](repeating: 0, count: 65536)
-    var killed = false
-    while true {
-        var poller = pollfd(fd: child.output, events: Int16(POLLIN), revents: 0)
-        let ready = poll(&poller, 1, 0)
-        if ready > 0 {
-            let count = read(child.output, &chunk, chunk.count)
-            if count <= 0 { break }
-            // Enough to read what went wrong; a flood is not kept.
-            if output.count < 1 << 20 { output += chunk[0..<count] }
-        } else if !killed && ContinuousClock.now - start > timeout {
-            kill(child.pid, SIGKILL)
-            killed = true
-        } else {
-            try await Task.sleep(for: .milliseconds(10))
-        }
-    }
+    // Enough to read what went wrong; a flood is not kept.
+    let output = try await readOutput(of: child, killAfter: timeout)
     close(child.output)
     // Its output ended: it has exited or is about to.
     let exit = WorkerExit.Status(waitStatus: child.waitForExit())

@@ -78,21 +78,7 @@ public final class ServeProcess: @unchecked Sendable {
     }
 
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
-        let deadline = ContinuousClock.now + timeout
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4096)
-        while true {
-            var poller = pollfd(fd: child.output, events: Int16(POLLIN), revents: 0)
-            if poll(&poller, 1, 0) > 0 {
-                let count = read(child.output, &chunk, chunk.count)
-                if count <= 0 { break }
-                if output.count < 1 << 20 { output += chunk[0..<count] }
-            } else if ContinuousClock.now > deadline {
-                kill(child.pid, SIGKILL)
-            } else {
-                try await Task.sleep(for: .milliseconds(20))
-            }
-        }
+        let output = try await readOutput(of: child, killAfter: timeout)
         close(child.output)
         let status: Int32 = switch WorkerExit.Status(waitStatus: child.waitForExit()) {
         case .exited(let code): code

@@ -1,4 +1,5 @@
 import DequeModule
+import Offload
 import Synchronization
 
 /// Items from producers to one reader, held up to a count and a number of bytes: a reader that
@@ -31,12 +32,12 @@ public final class BoundedStream<Element: Sendable>: Sendable {
         var finished = false
         /// The reader called ``end()``.
         var left = false
-        var waiter: (id: UInt64, continuation: CheckedContinuation<Void, Never>)?
-        var nextWaiter: UInt64 = 0
         var onTermination: [@Sendable () -> Void] = []
     }
 
     private let state = Mutex(State())
+    /// Wakes the reader: signalled on every push and end (kept when it does not wait yet).
+    private let arrived = Wakeup()
 
     public init(maxCount: Int = 1_000, maxBytes: Int = 1 << 20) {
         self.maxCount = max(1, maxCount)
@@ -46,8 +47,8 @@ public final class BoundedStream<Element: Sendable>: Sendable {
     /// Adds an item of `bytes` bytes for the reader; past the bounds the stream overflows
     /// instead. Ignored once the stream has ended.
     public func push(_ element: Element, bytes: Int) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard !state.overflowed && !state.finished else { return nil }
+        let pushed = state.withLock { state -> Bool in
+            guard !state.overflowed && !state.finished else { return false }
             if state.items.count >= maxCount || state.bytes + bytes > maxBytes {
                 state.overflowed = true
                 state.items.removeAll()
@@ -56,20 +57,15 @@ public final class BoundedStream<Element: Sendable>: Sendable {
                 state.items.append((element, bytes))
                 state.bytes += bytes
             }
-            defer { state.waiter = nil }
-            return state.waiter?.continuation
+            return true
         }
-        waiter?.resume()
+        if pushed { arrived.signal() }
     }
 
     /// Ends the stream once the reader has read what is held.
     public func finish() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            state.finished = true
-            defer { state.waiter = nil }
-            return state.waiter?.continuation
-        }
-        waiter?.resume()
+        state.withLock { $0.finished = true }
+        arrived.signal()
     }
 
     /// Whether the stream has ended (finished, overflowed or left by its reader).
@@ -88,64 +84,38 @@ public final class BoundedStream<Element: Sendable>: Sendable {
 
     /// Ends the stream as if its reader had fallen behind (a source it relays did).
     public func overflow() {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
+        state.withLock { state in
             state.overflowed = true
             state.items.removeAll()
             state.bytes = 0
-            defer { state.waiter = nil }
-            return state.waiter?.continuation
         }
-        waiter?.resume()
+        arrived.signal()
     }
 
     /// The reader is gone: the stream ends, its items are dropped and the termination action runs.
     public func end() {
-        let (actions, waiter) = state.withLock { state -> ([@Sendable () -> Void], CheckedContinuation<Void, Never>?) in
+        let actions = state.withLock { state -> [@Sendable () -> Void] in
             state.finished = true
             state.left = true
             state.items.removeAll()
             state.bytes = 0
-            defer {
-                state.onTermination = []
-                state.waiter = nil
-            }
-            return (state.onTermination, state.waiter?.continuation)
+            defer { state.onTermination = [] }
+            return state.onTermination
         }
-        waiter?.resume()
+        arrived.signal()
         for action in actions { action() }
     }
 
-    /// The next item, or how the stream ended, or ``Next/timedOut`` after `timeout`.
+    /// The next item, or how the stream ended, or ``Next/timedOut`` after `timeout`. One reader.
     public func next(timeout: Duration) async -> Next {
-        if let ready = take() { return ready }
-        let id = state.withLock { state -> UInt64 in
-            state.nextWaiter += 1
-            return state.nextWaiter
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            if let ready = take() { return ready }
+            // A wake-up kept from a push already read returns at once: wait again.
+            let left = deadline - .now
+            guard left > .zero, !Task.isCancelled else { return .timedOut }
+            await arrived.wait(timeout: left)
         }
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask {
-                try? await Task.sleep(for: timeout)
-                self.wake(id)
-            }
-            group.addTask {
-                await withTaskCancellationHandler {
-                    await withCheckedContinuation { continuation in
-                        let now = self.state.withLock { state -> Bool in
-                            if !state.items.isEmpty || state.overflowed || state.finished || Task.isCancelled { return true }
-                            state.waiter = (id, continuation)
-                            return false
-                        }
-                        if now { continuation.resume() }
-                    }
-                } onCancel: {
-                    self.wake(id)
-                }
-            }
-            await group.next()
-            group.cancelAll()
-            self.wake(id)
-        }
-        return take() ?? .timedOut
     }
 
     private func take() -> Next? {
@@ -157,14 +127,5 @@ public final class BoundedStream<Element: Sendable>: Sendable {
             }
             return state.finished ? .finished : nil
         }
-    }
-
-    private func wake(_ id: UInt64) {
-        let waiter = state.withLock { state -> CheckedContinuation<Void, Never>? in
-            guard let waiter = state.waiter, waiter.id == id else { return nil }
-            state.waiter = nil
-            return waiter.continuation
-        }
-        waiter?.resume()
     }
 }
