@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "OffloadPlugins", targets: ["OffloadPlugins"]),
         .library(name: "OffloadPostgres", targets: ["OffloadPostgres"]),
         .library(name: "OffloadServer", targets: ["OffloadServer"]),
+        .library(name: "OffloadServerPostgres", targets: ["OffloadServerPostgres"]),
         .executable(name: "offload", targets: ["offload"]),
         .executable(name: "offload-worker", targets: ["offload-worker"]),
     ],
@@ -114,6 +115,14 @@ let package = Package(
             ],
             resources: ["Dashboard/index.html", "Dashboard/app.js", "Dashboard/style.css", "openapi.json"].map { .embedInCode($0) }
         ),
+        // `offload serve --queue`: the service's jobs on the durable queue (the PostgreSQL backend of its store).
+        .target(
+            name: "OffloadServerPostgres",
+            dependencies: [
+                "Offload", "OffloadPostgres", "OffloadServer",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // The job-file and results formats of `offload run` (job lines in, result and event lines out).
         .target(name: "OffloadJobFiles", dependencies: ["Offload"]),
         // The CLI: a thin executable over the core.
@@ -128,6 +137,7 @@ let package = Package(
                 "OffloadPlugins",
                 "OffloadPostgres",
                 "OffloadServer",
+                "OffloadServerPostgres",
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),

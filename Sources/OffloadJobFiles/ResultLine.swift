@@ -18,10 +18,10 @@ public enum ResultLine {
             ("runMs", .double(outcome.runTime.reportedMilliseconds)),
         ]
         var result: JSONValue = .null
-        var errorValue: JSONValue = outcome.error.map(errorJSON) ?? .null
+        var errorValue: JSONValue = outcome.error?.json ?? .null
         if let output = outcome.result {
             do { result = try output.json() } catch {
-                errorValue = errorJSON(OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error)"))
+                errorValue = OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error)").json
             }
         }
         members.append(("result", result))
@@ -45,7 +45,10 @@ public enum ResultLine {
         return outcome
     }
 
-    /// `{"event":"workerReady","t":12.5,"worker":"w1","pid":1234,…}` — `t` in milliseconds since the pool started.
+    /// `{"event":"workerReady","t":12.5,"worker":"w1","pid":1234,…}` — `t` in milliseconds since
+    /// the pool started; a job's events are its steps (``JobEvent``): `{"event":"started","t":…,
+    /// "job":…,"kind":…,"priority":…,"attempt":1,"worker":…,"pid":…}`, with `progress`, `message`
+    /// and `error` where the step has them.
     public static func encode(_ event: PoolEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
             ("event", .string(event.name)),
@@ -60,36 +63,21 @@ public enum ResultLine {
             members.append(("attempt", .int(Int64(info.attempt))))
         }
         var error: OffloadError?
-        var willRetry: Bool?
-        switch event {
-        case .jobProgress(_, let fraction, let message):
-            members.append(("progress", .double((fraction * 1_000_000).rounded() / 1_000_000)))
-            if let message { members.append(("message", .string(message))) }
-        case .stopRequested(_, let reason):
-            members.append(("message", .string(reason)))
-        case .workerFailed(_, _, let message, let cause):
+        if case .workerFailed(_, _, let message, let cause) = event {
             members.append(("message", .string(message)))
             error = cause
-        case .attemptFailed(_, let cause):
-            (error, willRetry) = (cause, true)
-        case .jobFailed(_, let outcome):
-            (error, willRetry) = (outcome.error, false)
-        case .jobCancelled(_, let outcome):
-            error = outcome.error
-        default:
-            break
         }
-        if let error { members.append(("error", errorJSON(error))) }
-        if let willRetry { members.append(("willRetry", .bool(willRetry))) }
+        if let step = event.jobEvent(since: Timestamp(secondsSince1970: 0))?.step {
+            if case .progress(let fraction, _) = step { members.append(("progress", .double((fraction * 1_000_000).rounded() / 1_000_000))) }
+            if let message = step.message { members.append(("message", .string(message))) }
+            error = step.error
+        }
+        if let error { members.append(("error", error.json)) }
         if let outcome = event.outcome { members.append(("status", .string(outcome.status.rawValue))) }
         var out: [UInt8] = []
         JSONWriter.write(.object(members), into: &out)
         return out
     }
 
-    /// `{"code":…,"message":…}`, as result lines and `offload serve` show an error.
-    public static func errorJSON(_ error: OffloadError) -> JSONValue {
-        .object([("code", .string(error.code.rawValue)), ("message", .string(error.message))])
-    }
 
 }

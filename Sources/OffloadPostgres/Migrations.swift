@@ -134,6 +134,11 @@ enum Migrations {
             "ALTER TABLE {schema}.jobs ALTER COLUMN payload TYPE json USING payload::json, ALTER COLUMN result TYPE json USING result::json",
             "ALTER TABLE {schema}.hosts ADD COLUMN kinds text[], ADD COLUMN capabilities text[]",
         ]),
+        // A job's history in the one vocabulary of the core's `JobEvent`: the code of the error
+        // a step carries beside its message (rows written before keep "code: message").
+        Migration(version: 7, name: "the error code of a job's step", statements: [
+            "ALTER TABLE {schema}.job_events ADD COLUMN error_code text",
+        ]),
     ]
 
     /// The newest version.

@@ -92,9 +92,8 @@ extension PostgresQueue {
                 SELECT * FROM unnest(\(ends.map { $0.claimed.job.id.rawValue })::uuid[], \(ends.map(\.claimed.attempt))::int[],
                                      \(ends.map(\.claimed.owner))::text[], \(states)::text[], \(results)::text[],
                                      \(ends.map { StorableText.sanitized($0.outcome.error?.code.rawValue ?? "") })::text[],
-                                     \(ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") })::text[],
-                                     \(ends.map { StorableText.sanitized($0.outcome.error?.description ?? "") })::text[])
-                    AS e (id, attempt, owner, state, result, code, message, note)
+                                     \(ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") })::text[])
+                    AS e (id, attempt, owner, state, result, code, message)
             ), targets AS (
                 SELECT e.*, CASE WHEN e.state = 'scheduled' THEN
                     now() + least(j.retry_initial_ms * power(j.retry_multiplier, j.attempt - 1), j.retry_max_ms)
@@ -111,10 +110,10 @@ extension PostgresQueue {
                     lease_owner = NULL, lease_expires_at = NULL
                 FROM targets AS t
                 WHERE job.id = t.id AND job.attempt = t.attempt AND job.lease_owner = t.owner AND job.state = 'running'
-                RETURNING job.id, job.attempt, t.state, t.owner, t.note
+                RETURNING job.id, job.attempt, t.state, t.owner, t.code, t.message
             ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
-                SELECT id, CASE state WHEN 'scheduled' THEN 'retryScheduled' ELSE state END, attempt, owner, NULLIF(note, '')
+                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message, error_code)
+                SELECT id, CASE state WHEN 'scheduled' THEN 'retryScheduled' ELSE state END, attempt, owner, NULLIF(message, ''), NULLIF(code, '')
                 FROM done
             )
             SELECT id::text FROM done

@@ -4,18 +4,6 @@ import PostgresNIO
 
 // Looking at jobs, waiting for them, cancelling and re-running them: from any process.
 extension PostgresQueue {
-    /// How a cancel went.
-    public enum CancelResult: Sendable, Hashable {
-        /// It was queued and is now cancelled.
-        case cancelled
-        /// It is running: its host was asked to stop it (within a heartbeat).
-        case requested
-        /// It had already finished.
-        case alreadyFinished
-        /// No such job.
-        case notFound
-    }
-
     /// The job, or `nil` when the queue holds no such job.
     public func job(_ id: JobID) async throws -> StoredJob? {
         guard UUID(uuidString: id.rawValue) != nil else { return nil }
@@ -28,7 +16,8 @@ extension PostgresQueue {
     /// Jobs newest first (by submission), in `state` and of `kind` when given, older than the
     /// job `before` (the last of the previous page).
     /// - Throws: ``OffloadError/Code/invalidPayload`` when `before` is not a job of the queue.
-    public func jobs(state: DurableJobState? = nil, kind: String? = nil, limit: Int = 50, before: JobID? = nil) async throws -> [StoredJob] {
+    public func jobs(state: JobState? = nil, kind: String? = nil, limit: Int = 50, before: JobID? = nil) async throws -> [StoredJob] {
+        let state = state.map(StateColumn.name)
         try await prepared()
         var cursor = Int64.max
         if let before {
@@ -41,7 +30,7 @@ extension PostgresQueue {
         }
         return try await storedJobs(try await query("""
             SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs
-            WHERE seq < \(cursor) AND (\(state?.rawValue)::text IS NULL OR state::text = \(state?.rawValue))
+            WHERE seq < \(cursor) AND (\(state)::text IS NULL OR state::text = \(state))
               AND (\(kind)::text IS NULL OR kind = \(kind))
             ORDER BY seq DESC LIMIT \(max(1, min(limit, 1_000)))
             """, logger: logger))
@@ -102,7 +91,7 @@ extension PostgresQueue {
                 = try row.decode((String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
                                   Date, Date, Date?, Date?).self)
             jobs.append(StoredJob(
-                id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: DurableJobState(rawValue: state) ?? .failed,
+                id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: try StateColumn.state(state),
                 attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
                 result: result.flatMap { try? JSONParser.parse($0) },
                 error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
@@ -117,11 +106,11 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
         let rows = try await query("""
-            SELECT type, at, attempt, host, message FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
+            SELECT type, at, attempt, host, message, error_code FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
             """, logger: logger)
         var events: [StoredJobEvent] = []
-        for try await (type, at, attempt, host, message) in rows.decode((String, Date, Int?, String?, String?).self) {
-            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message))
+        for try await (type, at, attempt, host, message, code) in rows.decode((String, Date, Int?, String?, String?, String?).self) {
+            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code))
         }
         return events
     }
@@ -176,7 +165,7 @@ extension PostgresQueue {
 
     /// Cancels a job: a queued one at once, a running one by asking its host.
     @discardableResult
-    public func cancel(_ id: JobID) async throws -> CancelResult {
+    public func cancel(_ id: JobID) async throws -> CancelAnswer {
         guard UUID(uuidString: id.rawValue) != nil else { return .notFound }
         try await prepared()
         let rows = try await query("""
@@ -192,20 +181,22 @@ extension PostgresQueue {
                 FROM target WHERE job.id = target.id AND target.state = 'running'
                 RETURNING job.id
             ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, message)
-                SELECT id, 'cancelled', 'cancelled before it started' FROM queued
-                UNION ALL SELECT id, 'cancelRequested', NULL FROM running
+                INSERT INTO \(unescaped: s).job_events (job_id, type, message, error_code)
+                SELECT id, 'cancelled', 'cancelled before it started', 'cancelled' FROM queued
+                UNION ALL SELECT id, 'cancelRequested', NULL, NULL FROM running
             ), told AS (
                 SELECT pg_notify('\(unescaped: channels.done)', id::text) FROM queued
                 UNION ALL SELECT pg_notify('\(unescaped: channels.cancel)', id::text) FROM running
             )
             SELECT (SELECT state::text FROM target), (SELECT count(*) FROM told)::int
             """, logger: logger)
-        var before: DurableJobState?
-        for try await (state, _) in rows.decode((String?, Int).self) { before = state.flatMap(DurableJobState.init(rawValue:)) }
+        var before: JobState?
+        for try await (state, _) in rows.decode((String?, Int).self) {
+            if let state { before = try StateColumn.state(state) }
+        }
         switch before {
         case nil: return .notFound
-        case .available?, .scheduled?: return .cancelled
+        case .queued?, .scheduled?: return .cancelled
         case .running?: return .requested
         case .completed?, .failed?, .cancelled?: return .alreadyFinished
         }

@@ -36,10 +36,13 @@ extension PostgresQueue {
                                         || ' stopped renewing its lease (the host died or lost the database)',
                         lease_owner = NULL, lease_expires_at = NULL
                     FROM expired WHERE job.id = expired.id
-                    RETURNING job.id, job.attempt, job.state, job.error_message
+                    RETURNING job.id, job.attempt, job.state, job.error_code, job.error_message
                 ), logged AS (
-                    INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, message)
-                    SELECT id, 'rescued', attempt, error_message || ': now ' || state FROM rescued
+                    -- Back in the queue: rescued; its attempts spent or a cancel asked for: its end.
+                    INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, message, error_code)
+                    SELECT id, CASE state WHEN 'available' THEN 'rescued' ELSE state::text END, attempt, error_message,
+                           CASE WHEN state <> 'available' THEN error_code END
+                    FROM rescued
                 ), announced AS (
                     SELECT pg_notify('\(unescaped: channels.jobs)', '') FROM rescued WHERE state = 'available' LIMIT 1
                 ), ended AS (

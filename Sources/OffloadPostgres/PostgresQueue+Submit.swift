@@ -80,7 +80,9 @@ extension PostgresQueue {
                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running') DO NOTHING
                     RETURNING id
                 ), logged AS (
-                    INSERT INTO \(unescaped: s).job_events (job_id, type) SELECT id, 'queued' FROM inserted
+                    INSERT INTO \(unescaped: s).job_events (job_id, type)
+                    SELECT inserted.id, CASE WHEN input.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END
+                    FROM inserted JOIN input ON input.id = inserted.id
                 )
                 SELECT input.ord, inserted.id IS NOT NULL FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
                 """, logger: logger)

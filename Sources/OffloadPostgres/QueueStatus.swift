@@ -14,7 +14,7 @@ public struct QueueStatus: Sendable {
     }
 
     /// Jobs by state and priority.
-    public var counts: [DurableJobState: [Priority: Int]]
+    public var counts: [JobState: [Priority: Int]]
     /// How long the oldest ready job has waited.
     public var oldestWaiting: Duration?
     /// Hosts heard of in the last `hostWindow`, newest heartbeat first.
@@ -28,11 +28,12 @@ extension PostgresQueue {
     /// minute, and the running jobs.
     public func status() async throws -> QueueStatus {
         try await prepared()
-        var counts: [DurableJobState: [Priority: Int]] = [:]
+        var counts: [JobState: [Priority: Int]] = [:]
         for try await (state, priority, count) in try await query("""
             SELECT state::text, priority::int, count(*)::int FROM \(unescaped: s).jobs GROUP BY 1, 2
             """, logger: logger).decode((String, Int, Int).self) {
-            guard let state = DurableJobState(rawValue: state), let priority = Priority(rawValue: priority) else { continue }
+            guard let priority = Priority(rawValue: priority) else { continue }
+            let state = try StateColumn.state(state)
             counts[state, default: [:]][priority] = count
         }
         var oldest: Duration?

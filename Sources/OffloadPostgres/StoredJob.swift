@@ -1,21 +1,15 @@
 public import Foundation
 public import Offload
 
-/// Where a durable job is in its life.
-public enum DurableJobState: String, Sendable, Hashable, CaseIterable, Codable {
-    /// Ready to be claimed.
-    case available
-    /// Waiting for its run-at time (a delay, or a retry's back-off).
-    case scheduled
-    /// Claimed by a host, under a lease.
-    case running
-    case completed
-    /// Failed for good (its attempts spent, or an error not worth retrying).
-    case failed
-    case cancelled
+/// The queue's name of a state in its `job_state` column: `available` for a job ready to run,
+/// the state's own name for the others. The one mapping between the two.
+enum StateColumn {
+    static func name(_ state: JobState) -> String { state == .queued ? "available" : state.rawValue }
 
-    /// Whether the job has ended (completed, failed or cancelled).
-    public var isFinished: Bool { self == .completed || self == .failed || self == .cancelled }
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming a value the queue should not hold.
+    static func state(_ name: String) throws(OffloadError) -> JobState {
+        name == "available" ? .queued : try JobState(named: name)
+    }
 }
 
 /// A durable job as the queue holds it.
@@ -23,7 +17,7 @@ public struct StoredJob: Sendable {
     public var id: JobID
     public var kind: String
     public var priority: Priority
-    public var state: DurableJobState
+    public var state: JobState
     /// Attempts made (a running job's current one included).
     public var attempt: Int
     public var maxAttempts: Int
@@ -53,13 +47,31 @@ public struct StoredJob: Sendable {
     }
 }
 
-/// One entry of a durable job's history.
+/// One entry of a durable job's history, as the queue keeps it.
 public struct StoredJobEvent: Sendable, Hashable {
-    /// `queued`, `started`, `completed`, `failed`, `cancelled`, `retryScheduled`, `released`,
-    /// `rescued`, `cancelRequested`, `leaseLost`, `retried`.
+    /// A step's name in the ``JobEvent`` vocabulary (`queued`, `started`, `retryScheduled`,
+    /// `completed`, `rescued`, `leaseLost`…).
     public var type: String
     public var at: Date
     public var attempt: Int?
     public var host: String?
     public var message: String?
+    /// The code of the error the step carries (`failed`, `cancelled`, `retryScheduled`).
+    public var errorCode: String?
+
+    /// The entry as a ``JobEvent`` of job `job`, numbered `sequence`.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming a type the vocabulary does not have.
+    public func event(of job: JobID, sequence: Int? = nil) throws(OffloadError) -> JobEvent {
+        var error = errorCode.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") }
+        // Written before the code had a column of its own (migration 7): "code: message".
+        if error == nil, ["failed", "cancelled", "retryScheduled"].contains(type) {
+            let parts = (message ?? "").split(separator: ":", maxSplits: 1)
+            error = parts.count == 2 && !parts[0].contains(" ")
+                ? OffloadError(OffloadError.Code(rawValue: String(parts[0])), String(parts[1].dropFirst()))
+                : OffloadError(type == "cancelled" ? .cancelled : .handlerFailed, message ?? "")
+        }
+        let step = try JobEvent.Step(name: type, message: error == nil ? message : nil, error: error)
+        return JobEvent(job: job, at: Timestamp(secondsSince1970: at.timeIntervalSince1970), step: step, attempt: attempt, host: host,
+                        sequence: sequence)
+    }
 }

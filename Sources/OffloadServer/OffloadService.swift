@@ -8,7 +8,7 @@ public import Prometheus
 /// metrics, health and the dashboard.
 ///
 /// ```swift
-/// let store = try PoolJobStore(pool: pool, outputFolder: outputs)
+/// let store = JobStore(backend: try MemoryBackend(pool: pool, outputFolder: outputs), pool: pool)
 /// let service = OffloadService(store: store, configuration: ServiceConfiguration(port: 8080, token: "s3cret"), registry: pool.registry)
 /// let application = service.application(logger: logger)
 /// let group = ServiceGroup(services: [pool, store, application], gracefulShutdownSignals: [.sigterm], logger: logger)
@@ -23,7 +23,7 @@ public struct OffloadService: Sendable {
     /// declares it, so that cards are drawn by the workers set aside for them.
     public static let cardCapability = "offload.card"
 
-    public let store: any JobStore
+    public let store: JobStore
     public let configuration: ServiceConfiguration
     /// The kinds' handlers, to refuse a malformed payload when it is submitted (400) rather
     /// than when it runs; `nil` checks only the job's own fields.
@@ -40,7 +40,7 @@ public struct OffloadService: Sendable {
     /// The open connections, under ``ServiceConfiguration/connections``.
     let connections: ConnectionTable
 
-    public init(store: any JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
+    public init(store: JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
                 metrics: PrometheusCollectorRegistry? = nil) {
         self.store = store
         self.configuration = configuration

@@ -16,7 +16,7 @@ struct StatusCommand: AsyncParsableCommand {
         let priorities = Priority.allCases.sorted(by: >)
         print("queue \(queueOptions.place)")
         print(pad("state", 12) + priorities.map { pad($0.description, 10) }.joined() + "total")
-        for state in DurableJobState.allCases {
+        for state in JobState.allCases {
             let row = status.counts[state] ?? [:]
             print(pad(state.rawValue, 12) + priorities.map { pad(String(row[$0] ?? 0), 10) }.joined() + String(row.values.reduce(0, +)))
         }
@@ -57,11 +57,13 @@ struct JobsCommand: AsyncParsableCommand {
                 return (job, try await queue.events(of: id))
             }
             guard let (job, events) = found else { throw fail("offload: the queue at \(queueOptions.place) holds no job \(id).") }
-            let dates = ISO8601DateFormatter()
-            func date(_ value: Date?) -> JSONValue { value.map { .string(dates.string(from: $0)) } ?? .null }
-            let history: [JSONValue] = events.map { event in
-                .object([("type", .string(event.type)), ("at", date(event.at)), ("attempt", event.attempt.map { .int(Int64($0)) } ?? .null),
-                         ("host", event.host.map(JSONValue.string) ?? .null), ("message", event.message.map(JSONValue.string) ?? .null)])
+            func date(_ value: Date?) -> JSONValue { value.map { .string(Timestamp(secondsSince1970: $0.timeIntervalSince1970).iso8601) } ?? .null }
+            // The history in the one vocabulary of job events (an entry it does not know is an error naming it).
+            let history: [JSONValue]
+            do {
+                history = try events.enumerated().map { index, event throws(OffloadError) in try event.event(of: id, sequence: index + 1).json }
+            } catch {
+                throw fail("offload: job \(id)'s history holds what this Offload does not know: \(error.message).")
             }
             print(JSONWriter.string(.object([
                 ("id", .string(job.id.rawValue)), ("kind", .string(job.kind)), ("priority", .string(job.priority.description)),
@@ -69,7 +71,7 @@ struct JobsCommand: AsyncParsableCommand {
                 ("createdAt", date(job.createdAt)), ("runAt", date(job.runAt)), ("startedAt", date(job.startedAt)),
                 ("finishedAt", date(job.finishedAt)), ("leaseOwner", job.leaseOwner.map(JSONValue.string) ?? .null),
                 ("payload", job.payload), ("result", job.result ?? .null),
-                ("error", job.error.map { .object([("code", .string($0.code.rawValue)), ("message", .string($0.message))]) } ?? .null),
+                ("error", job.error?.json ?? .null),
                 ("events", .array(history)),
             ])))
         }

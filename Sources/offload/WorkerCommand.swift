@@ -63,24 +63,16 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "offload.worker")
         logger.logLevel = poolOptions.verbose ? .info : .warning
-        var queueConfiguration = PostgresQueueConfiguration(leaseDuration: .milliseconds(leaseMs))
-        if let schema = queueOptions.schema { queueConfiguration.schema = schema }
-        let queue: PostgresQueue
-        do { queue = try PostgresQueue(url: queueOptions.url ?? "", configuration: queueConfiguration, logger: logger) } catch {
-            throw fail("offload: \(error.message).")
-        }
-        var serverConfiguration = QueueServer.Configuration(prefetch: claimAhead, heartbeat: .milliseconds(leaseMs / 3),
-                                                            drainTimeout: .milliseconds(drainMs), logger: logger)
-        if !kinds.isEmpty { serverConfiguration.kinds = kinds }
-        // Pictures and data files go into the queue, where every host can serve them.
-        serverConfiguration.artifactFolder = output.files
-        let server = QueueServer(queue: queue, pool: pool, configuration: serverConfiguration)
-        let served = serverConfiguration.kinds ?? pool.registry.kinds
-        say("offload worker \(serverConfiguration.host): serving \(served.count) kinds from \(queueOptions.place) with up to \(pool.configuration.scaling.maxWorkers) workers; SIGTERM stops it.")
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [.init(service: queue), .init(service: pool), .init(service: server)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let hosting = try QueueHosting(url: queueOptions.url ?? "", schema: queueOptions.schema, leaseDuration: .milliseconds(leaseMs),
+                                       served: [.init(pool: pool, kinds: kinds.isEmpty ? nil : kinds)], claimAhead: claimAhead,
+                                       drainTimeout: .milliseconds(drainMs), artifactFolder: output.files, removesStoredFiles: false,
+                                       logger: logger)
+        let host = hosting.servers[0].configuration.host
+        let served = kinds.isEmpty ? pool.registry.kinds : kinds
+        say("offload worker \(host): serving \(served.count) kinds from \(queueOptions.place) with up to \(pool.configuration.scaling.maxWorkers) workers; SIGTERM stops it.")
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: hosting.services, gracefulShutdownSignals: [.sigterm, .sigint],
+                                                                          logger: logger))
         try await group.run()
-        say("offload worker \(serverConfiguration.host): stopped.")
+        say("offload worker \(host): stopped.")
     }
 }

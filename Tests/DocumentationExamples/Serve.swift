@@ -8,7 +8,7 @@ import UnixSignals
 // Tests/OffloadServerTests runs `offload serve`, which is this with the CLI's options).
 extension DocumentationExamples {
     static func serveOverHTTP(pool: WorkerPool, outputs: String, logger: Logger) async throws {
-        let store = try PoolJobStore(pool: pool, outputFolder: outputs)
+        let store = JobStore(backend: try MemoryBackend(pool: pool, outputFolder: outputs), pool: pool)
         let service = OffloadService(store: store, configuration: ServiceConfiguration(port: 8080, token: "s3cret"), registry: pool.registry)
         let application = service.application(logger: logger)
         let group = ServiceGroup(services: [pool, store, application], gracefulShutdownSignals: [.sigterm], logger: logger)

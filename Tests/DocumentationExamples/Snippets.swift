@@ -73,6 +73,15 @@ enum DocumentationExamples {
         }
     }
 
+    static func readJobEvent(_ event: JobEvent) {
+        switch event.step {
+        case .started: print("attempt \(event.attempt ?? 0) on \(event.worker?.rawValue ?? "?")")
+        case .retryScheduled(let at, let error): print("\(error.code); again at \(String(describing: at))")
+        case .completed: print("done")
+        default: break
+        }
+    }
+
     // MARK: - Configuration
 
     static func configurePool() {

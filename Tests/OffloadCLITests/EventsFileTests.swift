@@ -35,16 +35,16 @@ extension CommandLineTests {
                     last = max(last, time)
                     guard let job = event["job"]?.stringValue, event["kind"] != nil else { continue }
                     let before = phase[job]
+                    // The steps of a job's life in the one vocabulary (`JobEvent`), in an order they can come in.
                     let allowed: Bool = switch name {
-                    case "jobQueued": before == nil
-                    case "jobStarted": before == "jobQueued" || before == "retry" || before == "jobPreempted"
-                    case "jobProgress", "cancel": before == "jobStarted" || before == "jobProgress" || before == "cancel"
+                    case "queued", "scheduled": before == nil
+                    case "started": before == "queued" || before == "scheduled" || before == "retryScheduled" || before == "preempted"
+                    case "progress", "stopRequested": before == "started" || before == "progress" || before == "stopRequested"
                     default: before != nil && before != "ended"
                     }
                     if !allowed { problems.append("line \(number + 1): \(name) of \(job) after \(before ?? "nothing")") }
                     phase[job] = switch name {
-                    case "jobFailed" where event["willRetry"] == .bool(true): "retry"
-                    case "jobCompleted", "jobFailed", "jobCancelled": "ended"
+                    case "completed", "failed", "cancelled": "ended"
                     default: name
                     }
                 }

@@ -47,7 +47,7 @@ import Testing
             bytes += chunk[0..<count]
         }
         var pids: [Int32] = []
-        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.contains(#""event":"jobStarted""#) {
+        for line in String(decoding: bytes, as: UTF8.self).split(separator: "\n") where line.contains(#""event":"started""#) {
             guard let json = try? JSONParser.parse(String(line)), case .int(let pid)? = json["workerPid"] ?? json["pid"] else { continue }
             pids.append(Int32(pid))
         }

@@ -18,7 +18,7 @@ extension PostgresTests {
                 try await Task.sleep(for: .milliseconds(1_200))
                 try await queue.maintain()
                 let rescued = try #require(try await queue.job(id))
-                #expect(rescued.state == .available)
+                #expect(rescued.state == .queued)
                 #expect(rescued.attempt == 1)
                 #expect(rescued.error?.code == .leaseExpired)
                 // host-b runs it; host-a's late end is refused and recorded as such.
@@ -136,7 +136,7 @@ extension PostgresTests {
                 let claimed = try await claimOne(queue)
                 try await queue.release([claimed])
                 let back = try #require(try await queue.job(id))
-                #expect(back.state == .available)
+                #expect(back.state == .queued)
                 #expect(back.attempt == 0)
                 #expect(try await claimOne(queue, host: "host-b").attempt == 1)
             }

@@ -36,7 +36,7 @@ extension PostgresTests {
             #expect(try await cancelling.value.json?["cancel"] == .string("requested"))
             #expect(events.first?.event == "queued")
             #expect(events.contains { $0.event == "started" })
-            #expect(events.last?.event == "ended")
+            #expect(events.last?.event == "cancelled")
             #expect(events.last?.json?["state"] == .string("cancelled"))
 
             // A card drawn through one host is the other's too, from the queue.

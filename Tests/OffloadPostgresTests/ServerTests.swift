@@ -121,7 +121,7 @@ extension PostgresTests {
                 #expect(try await queue.job(ids[0])?.state == .completed)
                 for id in ids.dropFirst() {
                     let job = try #require(try await queue.job(id))
-                    #expect(job.state == .available)
+                    #expect(job.state == .queued)
                     #expect(job.attempt == 0)
                 }
             }

@@ -12,16 +12,16 @@ import Testing
         return job
     }
 
-    func completed(_ id: String) -> JobOutcome {
-        JobOutcome(id: JobID(id), kind: "debug.echo", status: .completed, attempts: 1)
+    func completed(_ id: String) -> JobEvent {
+        JobEvent(job: JobID(id), at: .now, step: .completed, attempt: 1)
     }
 
     @Test func theOldestFinishedJobsGoFirstOnceOverTheBytes() throws {
         var records = JobRecords(maxBytes: 100_000, maxJobs: 1_000)
         let payload = Array("\"\(String(repeating: "a", count: 10_000))\"".utf8)
         for index in 0..<20 {
-            _ = records.add(job("j\(index)"), payload: payload, at: Date())
-            records.end(JobID("j\(index)"), completed("j\(index)"), result: payload, error: nil, at: Date())
+            _ = records.add(job("j\(index)"), payload: payload, at: .now)
+            records.end(completed("j\(index)"), result: payload)
         }
         #expect(records.bytes <= 100_000)
         #expect(records.view(JobID("j0")) == nil)
@@ -43,7 +43,7 @@ import Testing
                 #expect(error.code == .queueFull)
                 break
             }
-            _ = records.add(next, payload: payload, at: Date())
+            _ = records.add(next, payload: payload, at: .now, runAt: Timestamp.now.adding(.seconds(600)))
             added += 1
         }
         #expect(added >= 3)
@@ -55,19 +55,19 @@ import Testing
     @Test func aPinnedJobStaysUntilUnpinned() {
         var records = JobRecords(maxBytes: 30_000, maxJobs: 1_000)
         let payload = Array("\"\(String(repeating: "c", count: 10_000))\"".utf8)
-        _ = records.add(job("waited"), payload: payload, at: Date())
+        _ = records.add(job("waited"), payload: payload, at: .now)
         let pinned = records.pin(JobID("waited"))
         #expect(pinned)
-        records.end(JobID("waited"), completed("waited"), result: payload, error: nil, at: Date())
+        records.end(completed("waited"), result: payload)
         for index in 0..<5 {
-            _ = records.add(job("n\(index)"), payload: payload, at: Date())
-            records.end(JobID("n\(index)"), completed("n\(index)"), result: nil, error: nil, at: Date())
+            _ = records.add(job("n\(index)"), payload: payload, at: .now)
+            records.end(completed("n\(index)"), result: nil)
         }
         #expect(records.view(JobID("waited"))?.state == .completed)
         records.unpin(JobID("waited"))
         // Unpinned, it is the oldest finished job again: the next to go.
-        _ = records.add(job("last"), payload: payload, at: Date())
-        records.end(JobID("last"), completed("last"), result: nil, error: nil, at: Date())
+        _ = records.add(job("last"), payload: payload, at: .now)
+        records.end(completed("last"), result: nil)
         #expect(records.view(JobID("waited")) == nil)
         #expect(records.view(JobID("last")) != nil)
         #expect(records.bytes <= 30_000)
@@ -75,7 +75,7 @@ import Testing
 
     @Test func aStreamOfAJobIsBoundedAndItsReaderForgottenPastTheBound() {
         var records = JobRecords(maxBytes: 1 << 20, maxJobs: 100)
-        _ = records.add(job("s"), payload: [], at: Date())
+        _ = records.add(job("s"), payload: [], at: .now)
         let watched = records.watch(JobID("s"), maxCount: 3, maxBytes: 1 << 20, token: 1)
         guard let (stream, watching) = watched else {
             Issue.record("no stream for a kept job")
@@ -83,7 +83,7 @@ import Testing
         }
         #expect(watching)
         for fraction in stride(from: 0.1, through: 0.5, by: 0.1) {
-            records.update(JobID("s"), .progress, at: Date(), progress: fraction) { $0.progress = fraction }
+            records.record(JobEvent(job: JobID("s"), at: .now, step: .progress(fraction: fraction, message: nil), attempt: 1))
         }
         #expect(stream.isEnded)
         // The overflowed watcher is forgotten: the job's later events go nowhere.

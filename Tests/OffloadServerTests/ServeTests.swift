@@ -172,13 +172,15 @@ import Testing
         let kinds = events.map(\.event)
         #expect(kinds.first == "queued")
         #expect(kinds.dropFirst().first == "started")
-        #expect(kinds.last == "ended")
+        #expect(kinds.last == "completed")
         #expect(kinds.contains("progress"))
         #expect(Set(kinds.dropFirst(2).dropLast()) == ["progress"])
         let sequence = events.compactMap { $0.id.flatMap(Int.init) }
         #expect(sequence == Array(1...events.count))
         #expect(events.last?.json?["state"] == .string("completed"))
-        #expect(events.allSatisfy { $0.json?["id"] == .string(id) })
+        #expect(events.allSatisfy { $0.json?["job"] == .string(id) && $0.json?["type"]?.stringValue == $0.event })
+        // Every event reads back as the one vocabulary of job events.
+        #expect(events.allSatisfy { event in event.json.map { (try? JobEvent(json: $0)) != nil } == true })
         // Resumed after the second event: the rest, and the stream ends with the job's end.
         let (_, rest) = try await HTTPClient.events(port: server.port, "/v1/jobs/\(id)/events", headers: server.authorization.merging(["Last-Event-ID": "2"]) { $1 })
         #expect(rest.compactMap(\.id) == events.dropFirst(2).compactMap(\.id))
@@ -214,7 +216,7 @@ import Testing
                                                      headers: server.authorization.merging(["Last-Event-ID": lastSeen]) { $1 })
         #expect(after.first?.event == "queued")
         #expect(after.first?.id == String(Int(lastSeen)! + 1))
-        #expect(after.last?.event == "ended")
+        #expect(after.last?.event == "failed")
         let (echo, _) = try await submit(server, #"{"kind":"debug.echo","payload":1}"#, wait: 10_000)
         #expect(echo.json?["jobs"]?[0]?["state"] == .string("completed"))
         #expect(try await server.send("POST", "/v1/jobs/\(ids[0])/retry").status == 202)

@@ -33,7 +33,7 @@ import Testing
             pool.complete(w1.id, running.job.id)
         }
         #expect(order == ["critical", "high", "normal", "low"])
-        #expect(pool.eventNames(of: "low") == ["jobQueued", "jobStarted", "jobCompleted"])
+        #expect(pool.eventNames(of: "low") == ["queued", "started", "completed"])
         #expect(pool.state.counters.completed == 4)
     }
 
@@ -62,7 +62,7 @@ import Testing
         pool.submit(sleep("urgent", .critical))
         #expect(pool.worker(w2).calls.last == .cancel("low"), "the least urgent job is asked to give way")
         #expect(!pool.worker(w1).calls.contains(.cancel("normal")))
-        #expect(pool.eventNames(of: "low").last == "cancel")
+        #expect(pool.eventNames(of: "low").last == "stopRequested")
         // It stops as asked: back to the queue, its attempt given back, the critical job next on its worker.
         pool.finish(w2, "low", .failure(CancellationError()))
         #expect(pool.worker(w2).held.map(\.job.id) == ["urgent"])
@@ -72,7 +72,7 @@ import Testing
         pool.complete(w2, "low")
         #expect(pool.outcome("low")?.status == .completed)
         #expect(pool.outcome("low")?.attempts == 1)
-        #expect(pool.eventNames(of: "low") == ["jobQueued", "jobStarted", "cancel", "jobPreempted", "jobStarted", "jobCompleted"])
+        #expect(pool.eventNames(of: "low") == ["queued", "started", "stopRequested", "preempted", "started", "completed"])
     }
 
     @Test func aJobThatDoesNotGiveWayIsLetFinishAndNotAskedAgain() {
@@ -166,7 +166,7 @@ import Testing
         pool.finish(w1, "flaky", .failure(OffloadError(.handlerFailed, "no")))
         #expect(pool.outcome("flaky")?.status == .failed)
         #expect(pool.outcome("flaky")?.attempts == 3)
-        #expect(pool.eventNames(of: "flaky") == ["jobQueued", "jobStarted", "jobFailed", "jobStarted", "jobFailed", "jobStarted", "jobFailed"])
+        #expect(pool.eventNames(of: "flaky") == ["queued", "started", "retryScheduled", "started", "retryScheduled", "started", "failed"])
     }
 
     @Test func aDrainFinishesQueuedAndRunningJobsThenStopsTheWorkers() {

@@ -13,8 +13,8 @@
 /// }
 /// ```
 ///
-/// ``name`` is the seed's message type each case stands for (`initialize`, `workerReady`,
-/// `jobStarted`, `cancel`, `terminate`, `workerError`…), as `--events` writes it.
+/// A job's cases are its steps in the vocabulary every store and stream of jobs speaks
+/// (``jobEvent(since:)``); ``name`` is what `--events` writes.
 public enum PoolEvent: Sendable {
     /// A worker is being started (`initialize`).
     case workerStarting(WorkerEventInfo)
@@ -45,21 +45,17 @@ public enum PoolEvent: Sendable {
     /// The job was cancelled (final; `jobCancelled`).
     case jobCancelled(JobEventInfo, JobOutcome)
 
-    /// The seed's message type of the event, as `--events` writes it.
+    /// The event's name, as `--events` writes it: a job's step as ``JobEvent`` names it
+    /// (`queued`, `scheduled`, `started`, `progress`, `stopRequested`, `preempted`,
+    /// `retryScheduled`, `completed`, `failed`, `cancelled`), a worker's as the seed's message
+    /// types (`initialize`, `workerReady`, `terminate`, `workerError`).
     public var name: String {
         switch self {
         case .workerStarting: "initialize"
         case .workerReady: "workerReady"
         case .workerStopped: "terminate"
         case .workerFailed: "workerError"
-        case .jobQueued: "jobQueued"
-        case .jobStarted: "jobStarted"
-        case .jobProgress: "jobProgress"
-        case .stopRequested: "cancel"
-        case .jobPreempted: "jobPreempted"
-        case .attemptFailed, .jobFailed: "jobFailed"
-        case .jobCompleted: "jobCompleted"
-        case .jobCancelled: "jobCancelled"
+        default: jobEvent(since: Timestamp(secondsSince1970: 0))?.name ?? ""
         }
     }
 
@@ -105,6 +101,29 @@ public enum PoolEvent: Sendable {
         }
     }
 
+    /// The job event this is, in the vocabulary every store and stream of jobs speaks (`nil` for
+    /// a worker's event); `origin` is when the pool was made (``WorkerPool/madeAt``), which its
+    /// times count from.
+    public func jobEvent(since origin: Timestamp) -> JobEvent? {
+        guard let info = jobInfo else { return nil }
+        func date(_ time: Duration) -> Timestamp { origin.adding(time) }
+        let step: JobEvent.Step
+        switch self {
+        case .jobQueued: step = info.runAt.map { .scheduled(runAt: date($0)) } ?? .queued
+        case .jobStarted: step = .started
+        case .jobProgress(_, let fraction, let message): step = .progress(fraction: fraction, message: message)
+        case .stopRequested(_, let reason): step = .stopRequested(reason: reason)
+        case .jobPreempted: step = .preempted
+        case .attemptFailed(_, let error): step = .retryScheduled(at: info.runAt.map(date), error: error)
+        case .jobCompleted: step = .completed
+        case .jobFailed(_, let outcome): step = .failed(outcome.error ?? OffloadError(.handlerFailed, "the job failed"))
+        case .jobCancelled(_, let outcome): step = .cancelled(outcome.error ?? OffloadError(.cancelled, "the job was cancelled"))
+        case .workerStarting, .workerReady, .workerStopped, .workerFailed: return nil
+        }
+        return JobEvent(job: info.job, at: date(info.time), step: step, attempt: info.attempt > 0 ? info.attempt : nil,
+                        worker: info.worker, pid: info.pid)
+    }
+
     /// What the event says of its worker, for worker events.
     public var workerInfo: WorkerEventInfo? {
         switch self {
@@ -141,8 +160,12 @@ public struct JobEventInfo: Sendable, Hashable {
     /// The worker that runs (or ran) the attempt, if it started.
     public var worker: WorkerID?
     public var pid: Int32?
+    /// When the job is due, since the pool was made: for a job queued with a delay, and for a
+    /// retry after its back-off.
+    public var runAt: Duration?
 
-    public init(time: Duration, job: JobID, kind: String, priority: Priority, attempt: Int, worker: WorkerID? = nil, pid: Int32? = nil) {
+    public init(time: Duration, job: JobID, kind: String, priority: Priority, attempt: Int, worker: WorkerID? = nil, pid: Int32? = nil,
+                runAt: Duration? = nil) {
         self.time = time
         self.job = job
         self.kind = kind
@@ -150,5 +173,6 @@ public struct JobEventInfo: Sendable, Hashable {
         self.attempt = attempt
         self.worker = worker
         self.pid = pid
+        self.runAt = runAt
     }
 }

@@ -105,7 +105,7 @@ extension PoolState {
         queue.enqueue(record, lane: record.lane, now: now, runAt: due)
         inbox.backlog.add(1, ordering: .relaxed)
         requestWake(at: due, &effects)
-        events.emit(.attemptFailed(jobInfo(record, now), error: error))
+        events.emit(.attemptFailed(jobInfo(record, now, runAt: due), error: error))
     }
 
     private func isDraining(before now: ContinuousClock.Instant) -> Bool {

@@ -18,7 +18,7 @@ extension PoolState {
             }
             queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
             counters.submitted += 1
-            events.emit(.jobQueued(jobInfo(record, now)))
+            events.emit(.jobQueued(jobInfo(record, now, runAt: record.job.runAt.flatMap { $0 > now ? $0 : nil })))
             if let due = record.job.runAt, due > now { requestWake(at: due, &effects) }
         }
     }

@@ -74,9 +74,9 @@ struct PoolState {
     // MARK: - Helpers
 
     /// A job as its events show it, at `now`.
-    func jobInfo(_ record: JobRecord, _ now: ContinuousClock.Instant) -> JobEventInfo {
+    func jobInfo(_ record: JobRecord, _ now: ContinuousClock.Instant, runAt: ContinuousClock.Instant? = nil) -> JobEventInfo {
         JobEventInfo(time: now - origin, job: record.id, kind: record.job.kind, priority: record.job.priority, attempt: record.attempts,
-                     worker: record.worker, pid: record.workerPID)
+                     worker: record.worker, pid: record.workerPID, runAt: runAt.map { $0 - origin })
     }
 
     /// A worker as its events show it, at `now`.

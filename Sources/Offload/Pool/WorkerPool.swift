@@ -39,6 +39,9 @@ public final class WorkerPool: Service, Sendable {
     public let configuration: PoolConfiguration
     /// The handlers the pool runs.
     public let registry: HandlerRegistry
+    /// When the pool was made: the times of its events count from here
+    /// (``PoolEvent/jobEvent(since:)``).
+    public let madeAt: Timestamp
     private let state: PThreadLocked<PoolState>
     private let broadcaster = EventBroadcaster()
     private let supervisor = Supervisor()
@@ -54,6 +57,7 @@ public final class WorkerPool: Service, Sendable {
         self.configuration = configuration
         self.registry = registry
         recorder = MetricsRecorder(pool: configuration.name)
+        madeAt = .now
         let kinds = registry.kinds
         let holder = WorkerFactoryHolder()
         let state = PoolState(configuration: configuration, kinds: kinds, inbox: inbox, now: .now, makeWorker: { id, capabilities in
@@ -266,11 +270,14 @@ public final class WorkerPool: Service, Sendable {
         broadcaster.subscribe(bufferingPolicy: configuration.eventBuffering)
     }
 
-    /// A snapshot of the pool's counters and timings.
+    /// The job as it was submitted, while the pool holds it (queued, delayed or running).
+    public func job(_ id: JobID) -> Job? { inbox.record(id)?.job }
+
     /// Jobs ended so far (completed, failed or cancelled), read without the pool's lock: an
     /// observer of ``events()`` compares it with the ends it has seen to know how far behind it is.
     public var endedCount: Int { inbox.ended.load(ordering: .relaxed) }
 
+    /// A snapshot of the pool's counters and timings.
     public var metrics: PoolMetrics {
         let (snapshot, effects) = locked { state -> (PoolMetrics, PoolEffects) in
             var effects = PoolEffects()

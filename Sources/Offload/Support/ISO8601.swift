@@ -68,8 +68,35 @@ public enum ISO8601 {
         return era * 146_097 + dayOfEra - 719_468
     }
 
+    /// `seconds` since 1970 as `2026-01-31T12:00:00.250Z` (UTC, milliseconds).
+    public static func format(_ seconds: Double) -> String {
+        let milliseconds = Int64((seconds * 1_000).rounded(.down))
+        let days = Int(milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000)
+        let inDay = Int(milliseconds - Int64(days) * 86_400_000)
+        let (year, month, day) = civilFromDays(days)
+        func padded(_ value: Int, _ width: Int) -> String {
+            let digits = String(value)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(padded(year, 4))-\(padded(month, 2))-\(padded(day, 2))T\(padded(inDay / 3_600_000, 2)):\(padded(inDay / 60_000 % 60, 2)):"
+            + "\(padded(inDay / 1_000 % 60, 2)).\(padded(inDay % 1_000, 3))Z"
+    }
+
+    /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
+    public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+        let z = days + 719_468
+        let era = (z >= 0 ? z : z - 146_096) / 146_097
+        let dayOfEra = z - era * 146_097
+        let yearOfEra = (dayOfEra - dayOfEra / 1_460 + dayOfEra / 36_524 - dayOfEra / 146_096) / 365
+        let dayOfYear = dayOfEra - (365 * yearOfEra + yearOfEra / 4 - yearOfEra / 100)
+        let monthIndex = (5 * dayOfYear + 2) / 153
+        let day = dayOfYear - (153 * monthIndex + 2) / 5 + 1
+        let month = monthIndex < 10 ? monthIndex + 3 : monthIndex - 9
+        return (yearOfEra + era * 400 + (month <= 2 ? 1 : 0), month, day)
+    }
+
     /// The wall-clock time now, in seconds since 1970.
-    package static func nowSeconds() -> Double {
+    public static func nowSeconds() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9

@@ -46,13 +46,8 @@ extension OffloadService {
             let seen = request.headers[.offloadLastEventID].flatMap { Int($0) } ?? 0
             let messages = EventStream.messages(configuration.streamLimits)
             EventStream.relay(events, into: messages) { event in
-                guard event.sequence > seen else { return nil }
-                var data = event.json
-                if case .object(var members) = data {
-                    members.insert(("id", .string(id.rawValue)), at: 0)
-                    data = .object(members)
-                }
-                return EventStream.Message(id: event.sequence, event: event.kind.rawValue, data: data)
+                guard (event.sequence ?? 0) > seen else { return nil }
+                return EventStream.Message(id: event.sequence, event: event.name, data: event.json)
             }
             return EventStream.response(messages)
         }

@@ -42,7 +42,7 @@ extension OffloadService {
                 offload_cards_cached_bytes \(keptBytes)
 
                 """.utf8)
-            if let kept = (store as? PoolJobStore)?.kept {
+            if let kept = (store.backend as? MemoryBackend)?.kept {
                 bytes += Array("""
                     # TYPE offload_store_jobs gauge
                     offload_store_jobs \(kept.jobs)

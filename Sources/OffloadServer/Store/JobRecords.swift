@@ -2,7 +2,7 @@ import DequeModule
 import Foundation
 import Offload
 
-/// The jobs a ``PoolJobStore`` keeps, bounded in bytes and in count: each job's payload and
+/// The jobs a ``MemoryBackend`` keeps, bounded in bytes and in count: each job's payload and
 /// result held once, as their JSON text; the oldest finished jobs dropped first when over a
 /// bound; unfinished jobs never dropped, so that a submission that would take them past the
 /// bytes is refused instead (``OffloadError/Code/queueFull``); a pinned job (someone waits for
@@ -19,9 +19,9 @@ struct JobRecords {
         /// The job's state, without its payload and result (``JobRecords/view(_:full:)`` adds them).
         var view: JobView
         var result: [UInt8]?
-        var events: [JobEventView] = []
+        var events: [JobEvent] = []
         var nextEvent = 1
-        var watchers: [UInt64: BoundedStream<JobEventView>] = [:]
+        var watchers: [UInt64: BoundedStream<JobEvent>] = [:]
         /// Its place in ``JobRecords/order``.
         var position: Int
         /// Tells this entry from an earlier one of the same id (a retry) in the finished order.
@@ -90,14 +90,15 @@ struct JobRecords {
         }
     }
 
-    /// Adds a submitted job (its payload's JSON text `payload`), queued or scheduled.
-    mutating func add(_ job: Job, payload: [UInt8], at now: Date) -> JobView {
+    /// Adds a submitted job (its payload's JSON text `payload`), queued or scheduled (`runAt`).
+    mutating func add(_ job: Job, payload: [UInt8], at now: Timestamp, runAt: Timestamp? = nil) -> JobView {
         nextGeneration += 1
-        let state: JobView.State = job.runAt.map { $0 > .now } == true ? .scheduled : .queued
-        let view = JobView(id: job.id, kind: job.kind, priority: job.priority, state: state, createdAt: now, payload: .null)
+        let step: JobEvent.Step = runAt.map { .scheduled(runAt: $0) } ?? .queued
+        let view = JobView(id: job.id, kind: job.kind, priority: job.priority, state: runAt == nil ? .queued : .scheduled,
+                           createdAt: now.date, payload: .null)
         var entry = Entry(job: job, payload: payload, view: view, position: order.count, generation: nextGeneration)
         let first = carriedSequences.removeValue(forKey: job.id) ?? 1
-        let event = JobEventView(sequence: first, kind: .queued, at: now, state: state)
+        let event = JobEvent(job: job.id, at: now, step: step, sequence: first)
         entry.events.append(event)
         entry.nextEvent = first + 1
         entry.bytes = Self.entryOverhead + payload.count + Self.cost(of: event)
@@ -180,19 +181,18 @@ struct JobRecords {
 
     // MARK: - A job's life
 
-    /// Records an event of a running job and tells its streams.
+    /// Records a step of a job's life, numbered after its others, and tells its streams.
     /// - Returns: the job as it is now (without payload or result), `nil` for an unknown job.
     @discardableResult
-    mutating func update(_ id: JobID, _ kind: JobEventView.Kind, at now: Date, attempt: Int? = nil, progress: Double? = nil,
-                         message: String? = nil, error: OffloadError? = nil, _ change: (inout JobView) -> Void) -> JobView? {
-        guard var entry = entries[id] else { return nil }
+    mutating func record(_ step: JobEvent) -> JobView? {
+        guard var entry = entries[step.job] else { return nil }
         let wasHeld = entry.isHeld
         let before = entry.bytes
-        change(&entry.view)
-        let event = JobEventView(sequence: entry.nextEvent, kind: kind, at: now, attempt: attempt, progress: progress,
-                                 message: message, state: entry.view.state, error: error)
+        entry.view.apply(step)
+        var event = step
+        event.sequence = entry.nextEvent
         entry.nextEvent += 1
-        if entry.events.count >= Self.maxEventsPerJob, kind == .progress {
+        if entry.events.count >= Self.maxEventsPerJob, case .progress = event.step {
             entry.bytes -= Self.cost(of: entry.events[entry.events.count - 1])
             entry.events[entry.events.count - 1] = event
         } else {
@@ -203,39 +203,29 @@ struct JobRecords {
             watcher.push(event, bytes: Self.cost(of: event))
             if watcher.isEnded { entry.watchers[token] = nil }
         }
-        if kind == .ended {
+        if event.isFinal {
             for watcher in entry.watchers.values { watcher.finish() }
             entry.watchers = [:]
         }
         account(entry, before: before, wasHeld: wasHeld)
-        entries[id] = entry
+        entries[step.job] = entry
         return entry.view
     }
 
-    /// Records how a job ended, with its result's JSON text, and drops the oldest finished
-    /// jobs while over a bound.
+    /// Records a job's final step with its result's JSON text (for a completed job), and drops
+    /// the oldest finished jobs while over a bound.
     @discardableResult
-    mutating func end(_ id: JobID, _ outcome: JobOutcome, result: [UInt8]?, error: OffloadError?, at now: Date) -> JobView? {
-        if var entry = entries[id] {
+    mutating func end(_ step: JobEvent, result: [UInt8]?) -> JobView? {
+        if var entry = entries[step.job] {
             let wasHeld = entry.isHeld
             let before = entry.bytes
-            entry.result = error == nil ? result : nil
+            if case .completed = step.step { entry.result = result }
             entry.bytes += entry.result?.count ?? 0
             account(entry, before: before, wasHeld: wasHeld)
-            entries[id] = entry
+            entries[step.job] = entry
         }
-        let view = update(id, .ended, at: now, attempt: outcome.attempts, error: error) { view in
-            view.state = switch outcome.status {
-            case .completed: error == nil ? .completed : .failed
-            case .failed: .failed
-            case .cancelled: .cancelled
-            }
-            view.attempts = outcome.attempts
-            view.error = error
-            view.finishedAt = now
-            if view.state == .completed { view.progress = 1 }
-        }
-        if let entry = entries[id] { finished.append((id, entry.generation)) }
+        let view = record(step)
+        if let entry = entries[step.job] { finished.append((step.job, entry.generation)) }
         evict()
         return view
     }
@@ -251,8 +241,8 @@ struct JobRecords {
         }
     }
 
-    private static func cost(of event: JobEventView) -> Int {
-        eventOverhead + (event.message?.utf8.count ?? 0) + (event.error?.message.utf8.count ?? 0)
+    private static func cost(of event: JobEvent) -> Int {
+        eventOverhead + (event.step.message?.utf8.count ?? 0) + (event.error?.message.utf8.count ?? 0)
     }
 
     // MARK: - Streams
@@ -260,9 +250,9 @@ struct JobRecords {
     /// A stream of the job's events so far, then each new one until it ends, bounded as
     /// `maxCount` events and `maxBytes`; `nil` for an unknown job. `token` names the watcher for
     /// ``unwatch(_:token:)`` (`nil` when the job has ended: the stream is complete already).
-    mutating func watch(_ id: JobID, maxCount: Int, maxBytes: Int, token: UInt64) -> (stream: BoundedStream<JobEventView>, watching: Bool)? {
+    mutating func watch(_ id: JobID, maxCount: Int, maxBytes: Int, token: UInt64) -> (stream: BoundedStream<JobEvent>, watching: Bool)? {
         guard var entry = entries[id] else { return nil }
-        let stream = BoundedStream<JobEventView>(maxCount: max(maxCount, entry.events.count + 1), maxBytes: maxBytes)
+        let stream = BoundedStream<JobEvent>(maxCount: max(maxCount, entry.events.count + 1), maxBytes: maxBytes)
         for event in entry.events { stream.push(event, bytes: Self.cost(of: event)) }
         if entry.view.state.isFinished {
             stream.finish()

@@ -1,53 +1,131 @@
+import Foundation
 public import Offload
+public import ServiceLifecycle
+import Synchronization
 
-/// Where `offload serve` keeps its jobs: a pool in this process (``PoolJobStore``), or a durable
-/// queue that several hosts share. The routes speak to this protocol alone.
-public protocol JobStore: Sendable {
+/// The jobs `offload serve` shows and takes, over one of two backends — a pool in this process
+/// (``MemoryBackend``) or a durable queue several hosts share (`QueueBackend`, in
+/// `OffloadServerPostgres`) — with what both share: the feed of changes the dashboard follows,
+/// the overview's workers and latencies (this host's pools), and the bounds of every stream.
+///
+/// Run it as a service beside its pools: it runs its backend (following the pool, or the queue's
+/// changes) until the service group shuts down.
+///
+/// Lock: `cpu` is a leaf; the feed's own lock too.
+public final class JobStore: Service, Sendable {
+    public let backend: any JobBackend
+    /// This host's pool: its workers and latencies are the overview's.
+    public let pool: WorkerPool
+    /// The pool cards are drawn in, shown beside the others (`card-w1`…).
+    public let cardPool: WorkerPool?
+    /// The bounds of each event stream.
+    public let streamLimits: StreamLimits
+    /// Every change of a job, for the dashboard's streams.
+    let feed: ChangeFeed
+    private let cpu = Mutex(WorkerCPU())
+
+    public init(backend: any JobBackend, pool: WorkerPool, cardPool: WorkerPool? = nil, streamLimits: StreamLimits = StreamLimits()) {
+        self.backend = backend
+        self.pool = pool
+        self.cardPool = cardPool
+        self.streamLimits = streamLimits
+        feed = ChangeFeed(limits: streamLimits)
+    }
+
     /// `memory` or `postgres`, as the overview shows it.
-    var mode: String { get }
+    public var mode: String { backend.mode }
     /// The kinds a job may name.
-    var kinds: [String] { get }
+    public var kinds: [String] { pool.registry.kinds }
 
-    /// Refuses a job this store cannot hold, before anything is queued (a durable queue's
+    public func run() async throws {
+        try await backend.run(changes: feed)
+        feed.finish()
+    }
+
+    /// Refuses a job the backend cannot hold, before anything is queued.
+    public func check(_ job: Job) throws(OffloadError) { try backend.check(job) }
+
+    /// Queues the jobs, in order, and returns their ids.
+    /// - Throws: ``OffloadError``: `duplicateJob` when an id is taken (then no job of the lot is
+    ///   queued), `shuttingDown`, `queueFull` (the store is full: retry later), `noCapableWorker`.
+    public func submit(_ jobs: [Job]) async throws(OffloadError) -> [JobID] { try await backend.submit(jobs) }
+
+    /// The job as it is now, or `nil` when the store does not know it (or no longer keeps it).
+    public func job(_ id: JobID) async throws -> JobView? { try await backend.job(id) }
+
+    /// A page of jobs, newest first.
+    public func jobs(_ query: JobQuery) async throws -> JobPage { try await backend.jobs(query) }
+
+    /// Waits up to `timeout` for the job to end, and returns it as it is then.
+    public func waitForEnd(_ id: JobID, timeout: Duration) async throws -> JobView? { try await backend.waitForEnd(id, timeout: timeout) }
+
+    public func cancel(_ id: JobID) async throws -> CancelAnswer { try await backend.cancel(id) }
+
+    /// Queues a failed or cancelled job again under its id; `false` when it is not such a job.
+    public func retry(_ id: JobID) async throws -> Bool { try await backend.retry(id) }
+
+    /// The job's events so far, then each new one until the job ends, within the stream limits
+    /// (a reader that falls behind is told so and the stream ends); `nil` for an unknown job.
+    /// The reader calls `end()` when it leaves.
+    public func events(of id: JobID) async throws -> BoundedStream<JobEvent>? {
+        try await backend.events(of: id, limits: streamLimits)
+    }
+
+    /// Every change of any job, as it happens, without payloads and results, within the stream limits.
+    public func changes() -> BoundedStream<JobView> { feed.follow() }
+
+    /// A file a job produced, by the SHA-256 of its bytes.
+    public func artifact(_ sha256: String) async throws -> StoredFile? { try await backend.artifact(sha256) }
+
+    /// Draws a card (an `image` job) and returns its bytes and type; `key` names what it draws.
+    /// - Throws: ``OffloadError``: the job's error; `timedOut` past `timeout` (the job is then cancelled).
+    public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
+        try await backend.render(job, key: key, timeout: timeout)
+    }
+
+    /// The backend's counts, this host's workers (with the CPU each used since the last
+    /// overview) and the latencies of this host's pool.
+    public func overview() async throws -> Overview {
+        var overview = try await backend.counts()
+        let metrics = pool.metrics
+        if metrics.completed + metrics.failed > 0 {
+            (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
+        }
+        let workers = metrics.perWorker + WorkerCPU.cardWorkers(of: cardPool)
+        overview.workers = cpu.withLock { $0.workers(workers) }
+        return overview
+    }
+
+    /// Whether jobs can be taken now (the pool is running; the queue answers).
+    public func isReady() async -> Bool { await backend.isReady() }
+}
+
+/// What differs between keeping jobs in this process and on a durable queue; ``JobStore`` adds
+/// what both share.
+public protocol JobBackend: Sendable {
+    /// `memory` or `postgres`.
+    var mode: String { get }
+    /// Refuses a job this backend cannot hold, before anything is queued (a durable queue's
     /// database cannot hold every value a pool can run).
     /// - Throws: ``OffloadError`` naming the field (`invalidPayload`, `resourceLimitExceeded`).
     func check(_ job: Job) throws(OffloadError)
-    /// Queues the jobs, in order, and returns their ids.
-    /// - Throws: ``OffloadError``: `duplicateJob` when an id is taken (then no job of the lot is
-    ///   queued), `shuttingDown`, `queueFull`, `noCapableWorker`.
     func submit(_ jobs: [Job]) async throws(OffloadError) -> [JobID]
-    /// The job as it is now, or `nil` when the store does not know it (or no longer keeps it).
     func job(_ id: JobID) async throws -> JobView?
-    /// A page of jobs, newest first.
     func jobs(_ query: JobQuery) async throws -> JobPage
-    /// Waits up to `timeout` for the job to end, and returns it as it is then.
     func waitForEnd(_ id: JobID, timeout: Duration) async throws -> JobView?
-    /// Cancels a job.
     func cancel(_ id: JobID) async throws -> CancelAnswer
-    /// Queues a failed or cancelled job again under its id; `false` when it is not such a job.
     func retry(_ id: JobID) async throws -> Bool
-    /// The job's events so far, then each new one until the job ends, bounded (a reader that
-    /// falls behind is told so and the stream ends); `nil` for an unknown job. The reader calls
-    /// `end()` when it leaves.
-    func events(of id: JobID) async throws -> BoundedStream<JobEventView>?
-    /// Every change of any job, as it happens, without payloads and results (for the
-    /// dashboard's stream), bounded as ``events(of:)`` is.
-    func changes() -> BoundedStream<JobView>
-    /// A file a job produced, by the SHA-256 of its bytes.
+    func events(of id: JobID, limits: StreamLimits) async throws -> BoundedStream<JobEvent>?
     func artifact(_ sha256: String) async throws -> StoredFile?
-    /// Runs a job that writes a file (an `image` card) and returns the file's bytes and type;
-    /// `key` names what it draws (the same key, the same file), so that a store may reuse an
-    /// earlier result.
-    /// - Throws: ``OffloadError``: the job's error when it did not complete; `timedOut` when it
-    ///   did not end within `timeout`, queued and drawn (the job is then cancelled).
     func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String)
-    /// Workers, queue depths, totals and latencies.
-    func overview() async throws -> Overview
-    /// Whether jobs can be taken now (the pool is running; the queue answers).
+    /// Jobs by state (queued by priority, running, delayed) and the totals, as the overview shows them.
+    func counts() async throws -> Overview
     func isReady() async -> Bool
+    /// Runs the backend until the service group shuts down, telling `changes` of each job that changes.
+    func run(changes: ChangeFeed) async throws
 }
 
-extension JobStore {
+extension JobBackend {
     /// A pool holds every job it can run.
     public func check(_ job: Job) throws(OffloadError) {}
 }
@@ -64,18 +142,6 @@ public struct StoredFile: Sendable {
         self.contentType = contentType
         self.sha256 = sha256
     }
-}
-
-/// What a cancel request found.
-public enum CancelAnswer: String, Sendable {
-    /// The job was queued and is cancelled.
-    case cancelled
-    /// The job is running and was asked to stop.
-    case requested
-    /// The job had already ended.
-    case alreadyFinished
-    /// No such job.
-    case notFound
 }
 
 /// The filter and cursor of `GET /v1/jobs`.

@@ -1,16 +1,11 @@
 public import Foundation
 public import Offload
-import OffloadJobFiles
 
 /// A job as the API shows it: `{"id","kind","priority","state","attempts","progress","createdAt",
 /// "startedAt","finishedAt","payload","result","error":{"code","message"}}`, times in ISO 8601.
 public struct JobView: Sendable {
     /// Where a job is in its life.
-    public enum State: String, Sendable, CaseIterable {
-        case queued, scheduled, running, completed, failed, cancelled
-
-        public var isFinished: Bool { self == .completed || self == .failed || self == .cancelled }
-    }
+    public typealias State = JobState
 
     public var id: JobID
     public var kind: String
@@ -62,61 +57,34 @@ public struct JobView: Sendable {
             ("state", .string(state.rawValue)),
             ("attempts", .int(Int64(attempts))),
             ("progress", progress.map { .double($0) } ?? .null),
-            ("createdAt", .string(Timestamp.text(createdAt))),
-            ("startedAt", startedAt.map { .string(Timestamp.text($0)) } ?? .null),
-            ("finishedAt", finishedAt.map { .string(Timestamp.text($0)) } ?? .null),
+            ("createdAt", .string(Timestamp(createdAt).iso8601)),
+            ("startedAt", startedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
+            ("finishedAt", finishedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
         ]
         if !summary { members += [("payload", payload), ("result", result ?? .null)] }
-        members.append(("error", error.map(ResultLine.errorJSON) ?? .null))
+        members.append(("error", error?.json ?? .null))
         return .object(members)
     }
-}
 
-/// One event of a job, as `GET /v1/jobs/{id}/events` streams it: `queued`, `started`,
-/// `progress`, `retrying`, `preempted` or `ended`.
-public struct JobEventView: Sendable {
-    public enum Kind: String, Sendable {
-        case queued, started, progress, retrying, preempted, ended
-    }
-
-    /// 1, 2, 3… within the job: the stream's event id.
-    public var sequence: Int
-    public var kind: Kind
-    public var at: Date
-    public var attempt: Int?
-    public var progress: Double?
-    public var message: String?
-    /// The job's state after the event (`ended`: how it ended).
-    public var state: JobView.State
-    public var error: OffloadError?
-
-    public init(sequence: Int, kind: Kind, at: Date, attempt: Int? = nil, progress: Double? = nil, message: String? = nil,
-                state: JobView.State, error: OffloadError? = nil) {
-        self.sequence = sequence
-        self.kind = kind
-        self.at = at
-        self.attempt = attempt
-        self.progress = progress
-        self.message = message
-        self.state = state
-        self.error = error
-    }
-
-    public var json: JSONValue {
-        var members: [(key: String, value: JSONValue)] = [
-            ("type", .string(kind.rawValue)), ("at", .string(Timestamp.text(at))), ("state", .string(state.rawValue)),
-        ]
-        if let attempt { members.append(("attempt", .int(Int64(attempt)))) }
-        if let progress { members.append(("progress", .double(progress))) }
-        if let message { members.append(("message", .string(message))) }
-        if let error { members.append(("error", ResultLine.errorJSON(error))) }
-        return .object(members)
-    }
-}
-
-/// ISO 8601 times with milliseconds, in UTC.
-enum Timestamp {
-    static func text(_ date: Date) -> String {
-        date.formatted(Date.ISO8601FormatStyle(includingFractionalSeconds: true))
+    /// The job after `event`: its state, attempts, progress, times and error as the event says.
+    public mutating func apply(_ event: JobEvent) {
+        if let state = event.state { self.state = state }
+        switch event.step {
+        case .started:
+            if let attempt = event.attempt { attempts = attempt }
+            progress = nil
+            if startedAt == nil { startedAt = event.at.date }
+        case .progress(let fraction, _):
+            progress = fraction
+        case .retryScheduled(_, let error):
+            self.error = error
+        case .completed, .failed, .cancelled:
+            if let attempt = event.attempt { attempts = attempt }
+            error = event.error
+            finishedAt = event.at.date
+            if state == .completed { progress = 1 }
+        default:
+            break
+        }
     }
 }

@@ -64,7 +64,7 @@ public struct Overview: Sendable {
             ("totals", .object([("submitted", .int(Int64(submitted))), ("completed", .int(Int64(completed))),
                                 ("failed", .int(Int64(failed))), ("cancelled", .int(Int64(cancelled)))])),
             ("latency", .object([("waitP50Ms", ms(waitP50)), ("waitP99Ms", ms(waitP99)), ("runP50Ms", ms(runP50)), ("runP99Ms", ms(runP99))])),
-            ("time", .string(Timestamp.text(now))),
+            ("time", .string(Timestamp(now).iso8601)),
         ])
     }
 }

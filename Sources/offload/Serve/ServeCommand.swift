@@ -4,6 +4,7 @@ import Logging
 import Metrics
 import Offload
 import OffloadServer
+import OffloadServerPostgres
 import Prometheus
 import ServiceLifecycle
 import UnixSignals
@@ -177,23 +178,25 @@ struct ServeCommand: AsyncParsableCommand {
                 maxConnectionsPerClient: maxConnectionsPerClient))
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
-        let store: any JobStore
+        let backend: any JobBackend
         if let queue {
-            let hosted = try QueueHosting(url: queue, schema: schema, pool: pool, cardPool: cardPool, outputs: outputs,
-                                          drainTimeout: .milliseconds(drainMs), streamLimits: configuration.streamLimits, logger: logger)
-            store = hosted.store
-            services = hosted.services
+            // This host's card pool takes the `image` jobs (cards among them), its main pool the others.
+            let hosting = try QueueHosting(url: queue, schema: schema, served: [
+                .init(pool: pool, kinds: pool.registry.kinds.filter { $0 != "image" }), .init(pool: cardPool, kinds: ["image"]),
+            ], drainTimeout: .milliseconds(drainMs), artifactFolder: outputs, removesStoredFiles: true, logger: logger)
+            backend = QueueBackend(queue: hosting.queue)
+            services = hosting.services
         } else {
-            let memory: PoolJobStore
             do {
-                memory = try PoolJobStore(pool: pool, outputFolder: outputs, cardPool: cardPool, maxBytes: storeMb << 20,
-                                          maxArtifactBytes: artifactsMb << 20, streamLimits: configuration.streamLimits)
+                backend = try MemoryBackend(pool: pool, outputFolder: outputs, cardPool: cardPool, maxBytes: storeMb << 20,
+                                            maxArtifactBytes: artifactsMb << 20)
             } catch {
                 throw fail("offload: \(error.message).")
             }
-            store = memory
-            services = [.init(service: pool), .init(service: cardPool), .init(service: memory)]
+            services = [.init(service: pool), .init(service: cardPool)]
         }
+        let store = JobStore(backend: backend, pool: pool, cardPool: cardPool, streamLimits: configuration.streamLimits)
+        services.append(.init(service: store))
         let service = OffloadService(store: store, configuration: configuration, registry: pool.registry, metrics: registry)
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let application = service.application(logger: logger) { port in

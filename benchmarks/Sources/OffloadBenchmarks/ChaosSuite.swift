@@ -128,7 +128,7 @@ struct ChaosSuite {
         let deadline = ContinuousClock.now + .seconds(30)
         while workers.count < 2 && ContinuousClock.now < deadline {
             try await Task.sleep(for: .milliseconds(20))
-            workers = ProcFS.lines("\(folder)/events.jsonl").filter { $0.contains(#""event":"jobStarted""#) }.compactMap { line in
+            workers = ProcFS.lines("\(folder)/events.jsonl").filter { $0.contains(#""event":"started""#) }.compactMap { line in
                 line.split(separator: ",").first { $0.hasPrefix(#""pid":"#) }.flatMap { Int32($0.dropFirst(6)) }
             }
         }

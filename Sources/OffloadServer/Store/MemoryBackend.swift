@@ -3,20 +3,20 @@ import Glibc
 #endif
 import Foundation
 public import Offload
-public import ServiceLifecycle
+import ServiceLifecycle
 import Synchronization
 
 /// The jobs of a pool in this process, as `offload serve` shows them without a queue: every job
-/// since the start, bounded in bytes (``maxBytes``: payloads, results and events; the oldest
-/// finished jobs go first, and a submission that unfinished jobs would take past it is refused
-/// `queueFull`), their events, and the files they wrote, kept by SHA-256 up to
-/// ``maxArtifactBytes``.
+/// the pool runs, whoever submitted it, bounded in bytes (``maxBytes``: payloads, results and
+/// events; the oldest finished jobs go first, and a submission that unfinished jobs would take
+/// past it is refused `queueFull`), their events, and the files they wrote, kept by SHA-256 up
+/// to ``maxArtifactBytes``.
 ///
-/// Run it as a service beside its pool: it follows the pool's events until the pool stops.
+/// ``JobStore`` runs it: it follows the pool's events until the pool stops.
 ///
 /// Lock: `state` guards the records and the streams' registrations; no other lock is taken
-/// while it is held (a stream's own lock is a leaf).
-public final class PoolJobStore: JobStore, Service, Sendable {
+/// while it is held (a stream's own lock and the change feed's are leaves).
+public final class MemoryBackend: JobBackend, Sendable {
     public let pool: WorkerPool
     /// The pool cards are drawn in (``render(_:key:timeout:)``): the service's own share of
     /// workers, so that cards never wait behind long jobs; `nil` draws them in ``pool``.
@@ -28,8 +28,6 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     /// The jobs kept at most, however small.
     public let maxJobs: Int
     public let maxArtifactBytes: Int
-    /// The bounds of each event stream (``events(of:)``, ``changes()``).
-    public let streamLimits: StreamLimits
 
     private let state: Mutex<State>
     /// The pool's job ends this store has applied: the pool's ``WorkerPool/endedCount`` minus
@@ -45,10 +43,10 @@ public final class PoolJobStore: JobStore, Service, Sendable {
 
     private struct State {
         var records: JobRecords
-        var changeWatchers: [UInt64: BoundedStream<JobView>] = [:]
         var nextToken: UInt64 = 0
-        var cpu = WorkerCPU()
         var poolReady = false
+        /// Where changes go while the backend runs.
+        var changes: ChangeFeed?
 
         mutating func token() -> UInt64 {
             nextToken += 1
@@ -56,16 +54,10 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         }
 
         /// Tells the dashboard's streams of a change (the job without its payload and result).
-        mutating func publish(_ view: JobView) {
-            for (token, watcher) in changeWatchers {
-                watcher.push(view, bytes: JobView.summaryBytes)
-                if watcher.isEnded { changeWatchers[token] = nil }
-            }
-        }
+        func publish(_ view: JobView) { changes?.publish(view) }
     }
 
     public var mode: String { "memory" }
-    public var kinds: [String] { pool.registry.kinds }
 
     /// - Parameters:
     ///   - outputFolder: the folder the pools' kinds write to; the store moves each file a
@@ -75,14 +67,13 @@ public final class PoolJobStore: JobStore, Service, Sendable {
     ///   - maxJobs: the jobs kept at most (default 100,000).
     /// - Throws: ``OffloadError/Code/invalidConfiguration`` when the artifacts folder cannot be made.
     public init(pool: WorkerPool, outputFolder: String, cardPool: WorkerPool? = nil, maxBytes: Int = 256 << 20, maxJobs: Int = 100_000,
-                maxArtifactBytes: Int = 256 << 20, streamLimits: StreamLimits = StreamLimits()) throws(OffloadError) {
+                maxArtifactBytes: Int = 256 << 20) throws(OffloadError) {
         self.pool = pool
         self.cardPool = cardPool
         self.outputFolder = outputFolder
         self.maxBytes = maxBytes
         self.maxJobs = maxJobs
         self.maxArtifactBytes = maxArtifactBytes
-        self.streamLimits = streamLimits
         state = Mutex(State(records: JobRecords(maxBytes: maxBytes, maxJobs: maxJobs)))
         self.artifacts = try ArtifactFolder(path: outputFolder + "/artifacts", maxBytes: maxArtifactBytes)
         // Subscribed now: no event of a job submitted before `run()` starts is missed.
@@ -91,7 +82,8 @@ public final class PoolJobStore: JobStore, Service, Sendable {
 
     /// Follows the pool's events until the pool stops or the service group shuts down (the HTTP
     /// server, which reads the store, has stopped by then).
-    public func run() async {
+    public func run(changes: ChangeFeed) async throws {
+        state.withLock { $0.changes = changes }
         // On a thread of its own: a busy service (requests parsed on every core) must not leave
         // the pool's ends, and the results they carry, waiting unapplied.
         let thread = WorkerThreadExecutor()
@@ -105,15 +97,15 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         }
         state.withLock { state in
             state.records.finishWatchers()
-            for watcher in state.changeWatchers.values { watcher.finish() }
-            state.changeWatchers = [:]
+            state.changes = nil
         }
     }
 
     // MARK: - Jobs
 
     public func submit(_ jobs: [Job]) async throws(OffloadError) -> [JobID] {
-        let now = Date()
+        let now = Timestamp.now
+        let clock = ContinuousClock.now
         // Each payload held once, as its JSON text: the store's record and the pool share the bytes.
         var held: [Job] = []
         var texts: [[UInt8]] = []
@@ -129,7 +121,10 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         }
         try state.withLock { state throws(OffloadError) in
             try state.records.admit(held, sizes: texts.map(\.count))
-            for (job, text) in zip(held, texts) { state.publish(state.records.add(job, payload: text, at: now)) }
+            for (job, text) in zip(held, texts) {
+                let runAt = job.runAt.flatMap { $0 > clock ? now.adding($0 - clock) : nil }
+                state.publish(state.records.add(job, payload: text, at: now, runAt: runAt))
+            }
         }
         var queued: [JobID] = []
         for job in held {
@@ -164,7 +159,7 @@ public final class PoolJobStore: JobStore, Service, Sendable {
             let deadline = ContinuousClock.now + timeout
             waiting: while ContinuousClock.now < deadline {
                 switch await stream.next(timeout: deadline - .now) {
-                case .element(let event) where event.kind == .ended: break waiting
+                case .element(let event) where event.isFinal: break waiting
                 case .element: continue
                 case .finished, .overflowed, .timedOut: break waiting
                 }
@@ -204,31 +199,19 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         return true
     }
 
-    public func events(of id: JobID) async throws -> BoundedStream<JobEventView>? {
-        watch(id)
+    public func events(of id: JobID, limits: StreamLimits) async throws -> BoundedStream<JobEvent>? {
+        watch(id, limits: limits)
     }
 
     /// The job's events so far and to come; a reader that stops early is forgotten at once.
-    private func watch(_ id: JobID) -> BoundedStream<JobEventView>? {
-        let limits = streamLimits
-        guard let (stream, watching, token) = state.withLock({ state -> (BoundedStream<JobEventView>, Bool, UInt64)? in
+    private func watch(_ id: JobID, limits: StreamLimits = StreamLimits()) -> BoundedStream<JobEvent>? {
+        guard let (stream, watching, token) = state.withLock({ state -> (BoundedStream<JobEvent>, Bool, UInt64)? in
             let token = state.token()
             return state.records.watch(id, maxCount: limits.maxEvents, maxBytes: limits.maxBytes, token: token).map { ($0.stream, $0.watching, token) }
         }) else { return nil }
         if watching {
             stream.onTermination { [weak self] in self?.state.withLock { $0.records.unwatch(id, token: token) } }
         }
-        return stream
-    }
-
-    public func changes() -> BoundedStream<JobView> {
-        let stream = BoundedStream<JobView>(maxCount: streamLimits.maxEvents, maxBytes: streamLimits.maxBytes)
-        let token = state.withLock { state -> UInt64 in
-            let token = state.token()
-            state.changeWatchers[token] = stream
-            return token
-        }
-        stream.onTermination { [weak self] in self?.state.withLock { _ = $0.changeWatchers.removeValue(forKey: token) } }
         return stream
     }
 
@@ -243,10 +226,8 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         try await CardDrawing.draw(job, in: cardPool ?? pool, outputFolder: outputFolder, timeout: timeout)
     }
 
-    public func overview() async throws -> Overview {
+    public func counts() async throws -> Overview {
         let metrics = pool.metrics
-        let cardWorkers = WorkerCPU.cardWorkers(of: cardPool)
-        let now = ContinuousClock.now
         var overview = Overview()
         overview.queued = metrics.queued
         overview.running = metrics.running
@@ -255,10 +236,6 @@ public final class PoolJobStore: JobStore, Service, Sendable {
         overview.completed = metrics.completed
         overview.failed = metrics.failed
         overview.cancelled = metrics.cancelled
-        if metrics.completed + metrics.failed > 0 {
-            (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
-        }
-        overview.workers = state.withLock { $0.cpu.workers(metrics.perWorker + cardWorkers, at: now) }
         return overview
     }
 
@@ -275,43 +252,46 @@ public final class PoolJobStore: JobStore, Service, Sendable {
 
     private func apply(_ event: PoolEvent) {
         if case .workerReady = event { state.withLock { $0.poolReady = true } }
-        guard let info = event.jobInfo, state.withLock({ $0.records.entries[info.job] != nil }) else { return }
-        let now = Date()
+        // Every job of the pool, whoever submitted it: one the store has not seen is added when
+        // it is queued (a program's own `pool.submit`).
+        guard var step = event.jobEvent(since: pool.madeAt) else { return }
+        if case .jobQueued = event {
+            // Its own jobs the store recorded when it submitted them.
+            guard let job = adoptable(step) else { return }
+            state.withLock { state in
+                guard state.records.entries[step.job] == nil, (try? state.records.admit([job.job], sizes: [job.payload.count])) != nil else { return }
+                state.publish(state.records.add(job.job, payload: job.payload, at: step.at, runAt: step.step.time))
+            }
+            return
+        }
+        guard state.withLock({ $0.records.entries[step.job] != nil }) else { return }
         if let outcome = event.outcome {
             let shown = shownResult(of: outcome)
+            // A completed job whose file could not be kept fails with why.
+            if let error = shown.error, case .completed = step.step { step.step = .failed(error) }
             let dropped = state.withLock { state -> Int in
-                if let view = state.records.end(info.job, outcome, result: shown.result, error: shown.error, at: now) { state.publish(view) }
+                if let view = state.records.end(step, result: shown.result) { state.publish(view) }
                 return state.records.takeDroppedBytes()
             }
             memory.released(dropped)
             return
         }
         state.withLock { state in
-            let view: JobView?
-            switch event {
-            case .jobStarted:
-                view = state.records.update(info.job, .started, at: now, attempt: info.attempt) {
-                    $0.state = .running
-                    $0.attempts = info.attempt
-                    $0.progress = nil
-                    if $0.startedAt == nil { $0.startedAt = now }
-                }
-            case .jobProgress(_, let fraction, let message):
-                // Progress is shown by the job's own stream; the dashboard's learns of state changes.
-                state.records.update(info.job, .progress, at: now, attempt: info.attempt, progress: fraction, message: message) { $0.progress = fraction }
-                view = nil
-            case .attemptFailed(_, let error):
-                view = state.records.update(info.job, .retrying, at: now, attempt: info.attempt, error: error) {
-                    $0.state = .scheduled
-                    $0.error = error
-                }
-            case .jobPreempted:
-                view = state.records.update(info.job, .preempted, at: now, attempt: info.attempt) { $0.state = .queued }
-            default:
-                view = nil
-            }
-            if let view { state.publish(view) }
+            let view = state.records.record(step)
+            // Progress is shown by the job's own stream; the dashboard's learns of state changes.
+            if let view, !(step.step.isProgress) { state.publish(view) }
         }
+    }
+
+    /// A job the pool queued that this store did not submit (a program's own `pool.submit`),
+    /// with its payload's text; `nil` when the store has it or the pool no longer does.
+    private func adoptable(_ step: JobEvent) -> (job: Job, payload: [UInt8])? {
+        guard state.withLock({ $0.records.entries[step.job] == nil }), let job = pool.job(step.job),
+              let text = try? job.payload.jsonBytes() else { return nil }
+        var held = job
+        let compact = JobRecords.compacted(text)
+        held.payload = .encodedJSON(compact)
+        return (held, compact)
     }
 
     /// The result as the API shows it, as JSON text: a file under the output folder becomes an
