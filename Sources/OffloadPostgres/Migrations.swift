@@ -135,9 +135,10 @@ enum Migrations {
             "ALTER TABLE {schema}.hosts ADD COLUMN kinds text[], ADD COLUMN capabilities text[]",
         ]),
         // A job's history in the one vocabulary of the core's `JobEvent`: the code of the error
-        // a step carries beside its message (rows written before keep "code: message").
-        Migration(version: 7, name: "the error code of a job's step", statements: [
-            "ALTER TABLE {schema}.job_events ADD COLUMN error_code text",
+        // a step carries beside its message (rows written before keep "code: message"), and the
+        // fraction a progress step reports.
+        Migration(version: 7, name: "a job's steps as JobEvent has them", statements: [
+            "ALTER TABLE {schema}.job_events ADD COLUMN error_code text, ADD COLUMN progress double precision",
         ]),
     ]
 

@@ -183,3 +183,35 @@ extension PostgresQueue {
         return due
     }
 }
+
+extension PostgresQueue {
+    public func cancelRequests() -> AsyncStream<JobID> {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobID.self, bufferingPolicy: .bufferingNewest(1_000))
+        let subscription = hub.subscribe { notification in
+            if case .cancel(let id) = notification { continuation.yield(id) }
+        }
+        continuation.onTermination = { [hub] _ in hub.unsubscribe(subscription) }
+        return stream
+    }
+
+    /// Writes the steps the host's pool saw of jobs it runs (progress, stop requests,
+    /// preemptions, restarts) into their histories, in one statement; a step of a job whose
+    /// claim no longer holds is dropped.
+    public func record(_ steps: [JobEvent], host: String) async throws {
+        guard !steps.isEmpty else { return }
+        try await prepared()
+        // Text and number columns stand for NULL with '' and -1 (arrays of optionals do not encode).
+        try await query("""
+            INSERT INTO \(unescaped: s).job_events (job_id, type, at, attempt, host, message, progress)
+            SELECT e.id, e.type, e.at, e.attempt, \(host), nullif(e.message, ''), nullif(e.progress, -1)
+            FROM unnest(\(steps.map(\.job.rawValue))::uuid[], \(steps.map(\.name))::text[],
+                        \(steps.map { Date(timeIntervalSince1970: $0.at.secondsSince1970) })::timestamptz[],
+                        \(steps.map { $0.attempt ?? 0 })::int[], \(steps.map { StorableText.sanitized($0.step.message ?? "") })::text[],
+                        \(steps.map { step -> Double in if case .progress(let fraction, _) = step.step { fraction } else { -1 } })::float8[])
+                WITH ORDINALITY AS e (id, type, at, attempt, message, progress, n)
+            JOIN \(unescaped: s).jobs AS job
+              ON job.id = e.id AND job.attempt = e.attempt AND job.lease_owner = \(host) AND job.state = 'running'
+            ORDER BY e.n
+            """, logger: logger)
+    }
+}

@@ -9,7 +9,7 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return nil }
         try await prepared()
         return try await storedJobs(try await query("""
-            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
+            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
             """, logger: logger)).first
     }
 
@@ -29,7 +29,7 @@ extension PostgresQueue {
             cursor = found
         }
         return try await storedJobs(try await query("""
-            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs
+            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
             WHERE seq < \(cursor) AND (\(state)::text IS NULL OR state::text = \(state))
               AND (\(kind)::text IS NULL OR kind = \(kind))
             ORDER BY seq DESC LIMIT \(max(1, min(limit, 1_000)))
@@ -52,7 +52,7 @@ extension PostgresQueue {
         }
         guard !ids.isEmpty else { return ([], last) }
         let jobs = try await storedJobs(try await query("""
-            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs WHERE id = ANY(\(ids)::uuid[])
+            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = ANY(\(ids)::uuid[])
             """, logger: logger))
         return (jobs, last)
     }
@@ -71,15 +71,20 @@ extension PostgresQueue {
     public func completedJob(uniqueKey: String) async throws -> StoredJob? {
         try await prepared()
         return try await storedJobs(try await query("""
-            SELECT \(unescaped: Self.jobColumns) FROM \(unescaped: s).jobs
+            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
             WHERE unique_key = \(uniqueKey) AND state = 'completed' ORDER BY finished_at DESC LIMIT 1
             """, logger: logger)).first
     }
 
-    static let jobColumns = """
-        id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
-        unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at
+    var jobColumns: String {
         """
+        id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
+        unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at,
+        CASE WHEN state = 'running' THEN (SELECT progress FROM \(s).job_events AS step
+                                          WHERE step.job_id = jobs.id AND step.type = 'progress' AND step.attempt = jobs.attempt
+                                          ORDER BY seq DESC LIMIT 1) END
+        """
+    }
 
     /// Rows of ``jobColumns``, every one read (a row sequence left before its end keeps its
     /// connection leased).
@@ -87,16 +92,16 @@ extension PostgresQueue {
         var jobs: [StoredJob] = []
         for try await row in rows {
             let (id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
-                 started, finished)
+                 started, finished, progress)
                 = try row.decode((String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
-                                  Date, Date, Date?, Date?).self)
+                                  Date, Date, Date?, Date?, Double?).self)
             jobs.append(StoredJob(
                 id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: try StateColumn.state(state),
                 attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
                 result: result.flatMap { try? JSONParser.parse($0) },
                 error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
                 uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
-                finishedAt: finished))
+                finishedAt: finished, progress: progress))
         }
         return jobs
     }
@@ -106,11 +111,11 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
         let rows = try await query("""
-            SELECT type, at, attempt, host, message, error_code FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
+            SELECT type, at, attempt, host, message, error_code, progress FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
             """, logger: logger)
         var events: [StoredJobEvent] = []
-        for try await (type, at, attempt, host, message, code) in rows.decode((String, Date, Int?, String?, String?, String?).self) {
-            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code))
+        for try await (type, at, attempt, host, message, code, progress) in rows.decode((String, Date, Int?, String?, String?, String?, Double?).self) {
+            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code, progress: progress))
         }
         return events
     }

@@ -37,6 +37,8 @@ public struct StoredJob: Sendable {
     /// When its latest attempt started.
     public var startedAt: Date?
     public var finishedAt: Date?
+    /// The fraction done the running attempt last reported.
+    public var progress: Double?
 
     /// The output as `type`, or the job's error when it did not complete.
     public func value<T: Decodable>(as type: T.Type) throws(OffloadError) -> T {
@@ -58,6 +60,8 @@ public struct StoredJobEvent: Sendable, Hashable {
     public var message: String?
     /// The code of the error the step carries (`failed`, `cancelled`, `retryScheduled`).
     public var errorCode: String?
+    /// The fraction done a `progress` step reports.
+    public var progress: Double?
 
     /// The entry as a ``JobEvent`` of job `job`, numbered `sequence`.
     /// - Throws: ``OffloadError/Code/invalidPayload`` naming a type the vocabulary does not have.
@@ -70,7 +74,7 @@ public struct StoredJobEvent: Sendable, Hashable {
                 ? OffloadError(OffloadError.Code(rawValue: String(parts[0])), String(parts[1].dropFirst()))
                 : OffloadError(type == "cancelled" ? .cancelled : .handlerFailed, message ?? "")
         }
-        let step = try JobEvent.Step(name: type, message: error == nil ? message : nil, error: error)
+        let step = try JobEvent.Step(name: type, message: error == nil ? message : nil, fraction: progress, error: error)
         return JobEvent(job: job, at: Timestamp(secondsSince1970: at.timeIntervalSince1970), step: step, attempt: attempt, host: host,
                         sequence: sequence)
     }

@@ -195,7 +195,7 @@ public final class QueueBackend: JobBackend, Sendable {
 
     static func view(_ job: StoredJob) -> JobView {
         JobView(id: job.id, kind: job.kind, priority: job.priority, state: job.state, attempts: job.attempt,
-                progress: job.state == .completed ? 1 : nil, createdAt: job.createdAt, startedAt: job.startedAt,
+                progress: job.state == .completed ? 1 : job.progress, createdAt: job.createdAt, startedAt: job.startedAt,
                 finishedAt: job.finishedAt, payload: job.payload, result: job.result, error: job.error)
     }
 

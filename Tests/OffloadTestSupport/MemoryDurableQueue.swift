@@ -17,6 +17,8 @@ public final class MemoryDurableQueue: DurableQueue {
         public var cancelRequested = false
         public var result: JSONValue?
         public var error: OffloadError?
+        /// The steps its hosts recorded (``record(_:host:)``).
+        public var steps: [JobEvent] = []
     }
 
     /// What a statement meets while the "database" is away.
@@ -28,6 +30,8 @@ public final class MemoryDurableQueue: DurableQueue {
         var order: [JobID] = []
         var finishCalls = 0
         var refusedCalls = 0
+        var cancelListeners: [Int: AsyncStream<JobID>.Continuation] = [:]
+        var nextListener = 0
     }
 
     private let contents = Mutex(Contents())
@@ -55,7 +59,24 @@ public final class MemoryDurableQueue: DurableQueue {
     /// Calls of ``finish(_:)`` so far, and those refused.
     public var finishCalls: (all: Int, refused: Int) { contents.withLock { ($0.finishCalls, $0.refusedCalls) } }
 
-    public func requestCancel(_ id: JobID) { contents.withLock { $0.jobs[id]?.cancelRequested = true } }
+    public func requestCancel(_ id: JobID) {
+        let listeners = contents.withLock { contents in
+            contents.jobs[id]?.cancelRequested = true
+            return contents.cancelListeners.values
+        }
+        for listener in listeners { listener.yield(id) }
+    }
+
+    public func cancelRequests() -> AsyncStream<JobID> {
+        let (stream, continuation) = AsyncStream.makeStream(of: JobID.self, bufferingPolicy: .bufferingNewest(1_000))
+        let key = contents.withLock { contents in
+            defer { contents.nextListener += 1 }
+            contents.cancelListeners[contents.nextListener] = continuation
+            return contents.nextListener
+        }
+        continuation.onTermination = { [weak self] _ in _ = self?.contents.withLock { $0.cancelListeners.removeValue(forKey: key) } }
+        return stream
+    }
 
     /// While away, every statement fails as with a lost connection (ends are tried again).
     public var isAway: Bool {
@@ -123,6 +144,16 @@ public final class MemoryDurableQueue: DurableQueue {
                 stored.error = end.outcome.error
                 contents.jobs[end.claimed.job.id] = stored
                 return .recorded
+            }
+        }
+    }
+
+    public func record(_ steps: [JobEvent], host: String) async throws {
+        try contents.withLock { contents throws in
+            if contents.away { throw Unreachable() }
+            for step in steps {
+                guard let stored = contents.jobs[step.job], stored.state == .running, stored.owner == host, stored.attempt == step.attempt else { continue }
+                contents.jobs[step.job]!.steps.append(step)
             }
         }
     }

@@ -11,12 +11,13 @@ import Testing
     /// Runs `body` while a server serves `queue` with 2 thread workers (diagnostic kinds);
     /// returns how long the graceful stop took.
     @discardableResult
-    func withServer(_ queue: MemoryDurableQueue, drain: Duration = .seconds(5), _ body: () async throws -> Void) async throws -> Duration {
+    func withServer(_ queue: MemoryDurableQueue, drain: Duration = .seconds(5), heartbeat: Duration = .milliseconds(100),
+                    _ body: () async throws -> Void) async throws -> Duration {
         var logger = Logger(label: "offload.test")
         logger.logLevel = .critical
         let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2), logger: logger), registry: .diagnostics)
         let server = QueueServer(queue: queue, pool: pool, configuration: QueueServer.Configuration(
-            host: "test-host", heartbeat: .milliseconds(100), pollInterval: .milliseconds(200), drainTimeout: drain, logger: logger))
+            host: "test-host", heartbeat: heartbeat, pollInterval: .milliseconds(200), drainTimeout: drain, logger: logger))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: pool), .init(service: server)], logger: logger))
         let running = Task { try await group.run() }
         do { try await body() } catch {
@@ -79,5 +80,20 @@ import Testing
         // doubling), not thousands of times.
         #expect(took < .seconds(20))
         #expect(queue.finishCalls.all < 40)
+    }
+
+    @Test func aCancelTheQueueAnnouncesStopsTheJobAtOnceAndItsStepsPrecedeItsEnd() async throws {
+        let queue = MemoryDurableQueue()
+        let job = Job(kind: "debug.sleep", payload: .json(["ms": 20_000]))
+        queue.submit([job])
+        // No heartbeat comes in the test's time: only the queue's announcement can stop the job.
+        try await withServer(queue, heartbeat: .seconds(120)) {
+            try await eventually("the job reports progress") { queue.stored(job.id)?.steps.contains { $0.step.isProgress } == true }
+            queue.requestCancel(job.id)
+            try await eventually("the job is cancelled", timeout: .seconds(5)) { queue.stored(job.id)?.state == .cancelled }
+        }
+        let steps = try #require(queue.stored(job.id)?.steps)
+        #expect(steps.map(\.name).last == "stopRequested")
+        #expect(steps.allSatisfy { $0.host == "test-host" && $0.attempt == 1 })
     }
 }

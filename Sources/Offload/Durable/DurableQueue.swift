@@ -21,6 +21,16 @@ public protocol DurableQueue: Sendable {
     ///   nothing was recorded.
     func finish(_ ends: [JobEnd]) async throws -> [FinishResult]
 
+    /// The jobs whose cancel is asked for, as the queue hears of it: a host stops such a job at
+    /// once rather than at its next heartbeat (which still reports the requests, should one be
+    /// missed). Each call makes a new stream, ending when its reader's task is cancelled.
+    func cancelRequests() -> AsyncStream<JobID>
+
+    /// Writes what the host's pool saw of jobs it holds (progress, stop requests, preemptions and
+    /// the restarts after them) into their histories, in one statement, in order; a step of a job
+    /// whose claim no longer holds is dropped. Called before the ends of those jobs are recorded.
+    func record(_ steps: [JobEvent], host: String) async throws
+
     /// Hands claimed jobs that have not started back to the queue at once, their attempt not
     /// counted (a host shutting down).
     func release(_ jobs: [ClaimedJob]) async throws

@@ -74,6 +74,10 @@ public final class QueueServer: Service, Sendable {
     public let configuration: Configuration
     private let holdings = Mutex(Holdings())
     private let wakeup = Wakeup()
+    /// Signalled when there are ends or steps to write.
+    private let toWrite = Wakeup()
+    /// Signalled when the pool's final event of a held job has been seen.
+    private let poolEnded = Wakeup()
     private let renewalFailures = Mutex(0)
     private let maintenanceFailures = Mutex(0)
 
@@ -97,15 +101,28 @@ public final class QueueServer: Service, Sendable {
         var ending: [JobID: ClaimedJob] = [:]
         /// Ends not yet handed to the queue, in the order they came.
         var unrecorded: [JobEnd] = []
-        /// Whether a task is recording ends (one at a time, so that ends arriving meanwhile
-        /// are recorded together, in one statement).
-        var recording = false
+        /// Steps the pool reported of held jobs, not yet written (bounded: past
+        /// ``QueueServer/maxPendingSteps``, progress reports are dropped).
+        var steps: [JobEvent] = []
+        /// Held jobs handed to the pool, until their end is written.
+        var inPool: Set<JobID> = []
+        /// Held jobs whose final event the pool has sent: their steps are all in ``steps``.
+        var poolEnded: Set<JobID> = []
+        /// Held jobs the pool preempted: their next start is a step of their history.
+        var preempted: Set<JobID> = []
         /// Jobs someone asked to cancel, until their end is recorded.
         var cancelRequested: Set<JobID> = []
         var stopping = false
         /// When a graceful stop gives up on what is still running or unrecorded.
         var drainDeadline: ContinuousClock.Instant?
         var all: [ClaimedJob] { waiting + running.values + ending.values }
+
+        /// Drops what is kept of the pool's view of a job whose end is written or handed back.
+        mutating func forget(_ id: JobID) {
+            inPool.remove(id)
+            poolEnded.remove(id)
+            preempted.remove(id)
+        }
     }
 
     private var workers: Int { pool.configuration.scaling.maxWorkers }
@@ -122,6 +139,13 @@ public final class QueueServer: Service, Sendable {
                 await self.everyInterval(self.configuration.heartbeat) { await self.heartbeat() }
             }
             group.addTask { await self.announce() }
+            let events = pool.events()
+            group.addTask { await self.watchPool(events) }
+            group.addTask { await self.writeLoop() }
+            let cancelRequests = queue.cancelRequests()
+            group.addTask {
+                for await id in cancelRequests where self.holds(id) { self.cancel(id) }
+            }
             group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
             await withGracefulShutdownHandler {
                 await self.claimLoop(group: &group)
@@ -192,7 +216,9 @@ public final class QueueServer: Service, Sendable {
     /// Starts waiting jobs, in claim order, while workers are free.
     private func startWaiting(group: inout DiscardingTaskGroup) {
         while let claimed = holdings.withLock({ holdings -> ClaimedJob? in
-            guard !holdings.stopping, holdings.running.count < workers, !holdings.waiting.isEmpty else { return nil }
+            guard !holdings.stopping, let first = holdings.waiting.first else { return nil }
+            // A critical job goes to the pool even when every worker is busy: the pool preempts lower work for it.
+            guard holdings.running.count < workers || (first.job.priority == .critical && pool.configuration.preemption) else { return nil }
             let next = holdings.waiting.removeFirst()
             holdings.running[next.job.id] = next
             return next
@@ -205,7 +231,9 @@ public final class QueueServer: Service, Sendable {
         let outcome: JobOutcome
         do throws(OffloadError) {
             if let failure = claimed.failure { throw failure }
-            outcome = try await pool.submit(claimed.job).outcome
+            let handle = try await pool.submit(claimed.job)
+            holdings.withLock { _ = $0.inPool.insert(claimed.job.id) }
+            outcome = await handle.outcome
         } catch {
             outcome = JobOutcome(id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
                                  attempts: claimed.attempt, error: error)
@@ -213,10 +241,20 @@ public final class QueueServer: Service, Sendable {
         if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
             // The pool stopped before the job could end: it goes back to the queue.
             _ = await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
-            holdings.withLock { $0.running[claimed.job.id] = nil }
+            holdings.withLock { holdings in
+                holdings.running[claimed.job.id] = nil
+                holdings.forget(claimed.job.id)
+            }
             wakeup.signal()
         } else {
-            await record(claimed, storingArtifact(of: claimed, outcome))
+            record(claimed, await storingArtifact(of: claimed, outcome))
+        }
+    }
+
+    /// Whether this host holds the job, waiting, running or ending.
+    private func holds(_ id: JobID) -> Bool {
+        holdings.withLock { holdings in
+            holdings.running[id] != nil || holdings.ending[id] != nil || holdings.waiting.contains { $0.job.id == id }
         }
     }
 
@@ -225,26 +263,42 @@ public final class QueueServer: Service, Sendable {
     }
 
     /// Records a job's end: its worker is free at once; the end joins those waiting to be
-    /// recorded, and unless another task is recording, this one records them all, in batches.
-    private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) async {
-        let records = holdings.withLock { holdings -> Bool in
+    /// written, which the writer writes together, in batches.
+    private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) {
+        holdings.withLock { holdings in
             holdings.running[claimed.job.id] = nil
             holdings.ending[claimed.job.id] = claimed
             holdings.unrecorded.append(JobEnd(claimed, outcome))
-            defer { holdings.recording = true }
-            return !holdings.recording
         }
+        toWrite.signal()
         wakeup.signal()
-        guard records else { return }
-        while let batch = holdings.withLock({ holdings -> [JobEnd]? in
-            guard !holdings.unrecorded.isEmpty else {
-                holdings.recording = false
-                return nil
-            }
+    }
+
+    /// Writes ends and steps as they come, one batch at a time: ends that arrive while a batch
+    /// is written are written together, in one statement.
+    private func writeLoop() async {
+        while !Task.isCancelled {
+            await writeOut()
+            await toWrite.wait(timeout: .seconds(1))
+        }
+    }
+
+    private func writeOut() async {
+        while let (batch, ranInPool) = holdings.withLock({ holdings -> ([JobEnd], Set<JobID>)? in
+            guard !holdings.unrecorded.isEmpty || !holdings.steps.isEmpty else { return nil }
             let batch = Array(holdings.unrecorded.prefix(Self.endsPerStatement))
             holdings.unrecorded.removeFirst(batch.count)
-            return batch
+            return (batch, Set(batch.map(\.claimed.job.id)).intersection(holdings.inPool))
         }) {
+            // A job's steps are written before its end: the pool sent them before its final event.
+            await waitForPoolEnds(of: ranInPool)
+            let steps = holdings.withLock { holdings -> [JobEvent] in
+                defer { holdings.steps = [] }
+                for id in ranInPool { holdings.forget(id) }
+                return holdings.steps
+            }
+            if !steps.isEmpty { await writeSteps(steps) }
+            guard !batch.isEmpty else { continue }
             let results = await recordEnds(batch)
             holdings.withLock { holdings in
                 for end in batch {
@@ -259,6 +313,63 @@ public final class QueueServer: Service, Sendable {
             wakeup.signal()
         }
     }
+
+    /// Waits until the pool's final events of `jobs` have been seen, for a second at most (a
+    /// stream that dropped events must not hold the ends back).
+    private func waitForPoolEnds(of jobs: Set<JobID>) async {
+        let deadline = ContinuousClock.now + .seconds(1)
+        while !jobs.isEmpty && !holdings.withLock({ jobs.isSubset(of: $0.poolEnded) }) && ContinuousClock.now < deadline {
+            await poolEnded.wait(timeout: .milliseconds(20))
+        }
+    }
+
+    /// Writes steps; they are a job's history, not its state: given up on after a few tries.
+    private func writeSteps(_ steps: [JobEvent]) async {
+        let host = configuration.host
+        if case .failure(let refusal)? = await retrying("recording \(steps.count) steps of jobs", attempts: 3, {
+            try await self.queue.record(steps, host: host)
+        }) {
+            configuration.logger.warning("the queue refused steps of jobs; they are not in their history", metadata: ["error": "\(refusal)"])
+        }
+    }
+
+    /// Follows the pool's events: the steps of held jobs the queue does not see (progress, stop
+    /// requests, preemptions and the restarts after them) are kept to be written; a held job's
+    /// final event says its steps are complete.
+    private func watchPool(_ events: AsyncStream<PoolEvent>) async {
+        let origin = pool.madeAt
+        let host = configuration.host
+        for await event in events {
+            guard let info = event.jobInfo else { continue }
+            let (kept, ended) = holdings.withLock { holdings -> (Bool, Bool) in
+                guard let claimed = holdings.running[info.job] else { return (false, false) }
+                if event.outcome != nil {
+                    holdings.poolEnded.insert(info.job)
+                    return (false, true)
+                }
+                guard var step = event.jobEvent(since: origin) else { return (false, false) }
+                switch step.step {
+                case .progress:
+                    guard holdings.steps.count < Self.maxPendingSteps else { return (false, false) }
+                case .stopRequested: break
+                case .preempted: holdings.preempted.insert(info.job)
+                case .started: guard holdings.preempted.remove(info.job) != nil else { return (false, false) }
+                default: return (false, false)  // the queue writes the others itself
+                }
+                step.attempt = claimed.attempt
+                step.host = host
+                step.worker = nil
+                step.pid = nil
+                holdings.steps.append(step)
+                return (true, false)
+            }
+            if ended { poolEnded.signal() }
+            if kept { toWrite.signal() }
+        }
+    }
+
+    /// The most steps kept unwritten; past it, progress reports are dropped.
+    static let maxPendingSteps = 10_000
 
     /// The most ends one ``DurableQueue/finish(_:)`` records.
     static let endsPerStatement = 500
@@ -402,11 +513,8 @@ public final class QueueServer: Service, Sendable {
             return holdings.waiting.remove(at: index)
         }
         if let waiting {
-            Task {
-                await record(waiting, JobOutcome(id: id, kind: waiting.job.kind, priority: waiting.job.priority, status: .cancelled,
-                                                 attempts: waiting.attempt, error: OffloadError(.cancelled, "cancelled before it started")))
-            }
-            wakeup.signal()
+            record(waiting, JobOutcome(id: id, kind: waiting.job.kind, priority: waiting.job.priority, status: .cancelled,
+                                       attempts: waiting.attempt, error: OffloadError(.cancelled, "cancelled before it started")))
         } else {
             pool.cancel(id)
         }

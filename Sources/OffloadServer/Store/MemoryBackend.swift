@@ -171,6 +171,10 @@ public final class MemoryBackend: JobBackend, Sendable {
     public func cancel(_ id: JobID) async throws -> CancelAnswer {
         guard let view = state.withLock({ $0.records.view(id, full: false) }) else { return .notFound }
         if view.state.isFinished { return .alreadyFinished }
+        if view.state == .running {
+            // The request is a step of its own, before the stop the pool asks of the worker.
+            state.withLock { _ = $0.records.record(JobEvent(job: id, at: .now, step: .cancelRequested, attempt: view.attempts)) }
+        }
         guard pool.cancel(id) else { return .alreadyFinished }
         return view.state == .running ? .requested : .cancelled
     }
