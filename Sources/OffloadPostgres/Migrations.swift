@@ -135,10 +135,26 @@ enum Migrations {
             "ALTER TABLE {schema}.hosts ADD COLUMN kinds text[], ADD COLUMN capabilities text[]",
         ]),
         // A job's history in the one vocabulary of the core's `JobEvent`: the code of the error
-        // a step carries beside its message (rows written before keep "code: message"), and the
-        // fraction a progress step reports.
+        // a step carries beside its message (rows written before keep "code: message"), the
+        // fraction a progress step reports, and when a scheduled job or a retry is due.
         Migration(version: 7, name: "a job's steps as JobEvent has them", statements: [
-            "ALTER TABLE {schema}.job_events ADD COLUMN error_code text, ADD COLUMN progress double precision",
+            "ALTER TABLE {schema}.job_events ADD COLUMN error_code text, ADD COLUMN progress double precision, ADD COLUMN run_at timestamptz",
+        ]),
+        // The queue's two rules, each written once: the claim order of a ready job (Swift's
+        // `QueueOrdering.rank`) and the wait before a retry (Swift's `RetryPolicy.delay`).
+        Migration(version: 8, name: "the rank and the back-off as functions", statements: [
+            """
+            CREATE FUNCTION {schema}.job_rank(ready_at timestamptz, priority integer, level_ms double precision) RETURNS timestamptz
+            LANGUAGE sql IMMUTABLE PARALLEL SAFE
+            RETURN ready_at - priority * level_ms * interval '1 millisecond'
+            """,
+            """
+            CREATE FUNCTION {schema}.retry_delay(initial_ms double precision, multiplier double precision, max_ms double precision,
+                                                 jitter double precision, retry integer) RETURNS interval
+            LANGUAGE sql VOLATILE PARALLEL SAFE
+            RETURN greatest(least(initial_ms * power(greatest(multiplier, 1), greatest(retry - 1, 0)), max_ms)
+                            * (1 + least(greatest(jitter, 0), 1) * (2 * random() - 1)), 0) * interval '1 millisecond'
+            """,
         ]),
     ]
 

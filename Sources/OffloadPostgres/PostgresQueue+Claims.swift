@@ -96,24 +96,25 @@ extension PostgresQueue {
                     AS e (id, attempt, owner, state, result, code, message)
             ), targets AS (
                 SELECT e.*, CASE WHEN e.state = 'scheduled' THEN
-                    now() + least(j.retry_initial_ms * power(j.retry_multiplier, j.attempt - 1), j.retry_max_ms)
-                          * (1 + j.retry_jitter * (2 * random() - 1)) * interval '1 millisecond' END AS due
+                    now() + \(unescaped: s).retry_delay(j.retry_initial_ms, j.retry_multiplier, j.retry_max_ms, j.retry_jitter, j.attempt)
+                    END AS due
                 FROM ends AS e JOIN \(unescaped: s).jobs AS j ON j.id = e.id
             ), done AS (
                 UPDATE \(unescaped: s).jobs AS job
                 SET state = t.state::\(unescaped: s).job_state,
                     finished_at = CASE WHEN t.due IS NULL THEN now() ELSE job.finished_at END,
                     run_at = coalesce(t.due, job.run_at),
-                    rank = coalesce(t.due - job.priority * \(levelMs) * interval '1 millisecond', job.rank),
+                    rank = coalesce(\(unescaped: s).job_rank(t.due, job.priority, \(levelMs)), job.rank),
                     result = CASE WHEN t.due IS NULL THEN NULLIF(t.result, '')::json ELSE job.result END,
                     error_code = NULLIF(t.code, ''), error_message = NULLIF(t.message, ''),
                     lease_owner = NULL, lease_expires_at = NULL
                 FROM targets AS t
                 WHERE job.id = t.id AND job.attempt = t.attempt AND job.lease_owner = t.owner AND job.state = 'running'
-                RETURNING job.id, job.attempt, t.state, t.owner, t.code, t.message
+                RETURNING job.id, job.attempt, t.state, t.owner, t.code, t.message, t.due
             ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message, error_code)
-                SELECT id, CASE state WHEN 'scheduled' THEN 'retryScheduled' ELSE state END, attempt, owner, NULLIF(message, ''), NULLIF(code, '')
+                INSERT INTO \(unescaped: s).job_events (job_id, type, at, attempt, host, message, error_code, run_at)
+                SELECT id, CASE state WHEN 'scheduled' THEN 'retryScheduled' ELSE state END, now(), attempt, owner, NULLIF(message, ''),
+                       NULLIF(code, ''), due
                 FROM done
             )
             SELECT id::text FROM done

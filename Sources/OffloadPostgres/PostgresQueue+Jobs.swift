@@ -111,11 +111,13 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
         let rows = try await query("""
-            SELECT type, at, attempt, host, message, error_code, progress FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
+            SELECT type, at, attempt, host, message, error_code, progress, run_at FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
             """, logger: logger)
         var events: [StoredJobEvent] = []
-        for try await (type, at, attempt, host, message, code, progress) in rows.decode((String, Date, Int?, String?, String?, String?, Double?).self) {
-            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code, progress: progress))
+        for try await (type, at, attempt, host, message, code, progress, runAt)
+            in rows.decode((String, Date, Int?, String?, String?, String?, Double?, Date?).self) {
+            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code,
+                                         progress: progress, runAt: runAt))
         }
         return events
     }
@@ -218,7 +220,7 @@ extension PostgresQueue {
             WITH again AS (
                 UPDATE \(unescaped: s).jobs
                 SET state = 'available', max_attempts = greatest(max_attempts, attempt + 1), run_at = now(),
-                    rank = now() - priority * \(levelMs) * interval '1 millisecond', finished_at = NULL, cancel_requested = false,
+                    rank = \(unescaped: s).job_rank(now(), priority, \(levelMs)), finished_at = NULL, cancel_requested = false,
                     result = NULL, error_code = NULL, error_message = NULL
                 WHERE id = \(id.rawValue)::uuid AND state IN ('failed', 'cancelled')
                 RETURNING id, attempt

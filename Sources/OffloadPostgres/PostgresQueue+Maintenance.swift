@@ -29,7 +29,7 @@ extension PostgresQueue {
                         state = (CASE WHEN job.cancel_requested THEN 'cancelled'
                                       WHEN job.attempt >= job.max_attempts THEN 'failed'
                                       ELSE 'available' END)::\(unescaped: s).job_state,
-                        run_at = now(), rank = now() - job.priority * \(levelMs) * interval '1 millisecond',
+                        run_at = now(), rank = \(unescaped: s).job_rank(now(), job.priority, \(levelMs)),
                         finished_at = CASE WHEN job.cancel_requested OR job.attempt >= job.max_attempts THEN now() END,
                         error_code = CASE WHEN job.cancel_requested THEN 'cancelled' ELSE 'leaseExpired' END,
                         error_message = 'attempt ' || job.attempt || ' on ' || job.lease_owner

@@ -24,7 +24,7 @@ extension PostgresQueue {
     ///   a kind, capability or unique key holding U+0000), `resourceLimitExceeded` for a payload
     ///   over ``PostgresQueueConfiguration/maxPayloadBytes``.
     public func check(_ submission: Submission) throws(OffloadError) {
-        _ = try SubmissionRow(submission, at: 0, maxPayloadBytes: configuration.maxPayloadBytes)
+        _ = try SubmissionRow(submission, at: 0, now: .now, maxPayloadBytes: configuration.maxPayloadBytes)
     }
 
     /// Submits one job.
@@ -52,8 +52,10 @@ extension PostgresQueue {
     @discardableResult
     public func submit(_ submissions: [Submission]) async throws -> [JobID] {
         guard !submissions.isEmpty else { return [] }
+        // One instant for the batch: delays keep their differences, as one `now()` gives them.
+        let now = ContinuousClock.now
         let rows = try submissions.enumerated().map { index, submission throws(OffloadError) in
-            try SubmissionRow(submission, at: index, maxPayloadBytes: configuration.maxPayloadBytes)
+            try SubmissionRow(submission, at: index, now: now, maxPayloadBytes: configuration.maxPayloadBytes)
         }
         try await prepared()
         let levelMs = configuration.levelMilliseconds
@@ -74,14 +76,15 @@ extension PostgresQueue {
                     SELECT id, kind, priority, payload::json,
                            (CASE WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)::\(unescaped: s).job_state,
                            max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
-                           now() + (delay_ms - priority * \(levelMs)) * interval '1 millisecond', NULLIF(timeout_ms, -1),
+                           \(unescaped: s).job_rank(now() + delay_ms * interval '1 millisecond', priority, \(levelMs)), NULLIF(timeout_ms, -1),
                            ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, '')
                     FROM input ORDER BY ord
                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running') DO NOTHING
                     RETURNING id
                 ), logged AS (
-                    INSERT INTO \(unescaped: s).job_events (job_id, type)
-                    SELECT inserted.id, CASE WHEN input.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END
+                    INSERT INTO \(unescaped: s).job_events (job_id, type, at, run_at)
+                    SELECT inserted.id, CASE WHEN input.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END, now(),
+                           CASE WHEN input.delay_ms > 0 THEN now() + input.delay_ms * interval '1 millisecond' END
                     FROM inserted JOIN input ON input.id = inserted.id
                 )
                 SELECT input.ord, inserted.id IS NOT NULL FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
@@ -134,7 +137,7 @@ private struct SubmissionRow {
     /// "" for none.
     var uniqueKey: String
 
-    init(_ submission: PostgresQueue.Submission, at index: Int, maxPayloadBytes: Int) throws(OffloadError) {
+    init(_ submission: PostgresQueue.Submission, at index: Int, now: ContinuousClock.Instant, maxPayloadBytes: Int) throws(OffloadError) {
         let job = submission.job
         try job.validate()
         guard UUID(uuidString: job.id.rawValue) != nil else {
@@ -164,7 +167,7 @@ private struct SubmissionRow {
         retryMultiplier = job.retryPolicy.multiplier
         retryMaxMs = job.retryPolicy.maxDelay.milliseconds
         retryJitter = job.retryPolicy.jitter
-        delayMs = job.runAt.map { max(($0 - .now).milliseconds, 0) } ?? 0
+        delayMs = job.runAt.map { max(($0 - now).milliseconds, 0) } ?? 0
         timeoutMs = job.timeout.map { Int64($0.milliseconds.rounded(.up)) } ?? -1
         capabilities = JSONWriter.string(.array(job.requiredCapabilities.sorted().map { .string($0) }))
         uniqueKey = submission.uniqueKey ?? ""

@@ -62,12 +62,7 @@ public struct PostgresQueueConfiguration: Sendable {
         if !(1...(1 << 30)).contains(maxArtifactBytes) { throw OffloadError(.invalidConfiguration, "maxArtifactBytes must be 1 to 1 GiB") }
     }
 
-    /// What one priority level is worth in the claim order, in milliseconds: its aging interval,
-    /// a century without aging (levels never mix), 0 for first in, first out.
-    var levelMilliseconds: Double {
-        switch ordering {
-        case .fifo: 0
-        case .priority: agingInterval.map { $0.milliseconds } ?? 100 * 365.25 * 86_400_000
-        }
-    }
+    /// What one priority level is worth in the claim order, in milliseconds
+    /// (``QueueOrdering/level(agingInterval:)``).
+    var levelMilliseconds: Double { ordering.level(agingInterval: agingInterval).milliseconds }
 }

@@ -62,6 +62,8 @@ public struct StoredJobEvent: Sendable, Hashable {
     public var errorCode: String?
     /// The fraction done a `progress` step reports.
     public var progress: Double?
+    /// When a `scheduled` job or a `retryScheduled` retry is due.
+    public var runAt: Date?
 
     /// The entry as a ``JobEvent`` of job `job`, numbered `sequence`.
     /// - Throws: ``OffloadError/Code/invalidPayload`` naming a type the vocabulary does not have.
@@ -74,7 +76,8 @@ public struct StoredJobEvent: Sendable, Hashable {
                 ? OffloadError(OffloadError.Code(rawValue: String(parts[0])), String(parts[1].dropFirst()))
                 : OffloadError(type == "cancelled" ? .cancelled : .handlerFailed, message ?? "")
         }
-        let step = try JobEvent.Step(name: type, message: error == nil ? message : nil, fraction: progress, error: error)
+        let step = try JobEvent.Step(name: type, message: error == nil ? message : nil, fraction: progress,
+                                     time: runAt.map { Timestamp(secondsSince1970: $0.timeIntervalSince1970) }, error: error)
         return JobEvent(job: job, at: Timestamp(secondsSince1970: at.timeIntervalSince1970), step: step, attempt: attempt, host: host,
                         sequence: sequence)
     }

@@ -114,8 +114,10 @@ extension PostgresTests {
             try await withQueue { queue in
                 let ids = try await queue.submit((0..<4).map { _ in PostgresQueue.Submission(sleep(800)) })
                 try await withServer(queue, workers: 1, configure: { $0.prefetch = 3 }) { _ in
-                    while try await queue.job(ids[0])?.state != .running { try await Task.sleep(for: .milliseconds(20)) }
-                    try await Task.sleep(for: .milliseconds(100))
+                    // Claimed is not started: the first runs once it reports progress.
+                    while try await !queue.events(of: ids[0]).contains(where: { $0.type == "progress" }) {
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
                 }
                 // The running one finished; the three it held were handed back at once, uncounted.
                 #expect(try await queue.job(ids[0])?.state == .completed)

@@ -72,12 +72,12 @@ public final class QueueServer: Service, Sendable {
     public let queue: any DurableQueue
     public let pool: WorkerPool
     public let configuration: Configuration
-    private let holdings = Mutex(Holdings())
+    private let state: Mutex<QueueServerState>
+    /// Signalled when a job the server holds ends, is handed back or stops waiting: the claim
+    /// loop and the drain look again.
     private let wakeup = Wakeup()
     /// Signalled when there are ends or steps to write.
     private let toWrite = Wakeup()
-    /// Signalled when the pool's final event of a held job has been seen.
-    private let poolEnded = Wakeup()
     private let renewalFailures = Mutex(0)
     private let maintenanceFailures = Mutex(0)
 
@@ -85,6 +85,9 @@ public final class QueueServer: Service, Sendable {
         self.queue = queue
         self.pool = pool
         self.configuration = configuration
+        let workers = pool.configuration.scaling.maxWorkers
+        state = Mutex(QueueServerState(workers: workers, prefetch: configuration.prefetch ?? workers,
+                                       preempts: pool.configuration.preemption))
     }
 
     /// A host id unique to this process: the host name, the pid and a random part.
@@ -92,71 +95,32 @@ public final class QueueServer: Service, Sendable {
         "\(SystemInfo.hostName):\(SystemInfo.pid):\(String(UInt32.random(in: 0...UInt32.max), radix: 36))"
     }
 
-    /// The jobs this host holds: claimed and waiting to start, running in the pool, or ended
-    /// and waiting for their end to be recorded.
-    private struct Holdings {
-        var waiting: [ClaimedJob] = []
-        var running: [JobID: ClaimedJob] = [:]
-        /// Ended jobs whose end is not recorded yet; their leases are still renewed.
-        var ending: [JobID: ClaimedJob] = [:]
-        /// Ends not yet handed to the queue, in the order they came.
-        var unrecorded: [JobEnd] = []
-        /// Steps the pool reported of held jobs, not yet written (bounded: past
-        /// ``QueueServer/maxPendingSteps``, progress reports are dropped).
-        var steps: [JobEvent] = []
-        /// Held jobs handed to the pool, until their end is written.
-        var inPool: Set<JobID> = []
-        /// Held jobs whose final event the pool has sent: their steps are all in ``steps``.
-        var poolEnded: Set<JobID> = []
-        /// Held jobs the pool preempted: their next start is a step of their history.
-        var preempted: Set<JobID> = []
-        /// Jobs someone asked to cancel, until their end is recorded.
-        var cancelRequested: Set<JobID> = []
-        var stopping = false
-        /// When a graceful stop gives up on what is still running or unrecorded.
-        var drainDeadline: ContinuousClock.Instant?
-        var all: [ClaimedJob] { waiting + running.values + ending.values }
-
-        /// Drops what is kept of the pool's view of a job whose end is written or handed back.
-        mutating func forget(_ id: JobID) {
-            inPool.remove(id)
-            poolEnded.remove(id)
-            preempted.remove(id)
-        }
-    }
-
-    private var workers: Int { pool.configuration.scaling.maxWorkers }
-    private var prefetch: Int { max(configuration.prefetch ?? workers, 0) }
-
     // MARK: - Service
 
     public func run() async throws {
         let logger = configuration.logger
         logger.debug("queue server started", metadata: ["host": "\(configuration.host)"])
+        // Subscribed before the first claim: no event of a held job is missed.
+        let events = pool.events()
+        let cancelRequests = queue.cancelRequests()
         await withDiscardingTaskGroup { group in
             group.addTask {
                 await self.heartbeat()
                 await self.everyInterval(self.configuration.heartbeat) { await self.heartbeat() }
             }
             group.addTask { await self.announce() }
-            let events = pool.events()
-            group.addTask { await self.watchPool(events) }
-            group.addTask { await self.writeLoop() }
-            let cancelRequests = queue.cancelRequests()
-            group.addTask {
-                for await id in cancelRequests where self.holds(id) { self.cancel(id) }
-            }
             group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
+            group.addTask { await self.writeLoop() }
+            group.addTask { await self.watchPool(events) }
+            group.addTask {
+                for await id in cancelRequests { self.cancel(id) }
+            }
             await withGracefulShutdownHandler {
                 await self.claimLoop(group: &group)
             } onGracefulShutdown: {
-                let deadline = ContinuousClock.now + self.configuration.drainTimeout
-                self.holdings.withLock { holdings in
-                    holdings.stopping = true
-                    holdings.drainDeadline = deadline
-                }
-                self.wakeup.signal()
+                self.stop()
             }
+            self.stop()
             await self.handBackWaiting()
             await self.drainRunning()
             group.cancelAll()
@@ -164,24 +128,34 @@ public final class QueueServer: Service, Sendable {
         logger.debug("queue server stopped", metadata: ["host": "\(configuration.host)"])
     }
 
-    private var isStopping: Bool { holdings.withLock { $0.stopping } || Task.isCancelled }
+    /// A graceful stop: no more claims or starts; running jobs have until the drain deadline.
+    private func stop() {
+        let deadline = ContinuousClock.now + configuration.drainTimeout
+        state.withLock { $0.stop(deadline: deadline) }
+        wakeup.signal()
+    }
+
+    /// Hands the jobs claimed but not started back to the queue at once (no lease wait).
+    private func handBackWaiting() async {
+        let waiting = state.withLock { $0.takeWaiting() }
+        guard !waiting.isEmpty else { return }
+        _ = await retrying("handing back \(waiting.count) jobs", attempts: 5) { try await self.queue.release(waiting) }
+    }
+
+    private var isStopping: Bool { !state.withLock { $0.isServing } || Task.isCancelled }
 
     private func claimLoop(group: inout DiscardingTaskGroup) async {
         var failures = 0
         while !isStopping {
-            // While jobs wait here to start, claim again only once half the room is free: one
-            // statement for several jobs instead of one per job that ends.
-            let (room, waiting) = holdings.withLock { (workers + prefetch - $0.waiting.count - $0.running.count, $0.waiting.count) }
-            if room > 0 && (waiting == 0 || room * 2 >= workers + prefetch) {
+            if let limit = state.withLock({ $0.claimLimit }) {
                 do {
                     // A claim the database does not answer is given up on at a stop, not waited out.
-                    let request = claimRequest(limit: room)
+                    let request = claimRequest(limit: limit)
                     let claimed = try await cancelWhenGracefulShutdown { try await self.queue.claim(request) }
                     failures = 0
                     if !claimed.isEmpty {
-                        holdings.withLock { $0.waiting.append(contentsOf: claimed) }
-                        startWaiting(group: &group)
-                        if claimed.count == room { continue }
+                        start(state.withLock { $0.claimed(claimed) }, group: &group)
+                        if claimed.count == limit { continue }
                     }
                 } catch {
                     if isStopping { break }
@@ -193,9 +167,9 @@ public final class QueueServer: Service, Sendable {
                     continue
                 }
             }
-            startWaiting(group: &group)
+            start(state.withLock { $0.startable() }, group: &group)
             if isStopping { break }
-            if holdings.withLock({ $0.waiting.isEmpty && workers + prefetch - $0.running.count > 0 }) {
+            if state.withLock({ $0.waitsForWork }) {
                 await withTaskGroup(of: Void.self) { waits in
                     waits.addTask { await self.queue.waitForWork(self.claimRequest(limit: 1), timeout: self.configuration.pollInterval) }
                     waits.addTask { await self.wakeup.wait(timeout: self.configuration.pollInterval) }
@@ -213,17 +187,20 @@ public final class QueueServer: Service, Sendable {
                      capabilities: pool.capabilities)
     }
 
-    /// Starts waiting jobs, in claim order, while workers are free.
-    private func startWaiting(group: inout DiscardingTaskGroup) {
-        while let claimed = holdings.withLock({ holdings -> ClaimedJob? in
-            guard !holdings.stopping, let first = holdings.waiting.first else { return nil }
-            // A critical job goes to the pool even when every worker is busy: the pool preempts lower work for it.
-            guard holdings.running.count < workers || (first.job.priority == .critical && pool.configuration.preemption) else { return nil }
-            let next = holdings.waiting.removeFirst()
-            holdings.running[next.job.id] = next
-            return next
-        }) {
-            group.addTask { await self.runJob(claimed) }
+    /// Runs each job in the pool, as a task of the claim loop's group.
+    private func start(_ jobs: [ClaimedJob], group: inout DiscardingTaskGroup) {
+        for claimed in jobs { group.addTask { await self.runJob(claimed) } }
+    }
+
+    /// Performs what the state asked for.
+    private func perform(_ actions: [QueueServerState.Action]) {
+        for action in actions { perform(action) }
+    }
+
+    private func perform(_ action: QueueServerState.Action) {
+        switch action {
+        case .stopInPool(let id): pool.cancel(id)
+        case .write: toWrite.signal()
         }
     }
 
@@ -232,45 +209,20 @@ public final class QueueServer: Service, Sendable {
         do throws(OffloadError) {
             if let failure = claimed.failure { throw failure }
             let handle = try await pool.submit(claimed.job)
-            holdings.withLock { _ = $0.inPool.insert(claimed.job.id) }
+            state.withLock { $0.handedToPool(claimed.job.id) }
             outcome = await handle.outcome
         } catch {
             outcome = JobOutcome(id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
                                  attempts: claimed.attempt, error: error)
         }
-        if outcome.error?.code == .shuttingDown || (outcome.status == .cancelled && isStopping && !cancelRequested(claimed)) {
+        if state.withLock({ $0.isHandedBack(claimed, outcome) }) {
             // The pool stopped before the job could end: it goes back to the queue.
             _ = await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }
-            holdings.withLock { holdings in
-                holdings.running[claimed.job.id] = nil
-                holdings.forget(claimed.job.id)
-            }
-            wakeup.signal()
+            state.withLock { $0.handedBack(claimed.job.id) }
         } else {
-            record(claimed, await storingArtifact(of: claimed, outcome))
+            let stored = await storingArtifact(of: claimed, outcome)
+            perform(state.withLock { $0.ended(JobEnd(claimed, stored)) })
         }
-    }
-
-    /// Whether this host holds the job, waiting, running or ending.
-    private func holds(_ id: JobID) -> Bool {
-        holdings.withLock { holdings in
-            holdings.running[id] != nil || holdings.ending[id] != nil || holdings.waiting.contains { $0.job.id == id }
-        }
-    }
-
-    private func cancelRequested(_ claimed: ClaimedJob) -> Bool {
-        holdings.withLock { $0.cancelRequested.contains(claimed.job.id) }
-    }
-
-    /// Records a job's end: its worker is free at once; the end joins those waiting to be
-    /// written, which the writer writes together, in batches.
-    private func record(_ claimed: ClaimedJob, _ outcome: JobOutcome) {
-        holdings.withLock { holdings in
-            holdings.running[claimed.job.id] = nil
-            holdings.ending[claimed.job.id] = claimed
-            holdings.unrecorded.append(JobEnd(claimed, outcome))
-        }
-        toWrite.signal()
         wakeup.signal()
     }
 
@@ -284,42 +236,28 @@ public final class QueueServer: Service, Sendable {
     }
 
     private func writeOut() async {
-        while let (batch, ranInPool) = holdings.withLock({ holdings -> ([JobEnd], Set<JobID>)? in
-            guard !holdings.unrecorded.isEmpty || !holdings.steps.isEmpty else { return nil }
-            let batch = Array(holdings.unrecorded.prefix(Self.endsPerStatement))
-            holdings.unrecorded.removeFirst(batch.count)
-            return (batch, Set(batch.map(\.claimed.job.id)).intersection(holdings.inPool))
-        }) {
-            // A job's steps are written before its end: the pool sent them before its final event.
-            await waitForPoolEnds(of: ranInPool)
-            let steps = holdings.withLock { holdings -> [JobEvent] in
-                defer { holdings.steps = [] }
-                for id in ranInPool { holdings.forget(id) }
-                return holdings.steps
+        var blockedSince: ContinuousClock.Instant?
+        while true {
+            // A job's steps are written before its end: the pool sends them before its final
+            // event, which is waited for a second at most (a stream that dropped events must not
+            // hold the ends back).
+            let force = blockedSince.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
+            guard let write = state.withLock({ $0.nextWrite(force: force) }) else {
+                guard state.withLock({ $0.hasUnwrittenEnds }) else { return }
+                blockedSince = blockedSince ?? .now
+                await toWrite.wait(timeout: .milliseconds(50))
+                continue
             }
-            if !steps.isEmpty { await writeSteps(steps) }
-            guard !batch.isEmpty else { continue }
-            let results = await recordEnds(batch)
-            holdings.withLock { holdings in
-                for end in batch {
-                    holdings.ending[end.claimed.job.id] = nil
-                    holdings.cancelRequested.remove(end.claimed.job.id)
-                }
-            }
-            for (end, result) in zip(batch, results) where result == .leaseLost {
+            blockedSince = nil
+            if !write.steps.isEmpty { await writeSteps(write.steps) }
+            guard !write.ends.isEmpty else { continue }
+            let results = await recordEnds(write.ends)
+            for (end, result) in zip(write.ends, results) where result == .leaseLost {
                 configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
                                              metadata: ["job": "\(end.claimed.job.id)", "attempt": "\(end.claimed.attempt)"])
             }
+            state.withLock { $0.written(write.ends) }
             wakeup.signal()
-        }
-    }
-
-    /// Waits until the pool's final events of `jobs` have been seen, for a second at most (a
-    /// stream that dropped events must not hold the ends back).
-    private func waitForPoolEnds(of jobs: Set<JobID>) async {
-        let deadline = ContinuousClock.now + .seconds(1)
-        while !jobs.isEmpty && !holdings.withLock({ jobs.isSubset(of: $0.poolEnded) }) && ContinuousClock.now < deadline {
-            await poolEnded.wait(timeout: .milliseconds(20))
         }
     }
 
@@ -333,46 +271,13 @@ public final class QueueServer: Service, Sendable {
         }
     }
 
-    /// Follows the pool's events: the steps of held jobs the queue does not see (progress, stop
-    /// requests, preemptions and the restarts after them) are kept to be written; a held job's
-    /// final event says its steps are complete.
+    /// Follows the pool's events for the steps of held jobs the queue does not see itself.
     private func watchPool(_ events: AsyncStream<PoolEvent>) async {
-        let origin = pool.madeAt
-        let host = configuration.host
+        let (origin, host) = (pool.madeAt, configuration.host)
         for await event in events {
-            guard let info = event.jobInfo else { continue }
-            let (kept, ended) = holdings.withLock { holdings -> (Bool, Bool) in
-                guard let claimed = holdings.running[info.job] else { return (false, false) }
-                if event.outcome != nil {
-                    holdings.poolEnded.insert(info.job)
-                    return (false, true)
-                }
-                guard var step = event.jobEvent(since: origin) else { return (false, false) }
-                switch step.step {
-                case .progress:
-                    guard holdings.steps.count < Self.maxPendingSteps else { return (false, false) }
-                case .stopRequested: break
-                case .preempted: holdings.preempted.insert(info.job)
-                case .started: guard holdings.preempted.remove(info.job) != nil else { return (false, false) }
-                default: return (false, false)  // the queue writes the others itself
-                }
-                step.attempt = claimed.attempt
-                step.host = host
-                step.worker = nil
-                step.pid = nil
-                holdings.steps.append(step)
-                return (true, false)
-            }
-            if ended { poolEnded.signal() }
-            if kept { toWrite.signal() }
+            if let action = state.withLock({ $0.poolEvent(event, origin: origin, host: host) }) { perform(action) }
         }
     }
-
-    /// The most steps kept unwritten; past it, progress reports are dropped.
-    static let maxPendingSteps = 10_000
-
-    /// The most ends one ``DurableQueue/finish(_:)`` records.
-    static let endsPerStatement = 500
 
     /// Records `batch`, one result per end (`nil`: given up on, its lease left to expire). A
     /// batch the queue refuses (``OffloadError/Code/unstorable``: a value its database cannot
@@ -476,7 +381,7 @@ public final class QueueServer: Service, Sendable {
 
     private func heartbeat() async {
         // With no job held, the heartbeat still says this host is alive.
-        let held = holdings.withLock { $0.all }
+        let held = state.withLock { $0.held }
         do {
             let renewal = try await queue.renew(held, host: configuration.host)
             renewalFailures.withLock { $0 = 0 }
@@ -495,29 +400,14 @@ public final class QueueServer: Service, Sendable {
     /// Stops jobs whose lease is lost or whose cancel was asked for. A running job whose lease
     /// is lost is stopped; its end is then refused by the queue's fence, which records it.
     func apply(_ renewal: LeaseRenewal) {
-        let dropped = holdings.withLock { holdings -> Bool in
-            let before = holdings.waiting.count
-            holdings.waiting.removeAll { renewal.lost.contains($0.job.id) }
-            return holdings.waiting.count != before
-        }
-        if dropped { wakeup.signal() }
-        for id in renewal.lost { pool.cancel(id) }
-        for id in renewal.cancelRequested { cancel(id) }
+        perform(state.withLock { $0.renewed(renewal) })
+        wakeup.signal()
     }
 
     /// Cancels a job this host holds: a waiting one ends at once, a running one is asked to stop.
     public func cancel(_ id: JobID) {
-        let waiting = holdings.withLock { holdings -> ClaimedJob? in
-            holdings.cancelRequested.insert(id)
-            guard let index = holdings.waiting.firstIndex(where: { $0.job.id == id }) else { return nil }
-            return holdings.waiting.remove(at: index)
-        }
-        if let waiting {
-            record(waiting, JobOutcome(id: id, kind: waiting.job.kind, priority: waiting.job.priority, status: .cancelled,
-                                       attempts: waiting.attempt, error: OffloadError(.cancelled, "cancelled before it started")))
-        } else {
-            pool.cancel(id)
-        }
+        perform(state.withLock { $0.cancel(id) })
+        wakeup.signal()
     }
 
     private func maintain() async {
@@ -537,27 +427,18 @@ public final class QueueServer: Service, Sendable {
 
     // MARK: - Shutdown
 
-    private func handBackWaiting() async {
-        let waiting = holdings.withLock { holdings -> [ClaimedJob] in
-            defer { holdings.waiting = [] }
-            return holdings.waiting
-        }
-        guard !waiting.isEmpty else { return }
-        _ = await retrying("handing back \(waiting.count) jobs", attempts: 5) { try await self.queue.release(waiting) }
-    }
-
     /// Waits for running jobs to end and their ends to be recorded, until the drain deadline;
     /// then asks the pool to stop what still runs (those jobs are handed back by their tasks,
     /// within a second more).
     private func drainRunning() async {
-        let deadline = holdings.withLock { $0.drainDeadline } ?? ContinuousClock.now + configuration.drainTimeout
-        while holdings.withLock({ !$0.running.isEmpty || !$0.ending.isEmpty }) {
+        let deadline = state.withLock { $0.drainDeadline } ?? ContinuousClock.now + configuration.drainTimeout
+        while !state.withLock({ $0.isDrained }) {
             if ContinuousClock.now >= deadline {
-                let (running, ending) = holdings.withLock { (Array($0.running.keys), $0.ending.count) }
+                let (running, ending) = state.withLock { (Array($0.running.keys), $0.ending.count) }
                 configuration.logger.info("drain timeout: stopping running jobs", metadata: ["jobs": "\(running.count)", "unrecorded": "\(ending)"])
                 for id in running { pool.cancel(id) }
                 let grace = ContinuousClock.now + .seconds(1)
-                while holdings.withLock({ !$0.running.isEmpty }) && ContinuousClock.now < grace {
+                while state.withLock({ !$0.running.isEmpty }) && ContinuousClock.now < grace {
                     await wakeup.wait(timeout: .milliseconds(50))
                 }
                 break
@@ -589,7 +470,7 @@ public final class QueueServer: Service, Sendable {
                 return .failure(error)
             } catch {
                 failures += 1
-                let deadline = holdings.withLock { $0.drainDeadline }
+                let deadline = state.withLock { $0.drainDeadline }
                 let givingUp = Task.isCancelled || attempts.map { failures >= $0 } == true || deadline.map { ContinuousClock.now >= $0 } == true
                 if givingUp || Self.isWorthLogging(failures) {
                     configuration.logger.warning("\(what) failed\(givingUp ? "; giving up" : "")",
@@ -606,7 +487,7 @@ public final class QueueServer: Service, Sendable {
     /// `operation`, given up on (`CancellationError`) at the drain deadline once the server stops:
     /// a statement the queue does not answer must not hold the stop.
     private func withinDrain<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws -> T {
-        guard let deadline = holdings.withLock({ $0.drainDeadline }) else { return try await operation() }
+        guard let deadline = state.withLock({ $0.drainDeadline }) else { return try await operation() }
         return try await withoutActuallyEscaping(operation) { operation in
             try await withThrowingTaskGroup(of: T?.self) { group in
                 group.addTask { try await operation() }

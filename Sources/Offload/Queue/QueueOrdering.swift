@@ -40,3 +40,21 @@ public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
 
     public var description: String { requirements.isEmpty ? "any" : requirements.joined(separator: "+") }
 }
+
+extension QueueOrdering {
+    /// What one priority level is worth in a durable queue's claim order: the aging interval (a
+    /// job that waited that long ranks with those a level higher), a century without aging
+    /// (levels never mix), nothing for first in, first out.
+    public func level(agingInterval: Duration?) -> Duration {
+        switch self {
+        case .fifo: .zero
+        case .priority: agingInterval ?? .seconds(100 * 365.25 * 86_400)
+        }
+    }
+
+    /// A ready job's place in a durable queue's claim order, earlier first: when it became ready,
+    /// less `level` for each priority step above `low`. PostgreSQL's `job_rank` is this rule.
+    public static func rank(readyAt: ContinuousClock.Instant, priority: Priority, level: Duration) -> ContinuousClock.Instant {
+        readyAt - level * priority.rawValue
+    }
+}
