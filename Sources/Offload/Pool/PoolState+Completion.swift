@@ -59,7 +59,7 @@ extension PoolState {
             }
         }
 
-        if phase.isRunning && !workers[index].stopping && shouldRecycle(index, now: now) {
+        if phase.isRunning && !workers[index].stopping && workers.shouldRecycle(index, now: now) {
             workers[index].stopping = true
             replaceIfNeeded(now: now, &effects)
         }
@@ -91,15 +91,14 @@ extension PoolState {
 
     /// Schedules another attempt after the backoff, or ends the job failed.
     mutating func failOrRetry(_ record: JobRecord, _ error: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        let mayRetry = error.isRetryable && record.attempts <= record.job.maxRetries
-            && (phase.isRunning || isDraining(before: now))
-        guard mayRetry else {
+        guard let due = AttemptRules.retryDue(after: error, attempts: record.attempts, maxRetries: record.job.maxRetries,
+                                              policy: record.job.retryPolicy, accepting: phase.isRunning || isDraining(before: now), now: now)
+        else {
             finalize(record, .failed, error: error, now: now, &effects)
             return
         }
         counters.retried += 1
         record.metrics.retried.increment()
-        let due = now + record.job.retryPolicy.delay(beforeRetry: record.attempts)
         record.readySince = due
         record.startedAt = nil
         queue.enqueue(record, lane: record.lane, now: now, runAt: due)

@@ -8,7 +8,7 @@ extension PoolState {
         drainInbox(now: now, &effects)
         enforceDeadlines(now: now, &effects)
         recycleAged(now: now, &effects)
-        if respawnAfter != nil { replaceIfNeeded(now: now, &effects) }
+        if workers.respawnAfter != nil { replaceIfNeeded(now: now, &effects) }
         if isStarted && phase.isRunning && now >= nextScaleCheck {
             scale(now: now, &effects)
             nextScaleCheck = now + configuration.scaling.checkInterval
@@ -25,12 +25,10 @@ extension PoolState {
         if isStarted && phase.isRunning { wake = min(wake, nextScaleCheck) }
         if let due = queue.nextDueTime() { wake = min(wake, due) }
         for slot in workers {
-            guard let record = slot.running else { continue }
-            if let grace = record.graceDeadline { wake = min(wake, grace) }
-            if let deadline = record.deadline, record.stopReason != .timeout { wake = min(wake, deadline) }
+            if let record = slot.running, let check = AttemptRules.nextCheck(for: record) { wake = min(wake, check) }
         }
         if case .draining(let deadline, false) = phase { wake = min(wake, deadline) }
-        if let respawnAfter { wake = min(wake, respawnAfter) }
+        if let respawnAfter = workers.respawnAfter { wake = min(wake, respawnAfter) }
         return max(wake, now)
     }
 
@@ -41,26 +39,21 @@ extension PoolState {
         let killsWorkers = configuration.isolation == .process
         for index in workers.indices.reversed() {
             guard let record = workers[index].running else { continue }
-            if let deadline = record.deadline, now >= deadline, record.stopReason != .timeout,
-               record.stopReason != .cancelled, record.stopReason != .shutdown {
-                if killsWorkers {
-                    if record.stopReason == .preempted { pendingPreemptions -= 1 }
-                    abandonWorker(at: index, record: record, reason: .timeout, now: now, &effects)
-                    continue
-                }
-                requestStop(record, reason: .timeout, slot: index, now: now,
-                            message: timedOutError(record).message, &effects)
-            }
-            guard let grace = record.graceDeadline, now >= grace, let reason = record.stopReason else { continue }
-            if reason == .preempted && !killsWorkers {
-                // It did not give way; let it finish and do not ask again.
+            switch AttemptRules.verdict(for: record, now: now, killsWorkers: killsWorkers) {
+            case .none:
+                break
+            case .askToStop:
+                requestStop(record, reason: .timeout, slot: index, now: now, message: timedOutError(record).message, &effects)
+            case .abandonWorker(let reason):
+                // A preemption overtaken by the timeout is no longer pending.
+                if reason == .timeout && record.stopReason == .preempted { pendingPreemptions -= 1 }
+                abandonWorker(at: index, record: record, reason: reason, now: now, &effects)
+            case .letFinish:
                 record.stopReason = nil
                 record.graceDeadline = nil
                 record.refusedPreemption = true
                 pendingPreemptions -= 1
-                continue
             }
-            abandonWorker(at: index, record: record, reason: reason, now: now, &effects)
         }
     }
 
@@ -109,33 +102,19 @@ extension PoolState {
 
     /// Ends, and replaces, idle workers past their lifetime.
     private mutating func recycleAged(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard configuration.maxLifetime != nil, phase.isRunning else { return }
-        for index in workers.indices where workers[index].isIdle && shouldRecycle(index, now: now) {
+        guard phase.isRunning else { return }
+        for index in workers.agedIdleWorkers(now: now) {
             workers[index].stopping = true
             effects.stops.append(workers[index].worker)
         }
         replaceIfNeeded(now: now, &effects)
     }
 
-    /// Whether a worker has done its share (jobs or lifetime) and should be replaced.
-    func shouldRecycle(_ index: Int, now: ContinuousClock.Instant) -> Bool {
-        if let limit = configuration.maxJobsPerWorker, workers[index].jobsCompleted >= limit { return true }
-        if let limit = configuration.maxLifetime, now - workers[index].startedAt >= limit { return true }
-        return false
-    }
-
     private mutating func scale(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        let live = workers.filter { !$0.stopping }
-        let loads = live.filter { $0.state != .initializing }.map { slot in
-            Scaler.WorkerLoad(
-                id: slot.id, isBusy: slot.load > 0, idleSince: slot.idleSince,
-                isLastOfItsProfile: live.filter { $0.profile == slot.profile }.count == 1)
-        }
-        let starting = live.filter { $0.state == .initializing }.count
+        let (loads, starting) = workers.loads
         let decision = scaler.decide(now: now, workers: loads, starting: starting, readyJobs: queue.readyCount)
         // Workers failing to start back off, and the scaler waits with them.
-        let mayStart = respawnAfter.map { now >= $0 } ?? true
-        for _ in 0..<(mayStart ? decision.add : 0) { spawnWorker(now: now, &effects) }
+        for _ in 0..<(workers.mayStart(now: now) ? decision.add : 0) { spawnWorker(now: now, &effects) }
         for id in decision.retire {
             guard let index = slotIndex(id), workers[index].isIdle else { continue }
             workers[index].stopping = true

@@ -30,13 +30,11 @@ struct PoolState {
     var policy: any SchedulingPolicy
     let origin: ContinuousClock.Instant
     let makeWorker: @Sendable (WorkerID, Set<String>) -> any Worker
-    /// Capability profiles; never empty.
-    let profiles: [Set<String>]
     var scaler: Scaler
     let inbox: SubmissionInbox
     var queue: JobQueue<JobRecord>
-    var workers: [WorkerSlot] = []
-    var nextWorkerNumber = 0
+    /// The workers, a sub-machine of their own.
+    var workers: WorkerRoster
     var phase: Phase = .running
     var isStarted = false
     var isPaused = false
@@ -44,10 +42,6 @@ struct PoolState {
     var capacityWaiters = Deque<CheckedContinuation<Void, Never>>()
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
     var pendingPreemptions = 0
-    /// Workers that ended before they were ready, since one last was.
-    var consecutiveStartFailures = 0
-    /// No replacement worker starts before this (a back-off while workers fail to start).
-    var respawnAfter: ContinuousClock.Instant?
     var nextScaleCheck: ContinuousClock.Instant
     /// When the supervisor plans to wake next; earlier deadlines must wake it.
     var supervisorWakeAt: ContinuousClock.Instant
@@ -63,7 +57,8 @@ struct PoolState {
         self.policy = configuration.policy
         self.origin = now
         self.makeWorker = makeWorker
-        self.profiles = configuration.workerProfiles.isEmpty ? [Set(kinds)] : configuration.workerProfiles
+        self.workers = WorkerRoster(profiles: configuration.workerProfiles.isEmpty ? [Set(kinds)] : configuration.workerProfiles,
+                                    maxJobsPerWorker: configuration.maxJobsPerWorker, maxLifetime: configuration.maxLifetime)
         self.scaler = Scaler(configuration: configuration.scaling)
         self.inbox = inbox
         self.queue = JobQueue(ordering: configuration.policy.ordering, agingInterval: configuration.agingInterval, epoch: now)
@@ -84,7 +79,10 @@ struct PoolState {
         WorkerEventInfo(time: now - origin, worker: id, pid: pid)
     }
 
-    func slotIndex(_ id: WorkerID) -> Int? { workers.firstIndex(where: { $0.id == id }) }
+    /// Capability profiles; never empty.
+    var profiles: [Set<String>] { workers.profiles }
+
+    func slotIndex(_ id: WorkerID) -> Int? { workers.index(of: id) }
 
     /// The lane a job waits in: its required capabilities, plus its kind when the policy wants
     /// workers to declare kinds.
@@ -113,12 +111,8 @@ struct PoolState {
 
     /// Starts a worker with the profile that has the fewest workers (or `profile`).
     mutating func spawnWorker(profile requested: Int? = nil, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        let live = workers.filter { !$0.stopping }
-        let profile = requested ?? profiles.indices.min(by: { a, b in
-            live.filter { $0.profile == a }.count < live.filter { $0.profile == b }.count
-        })!
-        nextWorkerNumber += 1
-        let id = WorkerID("w\(nextWorkerNumber)")
+        let profile = requested ?? workers.profileToStart
+        let id = workers.nextID()
         let worker = makeWorker(id, profiles[profile])
         workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile],
                                   capacity: configuration.workerCapacity, startedAt: now))
@@ -143,8 +137,7 @@ struct PoolState {
         guard let index = slotIndex(id), workers[index].state == .initializing else { return effects }
         workers[index].state = .idle
         workers[index].idleSince = now
-        consecutiveStartFailures = 0
-        respawnAfter = nil
+        workers.workerReady()
         events.emit(.workerReady(workerInfo(id, pid: workers[index].worker.pid, now)))
         if workers[index].stopping || !phase.handsOutJobs {
             effects.stops.append(workers[index].worker)
@@ -180,7 +173,7 @@ struct PoolState {
         }
         replaceIfNeeded(now: now, &effects)
         // A worker that died unasked is replaced at once while work waits, not at the next scaling check.
-        if !slot.stopping && phase.isRunning && queue.readyCount > 0 && respawnAfter == nil
+        if !slot.stopping && phase.isRunning && queue.readyCount > 0 && workers.respawnAfter == nil
             && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers {
             spawnWorker(profile: slot.profile, now: now, &effects)
         }
@@ -210,12 +203,10 @@ struct PoolState {
     /// Workers keep failing to start: after three in a row, queued jobs fail with the reason
     /// instead of waiting forever, and replacements back off (0.1 s doubling to 10 s).
     private mutating func noteStartFailure(_ cause: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        consecutiveStartFailures += 1
-        guard consecutiveStartFailures >= 3 else { return }
-        let backoff = Duration.milliseconds(100) * (1 << min(consecutiveStartFailures - 3, 7))
-        respawnAfter = now + min(backoff, .seconds(10))
-        requestWake(at: respawnAfter!, &effects)
-        let error = OffloadError(.workerStartFailed, "no worker could start (\(consecutiveStartFailures) attempts in a row); the last: \(cause.message)")
+        guard let respawnAfter = workers.workerFailedToStart(now: now) else { return }
+        requestWake(at: respawnAfter, &effects)
+        let error = OffloadError(.workerStartFailed,
+                                 "no worker could start (\(workers.startFailuresInRow) attempts in a row); the last: \(cause.message)")
         for record in queue.removeAll(now: now) {
             inbox.backlog.subtract(1, ordering: .relaxed)
             finalize(record, .failed, error: error, now: now, &effects)
@@ -225,11 +216,8 @@ struct PoolState {
     /// Keeps the minimum number of workers while the pool runs.
     mutating func replaceIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         guard isStarted, phase.isRunning || !inbox.isEmpty, phase.handsOutJobs else { return }
-        if let respawnAfter, now < respawnAfter { return }
-        let live = workers.filter { !$0.stopping }
-        for profile in profiles.indices where !live.contains(where: { $0.profile == profile }) {
-            spawnWorker(profile: profile, now: now, &effects)
-        }
+        guard workers.mayStart(now: now) else { return }
+        for profile in workers.profilesWithoutWorkers { spawnWorker(profile: profile, now: now, &effects) }
         while workers.filter({ !$0.stopping }).count < configuration.scaling.minWorkers { spawnWorker(now: now, &effects) }
     }
 
