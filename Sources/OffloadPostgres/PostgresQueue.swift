@@ -28,7 +28,6 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     /// Signalled by notifications of new jobs (and by listening again after a loss).
     let workArrived = Wakeup()
     private let migration = Mutex<Task<Void, any Error>?>(nil)
-    private let clientRunning = Mutex(false)
 
     /// A queue at `url` (see ``QueueURL``), with a pool of connections of its own that
     /// ``run()`` runs. The URL's `schema` wins over the configuration's.

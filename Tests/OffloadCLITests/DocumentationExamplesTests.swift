@@ -85,6 +85,24 @@ import Testing
         #expect(checked >= 30, "only \(checked) examples found")
     }
 
+    /// Every public type of the core is in the DocC catalog's topics: the public surface is the
+    /// library, and each part of it has its place.
+    @Test func everyPublicTypeOfTheCoreIsListedByTopic() throws {
+        let catalog = String(decoding: readFile("\(Self.root)/Sources/Offload/Offload.docc/Offload.md"), as: UTF8.self)
+        var types: [String] = []
+        for file in Self.files(under: "\(Self.root)/Sources/Offload", ending: ".swift") {
+            for line in String(decoding: readFile(file), as: UTF8.self).split(separator: "\n") where line.hasPrefix("public ") {
+                let words = line.split(separator: " ")
+                guard let kind = words.firstIndex(where: { ["struct", "class", "enum", "protocol", "actor", "typealias"].contains($0) }),
+                      kind + 1 < words.count else { continue }
+                types.append(String(words[kind + 1].prefix { $0.isLetter || $0.isNumber || $0 == "_" }))
+            }
+        }
+        #expect(types.count > 40)
+        let unlisted = types.filter { !catalog.contains("- ``\($0)``") }
+        #expect(unlisted.isEmpty, "public types the catalog's topics do not list: \(unlisted.sorted())")
+    }
+
     @Test func theReadmesProgramRunsInWorkerProcesses() async throws {
         let folder = temporaryFolder("examples")
         defer { removeTree(folder) }

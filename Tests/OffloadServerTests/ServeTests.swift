@@ -54,6 +54,9 @@ import Testing
         let server = try await ServeProcess.start(Self.thread)
         let document = try #require(try await server.get("/openapi.json", headers: [:]).json)
         #expect(document["openapi"] == .string("3.1.0"))
+        // One version, written once: the document served says the service's.
+        #expect(document["info"]?["version"] == .string(OffloadService.version))
+        #expect(try await server.get("/v1/overview").json?["version"] == .string(OffloadService.version))
         guard case .object(let paths)? = document["paths"] else { Issue.record("no paths"); return }
         var documented: Set<String> = []
         for (path, operations) in paths {

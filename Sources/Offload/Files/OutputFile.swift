@@ -6,10 +6,10 @@ import Darwin
 
 /// Writes a job's output file atomically (a temporary name, then a rename), making the folder
 /// when needed.
-public enum OutputFile {
+package enum OutputFile {
     /// Writes `bytes` to `directory/name`.
     /// - Throws: ``OffloadError/Code/handlerFailed`` with the system's reason.
-    public static func write(_ bytes: [UInt8], to directory: String, name: String) throws(OffloadError) {
+    package static func write(_ bytes: [UInt8], to directory: String, name: String) throws(OffloadError) {
         let writer = try Writer(directory: directory, name: name)
         try writer.append(bytes)
         try writer.commit()
@@ -17,14 +17,14 @@ public enum OutputFile {
 
     /// An output file written piece by piece under a temporary name, which takes its own name
     /// only when committed (a job that fails leaves no half-written output behind).
-    public final class Writer {
+    package final class Writer {
         /// The temporary file being written.
-        public let temporaryPath: String
-        public let path: String
+        package let temporaryPath: String
+        package let path: String
         private var fd: Int32
 
         /// Creates `directory/name`'s temporary file (`tag` tells apart several at once).
-        public init(directory: String, name: String, tag: String = "") throws(OffloadError) {
+        package init(directory: String, name: String, tag: String = "") throws(OffloadError) {
             try makeDirectory(directory)
             AbandonedParts.sweepOnce(directory)
             path = directory + "/" + name
@@ -42,7 +42,7 @@ public enum OutputFile {
 
         deinit { discard() }
 
-        public func append(_ bytes: UnsafeRawBufferPointer) throws(OffloadError) {
+        package func append(_ bytes: UnsafeRawBufferPointer) throws(OffloadError) {
             var offset = 0
             while offset < bytes.count {
                 let count = writeDescriptor(fd, bytes.baseAddress! + offset, bytes.count - offset)
@@ -52,7 +52,7 @@ public enum OutputFile {
             }
         }
 
-        public func append(_ bytes: [UInt8]) throws(OffloadError) {
+        package func append(_ bytes: [UInt8]) throws(OffloadError) {
             let error = bytes.withUnsafeBytes { raw -> OffloadError? in
                 do throws(OffloadError) { try append(raw) } catch { return error }
                 return nil
@@ -61,7 +61,7 @@ public enum OutputFile {
         }
 
         /// Appends the whole content of the file at `source`.
-        public func appendFile(_ source: String) throws(OffloadError) {
+        package func appendFile(_ source: String) throws(OffloadError) {
             let input = open(source, O_RDONLY | O_CLOEXEC)
             guard input >= 0 else { throw failure("cannot open \(source)") }
             defer { close(input) }
@@ -76,7 +76,7 @@ public enum OutputFile {
         }
 
         /// Gives the file its name.
-        public func commit() throws(OffloadError) {
+        package func commit() throws(OffloadError) {
             close(fd)
             fd = -1
             guard rename(temporaryPath, path) == 0 else {
@@ -86,7 +86,7 @@ public enum OutputFile {
         }
 
         /// Removes the temporary file (nothing once committed).
-        public func discard() {
+        package func discard() {
             guard fd >= 0 else { return }
             close(fd)
             fd = -1
@@ -99,7 +99,7 @@ public enum OutputFile {
     /// dot) becomes `%XX`, so `a/b`, `a_b` and `a\b`, or `.`, `..` and `...`, never share a file
     /// and no id reaches outside the folder. An id too long for a file name keeps its start and
     /// gains its SHA-256 (`%~` and 32 hex digits, which no short name can contain).
-    public static func name(for id: JobID, extension fileExtension: String) -> String {
+    package static func name(for id: JobID, extension fileExtension: String) -> String {
         var stem = ""
         for (index, byte) in id.rawValue.utf8.enumerated() {
             let kept = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)

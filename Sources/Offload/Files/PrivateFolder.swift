@@ -8,11 +8,11 @@ import Darwin
 /// such as the fonts jobs bring: `offload-<uid>/<name>`, made with mode 0700. A folder of that
 /// name that someone else made, that others may enter, or that is a symlink is refused, never
 /// used: another user of a shared machine must not be able to plant or read its files.
-public enum PrivateFolder {
+package enum PrivateFolder {
     /// The path of the folder `name`, made when missing.
     /// - Parameter base: the shared folder it goes in (default `$TMPDIR`, else `/tmp`).
     /// - Throws: ``OffloadError/Code/handlerFailed`` saying why the folder cannot be trusted.
-    public static func temporary(_ name: String, under base: String? = nil) throws(OffloadError) -> String {
+    package static func temporary(_ name: String, under base: String? = nil) throws(OffloadError) -> String {
         let base = base ?? getenv("TMPDIR").map { String(cString: $0) }.flatMap { $0.isEmpty ? nil : $0 } ?? "/tmp"
         let root = (base.hasSuffix("/") ? String(base.dropLast()) : base) + "/offload-\(getuid())"
         try ensure(root)

@@ -7,9 +7,9 @@ import Darwin
 /// Opens and reads files that a job or a folder of plugins names, without ever blocking on what
 /// is not a file: a FIFO named `plugin.json`, `/dev/zero` or a terminal is refused at once
 /// (opened non-blocking, then checked with `fstat`), and nothing longer than asked is read.
-public enum RegularFile {
+package enum RegularFile {
     /// Why a file could not be opened or read.
-    public enum Failure: Error, Sendable, CustomStringConvertible {
+    package enum Failure: Error, Sendable, CustomStringConvertible {
         /// The system refused (`errno`).
         case system(Int32)
         /// A folder, a FIFO, a device or a socket.
@@ -17,7 +17,7 @@ public enum RegularFile {
         /// Longer than the reader takes.
         case tooLarge(limit: Int)
 
-        public var description: String {
+        package var description: String {
             switch self {
             case .system(let code): String(cString: strerror(code))
             case .notRegular(let folder): folder ? "a folder, not a file" : "not a regular file"
@@ -28,7 +28,7 @@ public enum RegularFile {
 
     /// A descriptor for reading `path`, which must be a regular file (symlinks followed).
     /// - Throws: ``Failure`` with the system's reason, or "not a regular file".
-    public static func open(_ path: String) throws(Failure) -> Int32 {
+    package static func open(_ path: String) throws(Failure) -> Int32 {
         let fd = openDescriptor(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY)
         guard fd >= 0 else { throw .system(errno) }
         var info = stat()
@@ -45,14 +45,14 @@ public enum RegularFile {
     }
 
     /// The size of the regular file open on `fd`.
-    public static func size(_ fd: Int32) -> Int {
+    package static func size(_ fd: Int32) -> Int {
         var info = stat()
         return fstat(fd, &info) == 0 ? Int(info.st_size) : 0
     }
 
     /// The whole of the regular file at `path`, at most `maxBytes` long.
     /// - Throws: ``Failure``: the system's reason, not a regular file, or over `maxBytes`.
-    public static func read(_ path: String, maxBytes: Int) throws(Failure) -> [UInt8] {
+    package static func read(_ path: String, maxBytes: Int) throws(Failure) -> [UInt8] {
         let fd = try open(path)
         defer { close(fd) }
         let size = size(fd)

@@ -1,29 +1,29 @@
 /// A strict JSON parser (RFC 8259) over UTF-8 bytes, with positions in its errors and a depth limit
 /// so that hostile input cannot exhaust the stack.
-public struct JSONParser {
+package struct JSONParser {
     /// A syntax error, with the 1-based column (byte offset + 1) where it was found.
-    public struct SyntaxError: Error, Sendable, CustomStringConvertible {
-        public var message: String
-        public var offset: Int
-        public var description: String { "\(message) at column \(offset + 1)" }
+    package struct SyntaxError: Error, Sendable, CustomStringConvertible {
+        package var message: String
+        package var offset: Int
+        package var description: String { "\(message) at column \(offset + 1)" }
 
-        public init(message: String, offset: Int) {
+        package init(message: String, offset: Int) {
             self.message = message
             self.offset = offset
         }
     }
 
     /// The deepest nesting of arrays and objects accepted.
-    public static let maxDepth = 512
+    package static let maxDepth = 512
 
     /// Parses one JSON document; whitespace may surround it, nothing else may follow it.
-    public static func parse(_ bytes: some Collection<UInt8>) throws(SyntaxError) -> JSONValue {
+    package static func parse(_ bytes: some Collection<UInt8>) throws(SyntaxError) -> JSONValue {
         let array = Array(bytes)
         return try array.withUnsafeBufferPointer { buffer throws(SyntaxError) in try parse(buffer: buffer) }
     }
 
     /// Parses one JSON document held in memory without copying it.
-    public static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
+    package static func parse(buffer: UnsafeBufferPointer<UInt8>) throws(SyntaxError) -> JSONValue {
         var parser = JSONParser(buffer)
         parser.skipWhitespace()
         let value = try parser.parseValue(depth: 0)
@@ -33,7 +33,7 @@ public struct JSONParser {
     }
 
     /// Parses a JSON document held in a string.
-    public static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
+    package static func parse(_ text: String) throws(SyntaxError) -> JSONValue {
         try parse(Array(text.utf8))
     }
 

@@ -137,3 +137,22 @@ struct AnyCodingKey: CodingKey {
         self.intValue = intValue
     }
 }
+
+extension JSONValue {
+    /// Reads JSON text (RFC 8259: one value, UTF-8; numbers kept exact as ``JSONValue/int(_:)``
+    /// where they are integers).
+    /// - Throws: ``OffloadError/Code/invalidPayload`` saying what is wrong and at which byte.
+    public init(parsing text: String) throws(OffloadError) {
+        self = try Self.reading { () throws(JSONParser.SyntaxError) in try JSONParser.parse(text) }
+    }
+
+    /// Reads JSON text given as its UTF-8 bytes.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` saying what is wrong and at which byte.
+    public init(parsing bytes: some Collection<UInt8>) throws(OffloadError) {
+        self = try Self.reading { () throws(JSONParser.SyntaxError) in try JSONParser.parse(bytes) }
+    }
+
+    private static func reading(_ parse: () throws(JSONParser.SyntaxError) -> JSONValue) throws(OffloadError) -> JSONValue {
+        do { return try parse() } catch { throw OffloadError(.invalidPayload, "not JSON: \(error)") }
+    }
+}

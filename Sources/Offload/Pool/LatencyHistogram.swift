@@ -1,14 +1,14 @@
 /// A histogram of durations with log-linear buckets (under 1 % relative error), fixed in size
 /// however many values it records: a pool can keep one for its whole life.
-public struct LatencyHistogram: Sendable {
+package struct LatencyHistogram: Sendable {
     private static let subBucketBits = 7
     private static let subBuckets = 1 << subBucketBits
     private var counts: [UInt64]
     /// Values recorded.
-    public private(set) var count: UInt64 = 0
+    package private(set) var count: UInt64 = 0
     private var maxNanos: Int64 = 0
 
-    public init() {
+    package init() {
         counts = Array(repeating: 0, count: (64 - LatencyHistogram.subBucketBits + 1) * LatencyHistogram.subBuckets)
     }
 
@@ -28,7 +28,7 @@ public struct LatencyHistogram: Sendable {
     }
 
     /// Adds a value; negative durations count as zero.
-    public mutating func record(_ duration: Duration) {
+    package mutating func record(_ duration: Duration) {
         let nanos = UInt64(max(duration.nanoseconds, 0))
         counts[Self.index(nanos)] += 1
         count += 1
@@ -36,7 +36,7 @@ public struct LatencyHistogram: Sendable {
     }
 
     /// The value below which `quantile` (0…1) of the recorded values fall; zero when empty.
-    public func percentile(_ quantile: Double) -> Duration {
+    package func percentile(_ quantile: Double) -> Duration {
         guard count > 0 else { return .zero }
         let rank = UInt64((min(max(quantile, 0), 1) * Double(count)).rounded(.up))
         var seen: UInt64 = 0

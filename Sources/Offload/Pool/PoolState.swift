@@ -90,9 +90,6 @@ struct PoolState {
         .requiring(policy.requiresDeclaredKind ? job.requiredCapabilities.union([job.kind]) : job.requiredCapabilities)
     }
 
-    /// Whether some profile's workers can take jobs of `lane`.
-    func isServable(_ lane: QueueLane) -> Bool { profiles.contains(where: lane.isServed) }
-
     mutating func requestWake(at instant: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         if instant < supervisorWakeAt {
             supervisorWakeAt = instant

@@ -64,9 +64,6 @@ final class SubmissionInbox: Sendable {
         }
     }
 
-    /// Whether jobs are waiting to be moved into the queue.
-    var hasArrivals: Bool { arrivalCount.load(ordering: .sequentiallyConsistent) > 0 }
-
     /// Frees the id of a job that ended.
     func forget(_ id: JobID) {
         _ = state.withLock { $0.live.removeValue(forKey: id) }

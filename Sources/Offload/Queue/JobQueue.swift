@@ -14,11 +14,11 @@ import HeapModule
 /// - **Removal** (cancellation) is O(1): the entry is forgotten and skipped when it surfaces.
 ///
 /// The queue takes `now` as a parameter everywhere, so tests drive its clock.
-public struct JobQueue<Element: QueueableJob> {
+package struct JobQueue<Element: QueueableJob> {
     /// The order of ready jobs.
-    public let ordering: QueueOrdering
+    package let ordering: QueueOrdering
     /// The wait that raises a ready job by one level; `nil` disables aging.
-    public let agingInterval: Duration?
+    package let agingInterval: Duration?
 
     private struct ReadyEntry: Comparable {
         var major: Int64
@@ -71,7 +71,7 @@ public struct JobQueue<Element: QueueableJob> {
     ///   - ordering: priority (default) or arrival order.
     ///   - agingInterval: the wait worth one level (default 10 s); `nil` for none.
     ///   - epoch: the origin of the queue's clock (default: now).
-    public init(ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10), epoch: ContinuousClock.Instant = .now) {
+    package init(ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10), epoch: ContinuousClock.Instant = .now) {
         self.ordering = ordering
         self.agingInterval = agingInterval
         self.epoch = epoch
@@ -79,22 +79,20 @@ public struct JobQueue<Element: QueueableJob> {
     }
 
     /// Jobs held, ready and delayed.
-    public var count: Int { members.count }
+    package var count: Int { members.count }
     /// Whether the queue holds no job.
-    public var isEmpty: Bool { members.isEmpty }
+    package var isEmpty: Bool { members.isEmpty }
     /// Jobs ready to run.
-    public var readyCount: Int { readyByPriority.reduce(0, +) }
+    package var readyCount: Int { readyByPriority.reduce(0, +) }
     /// Jobs waiting for their run-at time.
-    public var delayedCount: Int { members.count - readyCount }
+    package var delayedCount: Int { members.count - readyCount }
     /// Ready jobs of one priority.
-    public func readyCount(of priority: Priority) -> Int { readyByPriority[priority.rawValue] }
+    package func readyCount(of priority: Priority) -> Int { readyByPriority[priority.rawValue] }
     /// Whether the queue holds the job.
-    public func contains(_ id: JobID) -> Bool { members[id] != nil }
-    /// The lanes in use.
-    public var knownLanes: [QueueLane] { lanes }
+    package func contains(_ id: JobID) -> Bool { members[id] != nil }
 
     /// The time the next delayed job is due, if any.
-    public mutating func nextDueTime() -> ContinuousClock.Instant? {
+    package mutating func nextDueTime() -> ContinuousClock.Instant? {
         while let top = delayed.min {
             if let member = members[top.id], member.sequence == top.sequence, member.isDelayed {
                 return epoch + .nanoseconds(top.due)
@@ -111,7 +109,7 @@ public struct JobQueue<Element: QueueableJob> {
     ///   - now: the current time.
     ///   - runAt: the earliest start; a time after `now` makes the job delayed.
     ///   - readySince: when the job's wait began, for a job put back (it keeps its place); default `now`.
-    public mutating func enqueue(
+    package mutating func enqueue(
         _ element: Element, lane: QueueLane = .any, now: ContinuousClock.Instant,
         runAt: ContinuousClock.Instant? = nil, readySince: ContinuousClock.Instant? = nil
     ) {
@@ -135,7 +133,7 @@ public struct JobQueue<Element: QueueableJob> {
 
     /// Moves the delayed jobs that are due into the ready lanes; returns how many moved.
     @discardableResult
-    public mutating func releaseDue(now: ContinuousClock.Instant) -> Int {
+    package mutating func releaseDue(now: ContinuousClock.Instant) -> Int {
         let nowNanos = nanos(now)
         var released = 0
         while let top = delayed.min, top.due <= nowNanos {
@@ -150,7 +148,7 @@ public struct JobQueue<Element: QueueableJob> {
     }
 
     /// Takes the best ready job that a worker able to serve the lanes accepted by `canServe` may run.
-    public mutating func dequeue(now: ContinuousClock.Instant, where canServe: (QueueLane) -> Bool = { _ in true }) -> Element? {
+    package mutating func dequeue(now: ContinuousClock.Instant, where canServe: (QueueLane) -> Bool = { _ in true }) -> Element? {
         releaseDue(now: now)
         guard let lane = bestLane(where: canServe), let entry = ready[lane].popMin() else { return nil }
         let member = members.removeValue(forKey: entry.id)!
@@ -159,14 +157,14 @@ public struct JobQueue<Element: QueueableJob> {
     }
 
     /// The job ``dequeue(now:where:)`` would return, left in place.
-    public mutating func peek(now: ContinuousClock.Instant, where canServe: (QueueLane) -> Bool = { _ in true }) -> Element? {
+    package mutating func peek(now: ContinuousClock.Instant, where canServe: (QueueLane) -> Bool = { _ in true }) -> Element? {
         releaseDue(now: now)
         guard let lane = bestLane(where: canServe) else { return nil }
         return liveTop(lane)?.member.element
     }
 
     /// Removes a queued job (ready or delayed) and returns it; `nil` when it is not in the queue.
-    public mutating func remove(_ id: JobID) -> Element? {
+    package mutating func remove(_ id: JobID) -> Element? {
         guard let member = members.removeValue(forKey: id) else { return nil }
         if !member.isDelayed { readyByPriority[member.element.priority.rawValue] -= 1 }
         stale += 1
@@ -175,7 +173,7 @@ public struct JobQueue<Element: QueueableJob> {
     }
 
     /// Removes every job and returns them, ready ones first in queue order.
-    public mutating func removeAll(now: ContinuousClock.Instant) -> [Element] {
+    package mutating func removeAll(now: ContinuousClock.Instant) -> [Element] {
         var drained: [Element] = []
         while let element = dequeue(now: now) { drained.append(element) }
         drained.append(contentsOf: members.values.sorted { $0.sequence < $1.sequence }.map(\.element))

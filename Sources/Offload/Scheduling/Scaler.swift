@@ -59,17 +59,17 @@ public struct ScalingConfiguration: Sendable, Hashable {
 /// Decides, from the pool's load at one moment, how many workers to add and which idle ones to end.
 ///
 /// A pure value: the pool gives it the time and the load, so tests drive it with any clock.
-public struct Scaler: Sendable {
+package struct Scaler: Sendable {
     /// What the scaler sees of one worker.
-    public struct WorkerLoad: Sendable {
-        public var id: WorkerID
-        public var isBusy: Bool
+    package struct WorkerLoad: Sendable {
+        package var id: WorkerID
+        package var isBusy: Bool
         /// When the worker last became idle (or started).
-        public var idleSince: ContinuousClock.Instant
+        package var idleSince: ContinuousClock.Instant
         /// Whether removing it would leave a capability with no worker.
-        public var isLastOfItsProfile: Bool
+        package var isLastOfItsProfile: Bool
 
-        public init(id: WorkerID, isBusy: Bool, idleSince: ContinuousClock.Instant, isLastOfItsProfile: Bool = false) {
+        package init(id: WorkerID, isBusy: Bool, idleSince: ContinuousClock.Instant, isLastOfItsProfile: Bool = false) {
             self.id = id
             self.isBusy = isBusy
             self.idleSince = idleSince
@@ -78,21 +78,21 @@ public struct Scaler: Sendable {
     }
 
     /// Workers to start and workers to end.
-    public struct Decision: Sendable, Equatable {
-        public var add: Int
-        public var retire: [WorkerID]
+    package struct Decision: Sendable, Equatable {
+        package var add: Int
+        package var retire: [WorkerID]
     }
 
-    public var configuration: ScalingConfiguration
+    package var configuration: ScalingConfiguration
 
-    public init(configuration: ScalingConfiguration) { self.configuration = configuration }
+    package init(configuration: ScalingConfiguration) { self.configuration = configuration }
 
     /// Scale up when the ready queue is longer than twice the workers, or when the busy share
     /// reaches the threshold while jobs wait (a busy pool with an empty queue does not grow:
     /// a new worker would only idle); never above the maximum, at most `maxScaleUpPerCycle` at once.
     /// Scale down by ending workers idle for `idleTimeout`, longest idle first, never below the
     /// minimum and never the last worker of a capability profile.
-    public func decide(now: ContinuousClock.Instant, workers: [WorkerLoad], starting: Int, readyJobs: Int) -> Decision {
+    package func decide(now: ContinuousClock.Instant, workers: [WorkerLoad], starting: Int, readyJobs: Int) -> Decision {
         let total = workers.count + starting
         if total < configuration.minWorkers {
             return Decision(add: min(configuration.minWorkers - total, configuration.maxWorkers - total), retire: [])

@@ -1,13 +1,13 @@
 /// Runs CPU-bound work on threads of its own, so that it never occupies Swift's cooperative
 /// pool (where it would stall every other task of the process, as a job on an event loop would).
-public enum DedicatedThreads {
+package enum DedicatedThreads {
     /// Runs `body` on a new thread and returns at once.
-    public static func start(name: String, _ body: @escaping @Sendable () -> Void) {
+    package static func start(name: String, _ body: @escaping @Sendable () -> Void) {
         OSThread.detach(name: name, body)
     }
 
     /// Runs `body(0)`, …, `body(count - 1)` each on a new thread and returns their results in order.
-    public static func map<T: Sendable>(_ count: Int, name: String = "offload-part", _ body: @escaping @Sendable (Int) -> T) async -> [T] {
+    package static func map<T: Sendable>(_ count: Int, name: String = "offload-part", _ body: @escaping @Sendable (Int) -> T) async -> [T] {
         await withTaskGroup(of: (Int, T).self) { group in
             for index in 0..<count {
                 group.addTask {

@@ -5,8 +5,8 @@ import Darwin
 #endif
 
 /// Reads ISO 8601 times (`2026-01-31T12:00:00Z`, `…T12:00:00.250+01:00`) as seconds since 1970.
-public enum ISO8601 {
-    public static func parse(_ text: String) -> Double? {
+package enum ISO8601 {
+    package static func parse(_ text: String) -> Double? {
         let bytes = Array(text.utf8)
         var index = 0
         func number(_ digits: Int) -> Int? {
@@ -59,7 +59,7 @@ public enum ISO8601 {
     }
 
     /// Days since 1970-01-01 of a proleptic Gregorian date (Howard Hinnant's algorithm).
-    public static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
+    package static func daysFromCivil(_ year: Int, _ month: Int, _ day: Int) -> Int {
         let y = month <= 2 ? year - 1 : year
         let era = (y >= 0 ? y : y - 399) / 400
         let yearOfEra = y - era * 400
@@ -69,7 +69,7 @@ public enum ISO8601 {
     }
 
     /// `seconds` since 1970 as `2026-01-31T12:00:00.250Z` (UTC, milliseconds).
-    public static func format(_ seconds: Double) -> String {
+    package static func format(_ seconds: Double) -> String {
         let milliseconds = Int64((seconds * 1_000).rounded(.down))
         let days = Int(milliseconds >= 0 ? milliseconds / 86_400_000 : (milliseconds - 86_399_999) / 86_400_000)
         let inDay = Int(milliseconds - Int64(days) * 86_400_000)
@@ -83,7 +83,7 @@ public enum ISO8601 {
     }
 
     /// The proleptic Gregorian date `days` after 1970-01-01 (Howard Hinnant's algorithm).
-    public static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
+    package static func civilFromDays(_ days: Int) -> (year: Int, month: Int, day: Int) {
         let z = days + 719_468
         let era = (z >= 0 ? z : z - 146_096) / 146_097
         let dayOfEra = z - era * 146_097
@@ -96,7 +96,7 @@ public enum ISO8601 {
     }
 
     /// The wall-clock time now, in seconds since 1970.
-    public static func nowSeconds() -> Double {
+    package static func nowSeconds() -> Double {
         var spec = timespec()
         clock_gettime(CLOCK_REALTIME, &spec)
         return Double(spec.tv_sec) + Double(spec.tv_nsec) / 1e9

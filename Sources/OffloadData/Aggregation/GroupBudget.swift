@@ -26,9 +26,6 @@ package struct GroupBudget: Sendable {
         self.shared = shared
     }
 
-    /// No limits (for steps over records already in memory and checked).
-    package static let unlimited = GroupBudget(limits: ResourceLimits(maxGroups: .max, maxAggregationBytes: .max))
-
     /// A new group, the `groups`-th, whose key and accumulators take `bytes`.
     mutating func addGroup(number groups: Int, bytes: Int) throws(AggregateError) {
         guard groups <= maxGroups else {

@@ -46,8 +46,6 @@ final class TextBlock {
         return (Int(ink.x), Int(ink.y), Int(ink.width), Int(ink.height))
     }
 
-    var lineCount: Int { Int(pango_layout_get_line_count(layout)) }
-
     func show(on context: OpaquePointer, x: Double, y: Double) {
         cairo_move_to(context, x, y)
         pango_cairo_show_layout(context, layout)

@@ -80,14 +80,16 @@ extension OffloadService {
     /// How long `/readyz` waits for the store's answer.
     static let readinessTimeout: Duration = .seconds(2)
 
-    /// The OpenAPI document as this service serves it: the kinds it runs listed as the values
-    /// a job's `kind` and `capabilities` may take.
+    /// The OpenAPI document as this service serves it: its version (``OffloadService/version``, the
+    /// one place it is written), and the kinds it runs listed as the values a job's `kind` and
+    /// `capabilities` may take.
     func openAPIDocument() -> [UInt8] {
         guard var document = try? JSONParser.parse(PackageResources.openapi_json) else { return PackageResources.openapi_json }
         let kinds: JSONValue = .array(store.kinds.map { .string($0) })
         let job = ["components", "schemas", "NewJob", "properties"]
         document = document.setting(job + ["kind", "enum"], to: kinds).setting(job + ["capabilities", "items", "enum"], to: kinds)
             .setting(job + ["timeoutMs", "maximum"], to: .int(Int64(configuration.maxJobTimeout.milliseconds)))
+            .setting(["info", "version"], to: .string(OffloadService.version))
         var bytes: [UInt8] = []
         JSONWriter.write(document, into: &bytes)
         return bytes

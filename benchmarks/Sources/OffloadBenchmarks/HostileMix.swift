@@ -74,7 +74,7 @@ extension ChaosSuite {
         let elapsed = ContinuousClock.now - start
         var (goodCompleted, typed, wrong, seen) = (0, 0, 0, 0)
         for line in ProcFS.lines("\(out)/results.jsonl") {
-            guard let result = try? JSONParser.parse(String(line)), let id = result["id"]?.stringValue else { continue }
+            guard let result = try? JSONValue(parsing: String(line)), let id = result["id"]?.stringValue else { continue }
             seen += 1
             if id.hasPrefix("g") {
                 if result["status"] == .string("completed") { goodCompleted += 1 }
@@ -122,7 +122,7 @@ extension ChaosSuite {
         _ = host.reap()
         var results: [String: JSONValue] = [:]
         for line in ProcFS.lines("\(folder)/out-slow/results.jsonl") {
-            if let result = try? JSONParser.parse(String(line)), let id = result["id"]?.stringValue { results[id] = result }
+            if let result = try? JSONValue(parsing: String(line)), let id = result["id"]?.stringValue { results[id] = result }
         }
         var worst = 0.0
         for (index, job) in slow.enumerated() {

@@ -36,7 +36,7 @@ struct ImageSuite {
     }
 
     private func loadPayload() throws -> ImagePayload {
-        let json = try JSONParser.parse(ProcFS.lines(card).joined(separator: "\n"))
+        let json = try JSONValue(parsing: ProcFS.lines(card).joined(separator: "\n"))
         return try JSONValueDecoder().decode(ImagePayload.self, from: json)
     }
 

@@ -98,7 +98,7 @@ struct PluginSuite {
             default: return value
             }
         }
-        return Array(JSONWriter.string(titled(try JSONParser.parse(bytes))).utf8)
+        return Array(JSONWriter.string(titled(try JSONValue(parsing: bytes))).utf8)
     }
 
     /// fib(25) as a plugin call (WasmKit under fuel, in a warm instance), median of 5 calls.
@@ -145,11 +145,11 @@ struct PluginSuite {
         var registry = HandlerRegistry.diagnostics
         try registry.registerPlugins(directory: directory)
         return try await WorkerPool.withPool(configuration: configuration, registry: registry) { pool in
-            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":5000000000}}"#)
+            let spin = try JSONValue(parsing: #"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":5000000000}}"#)
             var job = Job(kind: "plugin", payload: .json(spin))
             job.timeout = .milliseconds(200)
             let stopped = try await pool.process(job)
-            let next = try await pool.process(Job(kind: "plugin", payload: .json(try JSONParser.parse(
+            let next = try await pool.process(Job(kind: "plugin", payload: .json(try JSONValue(parsing: 
                 #"{"pluginId":"title-case","operation":"transform","input":{"title":"still serving"}}"#))))
             return (stopped.runTime.milliseconds, stopped.error?.code.rawValue ?? "none", next.status.rawValue)
         }

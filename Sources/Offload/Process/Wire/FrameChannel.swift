@@ -47,12 +47,6 @@ final class FrameWriter: Sendable {
         }
     }
 
-    /// Sends bytes as they are (tests use it to send broken frames).
-    @discardableResult
-    func sendRaw(_ bytes: [UInt8]) -> Bool {
-        lock.withLock { state in !state.closed && writeAll(bytes) == .written }
-    }
-
     /// Closes the descriptor; later sends return `false` (and never reach a reused descriptor).
     func close() {
         lock.withLock { state in
