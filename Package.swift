@@ -5,7 +5,7 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
-    .enableUpcomingFeature("InternalImportsByDefault"),
+    .enableUpcomingFeature("InternalImportsByDefault")
 ]
 
 let package = Package(
@@ -21,7 +21,7 @@ let package = Package(
         .library(name: "OffloadServer", targets: ["OffloadServer"]),
         .library(name: "OffloadServerPostgres", targets: ["OffloadServerPostgres"]),
         .executable(name: "offload", targets: ["offload"]),
-        .executable(name: "offload-worker", targets: ["offload-worker"]),
+        .executable(name: "offload-worker", targets: ["offload-worker"])
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -37,7 +37,7 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
-        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2"),
+        .package(url: "https://github.com/apple/swift-nio-extras", from: "1.35.2")
     ],
     targets: [
         // Process, pipe and limit calls Swift cannot make directly (variadic fcntl/prctl, W* macros).
@@ -51,7 +51,7 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ]
         ),
         // cairo, and through its pkg-config file the include folders of glib, freetype and fontconfig.
@@ -68,7 +68,9 @@ let package = Package(
         // PNG and JPEG encoders that turn libpng's and libjpeg's longjmp errors into return codes.
         .target(
             name: "CImageCodecs",
-            linkerSettings: [.linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("gif")]
+            linkerSettings: [
+                .linkedLibrary("png16"), .linkedLibrary("jpeg"), .linkedLibrary("webp"), .linkedLibrary("webpmux"), .linkedLibrary("gif")
+            ]
         ),
         // The `image` job kind: Open Graph cards rendered with cairo and Pango.
         .target(
@@ -87,7 +89,7 @@ let package = Package(
                 "Offload", "COffloadPlugins",
                 .product(name: "WasmKit", package: "WasmKit"),
                 .product(name: "WasmParser", package: "WasmKit"),
-                .product(name: "WAT", package: "WasmKit"),
+                .product(name: "WAT", package: "WasmKit")
             ]
         ),
         // The durable queue on PostgreSQL: jobs that outlive processes, served by many hosts.
@@ -111,7 +113,7 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ],
             resources: ["Dashboard/index.html", "Dashboard/app.js", "Dashboard/style.css", "openapi.json"].map { .embedInCode($0) }
         ),
@@ -120,7 +122,7 @@ let package = Package(
             name: "OffloadServerPostgres",
             dependencies: [
                 "Offload", "OffloadPostgres", "OffloadServer",
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
             ]
         ),
         // The job-file and results formats of `offload run` (job lines in, result and event lines out).
@@ -144,7 +146,7 @@ let package = Package(
                 .product(name: "PostgresNIO", package: "postgres-nio"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Logging", package: "swift-log")
             ]
         ),
         // A small worker executable for process isolation: the diagnostic kinds only, starts fast.
@@ -160,7 +162,7 @@ let package = Package(
                 "Offload", "OffloadImage", "OffloadData", "OffloadPlugins", "OffloadPostgres", "OffloadServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle")
             ],
             path: "Tests/DocumentationExamples"
         ),
@@ -170,7 +172,8 @@ let package = Package(
         .testTarget(name: "OffloadCLITests", dependencies: ["Offload", "OffloadJobFiles", "OffloadTestSupport", "offload", "offload-examples"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData", "OffloadTestSupport"]),
         .testTarget(name: "OffloadAnalyticsTests", dependencies: ["OffloadAnalytics"]),
-        .testTarget(name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
+        .testTarget(
+            name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
         // Against a running `offload serve`, over real sockets (and the dashboard in headless Chromium).
         .testTarget(name: "OffloadServerTests", dependencies: ["Offload", "OffloadServer", "OffloadTestSupport", "offload"]),
@@ -178,7 +181,7 @@ let package = Package(
         .testTarget(
             name: "OffloadPostgresTests",
             dependencies: ["OffloadPostgres", "OffloadTestSupport", "offload", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
-        ),
+        )
     ]
 )
 

@@ -8,7 +8,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "offload", path: ".."),
-        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: []),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1", traits: [])
     ],
     targets: [
         .executableTarget(
@@ -16,7 +16,7 @@ let package = Package(
             dependencies: [
                 .product(name: "Offload", package: "offload"),
                 .product(name: "OffloadImage", package: "offload"),
-                .product(name: "OffloadPlugins", package: "offload"),
+                .product(name: "OffloadPlugins", package: "offload")
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         ),
@@ -26,7 +26,7 @@ let package = Package(
             name: "InlineCardServer",
             dependencies: [
                 .product(name: "OffloadImage", package: "offload"),
-                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Hummingbird", package: "hummingbird")
             ],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
         ),
@@ -36,6 +36,6 @@ let package = Package(
             name: "TinyJobs",
             dependencies: [.product(name: "Offload", package: "offload")],
             swiftSettings: [.enableUpcomingFeature("ExistentialAny"), .enableUpcomingFeature("MemberImportVisibility")]
-        ),
+        )
     ]
 )

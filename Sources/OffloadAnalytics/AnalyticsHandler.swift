@@ -32,8 +32,10 @@ public struct AnalyticsHandler: JobHandler {
         /// `fail` (default) or `skip`: what a malformed event does.
         public var onBadRecord: String?
 
-        public init(events: JSONValue, filter: JSONValue? = nil, enrich: [String]? = nil, privacy: String? = nil, salt: String? = nil,
-                    sessionGapMinutes: Double? = nil, aggregate: Aggregate, onBadRecord: String? = nil) {
+        public init(
+            events: JSONValue, filter: JSONValue? = nil, enrich: [String]? = nil, privacy: String? = nil, salt: String? = nil,
+            sessionGapMinutes: Double? = nil, aggregate: Aggregate, onBadRecord: String? = nil
+        ) {
             self.events = events
             self.filter = filter
             self.enrich = enrich
@@ -87,14 +89,16 @@ public struct AnalyticsHandler: JobHandler {
         source.scanner = scanner
         let run = try await context.withCancellationCheck { cancelled -> AnalyticsRun in
             if !plan.derivesSessions, let path = source.linesPath, Self.fileSize(path) >= ParallelFileRun.minimumBytes {
-                return try await Self.inParts(path: path, name: source.name, plan: plan, limits: context.limits, scanner: scanner, cancelled: cancelled)
+                return try await Self.inParts(
+                    path: path, name: source.name, plan: plan, limits: context.limits, scanner: scanner, cancelled: cancelled)
             }
             var run = AnalyticsRun(plan: plan, limits: context.limits)
             try Self.consume(source, into: &run, limits: context.limits, cancelled: cancelled)
             return run
         }
-        return Output(series: run.series(), read: run.read, filteredOut: run.filteredOut, rejected: run.rejected,
-                      badEvents: run.badEvents.map { BadEvent(line: $0.line, message: $0.message) })
+        return Output(
+            series: run.series(), read: run.read, filteredOut: run.filteredOut, rejected: run.rejected,
+            badEvents: run.badEvents.map { BadEvent(line: $0.line, message: $0.message) })
     }
 
     /// Reads every event of `source` into `run` (sessions, when derived, once all are read).
@@ -124,8 +128,9 @@ public struct AnalyticsHandler: JobHandler {
                 // Sessions need every event of a user first; the rest is aggregated as it comes.
                 if run.plan.derivesSessions {
                     guard held.count < limits.maxHeldRecords else {
-                        throw OffloadError.overBudget("heldRecords", limit: limits.maxHeldRecords,
-                                                      "deriving sessions holds every event, and there are more than the job may hold")
+                        throw OffloadError.overBudget(
+                            "heldRecords", limit: limits.maxHeldRecords,
+                            "deriving sessions holds every event, and there are more than the job may hold")
                     }
                     held.append((line, checked))
                 } else {
@@ -141,8 +146,10 @@ public struct AnalyticsHandler: JobHandler {
     }
 
     /// A JSON Lines file in one part per CPU, each on a thread of its own, merged in file order.
-    private static func inParts(path: String, name: String, plan: AnalyticsPlan, limits: ResourceLimits, scanner: FieldScanner,
-                                cancelled: @escaping @Sendable () -> Bool) async throws -> AnalyticsRun {
+    private static func inParts(
+        path: String, name: String, plan: AnalyticsPlan, limits: ResourceLimits, scanner: FieldScanner,
+        cancelled: @escaping @Sendable () -> Bool
+    ) async throws -> AnalyticsRun {
         var info = stat()
         guard stat(path, &info) == 0 else { throw OffloadError(.invalidPayload, "payload.events.path: cannot read \(name)") }
         let parts = max(1, min(Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))), Int(info.st_size) / (1 << 20)))

@@ -40,7 +40,9 @@ struct AnalyticsPlan {
         var enrichments: Set<Enrichment> = []
         for (index, name) in (payload.enrich ?? []).enumerated() {
             guard let enrichment = Enrichment(rawValue: name) else {
-                throw OffloadError(.invalidPayload, "payload.enrich[\(index)] '\(name)' is not one of \(Enrichment.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw OffloadError(
+                    .invalidPayload, "payload.enrich[\(index)] '\(name)' is not one of \(Enrichment.allCases.map(\.rawValue).joined(separator: ", "))"
+                )
             }
             enrichments.insert(enrichment)
         }
@@ -54,10 +56,13 @@ struct AnalyticsPlan {
             throw OffloadError(.invalidPayload, "payload.salt is required to hash identifiers (hashIdentifiers or privacy anonymized)")
         }
         let gap = payload.sessionGapMinutes ?? 30
-        guard gap.isFinite, gap > 0, gap <= 10_080 else { throw OffloadError(.invalidPayload, "payload.sessionGapMinutes must be between 0 and 10080") }
+        guard gap.isFinite, gap > 0, gap <= 10_080 else {
+            throw OffloadError(.invalidPayload, "payload.sessionGapMinutes must be between 0 and 10080")
+        }
         sessionGap = gap * 60
         guard let granularity = Granularity(rawValue: payload.aggregate.granularity) else {
-            throw OffloadError(.invalidPayload, "payload.aggregate.granularity must be one of \(Granularity.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw OffloadError(
+                .invalidPayload, "payload.aggregate.granularity must be one of \(Granularity.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         self.granularity = granularity
         var groupBy: [FieldPath] = []
@@ -71,7 +76,9 @@ struct AnalyticsPlan {
             metrics.append(try AggregateSpec(metric, field: "payload.aggregate.metrics[\(index)]"))
         }
         self.metrics = metrics
-        guard ["fail", "skip", nil].contains(payload.onBadRecord) else { throw OffloadError(.invalidPayload, "payload.onBadRecord must be fail or skip") }
+        guard ["fail", "skip", nil].contains(payload.onBadRecord) else {
+            throw OffloadError(.invalidPayload, "payload.onBadRecord must be fail or skip")
+        }
         skipsBadEvents = payload.onBadRecord == "skip"
     }
 }
@@ -93,8 +100,9 @@ struct AnalyticsRun {
     init(plan: AnalyticsPlan, limits: ResourceLimits = ResourceLimits(), shared: GroupBudget.SharedBytes? = nil) {
         self.plan = plan
         // The bucket start (seconds) is the first grouping field, set on each event.
-        grouper = Grouper(by: [try! FieldPath("$bucket", field: "")] + plan.groupBy, aggregates: plan.metrics,
-                          budget: GroupBudget(limits: limits, shared: shared))
+        grouper = Grouper(
+            by: [try! FieldPath("$bucket", field: "")] + plan.groupBy, aggregates: plan.metrics,
+            budget: GroupBudget(limits: limits, shared: shared))
     }
 
     /// Takes in the run over a later part of the same file.
@@ -122,7 +130,9 @@ struct AnalyticsRun {
             return nil
         }
         guard let seconds = Self.seconds(event["timestamp"]) else {
-            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or milliseconds, or an ISO 8601 time, in the years 1 to 9999")
+            try reject(
+                line: line,
+                "\(name) line \(line + lineOffset): timestamp must be epoch seconds or milliseconds, or an ISO 8601 time, in the years 1 to 9999")
             return nil
         }
         if let filter = plan.filter, !filter.matches(event, stop: stop) {
@@ -133,7 +143,9 @@ struct AnalyticsRun {
         result = set("timestamp", .double(seconds), in: result)
         if plan.enrichments.contains(.device), case .string(let agent)? = event["userAgent"] {
             let parsed = UserAgent(agent)
-            result = set("device", .object([("browser", .string(parsed.browser)), ("os", .string(parsed.os)), ("type", .string(parsed.deviceType))]), in: result)
+            result = set(
+                "device", .object([("browser", .string(parsed.browser)), ("os", .string(parsed.os)), ("type", .string(parsed.deviceType))]),
+                in: result)
         }
         if plan.anonymizesIp, case .string(let ip)? = event["ip"] { result = set("ip", .string(IPAddress.anonymized(ip)), in: result) }
         if plan.hashes, let salt = plan.salt {
@@ -164,8 +176,9 @@ struct AnalyticsRun {
     /// all it needs.
     func slots(in scanner: FieldScanner) -> Slots? {
         guard plan.changesNoField,
-              let eventType = scanner.slot(of: try! FieldPath("eventType", field: "")),
-              let timestamp = scanner.slot(of: try! FieldPath("timestamp", field: "")) else { return nil }
+            let eventType = scanner.slot(of: try! FieldPath("eventType", field: "")),
+            let timestamp = scanner.slot(of: try! FieldPath("timestamp", field: ""))
+        else { return nil }
         let bucket = scanner.paths.count
         guard let grouperSlots = grouper.slots({ $0.description == "$bucket" ? bucket : scanner.slot(of: $0) }) else { return nil }
         return Slots(scanner: scanner, eventType: eventType, timestamp: timestamp, bucket: bucket, grouper: grouperSlots)
@@ -179,7 +192,9 @@ struct AnalyticsRun {
             return
         }
         guard let seconds = Self.seconds(slots[layout.timestamp]) else {
-            try reject(line: line, "\(name) line \(line + lineOffset): timestamp must be epoch seconds or milliseconds, or an ISO 8601 time, in the years 1 to 9999")
+            try reject(
+                line: line,
+                "\(name) line \(line + lineOffset): timestamp must be epoch seconds or milliseconds, or an ISO 8601 time, in the years 1 to 9999")
             return
         }
         if let filter = plan.filter, !filter.matches({ path in layout.scanner.slot(of: path).flatMap { slots[$0] } }, stop: stop) {
@@ -217,11 +232,12 @@ struct AnalyticsRun {
 
     /// Epoch seconds (or milliseconds, from 1e11 on) or ISO 8601, in the years 1 to 9999.
     static func seconds(_ value: JSONValue?) -> Double? {
-        let seconds: Double? = switch value {
-        case .string(let text)?: ISO8601.parse(text)
-        case let number? where number.doubleValue != nil: number.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
-        default: nil
-        }
+        let seconds: Double? =
+            switch value {
+            case .string(let text)?: ISO8601.parse(text)
+            case let number? where number.doubleValue != nil: number.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
+            default: nil
+            }
         guard let seconds, DatePattern.supportedSeconds.contains(seconds) else { return nil }
         return seconds
     }
@@ -259,7 +275,9 @@ enum Sessions {
         var result = events
         var byUser: [String: [Int]] = [:]
         for (index, event) in events.enumerated() where event["sessionId"] == nil || event["sessionId"] == .null {
-            let user = event["userId"].map(AnalyticsRun.text) ?? ((event["ip"].map(AnalyticsRun.text) ?? "") + "|" + (event["userAgent"].map(AnalyticsRun.text) ?? ""))
+            let user =
+                event["userId"].map(AnalyticsRun.text)
+                ?? ((event["ip"].map(AnalyticsRun.text) ?? "") + "|" + (event["userAgent"].map(AnalyticsRun.text) ?? ""))
             byUser[user, default: []].append(index)
         }
         for (user, indices) in byUser {

@@ -20,11 +20,12 @@ public enum Granularity: String, Sendable, CaseIterable {
             return Double(monday) * 86400
         case .month, .quarter, .year:
             let (year, month, _) = DatePattern.civil(fromDays: Int((whole / 86400).rounded(.down)))
-            let first = switch self {
-            case .month: month
-            case .quarter: (month - 1) / 3 * 3 + 1
-            default: 1
-            }
+            let first =
+                switch self {
+                case .month: month
+                case .quarter: (month - 1) / 3 * 3 + 1
+                default: 1
+                }
             return Double(ISO8601.daysFromCivil(year, first, 1)) * 86400
         }
     }

@@ -11,17 +11,19 @@ struct UserAgent: Equatable {
             (browser, os, deviceType) = ("Bot", Self.system(text), "bot")
             return
         }
-        browser = if text.contains("Edg/") || text.contains("Edge/") { "Edge" }
-            else if text.contains("OPR/") || text.contains("Opera") { "Opera" }
-            else if text.contains("SamsungBrowser") { "Samsung Internet" }
-            else if text.contains("Firefox/") || text.contains("FxiOS") { "Firefox" }
-            else if text.contains("Chrome/") || text.contains("CriOS") { "Chrome" }
-            else if text.contains("Safari/") && text.contains("Version/") { "Safari" }
-            else { "Other" }
+        browser =
+            if text.contains("Edg/") || text.contains("Edge/") { "Edge" } else if text.contains("OPR/") || text.contains("Opera") {
+                "Opera"
+            } else if text.contains("SamsungBrowser") { "Samsung Internet" } else if text.contains("Firefox/") || text.contains("FxiOS") {
+                "Firefox"
+            } else if text.contains("Chrome/") || text.contains("CriOS") { "Chrome" } else if text.contains("Safari/") && text.contains("Version/") {
+                "Safari"
+            } else { "Other" }
         os = Self.system(text)
-        deviceType = if text.contains("iPad") || text.contains("Tablet") || (text.contains("Android") && !text.contains("Mobile")) { "tablet" }
-            else if text.contains("Mobi") || text.contains("iPhone") || text.contains("Android") { "mobile" }
-            else { "desktop" }
+        deviceType =
+            if text.contains("iPad") || text.contains("Tablet") || (text.contains("Android") && !text.contains("Mobile")) {
+                "tablet"
+            } else if text.contains("Mobi") || text.contains("iPhone") || text.contains("Android") { "mobile" } else { "desktop" }
     }
 
     private static func system(_ text: String) -> String {

@@ -62,9 +62,10 @@ public struct DataHandler: JobHandler {
             throw OffloadError(.invalidPayload, "payload.onBadRecord must be fail or skip")
         }
         let name = Self.fileName(for: context.jobID)
-        let runner = try PipelineRunner(pipeline: payload.pipeline, onBadRecord: onBadRecord,
-                                        output: .init(directory: outputDirectory, name: name, inlineLimit: Self.inlineLimit),
-                                        limits: context.limits)
+        let runner = try PipelineRunner(
+            pipeline: payload.pipeline, onBadRecord: onBadRecord,
+            output: .init(directory: outputDirectory, name: name, inlineLimit: Self.inlineLimit),
+            limits: context.limits)
         let source = try RecordSource(payload.input, folders: folders)
         source.scanner = Step.neededPaths(runner.steps).map(FieldScanner.init)
         let outcome = try await context.withCancellationCheck { cancelled throws -> PipelineRunner.Outcome in
@@ -80,8 +81,9 @@ public struct DataHandler: JobHandler {
                 throw error
             }
         }
-        var output = Output(records: nil, file: outcome.file, count: outcome.count, read: outcome.read, dropped: outcome.dropped,
-                            failed: outcome.failed, badRecords: outcome.badRecords.map { BadRecord(line: $0.line, message: $0.message) })
+        var output = Output(
+            records: nil, file: outcome.file, count: outcome.count, read: outcome.read, dropped: outcome.dropped,
+            failed: outcome.failed, badRecords: outcome.badRecords.map { BadRecord(line: $0.line, message: $0.message) })
         if outcome.file == nil {
             // The output of a group, aggregate or sort: inline when small, else a file like a streamed one.
             let sink = RecordSink(inlineLimit: Self.inlineLimit, directory: outputDirectory, name: name)

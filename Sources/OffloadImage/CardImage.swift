@@ -21,8 +21,10 @@ public struct CardImage: Sendable {
     /// Renders `spec` (its pictures read from `sources`, within `limits`), applies its filters
     /// and encodes it. Called from a task (as a job's handler is), it stops within milliseconds
     /// of the task's cancellation, throwing ``OffloadError/Code/cancelled``.
-    public static func make(_ spec: CardSpec, sources: ImageSources = ImageSources(allowedRoots: ["."]),
-                            limits: ResourceLimits = ResourceLimits()) throws(OffloadError) -> CardImage {
+    public static func make(
+        _ spec: CardSpec, sources: ImageSources = ImageSources(allowedRoots: ["."]),
+        limits: ResourceLimits = ResourceLimits()
+    ) throws(OffloadError) -> CardImage {
         FontWarmup.run()
         let start = ContinuousClock.now
         let pictures = try CardPictures(spec, sources: sources, limits: limits)
@@ -32,8 +34,9 @@ public struct CardImage: Sendable {
             try RenderStop.check()
             let rendered = ContinuousClock.now
             let bytes = try AnimationEncoder.encode(frames, as: spec.format, frameRate: spec.frameRate, loops: spec.loops, quality: spec.quality)
-            return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
-                             renderTime: rendered - start, encodeTime: .now - rendered, frames: frames.count)
+            return CardImage(
+                bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
+                renderTime: rendered - start, encodeTime: .now - rendered, frames: frames.count)
         }
         let canvas = try CardRenderer.render(spec, pictures: pictures)
         try RenderStop.check()
@@ -41,7 +44,8 @@ public struct CardImage: Sendable {
         try RenderStop.check()
         let rendered = ContinuousClock.now
         let bytes = try Encoder.encode(canvas, as: spec.format, quality: spec.quality)
-        return CardImage(bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
-                         renderTime: rendered - start, encodeTime: .now - rendered, frames: 1)
+        return CardImage(
+            bytes: bytes, format: spec.format, width: spec.width, height: spec.height,
+            renderTime: rendered - start, encodeTime: .now - rendered, frames: 1)
     }
 }

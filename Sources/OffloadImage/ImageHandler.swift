@@ -59,9 +59,10 @@ public struct ImageHandler: JobHandler {
         try context.checkCancellation()
         let name = Self.fileName(for: context.jobID, format: spec.format)
         try OutputFile.write(image.bytes, to: outputDirectory, name: name)
-        return Output(file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
-                      width: spec.width, height: spec.height,
-                      renderMs: image.renderTime.reportedMilliseconds, encodeMs: image.encodeTime.reportedMilliseconds, frames: image.frames)
+        return Output(
+            file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
+            width: spec.width, height: spec.height,
+            renderMs: image.renderTime.reportedMilliseconds, encodeMs: image.encodeTime.reportedMilliseconds, frames: image.frames)
     }
 
     /// `<job id>.<ext>`, distinct for distinct ids (see ``OutputFile/name(for:extension:)``).
@@ -81,8 +82,9 @@ extension HandlerRegistry {
 enum FontWarmup {
     private static let done: Bool = {
         if let canvas = try? Canvas(width: 8, height: 8) {
-            let block = TextBlock(context: canvas.context, text: "Warm up Aa 😀", family: "Inter", bold: true, size: 12,
-                                  width: 8, maxLines: 1, align: .left, lineSpacing: 1)
+            let block = TextBlock(
+                context: canvas.context, text: "Warm up Aa 😀", family: "Inter", bold: true, size: 12,
+                width: 8, maxLines: 1, align: .left, lineSpacing: 1)
             block.show(on: canvas.context, x: 0, y: 0)
         }
         return true

@@ -26,21 +26,26 @@ public enum JobLine {
     ///   - knownKinds: the kinds a pool runs; another kind fails `unknownKind`.
     ///   - now: the time `delayMs` and `runAt` count from.
     ///   - maxDelay: the furthest `delayMs` or `runAt` may put a job off (default a year).
-    public static func parse(_ text: some Collection<UInt8>, number: Int, knownKinds: Set<String>,
-                             now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)) -> Result<Job, Failure> {
+    public static func parse(
+        _ text: some Collection<UInt8>, number: Int, knownKinds: Set<String>,
+        now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)
+    ) -> Result<Job, Failure> {
         let value: JSONValue
         do {
             value = try JSONParser.parse(text)
         } catch {
-            return .failure(Failure(id: JobID(String(number)), kind: nil, error: OffloadError(.invalidPayload, "line \(number): malformed JSON: \(error)")))
+            return .failure(
+                Failure(id: JobID(String(number)), kind: nil, error: OffloadError(.invalidPayload, "line \(number): malformed JSON: \(error)")))
         }
         return parse(value, number: number, knownKinds: knownKinds, now: now, maxDelay: maxDelay)
     }
 
     /// Reads a job line already parsed as JSON (one job of a request's body): what
     /// ``parse(_:number:knownKinds:now:maxDelay:)`` does after parsing.
-    public static func parse(_ value: JSONValue, number: Int, knownKinds: Set<String>,
-                             now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)) -> Result<Job, Failure> {
+    public static func parse(
+        _ value: JSONValue, number: Int, knownKinds: Set<String>,
+        now: ContinuousClock.Instant = .now, maxDelay: Duration = .seconds(31_536_000)
+    ) -> Result<Job, Failure> {
         let fallbackID = JobID(String(number))
         func fail(_ code: OffloadError.Code, _ message: String, id: JobID = fallbackID, kind: String? = nil) -> Result<Job, Failure> {
             .failure(Failure(id: id, kind: kind, error: OffloadError(code, "line \(number): \(message)")))
@@ -66,7 +71,8 @@ public enum JobLine {
             return fail(.invalidPayload, "unknown key \(OffloadError.quote(unknown.key))\(hint)", id: id, kind: kind)
         }
         guard knownKinds.contains(kind) else {
-            return fail(.unknownKind, "unknown kind \(OffloadError.quote(kind)) (known: \(knownKinds.sorted().joined(separator: ", ")))", id: id, kind: kind)
+            return fail(
+                .unknownKind, "unknown kind \(OffloadError.quote(kind)) (known: \(knownKinds.sorted().joined(separator: ", ")))", id: id, kind: kind)
         }
         var job = Job(id: id, kind: kind, payload: .json(value["payload"] ?? .null))
         job.createdAt = now
@@ -88,7 +94,9 @@ public enum JobLine {
                 }
                 let wait = date - ISO8601.nowSeconds()
                 guard wait * 1_000 <= maxDelayMs else {
-                    throw OffloadError(.invalidPayload, "runAt \(OffloadError.quote(text)) is further off than the most a job may wait (\(Self.describe(milliseconds: maxDelayMs)))")
+                    throw OffloadError(
+                        .invalidPayload,
+                        "runAt \(OffloadError.quote(text)) is further off than the most a job may wait (\(Self.describe(milliseconds: maxDelayMs)))")
                 }
                 job.runAt = wait > 0 ? now + .microseconds(Int64(wait * 1_000_000)) : now
             }
@@ -102,12 +110,13 @@ public enum JobLine {
             if let raw = value["retryBackoff"] { job.retryPolicy = try backoff(raw) }
             if let raw = value["capabilities"] {
                 guard case .array(let items) = raw else { throw OffloadError(.invalidPayload, "capabilities must be an array of strings") }
-                job.requiredCapabilities = Set(try items.map { item throws(OffloadError) in
-                    guard case .string(let name) = item, !name.isEmpty else {
-                        throw OffloadError(.invalidPayload, "capabilities must be an array of non-empty strings")
-                    }
-                    return name
-                })
+                job.requiredCapabilities = Set(
+                    try items.map { item throws(OffloadError) in
+                        guard case .string(let name) = item, !name.isEmpty else {
+                            throw OffloadError(.invalidPayload, "capabilities must be an array of non-empty strings")
+                        }
+                        return name
+                    })
             }
             try job.validate()
         } catch {
@@ -138,10 +147,13 @@ public enum JobLine {
     private static func backoff(_ raw: JSONValue) throws(OffloadError) -> RetryPolicy {
         guard case .object(let members) = raw else { throw OffloadError(.invalidPayload, "retryBackoff must be an object") }
         if let unknown = members.first(where: { !backoffKeys.contains($0.key) }) {
-            throw OffloadError(.invalidPayload, "retryBackoff: unknown key '\(unknown.key)'\(JSONValueDecoder.suggestion(for: unknown.key, among: backoffKeys))")
+            throw OffloadError(
+                .invalidPayload, "retryBackoff: unknown key '\(unknown.key)'\(JSONValueDecoder.suggestion(for: unknown.key, among: backoffKeys))")
         }
         var policy = RetryPolicy()
-        if let initial = try milliseconds(raw["initialMs"], field: "retryBackoff.initialMs", allowZero: true, max: 86_400_000) { policy.initialDelay = initial }
+        if let initial = try milliseconds(raw["initialMs"], field: "retryBackoff.initialMs", allowZero: true, max: 86_400_000) {
+            policy.initialDelay = initial
+        }
         if let cap = try milliseconds(raw["maxMs"], field: "retryBackoff.maxMs", allowZero: true, max: 86_400_000) { policy.maxDelay = cap }
         if let value = raw["multiplier"] {
             guard let number = value.doubleValue else { throw OffloadError(.invalidPayload, "retryBackoff.multiplier must be a number") }

@@ -15,7 +15,7 @@ public enum ResultLine {
             ("workerPid", outcome.workerPID.map { .int(Int64($0)) } ?? .null),
             ("waitMs", .double(outcome.waitTime.reportedMilliseconds)),
             ("queuedMs", .double(outcome.queueTime.reportedMilliseconds)),
-            ("runMs", .double(outcome.runTime.reportedMilliseconds)),
+            ("runMs", .double(outcome.runTime.reportedMilliseconds))
         ]
         var result: JSONValue = .null
         var errorValue: JSONValue = outcome.error?.json ?? .null
@@ -52,7 +52,7 @@ public enum ResultLine {
     public static func encode(_ event: PoolEvent) -> [UInt8] {
         var members: [(key: String, value: JSONValue)] = [
             ("event", .string(event.name)),
-            ("t", .double(event.time.reportedMilliseconds)),
+            ("t", .double(event.time.reportedMilliseconds))
         ]
         if let worker = event.worker { members.append(("worker", .string(worker.rawValue))) }
         if let pid = event.pid { members.append(("pid", .int(Int64(pid)))) }
@@ -78,6 +78,5 @@ public enum ResultLine {
         JSONWriter.write(.object(members), into: &out)
         return out
     }
-
 
 }

@@ -71,14 +71,18 @@ public struct PluginHandler: JobHandler {
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         guard let operation = PluginManifest.Operation(rawValue: payload.operation) else {
-            throw OffloadError.plugin(.invalidPayload, "payload.operation '\(payload.operation)' is not one of \(PluginManifest.Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+            throw OffloadError.plugin(
+                .invalidPayload,
+                "payload.operation '\(payload.operation)' is not one of \(PluginManifest.Operation.allCases.map(\.rawValue).joined(separator: ", "))")
         }
         guard let requirement = VersionRequirement(payload.pluginVersion ?? "*") else {
             throw OffloadError.plugin(.invalidPayload, "payload.pluginVersion '\(payload.pluginVersion ?? "")' is not a version or a range like ^1.2")
         }
         let job = payload.context
         if let fuel = job?.fuel, fuel == 0 { throw OffloadError.plugin(.invalidPayload, "payload.context.fuel must be positive") }
-        if let memory = job?.memoryLimitMb, memory < 1 { throw OffloadError.plugin(.invalidPayload, "payload.context.memoryLimitMb must be at least 1") }
+        if let memory = job?.memoryLimitMb, memory < 1 {
+            throw OffloadError.plugin(.invalidPayload, "payload.context.memoryLimitMb must be at least 1")
+        }
         if let timeout = job?.timeoutMs, timeout < 1 { throw OffloadError.plugin(.invalidPayload, "payload.context.timeoutMs must be at least 1") }
         let input = payload.input ?? .null
         let start = ContinuousClock.now
@@ -86,11 +90,17 @@ public struct PluginHandler: JobHandler {
         case "sandboxed":
             let plugin = try catalog.plugin(id: payload.pluginId, requirement: requirement)
             guard plugin.manifest.operations.contains(operation) else {
-                throw OffloadError.plugin(.invalidPayload, "plugin \(plugin.manifest.id) \(plugin.manifest.version) has no operation \(operation.rawValue) (it has \(plugin.manifest.operations.map(\.rawValue).sorted().joined(separator: ", ")))")
+                throw OffloadError.plugin(
+                    .invalidPayload,
+                    "plugin \(plugin.manifest.id) \(plugin.manifest.version) has no operation \(operation.rawValue) (it has \(plugin.manifest.operations.map(\.rawValue).sorted().joined(separator: ", ")))"
+                )
             }
             let logs = LogLines()
-            var call = SandboxCall(plugin: plugin, limits: limits.limits(manifest: plugin.manifest.limits, fuel: job?.fuel,
-                                                                        memoryMb: job?.memoryLimitMb, timeoutMs: job?.timeoutMs))
+            var call = SandboxCall(
+                plugin: plugin,
+                limits: limits.limits(
+                    manifest: plugin.manifest.limits, fuel: job?.fuel,
+                    memoryMb: job?.memoryLimitMb, timeoutMs: job?.timeoutMs))
             call.log = { line in logs.append(line) }
             call.progress = { fraction in context.reportProgress(fraction) }
             let cancellation = CallCancellation()
@@ -109,29 +119,38 @@ public struct PluginHandler: JobHandler {
             }
             let output: JSONValue
             do { output = try JSONParser.parse(result.output) } catch {
-                throw OffloadError.plugin(.invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")
+                throw OffloadError.plugin(
+                    .invalidPluginOutput, "plugin \(plugin.manifest.id) \(plugin.manifest.version) returned output that is not JSON: \(error)")
             }
-            return Output(output: output, pluginId: plugin.manifest.id, pluginVersion: "\(plugin.manifest.version)", fuelUsed: result.fuelUsed,
-                          durationMs: (ContinuousClock.now - start).reportedMilliseconds, logs: logs.lines)
+            return Output(
+                output: output, pluginId: plugin.manifest.id, pluginVersion: "\(plugin.manifest.version)", fuelUsed: result.fuelUsed,
+                durationMs: (ContinuousClock.now - start).reportedMilliseconds, logs: logs.lines)
         case "trusted", "system":
             let table = job?.executionMode == "system" ? system : trusted
             guard let plugin = table[payload.pluginId], requirement.matches(plugin.version) else {
-                throw OffloadError.plugin(.pluginNotFound, "no \(job?.executionMode ?? "") plugin '\(payload.pluginId)' matching \(requirement) (there are: \(table.keys.sorted().joined(separator: ", ")))")
+                throw OffloadError.plugin(
+                    .pluginNotFound,
+                    "no \(job?.executionMode ?? "") plugin '\(payload.pluginId)' matching \(requirement) (there are: \(table.keys.sorted().joined(separator: ", ")))"
+                )
             }
             guard plugin.operations.contains(operation) else {
                 throw OffloadError.plugin(.invalidPayload, "plugin \(plugin.id) has no operation \(operation.rawValue)")
             }
             let timeout = limits.limits(manifest: .init(), fuel: nil, memoryMb: nil, timeoutMs: job?.timeoutMs).timeout
-            let output = try await Self.within(timeout, name: "plugin \(plugin.id) \(plugin.version)") { try await plugin.run(operation, input: input) }
-            return Output(output: output, pluginId: plugin.id, pluginVersion: "\(plugin.version)", fuelUsed: nil,
-                          durationMs: (ContinuousClock.now - start).reportedMilliseconds, logs: [])
+            let output = try await Self.within(timeout, name: "plugin \(plugin.id) \(plugin.version)") {
+                try await plugin.run(operation, input: input)
+            }
+            return Output(
+                output: output, pluginId: plugin.id, pluginVersion: "\(plugin.version)", fuelUsed: nil,
+                durationMs: (ContinuousClock.now - start).reportedMilliseconds, logs: [])
         case let mode:
             throw OffloadError.plugin(.invalidPayload, "payload.context.executionMode '\(mode)' is not one of sandboxed, trusted, system")
         }
     }
 
     /// Runs `body`, failing `timedOut` when it is not done within `timeout` (it is cancelled).
-    private static func within(_ timeout: Duration, name: String, _ body: @escaping @Sendable () async throws -> JSONValue) async throws -> JSONValue {
+    private static func within(_ timeout: Duration, name: String, _ body: @escaping @Sendable () async throws -> JSONValue) async throws -> JSONValue
+    {
         try await withThrowingTaskGroup(of: JSONValue?.self) { group in
             group.addTask { try await body() }
             group.addTask {
@@ -161,8 +180,10 @@ extension HandlerRegistry {
     /// Adds the `plugin` kind over the plugins under `directory`, granting `grants` to those
     /// whose manifest asks for them. (In process isolation, the worker's registry must grant
     /// the same.)
-    public mutating func registerPlugins(directory: String, limits: HostPluginLimits = HostPluginLimits(), trusted: [any TrustedPlugin] = [],
-                                         grants: [HostImport] = []) throws(OffloadError) {
+    public mutating func registerPlugins(
+        directory: String, limits: HostPluginLimits = HostPluginLimits(), trusted: [any TrustedPlugin] = [],
+        grants: [HostImport] = []
+    ) throws(OffloadError) {
         try register(PluginHandler(catalog: PluginCatalog(directory: directory, grants: grants), limits: limits, trusted: trusted))
     }
 }

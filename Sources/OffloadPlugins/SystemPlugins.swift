@@ -31,14 +31,16 @@ public struct MetadataPlugin: TrustedPlugin {
             var warnings: [JSONValue] = []
             if title.isEmpty { errors.append(.string("title is required")) }
             if title.count > Self.titleLimit { errors.append(.string("title is \(title.count) characters, over \(Self.titleLimit)")) }
-            if description.count > Self.descriptionLimit { errors.append(.string("description is \(description.count) characters, over \(Self.descriptionLimit)")) }
+            if description.count > Self.descriptionLimit {
+                errors.append(.string("description is \(description.count) characters, over \(Self.descriptionLimit)"))
+            }
             if description.isEmpty { warnings.append(.string("description is empty")) }
             return .object([("valid", .bool(errors.isEmpty)), ("errors", .array(errors)), ("warnings", .array(warnings))])
         case .transform:
             var members: [(key: String, value: JSONValue)] = [
                 ("title", .string(Self.cut(title, Self.titleLimit))),
                 ("description", .string(Self.cut(description, Self.descriptionLimit))),
-                ("slug", .string(Self.slug(title))),
+                ("slug", .string(Self.slug(title)))
             ]
             if case .object(let rest) = input { members += rest.filter { !["title", "description", "slug"].contains($0.key) } }
             return .object(members)

@@ -55,7 +55,7 @@ final class NotificationHub: Sendable {
                             (channels.jobs, { @Sendable _ in [.jobs] }),
                             (channels.cancel, { @Sendable in [.cancel(JobID($0))] }),
                             // Several ids, joined by commas, when a batch of jobs ended.
-                            (channels.done, { @Sendable in $0.split(separator: ",").map { .done(JobID(String($0))) } }),
+                            (channels.done, { @Sendable in $0.split(separator: ",").map { .done(JobID(String($0))) } })
                         ]
                         for (channel, route) in routes {
                             group.addTask {
@@ -81,7 +81,9 @@ final class NotificationHub: Sendable {
                 if Task.isCancelled { return }
                 failures += 1
                 if QueueServer.isWorthLogging(failures) {
-                    logger.warning("listening for queue notifications failed; listening again", metadata: ["error": "\(describe(error))", "failures": "\(failures)"])
+                    logger.warning(
+                        "listening for queue notifications failed; listening again",
+                        metadata: ["error": "\(describe(error))", "failures": "\(failures)"])
                 }
             }
             broadcast(.listening)

@@ -11,12 +11,15 @@ extension PostgresQueue {
     public func storeArtifact(_ bytes: [UInt8], contentType: String, name: String, job: ClaimedJob) async throws -> Artifact {
         let id = job.job.id
         guard bytes.count <= configuration.maxArtifactBytes else {
-            throw OffloadError(.resourceLimitExceeded,
-                               "\(name) is \(OffloadError.grouped(bytes.count)) bytes, over the queue's artifact cap of \(OffloadError.grouped(configuration.maxArtifactBytes))")
+            throw OffloadError(
+                .resourceLimitExceeded,
+                "\(name) is \(OffloadError.grouped(bytes.count)) bytes, over the queue's artifact cap of \(OffloadError.grouped(configuration.maxArtifactBytes))"
+            )
         }
         try await prepared()
         let sha = SHA256.hex(bytes)
-        try await query("""
+        try await query(
+            """
             WITH stored AS (
                 INSERT INTO \(unescaped: s).artifacts (sha256, content_type, size, data)
                 VALUES (decode(\(sha), 'hex'), \(contentType), \(bytes.count), \(Data(bytes)))
@@ -33,7 +36,8 @@ extension PostgresQueue {
         let hex = sha256.lowercased()
         guard hex.utf8.count == 64, hex.utf8.allSatisfy({ (0x30...0x39).contains($0) || (0x61...0x66).contains($0) }) else { return nil }
         try await prepared()
-        let rows = try await query("""
+        let rows = try await query(
+            """
             SELECT content_type, size, data FROM \(unescaped: s).artifacts WHERE sha256 = decode(\(hex), 'hex')
             """, logger: logger)
         var found: (Artifact, Data)?
@@ -47,7 +51,8 @@ extension PostgresQueue {
     public func artifacts(of id: JobID) async throws -> [(name: String, artifact: Artifact)] {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
-        let rows = try await query("""
+        let rows = try await query(
+            """
             SELECT link.name, encode(artifact.sha256, 'hex'), artifact.content_type, artifact.size
             FROM \(unescaped: s).job_artifacts AS link JOIN \(unescaped: s).artifacts AS artifact USING (sha256)
             WHERE link.job_id = \(id.rawValue)::uuid ORDER BY link.name

@@ -10,7 +10,8 @@ extension PostgresQueue {
         guard request.limit > 0, !request.kinds.isEmpty else { return [] }
         try await prepared()
         let leaseMs = configuration.leaseDuration.milliseconds
-        let rows = try await query("""
+        let rows = try await query(
+            """
             WITH claimed AS (
                 -- An array of ids, so that the update finds them by the primary key whatever the
                 -- table's statistics say (a join may be planned as a scan of the whole table).
@@ -30,17 +31,20 @@ extension PostgresQueue {
             """, logger: logger)
         var claimed: [ClaimedJob] = []
         for try await (id, kind, priority, payload, attempt, maxAttempts, timeoutMs, capabilities, initial, multiplier, maxDelay, jitter)
-            in rows.decode((String, String, Int, String, Int, Int, Int?, [String], Double, Double, Double, Double).self) {
+            in rows.decode((String, String, Int, String, Int, Int, Int?, [String], Double, Double, Double, Double).self)
+        {
             var failure: OffloadError?
             var value = JSONValue.null
             do { value = try JSONParser.parse(payload) } catch {
                 failure = OffloadError(.invalidPayload, "the stored payload is not JSON the pool reads: \(error)")
             }
-            var job = Job(id: JobID(id), kind: kind, payload: .json(value), priority: Priority(rawValue: priority) ?? .normal,
-                          timeout: timeoutMs.map { .milliseconds($0) }, maxRetries: 0,
-                          retryPolicy: RetryPolicy(initialDelay: .milliseconds(initial), multiplier: multiplier,
-                                                   maxDelay: .milliseconds(maxDelay), jitter: jitter),
-                          requiredCapabilities: Set(capabilities))
+            var job = Job(
+                id: JobID(id), kind: kind, payload: .json(value), priority: Priority(rawValue: priority) ?? .normal,
+                timeout: timeoutMs.map { .milliseconds($0) }, maxRetries: 0,
+                retryPolicy: RetryPolicy(
+                    initialDelay: .milliseconds(initial), multiplier: multiplier,
+                    maxDelay: .milliseconds(maxDelay), jitter: jitter),
+                requiredCapabilities: Set(capabilities))
             job.priorAttempts = attempt - 1
             claimed.append(ClaimedJob(job: job, attempt: attempt, maxAttempts: maxAttempts, owner: request.host, failure: failure))
         }
@@ -50,7 +54,8 @@ extension PostgresQueue {
     public func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal {
         try await prepared()
         let leaseMs = configuration.leaseDuration.milliseconds
-        let rows = try await query("""
+        let rows = try await query(
+            """
             WITH beat AS (
                 INSERT INTO \(unescaped: s).hosts (id) VALUES (\(host))
                 ON CONFLICT (id) DO UPDATE SET heartbeat_at = now()
@@ -87,7 +92,8 @@ extension PostgresQueue {
             }
         }
         let levelMs = configuration.levelMilliseconds
-        let rows = try await query("""
+        let rows = try await query(
+            """
             WITH ends AS (
                 SELECT * FROM unnest(\(ends.map { $0.claimed.job.id.rawValue })::uuid[], \(ends.map(\.claimed.attempt))::int[],
                                      \(ends.map(\.claimed.owner))::text[], \(states)::text[], \(results)::text[],
@@ -129,7 +135,8 @@ extension PostgresQueue {
         try await refusing { for try await id in rows.decode(String?.self) { if let id { recorded.insert(id) } } }
         let lost = ends.filter { !recorded.contains($0.claimed.job.id.rawValue.lowercased()) }
         if !lost.isEmpty {
-            try await query("""
+            try await query(
+                """
                 INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
                 SELECT job.id, 'leaseLost', lost.attempt, lost.owner,
                        'attempt ' || lost.attempt || ' ended ' || lost.status || ' after its lease was lost; its end was not recorded'
@@ -151,7 +158,8 @@ extension PostgresQueue {
 
     public func release(_ jobs: [ClaimedJob]) async throws {
         guard !jobs.isEmpty else { return }
-        try await query("""
+        try await query(
+            """
             WITH released AS (
                 UPDATE \(unescaped: s).jobs AS job
                 SET state = 'available', attempt = job.attempt - 1, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL
@@ -175,7 +183,8 @@ extension PostgresQueue {
 
     /// How long until the earliest delayed job of `kinds` is due.
     func nextDue(kinds: [String]) async throws -> Duration? {
-        let rows = try await query("""
+        let rows = try await query(
+            """
             SELECT extract(epoch FROM min(run_at) - now())::float8 FROM \(unescaped: s).jobs
             WHERE state IN ('available', 'scheduled') AND kind = ANY(\(kinds))
             """, logger: logger)
@@ -202,7 +211,8 @@ extension PostgresQueue {
         guard !steps.isEmpty else { return }
         try await prepared()
         // Text and number columns stand for NULL with '' and -1 (arrays of optionals do not encode).
-        try await query("""
+        try await query(
+            """
             INSERT INTO \(unescaped: s).job_events (job_id, type, at, attempt, host, message, progress)
             SELECT e.id, e.type, e.at, e.attempt, \(host), nullif(e.message, ''), nullif(e.progress, -1)
             FROM unnest(\(steps.map(\.job.rawValue))::uuid[], \(steps.map(\.name))::text[],

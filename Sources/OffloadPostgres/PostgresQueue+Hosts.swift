@@ -6,7 +6,8 @@ import PostgresNIO
 extension PostgresQueue {
     public func announce(_ request: ClaimRequest) async throws {
         try await prepared()
-        try await query("""
+        try await query(
+            """
             INSERT INTO \(unescaped: s).hosts (id, kinds, capabilities)
             VALUES (\(StorableText.sanitized(request.host)), \(request.kinds)::text[], \(request.capabilities.sorted())::text[])
             ON CONFLICT (id) DO UPDATE SET kinds = excluded.kinds, capabilities = excluded.capabilities, heartbeat_at = now()
@@ -31,10 +32,12 @@ extension PostgresQueue {
         try await prepared()
         let windowMs = configuration.leaseDuration.milliseconds * 3
         var hosts: [ServingHost] = []
-        for try await (id, kinds, capabilities) in try await query("""
+        for try await (id, kinds, capabilities) in try await query(
+            """
             SELECT id, kinds, capabilities FROM \(unescaped: s).hosts
             WHERE kinds IS NOT NULL AND heartbeat_at > now() - \(windowMs) * interval '1 millisecond'
-            """, logger: logger).decode((String, [String], [String]).self) {
+            """, logger: logger
+        ).decode((String, [String], [String]).self) {
             hosts.append(ServingHost(id: id, kinds: Set(kinds), capabilities: Set(capabilities)))
         }
         return hosts
@@ -46,6 +49,9 @@ extension PostgresQueue {
     public static func checkServed(_ job: Job, by hosts: [ServingHost]) throws(OffloadError) {
         guard !hosts.isEmpty, !hosts.contains(where: { $0.serves(job) }) else { return }
         let needs = job.requiredCapabilities.isEmpty ? "" : " with capabilities \(job.requiredCapabilities.sorted().joined(separator: ", "))"
-        throw OffloadError(.noCapableWorker, "no host serving the queue runs kind '\(job.kind)'\(needs); the \(hosts.count) hosts serving it run \(Set(hosts.flatMap(\.kinds)).sorted().joined(separator: ", "))")
+        throw OffloadError(
+            .noCapableWorker,
+            "no host serving the queue runs kind '\(job.kind)'\(needs); the \(hosts.count) hosts serving it run \(Set(hosts.flatMap(\.kinds)).sorted().joined(separator: ", "))"
+        )
     }
 }

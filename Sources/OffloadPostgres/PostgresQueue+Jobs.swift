@@ -8,9 +8,12 @@ extension PostgresQueue {
     public func job(_ id: JobID) async throws -> StoredJob? {
         guard UUID(uuidString: id.rawValue) != nil else { return nil }
         try await prepared()
-        return try await storedJobs(try await query("""
-            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
-            """, logger: logger)).first
+        return try await storedJobs(
+            try await query(
+                """
+                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
+                """, logger: logger)
+        ).first
     }
 
     /// Jobs newest first (by submission), in `state` and of `kind` when given, older than the
@@ -21,19 +24,24 @@ extension PostgresQueue {
         try await prepared()
         var cursor = Int64.max
         if let before {
-            guard UUID(uuidString: before.rawValue) != nil else { throw OffloadError(.invalidPayload, "after: '\(before)' is not a job id of the queue") }
+            guard UUID(uuidString: before.rawValue) != nil else {
+                throw OffloadError(.invalidPayload, "after: '\(before)' is not a job id of the queue")
+            }
             var found: Int64?
             for try await seq in try await query("SELECT seq FROM \(unescaped: s).jobs WHERE id = \(before.rawValue)::uuid", logger: logger)
-                .decode(Int64.self) { found = seq }
+                .decode(Int64.self)
+            { found = seq }
             guard let found else { throw OffloadError(.invalidPayload, "after: the queue holds no job '\(before)'") }
             cursor = found
         }
-        return try await storedJobs(try await query("""
-            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
-            WHERE seq < \(cursor) AND (\(state)::text IS NULL OR state::text = \(state))
-              AND (\(kind)::text IS NULL OR kind = \(kind))
-            ORDER BY seq DESC LIMIT \(max(1, min(limit, 1_000)))
-            """, logger: logger))
+        return try await storedJobs(
+            try await query(
+                """
+                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
+                WHERE seq < \(cursor) AND (\(state)::text IS NULL OR state::text = \(state))
+                  AND (\(kind)::text IS NULL OR kind = \(kind))
+                ORDER BY seq DESC LIMIT \(max(1, min(limit, 1_000)))
+                """, logger: logger))
     }
 
     /// The jobs that have had an event since event `seq` (0: from the start), each as it is
@@ -42,18 +50,22 @@ extension PostgresQueue {
         try await prepared()
         var last = seq
         var ids: [String] = []
-        for try await (id, eventSeq) in try await query("""
+        for try await (id, eventSeq) in try await query(
+            """
             SELECT job_id::text, max(seq) FROM (
                 SELECT job_id, seq FROM \(unescaped: s).job_events WHERE seq > \(seq) ORDER BY seq LIMIT \(max(1, limit) * 4)
             ) AS recent GROUP BY job_id ORDER BY max(seq) LIMIT \(max(1, limit))
-            """, logger: logger).decode((String, Int64).self) {
+            """, logger: logger
+        ).decode((String, Int64).self) {
             ids.append(id)
             last = max(last, eventSeq)
         }
         guard !ids.isEmpty else { return ([], last) }
-        let jobs = try await storedJobs(try await query("""
-            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = ANY(\(ids)::uuid[])
-            """, logger: logger))
+        let jobs = try await storedJobs(
+            try await query(
+                """
+                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = ANY(\(ids)::uuid[])
+                """, logger: logger))
         return (jobs, last)
     }
 
@@ -70,10 +82,13 @@ extension PostgresQueue {
     /// The newest completed job submitted with `uniqueKey` (a result kept for reuse), if any.
     public func completedJob(uniqueKey: String) async throws -> StoredJob? {
         try await prepared()
-        return try await storedJobs(try await query("""
-            SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
-            WHERE unique_key = \(uniqueKey) AND state = 'completed' ORDER BY finished_at DESC LIMIT 1
-            """, logger: logger)).first
+        return try await storedJobs(
+            try await query(
+                """
+                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
+                WHERE unique_key = \(uniqueKey) AND state = 'completed' ORDER BY finished_at DESC LIMIT 1
+                """, logger: logger)
+        ).first
     }
 
     var jobColumns: String {
@@ -91,17 +106,22 @@ extension PostgresQueue {
     private func storedJobs(_ rows: PostgresRowSequence) async throws -> [StoredJob] {
         var jobs: [StoredJob] = []
         for try await row in rows {
-            let (id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
-                 started, finished, progress)
-                = try row.decode((String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
-                                  Date, Date, Date?, Date?, Double?).self)
-            jobs.append(StoredJob(
-                id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: try StateColumn.state(state),
-                attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
-                result: result.flatMap { try? JSONParser.parse($0) },
-                error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
-                uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
-                finishedAt: finished, progress: progress))
+            let (
+                id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
+                started, finished, progress
+            ) = try row.decode(
+                (
+                    String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
+                    Date, Date, Date?, Date?, Double?
+                ).self)
+            jobs.append(
+                StoredJob(
+                    id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: try StateColumn.state(state),
+                    attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
+                    result: result.flatMap { try? JSONParser.parse($0) },
+                    error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
+                    uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
+                    finishedAt: finished, progress: progress))
         }
         return jobs
     }
@@ -110,14 +130,18 @@ extension PostgresQueue {
     public func events(of id: JobID) async throws -> [StoredJobEvent] {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
-        let rows = try await query("""
+        let rows = try await query(
+            """
             SELECT type, at, attempt, host, message, error_code, progress, run_at FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
             """, logger: logger)
         var events: [StoredJobEvent] = []
         for try await (type, at, attempt, host, message, code, progress, runAt)
-            in rows.decode((String, Date, Int?, String?, String?, String?, Double?, Date?).self) {
-            events.append(StoredJobEvent(type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code,
-                                         progress: progress, runAt: runAt))
+            in rows.decode((String, Date, Int?, String?, String?, String?, Double?, Date?).self)
+        {
+            events.append(
+                StoredJobEvent(
+                    type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code,
+                    progress: progress, runAt: runAt))
         }
         return events
     }
@@ -175,7 +199,8 @@ extension PostgresQueue {
     public func cancel(_ id: JobID) async throws -> CancelAnswer {
         guard UUID(uuidString: id.rawValue) != nil else { return .notFound }
         try await prepared()
-        let rows = try await query("""
+        let rows = try await query(
+            """
             WITH target AS (
                 SELECT id, state FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid FOR UPDATE
             ), queued AS (
@@ -216,7 +241,8 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return false }
         try await prepared()
         let levelMs = configuration.levelMilliseconds
-        let rows = try await query("""
+        let rows = try await query(
+            """
             WITH again AS (
                 UPDATE \(unescaped: s).jobs
                 SET state = 'available', max_attempts = greatest(max_attempts, attempt + 1), run_at = now(),

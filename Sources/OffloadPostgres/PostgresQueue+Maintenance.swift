@@ -11,14 +11,16 @@ extension PostgresQueue {
         let levelMs = configuration.levelMilliseconds
         let retentionMs = configuration.retention.milliseconds
         let rescued = try await transaction { [self] connection -> Int in
-            let lock = try await connection.query("SELECT pg_try_advisory_xact_lock(hashtext(\("offload.maintain." + configuration.schema)))",
-                                                  logger: logger)
+            let lock = try await connection.query(
+                "SELECT pg_try_advisory_xact_lock(hashtext(\("offload.maintain." + configuration.schema)))",
+                logger: logger)
             var locked = false
             for try await held in lock.decode(Bool.self) { locked = held }
             guard locked else { return 0 }
             // Jobs whose host stopped renewing: back to the queue with their attempt counted, or
             // failed when it was their last (cancelled when a cancel was asked for meanwhile).
-            let rows = try await connection.query("""
+            let rows = try await connection.query(
+                """
                 WITH expired AS (
                     SELECT id FROM \(unescaped: s).jobs
                     WHERE state = 'running' AND lease_expires_at < now()
@@ -53,7 +55,8 @@ extension PostgresQueue {
             var count = 0
             for try await (rescued, _, _) in rows.decode((Int, Int, Int).self) { count = rescued }
             // Finished jobs past their retention (failed ones stay until retried or deleted).
-            try await connection.query("""
+            try await connection.query(
+                """
                 DELETE FROM \(unescaped: s).jobs WHERE id IN (
                     SELECT id FROM \(unescaped: s).jobs
                     WHERE state IN ('completed', 'cancelled') AND finished_at < now() - \(retentionMs) * interval '1 millisecond'
@@ -61,7 +64,8 @@ extension PostgresQueue {
                 """, logger: logger)
             // Artifacts no job refers to any more (an hour's grace for one stored just before
             // its job's end was recorded).
-            try await connection.query("""
+            try await connection.query(
+                """
                 DELETE FROM \(unescaped: s).artifacts AS artifact
                 WHERE artifact.created_at < now() - interval '1 hour'
                   AND NOT EXISTS (SELECT 1 FROM \(unescaped: s).job_artifacts AS link WHERE link.sha256 = artifact.sha256)

@@ -42,8 +42,9 @@ extension PostgresQueue {
         _ handler: H.Type, _ payload: H.Payload, uniqueKey: String? = nil, priority: Priority = .normal, timeout: Duration? = nil,
         maxRetries: Int = 0, retryPolicy: RetryPolicy = RetryPolicy(), delay: Duration? = nil, requiredCapabilities: Set<String> = []
     ) async throws -> JobID {
-        let job = Job(handler, payload, priority: priority, timeout: timeout, maxRetries: maxRetries, retryPolicy: retryPolicy,
-                      delay: delay, requiredCapabilities: requiredCapabilities)
+        let job = Job(
+            handler, payload, priority: priority, timeout: timeout, maxRetries: maxRetries, retryPolicy: retryPolicy,
+            delay: delay, requiredCapabilities: requiredCapabilities)
         return try await submit(job, uniqueKey: uniqueKey)
     }
 
@@ -61,7 +62,8 @@ extension PostgresQueue {
         let levelMs = configuration.levelMilliseconds
         var held: [Int] = []
         do {
-            let inserted = try await query("""
+            let inserted = try await query(
+                """
                 WITH input AS (
                     SELECT * FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.kind))::text[], \(rows.map(\.priority))::int[],
                                          \(rows.map(\.payload))::text[], \(rows.map(\.maxAttempts))::int[],
@@ -99,7 +101,8 @@ extension PostgresQueue {
         guard !held.isEmpty else { return ids }
         // Jobs whose key an unfinished job holds get that job's id.
         let keys = held.map { rows[$0].uniqueKey }
-        let holders = try await query("""
+        let holders = try await query(
+            """
             SELECT unique_key, id::text FROM \(unescaped: s).jobs
             WHERE unique_key = ANY(\(keys)) AND state IN ('available', 'scheduled', 'running')
             """, logger: logger)
@@ -141,7 +144,8 @@ private struct SubmissionRow {
         let job = submission.job
         try job.validate()
         guard UUID(uuidString: job.id.rawValue) != nil else {
-            throw OffloadError(.invalidPayload, "id: a durable job's id must be a UUID (leave it out to get one; a key of your own goes in uniqueKey)")
+            throw OffloadError(
+                .invalidPayload, "id: a durable job's id must be a UUID (leave it out to get one; a key of your own goes in uniqueKey)")
         }
         let payload: JSONValue
         do { payload = try job.payload.json() } catch {
@@ -149,7 +153,8 @@ private struct SubmissionRow {
         }
         let text = JSONWriter.string(payload)
         guard text.utf8.count <= maxPayloadBytes else {
-            throw OffloadError(.resourceLimitExceeded, "the payload is \(text.utf8.count) bytes of JSON, over the queue's limit of \(maxPayloadBytes)")
+            throw OffloadError(
+                .resourceLimitExceeded, "the payload is \(text.utf8.count) bytes of JSON, over the queue's limit of \(maxPayloadBytes)")
         }
         if let key = submission.uniqueKey, key.isEmpty || key.utf8.count > 1_024 {
             throw OffloadError(.invalidPayload, "uniqueKey must be 1 to 1,024 bytes")

@@ -31,8 +31,10 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
 
     /// A queue at `url` (see ``QueueURL``), with a pool of connections of its own that
     /// ``run()`` runs. The URL's `schema` wins over the configuration's.
-    public init(url: String, configuration: PostgresQueueConfiguration = PostgresQueueConfiguration(),
-                logger: Logger = Logger(label: "offload.postgres")) throws(OffloadError) {
+    public init(
+        url: String, configuration: PostgresQueueConfiguration = PostgresQueueConfiguration(),
+        logger: Logger = Logger(label: "offload.postgres")
+    ) throws(OffloadError) {
         let address = try QueueURL(url)
         var configuration = configuration
         if let schema = address.schema { configuration.schema = schema }
@@ -69,8 +71,9 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
 
     /// The notification channels: new jobs, cancel requests, finished jobs.
     var channels: NotificationHub.Channels {
-        NotificationHub.Channels(jobs: "\(configuration.schema)_jobs", cancel: "\(configuration.schema)_cancel",
-                                 done: "\(configuration.schema)_done")
+        NotificationHub.Channels(
+            jobs: "\(configuration.schema)_jobs", cancel: "\(configuration.schema)_cancel",
+            done: "\(configuration.schema)_done")
     }
 
     // MARK: - Schema
@@ -84,25 +87,34 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
             let schema = configuration.schema
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("offload.migrate." + schema)))", logger: logger)
             try await connection.query(PostgresQuery(unsafeSQL: sql("CREATE SCHEMA IF NOT EXISTS {schema}")), logger: logger)
-            try await connection.query(PostgresQuery(unsafeSQL: sql("""
-                CREATE TABLE IF NOT EXISTS {schema}.migrations (
-                    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
-                """)), logger: logger)
+            try await connection.query(
+                PostgresQuery(
+                    unsafeSQL: sql(
+                        """
+                        CREATE TABLE IF NOT EXISTS {schema}.migrations (
+                            version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())
+                        """)), logger: logger)
             var applied = Set<Int>()
-            for try await version in try await connection.query(PostgresQuery(unsafeSQL: sql("SELECT version FROM {schema}.migrations")),
-                                                                logger: logger).decode(Int.self) {
+            for try await version in try await connection.query(
+                PostgresQuery(unsafeSQL: sql("SELECT version FROM {schema}.migrations")),
+                logger: logger
+            ).decode(Int.self) {
                 applied.insert(version)
             }
             if let newest = applied.max(), newest > Migrations.latest {
-                throw OffloadError(.invalidConfiguration, "the queue's schema \(schema) is at version \(newest), newer than this Offload knows (\(Migrations.latest)); upgrade Offload on this host")
+                throw OffloadError(
+                    .invalidConfiguration,
+                    "the queue's schema \(schema) is at version \(newest), newer than this Offload knows (\(Migrations.latest)); upgrade Offload on this host"
+                )
             }
             var now: [Int] = []
             for migration in Migrations.all where !applied.contains(migration.version) {
                 for statement in migration.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: sql(statement)), logger: logger)
                 }
-                try await connection.query("INSERT INTO \(unescaped: s).migrations (version, name) VALUES (\(migration.version), \(migration.name))",
-                                           logger: logger)
+                try await connection.query(
+                    "INSERT INTO \(unescaped: s).migrations (version, name) VALUES (\(migration.version), \(migration.name))",
+                    logger: logger)
                 now.append(migration.version)
             }
             return now
@@ -140,7 +152,8 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     /// is never a user's input).
     func sql(_ template: String) -> String {
         let channels = self.channels
-        return template
+        return
+            template
             .replacingOccurrences(of: "{schema}", with: "\"\(configuration.schema)\"")
             .replacingOccurrences(of: "{jobs}", with: channels.jobs)
             .replacingOccurrences(of: "{cancel}", with: channels.cancel)

@@ -52,7 +52,9 @@ public struct PostgresQueueConfiguration: Sendable {
         }
         // The queue's tables and functions get a schema of their own, not one others own or write to.
         if schema == "public" || schema == "information_schema" || schema.hasPrefix("pg_") {
-            throw OffloadError(.invalidConfiguration, "schema '\(schema)' belongs to PostgreSQL or to the database's own tables; give the queue a schema of its own (default offload)")
+            throw OffloadError(
+                .invalidConfiguration,
+                "schema '\(schema)' belongs to PostgreSQL or to the database's own tables; give the queue a schema of its own (default offload)")
         }
         if let agingInterval, agingInterval <= .zero { throw OffloadError(.invalidConfiguration, "agingInterval must be positive") }
         if leaseDuration < .seconds(1) { throw OffloadError(.invalidConfiguration, "leaseDuration must be at least 1 s") }

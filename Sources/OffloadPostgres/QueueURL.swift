@@ -18,7 +18,8 @@ public struct QueueURL: Sendable {
     ///   password is never repeated).
     public init(_ text: String) throws(OffloadError) {
         guard let components = URLComponents(string: text), let scheme = components.scheme,
-              scheme == "postgres" || scheme == "postgresql" else {
+            scheme == "postgres" || scheme == "postgresql"
+        else {
             throw OffloadError(.invalidConfiguration, "a queue URL starts postgres:// (as postgres://user@localhost:5432/app)")
         }
         let query = Dictionary((components.queryItems ?? []).map { ($0.name, $0.value ?? "") }, uniquingKeysWith: { _, last in last })
@@ -28,10 +29,12 @@ public struct QueueURL: Sendable {
         if database.isEmpty { database = user }
         if let socketFolder = query["host"], socketFolder.hasPrefix("/") {
             let port = components.port ?? 5432
-            client = PostgresClient.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
-                                                  password: password, database: database)
-            listener = PostgresConnection.Configuration(unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
-                                                        password: password, database: database)
+            client = PostgresClient.Configuration(
+                unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
+                password: password, database: database)
+            listener = PostgresConnection.Configuration(
+                unixSocketPath: "\(socketFolder)/.s.PGSQL.\(port)", username: user,
+                password: password, database: database)
         } else {
             guard let host = components.host, !host.isEmpty else {
                 throw OffloadError(.invalidConfiguration, "the queue URL names no host (as postgres://user@localhost/app)")
@@ -45,7 +48,9 @@ public struct QueueURL: Sendable {
                 case "prefer", "allow":
                     (tls, listenerTLS) = (.prefer(.makeClientConfiguration()), .prefer(try NIOSSLContext(configuration: .makeClientConfiguration())))
                 case "require", "verify-ca", "verify-full":
-                    (tls, listenerTLS) = (.require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration())))
+                    (tls, listenerTLS) = (
+                        .require(.makeClientConfiguration()), .require(try NIOSSLContext(configuration: .makeClientConfiguration()))
+                    )
                 case let mode:
                     throw OffloadError(.invalidConfiguration, "sslmode '\(mode)' is not one of disable, prefer, require")
                 }
@@ -54,10 +59,12 @@ public struct QueueURL: Sendable {
             } catch {
                 throw OffloadError(.invalidConfiguration, "TLS could not be set up: \(error)")
             }
-            client = PostgresClient.Configuration(host: host, port: components.port ?? 5432, username: user,
-                                                  password: password, database: database, tls: tls)
-            listener = PostgresConnection.Configuration(host: host, port: components.port ?? 5432, username: user,
-                                                        password: password, database: database, tls: listenerTLS)
+            client = PostgresClient.Configuration(
+                host: host, port: components.port ?? 5432, username: user,
+                password: password, database: database, tls: tls)
+            listener = PostgresConnection.Configuration(
+                host: host, port: components.port ?? 5432, username: user,
+                password: password, database: database, tls: listenerTLS)
         }
         schema = query["schema"]
     }

@@ -72,13 +72,16 @@ public struct StoredJobEvent: Sendable, Hashable {
         // Written before the code had a column of its own (migration 7): "code: message".
         if error == nil, ["failed", "cancelled", "retryScheduled"].contains(type) {
             let parts = (message ?? "").split(separator: ":", maxSplits: 1)
-            error = parts.count == 2 && !parts[0].contains(" ")
+            error =
+                parts.count == 2 && !parts[0].contains(" ")
                 ? OffloadError(OffloadError.Code(rawValue: String(parts[0])), String(parts[1].dropFirst()))
                 : OffloadError(type == "cancelled" ? .cancelled : .handlerFailed, message ?? "")
         }
-        let step = try JobEvent.Step(name: type, message: error == nil ? message : nil, fraction: progress,
-                                     time: runAt.map { Timestamp(secondsSince1970: $0.timeIntervalSince1970) }, error: error)
-        return JobEvent(job: job, at: Timestamp(secondsSince1970: at.timeIntervalSince1970), step: step, attempt: attempt, host: host,
-                        sequence: sequence)
+        let step = try JobEvent.Step(
+            name: type, message: error == nil ? message : nil, fraction: progress,
+            time: runAt.map { Timestamp(secondsSince1970: $0.timeIntervalSince1970) }, error: error)
+        return JobEvent(
+            job: job, at: Timestamp(secondsSince1970: at.timeIntervalSince1970), step: step, attempt: attempt, host: host,
+            sequence: sequence)
     }
 }

@@ -40,8 +40,10 @@ public struct OffloadService: Sendable {
     /// The open connections, under ``ServiceConfiguration/connections``.
     let connections: ConnectionTable
 
-    public init(store: JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
-                metrics: PrometheusCollectorRegistry? = nil) {
+    public init(
+        store: JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
+        metrics: PrometheusCollectorRegistry? = nil
+    ) {
         self.store = store
         self.configuration = configuration
         self.registry = registry
@@ -61,7 +63,7 @@ public struct OffloadService: Sendable {
         ("GET", "/v1/auth"), ("GET", "/v1/overview"), ("GET", "/v1/stream"),
         ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{id}"), ("DELETE", "/v1/jobs/{id}"),
         ("POST", "/v1/jobs/{id}/retry"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}"),
-        ("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp"),
+        ("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp")
     ]
 
     /// The router of every route, behind the security headers (and CORS when configured).
@@ -70,8 +72,10 @@ public struct OffloadService: Sendable {
         let router = Router(context: ServerContext.self, options: .autoGenerateHeadEndpoints)
         // CORS outermost: it then sees every error already answered by SecurityHeaders.
         if let origin = configuration.corsOrigin {
-            router.add(middleware: CORSMiddleware(allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, .offloadLastEventID],
-                                                  allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
+            router.add(
+                middleware: CORSMiddleware(
+                    allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, .offloadLastEventID],
+                    allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
         }
         router.add(middleware: SecurityHeaders())
         if metrics != nil { router.add(middleware: MetricsMiddleware()) }
@@ -116,7 +120,8 @@ public struct OffloadService: Sendable {
     /// `X-Forwarded-For` entry).
     func client(of request: Request, context: ServerContext) -> String {
         if configuration.trustsForwardedFor, let forwarded = request.headers[.offloadForwardedFor],
-           let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty {
+            let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
+        {
             return last
         }
         return context.remoteAddress?.ipAddress ?? "unknown"

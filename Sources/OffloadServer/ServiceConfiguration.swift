@@ -40,14 +40,16 @@ public struct ServiceConfiguration: Sendable {
     public var name: String
     public var version: String
 
-    public init(host: String = "127.0.0.1", port: Int = 8080, token: String? = nil, publicReads: Bool = false,
-                maxBodyBytes: Int = 4 << 20, writesPerMinute: Int = 600, rendersPerMinute: Int = 600,
-                cardCacheBytes: Int = 64 << 20, renderTimeout: Duration = .seconds(30), maxConcurrentRenders: Int = 64,
-                corsOrigin: String? = nil,
-                trustsForwardedFor: Bool = false, maxDelay: Duration = .seconds(86_400), maxJobsPerRequest: Int = 1_000,
-                maxJobTimeout: Duration = .seconds(3_600), streamLimits: StreamLimits = StreamLimits(),
-                connections: ConnectionLimits = ConnectionLimits(),
-                name: String = "offload", version: String = OffloadService.version) {
+    public init(
+        host: String = "127.0.0.1", port: Int = 8080, token: String? = nil, publicReads: Bool = false,
+        maxBodyBytes: Int = 4 << 20, writesPerMinute: Int = 600, rendersPerMinute: Int = 600,
+        cardCacheBytes: Int = 64 << 20, renderTimeout: Duration = .seconds(30), maxConcurrentRenders: Int = 64,
+        corsOrigin: String? = nil,
+        trustsForwardedFor: Bool = false, maxDelay: Duration = .seconds(86_400), maxJobsPerRequest: Int = 1_000,
+        maxJobTimeout: Duration = .seconds(3_600), streamLimits: StreamLimits = StreamLimits(),
+        connections: ConnectionLimits = ConnectionLimits(),
+        name: String = "offload", version: String = OffloadService.version
+    ) {
         self.host = host
         self.port = port
         self.token = token

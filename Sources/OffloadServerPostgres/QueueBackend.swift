@@ -146,7 +146,9 @@ public final class QueueBackend: JobBackend, Sendable {
     public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
         let uniqueKey = "offload-card:" + key
         let queue = self.queue
-        if let done = try? await queue.completedJob(uniqueKey: uniqueKey), let file = try? await file(of: done) { return (file.bytes, file.contentType) }
+        if let done = try? await queue.completedJob(uniqueKey: uniqueKey), let file = try? await file(of: done) {
+            return (file.bytes, file.contentType)
+        }
         // Drawn by a card pool (a service host's own share of workers), never behind long jobs.
         var card = job
         card.requiredCapabilities.insert(OffloadService.cardCapability)
@@ -194,9 +196,10 @@ public final class QueueBackend: JobBackend, Sendable {
     // MARK: - As the API shows them
 
     static func view(_ job: StoredJob) -> JobView {
-        JobView(id: job.id, kind: job.kind, priority: job.priority, state: job.state, attempts: job.attempt,
-                progress: job.state == .completed ? 1 : job.progress, createdAt: job.createdAt, startedAt: job.startedAt,
-                finishedAt: job.finishedAt, payload: job.payload, result: job.result, error: job.error)
+        JobView(
+            id: job.id, kind: job.kind, priority: job.priority, state: job.state, attempts: job.attempt,
+            progress: job.state == .completed ? 1 : job.progress, createdAt: job.createdAt, startedAt: job.startedAt,
+            finishedAt: job.finishedAt, payload: job.payload, result: job.result, error: job.error)
     }
 
     /// The body's answer, or ``OffloadError/Code/queueUnavailable`` when the queue did not give one.

@@ -11,7 +11,8 @@ struct ArtifactsCommand: AsyncParsableCommand {
     )
 
     struct Get: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Write an artifact to a file: by its SHA-256, or a job's (its only one, or --name).")
+        static let configuration = CommandConfiguration(
+            abstract: "Write an artifact to a file: by its SHA-256, or a job's (its only one, or --name).")
         @Argument(help: "The artifact's SHA-256 (hex) or a job's id.") var id: String
         @Option(name: .shortAndLong, help: "The file to write ('-' for standard output).") var output: String
         @Option(name: .long, help: "Of a job with several artifacts, the one of this name.") var name: String?
@@ -24,7 +25,9 @@ struct ArtifactsCommand: AsyncParsableCommand {
                 let artifacts = try await queue.artifacts(of: JobID(id)).filter { name == nil || $0.name == name }
                 guard artifacts.count == 1 else {
                     if artifacts.count > 1 {
-                        throw OffloadError(.invalidPayload, "job \(id) has \(artifacts.count) artifacts (\(artifacts.map(\.name).joined(separator: ", "))); choose one with --name")
+                        throw OffloadError(
+                            .invalidPayload,
+                            "job \(id) has \(artifacts.count) artifacts (\(artifacts.map(\.name).joined(separator: ", "))); choose one with --name")
                     }
                     return nil
                 }
@@ -39,7 +42,8 @@ struct ArtifactsCommand: AsyncParsableCommand {
             do { try data.write(to: URL(fileURLWithPath: output)) } catch {
                 throw fail("offload: cannot write '\(output)': \(error.localizedDescription).")
             }
-            FileSink.standardError.write(Array("offload: wrote \(output) (\(artifact.contentType), \(artifact.size) bytes, sha256 \(artifact.sha256)).\n".utf8))
+            FileSink.standardError.write(
+                Array("offload: wrote \(output) (\(artifact.contentType), \(artifact.size) bytes, sha256 \(artifact.sha256)).\n".utf8))
         }
     }
 

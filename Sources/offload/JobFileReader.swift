@@ -38,8 +38,9 @@ struct JobFileReader {
                     return .refused(JobOutcome(id: failure.id, kind: failure.kind ?? "", status: .failed, error: failure.error))
                 }
             case .tooLong(let length):
-                let error = OffloadError.overBudget("line length", limit: lines.maxLineBytes,
-                                                    "line \(number) is \(OffloadError.grouped(length)) bytes (--max-line-bytes)")
+                let error = OffloadError.overBudget(
+                    "line length", limit: lines.maxLineBytes,
+                    "line \(number) is \(OffloadError.grouped(length)) bytes (--max-line-bytes)")
                 return .refused(JobOutcome(id: JobID(String(number)), kind: "", status: .failed, error: error))
             case .failed(let code):
                 stopped = true

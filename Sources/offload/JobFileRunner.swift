@@ -37,7 +37,10 @@ struct JobFileRunner {
         let pool = self.pool
         let stream = pool.events()
         return try await withThrowingTaskGroup(of: Report?.self) { group in
-            group.addTask { try await pool.run(); return nil }
+            group.addTask {
+                try await pool.run()
+                return nil
+            }
             // Hold jobs until the whole file is queued, so that priorities decide the order.
             pool.pause()
             var report = Report()

@@ -19,8 +19,10 @@ struct OffloadCommand: AsyncParsableCommand {
             Jobs are JSON Lines, one job a line: {"id":"a1","kind":"debug.sleep","priority":"high","payload":{"ms":50}}.
             Every job's result goes to OUT/results.jsonl as it ends.
             """,
-        subcommands: [RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, ServeCommand.self, SubmitCommand.self, StatusCommand.self,
-                      JobsCommand.self, ArtifactsCommand.self, MigrateCommand.self]
+        subcommands: [
+            RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, ServeCommand.self, SubmitCommand.self, StatusCommand.self,
+            JobsCommand.self, ArtifactsCommand.self, MigrateCommand.self
+        ]
     )
 
     static func main() async {
@@ -30,8 +32,10 @@ struct OffloadCommand: AsyncParsableCommand {
             let roots = getenv(HandlerRegistry.allowedRootsKey).map { String(cString: $0).split(separator: "\n").map(String.init) } ?? ["."]
             let plugins = getenv(HandlerRegistry.pluginsDirectoryKey).map { String(cString: $0) } ?? "plugins"
             let diagnostics = getenv(HandlerRegistry.diagnosticsKey).map { String(cString: $0) == "1" } ?? true
-            WorkerProcess.runIfWorker(registry: HandlerRegistry.offloadCLI(outputDirectory: output, allowedRoots: roots, plugins: plugins,
-                                                                           diagnostics: diagnostics))
+            WorkerProcess.runIfWorker(
+                registry: HandlerRegistry.offloadCLI(
+                    outputDirectory: output, allowedRoots: roots, plugins: plugins,
+                    diagnostics: diagnostics))
         }
         LoggingSystem.bootstrap { TerminalLogHandler(label: $0) }
         do {
@@ -59,8 +63,10 @@ extension HandlerRegistry {
     /// `plugin` (the plugins under `plugins`), and with `diagnostics` the diagnostic kinds
     /// (`debug.*`: hangs, crashes and allocations on demand, for testing, never for a service
     /// open to others unless asked for).
-    static func offloadCLI(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins",
-                           diagnostics: Bool = true) -> HandlerRegistry {
+    static func offloadCLI(
+        outputDirectory: String, allowedRoots: [String], plugins: String = "plugins",
+        diagnostics: Bool = true
+    ) -> HandlerRegistry {
         var registry = diagnostics ? HandlerRegistry.diagnostics : HandlerRegistry()
         // The kind names are fixed and distinct, so registering cannot fail.
         try! registry.registerImage(outputDirectory: outputDirectory, sources: ImageSources(allowedRoots: allowedRoots))
@@ -71,10 +77,14 @@ extension HandlerRegistry {
     }
 
     /// The environment worker processes need to build the same registry.
-    static func workerEnvironment(outputDirectory: String, allowedRoots: [String], plugins: String = "plugins",
-                                  diagnostics: Bool = true) -> [String: String] {
-        [outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n"), pluginsDirectoryKey: plugins,
-         diagnosticsKey: diagnostics ? "1" : "0"]
+    static func workerEnvironment(
+        outputDirectory: String, allowedRoots: [String], plugins: String = "plugins",
+        diagnostics: Bool = true
+    ) -> [String: String] {
+        [
+            outputDirectoryKey: outputDirectory, allowedRootsKey: allowedRoots.joined(separator: "\n"), pluginsDirectoryKey: plugins,
+            diagnosticsKey: diagnostics ? "1" : "0"
+        ]
     }
 }
 

@@ -29,10 +29,13 @@ struct PluginsCommand: AsyncParsableCommand {
             }
             for entry in catalog.entries {
                 if let manifest = entry.manifest {
-                    let limits = [manifest.limits.fuel.map { "fuel \($0)" }, manifest.limits.memoryMb.map { "\($0) MiB" },
-                                  manifest.limits.timeoutMs.map { "\($0) ms" }].compactMap { $0 }
-                    print("\(manifest.id) \(manifest.version)  \(manifest.operations.map(\.rawValue).sorted().joined(separator: ", "))  \(manifest.module)"
-                        + (limits.isEmpty ? "" : "  (\(limits.joined(separator: ", ")))"))
+                    let limits = [
+                        manifest.limits.fuel.map { "fuel \($0)" }, manifest.limits.memoryMb.map { "\($0) MiB" },
+                        manifest.limits.timeoutMs.map { "\($0) ms" }
+                    ].compactMap { $0 }
+                    print(
+                        "\(manifest.id) \(manifest.version)  \(manifest.operations.map(\.rawValue).sorted().joined(separator: ", "))  \(manifest.module)"
+                            + (limits.isEmpty ? "" : "  (\(limits.joined(separator: ", ")))"))
                 } else {
                     print("\(entry.folder): not a plugin: \(entry.problem?.message ?? "")")
                 }
@@ -49,7 +52,9 @@ struct PluginsCommand: AsyncParsableCommand {
         func run() async throws {
             do {
                 let plugin = try PluginCatalog.check(folder: folder)
-                print("ok: \(plugin.manifest.id) \(plugin.manifest.version), operations \(plugin.manifest.operations.map(\.rawValue).sorted().joined(separator: ", "))")
+                print(
+                    "ok: \(plugin.manifest.id) \(plugin.manifest.version), operations \(plugin.manifest.operations.map(\.rawValue).sorted().joined(separator: ", "))"
+                )
             } catch {
                 FileSink.standardError.write(Array("\(folder): \(error.code): \(error.message)\n".utf8))
                 FileSink.standardError.flush()

@@ -15,16 +15,24 @@ struct PoolOptions: ParsableArguments {
     @Option(name: .long, help: "Scheduling policy: \(SchedulingPolicies.names.joined(separator: ", ")).")
     var policy: String = "priority"
 
-    @Option(name: .long, help: "Where workers run: process (a crash, hang or memory blow-up ends one worker, never the host) or thread (cheaper; for trusted job files).")
+    @Option(
+        name: .long,
+        help:
+            "Where workers run: process (a crash, hang or memory blow-up ends one worker, never the host) or thread (cheaper; for trusted job files)."
+    )
     var isolation: String = "process"
 
-    @Option(name: .long, help: "Process isolation: the most memory one worker may use, in MiB; 0 for no limit (default \(PoolOptions.defaultMemoryLimit)).")
+    @Option(
+        name: .long,
+        help: "Process isolation: the most memory one worker may use, in MiB; 0 for no limit (default \(PoolOptions.defaultMemoryLimit)).")
     var memoryLimit: Int?
 
     @Option(name: .long, help: "The timeout of a job that sets no timeoutMs, in milliseconds; 0 for none.")
     var timeoutMs: Int = 60_000
 
-    @Option(name: .long, help: ArgumentHelp("A per-job budget, NAME=VALUE (repeatable): \(ResourceLimits.names.joined(separator: ", ")).", valueName: "name=value"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp("A per-job budget, NAME=VALUE (repeatable): \(ResourceLimits.names.joined(separator: ", ")).", valueName: "name=value"))
     var limit: [String] = []
 
     @Option(name: .long, help: "Process isolation: milliseconds without a heartbeat after which a worker is killed and replaced (default 5000).")
@@ -36,7 +44,9 @@ struct PoolOptions: ParsableArguments {
     @Option(name: .long, help: "Process isolation: jobs one worker holds at once, the running one included (default 1).")
     var prefetch: Int?
 
-    @Option(name: .long, help: "A folder jobs may read files from, besides the job file's folder and the working directory (repeatable).", completion: .directory)
+    @Option(
+        name: .long, help: "A folder jobs may read files from, besides the job file's folder and the working directory (repeatable).",
+        completion: .directory)
     var allowRoot: [String] = []
 
     @Option(name: .long, help: "Process isolation: the worker executable (default: this one, re-run in worker mode).", completion: .file())
@@ -48,10 +58,14 @@ struct PoolOptions: ParsableArguments {
     @Option(name: .long, help: "Milliseconds of waiting that raise a queued job by one priority level (0 turns aging off).")
     var agingMs: Double = 10_000
 
-    @Option(name: .long, help: "Thread isolation: worker threads left stuck in jobs that ignored their timeout, at most (then no worker starts until one returns).")
+    @Option(
+        name: .long,
+        help: "Thread isolation: worker threads left stuck in jobs that ignored their timeout, at most (then no worker starts until one returns).")
     var maxAbandonedThreads: Int?
 
-    @Flag(name: .long, help: "Copy what worker processes print (a crash's full trace included) to standard error; without it a crash is one line in its result.")
+    @Flag(
+        name: .long,
+        help: "Copy what worker processes print (a crash's full trace included) to standard error; without it a crash is one line in its result.")
     var verbose = false
 
     static let defaultMemoryLimit = 1024
@@ -81,8 +95,10 @@ struct PoolOptions: ParsableArguments {
             if isolation != Isolation.thread.name { throw ValidationError("--max-abandoned-threads needs --isolation thread") }
         }
         if isolation != Isolation.process.name {
-            for (flag, given) in [("--memory-limit", memoryLimit != nil), ("--heartbeat-timeout", heartbeatTimeout != nil),
-                                  ("--prefetch", prefetch != nil), ("--worker-executable", workerExecutable != nil)] where given {
+            for (flag, given) in [
+                ("--memory-limit", memoryLimit != nil), ("--heartbeat-timeout", heartbeatTimeout != nil),
+                ("--prefetch", prefetch != nil), ("--worker-executable", workerExecutable != nil)
+            ] where given {
                 throw ValidationError("\(flag) needs --isolation process")
             }
         }
@@ -105,8 +121,10 @@ struct PoolOptions: ParsableArguments {
     /// A pool of these options and every kind of `offload`, its job outputs in `files`, reading
     /// files under `roots` (and `--allow-root`); a graceful shutdown lets jobs run for
     /// `drainTimeout` (default 30 s). `diagnostics`: the `debug.*` kinds too.
-    func makePool(files: String, roots: [String], drainTimeout: Duration? = nil, diagnostics: Bool = true,
-                  adjust: (inout PoolConfiguration) -> Void = { _ in }) throws -> WorkerPool {
+    func makePool(
+        files: String, roots: [String], drainTimeout: Duration? = nil, diagnostics: Bool = true,
+        adjust: (inout PoolConfiguration) -> Void = { _ in }
+    ) throws -> WorkerPool {
         var configuration = PoolConfiguration()
         if let drainTimeout { configuration.shutdownTimeout = drainTimeout }
         configuration.isolation = Isolation(named: isolation)!
@@ -133,10 +151,16 @@ struct PoolOptions: ParsableArguments {
         configuration.workerProcess.forwardsOutput = verbose
         let roots = roots + allowRoot
         adjust(&configuration)
-        configuration.workerProcess.environment.merge(HandlerRegistry.workerEnvironment(outputDirectory: files, allowedRoots: roots, plugins: plugins,
-                                                                                        diagnostics: diagnostics)) { $1 }
-        return try WorkerPool(configuration: configuration, registry: .offloadCLI(outputDirectory: files, allowedRoots: roots, plugins: plugins,
-                                                                                diagnostics: diagnostics))
+        configuration.workerProcess.environment.merge(
+            HandlerRegistry.workerEnvironment(
+                outputDirectory: files, allowedRoots: roots, plugins: plugins,
+                diagnostics: diagnostics)
+        ) { $1 }
+        return try WorkerPool(
+            configuration: configuration,
+            registry: .offloadCLI(
+                outputDirectory: files, allowedRoots: roots, plugins: plugins,
+                diagnostics: diagnostics))
     }
 }
 

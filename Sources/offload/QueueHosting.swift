@@ -20,8 +20,10 @@ struct QueueHosting {
     /// - Parameters:
     ///   - artifactFolder: where the pools' kinds write their files, stored in the queue from there.
     ///   - removesStoredFiles: whether a file stored in the queue leaves the folder (a scratch folder).
-    init(url: String, schema: String?, leaseDuration: Duration = .seconds(30), served: [Served], claimAhead: Int? = nil,
-         drainTimeout: Duration, artifactFolder: String, removesStoredFiles: Bool, logger: Logger) throws {
+    init(
+        url: String, schema: String?, leaseDuration: Duration = .seconds(30), served: [Served], claimAhead: Int? = nil,
+        drainTimeout: Duration, artifactFolder: String, removesStoredFiles: Bool, logger: Logger
+    ) throws {
         var configuration = PostgresQueueConfiguration(leaseDuration: leaseDuration)
         if let schema { configuration.schema = schema }
         let queue: PostgresQueue

@@ -7,8 +7,11 @@ import PostgresNIO
 
 /// Where the durable queue is: `--queue URL` or `OFFLOAD_QUEUE_URL`.
 struct QueueOptions: ParsableArguments {
-    @Option(name: .long, help: ArgumentHelp("The PostgreSQL queue, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: $OFFLOAD_QUEUE_URL).",
-                                            valueName: "url"))
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "The PostgreSQL queue, postgres://USER[:PASSWORD]@HOST[:PORT]/DATABASE (default: $OFFLOAD_QUEUE_URL).",
+            valueName: "url"))
     var queue: String?
 
     @Option(name: .long, help: "The schema of the queue's tables (default: the URL's ?schema=, else offload).")
@@ -60,12 +63,17 @@ struct QueueOptions: ParsableArguments {
 
     /// Runs `body` with a running queue; a queue that cannot be reached in `timeout` ends the
     /// command with one sentence (host and database, never the password) and status 1.
-    func withQueue<T: Sendable>(migratesOnStart: Bool = true, timeout: Duration? = .seconds(15),
-                                _ body: @escaping @Sendable (PostgresQueue) async throws -> T) async throws -> T {
+    func withQueue<T: Sendable>(
+        migratesOnStart: Bool = true, timeout: Duration? = .seconds(15),
+        _ body: @escaping @Sendable (PostgresQueue) async throws -> T
+    ) async throws -> T {
         let queue = try makeQueue(migratesOnStart: migratesOnStart)
         let place = self.place
         return try await withThrowingTaskGroup(of: T?.self) { group in
-            group.addTask { try await queue.run(); return nil }
+            group.addTask {
+                try await queue.run()
+                return nil
+            }
             if let timeout {
                 group.addTask {
                     try await Task.sleep(for: timeout)

@@ -63,7 +63,9 @@ struct RenderCommand: AsyncParsableCommand {
         configuration.workerProcess.environment = HandlerRegistry.workerEnvironment(outputDirectory: scratch, allowedRoots: roots)
         let outcome: JobOutcome
         do {
-            outcome = try await WorkerPool.withPool(configuration: configuration, registry: .offloadCLI(outputDirectory: scratch, allowedRoots: roots)) { pool in
+            outcome = try await WorkerPool.withPool(
+                configuration: configuration, registry: .offloadCLI(outputDirectory: scratch, allowedRoots: roots)
+            ) { pool in
                 try await pool.process(Job(id: "card", kind: "image", payload: .json(payload)))
             }
         } catch let error as OffloadError {
@@ -77,7 +79,9 @@ struct RenderCommand: AsyncParsableCommand {
             unlink(result.file)
             throw fail("offload render: cannot write \(output): \(String(cString: strerror(errno))).")
         }
-        print("\(output): \(result.format), \(result.width)×\(result.height), \(result.bytes) bytes, render \(milliseconds(result.renderMs)) ms, encode \(milliseconds(result.encodeMs)) ms")
+        print(
+            "\(output): \(result.format), \(result.width)×\(result.height), \(result.bytes) bytes, render \(milliseconds(result.renderMs)) ms, encode \(milliseconds(result.encodeMs)) ms"
+        )
     }
 
     /// The payload: `--params` (an image payload or bare params), then the flags over it.
@@ -86,7 +90,11 @@ struct RenderCommand: AsyncParsableCommand {
         var card: [(key: String, value: JSONValue)] = []
         if let params {
             let text: [UInt8]
-            do { text = try readFile(params) } catch { throw OffloadError(.invalidPayload, "cannot read --params \(params): \(error.code == EFBIG ? "over \(Self.maxParamsBytes >> 20) MiB" : error.reason)") }
+            do { text = try readFile(params) } catch {
+                throw OffloadError(
+                    .invalidPayload, "cannot read --params \(params): \(error.code == EFBIG ? "over \(Self.maxParamsBytes >> 20) MiB" : error.reason)"
+                )
+            }
             let json: JSONValue
             do { json = try JSONParser.parse(text) } catch { throw OffloadError(.invalidPayload, "--params \(params) is not JSON: \(error)") }
             guard case .object(let members) = json else { throw OffloadError(.invalidPayload, "--params \(params) must hold a JSON object") }
@@ -192,7 +200,8 @@ enum CSSFilterSyntax {
         case "hue-rotate": return filter("hueRotate", "degrees", value)
         case "grayscale", "sepia", "invert", "opacity": return filter(name, "amount", value)
         default:
-            throw OffloadError(.invalidPayload, "--filter '\(text)': \(name) is not a CSS filter function (use a JSON object for dropShadow, glow, emboss, sharpen)")
+            throw OffloadError(
+                .invalidPayload, "--filter '\(text)': \(name) is not a CSS filter function (use a JSON object for dropShadow, glow, emboss, sharpen)")
         }
     }
 }

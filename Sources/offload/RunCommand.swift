@@ -67,8 +67,9 @@ struct RunCommand: AsyncParsableCommand {
         }
         let showProgress = !quiet && isatty(STDERR_FILENO) == 1
         let summaryToStandardError = events == "-"
-        let runner = JobFileRunner(pool: pool, lines: lines, results: output.results, events: eventSink,
-                                   maxDelay: .milliseconds(jobFile.maxDelayMs), limits: pool.configuration.limits)
+        let runner = JobFileRunner(
+            pool: pool, lines: lines, results: output.results, events: eventSink,
+            maxDelay: .milliseconds(jobFile.maxDelayMs), limits: pool.configuration.limits)
         let report = try await runner.run(progress: showProgress ? ProgressLine() : nil)
         let summary = report.summary()
         if summaryToStandardError {
@@ -77,7 +78,9 @@ struct RunCommand: AsyncParsableCommand {
             print(summary, terminator: "")
         }
         if let readError = report.readError {
-            throw fail("offload: cannot read job file '\(file)' past line \(readError.line - 1): \(SystemError(code: readError.code).reason); the \(report.total) jobs before it ran, the rest of the file did not.")
+            throw fail(
+                "offload: cannot read job file '\(file)' past line \(readError.line - 1): \(SystemError(code: readError.code).reason); the \(report.total) jobs before it ran, the rest of the file did not."
+            )
         }
         if strict && report.counts[.completed, default: 0] < report.total { throw ExitCode(3) }
     }

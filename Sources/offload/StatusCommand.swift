@@ -65,15 +65,17 @@ struct JobsCommand: AsyncParsableCommand {
             } catch {
                 throw fail("offload: job \(id)'s history holds what this Offload does not know: \(error.message).")
             }
-            print(JSONWriter.string(.object([
-                ("id", .string(job.id.rawValue)), ("kind", .string(job.kind)), ("priority", .string(job.priority.description)),
-                ("state", .string(job.state.rawValue)), ("attempt", .int(Int64(job.attempt))), ("maxAttempts", .int(Int64(job.maxAttempts))),
-                ("createdAt", date(job.createdAt)), ("runAt", date(job.runAt)), ("startedAt", date(job.startedAt)),
-                ("finishedAt", date(job.finishedAt)), ("leaseOwner", job.leaseOwner.map(JSONValue.string) ?? .null),
-                ("payload", job.payload), ("result", job.result ?? .null),
-                ("error", job.error?.json ?? .null),
-                ("events", .array(history)),
-            ])))
+            print(
+                JSONWriter.string(
+                    .object([
+                        ("id", .string(job.id.rawValue)), ("kind", .string(job.kind)), ("priority", .string(job.priority.description)),
+                        ("state", .string(job.state.rawValue)), ("attempt", .int(Int64(job.attempt))), ("maxAttempts", .int(Int64(job.maxAttempts))),
+                        ("createdAt", date(job.createdAt)), ("runAt", date(job.runAt)), ("startedAt", date(job.startedAt)),
+                        ("finishedAt", date(job.finishedAt)), ("leaseOwner", job.leaseOwner.map(JSONValue.string) ?? .null),
+                        ("payload", job.payload), ("result", job.result ?? .null),
+                        ("error", job.error?.json ?? .null),
+                        ("events", .array(history))
+                    ])))
         }
     }
 

@@ -94,8 +94,10 @@ struct SubmitCommand: AsyncParsableCommand {
                 accepted.append((line.name, line.job))
                 queued.append(id)
             case .failure(let error):
-                refused.append(JobOutcome(id: line.name, kind: line.job.kind, status: .failed,
-                                          error: OffloadError(error.code, "line \(line.line): \(error.message)")))
+                refused.append(
+                    JobOutcome(
+                        id: line.name, kind: line.job.kind, status: .failed,
+                        error: OffloadError(error.code, "line \(line.line): \(error.message)")))
             }
         }
         let (submitted, ids) = (accepted, queued)
@@ -104,7 +106,10 @@ struct SubmitCommand: AsyncParsableCommand {
                 print(JSONWriter.string(["id": .string(entry.name.rawValue), "jobId": .string(id.rawValue)]))
             }
             for outcome in refused { FileSink.standardError.write(ResultLine.encode(outcome) + [0x0A]) }
-            FileSink.standardError.write(Array("offload: submitted \(ids.count) jobs to \(queueOptions.place)\(refused.isEmpty ? "" : "; \(refused.count) lines refused (above)").\n".utf8))
+            FileSink.standardError.write(
+                Array(
+                    "offload: submitted \(ids.count) jobs to \(queueOptions.place)\(refused.isEmpty ? "" : "; \(refused.count) lines refused (above)").\n"
+                        .utf8))
             return
         }
         for outcome in refused { output.results.write(ResultLine.encode(outcome) + [0x0A]) }
@@ -123,25 +128,28 @@ struct SubmitCommand: AsyncParsableCommand {
             return counts
         }
         counts.merge(finished, uniquingKeysWith: +)
-        print("offload: \(ids.count + refused.count) jobs: " + JobStatus.allCases.map { "\(counts[$0, default: 0]) \($0)" }.joined(separator: ", ")
-              + "; results in \(out)/results.jsonl.")
+        print(
+            "offload: \(ids.count + refused.count) jobs: " + JobStatus.allCases.map { "\(counts[$0, default: 0]) \($0)" }.joined(separator: ", ")
+                + "; results in \(out)/results.jsonl.")
     }
 }
 
 extension StoredJob {
     /// The job's end as `offload run` reports one, under the name its job line gave it.
     func outcome(named name: JobID) -> JobOutcome {
-        let status: JobStatus = switch state {
-        case .completed: .completed
-        case .cancelled: .cancelled
-        default: .failed
-        }
+        let status: JobStatus =
+            switch state {
+            case .completed: .completed
+            case .cancelled: .cancelled
+            default: .failed
+            }
         func between(_ start: Date?, _ end: Date?) -> Duration {
             guard let start, let end else { return .zero }
             return .milliseconds(max(end.timeIntervalSince(start), 0) * 1_000)
         }
-        return JobOutcome(id: name, kind: kind, priority: priority, status: status, attempts: attempt,
-                          waitTime: between(runAt, startedAt), queueTime: between(createdAt, startedAt),
-                          runTime: between(startedAt, finishedAt), result: result.map { .json($0) }, error: error)
+        return JobOutcome(
+            id: name, kind: kind, priority: priority, status: status, attempts: attempt,
+            waitTime: between(runAt, startedAt), queueTime: between(createdAt, startedAt),
+            runTime: between(startedAt, finishedAt), result: result.map { .json($0) }, error: error)
     }
 }

@@ -39,7 +39,11 @@ struct WorkerCommand: AsyncParsableCommand {
     @Option(name: .long, help: "The folder for job outputs.")
     var out: String = "./out"
 
-    @Flag(name: .long, help: "Serve the diagnostic kinds too (debug.sleep, debug.hang, debug.alloc, debug.crash…): for load and fault tests, not for a queue others write to.")
+    @Flag(
+        name: .long,
+        help:
+            "Serve the diagnostic kinds too (debug.sleep, debug.hang, debug.alloc, debug.crash…): for load and fault tests, not for a queue others write to."
+    )
     var diagnostics = false
 
     func validate() throws {
@@ -63,15 +67,20 @@ struct WorkerCommand: AsyncParsableCommand {
         }
         var logger = Logger(label: "offload.worker")
         logger.logLevel = poolOptions.verbose ? .info : .warning
-        let hosting = try QueueHosting(url: queueOptions.url ?? "", schema: queueOptions.schema, leaseDuration: .milliseconds(leaseMs),
-                                       served: [.init(pool: pool, kinds: kinds.isEmpty ? nil : kinds)], claimAhead: claimAhead,
-                                       drainTimeout: .milliseconds(drainMs), artifactFolder: output.files, removesStoredFiles: false,
-                                       logger: logger)
+        let hosting = try QueueHosting(
+            url: queueOptions.url ?? "", schema: queueOptions.schema, leaseDuration: .milliseconds(leaseMs),
+            served: [.init(pool: pool, kinds: kinds.isEmpty ? nil : kinds)], claimAhead: claimAhead,
+            drainTimeout: .milliseconds(drainMs), artifactFolder: output.files, removesStoredFiles: false,
+            logger: logger)
         let host = hosting.servers[0].configuration.host
         let served = kinds.isEmpty ? pool.registry.kinds : kinds
-        say("offload worker \(host): serving \(served.count) kinds from \(queueOptions.place) with up to \(pool.configuration.scaling.maxWorkers) workers; SIGTERM stops it.")
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: hosting.services, gracefulShutdownSignals: [.sigterm, .sigint],
-                                                                          logger: logger))
+        say(
+            "offload worker \(host): serving \(served.count) kinds from \(queueOptions.place) with up to \(pool.configuration.scaling.maxWorkers) workers; SIGTERM stops it."
+        )
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: hosting.services, gracefulShutdownSignals: [.sigterm, .sigint],
+                logger: logger))
         try await group.run()
         say("offload worker \(host): stopped.")
     }

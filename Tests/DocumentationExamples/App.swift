@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (The docs show these lines as they are written here.)
 import Offload
 import OffloadData
 import OffloadImage

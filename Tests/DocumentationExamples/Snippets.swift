@@ -1,3 +1,5 @@
+// swift-format-ignore-file
+// (The docs show these lines as they are written here.)
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -8,7 +8,8 @@ import Testing
 
 @Suite struct AnalyticsTests {
     static let chrome = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/120.0 Safari/537.36"
-    static let iphone = "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
+    static let iphone =
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.0 Mobile/15E148 Safari/604.1"
 
     static let events = ##"""
         [{"eventType":"page_view","timestamp":"2026-11-29T10:05:00Z","durationMs":120,"userId":"u1","sessionId":"a","ip":"203.0.113.7","userAgent":"CHROME"},
@@ -30,17 +31,22 @@ import Testing
     }
 
     @Test func bucketsPerHourAndEventType() async throws {
-        let output = try await analyze(##""filter":{"field":"eventType","cmp":"ne","value":"heartbeat"},"aggregate":{"groupBy":["eventType"],"granularity":"hour","metrics":[{"fn":"count","as":"events"},{"fn":"percentile","field":"durationMs","p":95,"as":"p95"},{"fn":"unique","field":"sessionId","as":"sessions"}]}"##)
+        let output = try await analyze(
+            ##""filter":{"field":"eventType","cmp":"ne","value":"heartbeat"},"aggregate":{"groupBy":["eventType"],"granularity":"hour","metrics":[{"fn":"count","as":"events"},{"fn":"percentile","field":"durationMs","p":95,"as":"p95"},{"fn":"unique","field":"sessionId","as":"sessions"}]}"##
+        )
         #expect(output.read == 5 && output.filteredOut == 1 && output.rejected == 0)
         // 1795946400 is 2026-11-29T10:00:00Z.
         #expect(output.series.map { $0["bucket"]?.stringValue ?? "" } == ["2026-11-29T10:00:00Z", "2026-11-29T10:00:00Z", "2026-11-29T11:00:00Z"])
-        #expect(output.series[0]["eventType"] == .string("page_view") && output.series[0]["events"] == .int(2) && output.series[0]["sessions"] == .int(2))
+        #expect(
+            output.series[0]["eventType"] == .string("page_view") && output.series[0]["events"] == .int(2) && output.series[0]["sessions"] == .int(2))
         #expect(output.series[1]["eventType"] == .string("click") && output.series[1]["events"] == .int(1))
         #expect(abs((output.series[0]["p95"]?.doubleValue ?? 0) - 118) < 1e-9)
     }
 
     @Test func deviceEnrichmentGroupsByBrowserAndDevice() async throws {
-        let output = try await analyze(##""enrich":["device"],"aggregate":{"groupBy":["device.browser","device.type"],"granularity":"day","metrics":[{"fn":"count","as":"n"}]}"##)
+        let output = try await analyze(
+            ##""enrich":["device"],"aggregate":{"groupBy":["device.browser","device.type"],"granularity":"day","metrics":[{"fn":"count","as":"n"}]}"##
+        )
         let groups: [String] = output.series.map { row in
             let browser = row["device"]?["browser"]?.stringValue ?? "-"
             let type = row["device"]?["type"]?.stringValue ?? "-"
@@ -50,7 +56,9 @@ import Testing
     }
 
     @Test func privacyHashesAndAnonymizes() async throws {
-        let output = try await analyze(##""privacy":"anonymized","salt":"pepper","aggregate":{"groupBy":["userId","ip"],"granularity":"year","metrics":[{"fn":"count","as":"n"}]}"##)
+        let output = try await analyze(
+            ##""privacy":"anonymized","salt":"pepper","aggregate":{"groupBy":["userId","ip"],"granularity":"year","metrics":[{"fn":"count","as":"n"}]}"##
+        )
         let hashed = output.series.compactMap { $0["userId"]?.stringValue }
         #expect(hashed.contains(SHA256.hex("pepperu1")))
         #expect(!hashed.contains("u1"))
@@ -64,13 +72,15 @@ import Testing
             [{"eventType":"v","timestamp":0,"userId":"u"},{"eventType":"v","timestamp":600,"userId":"u"},
              {"eventType":"v","timestamp":4000,"userId":"u"},{"eventType":"v","timestamp":100,"userId":"w"}]
             """##
-        let output = try await analyze(##""enrich":["session"],"aggregate":{"granularity":"day","metrics":[{"fn":"unique","field":"sessionId","as":"sessions"},{"fn":"count","as":"n"}]}"##, events: events)
+        let output = try await analyze(
+            ##""enrich":["session"],"aggregate":{"granularity":"day","metrics":[{"fn":"unique","field":"sessionId","as":"sessions"},{"fn":"count","as":"n"}]}"##,
+            events: events)
         // u: 0 and 600 s are one session, 4000 s (over 30 minutes later) a second; w: one.
         #expect(output.series == [.object([("bucket", .string("1970-01-01T00:00:00Z")), ("sessions", .int(3)), ("n", .int(4))])])
     }
 
     @Test func granularitiesStartWhereTheyShould() {
-        let t = ISO8601.parse("2026-11-29T10:41:17.5Z")!   // a Sunday
+        let t = ISO8601.parse("2026-11-29T10:41:17.5Z")!  // a Sunday
         func iso(_ g: Granularity) -> String { AnalyticsRun.iso(g.bucketStart(t)) }
         #expect(iso(.second) == "2026-11-29T10:41:17Z")
         #expect(iso(.minute) == "2026-11-29T10:41:00Z")
@@ -97,17 +107,22 @@ import Testing
     }
 
     @Test func badEventsAndPayloadsAreTypedErrors() async throws {
-        let events = ##"[{"eventType":"v","timestamp":"soon"},{"timestamp":1},{"eventType":"v","timestamp":5,"durationMs":"x"},{"eventType":"v","timestamp":6,"durationMs":3}]"##
-        let skipped = try await analyze(##""onBadRecord":"skip","aggregate":{"granularity":"day","metrics":[{"fn":"sum","field":"durationMs","as":"total"}]}"##, events: events)
+        let events =
+            ##"[{"eventType":"v","timestamp":"soon"},{"timestamp":1},{"eventType":"v","timestamp":5,"durationMs":"x"},{"eventType":"v","timestamp":6,"durationMs":3}]"##
+        let skipped = try await analyze(
+            ##""onBadRecord":"skip","aggregate":{"granularity":"day","metrics":[{"fn":"sum","field":"durationMs","as":"total"}]}"##, events: events)
         #expect(skipped.rejected == 3 && skipped.badEvents.map(\.line) == [1, 2, 3])
         #expect(skipped.series.first?["total"] == .int(3))
         let cases: [(payload: String, events: String, expected: String)] = [
             (##""aggregate":{"granularity":"fortnight","metrics":[{"fn":"count"}]}"##, Self.events, "payload.aggregate.granularity"),
             (##""enrich":["geo"],"aggregate":{"granularity":"day","metrics":[{"fn":"count"}]}"##, Self.events, "payload.enrich[0] 'geo'"),
-            (##""enrich":["hashIdentifiers"],"aggregate":{"granularity":"day","metrics":[{"fn":"count"}]}"##, Self.events, "payload.salt is required"),
+            (
+                ##""enrich":["hashIdentifiers"],"aggregate":{"granularity":"day","metrics":[{"fn":"count"}]}"##, Self.events,
+                "payload.salt is required"
+            ),
             (##""privacy":"secret","aggregate":{"granularity":"day","metrics":[{"fn":"count"}]}"##, Self.events, "payload.privacy"),
             (##""aggregate":{"granularity":"day","metrics":[{"fn":"mode","field":"x"}]}"##, Self.events, "payload.aggregate.metrics[0].fn 'mode'"),
-            (##""aggregate":{"granularity":"day","metrics":[{"fn":"count"}]}"##, events, "timestamp must be epoch seconds"),
+            (##""aggregate":{"granularity":"day","metrics":[{"fn":"count"}]}"##, events, "timestamp must be epoch seconds")
         ]
         for item in cases {
             do {
@@ -142,25 +157,30 @@ extension JSONValue {
             }
         }
         func count(_ key: String) -> Int { Int(self[key]?.doubleValue ?? -1) }
-        return AnalyticsHandler.Output(series: series, read: count("read"), filteredOut: count("filteredOut"), rejected: count("rejected"), badEvents: bad)
+        return AnalyticsHandler.Output(
+            series: series, read: count("read"), filteredOut: count("filteredOut"), rejected: count("rejected"), badEvents: bad)
     }
 }
-
 
 @Suite struct AnalyticsFileTests {
     @Test func aLargeFileIsReadInPartsWithExactLineNumbers() async throws {
         let path = "/tmp/offload-events-\(getpid()).jsonl"
         var text: [UInt8] = []
-        let count = 46_000   // over 4 MB: read in parts
+        let count = 46_000  // over 4 MB: read in parts
         for index in 1...count {
-            let line = index == 40_000 ? "{not json" : ##"{"eventType":"\##(index % 2 == 0 ? "a" : "b")","timestamp":\##(1795946400 + index),"durationMs":\##(index % 100),"sessionId":"s\##(index % 50)","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"##
+            let line =
+                index == 40_000
+                ? "{not json"
+                : ##"{"eventType":"\##(index % 2 == 0 ? "a" : "b")","timestamp":\##(1795946400 + index),"durationMs":\##(index % 100),"sessionId":"s\##(index % 50)","pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"##
             text += Array(line.utf8) + [0x0A]
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
         _ = text.withUnsafeBytes { write(fd, $0.baseAddress, $0.count) }
         close(fd)
         defer { unlink(path) }
-        let json = try JSONParser.parse(##"{"events":{"path":"PATH"},"onBadRecord":"skip","aggregate":{"groupBy":["eventType"],"granularity":"day","metrics":[{"fn":"count","as":"n"},{"fn":"unique","field":"sessionId","as":"s"}]}}"##.replacing("PATH", with: path))
+        let json = try JSONParser.parse(
+            ##"{"events":{"path":"PATH"},"onBadRecord":"skip","aggregate":{"groupBy":["eventType"],"granularity":"day","metrics":[{"fn":"count","as":"n"},{"fn":"unique","field":"sessionId","as":"s"}]}}"##
+                .replacing("PATH", with: path))
         var registry = HandlerRegistry()
         try registry.registerAnalytics(folders: AllowedFolders(["/tmp"]))
         let output = try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
@@ -180,7 +200,7 @@ extension JSONValue {
     @Test(arguments: [
         ##""filter":{"all":[{"field":"properties.plan","cmp":"eq","value":"pro"},{"field":"durationMs","cmp":"gt","value":10}]},"aggregate":{"groupBy":["eventType"],"granularity":"hour","metrics":[{"fn":"count","as":"n"},{"fn":"median","field":"durationMs","as":"m"}]}"##,
         ##""aggregate":{"groupBy":["properties.plan","pageId"],"granularity":"minute","metrics":[{"fn":"min","field":"timestamp","as":"first"},{"fn":"unique","field":"userId","as":"users"},{"fn":"sum","field":"durationMs","as":"total"}]}"##,
-        ##""aggregate":{"granularity":"day","metrics":[{"fn":"count","as":"n"},{"fn":"sum","field":"durationMs","as":"total"}]}"##,
+        ##""aggregate":{"granularity":"day","metrics":[{"fn":"count","as":"n"},{"fn":"sum","field":"durationMs","as":"total"}]}"##
     ])
     func fieldsAloneGiveWhatWholeEventsGive(extra: String) throws {
         var lines: [String] = []
@@ -188,7 +208,9 @@ extension JSONValue {
             let type = ["page_view", "click", "scroll"][index % 3]
             let time = index % 7 == 0 ? "\"2026-11-29T10:\(10 + index % 40):00Z\"" : String(1_795_946_400 + index * 37)
             let duration = index % 11 == 0 ? "\"slow\"" : String(index % 50)
-            lines.append(##"{"eventType":"\##(type)","timestamp":\##(time),"durationMs":\##(duration),"userId":"u\##(index % 13)","pageId":"p\##(index % 4)","properties":{"plan":"\##(index % 3 == 0 ? "pro" : "free")"}}"##)
+            lines.append(
+                ##"{"eventType":"\##(type)","timestamp":\##(time),"durationMs":\##(duration),"userId":"u\##(index % 13)","pageId":"p\##(index % 4)","properties":{"plan":"\##(index % 3 == 0 ? "pro" : "free")"}}"##
+            )
         }
         lines[5] = #"{"timestamp":1795946400}"#
         let json = try JSONParser.parse(#"{"events":["# + lines.joined(separator: ",") + "]," + extra + #","onBadRecord":"skip"}"#)

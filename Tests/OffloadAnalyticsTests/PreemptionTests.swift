@@ -12,13 +12,22 @@ import Testing
 @Suite struct PreemptionTests {
     @Test(arguments: [
         ("data", #"{"input":{"path":"events.jsonl"},"pipeline":[{"op":"group","by":["eventType"],"aggregates":[{"fn":"count","as":"n"}]}]}"#),
-        ("analytics", #"{"events":{"path":"events.jsonl"},"aggregate":{"groupBy":["eventType"],"granularity":"day","metrics":[{"fn":"count","as":"n"}]}}"#),
+        (
+            "analytics",
+            #"{"events":{"path":"events.jsonl"},"aggregate":{"groupBy":["eventType"],"granularity":"day","metrics":[{"fn":"count","as":"n"}]}}"#
+        )
     ])
     func aPreemptedFileJobGoesBackToTheQueueAndCompletes(kind: String, payload: String) async throws {
         let folder = "/tmp/offload-preempt-\(kind)-\(getpid())"
-        defer { unlink(folder + "/events.jsonl"); rmdir(folder + "/out"); rmdir(folder) }
+        defer {
+            unlink(folder + "/events.jsonl")
+            rmdir(folder + "/out")
+            rmdir(folder)
+        }
         // 80,000 events, 5 MB: read in parts, and still being read when the urgent job comes (checked every 4,096).
-        let pair = #"{"eventType":"click","timestamp":1795946400,"sessionId":"s1"}"# + "\n" + #"{"eventType":"view","timestamp":1795946401,"sessionId":"s2"}"# + "\n"
+        let pair =
+            #"{"eventType":"click","timestamp":1795946400,"sessionId":"s1"}"# + "\n"
+            + #"{"eventType":"view","timestamp":1795946401,"sessionId":"s2"}"# + "\n"
         try OutputFile.write(Array(String(repeating: pair, count: 40_000).utf8), to: folder, name: "events.jsonl")
 
         var registry = HandlerRegistry.diagnostics

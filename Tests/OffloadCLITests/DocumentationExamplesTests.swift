@@ -94,7 +94,8 @@ import Testing
             for line in String(decoding: readFile(file), as: UTF8.self).split(separator: "\n") where line.hasPrefix("public ") {
                 let words = line.split(separator: " ")
                 guard let kind = words.firstIndex(where: { ["struct", "class", "enum", "protocol", "actor", "typealias"].contains($0) }),
-                      kind + 1 < words.count else { continue }
+                    kind + 1 < words.count
+                else { continue }
                 types.append(String(words[kind + 1].prefix { $0.isLetter || $0.isNumber || $0 == "_" }))
             }
         }

@@ -15,10 +15,12 @@ extension CommandLineTests {
             for workers in ["1", "2"] {
                 let folder = temporaryFolder("events-\(isolation)-\(workers)")
                 defer { removeTree(folder) }
-                let run = try await runCommand(builtExecutable("offload"), [
-                    "run", "\(PluginJobFileTests.root)/examples/priorities.jsonl", "--isolation", isolation, "--workers", workers,
-                    "--events", "\(folder)/events.jsonl", "--out", "\(folder)/out", "--quiet",
-                ])
+                let run = try await runCommand(
+                    builtExecutable("offload"),
+                    [
+                        "run", "\(PluginJobFileTests.root)/examples/priorities.jsonl", "--isolation", isolation, "--workers", workers,
+                        "--events", "\(folder)/events.jsonl", "--out", "\(folder)/out", "--quiet"
+                    ])
                 #expect(run.status == 0, "\(run.output)")
                 let lines = String(decoding: readFile("\(folder)/events.jsonl"), as: UTF8.self).split(separator: "\n")
                 #expect(lines.count > 600)
@@ -36,17 +38,19 @@ extension CommandLineTests {
                     guard let job = event["job"]?.stringValue, event["kind"] != nil else { continue }
                     let before = phase[job]
                     // The steps of a job's life in the one vocabulary (`JobEvent`), in an order they can come in.
-                    let allowed: Bool = switch name {
-                    case "queued", "scheduled": before == nil
-                    case "started": before == "queued" || before == "scheduled" || before == "retryScheduled" || before == "preempted"
-                    case "progress", "stopRequested": before == "started" || before == "progress" || before == "stopRequested"
-                    default: before != nil && before != "ended"
-                    }
+                    let allowed: Bool =
+                        switch name {
+                        case "queued", "scheduled": before == nil
+                        case "started": before == "queued" || before == "scheduled" || before == "retryScheduled" || before == "preempted"
+                        case "progress", "stopRequested": before == "started" || before == "progress" || before == "stopRequested"
+                        default: before != nil && before != "ended"
+                        }
                     if !allowed { problems.append("line \(number + 1): \(name) of \(job) after \(before ?? "nothing")") }
-                    phase[job] = switch name {
-                    case "completed", "failed", "cancelled": "ended"
-                    default: name
-                    }
+                    phase[job] =
+                        switch name {
+                        case "completed", "failed", "cancelled": "ended"
+                        default: name
+                        }
                 }
                 #expect(problems.isEmpty, "\(workers) workers: \(problems.prefix(5))")
                 #expect(phase.count == 300 && phase.values.allSatisfy { $0 == "ended" })

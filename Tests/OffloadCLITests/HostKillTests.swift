@@ -17,8 +17,10 @@ import Testing
         close(fd)
         let host = try ChildProcess.spawn(
             executable: builtExecutable("offload"),
-            arguments: ["run", jobFile, "--isolation", "process", "--workers", "2", "--events", "\(folder)/events.jsonl",
-                        "--out", "\(folder)/out", "--quiet"],
+            arguments: [
+                "run", jobFile, "--isolation", "process", "--workers", "2", "--events", "\(folder)/events.jsonl",
+                "--out", "\(folder)/out", "--quiet"
+            ],
             environment: ["PATH=/usr/bin:/bin"], directory: nil)
         // Wait until both workers run a job.
         var workers: [Int32] = []

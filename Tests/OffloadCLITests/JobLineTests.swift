@@ -12,7 +12,8 @@ import Testing
     }
 
     @Test func aFullLine() throws {
-        let line = #"{"id":"a1","kind":"debug.sleep","priority":"high","delayMs":300,"timeoutMs":5000,"maxRetries":2,"retryBackoff":{"initialMs":50,"multiplier":3,"maxMs":1000,"jitter":0},"capabilities":["x"],"payload":{"ms":5}}"#
+        let line =
+            #"{"id":"a1","kind":"debug.sleep","priority":"high","delayMs":300,"timeoutMs":5000,"maxRetries":2,"retryBackoff":{"initialMs":50,"multiplier":3,"maxMs":1000,"jitter":0},"capabilities":["x"],"payload":{"ms":5}}"#
         let now = ContinuousClock.now
         let job = try JobLine.parse(Array(line.utf8), number: 1, knownKinds: kinds, now: now).get()
         #expect(job.id == "a1")
@@ -38,7 +39,7 @@ import Testing
         (#"{"kind":"debug.sleep","maxRetries":1.5}"#, "invalidPayload", "maxRetries"),
         (#"{"payload":{}}"#, "invalidPayload", "kind is required"),
         (#"[1,2]"#, "invalidPayload", "must be a JSON object"),
-        (#"{"kind":"debug.sleep","runAt":"tomorrow"}"#, "invalidPayload", "runAt"),
+        (#"{"kind":"debug.sleep","runAt":"tomorrow"}"#, "invalidPayload", "runAt")
     ])
     func badLinesNameTheProblem(line: String, code: String, fragment: String) throws {
         let failure = try #require(parseFailure(line))
@@ -48,7 +49,10 @@ import Testing
     }
 
     @Test func strictPayloadDecodingNamesTheUnknownKey() {
-        struct Payload: Decodable { var ms: Double; var label: String? }
+        struct Payload: Decodable {
+            var ms: Double
+            var label: String?
+        }
         #expect(throws: OffloadError.self) {
             try JobPayload.json(try JSONParser.parse(#"{"ms":1,"lable":"x"}"#)).decode(Payload.self)
         }

@@ -13,7 +13,7 @@ import Testing
         "hostile-huge-memory": "memoryLimitExceeded", "hostile-trap": "pluginTrapped", "hostile-recursion": "pluginTrapped",
         "hostile-bad-pointer": "invalidPluginOutput", "hostile-not-json": "invalidPluginOutput", "hostile-bad-log": "invalidPluginOutput",
         "hostile-missing-export": "invalidPlugin", "hostile-bad-checksum": "invalidPlugin", "hostile-malformed": "invalidPlugin",
-        "hostile-bad-manifest": "invalidPlugin", "hostile-wasi": "permissionDenied", "hostile-not-found": "pluginNotFound",
+        "hostile-bad-manifest": "invalidPlugin", "hostile-wasi": "permissionDenied", "hostile-not-found": "pluginNotFound"
     ]
 
     /// This package's folder.
@@ -28,8 +28,10 @@ import Testing
         let out = "/tmp/offload-plugin-run-\(getpid())-\(isolation)"
         let host = try ChildProcess.spawn(
             executable: builtExecutable("offload"),
-            arguments: ["run", "\(Self.root)/examples/plugins.jsonl", "--plugins", "\(Self.root)/examples/plugins", "--isolation", isolation,
-                        "--workers", "2", "--out", out, "--quiet"],
+            arguments: [
+                "run", "\(Self.root)/examples/plugins.jsonl", "--plugins", "\(Self.root)/examples/plugins", "--isolation", isolation,
+                "--workers", "2", "--out", out, "--quiet"
+            ],
             environment: ["PATH=/usr/bin:/bin"], directory: nil)
         _ = host.waitForExit()
         for fd in [host.toChild, host.fromChild, host.output] { close(fd) }

@@ -50,7 +50,7 @@ import Testing
         (#"{"a":1} x"#, "unexpected bytes", 8),
         (#"{"a":[1,2}"#, "expected ','", 9),
         (#"{"a":1e999}"#, "out of range", 5),
-        (#"{"a":tru}"#, "expected true", 5),
+        (#"{"a":tru}"#, "expected true", 5)
     ])
     func malformedLinesAreErrorsWithTheirPosition(line: String, message: String, offset: Int) throws {
         let scanner = FieldScanner(paths: try paths("a"))
@@ -75,7 +75,9 @@ import Testing
     @Test func theScannerAgreesWithTheParserOnMutatedLines() throws {
         let scanner = FieldScanner(paths: try paths("a", "b.c"))
         var generator = SystemRandomNumberGenerator()
-        let pieces: [[UInt8]] = ["\"", "\\", "\\u00e9", "\\n", "\\x", "é", "😀", "\u{01}", "a", " ", "{", "}", ",", ":", "0", "-", "e"].map { Array($0.utf8) }
+        let pieces: [[UInt8]] = ["\"", "\\", "\\u00e9", "\\n", "\\x", "é", "😀", "\u{01}", "a", " ", "{", "}", ",", ":", "0", "-", "e"].map {
+            Array($0.utf8)
+        }
         var agreed = 0
         for round in 0..<20_000 {
             let text = String(repeating: "xyz", count: round % 9) + ["plain", "é", "q\\\"q", ""][round % 4]
@@ -91,7 +93,9 @@ import Testing
             let parsed = Result { try JSONParser.parse(line) }
             if case .failure(let error as JSONParser.SyntaxError) = parsed, error.message.contains("duplicate key") { continue }
             var slots: [JSONValue?] = [nil, nil]
-            let scanned = Result { try line.withUnsafeBufferPointer { buffer throws(JSONParser.SyntaxError) in try scanner.scan(buffer, into: &slots) } }
+            let scanned = Result {
+                try line.withUnsafeBufferPointer { buffer throws(JSONParser.SyntaxError) in try scanner.scan(buffer, into: &slots) }
+            }
             switch (parsed, scanned) {
             case (.success(let value), .success):
                 #expect(slots[0] == value["a"] && slots[1] == value["b"]?["c"], "\(String(decoding: line, as: UTF8.self))")
@@ -115,7 +119,7 @@ import Testing
         #"[{"op":"transform","fields":[{"target":"code","type":"regexReplace","source":"country","pattern":"^(.)(.)$","replacement":"$2$1"},{"target":"amount","type":"calculation","expr":"amount * 10"}]},{"op":"filter","where":{"field":"amount","cmp":"gt","value":30}},{"op":"group","by":["code"],"aggregates":[{"fn":"sum","field":"amount","as":"t"}]}]"#,
         #"[{"op":"transform","fields":[{"target":"label","type":"stringFormat","template":"{name} ({country})"},{"target":"meta.big","type":"calculation","expr":"amount > 5"}]},{"op":"select","fields":["label","meta.big","id"]}]"#,
         // A target inside a field read whole: records are built for the transforms.
-        #"[{"op":"transform","fields":[{"target":"user.rank","type":"lookup","source":"user.tier","table":{"pro":1},"default":0}]},{"op":"select","fields":["user","id"]}]"#,
+        #"[{"op":"transform","fields":[{"target":"user.rank","type":"lookup","source":"user.tier","table":{"pro":1},"default":0}]},{"op":"select","fields":["user","id"]}]"#
     ])
     func scanningGivesWhatWholeRecordsGive(pipeline: String) throws {
         guard case .array(let raw) = try JSONParser.parse(pipeline) else { fatalError() }
@@ -146,9 +150,14 @@ import Testing
     }
 
     @Test func elementsAreReadOneByOneWithOrWithoutAScanner() throws {
-        let path = write(" [\n" + (1...50).map { #"  {"id":\#($0),"country":"\#(["FR", "DE"][$0 % 2])","amount":\#(Double($0) / 4),"x":{"y":[1,2]}}"# }.joined(separator: ",\n") + "\n] \n", "good")
+        let path = write(
+            " [\n"
+                + (1...50).map { #"  {"id":\#($0),"country":"\#(["FR", "DE"][$0 % 2])","amount":\#(Double($0) / 4),"x":{"y":[1,2]}}"# }.joined(
+                    separator: ",\n") + "\n] \n", "good")
         defer { unlink(path) }
-        let step = try Step(try JSONParser.parse(#"{"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"t"},{"fn":"count","as":"n"}]}"#), field: "p")
+        let step = try Step(
+            try JSONParser.parse(#"{"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"t"},{"fn":"count","as":"n"}]}"#),
+            field: "p")
         let runner = PipelineRunner(steps: [step], onBadRecord: .fail)
         let whole = try runner.run(try source(path), cancelled: { false })
         let scanning = try source(path)
@@ -167,7 +176,7 @@ import Testing
         (#"[{"id":1},]"#, "expected a value", 11),
         (#"[{"id":1} {"id":2}]"#, "',' or ']'", 11),
         (#"[{"id":1}] x"#, "unexpected bytes after the array", 12),
-        (#"[{"id":"\#u{01}"}]"#, "control character", 9),
+        (#"[{"id":"\#u{01}"}]"#, "control character", 9)
     ])
     func aMalformedArrayFileFailsWithTheBytePosition(text: String, message: String, byte: Int) throws {
         let path = write(text, "bad-\(byte)-\(message.count)")

@@ -11,7 +11,10 @@ import Testing
         let path = "/tmp/offload-parallel-\(getpid())-\(badLine).jsonl"
         var text: [UInt8] = []
         for index in 1...lines {
-            let line = index == badLine ? "{\"country\": oops}" : ##"{"id":\##(index),"country":"\##(["FR", "DE", "US"][index % 3])","amount":\##(Double(index % 100) / 4),"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"##
+            let line =
+                index == badLine
+                ? "{\"country\": oops}"
+                : ##"{"id":\##(index),"country":"\##(["FR", "DE", "US"][index % 3])","amount":\##(Double(index % 100) / 4),"pad":"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}"##
             text += Array(line.utf8) + [0x0A]
         }
         let fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0o644)
@@ -21,7 +24,10 @@ import Testing
     }
 
     private func runner(_ onBadRecord: PipelineRunner.OnBadRecord) throws -> PipelineRunner {
-        let step = try Step(try JSONParser.parse(##"{"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"total"},{"fn":"count","as":"n"},{"fn":"variance","field":"amount","as":"var"},{"fn":"first","field":"id","as":"first"},{"fn":"last","field":"id","as":"last"}]}"##), field: "p")
+        let step = try Step(
+            try JSONParser.parse(
+                ##"{"op":"group","by":["country"],"aggregates":[{"fn":"sum","field":"amount","as":"total"},{"fn":"count","as":"n"},{"fn":"variance","field":"amount","as":"var"},{"fn":"first","field":"id","as":"first"},{"fn":"last","field":"id","as":"last"}]}"##
+            ), field: "p")
         return PipelineRunner(steps: [step], onBadRecord: onBadRecord)
     }
 
@@ -29,7 +35,8 @@ import Testing
         let path = makeFile(badLine: 4_500)
         defer { unlink(path) }
         let runner = try runner(.skip)
-        let scanner = FieldScanner(paths: [try FieldPath("country", field: "f"), try FieldPath("amount", field: "f"), try FieldPath("id", field: "f")])
+        let scanner = FieldScanner(paths: [try FieldPath("country", field: "f"), try FieldPath("amount", field: "f"), try FieldPath("id", field: "f")]
+        )
         let parallel = try await ParallelFileRun.run(runner, path: path, name: "sales.jsonl", scanner: scanner, parts: 3, cancelled: { false })
         let source = try RecordSource(linesOf: path, from: 0, to: Int.max, name: "sales.jsonl")
         let serial = try runner.run(source, cancelled: { false })
@@ -80,7 +87,7 @@ import Testing
     @Test(arguments: [
         #"[{"op":"filter","where":{"field":"amount","cmp":"gt","value":10}},{"op":"transform","fields":[{"target":"label","type":"stringFormat","template":"{country}-{id}"},{"target":"day","type":"dateFormat","source":"id","format":"yyyy-MM-dd HH:mm","timeZone":"Europe/Paris"}]},{"op":"select","fields":["id","label","day","missing"]}]"#,
         #"[{"op":"transform","fields":[{"target":"amount","type":"calculation","expr":"amount * 2"}]},{"op":"select","fields":["amount","country"]}]"#,
-        #"[{"op":"filter","where":{"field":"country","cmp":"eq","value":"DE"}},{"op":"select","fields":["pad","id"]}]"#,
+        #"[{"op":"filter","where":{"field":"country","cmp":"eq","value":"DE"}},{"op":"select","fields":["pad","id"]}]"#
     ])
     func streamingOutputIsWrittenInFileOrder(pipeline: String) async throws {
         let path = makeFile(badLine: 100_000 + pipeline.count)  // beyond the last line: a name of its own, no bad line
@@ -91,8 +98,9 @@ import Testing
             rmdir(output)
         }
         let runner = try streamingRunner(pipeline, output: output)
-        let parallel = try await ParallelFileRun.run(runner, path: path, name: "sales.jsonl", scanner: Step.neededPaths(runner.steps).map(FieldScanner.init),
-                                                     parts: 3, cancelled: { false })
+        let parallel = try await ParallelFileRun.run(
+            runner, path: path, name: "sales.jsonl", scanner: Step.neededPaths(runner.steps).map(FieldScanner.init),
+            parts: 3, cancelled: { false })
         let memory = try PipelineRunner(steps: runner.steps, onBadRecord: .fail)
             .run(try RecordSource(linesOf: path, from: 0, to: Int.max, name: "sales.jsonl"), cancelled: { false })
         let file = try #require(parallel.file)
@@ -110,8 +118,9 @@ import Testing
         }
         let runner = try streamingRunner(#"[{"op":"select","fields":["id"]}]"#, output: output)
         await #expect(throws: OffloadError.self) {
-            _ = try await ParallelFileRun.run(runner, path: path, name: "sales.jsonl", scanner: Step.neededPaths(runner.steps).map(FieldScanner.init),
-                                              parts: 3, cancelled: { false })
+            _ = try await ParallelFileRun.run(
+                runner, path: path, name: "sales.jsonl", scanner: Step.neededPaths(runner.steps).map(FieldScanner.init),
+                parts: 3, cancelled: { false })
         }
         var directory = opendir(output)
         var names: [String] = []

@@ -18,9 +18,11 @@ import Testing
     private static func fuzzExpressions() -> (Int, Int, [String]) {
         var random = SeededRandom(seed: 0xE_C5)
         var wrong: [String] = []
-        let tokens = [" ", "(", ")", "a", "b.c", "missing", "0", "1", "2.5", "1e308", "9999999999999999999", ".", "+", "-", "*", "/",
-                      "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!", "round(", "floor(", "min(", "max(", "if(", "abs(",
-                      ",", "true", "false", "=", "&", "|", "é", "\u{0}"]
+        let tokens = [
+            " ", "(", ")", "a", "b.c", "missing", "0", "1", "2.5", "1e308", "9999999999999999999", ".", "+", "-", "*", "/",
+            "%", "==", "!=", "<", "<=", ">", ">=", "&&", "||", "!", "round(", "floor(", "min(", "max(", "if(", "abs(",
+            ",", "true", "false", "=", "&", "|", "é", "\u{0}"
+        ]
         let record: JSONValue = .object([("a", .int(1)), ("b", .object([("c", .double(2.5))]))])
         var (parsed, refused) = (0, 0)
         for round in 0..<20_000 {
@@ -61,13 +63,26 @@ import Testing
         var wrong: [String] = []
         func condition(_ depth: Int) -> JSONValue {
             switch Int.random(in: 0...(depth > 0 ? 5 : 2), using: &random) {
-            case 0: return .object([("field", .string(["a", "b.c", "", "x..y"].randomElement(using: &random)!)),
-                                    ("cmp", .string((Predicate.Comparison.allCases.map(\.rawValue) + ["nope"]).randomElement(using: &random)!)),
-                                    ("value", [.int(1), .string("(a+)+$"), .string("[z-a]"), .array([.int(1)]), .bool(true), .null].randomElement(using: &random)!)])
-            case 1: return .object([("field", .string("a")), ("cmp", .string("regex")), ("value", .string(String(repeating: "(", count: Int.random(in: 0...80, using: &random)) + "a"))])
+            case 0:
+                return .object([
+                    ("field", .string(["a", "b.c", "", "x..y"].randomElement(using: &random)!)),
+                    ("cmp", .string((Predicate.Comparison.allCases.map(\.rawValue) + ["nope"]).randomElement(using: &random)!)),
+                    ("value", [.int(1), .string("(a+)+$"), .string("[z-a]"), .array([.int(1)]), .bool(true), .null].randomElement(using: &random)!)
+                ])
+            case 1:
+                return .object([
+                    ("field", .string("a")), ("cmp", .string("regex")),
+                    ("value", .string(String(repeating: "(", count: Int.random(in: 0...80, using: &random)) + "a"))
+                ])
             case 2: return [JSONValue.null, .int(3), .array([]), .object([])].randomElement(using: &random)!
             case 3: return .object([("not", condition(depth - 1))])
-            default: return .object([([ "all", "any"].randomElement(using: &random)!, .array((0..<Int.random(in: 0...3, using: &random)).map { _ in condition(depth - 1) }))])
+            default:
+                return .object([
+                    (
+                        ["all", "any"].randomElement(using: &random)!,
+                        .array((0..<Int.random(in: 0...3, using: &random)).map { _ in condition(depth - 1) })
+                    )
+                ])
             }
         }
         let record: JSONValue = .object([("a", .string("aaaab")), ("b", .object([("c", .int(2))]))])
@@ -92,10 +107,14 @@ import Testing
 
     private static func fuzzDatePatterns() -> Int {
         var random = SeededRandom(seed: 0xDA_7E)
-        let pieces = ["y", "yy", "yyyy", "M", "MM", "MMM", "MMMM", "d", "dd", "E", "EEEE", "H", "HH", "h", "m", "mm", "s", "ss",
-                      "S", "SSS", "a", "'", "'text'", " ", "-", ":", "T", "Q", "é"]
-        let times: [Double] = [0, -1, 1e9, 1.7e9, -62_135_596_800, 253_402_300_799, 3e12, -3e12, 1e300, -1e300, .infinity, -.infinity, .nan,
-                               Double.greatestFiniteMagnitude, 0.999, -0.5]
+        let pieces = [
+            "y", "yy", "yyyy", "M", "MM", "MMM", "MMMM", "d", "dd", "E", "EEEE", "H", "HH", "h", "m", "mm", "s", "ss",
+            "S", "SSS", "a", "'", "'text'", " ", "-", ":", "T", "Q", "é"
+        ]
+        let times: [Double] = [
+            0, -1, 1e9, 1.7e9, -62_135_596_800, 253_402_300_799, 3e12, -3e12, 1e300, -1e300, .infinity, -.infinity, .nan,
+            Double.greatestFiniteMagnitude, 0.999, -0.5
+        ]
         var formatted = 0
         for _ in 0..<5_000 {
             let text = (0..<Int.random(in: 0...12, using: &random)).map { _ in pieces.randomElement(using: &random)! }.joined()
@@ -116,11 +135,13 @@ import Testing
             #"{"target":"o","type":"dateFormat","source":"v","format":"yyyy-MM-dd HH:mm:ss.SSS EEEE a","timeZone":"Europe/Paris"}"#,
             #"{"target":"o","type":"calculation","expr":"round(v * 99999999999999999999 / 0.0000001, 15) % 7 + min(v, -v)"}"#,
             #"{"target":"o","type":"stringFormat","template":"{v}{v}{{}}"}"#,
-            #"{"target":"o","type":"regexReplace","source":"v","pattern":"(\\d+)|$","replacement":"<$1$9$$>"}"#,
+            #"{"target":"o","type":"regexReplace","source":"v","pattern":"(\\d+)|$","replacement":"<$1$9$$>"}"#
         ]
-        let values: [JSONValue] = [.double(1e308), .double(-1e308), .double(.leastNonzeroMagnitude), .int(.max), .int(.min), .double(0), .string("2026-13-45T99:99:99Z"),
-                                   .string("9999-12-31T23:59:59.999Z"), .string("0001-01-01T00:00:00Z"), .string(String(repeating: "9", count: 10_000)),
-                                   .array([]), .object([]), .null, .bool(true)]
+        let values: [JSONValue] = [
+            .double(1e308), .double(-1e308), .double(.leastNonzeroMagnitude), .int(.max), .int(.min), .double(0), .string("2026-13-45T99:99:99Z"),
+            .string("9999-12-31T23:59:59.999Z"), .string("0001-01-01T00:00:00Z"), .string(String(repeating: "9", count: 10_000)),
+            .array([]), .object([]), .null, .bool(true)
+        ]
         for spec in specs {
             let transform = try Transform(try JSONParser.parse(spec), field: "t")
             for value in values {

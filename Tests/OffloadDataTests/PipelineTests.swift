@@ -6,7 +6,8 @@ import Testing
 @testable import OffloadData
 
 @Suite struct PipelineTests {
-    static let records: JSONValue = try! JSONParser.parse(##"""
+    static let records: JSONValue = try! JSONParser.parse(
+        ##"""
         [{"id":1,"country":"FR","amount":10.5,"user":{"tier":"pro"},"tags":["a","b"],"name":"Ana"},
          {"id":2,"country":"DE","amount":3,"user":{"tier":"free"},"tags":["b"],"name":"Ben"},
          {"id":3,"country":"FR","amount":-2,"user":{"tier":"free"},"tags":[],"name":"Cleo"},
@@ -15,7 +16,8 @@ import Testing
          {"id":6,"country":"FR","amount":4,"name":"Finn"}]
         """##)
 
-    private func run(_ pipeline: String, input: JSONValue = records, onBadRecord: PipelineRunner.OnBadRecord = .fail) throws -> PipelineRunner.Outcome {
+    private func run(_ pipeline: String, input: JSONValue = records, onBadRecord: PipelineRunner.OnBadRecord = .fail) throws -> PipelineRunner.Outcome
+    {
         guard case .array(let steps) = try JSONParser.parse(pipeline) else { fatalError() }
         var parsed: [Step] = []
         for (index, step) in steps.enumerated() { parsed.append(try Step(step, field: "payload.pipeline[\(index)]")) }
@@ -58,7 +60,8 @@ import Testing
     }
 
     @Test func groupWithEveryAggregate() throws {
-        let outcome = try run(##"""
+        let outcome = try run(
+            ##"""
             [{"op":"group","by":["country"],"aggregates":[
               {"fn":"count","as":"n"},{"fn":"count","field":"amount","as":"withAmount"},{"fn":"sum","field":"amount","as":"sum"},
               {"fn":"avg","field":"amount","as":"avg"},{"fn":"min","field":"amount","as":"min"},{"fn":"max","field":"name","as":"maxName"},
@@ -90,26 +93,28 @@ import Testing
         let total = try run(##"[{"op":"aggregate","aggregates":[{"fn":"sum","field":"amount","as":"total"},{"fn":"count","as":"n"}]}]"##)
         #expect(total.records == [.object([("total", .double(22.75)), ("n", .int(6))])])
         let sorted = try run(##"[{"op":"sort","by":[{"field":"amount","order":"desc"}]}]"##)
-        #expect(ids(sorted) == [1, 4, 6, 2, 3, 5])   // null last
+        #expect(ids(sorted) == [1, 4, 6, 2, 3, 5])  // null last
         let ascending = try run(##"[{"op":"sort","by":[{"field":"country"},{"field":"amount","order":"desc"}]}]"##)
         #expect(ids(ascending) == [2, 5, 1, 6, 3, 4])
         let limited = try run(##"[{"op":"limit","n":2}]"##)
-        #expect(ids(limited) == [1, 2] && limited.read == 2)   // a leading limit stops reading
+        #expect(ids(limited) == [1, 2] && limited.read == 2)  // a leading limit stops reading
         let selected = try run(##"[{"op":"select","fields":["id","user.tier"]},{"op":"limit","n":1}]"##)
         #expect(selected.records == [.object([("id", .int(1)), ("user", .object([("tier", .string("pro"))]))])])
     }
 
     @Test func transformsFeedLaterSteps() throws {
-        let outcome = try run(##"""
+        let outcome = try run(
+            ##"""
             [{"op":"transform","fields":[{"target":"value","type":"calculation","expr":"amount * 2"},
                                          {"target":"label","type":"stringFormat","template":"{country}-{id}"}]},
              {"op":"filter","where":{"field":"value","cmp":"gt","value":10}},
              {"op":"select","fields":["label","value"]}]
             """##)
-        #expect(outcome.records == [
-            .object([("label", .string("FR-1")), ("value", .double(21))]),
-            .object([("label", .string("US-4")), ("value", .double(14.5))]),
-        ])
+        #expect(
+            outcome.records == [
+                .object([("label", .string("FR-1")), ("value", .double(21))]),
+                .object([("label", .string("US-4")), ("value", .double(14.5))])
+            ])
     }
 
     @Test func sumsAreCompensated() throws {
@@ -156,7 +161,7 @@ import Testing
             (##"[{"op":"filter","where":{"field":"a..b","cmp":"eq","value":1}}]"##, "not a field path"),
             (##"[{"op":"sort","by":[{"field":"a","order":"up"}]}]"##, "order must be asc or desc"),
             (##"[{"op":"limit","n":-1}]"##, "must not be negative"),
-            (##"[{"op":"limit","n":1,"m":2}]"##, "'m'"),
+            (##"[{"op":"limit","n":1,"m":2}]"##, "'m'")
         ]
         for (pipeline, expected) in cases {
             do {

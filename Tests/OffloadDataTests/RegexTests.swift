@@ -16,8 +16,10 @@ import Testing
         var slots: [Int] = []
         for index in 0..<match.output.count {
             if let range = match.output[index].range {
-                slots += [text.unicodeScalars.distance(from: text.startIndex, to: range.lowerBound),
-                          text.unicodeScalars.distance(from: text.startIndex, to: range.upperBound)]
+                slots += [
+                    text.unicodeScalars.distance(from: text.startIndex, to: range.lowerBound),
+                    text.unicodeScalars.distance(from: text.startIndex, to: range.upperBound)
+                ]
             } else {
                 slots += [-1, -1]
             }
@@ -45,7 +47,7 @@ import Testing
         ("é+", ["café", "ééé"]),
         ("[[:digit:]]+", ["ab12cd"]),
         ("(a)|b", ["b", "a"]),
-        ("", ["", "abc"]),
+        ("", ["", "abc"])
     ]
 
     @Test(arguments: cases)
@@ -98,7 +100,7 @@ import Testing
         (String(repeating: "(", count: 100) + "a" + String(repeating: ")", count: 100), "nest deeper than 64"),
         (String(repeating: "a", count: 5_000), "over the limit of 4,096"),
         ("\\q", "unknown escape"),
-        ("\\p{Klingon}", "unknown category"),
+        ("\\p{Klingon}", "unknown category")
     ])
     func unsupportedOrHostilePatternsAreRefusedNamingTheField(pattern: String, message: String) {
         do throws(OffloadError) {

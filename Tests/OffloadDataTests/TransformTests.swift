@@ -11,13 +11,17 @@ import Testing
     }
 
     @Test func stringFormat() throws {
-        #expect(try transform(##"{"target":"out","type":"stringFormat","template":"{name} ({user.country}) #{id} {{x}}"}"##,
-                              ##"{"name":"Ana","user":{"country":"FR"},"id":7}"##) == .string("Ana (FR) #7 {x}"))
+        #expect(
+            try transform(
+                ##"{"target":"out","type":"stringFormat","template":"{name} ({user.country}) #{id} {{x}}"}"##,
+                ##"{"name":"Ana","user":{"country":"FR"},"id":7}"##) == .string("Ana (FR) #7 {x}"))
         #expect(try transform(##"{"target":"out","type":"stringFormat","template":"{missing}!"}"##, "{}") == .string("!"))
     }
 
     @Test func numberFormat() throws {
-        #expect(try transform(##"{"target":"out","type":"numberFormat","source":"v","decimals":2,"grouping":true}"##, ##"{"v":1234567.891}"##) == .string("1,234,567.89"))
+        #expect(
+            try transform(##"{"target":"out","type":"numberFormat","source":"v","decimals":2,"grouping":true}"##, ##"{"v":1234567.891}"##)
+                == .string("1,234,567.89"))
         #expect(try transform(##"{"target":"out","type":"numberFormat","source":"v","decimals":0}"##, ##"{"v":-2.5}"##) == .string("-3"))
         #expect(try transform(##"{"target":"out","type":"numberFormat","source":"v","decimals":3}"##, ##"{"v":0.1}"##) == .string("0.100"))
         #expect(try transform(##"{"target":"out","type":"numberFormat","source":"v"}"##, ##"{"v":"x"}"##) == .null)
@@ -28,14 +32,18 @@ import Testing
         #expect(try transform(spec, ##"{"t":"2026-11-29T04:05:06.789Z"}"##) == .string("Sun 29 Nov 2026 04:05:06.789 UTC"))
         #expect(try transform(spec, ##"{"t":1764389106}"##) == .string("Sat 29 Nov 2025 04:05:06.000 UTC"))
         #expect(try transform(spec, ##"{"t":1764389106789}"##) == .string("Sat 29 Nov 2025 04:05:06.789 UTC"))
-        #expect(try transform(##"{"target":"out","type":"dateFormat","source":"t","format":"yyyy-MM-dd h:mm a","timeZone":"-05:00"}"##,
-                              ##"{"t":"2026-01-01T03:30:00Z"}"##) == .string("2025-12-31 10:30 PM"))
+        #expect(
+            try transform(
+                ##"{"target":"out","type":"dateFormat","source":"t","format":"yyyy-MM-dd h:mm a","timeZone":"-05:00"}"##,
+                ##"{"t":"2026-01-01T03:30:00Z"}"##) == .string("2025-12-31 10:30 PM"))
         #expect(try transform(spec, ##"{"t":"yesterday"}"##) == .null)
     }
 
     @Test func regexReplaceAndLookup() throws {
-        #expect(try transform(##"{"target":"out","type":"regexReplace","source":"phone","pattern":"(\\d{3})-(\\d{4})","replacement":"$2/$1 $$"}"##,
-                              ##"{"phone":"call 555-1234 or 555-9876"}"##) == .string("call 1234/555 $ or 9876/555 $"))
+        #expect(
+            try transform(
+                ##"{"target":"out","type":"regexReplace","source":"phone","pattern":"(\\d{3})-(\\d{4})","replacement":"$2/$1 $$"}"##,
+                ##"{"phone":"call 555-1234 or 555-9876"}"##) == .string("call 1234/555 $ or 9876/555 $"))
         let lookup = ##"{"target":"out","type":"lookup","source":"code","table":{"FR":"France","1":"one"},"default":"unknown"}"##
         #expect(try transform(lookup, ##"{"code":"FR"}"##) == .string("France"))
         #expect(try transform(lookup, ##"{"code":1}"##) == .string("one"))
@@ -71,7 +79,7 @@ import Testing
         ("America/New_York", 2_869_128_000, "2060-12-01 07:00:00"),
         ("Australia/Sydney", 2_683_152_000, "2055-01-10 11:00:00"),
         ("Asia/Kolkata", 1_780_272_000, "2026-06-01 05:30:00"),
-        ("UTC", 1_780_272_000, "2026-06-01 00:00:00"),
+        ("UTC", 1_780_272_000, "2026-06-01 00:00:00")
     ])
     func namedTimeZones(zone: String, seconds: Int, expected: String) throws {
         let spec = ##"{"target":"out","type":"dateFormat","source":"t","format":"yyyy-MM-dd HH:mm:ss","timeZone":"ZONE"}"##
@@ -90,7 +98,8 @@ import Testing
     }
 
     @Test func repeatedTimesInOneMinuteFormatAlike() throws {
-        let t = try Transform(try JSONParser.parse(##"{"target":"out","type":"dateFormat","source":"t","format":"HH:mm","timeZone":"Europe/Paris"}"##), field: "f")
+        let t = try Transform(
+            try JSONParser.parse(##"{"target":"out","type":"dateFormat","source":"t","format":"HH:mm","timeZone":"Europe/Paris"}"##), field: "f")
         var memo = TransformMemo()
         var texts: [String] = []
         for seconds in stride(from: 1_774_745_940, to: 1_774_746_090, by: 30) {
@@ -109,14 +118,26 @@ import Testing
             (##"{"target":"out","type":"calculation","expr":"price $ 2"}"##, "unexpected '$' at column 7"),
             (##"{"target":"out","type":"regexReplace","source":"a","pattern":"(["}"##, "not a valid regular expression"),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy-QQ"}"##, "'Q' is not a pattern letter"),
-            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"Mars/Olympus_Mons"}"##, "'Mars/Olympus_Mons' is not a known time zone"),
-            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"../../etc/passwd"}"##, "is not UTC, an offset like +02:00 or a zone name"),
-            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"zone.tab"}"##, "is not UTC, an offset like +02:00 or a zone name"),
-            (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"iso3166.tab"}"##, "is not UTC, an offset like +02:00 or a zone name"),
+            (
+                ##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"Mars/Olympus_Mons"}"##,
+                "'Mars/Olympus_Mons' is not a known time zone"
+            ),
+            (
+                ##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"../../etc/passwd"}"##,
+                "is not UTC, an offset like +02:00 or a zone name"
+            ),
+            (
+                ##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"zone.tab"}"##,
+                "is not UTC, an offset like +02:00 or a zone name"
+            ),
+            (
+                ##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"iso3166.tab"}"##,
+                "is not UTC, an offset like +02:00 or a zone name"
+            ),
             (##"{"target":"out","type":"dateFormat","source":"a","format":"yyyy","timeZone":"+25:00"}"##, "is not an offset like +02:00"),
             (##"{"target":"out","type":"numberFormat","source":"a","decimals":40}"##, "decimals must be between 0 and 20"),
             (##"{"target":"out","type":"slugify","source":"a"}"##, "type 'slugify'"),
-            (##"{"target":"out","type":"stringFormat","template":"{open"}"##, "without a closing"),
+            (##"{"target":"out","type":"stringFormat","template":"{open"}"##, "without a closing")
         ] {
             do {
                 _ = try Transform(try JSONParser.parse(spec), field: "payload.pipeline[0].fields[0]")
@@ -129,4 +150,3 @@ import Testing
         }
     }
 }
-

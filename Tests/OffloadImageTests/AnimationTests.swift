@@ -13,24 +13,25 @@ import Testing
 
     @Test func progressFollowsCSSTimingDirectionAndFill() throws {
         let linear = try animation(##"{"type":"fadeIn","durationMs":1000,"delayMs":500}"##)
-        #expect(linear.progress(at: 0) == 0)          // fill backwards (default both): the start state
+        #expect(linear.progress(at: 0) == 0)  // fill backwards (default both): the start state
         #expect(linear.progress(at: 1.0) == 0.5)
-        #expect(linear.progress(at: 3) == 1)           // fill forwards: the end state
+        #expect(linear.progress(at: 3) == 1)  // fill forwards: the end state
         let none = try animation(##"{"type":"fadeIn","durationMs":1000,"delayMs":500,"fillMode":"none"}"##)
         #expect(none.progress(at: 0) == nil && none.progress(at: 3) == nil)
         let alternate = try animation(##"{"type":"fadeIn","durationMs":1000,"iterationCount":2,"direction":"alternate"}"##)
         #expect(alternate.progress(at: 0.25) == 0.25)
         #expect(alternate.progress(at: 1.25) == 0.75)  // the second run goes backwards
-        #expect(alternate.progress(at: 5) == 0)        // and ends where it started
+        #expect(alternate.progress(at: 5) == 0)  // and ends where it started
         let eased = try animation(##"{"type":"fadeIn","durationMs":1000,"easing":"easeOut"}"##)
         #expect(abs(eased.progress(at: 0)!) < 1e-9 && abs(eased.progress(at: 1)! - 1) < 1e-9)
-        #expect(eased.progress(at: 0.5)! > 0.6)        // ease-out is ahead at half time
+        #expect(eased.progress(at: 0.5)! > 0.6)  // ease-out is ahead at half time
         let bezier = try animation(##"{"type":"fadeIn","easing":{"cubicBezier":[0.25,0.1,0.25,1]}}"##)
         #expect(bezier.progress(at: 0.4)! > 0.5)
     }
 
     @Test func animatedFormatsHaveEveryFrame() throws {
-        let base = ##"{"params":{"title":"Moving"},"dimensions":{"width":160,"height":90},"frameRate":10,"animations":[{"type":"slideIn","from":"up","durationMs":500},{"type":"fadeIn","durationMs":500}],"outputFormat":"FORMAT"}"##
+        let base =
+            ##"{"params":{"title":"Moving"},"dimensions":{"width":160,"height":90},"frameRate":10,"animations":[{"type":"slideIn","from":"up","durationMs":500},{"type":"fadeIn","durationMs":500}],"outputFormat":"FORMAT"}"##
         let gif = try CardImage.make(try spec(base.replacing("FORMAT", with: "gif")))
         #expect(gif.frames == 6)
         #expect(Array(gif.bytes.prefix(6)) == Array("GIF89a".utf8))
@@ -57,7 +58,7 @@ import Testing
             (##"{"params":{"title":"x"},"outputFormat":"gif","animations":[{"type":"slideIn","from":"north"}]}"##, "payload.animations[0].from"),
             (##"{"params":{"title":"x"},"outputFormat":"gif","animations":[{"type":"fadeIn","easing":"bouncy"}]}"##, "payload.animations[0].easing"),
             (##"{"params":{"title":"x"},"outputFormat":"gif","animations":[{"type":"fadeIn","durationMs":20000}]}"##, "over the limit of 150"),
-            (##"{"params":{"title":"x"},"outputFormat":"gif","frameRate":100,"animations":[{"type":"fadeIn"}]}"##, "payload.frameRate"),
+            (##"{"params":{"title":"x"},"outputFormat":"gif","frameRate":100,"animations":[{"type":"fadeIn"}]}"##, "payload.frameRate")
         ]
         for (json, expected) in cases {
             do {

@@ -35,7 +35,7 @@ import Testing
             (##"{"params":{"title":"x","textShadow":{"color":"nope","blur":1,"offsetX":0,"offsetY":0}}}"##, "payload.params.textShadow.color"),
             (##"{"params":{"title":"x"},"background":{"type":"linear","colors":["red"]}}"##, "payload.background.colors"),
             (##"{"params":{"title":"x"},"background":{"type":"conic","colors":["red","blue"]}}"##, "payload.background"),
-            (##"{"params":{"title":"x","titleFontSize":2}}"##, "payload.params.titleFontSize"),
+            (##"{"params":{"title":"x","titleFontSize":2}}"##, "payload.params.titleFontSize")
         ]
         for (json, field) in cases {
             let error = try failure(json)

@@ -5,7 +5,8 @@ import Testing
 @Suite struct FilterTests {
     /// A 40×20 card of one colour with `filter` applied; the colour of its top-left pixel.
     private func filtered(_ background: String, _ filter: String) throws -> (red: Int, green: Int, blue: Int, alpha: Int) {
-        let json = ##"{"params":{"title":"x","backgroundColor":"BG","textColor":"transparent"},"dimensions":{"width":40,"height":20},"filters":[FILTER]}"##
+        let json =
+            ##"{"params":{"title":"x","backgroundColor":"BG","textColor":"transparent"},"dimensions":{"width":40,"height":20},"filters":[FILTER]}"##
             .replacing("BG", with: background).replacing("FILTER", with: filter)
         let spec = try CardSpec(try JSONValueDecoder().decode(ImagePayload.self, from: try JSONParser.parse(json)))
         let canvas = try CardRenderer.render(spec)
@@ -46,7 +47,7 @@ import Testing
             (##"{"type":"grayscale","amount":2}"##, "payload.filters[0].amount must be between 0.0 and 1.0"),
             (##"{"type":"blur","radius":2,"radios":3}"##, "radios"),
             (##"{"type":"dropShadow","offsetX":1,"offsetY":1,"blurRadius":2,"color":"nope"}"##, "payload.filters[0].color"),
-            (##"{"radius":2}"##, "payload.filters[0].type"),
+            (##"{"radius":2}"##, "payload.filters[0].type")
         ]
         for (filter, expected) in cases {
             do {
@@ -60,10 +61,12 @@ import Testing
     }
 
     @Test func blurSharpenEmbossAndShadowsChangePixelsWithoutBreakingTheCard() throws {
-        for filter in [##"{"type":"blur","radius":3}"##, ##"{"type":"sharpen","strength":1.5,"radius":1}"##,
-                       ##"{"type":"emboss","strength":2,"direction":135,"height":1}"##,
-                       ##"{"type":"dropShadow","offsetX":4,"offsetY":4,"blurRadius":6,"color":"rgba(0,0,0,0.5)","spread":2}"##,
-                       ##"{"type":"glow","color":"#ffffff","radius":8,"intensity":1}"##] {
+        for filter in [
+            ##"{"type":"blur","radius":3}"##, ##"{"type":"sharpen","strength":1.5,"radius":1}"##,
+            ##"{"type":"emboss","strength":2,"direction":135,"height":1}"##,
+            ##"{"type":"dropShadow","offsetX":4,"offsetY":4,"blurRadius":6,"color":"rgba(0,0,0,0.5)","spread":2}"##,
+            ##"{"type":"glow","color":"#ffffff","radius":8,"intensity":1}"##
+        ] {
             let pixel = try filtered("#336699", filter)
             #expect(pixel.alpha == 255, "\(filter)")
         }
@@ -71,4 +74,3 @@ import Testing
         #expect(try filtered("#336699", ##"{"type":"blur","radius":3}"##) == (0x33, 0x66, 0x99, 255))
     }
 }
-

@@ -10,7 +10,8 @@ import Testing
 
     private func render(family: String, fontURL: String?) throws -> [UInt8] {
         let fonts = fontURL.map { ##","fontUrls":{"Offload Test Sans":"\##($0)"}"## } ?? ""
-        let json = ##"{"params":{"title":"Hamburgefonstiv 0123","fontFamily":"FAMILY","backgroundColor":"#000000","padding":10,"titleFontSize":40FONTS},"dimensions":{"width":600,"height":100}}"##
+        let json =
+            ##"{"params":{"title":"Hamburgefonstiv 0123","fontFamily":"FAMILY","backgroundColor":"#000000","padding":10,"titleFontSize":40FONTS},"dimensions":{"width":600,"height":100}}"##
             .replacing("FAMILY", with: family).replacing("FONTS", with: fonts)
         let spec = try CardSpec(try JSONValueDecoder().decode(ImagePayload.self, from: try JSONParser.parse(json)))
         let canvas = try CardRenderer.render(spec, pictures: try CardPictures(spec, sources: ImageSources(allowedRoots: [Self.fonts])))

@@ -15,10 +15,22 @@ import Testing
     static let allowedShare = 0.004
 
     static let cards: [(name: String, payload: String)] = [
-        ("basic", ##"{"params":{"title":"Offload renders cards 🚀","description":"Inter from fonts-inter, emoji from Noto Color Emoji ✨"},"dimensions":{"width":600,"height":315}}"##),
-        ("gradient-shadow", ##"{"params":{"title":"Centred, with a shadow","description":"A linear backdrop at 135°","textAlign":"center","textShadow":{"color":"rgba(0,0,0,0.55)","blur":10,"offsetX":0,"offsetY":4}},"background":{"type":"linear","colors":["#4f46e5","#db2777"],"angle":135},"dimensions":{"width":600,"height":315}}"##),
-        ("text-effects", ##"{"params":{"title":"Outline and gradient text","backgroundColor":"#fef3c7","textAlign":"right","textOutline":{"color":"#1e293b","width":2},"textGradient":{"gradientType":"linear","colors":["#f59e0b","#be123c"],"startX":0,"startY":0,"endX":1,"endY":1}},"background":{"type":"radial","colors":["#fffbeb","#fde68a"]},"dimensions":{"width":600,"height":315}}"##),
-        ("filters", ##"{"params":{"title":"Sepia, contrast and blur","description":"filters apply in order"},"background":{"type":"linear","colors":["#0ea5e9","#22c55e"],"angle":90},"filters":[{"type":"sepia","amount":0.7},{"type":"contrast","value":0.2},{"type":"blur","radius":1.5}],"dimensions":{"width":600,"height":315}}"##),
+        (
+            "basic",
+            ##"{"params":{"title":"Offload renders cards 🚀","description":"Inter from fonts-inter, emoji from Noto Color Emoji ✨"},"dimensions":{"width":600,"height":315}}"##
+        ),
+        (
+            "gradient-shadow",
+            ##"{"params":{"title":"Centred, with a shadow","description":"A linear backdrop at 135°","textAlign":"center","textShadow":{"color":"rgba(0,0,0,0.55)","blur":10,"offsetX":0,"offsetY":4}},"background":{"type":"linear","colors":["#4f46e5","#db2777"],"angle":135},"dimensions":{"width":600,"height":315}}"##
+        ),
+        (
+            "text-effects",
+            ##"{"params":{"title":"Outline and gradient text","backgroundColor":"#fef3c7","textAlign":"right","textOutline":{"color":"#1e293b","width":2},"textGradient":{"gradientType":"linear","colors":["#f59e0b","#be123c"],"startX":0,"startY":0,"endX":1,"endY":1}},"background":{"type":"radial","colors":["#fffbeb","#fde68a"]},"dimensions":{"width":600,"height":315}}"##
+        ),
+        (
+            "filters",
+            ##"{"params":{"title":"Sepia, contrast and blur","description":"filters apply in order"},"background":{"type":"linear","colors":["#0ea5e9","#22c55e"],"angle":90},"filters":[{"type":"sepia","amount":0.7},{"type":"contrast","value":0.2},{"type":"blur","radius":1.5}],"dimensions":{"width":600,"height":315}}"##
+        )
     ]
 
     static var folder: String {
@@ -67,7 +79,9 @@ import Testing
             for y in 0..<height {
                 for x in 0..<width {
                     let i = (y * width + x) * 4
-                    buffer.setWord(x, y, PixelBuffer.pack(Double(rgba[i]) / 255, Double(rgba[i + 1]) / 255, Double(rgba[i + 2]) / 255, Double(rgba[i + 3]) / 255))
+                    buffer.setWord(
+                        x, y, PixelBuffer.pack(Double(rgba[i]) / 255, Double(rgba[i + 1]) / 255, Double(rgba[i + 2]) / 255, Double(rgba[i + 3]) / 255)
+                    )
                 }
             }
         }

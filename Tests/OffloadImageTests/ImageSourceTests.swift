@@ -50,7 +50,9 @@ import Testing
         let sources = ImageSources(allowedRoots: [folder])
         // Outside, through `..`, through a link, or missing: one refusal, which names the folder as given.
         let refusal = "is not a file under the allowed folders (allowed: '\(folder)')"
-        #expect(message { _ = try sources.load("/etc/hostname", field: "payload.params.logoUrl") } == "payload.params.logoUrl: '/etc/hostname' \(refusal)")
+        #expect(
+            message { _ = try sources.load("/etc/hostname", field: "payload.params.logoUrl") } == "payload.params.logoUrl: '/etc/hostname' \(refusal)"
+        )
         #expect(message { _ = try sources.load("/etc/no-such-file", field: "f") } == "f: '/etc/no-such-file' \(refusal)")
         #expect(message { _ = try sources.load("\(folder)/../../etc/hostname", field: "f") }?.contains(refusal) == true)
         #expect(message { _ = try sources.load("\(folder)/link-out", field: "f") }?.contains(refusal) == true)
@@ -63,8 +65,10 @@ import Testing
         // A PNG header that claims 100000×100000 pixels: refused before anything is allocated.
         var bomb: [UInt8] = [0x89, 0x50, 0x4E, 0x47, 0x0D, 0x0A, 0x1A, 0x0A, 0, 0, 0, 13, 0x49, 0x48, 0x44, 0x52]
         bomb += [0x00, 0x01, 0x86, 0xA0, 0x00, 0x01, 0x86, 0xA0, 8, 6, 0, 0, 0]
-        bomb += [0x7C, 0x2A, 0x0B, 0x12]   // the CRC is not checked before the size
-        #expect(message { _ = try Picture(bytes: bomb, field: "payload.params.logoUrl") }.map { $0.contains("over the limit") || $0.contains("libpng") } == true)
+        bomb += [0x7C, 0x2A, 0x0B, 0x12]  // the CRC is not checked before the size
+        #expect(
+            message { _ = try Picture(bytes: bomb, field: "payload.params.logoUrl") }.map { $0.contains("over the limit") || $0.contains("libpng") }
+                == true)
         #expect(message { _ = try Picture(bytes: [0xFF, 0xD8, 0xFF, 0xE0, 0, 16, 1, 2, 3], field: "logo") }?.contains("logo") == true)
         #expect(message { _ = try Picture(bytes: Array("RIFF\u{0}\u{0}\u{0}\u{0}WEBPVP8 garbage".utf8), field: "logo") }?.contains("WebP") == true)
         #expect(message { _ = try Picture(bytes: Array("<svg><unclosed".utf8), field: "logo") }?.contains("SVG") == true)
@@ -73,7 +77,8 @@ import Testing
 
     @Test func aLogoIsDrawnWhereItIsPlaced() throws {
         let svg = ##"<svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><rect width="10" height="10" fill="#00ff00"/></svg>"##
-        let json = ##"{"params":{"title":"x","backgroundColor":"#000000","logoUrl":"data:image/svg+xml,LOGO","logoPosition":"bottomRight","padding":20},"dimensions":{"width":400,"height":200}}"##
+        let json =
+            ##"{"params":{"title":"x","backgroundColor":"#000000","logoUrl":"data:image/svg+xml,LOGO","logoPosition":"bottomRight","padding":20},"dimensions":{"width":400,"height":200}}"##
             .replacing("LOGO", with: svg.replacing("#", with: "%23").replacing("\"", with: "%22"))
         let spec = try CardSpec(try JSONValueDecoder().decode(ImagePayload.self, from: try JSONParser.parse(json)))
         let canvas = try CardRenderer.render(spec, pictures: try CardPictures(spec, sources: ImageSources(allowedRoots: ["."])))

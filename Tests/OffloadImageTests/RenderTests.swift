@@ -12,7 +12,8 @@ import Testing
 
     @Test func coloursKeepTheirChannelsThroughRenderAndPNG() throws {
         // Red must stay red (upstream swapped red and blue when copying pixels).
-        let spec = try spec(##"{"params":{"title":"Red","backgroundColor":"#ff0000","textColor":"#0000ff"},"dimensions":{"width":320,"height":200}}"##)
+        let spec = try spec(
+            ##"{"params":{"title":"Red","backgroundColor":"#ff0000","textColor":"#0000ff"},"dimensions":{"width":320,"height":200}}"##)
         let canvas = try CardRenderer.render(spec)
         #expect(canvas.pixel(x: 2, y: 2) == (255, 0, 0, 255))
         let png = try RasterDecoder.decode(try Encoder.encode(canvas, as: .png, quality: 85), field: "test")
@@ -29,7 +30,9 @@ import Testing
     }
 
     @Test func theTitleIsReallyDrawnAndEmojiAreInColour() throws {
-        let spec = try spec(##"{"params":{"title":"Hello 😀","backgroundColor":"#000000","textColor":"#ffffff","titleFontSize":80},"dimensions":{"width":600,"height":300}}"##)
+        let spec = try spec(
+            ##"{"params":{"title":"Hello 😀","backgroundColor":"#000000","textColor":"#ffffff","titleFontSize":80},"dimensions":{"width":600,"height":300}}"##
+        )
         let canvas = try CardRenderer.render(spec)
         var white = 0
         var coloured = 0
@@ -74,7 +77,9 @@ import Testing
         var registry = HandlerRegistry()
         try registry.registerImage(outputDirectory: folder)
         try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
-            let job = Job(id: "card 1", kind: "image", payload: .json(try JSONParser.parse(##"{"params":{"title":"Through the pool"},"outputFormat":"jpeg"}"##)))
+            let job = Job(
+                id: "card 1", kind: "image", payload: .json(try JSONParser.parse(##"{"params":{"title":"Through the pool"},"outputFormat":"jpeg"}"##))
+            )
             let outcome = try await pool.process(job)
             #expect(outcome.status == .completed)
             let output = try outcome.value(as: ImageHandler.Output.self)
@@ -83,7 +88,8 @@ import Testing
             #expect(output.width == 1200 && output.height == 630 && output.format == "jpeg")
             var status = stat()
             #expect(stat(output.file, &status) == 0 && Int(status.st_size) == output.bytes)
-            let bad = try await pool.process(Job(kind: "image", payload: .json(try JSONParser.parse(##"{"params":{"title":"x","textColor":"nope"}}"##))))
+            let bad = try await pool.process(
+                Job(kind: "image", payload: .json(try JSONParser.parse(##"{"params":{"title":"x","textColor":"nope"}}"##))))
             #expect(bad.error?.code == .invalidPayload)
             unlink(output.file)
         }

@@ -27,7 +27,10 @@ import Testing
         defer { plugins.remove() }
         let catalog = PluginCatalog(directory: plugins.directory, rescanInterval: .zero)
         #expect(try answer(catalog, "first") == "1")
-        do { _ = try answer(catalog, "later"); Issue.record("found a plugin not yet there") } catch { #expect(error.code == .pluginNotFound) }
+        do {
+            _ = try answer(catalog, "later")
+            Issue.record("found a plugin not yet there")
+        } catch { #expect(error.code == .pluginNotFound) }
 
         let later = try TemporaryPlugins([("later", #"["execute"]"#, "")], module: Self.module(answering: 2))
         defer { later.remove() }

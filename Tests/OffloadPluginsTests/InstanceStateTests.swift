@@ -8,16 +8,18 @@ import Testing
 @Suite struct InstanceStateTests {
     /// A plugin that answers how many times it has been called in this instance.
     static func makeCounter() throws -> TemporaryPlugins {
-        try TemporaryPlugins([("counter", #"["execute"]"#, "")], module: """
-        (module
-          (memory (export "memory") 1)
-          (global $calls (mut i32) (i32.const 0))
-          (func (export "alloc") (param i32) (result i32) (i32.const 1024))
-          (func (export "execute") (param i32 i32) (result i64)
-            (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
-            (i32.store8 (i32.const 0) (i32.add (i32.const 48) (global.get $calls)))
-            (i64.const 1)))
-        """)
+        try TemporaryPlugins(
+            [("counter", #"["execute"]"#, "")],
+            module: """
+                (module
+                  (memory (export "memory") 1)
+                  (global $calls (mut i32) (i32.const 0))
+                  (func (export "alloc") (param i32) (result i32) (i32.const 1024))
+                  (func (export "execute") (param i32 i32) (result i64)
+                    (global.set $calls (i32.add (global.get $calls) (i32.const 1)))
+                    (i32.store8 (i32.const 0) (i32.add (i32.const 48) (global.get $calls)))
+                    (i64.const 1)))
+                """)
     }
 
     @Test func freshCallsNeverShareStateEvenFromSpares() async throws {

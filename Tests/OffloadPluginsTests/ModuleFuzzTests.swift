@@ -19,11 +19,13 @@ import Testing
     }
 
     @Test func deepModulesAreRefusedBeforeParsing() {
-        let body = #"(module (memory (export "memory") 1) (func (export "alloc") (param i32) (result i32) i32.const 0) (func (export "transform") (param i32 i32) (result i64) "#
+        let body =
+            #"(module (memory (export "memory") 1) (func (export "alloc") (param i32) (result i32) i32.const 0) (func (export "transform") (param i32 i32) (result i64) "#
         for (open, close) in [("(block ", ")"), ("block ", "end "), ("(loop ", ")"), ("(if (i32.const 1) (then ", "))")] {
             let deep = body + String(repeating: open, count: 10_000) + String(repeating: close, count: 10_000) + " i64.const 0))"
             let error = load(deep)
-            #expect(error?.code == .invalidPlugin && error?.message.contains("nests deeper than 256") == true, "\(open): \(String(describing: error))")
+            #expect(
+                error?.code == .invalidPlugin && error?.message.contains("nests deeper than 256") == true, "\(open): \(String(describing: error))")
         }
         // Just within the limit, it loads.
         let within = body + String(repeating: "(block ", count: 200) + String(repeating: ")", count: 200) + " i64.const 0))"
@@ -44,9 +46,11 @@ import Testing
             json: Array(#"{"id":"fuzz","version":"1.0.0","module":"module.wat","operations":["transform"]}"#.utf8), file: "plugin.json")
         var wrong: [String] = []
         var random = SeededRandom(seed: 0x3A5)
-        let tokens = ["(", ")", "module", "func", "(export \"transform\")", "(param i32 i32)", "(result i64)", "block", "loop", "end",
-                      "i32.const 1", "i64.const 0", "drop", "br 0", "if", "then", "else", ";;", "(;", ";)", "\"", "\\", "memory", "1",
-                      "$x", "local.get 0", "unreachable", "call 0", "(type 0)", "\n", " "]
+        let tokens = [
+            "(", ")", "module", "func", "(export \"transform\")", "(param i32 i32)", "(result i64)", "block", "loop", "end",
+            "i32.const 1", "i64.const 0", "drop", "br 0", "if", "then", "else", ";;", "(;", ";)", "\"", "\\", "memory", "1",
+            "$x", "local.get 0", "unreachable", "call 0", "(type 0)", "\n", " "
+        ]
         var refused = 0
         for _ in 0..<3_000 {
             let text = (0..<Int.random(in: 0...80, using: &random)).map { _ in tokens.randomElement(using: &random)! }.joined(separator: " ")

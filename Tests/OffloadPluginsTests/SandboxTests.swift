@@ -33,7 +33,7 @@ import WasmKit
             #"{"pluginId":"echo","operation":"transform","input":{"kept":[1,2,3]},"context":{"timeoutMs":10000}}"#,
             #"{"pluginId":"echo","pluginVersion":"~1.0","operation":"transform","input":{},"context":{"timeoutMs":10000}}"#,
             #"{"pluginId":"fnv-hash","operation":"analyze","input":"hello"}"#,
-            #"{"pluginId":"metadata","operation":"validate","input":{"title":""},"context":{"executionMode":"system"}}"#,
+            #"{"pluginId":"metadata","operation":"validate","input":{"title":""},"context":{"executionMode":"system"}}"#
         ])
         let title = try outcomes[0].value(as: JSONValue.self)
         #expect(title["output"] == (try JSONParser.parse(#"{"title":"Web Workers For Swift","n":3}"#)))
@@ -66,13 +66,13 @@ import WasmKit
         ("hostile-malformed", "", .invalidPlugin, "magic header not detected"),
         ("hostile-bad-manifest", "", .invalidPlugin, "not a semantic version"),
         ("hostile-wasi", "", .permissionDenied, "wasi_snapshot_preview1.fd_write"),
-        ("no-such-plugin", "", .pluginNotFound, "no plugin 'no-such-plugin'"),
+        ("no-such-plugin", "", .pluginNotFound, "no plugin 'no-such-plugin'")
     ])
     func aHostilePluginFailsUnderItsCodeAndTheWorkerServesOn(id: String, context: String, code: OffloadError.Code, message: String) async throws {
         let extra = context.isEmpty ? "" : "," + context
         let outcomes = try await run([
             #"{"pluginId":"\#(id)","operation":"transform","input":{"a":1}\#(extra)}"#,
-            #"{"pluginId":"title-case","operation":"transform","input":{"after":"it"}}"#,
+            #"{"pluginId":"title-case","operation":"transform","input":{"after":"it"}}"#
         ])
         #expect(outcomes[0].error?.code == code, "\(outcomes[0].error?.description ?? "completed")")
         #expect(outcomes[0].error?.message.contains(message) == true, "\(outcomes[0].error?.message ?? "")")
@@ -85,7 +85,8 @@ import WasmKit
         try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
             let events = pool.events()
             // Fuel for hours and a deadline far away: only the cancellation can end it soon.
-            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":60000}}"#)
+            let spin = try JSONParser.parse(
+                #"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":60000}}"#)
             let handle = try await pool.submit(Job(id: "spin", kind: "plugin", payload: .json(spin)))
             var worker: WorkerID?
             for await case .jobStarted(let event) in events where event.job == "spin" {
@@ -97,7 +98,8 @@ import WasmKit
             #expect(outcome.status == .cancelled)
             // Had the plugin not stopped, its worker would have been abandoned after the grace
             // period and replaced: the next job on the same worker shows it stopped when asked.
-            let next = try await pool.process(Job(kind: "plugin", payload: .json(try JSONParser.parse(#"{"pluginId":"echo","operation":"transform","input":[1]}"#))))
+            let next = try await pool.process(
+                Job(kind: "plugin", payload: .json(try JSONParser.parse(#"{"pluginId":"echo","operation":"transform","input":[1]}"#))))
             #expect(next.status == .completed)
             #expect(next.worker == worker)
         }
@@ -110,7 +112,8 @@ import WasmKit
             let events = pool.events()
             // Its second attempt ends at its own deadline, long enough that the urgent job comes
             // while the first still runs, even on a loaded machine.
-            let spin = try JSONParser.parse(#"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":3000}}"#)
+            let spin = try JSONParser.parse(
+                #"{"pluginId":"hostile-spin","operation":"transform","input":{},"context":{"fuel":1000000000000,"timeoutMs":3000}}"#)
             let low = try await pool.submit(Job(id: "low", kind: "plugin", payload: .json(spin), priority: .low))
             var worker: WorkerID?
             for await case .jobStarted(let event) in events where event.job == "low" {

@@ -9,7 +9,10 @@ import Testing
 
 /// Writes `size` bytes of `fill` to FOLDER/<job id>.bin and names the file in its output.
 struct WriteFile: JobHandler {
-    struct Payload: Codable, Sendable { var size: Int; var fill: UInt8 }
+    struct Payload: Codable, Sendable {
+        var size: Int
+        var fill: UInt8
+    }
     struct Output: Codable, Sendable { var file: String }
     static let kind = "test.write-file"
     let folder: String
@@ -30,15 +33,20 @@ extension PostgresTests {
             try registry.register(WriteFile(folder: folder))
             try await withQueue(configure: { $0.maxArtifactBytes = 100_000 }) { queue in
                 try await withServer(queue, registry: registry, configure: { $0.artifactFolder = folder }) { _ in
-                    let same = try await queue.submit([PostgresQueue.Submission(Job(WriteFile.self, .init(size: 50_000, fill: 7))),
-                                                       PostgresQueue.Submission(Job(WriteFile.self, .init(size: 50_000, fill: 7)))])
+                    let same = try await queue.submit([
+                        PostgresQueue.Submission(Job(WriteFile.self, .init(size: 50_000, fill: 7))),
+                        PostgresQueue.Submission(Job(WriteFile.self, .init(size: 50_000, fill: 7)))
+                    ])
                     let big = try await queue.submit(WriteFile.self, .init(size: 200_000, fill: 1))
                     var shas: [String] = []
                     for id in same {
                         let done = try await queue.finished(id, timeout: .seconds(30))
                         #expect(done.state == .completed)
                         let sha = try #require(done.result?["artifact"]?["sha256"])
-                        guard case .string(let text) = sha else { Issue.record("no sha256 in \(String(describing: done.result))"); continue }
+                        guard case .string(let text) = sha else {
+                            Issue.record("no sha256 in \(String(describing: done.result))")
+                            continue
+                        }
                         shas.append(text)
                         #expect(try await queue.artifacts(of: id).map(\.name) == ["\(id).bin"])
                     }
@@ -70,9 +78,10 @@ extension PostgresTests {
                 #expect(done.result?["artifact"]?["contentType"] == "image/png")
                 let folder = temporaryFolder("fetched")
                 defer { removeTree(folder) }
-                let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
-                                                   arguments: ["artifacts", "get", id.rawValue, "-o", "\(folder)/card.png", "--queue", url, "--schema", schema],
-                                                   environment: ["PATH=/usr/bin:/bin"], directory: folder)
+                let child = try ChildProcess.spawn(
+                    executable: builtExecutable("offload"),
+                    arguments: ["artifacts", "get", id.rawValue, "-o", "\(folder)/card.png", "--queue", url, "--schema", schema],
+                    environment: ["PATH=/usr/bin:/bin"], directory: folder)
                 close(child.toChild)
                 close(child.fromChild)
                 var chunk = [UInt8](repeating: 0, count: 4_096)

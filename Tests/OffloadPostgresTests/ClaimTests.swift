@@ -7,8 +7,10 @@ extension PostgresTests {
     @Suite struct ClaimTests {
         let kinds = ["debug.echo", "debug.sleep"]
 
-        func claim(_ queue: PostgresQueue, _ limit: Int, host: String = "host-a", kinds: [String]? = nil,
-                   capabilities: Set<String> = []) async throws -> [ClaimedJob] {
+        func claim(
+            _ queue: PostgresQueue, _ limit: Int, host: String = "host-a", kinds: [String]? = nil,
+            capabilities: Set<String> = []
+        ) async throws -> [ClaimedJob] {
             try await queue.claim(ClaimRequest(host: host, limit: limit, kinds: kinds ?? self.kinds, capabilities: capabilities))
         }
 
@@ -115,9 +117,11 @@ extension PostgresTests {
                 let again = try await queue.submit(echo(2), uniqueKey: "report-42")
                 #expect(again == first)
                 // In one batch too, and beside new keys.
-                let batch = try await queue.submit([PostgresQueue.Submission(echo(3), uniqueKey: "report-42"),
-                                                    PostgresQueue.Submission(echo(4), uniqueKey: "report-43"),
-                                                    PostgresQueue.Submission(echo(5), uniqueKey: "report-43")])
+                let batch = try await queue.submit([
+                    PostgresQueue.Submission(echo(3), uniqueKey: "report-42"),
+                    PostgresQueue.Submission(echo(4), uniqueKey: "report-43"),
+                    PostgresQueue.Submission(echo(5), uniqueKey: "report-43")
+                ])
                 #expect(batch[0] == first)
                 #expect(batch[1] != first && batch[2] == batch[1])
                 // Once it has finished, the key is free.
@@ -149,6 +153,7 @@ struct Numbered: Decodable { var n: Int }
 
 /// An outcome of `status` for a claimed job.
 func outcome(_ claimed: ClaimedJob, _ status: JobStatus, result: JSONValue? = nil, error: OffloadError? = nil) -> JobOutcome {
-    JobOutcome(id: claimed.job.id, kind: claimed.job.kind, status: status, attempts: claimed.attempt,
-               result: result.map { .json($0) }, error: error)
+    JobOutcome(
+        id: claimed.job.id, kind: claimed.job.kind, status: status, attempts: claimed.attempt,
+        result: result.map { .json($0) }, error: error)
 }

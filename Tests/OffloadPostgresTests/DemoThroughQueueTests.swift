@@ -21,7 +21,7 @@ extension PostgresTests {
             "traffic-by-hour": ("completed", nil), "flaky": ("completed", nil), "later": ("completed", nil),
             "too-slow": ("failed", "timedOut"), "typo": ("failed", "invalidPayload"), "urgent": ("failed", "invalidPayload"),
             "crash": ("failed", "workerCrashed"), "stuck": ("failed", "timedOut"), "greedy": ("failed", "memoryLimitExceeded"),
-            "plugin-title-case": ("completed", nil), "plugin-runaway": ("failed", "timedOut"),
+            "plugin-title-case": ("completed", nil), "plugin-runaway": ("failed", "timedOut")
         ]
 
         @Test func theDemoRunsOnTwoWorkerHostsAndItsCardsAreFetchedFromTheQueue() async throws {
@@ -33,8 +33,12 @@ extension PostgresTests {
                 try WorkerHostProcess.start(url: url, schema: schema, ["--workers", "2"], directory: Self.examples)
             }
             let offload = builtExecutable("offload")
-            let submit = try await runCommand(offload, ["submit", "\(Self.examples)/demo.jsonl", "--queue", url, "--schema", schema,
-                                                        "--wait", "--out", out], timeout: .seconds(240))
+            let submit = try await runCommand(
+                offload,
+                [
+                    "submit", "\(Self.examples)/demo.jsonl", "--queue", url, "--schema", schema,
+                    "--wait", "--out", out
+                ], timeout: .seconds(240))
             #expect(submit.status == 0, "\(submit.output)")
             let lines = String(decoding: readFile("\(Self.examples)/demo.jsonl"), as: UTF8.self).split(separator: "\n")
             var results: [String: JSONValue] = [:]

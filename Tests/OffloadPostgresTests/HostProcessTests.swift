@@ -14,12 +14,15 @@ struct WorkerHostProcess {
 
     /// Starts one in a folder of its own, or in `directory` (its outputs still go to its own),
     /// with the diagnostic kinds unless `diagnostics` is off.
-    static func start(url: String, schema: String, _ arguments: [String], directory: String? = nil, diagnostics: Bool = true) throws -> WorkerHostProcess {
+    static func start(
+        url: String, schema: String, _ arguments: [String], directory: String? = nil, diagnostics: Bool = true
+    ) throws -> WorkerHostProcess {
         let folder = temporaryFolder("worker-host")
-        let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
-                                           arguments: ["worker", "--queue", url, "--schema", schema, "--out", "\(folder)/out"]
-                                               + (diagnostics ? ["--diagnostics"] : []) + arguments,
-                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: directory ?? folder)
+        let child = try ChildProcess.spawn(
+            executable: builtExecutable("offload"),
+            arguments: ["worker", "--queue", url, "--schema", schema, "--out", "\(folder)/out"]
+                + (diagnostics ? ["--diagnostics"] : []) + arguments,
+            environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"], directory: directory ?? folder)
         close(child.toChild)
         close(child.fromChild)
         return WorkerHostProcess(child: child, folder: folder)
@@ -106,11 +109,12 @@ extension PostgresTests {
                 let steady = try WorkerHostProcess.start(url: url, schema: schema, arguments)
                 let doomed = try WorkerHostProcess.start(url: url, schema: schema, arguments)
                 // A host's death counts as an attempt of what it held: these may be tried again.
-                let ids = try await queue.submit((0..<300).map { _ in
-                    var job = sleep(20)
-                    job.maxRetries = 2
-                    return PostgresQueue.Submission(job)
-                })
+                let ids = try await queue.submit(
+                    (0..<300).map { _ in
+                        var job = sleep(20)
+                        job.maxRetries = 2
+                        return PostgresQueue.Submission(job)
+                    })
                 try await waitUntil("a third of the jobs end") { (try await queue.status().counts[.completed]?.values.reduce(0, +) ?? 0) >= 100 }
                 doomed.kill()
                 let again = try WorkerHostProcess.start(url: url, schema: schema, arguments)

@@ -22,15 +22,21 @@ extension PostgresTests {
             // debug.echo returns its payload: job 137's result holds U+0000, which jsonb refused.
             var lines: [String] = []
             for index in 0..<300 {
-                lines.append(index == 137 ? #"{"id":"nul","kind":"debug.echo","payload":{"name":"a\u0000b","n":137}}"#
-                                          : #"{"id":"j\#(index)","kind":"debug.echo","payload":{"n":\#(index)}}"#)
+                lines.append(
+                    index == 137
+                        ? #"{"id":"nul","kind":"debug.echo","payload":{"name":"a\u0000b","n":137}}"#
+                        : #"{"id":"j\#(index)","kind":"debug.echo","payload":{"n":\#(index)}}"#)
             }
             writeFile("\(folder)/jobs.jsonl", lines.joined(separator: "\n") + "\n")
             let hosts = try (0..<2).map { _ in
                 try WorkerHostProcess.start(url: url, schema: schema, ["--isolation", "thread", "--workers", "2", "--drain-ms", "2000"])
             }
-            let submit = try await runCommand(offload, ["submit", "\(folder)/jobs.jsonl", "--queue", url, "--schema", schema, "--wait",
-                                                        "--out", "\(folder)/out"], timeout: .seconds(120))
+            let submit = try await runCommand(
+                offload,
+                [
+                    "submit", "\(folder)/jobs.jsonl", "--queue", url, "--schema", schema, "--wait",
+                    "--out", "\(folder)/out"
+                ], timeout: .seconds(120))
             #expect(submit.status == 0, "\(submit.output)")
             let results = try resultLines(in: "\(folder)/out")
             #expect(results.count == 300)
@@ -51,7 +57,9 @@ extension PostgresTests {
             let folder = temporaryFolder("bad-line")
             defer { removeTree(folder) }
             let host = try WorkerHostProcess.start(url: url, schema: schema, ["--isolation", "thread", "--workers", "1"])
-            writeFile("\(folder)/jobs.jsonl", """
+            writeFile(
+                "\(folder)/jobs.jsonl",
+                """
                 {"id":"first","kind":"debug.echo","payload":{"n":1}}
                 {"id":"nul-capability","kind":"debug.echo","capabilities":["gpu\\u0000"],"payload":{}}
                 {"id":"nul-payload","kind":"debug.echo","payload":{"text":"x\\u0000y"}}
@@ -61,8 +69,12 @@ extension PostgresTests {
                 """)
             // Hosts have said what they serve: a job none of them runs is refused too.
             try await Task.sleep(for: .milliseconds(500))
-            let submit = try await runCommand(offload, ["submit", "\(folder)/jobs.jsonl", "--queue", url, "--schema", schema, "--wait",
-                                                        "--out", "\(folder)/out"], timeout: .seconds(60))
+            let submit = try await runCommand(
+                offload,
+                [
+                    "submit", "\(folder)/jobs.jsonl", "--queue", url, "--schema", schema, "--wait",
+                    "--out", "\(folder)/out"
+                ], timeout: .seconds(60))
             #expect(submit.status == 0, "\(submit.output)")
             let results = try resultLines(in: "\(folder)/out")
             #expect(results["first"]?["status"] == .string("completed"))

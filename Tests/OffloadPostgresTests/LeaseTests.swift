@@ -98,7 +98,8 @@ extension PostgresTests {
         @Test func oneStatementRecordsManyEndsAndRefusesOnlyTheOnesWhoseLeaseIsLost() async throws {
             try await withQueue { queue in
                 let policy = RetryPolicy(initialDelay: .seconds(10), multiplier: 1, maxDelay: .seconds(10), jitter: 0)
-                _ = try await queue.submit((0..<250).map { _ in PostgresQueue.Submission(Job(kind: "debug.echo", maxRetries: 1, retryPolicy: policy)) })
+                _ = try await queue.submit(
+                    (0..<250).map { _ in PostgresQueue.Submission(Job(kind: "debug.echo", maxRetries: 1, retryPolicy: policy)) })
                 let claimed = try await queue.claim(ClaimRequest(host: "host-a", limit: 250, kinds: ["debug.echo"], capabilities: []))
                 #expect(claimed.count == 250)
                 // Waiters on jobs past the first notification's hundred ids wake too.
@@ -161,8 +162,11 @@ extension PostgresTests {
                 let claimed = try await queue.claim(ClaimRequest(host: "h", limit: 2, kinds: ["debug.echo"], capabilities: []))
                 for job in claimed {
                     let status: JobStatus = job.job.id == kept ? .failed : .completed
-                    _ = try await queue.finish(job, outcome(job, status, result: status == .completed ? ["ok": true] : nil,
-                                                            error: status == .failed ? OffloadError(.invalidPayload, "bad") : nil))
+                    _ = try await queue.finish(
+                        job,
+                        outcome(
+                            job, status, result: status == .completed ? ["ok": true] : nil,
+                            error: status == .failed ? OffloadError(.invalidPayload, "bad") : nil))
                 }
                 try await Task.sleep(for: .milliseconds(300))
                 try await queue.maintain()

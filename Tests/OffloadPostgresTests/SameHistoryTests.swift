@@ -44,8 +44,9 @@ extension PostgresTests {
 
             var histories: [String: [String]] = [:]
             for (name, id) in ids {
-                let (_, events) = try await HTTPClient.events(port: serve.port, "/v1/jobs/\(id)/events", headers: serve.authorization,
-                                                             timeout: .seconds(20))
+                let (_, events) = try await HTTPClient.events(
+                    port: serve.port, "/v1/jobs/\(id)/events", headers: serve.authorization,
+                    timeout: .seconds(20))
                 for event in events {
                     // Each is a JobEvent of the core's vocabulary, in both modes.
                     let decoded = try JobEvent(json: try #require(event.json, "\(name): \(event.data)"))
@@ -70,7 +71,7 @@ extension PostgresTests {
                 "delayed": ["scheduled", "started", "completed"],
                 "cancel": ["queued", "started", "progress", "cancelRequested", "stopRequested", "cancelled"],
                 "preempted": ["queued", "started", "progress", "stopRequested", "preempted", "started", "progress", "completed"],
-                "critical": ["queued", "started", "completed"],
+                "critical": ["queued", "started", "completed"]
             ]
             for name in expected.keys.sorted() {
                 #expect(inMemory[name] == expected[name], "in memory, \(name)")

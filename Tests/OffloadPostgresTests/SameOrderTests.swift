@@ -28,7 +28,8 @@ extension PostgresTests {
             return try await withQueue(configure: { $0.agingInterval = aging }) { postgres in
                 let start = ContinuousClock.now + margin
                 let jobs = (0..<1_000).map { n in
-                    var job = Job(kind: "debug.echo", payload: .json(["n": .int(Int64(n))]), priority: Priority.allCases.randomElement(using: &random)!)
+                    var job = Job(
+                        kind: "debug.echo", payload: .json(["n": .int(Int64(n))]), priority: Priority.allCases.randomElement(using: &random)!)
                     job.runAt = start + .milliseconds(Int.random(in: 0..<100, using: &random) * 10)
                     return job
                 }
@@ -68,8 +69,9 @@ extension PostgresTests {
                     for queue in [memory as any DurableQueue, postgres] {
                         let claimed = try #require(try await queue.claim(request).first, "attempt \(attempt)")
                         #expect(claimed.attempt == attempt)
-                        let failed = JobOutcome(id: job.id, kind: job.kind, priority: job.priority, status: .failed, attempts: attempt,
-                                                error: OffloadError(.handlerFailed, "attempt \(attempt) failed"))
+                        let failed = JobOutcome(
+                            id: job.id, kind: job.kind, priority: job.priority, status: .failed, attempts: attempt,
+                            error: OffloadError(.handlerFailed, "attempt \(attempt) failed"))
                         #expect(try await queue.finish(claimed, failed) == .retryScheduled)
                     }
                     let scheduled = try #require(try await postgres.events(of: job.id).last)

@@ -32,7 +32,8 @@ extension PostgresTests {
                 while try await first.get("/v1/jobs/\(longID)").json?["state"] != .string("running") { try await Task.sleep(for: .milliseconds(50)) }
                 return try await first.send("DELETE", "/v1/jobs/\(longID)")
             }
-            let (_, events) = try await HTTPClient.events(port: second.port, "/v1/jobs/\(longID)/events", headers: second.authorization, timeout: .seconds(30))
+            let (_, events) = try await HTTPClient.events(
+                port: second.port, "/v1/jobs/\(longID)/events", headers: second.authorization, timeout: .seconds(30))
             #expect(try await cancelling.value.json?["cancel"] == .string("requested"))
             #expect(events.first?.event == "queued")
             #expect(events.contains { $0.event == "started" })

@@ -14,11 +14,14 @@ func withServer<T: Sendable>(
 ) async throws -> T {
     var logger = Logger(label: "offload.test")
     logger.logLevel = .error
-    let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(workers), cancellationGracePeriod: .milliseconds(500),
-                                                               shutdownTimeout: .seconds(10), logger: logger),
-                              registry: registry)
-    var configuration = QueueServer.Configuration(host: host, heartbeat: .milliseconds(300), pollInterval: .seconds(2),
-                                                  maintenanceInterval: .milliseconds(500), drainTimeout: .seconds(10), logger: logger)
+    let pool = try WorkerPool(
+        configuration: PoolConfiguration(
+            scaling: .fixed(workers), cancellationGracePeriod: .milliseconds(500),
+            shutdownTimeout: .seconds(10), logger: logger),
+        registry: registry)
+    var configuration = QueueServer.Configuration(
+        host: host, heartbeat: .milliseconds(300), pollInterval: .seconds(2),
+        maintenanceInterval: .milliseconds(500), drainTimeout: .seconds(10), logger: logger)
     configure(&configuration)
     let server = QueueServer(queue: queue, pool: pool, configuration: configuration)
     let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: pool), .init(service: server)], logger: logger))
@@ -81,8 +84,10 @@ extension PostgresTests {
         @Test func retriesRunThroughTheQueueWithTheJobsAttemptNumber() async throws {
             try await withQueue { queue in
                 try await withServer(queue) { _ in
-                    let id = try await queue.submit(Job(kind: "debug.fail", payload: .json(["times": 2]), maxRetries: 3,
-                                                        retryPolicy: RetryPolicy(initialDelay: .milliseconds(50), jitter: 0)))
+                    let id = try await queue.submit(
+                        Job(
+                            kind: "debug.fail", payload: .json(["times": 2]), maxRetries: 3,
+                            retryPolicy: RetryPolicy(initialDelay: .milliseconds(50), jitter: 0)))
                     let done = try await queue.finished(id, timeout: .seconds(30))
                     #expect(done.state == .completed)
                     #expect(done.attempt == 3)

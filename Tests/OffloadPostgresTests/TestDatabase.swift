@@ -33,8 +33,9 @@ final class TestDatabase: Sendable {
 
     @discardableResult
     private static func run(_ command: String, _ folder: String) throws -> String {
-        let child = try ChildProcess.spawn(executable: "/bin/bash", arguments: [script, command, folder],
-                                           environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], directory: nil)
+        let child = try ChildProcess.spawn(
+            executable: "/bin/bash", arguments: [script, command, folder],
+            environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], directory: nil)
         close(child.toChild)
         close(child.fromChild)
         var output: [UInt8] = []

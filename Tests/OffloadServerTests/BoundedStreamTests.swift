@@ -14,7 +14,9 @@ import Testing
             switch await stream.next(timeout: .seconds(1)) {
             case .element(let value): seen.append(value)
             case .finished: break reading
-            case .overflowed, .timedOut: Issue.record("unexpected end"); break reading
+            case .overflowed, .timedOut:
+                Issue.record("unexpected end")
+                break reading
             }
         }
         #expect(seen == [1, 2, 3])

@@ -52,10 +52,12 @@ import Testing
 
     @Test func aCardsKeyCoversEveryParameterThatChangesAPixel() throws {
         let base = try CardRequest(query: "title=Hi", format: "png", version: "1")
-        let variants = ["title=Hi&textColor=%23ff0000", "title=Hi&backgroundColor=red", "title=Hi&template=sunset",
-                        "title=Hi&titleFontSize=70", "title=Hi&descriptionFontSize=20", "title=Hi&padding=10", "title=Hi&width=1000",
-                        "title=Hi&height=600", "title=Hi&textAlign=center", "title=Hi&fontFamily=Serif", "title=Hi&description=x",
-                        "title=Hi!", "title=Hi&logoPosition=center"]
+        let variants = [
+            "title=Hi&textColor=%23ff0000", "title=Hi&backgroundColor=red", "title=Hi&template=sunset",
+            "title=Hi&titleFontSize=70", "title=Hi&descriptionFontSize=20", "title=Hi&padding=10", "title=Hi&width=1000",
+            "title=Hi&height=600", "title=Hi&textAlign=center", "title=Hi&fontFamily=Serif", "title=Hi&description=x",
+            "title=Hi!", "title=Hi&logoPosition=center"
+        ]
         var keys: Set<String> = [base.key]
         for query in variants { keys.insert(try CardRequest(query: query, format: "png", version: "1").key) }
         keys.insert(try CardRequest(query: "title=Hi", format: "jpeg", version: "1").key)
@@ -63,8 +65,9 @@ import Testing
         keys.insert(try CardRequest(query: "title=Hi", format: "png", version: "2").key)
         #expect(keys.count == variants.count + 4)
         // The order of the parameters, and a blank description, change no pixel.
-        #expect(try CardRequest(query: "textColor=%23ff0000&title=Hi", format: "png", version: "1").key
-            == CardRequest(query: "title=Hi&textColor=%23ff0000", format: "png", version: "1").key)
+        #expect(
+            try CardRequest(query: "textColor=%23ff0000&title=Hi", format: "png", version: "1").key
+                == CardRequest(query: "title=Hi&textColor=%23ff0000", format: "png", version: "1").key)
         #expect(try CardRequest(query: "title=Hi&description=", format: "png", version: "1").key == base.key)
     }
 }

@@ -50,7 +50,8 @@ import Testing
         // Each job's payload and result are 300 KB: the store drops the oldest finished ones as
         // it goes, yet every waiting client gets its job.
         for index in 0..<30 {
-            let reply = try await server.send("POST", "/v1/jobs?wait=10000", json: #"{"kind":"debug.echo","payload":{"n":\#(index),"pad":"\#(pad)"}}"#)
+            let reply = try await server.send(
+                "POST", "/v1/jobs?wait=10000", json: #"{"kind":"debug.echo","payload":{"n":\#(index),"pad":"\#(pad)"}}"#)
             #expect(reply.status == 201, "\(reply.status) \(reply.text.prefix(300))")
             #expect(reply.json?["jobs"]?[0]?["result"]?["n"] == .int(Int64(index)))
             if first == nil { first = reply.json?["ids"]?[0]?.stringValue }
@@ -62,7 +63,10 @@ import Testing
         var refusal: HTTPReply?
         for _ in 0..<30 {
             let reply = try await server.send("POST", "/v1/jobs", json: #"{"kind":"debug.echo","delayMs":600000,"payload":{"pad":"\#(pad)"}}"#)
-            if reply.status != 201 { refusal = reply; break }
+            if reply.status != 201 {
+                refusal = reply
+                break
+            }
         }
         let refused = try #require(refusal)
         #expect(refused.status == 503)
@@ -77,7 +81,10 @@ import Testing
         let stalled = try RawSocket(port: server.port, receiveBuffer: 4_096)
         stalled.send("GET /v1/stream HTTP/1.1\r\nHost: test\r\nAuthorization: Bearer \(server.token)\r\n\r\n")
         try await Task.sleep(for: .milliseconds(300))
-        let batch = "[" + Array(repeating: #"{"kind":"debug.echo","payload":{"pad":"0123456789012345678901234567890123456789"}}"#, count: 100).joined(separator: ",") + "]"
+        let batch =
+            "["
+            + Array(repeating: #"{"kind":"debug.echo","payload":{"pad":"0123456789012345678901234567890123456789"}}"#, count: 100).joined(
+                separator: ",") + "]"
         for _ in 0..<30 { _ = try await server.send("POST", "/v1/jobs", json: batch) }
         let rss = try #require(processStatus(server.pid, "VmRSS"))
         let received = try await stalled.readAll(timeout: .seconds(10))
@@ -87,7 +94,8 @@ import Testing
         // What the reader missed was dropped, not kept: the server did not grow by 3,000 events per reader.
         #expect(rss < 200_000, "VmRSS \(rss) kB")
         // A new stream works.
-        let (_, events) = try await HTTPClient.events(port: server.port, "/v1/stream", headers: server.authorization, timeout: .seconds(5)) { events in
+        let (_, events) = try await HTTPClient.events(port: server.port, "/v1/stream", headers: server.authorization, timeout: .seconds(5)) {
+            events in
             events.contains { $0.event == "overview" }
         }
         #expect(events.contains { $0.event == "overview" })
@@ -95,9 +103,10 @@ import Testing
     }
 
     @Test func idleAndSlowConnectionsCannotTakeTheServiceOffTheAir() async throws {
-        let server = try await ServeProcess.start(ServeTests.thread + [
-            "--header-timeout-ms", "500", "--idle-timeout-ms", "700", "--max-connections", "64", "--max-connections-per-client", "32",
-        ])
+        let server = try await ServeProcess.start(
+            ServeTests.thread + [
+                "--header-timeout-ms", "500", "--idle-timeout-ms", "700", "--max-connections", "64", "--max-connections-per-client", "32"
+            ])
         // Three hundred idle sockets from one address: the oldest idle ones make room.
         let idle = try (0..<300).map { _ in try RawSocket(port: server.port) }
         for _ in 0..<5 {

@@ -45,8 +45,9 @@ import Testing
         #expect(auth?["authenticated"] == .bool(false))
         #expect(try await server.get("/v1/auth").json?["authenticated"] == .bool(true))
         // No CORS unless configured.
-        #expect(try await server.get("/v1/overview", headers: server.authorization.merging(["Origin": "https://evil.example"]) { $1 })
-            .header("Access-Control-Allow-Origin") == nil)
+        #expect(
+            try await server.get("/v1/overview", headers: server.authorization.merging(["Origin": "https://evil.example"]) { $1 })
+                .header("Access-Control-Allow-Origin") == nil)
         #expect(try await server.terminate().status == 0)
     }
 
@@ -57,7 +58,10 @@ import Testing
         // One version, written once: the document served says the service's.
         #expect(document["info"]?["version"] == .string(OffloadService.version))
         #expect(try await server.get("/v1/overview").json?["version"] == .string(OffloadService.version))
-        guard case .object(let paths)? = document["paths"] else { Issue.record("no paths"); return }
+        guard case .object(let paths)? = document["paths"] else {
+            Issue.record("no paths")
+            return
+        }
         var documented: Set<String> = []
         for (path, operations) in paths {
             guard case .object(let methods) = operations else { continue }
@@ -69,7 +73,8 @@ import Testing
         let (_, ids) = try await submit(server, #"{"kind":"debug.echo"}"#, wait: 5_000)
         let id = try #require(ids.first)
         for route in OffloadService.routes {
-            let path = route.path.replacingOccurrences(of: "{id}", with: id)
+            let path =
+                route.path.replacingOccurrences(of: "{id}", with: id)
                 .replacingOccurrences(of: "{sha256}", with: String(repeating: "a", count: 64))
                 + (route.path.hasPrefix("/og.") ? "?title=Route" : "")
             let reply: HTTPReply
@@ -123,7 +128,8 @@ import Testing
         #expect(fetched.status == 200)
         #expect(fetched.json?["result"] == ["hello": "world"])
 
-        let (batch, batchIDs) = try await submit(server, #"[{"kind":"debug.echo","id":"b1"},{"kind":"debug.echo","id":"b2"},{"kind":"debug.echo","id":"b3"}]"#)
+        let (batch, batchIDs) = try await submit(
+            server, #"[{"kind":"debug.echo","id":"b1"},{"kind":"debug.echo","id":"b2"},{"kind":"debug.echo","id":"b3"}]"#)
         #expect(batch.status == 201)
         #expect(batchIDs == ["b1", "b2", "b3"])
         let taken = try await server.send("POST", "/v1/jobs", json: #"{"kind":"debug.echo","id":"b2"}"#)
@@ -148,7 +154,7 @@ import Testing
             (#"[{"kind":"debug.echo"},{"kind":"debug.sleep","payload":{"ms":"long"}}]"#, 400, "jobs[1].payload.ms"),
             (#"{"kind":"debug.echo""#, 400, nil),
             ("[]", 400, nil),
-            ("42", 400, nil),
+            ("42", 400, nil)
         ]
         for (body, status, field) in refusals {
             let reply = try await server.send("POST", "/v1/jobs", json: body)
@@ -185,7 +191,8 @@ import Testing
         // Every event reads back as the one vocabulary of job events.
         #expect(events.allSatisfy { event in event.json.map { (try? JobEvent(json: $0)) != nil } == true })
         // Resumed after the second event: the rest, and the stream ends with the job's end.
-        let (_, rest) = try await HTTPClient.events(port: server.port, "/v1/jobs/\(id)/events", headers: server.authorization.merging(["Last-Event-ID": "2"]) { $1 })
+        let (_, rest) = try await HTTPClient.events(
+            port: server.port, "/v1/jobs/\(id)/events", headers: server.authorization.merging(["Last-Event-ID": "2"]) { $1 })
         #expect(rest.compactMap(\.id) == events.dropFirst(2).compactMap(\.id))
         #expect(try await server.get("/v1/jobs/nope/events").status == 404)
         #expect(try await server.terminate().status == 0)
@@ -215,8 +222,9 @@ import Testing
         let retry = try await server.send("POST", "/v1/jobs/\(crashIDs[0])/retry")
         #expect(retry.status == 202)
         try await eventually("the retried job ends") { try await server.get("/v1/jobs/\(crashIDs[0])").json?["state"] == .string("failed") }
-        let (_, after) = try await HTTPClient.events(port: server.port, "/v1/jobs/\(crashIDs[0])/events",
-                                                     headers: server.authorization.merging(["Last-Event-ID": lastSeen]) { $1 })
+        let (_, after) = try await HTTPClient.events(
+            port: server.port, "/v1/jobs/\(crashIDs[0])/events",
+            headers: server.authorization.merging(["Last-Event-ID": lastSeen]) { $1 })
         #expect(after.first?.event == "queued")
         #expect(after.first?.id == String(Int(lastSeen)! + 1))
         #expect(after.last?.event == "failed")
@@ -290,7 +298,7 @@ import Testing
             ("/og.png?title=A&logo=\(allowed)/../../etc/hostname", "logo", 404),
             ("/og.png?title=A&logo=http://169.254.169.254/latest", "logo", 400),
             ("/og.png?title=A&title=B", "title", 400),
-            ("/og.png?title=%ZZ", "title", 400),
+            ("/og.png?title=%ZZ", "title", 400)
         ]
         for (path, field, status) in cases {
             let reply = try await server.get(path, headers: [:])
@@ -300,7 +308,9 @@ import Testing
         }
         // A picture in the allowed folder is drawn.
         let logo = allowed + "/logo.svg"
-        writeFile(logo, Array(##"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="30" fill="#f59e0b"/></svg>"##.utf8))
+        writeFile(
+            logo,
+            Array(##"<svg xmlns="http://www.w3.org/2000/svg" width="64" height="64"><circle cx="32" cy="32" r="30" fill="#f59e0b"/></svg>"##.utf8))
         let card = try await server.get("/og.png?title=With+logo&logo=\(logo)", headers: [:])
         #expect(card.status == 200, "\(card.text.prefix(300))")
         #expect(try await server.terminate().status == 0)
@@ -328,7 +338,8 @@ import Testing
 
     @Test func filesJobsWriteAreServedByTheirHashAndNoPathOfTheHostShows() async throws {
         let server = try await ServeProcess.start(Self.thread)
-        let (reply, _) = try await submit(server, #"{"kind":"image","payload":{"params":{"title":"An artifact"},"outputFormat":"png"}}"#, wait: 20_000)
+        let (reply, _) = try await submit(
+            server, #"{"kind":"image","payload":{"params":{"title":"An artifact"},"outputFormat":"png"}}"#, wait: 20_000)
         let result = try #require(reply.json?["jobs"]?[0]?["result"])
         #expect(result["file"] == nil)
         #expect(!reply.text.contains("/tmp/"))
@@ -339,7 +350,9 @@ import Testing
         #expect(file.header("ETag") == "\"\(sha256)\"")
         #expect(file.header("Cache-Control")?.contains("immutable") == true)
         #expect(SHA256.hex(file.body) == sha256)
-        #expect(try await server.get("/v1/artifacts/\(sha256)", headers: server.authorization.merging(["If-None-Match": "\"\(sha256)\""]) { $1 }).status == 304)
+        #expect(
+            try await server.get("/v1/artifacts/\(sha256)", headers: server.authorization.merging(["If-None-Match": "\"\(sha256)\""]) { $1 }).status
+                == 304)
         #expect(try await server.get("/v1/artifacts/\(String(repeating: "0", count: 64))").status == 404)
         #expect(try await server.get("/v1/artifacts/..%2F..%2Fetc%2Fpasswd").status == 404)
         #expect(try await server.terminate().status == 0)
@@ -355,7 +368,8 @@ import Testing
             try await Task.sleep(for: .milliseconds(300))
             _ = try await submit(server, #"{"kind":"debug.echo","id":"streamed"}"#)
         }
-        let (_, events) = try await HTTPClient.events(port: server.port, "/v1/stream", headers: server.authorization, timeout: .seconds(15)) { events in
+        let (_, events) = try await HTTPClient.events(port: server.port, "/v1/stream", headers: server.authorization, timeout: .seconds(15)) {
+            events in
             events.contains { $0.event == "overview" } && events.contains { $0.event == "job" && $0.json?["state"] == .string("completed") }
         }
         try await submitter.value

@@ -36,8 +36,10 @@ public enum HTTPClient {
         public init(description: String) { self.description = description }
     }
 
-    public static func request(_ method: String, port: Int, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil,
-                               timeout: Duration = .seconds(60)) async throws -> HTTPReply {
+    public static func request(
+        _ method: String, port: Int, _ path: String, headers: [String: String] = [:], body: [UInt8]? = nil,
+        timeout: Duration = .seconds(60)
+    ) async throws -> HTTPReply {
         var result: HTTPReply?
         try await exchange(method, port: port, path, headers: headers, body: body, timeout: timeout) { reply, complete in
             result = reply
@@ -49,12 +51,16 @@ public enum HTTPClient {
 
     /// Opens an event stream and reads events until `enough` says so, the stream ends, or
     /// `timeout` passes; returns the response's head and the events read.
-    public static func events(port: Int, _ path: String, headers: [String: String] = [:], timeout: Duration = .seconds(30),
-                              until enough: @escaping ([ServerSentEvent]) -> Bool = { _ in false }) async throws -> (HTTPReply, [ServerSentEvent]) {
+    public static func events(
+        port: Int, _ path: String, headers: [String: String] = [:], timeout: Duration = .seconds(30),
+        until enough: @escaping ([ServerSentEvent]) -> Bool = { _ in false }
+    ) async throws -> (HTTPReply, [ServerSentEvent]) {
         var head: HTTPReply?
         var events: [ServerSentEvent] = []
-        try await exchange("GET", port: port, path, headers: headers.merging(["Accept": "text/event-stream"]) { $1 }, body: nil,
-                           timeout: timeout, streaming: true) { reply, complete in
+        try await exchange(
+            "GET", port: port, path, headers: headers.merging(["Accept": "text/event-stream"]) { $1 }, body: nil,
+            timeout: timeout, streaming: true
+        ) { reply, complete in
             head = reply
             events = parseEvents(reply.body)
             return !complete && !enough(events)
@@ -85,9 +91,11 @@ public enum HTTPClient {
 
     /// Sends the request and reads the response; `progress` sees the reply so far (body decoded)
     /// after each read and whether it is complete, and says whether to read on.
-    private static func exchange(_ method: String, port: Int, _ path: String, headers: [String: String], body: [UInt8]?,
-                                 timeout: Duration, streaming: Bool = false,
-                                 progress: (HTTPReply, Bool) -> Bool) async throws {
+    private static func exchange(
+        _ method: String, port: Int, _ path: String, headers: [String: String], body: [UInt8]?,
+        timeout: Duration, streaming: Bool = false,
+        progress: (HTTPReply, Bool) -> Bool
+    ) async throws {
         let connection = try RawSocket(port: port)
         let fd = connection.fd
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)

@@ -16,12 +16,15 @@ public final class ServeProcess: @unchecked Sendable {
     /// Starts it with `--port 0 --token <token>` (and `--diagnostics`, for the `debug.*` kinds
     /// tests use, unless `diagnostics` is off) and `arguments`, and waits for its line
     /// `listening on http://127.0.0.1:PORT`.
-    public static func start(_ arguments: [String], token: String = "test-token-0123", directory: String? = nil, diagnostics: Bool = true,
-                             environment: [String] = [], timeout: Duration = .seconds(60)) async throws -> ServeProcess {
+    public static func start(
+        _ arguments: [String], token: String = "test-token-0123", directory: String? = nil, diagnostics: Bool = true,
+        environment: [String] = [], timeout: Duration = .seconds(60)
+    ) async throws -> ServeProcess {
         let folder = temporaryFolder("serve")
-        let child = try ChildProcess.spawn(executable: builtExecutable("offload"),
-                                           arguments: ["serve", "--port", "0", "--token", token] + (diagnostics ? ["--diagnostics"] : []) + arguments,
-                                           environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"] + environment, directory: directory ?? folder)
+        let child = try ChildProcess.spawn(
+            executable: builtExecutable("offload"),
+            arguments: ["serve", "--port", "0", "--token", token] + (diagnostics ? ["--diagnostics"] : []) + arguments,
+            environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"] + environment, directory: directory ?? folder)
         close(child.toChild)
         close(child.fromChild)
         var output: [UInt8] = []
@@ -80,11 +83,12 @@ public final class ServeProcess: @unchecked Sendable {
     public func waitForExit(timeout: Duration = .seconds(30)) async throws -> (status: Int32, output: String) {
         let output = try await readOutput(of: child, killAfter: timeout)
         close(child.output)
-        let status: Int32 = switch WorkerExit.Status(waitStatus: child.waitForExit()) {
-        case .exited(let code): code
-        case .signalled(let signal): -signal
-        case .unknown: -1000
-        }
+        let status: Int32 =
+            switch WorkerExit.Status(waitStatus: child.waitForExit()) {
+            case .exited(let code): code
+            case .signalled(let signal): -signal
+            case .unknown: -1000
+            }
         removeTree(folder)
         return (status, String(decoding: output, as: UTF8.self))
     }

@@ -28,8 +28,9 @@ public struct Tally: JobHandler {
 
     public func run(_ payload: Payload, context: JobContext) async throws -> Output {
         try context.checkCancellation()
-        return Output(largest: payload.values.max() ?? 0, scaled: payload.values.map { Double($0) * payload.scale },
-                      scale: payload.scale, note: payload.note)
+        return Output(
+            largest: payload.values.max() ?? 0, scaled: payload.values.map { Double($0) * payload.scale },
+            scale: payload.scale, note: payload.note)
     }
 }
 

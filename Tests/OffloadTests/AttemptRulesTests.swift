@@ -10,11 +10,13 @@ import Testing
         #expect(AttemptRules.verdict(deadline: past, graceDeadline: nil, stopReason: nil, now: now, killsWorkers: false) == .askToStop)
         #expect(AttemptRules.verdict(deadline: past, graceDeadline: nil, stopReason: nil, now: now, killsWorkers: true) == .abandonWorker(.timeout))
         // Overtakes a preemption, but not a cancel, a shutdown or its own stop request.
-        #expect(AttemptRules.verdict(deadline: past, graceDeadline: now + .seconds(1), stopReason: .preempted, now: now, killsWorkers: false)
-            == .askToStop)
+        #expect(
+            AttemptRules.verdict(deadline: past, graceDeadline: now + .seconds(1), stopReason: .preempted, now: now, killsWorkers: false)
+                == .askToStop)
         for reason in [StopReason.timeout, .cancelled, .shutdown] {
-            #expect(AttemptRules.verdict(deadline: past, graceDeadline: now + .seconds(1), stopReason: reason, now: now, killsWorkers: true)
-                == .none)
+            #expect(
+                AttemptRules.verdict(deadline: past, graceDeadline: now + .seconds(1), stopReason: reason, now: now, killsWorkers: true)
+                    == .none)
         }
         #expect(AttemptRules.verdict(deadline: now + .seconds(1), graceDeadline: nil, stopReason: nil, now: now, killsWorkers: true) == .none)
     }
@@ -22,14 +24,17 @@ import Testing
     @Test func aStopRequestIgnoredPastItsGraceCostsTheWorkerExceptAPreemptionOfAThread() {
         let expired = now - .milliseconds(1)
         for reason in [StopReason.timeout, .cancelled, .shutdown] {
-            #expect(AttemptRules.verdict(deadline: nil, graceDeadline: expired, stopReason: reason, now: now, killsWorkers: false)
-                == .abandonWorker(reason))
+            #expect(
+                AttemptRules.verdict(deadline: nil, graceDeadline: expired, stopReason: reason, now: now, killsWorkers: false)
+                    == .abandonWorker(reason))
         }
         #expect(AttemptRules.verdict(deadline: nil, graceDeadline: expired, stopReason: .preempted, now: now, killsWorkers: false) == .letFinish)
-        #expect(AttemptRules.verdict(deadline: nil, graceDeadline: expired, stopReason: .preempted, now: now, killsWorkers: true)
-            == .abandonWorker(.preempted))
-        #expect(AttemptRules.verdict(deadline: nil, graceDeadline: now + .seconds(1), stopReason: .cancelled, now: now, killsWorkers: false)
-            == .none)
+        #expect(
+            AttemptRules.verdict(deadline: nil, graceDeadline: expired, stopReason: .preempted, now: now, killsWorkers: true)
+                == .abandonWorker(.preempted))
+        #expect(
+            AttemptRules.verdict(deadline: nil, graceDeadline: now + .seconds(1), stopReason: .cancelled, now: now, killsWorkers: false)
+                == .none)
     }
 
     @Test func theNextCheckIsTheEarlierDeadlineNotCountingATimeoutAlreadyActedOn() {

@@ -22,8 +22,10 @@ import Testing
         for index in 0..<1_500 {
             let job: Job
             switch Int.random(in: 0..<20, using: &random) {
-            case 0: job = Job(id: JobID("j\(index)"), kind: "debug.fail", payload: .json(["times": 1]), maxRetries: 1,
-                              retryPolicy: RetryPolicy(initialDelay: .milliseconds(1), multiplier: 1, maxDelay: .milliseconds(1), jitter: 0))
+            case 0:
+                job = Job(
+                    id: JobID("j\(index)"), kind: "debug.fail", payload: .json(["times": 1]), maxRetries: 1,
+                    retryPolicy: RetryPolicy(initialDelay: .milliseconds(1), multiplier: 1, maxDelay: .milliseconds(1), jitter: 0))
             case 1: job = Job(id: JobID("j\(index)"), kind: "debug.sleep", payload: .json(["ms": 120]), priority: .low)
             case 2: job = Job(id: JobID("j\(index)"), kind: "debug.echo", priority: .critical)
             case 3, 4: job = Job(id: JobID("j\(index)"), kind: "debug.sleep", payload: .json(["ms": 1]), priority: .high)
@@ -52,8 +54,9 @@ import Testing
         let info = { (time: Int, attempt: Int) in
             JobEventInfo(time: .milliseconds(time), job: "a", kind: "debug.echo", priority: .normal, attempt: attempt, worker: nil, pid: nil)
         }
-        let outcome = JobOutcome(id: "a", kind: "debug.echo", priority: .normal, status: .completed, attempts: 1, worker: nil,
-                                 workerPID: nil, waitTime: .zero, runTime: .zero, result: nil, error: nil)
+        let outcome = JobOutcome(
+            id: "a", kind: "debug.echo", priority: .normal, status: .completed, attempts: 1, worker: nil,
+            workerPID: nil, waitTime: .zero, runTime: .zero, result: nil, error: nil)
         #expect(EventOrder.violations(in: [.jobQueued(info(1, 0)), .jobStarted(info(2, 1)), .jobCompleted(info(3, 1), outcome)]) == [])
         #expect(!EventOrder.violations(in: [.jobQueued(info(1, 0)), .jobCompleted(info(2, 1), outcome), .jobStarted(info(3, 1))]).isEmpty)
         #expect(!EventOrder.violations(in: [.jobQueued(info(2, 0)), .jobStarted(info(1, 1)), .jobCompleted(info(3, 1), outcome)]).isEmpty)

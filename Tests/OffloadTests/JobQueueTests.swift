@@ -108,7 +108,7 @@ import Testing
         #expect(scaler.decide(now: t0, workers: busy, starting: 0, readyJobs: 0).add == 0)
         let idle = [
             Scaler.WorkerLoad(id: WorkerID("w1"), isBusy: false, idleSince: t0),
-            Scaler.WorkerLoad(id: WorkerID("w2"), isBusy: false, idleSince: t0 + .seconds(5)),
+            Scaler.WorkerLoad(id: WorkerID("w2"), isBusy: false, idleSince: t0 + .seconds(5))
         ]
         #expect(scaler.decide(now: t0 + .seconds(9), workers: idle, starting: 0, readyJobs: 0).retire.isEmpty)
         #expect(scaler.decide(now: t0 + .seconds(12), workers: idle, starting: 0, readyJobs: 0).retire == [WorkerID("w1")])

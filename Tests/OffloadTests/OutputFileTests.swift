@@ -14,11 +14,11 @@ import Testing
         let dead = try #require((1...100_000).lazy.map { pid_t(4_000_000 - $0) }.first { kill($0, 0) != 0 && errno == ESRCH })
         let now = time(nil)
         let files: [(String, time_t)] = [
-            ("out.jsonl.part-\(dead)", now - 120), ("out.jsonl.part-\(dead).2", now - 120),   // dead and old: swept
-            ("fresh.jsonl.part-\(dead)", now),                                              // dead but recent
-            ("mine.jsonl.part-\(getpid())", now - 120),                                     // this process's
-            ("init.jsonl.part-1", now - 120),                                               // a live process's
-            ("notes.part-x", now - 120), ("out.jsonl", now - 120),                          // not temporary files
+            ("out.jsonl.part-\(dead)", now - 120), ("out.jsonl.part-\(dead).2", now - 120),  // dead and old: swept
+            ("fresh.jsonl.part-\(dead)", now),  // dead but recent
+            ("mine.jsonl.part-\(getpid())", now - 120),  // this process's
+            ("init.jsonl.part-1", now - 120),  // a live process's
+            ("notes.part-x", now - 120), ("out.jsonl", now - 120)  // not temporary files
         ]
         for (name, modified) in files {
             let path = directory + "/" + name
@@ -44,8 +44,10 @@ import Testing
 
     @Test func distinctIdsNeverShareAFileAndNoneReachesOutOfTheFolder() {
         var random = SeededRandom(seed: 0xF11E)
-        var ids = ["a/b", "a_b", #"a\b"#, "..", ".", "...", "results", "", "%2F", "a%2Fb", "%~", String(repeating: "x", count: 300),
-                   String(repeating: "x", count: 299) + "y", String(repeating: "é", count: 200), "con", "a\u{0}b", " ", "-"]
+        var ids = [
+            "a/b", "a_b", #"a\b"#, "..", ".", "...", "results", "", "%2F", "a%2Fb", "%~", String(repeating: "x", count: 300),
+            String(repeating: "x", count: 299) + "y", String(repeating: "é", count: 200), "con", "a\u{0}b", " ", "-"
+        ]
         for _ in 0..<5_000 {
             ids.append(String((0..<Int.random(in: 0...12, using: &random)).map { _ in "ab./\\%~_-.é\u{0}".randomElement(using: &random)! }))
         }

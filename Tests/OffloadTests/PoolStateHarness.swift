@@ -123,9 +123,10 @@ struct PoolStateHarness {
         var job = job
         if job.timeout == nil { job.timeout = state.configuration.defaultTimeout }
         let ticket = JobTicket(id: job.id) { _ in false }
-        let record = JobRecord(job: job, handle: ticket, handler: registry.handler(for: job.kind)!,
-                               lane: PoolState.lane(for: job, policy: state.configuration.policy),
-                               metrics: recorder.metrics(for: job.kind), now: now)
+        let record = JobRecord(
+            job: job, handle: ticket, handler: registry.handler(for: job.kind)!,
+            lane: PoolState.lane(for: job, policy: state.configuration.policy),
+            metrics: recorder.metrics(for: job.kind), now: now)
         precondition(inbox.add(record), "duplicate job \(job.id)")
         tickets[job.id] = ticket
         var effects = PoolEffects()

@@ -5,9 +5,12 @@ import Testing
 /// The pool's state machine on its own: events and a clock in, actions out. No thread, no
 /// process, no sleep: every expectation holds to the nanosecond on any machine.
 @Suite struct PoolStateTests {
-    private func sleep(_ id: JobID, _ priority: Priority = .normal, timeout: Duration? = nil, retries: Int = 0,
-                       backoff: Duration = .milliseconds(100)) -> Job {
-        Job(id: id, kind: "debug.sleep", payload: .json(["ms": 1]), priority: priority, timeout: timeout, maxRetries: retries,
+    private func sleep(
+        _ id: JobID, _ priority: Priority = .normal, timeout: Duration? = nil, retries: Int = 0,
+        backoff: Duration = .milliseconds(100)
+    ) -> Job {
+        Job(
+            id: id, kind: "debug.sleep", payload: .json(["ms": 1]), priority: priority, timeout: timeout, maxRetries: retries,
             retryPolicy: RetryPolicy(initialDelay: backoff, multiplier: 2, maxDelay: .seconds(10), jitter: 0))
     }
 
@@ -233,9 +236,10 @@ import Testing
     }
 
     @Test func scalingAddsWorkersForAQueueAndRetiresIdleOnes() {
-        var pool = PoolStateHarness(configuration {
-            $0.scaling = ScalingConfiguration(minWorkers: 1, maxWorkers: 3, idleTimeout: .milliseconds(100), checkInterval: .milliseconds(10))
-        })
+        var pool = PoolStateHarness(
+            configuration {
+                $0.scaling = ScalingConfiguration(minWorkers: 1, maxWorkers: 3, idleTimeout: .milliseconds(100), checkInterval: .milliseconds(10))
+            })
         pool.startReady()
         let w1 = pool.workers[0].id
         for index in 0..<10 { pool.submit(sleep(JobID("j\(index)"))) }
@@ -278,12 +282,17 @@ import Testing
     }
 
     @Test func aWorkerProcessThatDiesGivesBackTheJobsItHeld() {
-        var pool = PoolStateHarness(configuration { $0.isolation = .process; $0.workerProcess.prefetch = 3 })
+        var pool = PoolStateHarness(
+            configuration {
+                $0.isolation = .process
+                $0.workerProcess.prefetch = 3
+            })
         pool.startReady()
         let w1 = pool.workers[0].id
         for id in ["a", "b", "c"] { pool.submit(sleep(JobID(id), retries: 1, backoff: .zero)) }
-        #expect(pool.worker(w1).held.map { "\($0.job.id):\($0.announcesStart)" } == ["a:false", "b:true", "c:true"],
-                "jobs behind the first are held, and announce their start")
+        #expect(
+            pool.worker(w1).held.map { "\($0.job.id):\($0.announcesStart)" } == ["a:false", "b:true", "c:true"],
+            "jobs behind the first are held, and announce their start")
         pool.exited(w1, cause: OffloadError(.workerCrashed, "died by signal 9"))
         // The running job is retried (it had a retry); the held ones go back untouched.
         let w2 = pool.live[0]

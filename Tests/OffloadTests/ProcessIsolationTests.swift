@@ -175,7 +175,9 @@ import Testing
 
     @Test func aWorkerThatBreaksTheProtocolEndsWithATypedError() async throws {
         // A fake worker: says it is ready with the diagnostic kinds (a valid frame), then sends a frame of protocol version 7.
-        let script = try temporaryScript("bad-frame", #"""
+        let script = try temporaryScript(
+            "bad-frame",
+            #"""
             printf '\157\000\000\000\001\002\001\000\000\000\007\000\000\000\013\000\000\000\144\145\142\165\147\056\141\154\154\157\143\013\000\000\000\144\145\142\165\147\056\143\162\141\163\150\012\000\000\000\144\145\142\165\147\056\145\143\150\157\012\000\000\000\144\145\142\165\147\056\146\141\151\154\012\000\000\000\144\145\142\165\147\056\150\141\156\147\013\000\000\000\144\145\142\165\147\056\163\154\145\145\160\012\000\000\000\144\145\142\165\147\056\163\160\151\156' >&4
             sleep 0.3
             printf '\002\000\000\000\007\010' >&4

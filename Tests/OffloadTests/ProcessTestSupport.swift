@@ -29,7 +29,6 @@ func temporaryScript(_ name: String, _ body: String) throws -> String {
     return path
 }
 
-
 func echoJob(_ id: String, _ value: Int = 0) -> Job {
     Job(id: JobID(id), kind: "debug.echo", payload: .json(.object([("n", .int(Int64(value)))])))
 }

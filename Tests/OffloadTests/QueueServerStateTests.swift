@@ -8,13 +8,17 @@ import Testing
     }
 
     func end(_ claimed: ClaimedJob, _ status: JobStatus = .completed) -> JobEnd {
-        JobEnd(claimed, JobOutcome(id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: status,
-                                   attempts: claimed.attempt))
+        JobEnd(
+            claimed,
+            JobOutcome(
+                id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: status,
+                attempts: claimed.attempt))
     }
 
     func info(_ name: String, attempt: Int = 1) -> JobEventInfo {
-        JobEventInfo(time: .milliseconds(5), job: JobID(name), kind: "debug.echo", priority: .normal, attempt: attempt, worker: WorkerID("w1"),
-                     pid: 42)
+        JobEventInfo(
+            time: .milliseconds(5), job: JobID(name), kind: "debug.echo", priority: .normal, attempt: attempt, worker: WorkerID("w1"),
+            pid: 42)
     }
 
     @Test func claimsAreSizedToFreeWorkersPlusPrefetchAndMadeOnceHalfTheRoomIsFree() {

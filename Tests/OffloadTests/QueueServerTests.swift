@@ -11,13 +11,17 @@ import Testing
     /// Runs `body` while a server serves `queue` with 2 thread workers (diagnostic kinds);
     /// returns how long the graceful stop took.
     @discardableResult
-    func withServer(_ queue: MemoryDurableQueue, drain: Duration = .seconds(5), heartbeat: Duration = .milliseconds(100),
-                    _ body: () async throws -> Void) async throws -> Duration {
+    func withServer(
+        _ queue: MemoryDurableQueue, drain: Duration = .seconds(5), heartbeat: Duration = .milliseconds(100),
+        _ body: () async throws -> Void
+    ) async throws -> Duration {
         var logger = Logger(label: "offload.test")
         logger.logLevel = .critical
         let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2), logger: logger), registry: .diagnostics)
-        let server = QueueServer(queue: queue, pool: pool, configuration: QueueServer.Configuration(
-            host: "test-host", heartbeat: heartbeat, pollInterval: .milliseconds(200), drainTimeout: drain, logger: logger))
+        let server = QueueServer(
+            queue: queue, pool: pool,
+            configuration: QueueServer.Configuration(
+                host: "test-host", heartbeat: heartbeat, pollInterval: .milliseconds(200), drainTimeout: drain, logger: logger))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: pool), .init(service: server)], logger: logger))
         let running = Task { try await group.run() }
         do { try await body() } catch {
@@ -102,15 +106,20 @@ import Testing
         let group: ServiceGroup
         let task: Task<Void, any Error>
 
-        init(_ queue: MemoryDurableQueue, host: String, workers: Int = 1, prefetch: Int? = nil, heartbeat: Duration = .milliseconds(100),
-             maintenance: Duration = .milliseconds(100), drain: Duration = .seconds(30)) throws {
+        init(
+            _ queue: MemoryDurableQueue, host: String, workers: Int = 1, prefetch: Int? = nil, heartbeat: Duration = .milliseconds(100),
+            maintenance: Duration = .milliseconds(100), drain: Duration = .seconds(30)
+        ) throws {
             var logger = Logger(label: "offload.test")
             logger.logLevel = .critical
             let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(workers), logger: logger), registry: .diagnostics)
-            let server = QueueServer(queue: queue, pool: pool, configuration: QueueServer.Configuration(
-                host: host, prefetch: prefetch, heartbeat: heartbeat, pollInterval: .milliseconds(200), maintenanceInterval: maintenance,
-                drainTimeout: drain, logger: logger))
-            let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: pool), .init(service: server)], logger: logger))
+            let server = QueueServer(
+                queue: queue, pool: pool,
+                configuration: QueueServer.Configuration(
+                    host: host, prefetch: prefetch, heartbeat: heartbeat, pollInterval: .milliseconds(200), maintenanceInterval: maintenance,
+                    drainTimeout: drain, logger: logger))
+            let group = ServiceGroup(
+                configuration: ServiceGroupConfiguration(services: [.init(service: pool), .init(service: server)], logger: logger))
             self.group = group
             task = Task { try await group.run() }
         }
@@ -166,8 +175,9 @@ import Testing
 
     @Test func aRetryWaitsItsBackOffOnTheQueueNotInThePool() async throws {
         let queue = MemoryDurableQueue()
-        let job = Job(kind: "debug.fail", payload: .json(["times": 1]), maxRetries: 1,
-                      retryPolicy: RetryPolicy(initialDelay: .milliseconds(300), multiplier: 2, maxDelay: .seconds(1), jitter: 0))
+        let job = Job(
+            kind: "debug.fail", payload: .json(["times": 1]), maxRetries: 1,
+            retryPolicy: RetryPolicy(initialDelay: .milliseconds(300), multiplier: 2, maxDelay: .seconds(1), jitter: 0))
         queue.submit([job])
         try await withServer(queue) {
             try await eventually("the job ends") { queue.entry(job.id)?.state == .completed }

@@ -11,9 +11,11 @@ import Testing
 @Suite(.timeLimit(.minutes(1))) struct TypedJobTests {
     static let isolations: [Isolation] = [.thread, .process]
 
-    private func withPool<T>(_ isolation: Isolation, registry: HandlerRegistry = .testKinds,
-                             configure: (inout PoolConfiguration) -> Void = { _ in },
-                             _ body: (WorkerPool) async throws -> T) async throws -> T {
+    private func withPool<T>(
+        _ isolation: Isolation, registry: HandlerRegistry = .testKinds,
+        configure: (inout PoolConfiguration) -> Void = { _ in },
+        _ body: (WorkerPool) async throws -> T
+    ) async throws -> T {
         var configuration = PoolConfiguration(isolation: isolation, scaling: .fixed(1), shutdownTimeout: .seconds(5))
         configuration.workerProcess.executable = builtExecutable("offload-test-worker")
         configuration.workerProcess.forwardsOutput = false
@@ -66,8 +68,10 @@ import Testing
         let newer = Job(kind: Tally.kind, payload: .value(TallyPayloadV2(values: [5], scale: 2, priorityHint: 1)))
         let strict = try await withPool(isolation) { pool in try await pool.process(newer) }
         #expect(strict.status == .failed && strict.error?.code == .invalidPayload)
-        #expect(strict.error?.message == "payload: unknown key 'priorityHint' (did you mean 'note'?)" || strict.error?.message.hasPrefix("payload: unknown key 'priorityHint'") == true,
-                "\(String(describing: strict.error))")
+        #expect(
+            strict.error?.message == "payload: unknown key 'priorityHint' (did you mean 'note'?)"
+                || strict.error?.message.hasPrefix("payload: unknown key 'priorityHint'") == true,
+            "\(String(describing: strict.error))")
         let lenient = try await withPool(isolation, configure: { $0.ignoresUnknownPayloadKeys = true }) { pool in
             try await pool.process(newer)
         }

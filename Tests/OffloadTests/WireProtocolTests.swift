@@ -4,7 +4,8 @@ import Testing
 
 @Suite struct WireProtocolTests {
     static let samples: [WireMessage] = [
-        .initialize(WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), limits: ResourceLimits(maxMessageBytes: 1 << 20), hostPID: 42)),
+        .initialize(
+            WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), limits: ResourceLimits(maxMessageBytes: 1 << 20), hostPID: 42)),
         .workerReady(pid: 1234, kinds: ["debug.echo", "image"]),
         .job(WireJob(id: "a1", attempt: 2, kind: "debug.echo", priority: .critical, payload: Array(#"{"x":"ünï"}"#.utf8))),
         .jobStarted(id: "a1", attempt: 2),
@@ -16,7 +17,7 @@ import Testing
         .heartbeat(sequence: .max),
         .cancel(id: "a1", attempt: 1),
         .terminate,
-        .workerError(message: "bad"),
+        .workerError(message: "bad")
     ]
 
     @Test func everyMessageSurvivesARoundTripHoweverTheStreamIsSplit() throws {

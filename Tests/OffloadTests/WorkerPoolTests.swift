@@ -75,8 +75,9 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
 
     @Test func failingJobsAreRetriedWithBackoff() async throws {
         try await withTestPool { pool in
-            let job = Job(kind: "debug.fail", payload: .json(.object([("times", .int(2))])), maxRetries: 3,
-                          retryPolicy: RetryPolicy(initialDelay: .milliseconds(5), jitter: 0))
+            let job = Job(
+                kind: "debug.fail", payload: .json(.object([("times", .int(2))])), maxRetries: 3,
+                retryPolicy: RetryPolicy(initialDelay: .milliseconds(5), jitter: 0))
             let outcome = try await pool.process(job)
             #expect(outcome.status == .completed)
             #expect(outcome.attempts == 3)
@@ -111,7 +112,10 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
             let outcome = try await pool.process(hang)
             #expect(outcome.error?.code == .timedOut)
             var sawReplacement = false
-            for await case .workerFailed in events { sawReplacement = true; break }
+            for await case .workerFailed in events {
+                sawReplacement = true
+                break
+            }
             #expect(sawReplacement)
             #expect(try await pool.process(Job(kind: "debug.echo")).status == .completed)
         }
@@ -167,7 +171,10 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
     }
 
     @Test func submitRefusesBadJobsWithTypedErrors() async throws {
-        try await withTestPool(configure: { $0.capacity = 1; $0.overflow = .fail }) { pool in
+        try await withTestPool(configure: {
+            $0.capacity = 1
+            $0.overflow = .fail
+        }) { pool in
             await #expect(throws: OffloadError.self) { try await pool.submit(Job(kind: "nope")) }
             await #expect(throws: OffloadError.self) { try await pool.submit(Job(kind: "debug.echo", maxRetries: -1)) }
             pool.pause()
@@ -223,8 +230,9 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
     }
 
     @Test func scalesUpUnderLoadAndDownWhenIdle() async throws {
-        var configuration = PoolConfiguration(scaling: ScalingConfiguration(
-            minWorkers: 1, maxWorkers: 3, idleTimeout: .milliseconds(100), checkInterval: .milliseconds(10)))
+        var configuration = PoolConfiguration(
+            scaling: ScalingConfiguration(
+                minWorkers: 1, maxWorkers: 3, idleTimeout: .milliseconds(100), checkInterval: .milliseconds(10)))
         configuration.preemption = false
         try await WorkerPool.withPool(configuration: configuration, registry: .diagnostics) { pool in
             // Read from the events, which a test task starved on a loaded machine does not miss.
@@ -279,10 +287,13 @@ func sleepJob(_ id: String, _ ms: Int, _ priority: Priority = .normal) -> Job {
     }
 
     @Test func capabilityBasedRoutesKindsToWorkersThatDeclareThem() async throws {
-        try await withTestPool(workers: 2, configure: {
-            $0.policy = CapabilityBasedPolicy()
-            $0.workerProfiles = [["debug.echo"], ["debug.sleep"]]
-        }) { pool in
+        try await withTestPool(
+            workers: 2,
+            configure: {
+                $0.policy = CapabilityBasedPolicy()
+                $0.workerProfiles = [["debug.echo"], ["debug.sleep"]]
+            }
+        ) { pool in
             let echo = try await pool.process(Job(kind: "debug.echo"))
             let sleep = try await pool.process(sleepJob("c1", 1))
             #expect(echo.worker != nil && sleep.worker != nil && echo.worker != sleep.worker)

@@ -8,8 +8,9 @@ import Testing
 
     func slot(_ roster: inout WorkerRoster, profile: Int, ready: Bool = true, at time: ContinuousClock.Instant? = nil) -> WorkerSlot {
         let id = roster.nextID()
-        let slot = WorkerSlot(worker: FakeWorker(id: id, pid: 0), profile: profile, capabilities: roster.profiles[profile], capacity: 1,
-                              startedAt: time ?? start)
+        let slot = WorkerSlot(
+            worker: FakeWorker(id: id, pid: 0), profile: profile, capabilities: roster.profiles[profile], capacity: 1,
+            startedAt: time ?? start)
         if ready { slot.state = .idle }
         roster.append(slot)
         return slot

@@ -31,12 +31,14 @@ public struct Artifact: Sendable, Hashable {
     /// The file a completed job's result names under `folder` (its `file` field, as `image` and
     /// `data` write it): the result's members, the file's path and its name. `nil` for another
     /// outcome, or a path outside the folder.
-    public static func file(of outcome: JobOutcome, under folder: String) -> (members: [(key: String, value: JSONValue)], path: String, name: String)? {
+    public static func file(of outcome: JobOutcome, under folder: String) -> (members: [(key: String, value: JSONValue)], path: String, name: String)?
+    {
         // Most results name no file: a glance at their text spares parsing them whole.
         guard outcome.status == .completed, outcome.result?.mayHoldKey("file") == true,
-              case .object(let members)? = try? outcome.result?.json(),
-              case .string(let path)? = members.first(where: { $0.key == "file" })?.value,
-              path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/"), !path.contains("/../") else { return nil }
+            case .object(let members)? = try? outcome.result?.json(),
+            case .string(let path)? = members.first(where: { $0.key == "file" })?.value,
+            path.hasPrefix(folder.hasSuffix("/") ? folder : folder + "/"), !path.contains("/../")
+        else { return nil }
         return (members, path, String(path.split(separator: "/").last ?? "file"))
     }
 

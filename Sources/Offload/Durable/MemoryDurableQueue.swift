@@ -20,8 +20,10 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
         /// The largest file ``storeArtifact(_:contentType:name:job:)`` keeps, in bytes.
         public var maxArtifactBytes: Int
 
-        public init(leaseDuration: Duration = .seconds(30), ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10),
-                    maxArtifactBytes: Int = 1 << 20) {
+        public init(
+            leaseDuration: Duration = .seconds(30), ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10),
+            maxArtifactBytes: Int = 1 << 20
+        ) {
             self.leaseDuration = leaseDuration
             self.ordering = ordering
             self.agingInterval = agingInterval
@@ -97,9 +99,10 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
         contents.withLock { contents in
             for job in jobs {
                 let due = max(job.runAt ?? now, now)
-                var entry = Entry(job: job, state: due > now ? .scheduled : .queued, maxAttempts: job.maxRetries + 1, runAt: due,
-                                  rank: QueueOrdering.rank(readyAt: due, priority: job.priority, level: level),
-                                  sequence: contents.nextSequence)
+                var entry = Entry(
+                    job: job, state: due > now ? .scheduled : .queued, maxAttempts: job.maxRetries + 1, runAt: due,
+                    rank: QueueOrdering.rank(readyAt: due, priority: job.priority, level: level),
+                    sequence: contents.nextSequence)
                 contents.nextSequence += 1
                 entry.history.append(JobEvent(job: job.id, at: at, step: due > now ? .scheduled(runAt: at.adding(due - now)) : .queued))
                 contents.jobs[job.id] = entry
@@ -212,8 +215,10 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
             return ends.map { end in
                 let id = end.claimed.job.id
                 guard var entry = contents.jobs[id], Self.holds(entry, end.claimed) else {
-                    contents.jobs[id]?.history.append(JobEvent(job: id, at: at, step: .leaseLost(message: "the claim no longer holds"),
-                                                               attempt: end.claimed.attempt, host: end.claimed.owner))
+                    contents.jobs[id]?.history.append(
+                        JobEvent(
+                            job: id, at: at, step: .leaseLost(message: "the claim no longer holds"),
+                            attempt: end.claimed.attempt, host: end.claimed.owner))
                     return .leaseLost
                 }
                 entry.owner = nil
@@ -225,8 +230,10 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
                     entry.state = .scheduled
                     entry.runAt = due
                     entry.rank = QueueOrdering.rank(readyAt: due, priority: entry.job.priority, level: level)
-                    entry.history.append(JobEvent(job: id, at: at, step: .retryScheduled(at: at.adding(due - now), error: error),
-                                                  attempt: end.claimed.attempt, host: end.claimed.owner))
+                    entry.history.append(
+                        JobEvent(
+                            job: id, at: at, step: .retryScheduled(at: at.adding(due - now), error: error),
+                            attempt: end.claimed.attempt, host: end.claimed.owner))
                     return .retryScheduled
                 }
                 let step: JobEvent.Step
@@ -254,7 +261,9 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
         try contents.withLock { contents throws in
             if contents.away { throw Unreachable() }
             for step in steps {
-                guard let entry = contents.jobs[step.job], entry.state == .running, entry.owner == host, entry.attempt == step.attempt else { continue }
+                guard let entry = contents.jobs[step.job], entry.state == .running, entry.owner == host, entry.attempt == step.attempt else {
+                    continue
+                }
                 contents.jobs[step.job]!.history.append(step)
             }
         }

@@ -86,8 +86,10 @@ public final class QueueServer: Service, Sendable {
         self.pool = pool
         self.configuration = configuration
         let workers = pool.configuration.scaling.maxWorkers
-        state = Mutex(QueueServerState(workers: workers, prefetch: configuration.prefetch ?? workers,
-                                       preempts: pool.configuration.preemption))
+        state = Mutex(
+            QueueServerState(
+                workers: workers, prefetch: configuration.prefetch ?? workers,
+                preempts: pool.configuration.preemption))
     }
 
     /// A host id unique to this process: the host name, the pid and a random part.
@@ -183,8 +185,9 @@ public final class QueueServer: Service, Sendable {
     }
 
     private func claimRequest(limit: Int) -> ClaimRequest {
-        ClaimRequest(host: configuration.host, limit: limit, kinds: configuration.kinds ?? pool.registry.kinds,
-                     capabilities: pool.capabilities)
+        ClaimRequest(
+            host: configuration.host, limit: limit, kinds: configuration.kinds ?? pool.registry.kinds,
+            capabilities: pool.capabilities)
     }
 
     /// Runs each job in the pool, as a task of the claim loop's group.
@@ -212,8 +215,9 @@ public final class QueueServer: Service, Sendable {
             state.withLock { $0.handedToPool(claimed.job.id) }
             outcome = await handle.outcome
         } catch {
-            outcome = JobOutcome(id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
-                                 attempts: claimed.attempt, error: error)
+            outcome = JobOutcome(
+                id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
+                attempts: claimed.attempt, error: error)
         }
         if state.withLock({ $0.isHandedBack(claimed, outcome) }) {
             // The pool stopped before the job could end: it goes back to the queue.
@@ -253,8 +257,9 @@ public final class QueueServer: Service, Sendable {
             guard !write.ends.isEmpty else { continue }
             let results = await recordEnds(write.ends)
             for (end, result) in zip(write.ends, results) where result == .leaseLost {
-                configuration.logger.warning("a job's lease was lost before it ended; its end was not recorded",
-                                             metadata: ["job": "\(end.claimed.job.id)", "attempt": "\(end.claimed.attempt)"])
+                configuration.logger.warning(
+                    "a job's lease was lost before it ended; its end was not recorded",
+                    metadata: ["job": "\(end.claimed.job.id)", "attempt": "\(end.claimed.attempt)"])
             }
             state.withLock { $0.written(write.ends) }
             wakeup.signal()
@@ -264,9 +269,12 @@ public final class QueueServer: Service, Sendable {
     /// Writes steps; they are a job's history, not its state: given up on after a few tries.
     private func writeSteps(_ steps: [JobEvent]) async {
         let host = configuration.host
-        if case .failure(let refusal)? = await retrying("recording \(steps.count) steps of jobs", attempts: 3, {
-            try await self.queue.record(steps, host: host)
-        }) {
+        if case .failure(let refusal)? = await retrying(
+            "recording \(steps.count) steps of jobs", attempts: 3,
+            {
+                try await self.queue.record(steps, host: host)
+            })
+        {
             configuration.logger.warning("the queue refused steps of jobs; they are not in their history", metadata: ["error": "\(refusal)"])
         }
     }
@@ -295,17 +303,20 @@ public final class QueueServer: Service, Sendable {
                 results.append(recorded)
             case .failure(let refusal) where end.outcome.error?.code == .unstorable:
                 // Even its failure was refused: nothing more can be written for it.
-                configuration.logger.error("the queue refused the end of a job and its failure; its lease is left to expire",
-                                           metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
+                configuration.logger.error(
+                    "the queue refused the end of a job and its failure; its lease is left to expire",
+                    metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
                 results.append(nil)
             case .failure(let refusal):
                 var failed = end
                 let ran = end.outcome.status == .completed ? "completed" : "ended \(end.outcome.status.rawValue)"
                 failed.outcome.status = .failed
                 failed.outcome.result = nil
-                failed.outcome.error = OffloadError(.unstorable, "the job \(ran) on \(configuration.host), but its end could not be stored: \(refusal.message)")
-                configuration.logger.warning("a job's end was refused by the queue; it is recorded as failed",
-                                             metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
+                failed.outcome.error = OffloadError(
+                    .unstorable, "the job \(ran) on \(configuration.host), but its end could not be stored: \(refusal.message)")
+                configuration.logger.warning(
+                    "a job's end was refused by the queue; it is recorded as failed",
+                    metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
                 results += await recordEnds([failed])
             }
         }
@@ -336,16 +347,18 @@ public final class QueueServer: Service, Sendable {
         let limit = queue.maxArtifactBytes
         do { bytes = try RegularFile.read(path, maxBytes: limit) } catch {
             if case .tooLarge = error {
-                failed.error = OffloadError(.resourceLimitExceeded,
-                                            "\(name) is over the queue's artifact cap of \(OffloadError.grouped(limit)) bytes")
+                failed.error = OffloadError(
+                    .resourceLimitExceeded,
+                    "\(name) is over the queue's artifact cap of \(OffloadError.grouped(limit)) bytes")
             } else {
                 failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be read to store it: \(error)")
             }
             return failed
         }
         let stored = await retrying("storing the file of \(claimed.job.id)") { () async throws -> Result<Artifact, OffloadError> in
-            do { return .success(try await self.queue.storeArtifact(bytes, contentType: Artifact.contentType(of: name), name: name, job: claimed)) }
-            catch let error as OffloadError where ![.unstorable, .queueUnavailable, .timedOut].contains(error.code) { return .failure(error) }
+            do {
+                return .success(try await self.queue.storeArtifact(bytes, contentType: Artifact.contentType(of: name), name: name, job: claimed))
+            } catch let error as OffloadError where ![.unstorable, .queueUnavailable, .timedOut].contains(error.code) { return .failure(error) }
         }
         switch stored {
         case .success(.success(let artifact))?:
@@ -392,7 +405,8 @@ public final class QueueServer: Service, Sendable {
                 return failures
             }
             if Self.isWorthLogging(failures) {
-                configuration.logger.warning("renewing leases failed", metadata: ["error": "\(error)", "jobs": "\(held.count)", "failures": "\(failures)"])
+                configuration.logger.warning(
+                    "renewing leases failed", metadata: ["error": "\(error)", "jobs": "\(held.count)", "failures": "\(failures)"])
             }
         }
     }
@@ -462,8 +476,10 @@ public final class QueueServer: Service, Sendable {
     ///   (``OffloadError/Code/unstorable``: trying again cannot help); `nil` when it gave up:
     ///   after `attempts` failures, once a stopping server is past its drain deadline, or when
     ///   the task is cancelled.
-    private func retrying<T: Sendable>(_ what: String, attempts: Int? = nil,
-                                       _ operation: @Sendable () async throws -> T) async -> Result<T, OffloadError>? {
+    private func retrying<T: Sendable>(
+        _ what: String, attempts: Int? = nil,
+        _ operation: @Sendable () async throws -> T
+    ) async -> Result<T, OffloadError>? {
         var failures = 0
         while true {
             do { return .success(try await withinDrain(operation)) } catch let error as OffloadError where error.code == .unstorable {
@@ -473,8 +489,9 @@ public final class QueueServer: Service, Sendable {
                 let deadline = state.withLock { $0.drainDeadline }
                 let givingUp = Task.isCancelled || attempts.map { failures >= $0 } == true || deadline.map { ContinuousClock.now >= $0 } == true
                 if givingUp || Self.isWorthLogging(failures) {
-                    configuration.logger.warning("\(what) failed\(givingUp ? "; giving up" : "")",
-                                                 metadata: ["error": "\(error)", "failures": "\(failures)"])
+                    configuration.logger.warning(
+                        "\(what) failed\(givingUp ? "; giving up" : "")",
+                        metadata: ["error": "\(error)", "failures": "\(failures)"])
                 }
                 if givingUp { return nil }
                 var pause = Self.backoff(failures)

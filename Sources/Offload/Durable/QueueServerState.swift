@@ -204,8 +204,9 @@ struct QueueServerState {
         if let index = waiting.firstIndex(where: { $0.job.id == id }) {
             let claimed = waiting.remove(at: index)
             running[id] = claimed
-            let outcome = JobOutcome(id: id, kind: claimed.job.kind, priority: claimed.job.priority, status: .cancelled,
-                                     attempts: claimed.attempt, error: OffloadError(.cancelled, "cancelled before it started"))
+            let outcome = JobOutcome(
+                id: id, kind: claimed.job.kind, priority: claimed.job.priority, status: .cancelled,
+                attempts: claimed.attempt, error: OffloadError(.cancelled, "cancelled before it started"))
             return ended(JobEnd(claimed, outcome))
         }
         return running[id] != nil ? [.stopInPool(id)] : []

@@ -32,7 +32,9 @@ package final class Wakeup: Sendable {
         if state.withLock({ state in
             defer { state.signalled = false }
             return state.signalled
-        }) { return }
+        }) {
+            return
+        }
         let id = state.withLock { state -> UInt64 in
             defer { state.nextWaiter += 1 }
             return state.nextWaiter

@@ -42,8 +42,10 @@ enum AbandonedParts {
         let marker = Array(".part-".utf8)
         guard bytes.count > marker.count else { return nil }
         // The last occurrence of the marker: the name itself may contain one.
-        guard let start = stride(from: bytes.count - marker.count, through: 0, by: -1)
-            .first(where: { bytes[$0..<$0 + marker.count].elementsEqual(marker) }) else { return nil }
+        guard
+            let start = stride(from: bytes.count - marker.count, through: 0, by: -1)
+                .first(where: { bytes[$0..<$0 + marker.count].elementsEqual(marker) })
+        else { return nil }
         let after = bytes[(start + marker.count)...]
         let digits = after.prefix { (0x30...0x39).contains($0) }
         guard !digits.isEmpty, digits.count <= 9 else { return nil }

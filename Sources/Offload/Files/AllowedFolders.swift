@@ -34,7 +34,10 @@ public struct AllowedFolders: Sendable, Hashable {
     ///   path that is not a regular file under the folders (one message for all such).
     public func resolve(_ reference: String, field: String) throws(OffloadError) -> String {
         if let colon = reference.firstIndex(of: ":"), reference[..<colon].count > 1, reference[..<colon].allSatisfy(\.isLetter) {
-            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(reference)) is a \(reference[..<colon].prefix(20)) URL; Offload fetches nothing over the network (use a file under an allowed folder)")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field): \(OffloadError.quote(reference)) is a \(reference[..<colon].prefix(20)) URL; Offload fetches nothing over the network (use a file under an allowed folder)"
+            )
         }
         let candidates = reference.hasPrefix("/") ? [reference] : roots.map { "\($0)/\(reference)" } + [reference]
         guard let path = candidates.lazy.compactMap(Self.resolve).first(where: isInside) else { throw notAllowed(reference, field: field) }

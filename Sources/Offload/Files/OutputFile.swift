@@ -102,7 +102,8 @@ package enum OutputFile {
     package static func name(for id: JobID, extension fileExtension: String) -> String {
         var stem = ""
         for (index, byte) in id.rawValue.utf8.enumerated() {
-            let kept = (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
+            let kept =
+                (byte >= 0x30 && byte <= 0x39) || (byte | 0x20 >= 0x61 && byte | 0x20 <= 0x7A)
                 || byte == UInt8(ascii: "-") || byte == UInt8(ascii: "_") || (byte == UInt8(ascii: ".") && index > 0)
             if kept {
                 stem.unicodeScalars.append(UnicodeScalar(byte))

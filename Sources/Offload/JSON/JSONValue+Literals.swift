@@ -9,7 +9,8 @@
 /// `JSONValue?` ambiguous (`nil` could be either "no value" or "the value null").
 extension JSONValue: ExpressibleByBooleanLiteral, ExpressibleByIntegerLiteral,
     ExpressibleByFloatLiteral, ExpressibleByStringLiteral, ExpressibleByArrayLiteral, ExpressibleByDictionaryLiteral,
-    CustomStringConvertible, CustomDebugStringConvertible {
+    CustomStringConvertible, CustomDebugStringConvertible
+{
     public init(booleanLiteral value: Bool) { self = .bool(value) }
     public init(integerLiteral value: Int64) { self = .int(value) }
     public init(floatLiteral value: Double) { self = .double(value) }

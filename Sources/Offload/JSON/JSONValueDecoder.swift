@@ -32,7 +32,8 @@ public struct JSONValueDecoder: Sendable {
         }
         if !ignoresUnknownKeys, let unknown = audit.firstUnknownKey() {
             let place = Self.path(unknown.path, root: root)
-            throw OffloadError(.invalidPayload, "\(place): unknown key \(OffloadError.quote(unknown.key))\(Self.suggestion(for: unknown.key, among: unknown.known))")
+            throw OffloadError(
+                .invalidPayload, "\(place): unknown key \(OffloadError.quote(unknown.key))\(Self.suggestion(for: unknown.key, among: unknown.known))")
         }
         return decoded
     }

@@ -79,8 +79,9 @@ public struct Job: Sendable {
         _ handler: H.Type, _ payload: H.Payload, id: JobID = .generate(), priority: Priority = .normal, timeout: Duration? = nil,
         maxRetries: Int = 0, retryPolicy: RetryPolicy = RetryPolicy(), delay: Duration? = nil, requiredCapabilities: Set<String> = []
     ) {
-        self.init(id: id, kind: H.kind, payload: .value(payload), priority: priority, timeout: timeout, maxRetries: maxRetries,
-                  retryPolicy: retryPolicy, delay: delay, requiredCapabilities: requiredCapabilities)
+        self.init(
+            id: id, kind: H.kind, payload: .value(payload), priority: priority, timeout: timeout, maxRetries: maxRetries,
+            retryPolicy: retryPolicy, delay: delay, requiredCapabilities: requiredCapabilities)
     }
 
     /// Checks the job's own fields (not its payload); the message names the field.

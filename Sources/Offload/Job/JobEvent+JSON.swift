@@ -6,7 +6,7 @@ extension JobEvent {
     public var json: JSONValue {
         var members: [(key: String, value: JSONValue)] = [
             ("type", .string(name)), ("job", .string(job.rawValue)), ("at", .string(at.iso8601)),
-            ("state", state.map { .string($0.rawValue) } ?? .null),
+            ("state", state.map { .string($0.rawValue) } ?? .null)
         ]
         if let sequence { members.append(("sequence", .int(Int64(sequence)))) }
         if let attempt { members.append(("attempt", .int(Int64(attempt)))) }
@@ -34,11 +34,14 @@ extension JobEvent {
         if let code = json["error"]?["code"]?.stringValue {
             error = OffloadError(OffloadError.Code(rawValue: code), json["error"]?["message"]?.stringValue ?? "")
         }
-        let step = try Step(name: name, message: json["message"]?.stringValue, fraction: json["progress"]?.doubleValue,
-                            time: (json["runAt"]?.stringValue).flatMap { Timestamp(iso8601: $0) }, error: error)
-        self.init(job: JobID(job), at: at, step: step, attempt: (json["attempt"]?.doubleValue).map { Int($0) },
-                  host: json["host"]?.stringValue, worker: json["worker"]?.stringValue.map(WorkerID.init), pid: (json["pid"]?.doubleValue).map { Int32($0) },
-                  sequence: (json["sequence"]?.doubleValue).map { Int($0) })
+        let step = try Step(
+            name: name, message: json["message"]?.stringValue, fraction: json["progress"]?.doubleValue,
+            time: (json["runAt"]?.stringValue).flatMap { Timestamp(iso8601: $0) }, error: error)
+        self.init(
+            job: JobID(job), at: at, step: step, attempt: (json["attempt"]?.doubleValue).map { Int($0) },
+            host: json["host"]?.stringValue, worker: json["worker"]?.stringValue.map(WorkerID.init),
+            pid: (json["pid"]?.doubleValue).map { Int32($0) },
+            sequence: (json["sequence"]?.doubleValue).map { Int($0) })
     }
 }
 

@@ -63,8 +63,10 @@ public struct JobEvent: Sendable, Hashable {
     /// reader that reconnects gives back (`Last-Event-ID`) to get only what came after.
     public var sequence: Int?
 
-    public init(job: JobID, at: Timestamp, step: Step, attempt: Int? = nil, host: String? = nil, worker: WorkerID? = nil, pid: Int32? = nil,
-                sequence: Int? = nil) {
+    public init(
+        job: JobID, at: Timestamp, step: Step, attempt: Int? = nil, host: String? = nil, worker: WorkerID? = nil, pid: Int32? = nil,
+        sequence: Int? = nil
+    ) {
         self.job = job
         self.at = at
         self.step = step
@@ -102,8 +104,10 @@ public struct JobEvent: Sendable, Hashable {
 
 extension JobEvent.Step {
     /// Every step's name, in the order of a job's life.
-    public static let names = ["queued", "scheduled", "started", "progress", "stopRequested", "cancelRequested", "preempted",
-                               "retryScheduled", "released", "rescued", "leaseLost", "retried", "completed", "failed", "cancelled"]
+    public static let names = [
+        "queued", "scheduled", "started", "progress", "stopRequested", "cancelRequested", "preempted",
+        "retryScheduled", "released", "rescued", "leaseLost", "retried", "completed", "failed", "cancelled"
+    ]
 
     public var name: String {
         switch self {
@@ -142,8 +146,10 @@ extension JobEvent.Step {
     /// note, the progress's own), a fraction, a time and an error.
     /// - Throws: ``OffloadError/Code/invalidPayload`` naming a name it does not know, or a
     ///   final step without the error it needs.
-    public init(name: String, message: String? = nil, fraction: Double? = nil, time: Timestamp? = nil,
-                error: OffloadError? = nil) throws(OffloadError) {
+    public init(
+        name: String, message: String? = nil, fraction: Double? = nil, time: Timestamp? = nil,
+        error: OffloadError? = nil
+    ) throws(OffloadError) {
         func needed(_ error: OffloadError?) throws(OffloadError) -> OffloadError {
             guard let error else { throw OffloadError(.invalidPayload, "a \(name) event carries no error") }
             return error

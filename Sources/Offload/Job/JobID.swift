@@ -46,28 +46,38 @@ public struct JobID: Hashable, Sendable, Codable, CustomStringConvertible, Expre
         let extra = mix(step ^ 0xD6E8_FEB8_6659_FD93)
         let high = milliseconds << 16 | 0x7000 | (unique >> 62) << 10 | (extra & 0x3FF)
         let low = unique & 0x3FFF_FFFF_FFFF_FFFF | 0x8000_0000_0000_0000
-        return JobID(String(unsafeUninitializedCapacity: 36) { text in
-            let digits: StaticString = "0123456789abcdef"
-            var at = 0
-            func put(_ value: UInt64, nibbles: ClosedRange<Int>) {
-                for nibble in nibbles.reversed() {
-                    text[at] = digits.utf8Start[Int(value >> (UInt64(nibble) * 4) & 0xF)]
-                    at += 1
+        return JobID(
+            String(unsafeUninitializedCapacity: 36) { text in
+                let digits: StaticString = "0123456789abcdef"
+                var at = 0
+                func put(_ value: UInt64, nibbles: ClosedRange<Int>) {
+                    for nibble in nibbles.reversed() {
+                        text[at] = digits.utf8Start[Int(value >> (UInt64(nibble) * 4) & 0xF)]
+                        at += 1
+                    }
                 }
-            }
-            put(high, nibbles: 8...15); text[at] = 0x2D; at += 1
-            put(high, nibbles: 4...7); text[at] = 0x2D; at += 1
-            put(high, nibbles: 0...3); text[at] = 0x2D; at += 1
-            put(low, nibbles: 12...15); text[at] = 0x2D; at += 1
-            put(low, nibbles: 0...11)
-            return at
-        })
+                put(high, nibbles: 8...15)
+                text[at] = 0x2D
+                at += 1
+                put(high, nibbles: 4...7)
+                text[at] = 0x2D
+                at += 1
+                put(high, nibbles: 0...3)
+                text[at] = 0x2D
+                at += 1
+                put(low, nibbles: 12...15)
+                text[at] = 0x2D
+                at += 1
+                put(low, nibbles: 0...11)
+                return at
+            })
     }
 
-    private static let counter = Atomic<UInt64>({
-        var generator = SystemRandomNumberGenerator()
-        return generator.next()
-    }())
+    private static let counter = Atomic<UInt64>(
+        {
+            var generator = SystemRandomNumberGenerator()
+            return generator.next()
+        }())
 
     /// SplitMix64's output function.
     private static func mix(_ value: UInt64) -> UInt64 {

@@ -18,11 +18,12 @@ public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
 
     /// The state a job ended in with `status`.
     public init(_ status: JobStatus) {
-        self = switch status {
-        case .completed: .completed
-        case .failed: .failed
-        case .cancelled: .cancelled
-        }
+        self =
+            switch status {
+            case .completed: .completed
+            case .failed: .failed
+            case .cancelled: .cancelled
+            }
     }
 
     /// The state named `name` (`queued`, `scheduled`…).
@@ -30,7 +31,8 @@ public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
     ///   reads back a state it does not know says so instead of guessing.
     public init(named name: String) throws(OffloadError) {
         guard let state = JobState(rawValue: name) else {
-            throw OffloadError(.invalidPayload, "unknown job state \(OffloadError.quote(name)) (known: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
+            throw OffloadError(
+                .invalidPayload, "unknown job state \(OffloadError.quote(name)) (known: \(Self.allCases.map(\.rawValue).joined(separator: ", ")))")
         }
         self = state
     }

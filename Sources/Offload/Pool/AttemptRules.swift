@@ -21,8 +21,10 @@ enum AttemptRules {
     ///   - graceDeadline: when a stop request it was sent expires.
     ///   - stopReason: why it was asked to stop, if it was.
     ///   - killsWorkers: whether workers are processes (killed) rather than threads (abandoned).
-    static func verdict(deadline: ContinuousClock.Instant?, graceDeadline: ContinuousClock.Instant?, stopReason: StopReason?,
-                        now: ContinuousClock.Instant, killsWorkers: Bool) -> Verdict {
+    static func verdict(
+        deadline: ContinuousClock.Instant?, graceDeadline: ContinuousClock.Instant?, stopReason: StopReason?,
+        now: ContinuousClock.Instant, killsWorkers: Bool
+    ) -> Verdict {
         if let deadline, now >= deadline, stopReason != .timeout, stopReason != .cancelled, stopReason != .shutdown {
             return killsWorkers ? .abandonWorker(.timeout) : .askToStop
         }
@@ -31,8 +33,10 @@ enum AttemptRules {
     }
 
     /// When the deadlines of a running attempt next call for something.
-    static func nextCheck(deadline: ContinuousClock.Instant?, graceDeadline: ContinuousClock.Instant?,
-                          stopReason: StopReason?) -> ContinuousClock.Instant? {
+    static func nextCheck(
+        deadline: ContinuousClock.Instant?, graceDeadline: ContinuousClock.Instant?,
+        stopReason: StopReason?
+    ) -> ContinuousClock.Instant? {
         let timeout = stopReason == .timeout ? nil : deadline
         return [timeout, graceDeadline].compactMap { $0 }.min()
     }
@@ -40,8 +44,10 @@ enum AttemptRules {
     /// When a failed attempt runs again, or `nil` when the job fails for good: the error is
     /// retryable, retries are left (`attempts` made of `maxRetries + 1`) and the pool still runs
     /// jobs (`accepting`).
-    static func retryDue(after error: OffloadError, attempts: Int, maxRetries: Int, policy: RetryPolicy, accepting: Bool,
-                         now: ContinuousClock.Instant, random: () -> Double = { Double.random(in: 0...1) }) -> ContinuousClock.Instant? {
+    static func retryDue(
+        after error: OffloadError, attempts: Int, maxRetries: Int, policy: RetryPolicy, accepting: Bool,
+        now: ContinuousClock.Instant, random: () -> Double = { Double.random(in: 0...1) }
+    ) -> ContinuousClock.Instant? {
         guard error.isRetryable, attempts <= maxRetries, accepting else { return nil }
         return now + policy.delay(beforeRetry: attempts, random: random)
     }
@@ -49,8 +55,9 @@ enum AttemptRules {
 
 extension AttemptRules {
     static func verdict(for record: JobRecord, now: ContinuousClock.Instant, killsWorkers: Bool) -> Verdict {
-        verdict(deadline: record.deadline, graceDeadline: record.graceDeadline, stopReason: record.stopReason, now: now,
-                killsWorkers: killsWorkers)
+        verdict(
+            deadline: record.deadline, graceDeadline: record.graceDeadline, stopReason: record.stopReason, now: now,
+            killsWorkers: killsWorkers)
     }
 
     static func nextCheck(for record: JobRecord) -> ContinuousClock.Instant? {

@@ -9,9 +9,10 @@ final class KindMetrics: Sendable {
     let wait: CoreMetrics.Timer
 
     init(kind: String) {
-        ended = Dictionary(uniqueKeysWithValues: JobStatus.allCases.map {
-            ($0, Counter(label: "offload.jobs", dimensions: [("kind", kind), ("status", $0.rawValue)]))
-        })
+        ended = Dictionary(
+            uniqueKeysWithValues: JobStatus.allCases.map {
+                ($0, Counter(label: "offload.jobs", dimensions: [("kind", kind), ("status", $0.rawValue)]))
+            })
         retried = Counter(label: "offload.jobs.retried", dimensions: [("kind", kind)])
         duration = CoreMetrics.Timer(label: "offload.jobs.duration", dimensions: [("kind", kind)])
         wait = CoreMetrics.Timer(label: "offload.jobs.wait", dimensions: [("kind", kind)])

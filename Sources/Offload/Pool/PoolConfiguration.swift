@@ -142,12 +142,16 @@ public struct PoolConfiguration: Sendable {
         if maxAbandonedThreads < 0 { throw OffloadError(.invalidConfiguration, "maxAbandonedThreads must not be negative") }
         if isolation == .process {
             if WorkerProcess.isWorker {
-                throw OffloadError(.invalidConfiguration, "this process was started as an Offload worker but made a pool instead of calling WorkerProcess.runIfWorker(registry:) at the top of main")
+                throw OffloadError(
+                    .invalidConfiguration,
+                    "this process was started as an Offload worker but made a pool instead of calling WorkerProcess.runIfWorker(registry:) at the top of main"
+                )
             }
             try workerProcess.validate()
         }
         if workerProfiles.count > scaling.maxWorkers {
-            throw OffloadError(.invalidConfiguration, "\(workerProfiles.count) worker profiles need at least as many workers (maxWorkers is \(scaling.maxWorkers))")
+            throw OffloadError(
+                .invalidConfiguration, "\(workerProfiles.count) worker profiles need at least as many workers (maxWorkers is \(scaling.maxWorkers))")
         }
     }
 }

@@ -65,7 +65,7 @@ public enum PoolEvent: Sendable {
         case .workerStarting(let worker), .workerReady(let worker), .workerStopped(let worker), .workerFailed(let worker, _, _, _):
             worker.time
         case .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _), .jobPreempted(let job),
-             .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
+            .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
             job.time
         }
     }
@@ -94,7 +94,7 @@ public enum PoolEvent: Sendable {
     public var jobInfo: JobEventInfo? {
         switch self {
         case .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _), .jobPreempted(let job),
-             .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
+            .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
             job
         default:
             nil
@@ -120,8 +120,9 @@ public enum PoolEvent: Sendable {
         case .jobCancelled(_, let outcome): step = .cancelled(outcome.error ?? OffloadError(.cancelled, "the job was cancelled"))
         case .workerStarting, .workerReady, .workerStopped, .workerFailed: return nil
         }
-        return JobEvent(job: info.job, at: date(info.time), step: step, attempt: info.attempt > 0 ? info.attempt : nil,
-                        worker: info.worker, pid: info.pid)
+        return JobEvent(
+            job: info.job, at: date(info.time), step: step, attempt: info.attempt > 0 ? info.attempt : nil,
+            worker: info.worker, pid: info.pid)
     }
 
     /// What the event says of its worker, for worker events.
@@ -164,8 +165,10 @@ public struct JobEventInfo: Sendable, Hashable {
     /// retry after its back-off.
     public var runAt: Duration?
 
-    public init(time: Duration, job: JobID, kind: String, priority: Priority, attempt: Int, worker: WorkerID? = nil, pid: Int32? = nil,
-                runAt: Duration? = nil) {
+    public init(
+        time: Duration, job: JobID, kind: String, priority: Priority, attempt: Int, worker: WorkerID? = nil, pid: Int32? = nil,
+        runAt: Duration? = nil
+    ) {
         self.time = time
         self.job = job
         self.kind = kind

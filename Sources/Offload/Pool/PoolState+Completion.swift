@@ -91,8 +91,10 @@ extension PoolState {
 
     /// Schedules another attempt after the backoff, or ends the job failed.
     mutating func failOrRetry(_ record: JobRecord, _ error: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
-        guard let due = AttemptRules.retryDue(after: error, attempts: record.attempts, maxRetries: record.job.maxRetries,
-                                              policy: record.job.retryPolicy, accepting: phase.isRunning || isDraining(before: now), now: now)
+        guard
+            let due = AttemptRules.retryDue(
+                after: error, attempts: record.attempts, maxRetries: record.job.maxRetries,
+                policy: record.job.retryPolicy, accepting: phase.isRunning || isDraining(before: now), now: now)
         else {
             finalize(record, .failed, error: error, now: now, &effects)
             return

@@ -6,11 +6,12 @@ extension PoolState {
     mutating func drainInbox(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         for record in inbox.takeArrivals() {
             // Jobs accepted before a shutdown began are drained with the rest.
-            let open = switch phase {
-            case .running: true
-            case .draining(_, let expired): !expired
-            case .stopping, .stopped: false
-            }
+            let open =
+                switch phase {
+                case .running: true
+                case .draining(_, let expired): !expired
+                case .stopping, .stopped: false
+                }
             guard open else {
                 inbox.backlog.subtract(1, ordering: .relaxed)
                 finalize(record, .cancelled, error: OffloadError(.shuttingDown, "the pool shut down before the job was queued"), now: now, &effects)
@@ -100,8 +101,9 @@ extension PoolState {
         } else {
             start(record, on: index, now: now, &effects)
         }
-        return Assignment(job: record.job, attempt: record.attempts, handler: record.handler, sequence: workers[index].handedOver,
-                          announcesStart: held)
+        return Assignment(
+            job: record.job, attempt: record.attempts, handler: record.handler, sequence: workers[index].handedOver,
+            announcesStart: held)
     }
 
     /// The attempt of `record` starts on worker `index`: its wait ends and its timeout runs.
@@ -122,7 +124,7 @@ extension PoolState {
     mutating func jobStarted(_ id: JobID, attempt: Int, worker: WorkerID, now: ContinuousClock.Instant) -> PoolEffects {
         var effects = PoolEffects()
         guard let index = slotIndex(worker), workers[index].running == nil,
-              let held = workers[index].held.firstIndex(where: { $0.id == id && $0.attempts == attempt })
+            let held = workers[index].held.firstIndex(where: { $0.id == id && $0.attempts == attempt })
         else { return effects }
         start(workers[index].held.remove(at: held), on: index, now: now, &effects)
         return effects
@@ -143,26 +145,31 @@ extension PoolState {
         while waiting > 0 {
             let victims = workers.indices.filter { index in
                 guard let running = workers[index].running, !workers[index].stopping, running.stopReason == nil,
-                      !running.refusedPreemption, critical.lane.isServed(by: workers[index].capabilities)
+                    !running.refusedPreemption, critical.lane.isServed(by: workers[index].capabilities)
                 else { return false }
                 return policy.shouldPreempt(running: running.info, for: critical.info)
             }
-            guard let victim = victims.min(by: { a, b in
-                let (x, y) = (workers[a].running!, workers[b].running!)
-                if x.priority != y.priority { return x.priority < y.priority }
-                return (x.startedAt ?? now) > (y.startedAt ?? now)
-            }) else { return }
+            guard
+                let victim = victims.min(by: { a, b in
+                    let (x, y) = (workers[a].running!, workers[b].running!)
+                    if x.priority != y.priority { return x.priority < y.priority }
+                    return (x.startedAt ?? now) > (y.startedAt ?? now)
+                })
+            else { return }
             let record = workers[victim].running!
-            requestStop(record, reason: .preempted, slot: victim, now: now,
-                        message: "preempted by critical job \(critical.id)", &effects)
+            requestStop(
+                record, reason: .preempted, slot: victim, now: now,
+                message: "preempted by critical job \(critical.id)", &effects)
             pendingPreemptions += 1
             waiting -= 1
         }
     }
 
     /// Asks the worker running `record` to stop it, and gives it the grace period to do so.
-    mutating func requestStop(_ record: JobRecord, reason: StopReason, slot: Int, now: ContinuousClock.Instant,
-                              message: String, _ effects: inout PoolEffects) {
+    mutating func requestStop(
+        _ record: JobRecord, reason: StopReason, slot: Int, now: ContinuousClock.Instant,
+        message: String, _ effects: inout PoolEffects
+    ) {
         if record.stopReason == .preempted { pendingPreemptions -= 1 }
         record.stopReason = reason
         record.graceDeadline = now + configuration.cancellationGracePeriod
@@ -194,7 +201,8 @@ extension PoolState {
             return (true, effects)
         }
         if let slot = workers.firstIndex(where: { $0.running === record || $0.held.contains { $0 === record } }),
-           record.stopReason != .cancelled {
+            record.stopReason != .cancelled
+        {
             requestStop(record, reason: .cancelled, slot: slot, now: now, message: "cancelled by the caller", &effects)
         }
         return (true, effects)

@@ -57,21 +57,27 @@ extension PoolState {
         }
     }
 
-    private mutating func abandonWorker(at index: Int, record: JobRecord, reason: StopReason, now: ContinuousClock.Instant,
-                                        _ effects: inout PoolEffects) {
+    private mutating func abandonWorker(
+        at index: Int, record: JobRecord, reason: StopReason, now: ContinuousClock.Instant,
+        _ effects: inout PoolEffects
+    ) {
         let slot = workers.remove(at: index)
         effects.abandons.append(slot.worker)
         record.lastRun = now - (record.startedAt ?? now)
         let isProcess = configuration.isolation == .process
         if events.isOn {
-            let message = switch (reason, isProcess) {
-            case (.timeout, true): "job \(record.id) ran past its timeout; worker \(slot.id) (pid \(slot.worker.pid)) was killed and is replaced"
-            case (_, true): "worker \(slot.id) (pid \(slot.worker.pid)) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was killed and is replaced"
-            case (_, false): "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
-            }
+            let message =
+                switch (reason, isProcess) {
+                case (.timeout, true): "job \(record.id) ran past its timeout; worker \(slot.id) (pid \(slot.worker.pid)) was killed and is replaced"
+                case (_, true):
+                    "worker \(slot.id) (pid \(slot.worker.pid)) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was killed and is replaced"
+                case (_, false):
+                    "worker \(slot.id) did not stop job \(record.id) within \(Int(configuration.cancellationGracePeriod.milliseconds)) ms; it was abandoned and replaced"
+                }
             events.emit(.workerFailed(workerInfo(slot.id, pid: slot.worker.pid, now), job: record.id, message: message, error: nil))
         }
-        let message = isProcess
+        let message =
+            isProcess
             ? "the job did not stop when asked; its worker process was killed"
             : "the job did not stop when asked; its worker was abandoned"
         endStopped(record, reason: reason, error: OffloadError(.cancelled, message), now: now, &effects)
@@ -82,8 +88,10 @@ extension PoolState {
 
     /// Ends the attempt of a job the pool had asked to stop, whose worker is gone.
     /// - Parameter error: the error for a cancellation (the worker's fate).
-    mutating func endStopped(_ record: JobRecord, reason: StopReason, error: OffloadError, now: ContinuousClock.Instant,
-                             _ effects: inout PoolEffects) {
+    mutating func endStopped(
+        _ record: JobRecord, reason: StopReason, error: OffloadError, now: ContinuousClock.Instant,
+        _ effects: inout PoolEffects
+    ) {
         record.stopReason = nil
         record.graceDeadline = nil
         switch reason {

@@ -57,8 +57,9 @@ struct PoolState {
         self.policy = configuration.policy
         self.origin = now
         self.makeWorker = makeWorker
-        self.workers = WorkerRoster(profiles: configuration.workerProfiles.isEmpty ? [Set(kinds)] : configuration.workerProfiles,
-                                    maxJobsPerWorker: configuration.maxJobsPerWorker, maxLifetime: configuration.maxLifetime)
+        self.workers = WorkerRoster(
+            profiles: configuration.workerProfiles.isEmpty ? [Set(kinds)] : configuration.workerProfiles,
+            maxJobsPerWorker: configuration.maxJobsPerWorker, maxLifetime: configuration.maxLifetime)
         self.scaler = Scaler(configuration: configuration.scaling)
         self.inbox = inbox
         self.queue = JobQueue(ordering: configuration.policy.ordering, agingInterval: configuration.agingInterval, epoch: now)
@@ -70,8 +71,9 @@ struct PoolState {
 
     /// A job as its events show it, at `now`.
     func jobInfo(_ record: JobRecord, _ now: ContinuousClock.Instant, runAt: ContinuousClock.Instant? = nil) -> JobEventInfo {
-        JobEventInfo(time: now - origin, job: record.id, kind: record.job.kind, priority: record.job.priority, attempt: record.attempts,
-                     worker: record.worker, pid: record.workerPID, runAt: runAt.map { $0 - origin })
+        JobEventInfo(
+            time: now - origin, job: record.id, kind: record.job.kind, priority: record.job.priority, attempt: record.attempts,
+            worker: record.worker, pid: record.workerPID, runAt: runAt.map { $0 - origin })
     }
 
     /// A worker as its events show it, at `now`.
@@ -111,8 +113,10 @@ struct PoolState {
         let profile = requested ?? workers.profileToStart
         let id = workers.nextID()
         let worker = makeWorker(id, profiles[profile])
-        workers.append(WorkerSlot(worker: worker, profile: profile, capabilities: profiles[profile],
-                                  capacity: configuration.workerCapacity, startedAt: now))
+        workers.append(
+            WorkerSlot(
+                worker: worker, profile: profile, capabilities: profiles[profile],
+                capacity: configuration.workerCapacity, startedAt: now))
         effects.starts.append(worker)
         events.emit(.workerStarting(workerInfo(id, pid: nil, now)))
     }
@@ -171,7 +175,8 @@ struct PoolState {
         replaceIfNeeded(now: now, &effects)
         // A worker that died unasked is replaced at once while work waits, not at the next scaling check.
         if !slot.stopping && phase.isRunning && queue.readyCount > 0 && workers.respawnAfter == nil
-            && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers {
+            && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers
+        {
             spawnWorker(profile: slot.profile, now: now, &effects)
         }
         finishStoppingIfDone(now: now, &effects)
@@ -202,8 +207,9 @@ struct PoolState {
     private mutating func noteStartFailure(_ cause: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
         guard let respawnAfter = workers.workerFailedToStart(now: now) else { return }
         requestWake(at: respawnAfter, &effects)
-        let error = OffloadError(.workerStartFailed,
-                                 "no worker could start (\(workers.startFailuresInRow) attempts in a row); the last: \(cause.message)")
+        let error = OffloadError(
+            .workerStartFailed,
+            "no worker could start (\(workers.startFailuresInRow) attempts in a row); the last: \(cause.message)")
         for record in queue.removeAll(now: now) {
             inbox.backlog.subtract(1, ordering: .relaxed)
             finalize(record, .failed, error: error, now: now, &effects)

@@ -60,9 +60,11 @@ public final class WorkerPool: Service, Sendable {
         madeAt = .now
         let kinds = registry.kinds
         let holder = WorkerFactoryHolder()
-        let state = PoolState(configuration: configuration, kinds: kinds, inbox: inbox, now: .now, makeWorker: { id, capabilities in
-            holder.make(id, capabilities)
-        })
+        let state = PoolState(
+            configuration: configuration, kinds: kinds, inbox: inbox, now: .now,
+            makeWorker: { id, capabilities in
+                holder.make(id, capabilities)
+            })
         profiles = state.profiles
         self.state = PThreadLocked(state)
         if configuration.isolation == .process {
@@ -70,8 +72,9 @@ public final class WorkerPool: Service, Sendable {
             offload_ignore_sigpipe()
             let executable = try configuration.workerProcess.resolvedExecutable() ?? ""
             holder.set { [unowned self] id, _ in
-                ProcessWorker(id: id, host: self, options: self.configuration.workerProcess, limits: self.configuration.limits,
-                              kinds: Set(self.registry.kinds), executable: executable, logger: self.configuration.logger)
+                ProcessWorker(
+                    id: id, host: self, options: self.configuration.workerProcess, limits: self.configuration.limits,
+                    kinds: Set(self.registry.kinds), executable: executable, logger: self.configuration.logger)
             }
         } else {
             let stuck = AbandonedThreads(limit: configuration.maxAbandonedThreads)
@@ -172,8 +175,9 @@ public final class WorkerPool: Service, Sendable {
         _ handler: H.Type, _ payload: H.Payload, id: JobID = .generate(), priority: Priority = .normal, timeout: Duration? = nil,
         maxRetries: Int = 0, retryPolicy: RetryPolicy = RetryPolicy(), delay: Duration? = nil, requiredCapabilities: Set<String> = []
     ) async throws(OffloadError) -> JobHandle<H.Output> {
-        let job = Job(handler, payload, id: id, priority: priority, timeout: timeout, maxRetries: maxRetries, retryPolicy: retryPolicy,
-                      delay: delay, requiredCapabilities: requiredCapabilities)
+        let job = Job(
+            handler, payload, id: id, priority: priority, timeout: timeout, maxRetries: maxRetries, retryPolicy: retryPolicy,
+            delay: delay, requiredCapabilities: requiredCapabilities)
         return JobHandle(try await enqueue(job))
     }
 
@@ -211,8 +215,9 @@ public final class WorkerPool: Service, Sendable {
             }
         }
         let handle = JobTicket(id: job.id) { [self] id in cancel(id) }
-        let record = JobRecord(job: job, handle: handle, handler: handler, lane: lane,
-                               metrics: recorder.metrics(for: job.kind), now: .now)
+        let record = JobRecord(
+            job: job, handle: handle, handler: handler, lane: lane,
+            metrics: recorder.metrics(for: job.kind), now: .now)
         guard inbox.add(record) else {
             throw OffloadError(.duplicateJob, "a job with id '\(job.id)' is already queued or running")
         }
@@ -220,12 +225,14 @@ public final class WorkerPool: Service, Sendable {
         // preempt needs the main lock now; otherwise the next worker to end a job takes this one
         // from the inbox.
         if inbox.freeWorkers.load(ordering: .sequentiallyConsistent) > 0 || job.runAt != nil
-            || (job.priority == .critical && configuration.preemption) {
-            perform(locked { state -> PoolEffects in
-                var effects = PoolEffects()
-                state.dispatch(now: .now, &effects)
-                return effects
-            })
+            || (job.priority == .critical && configuration.preemption)
+        {
+            perform(
+                locked { state -> PoolEffects in
+                    var effects = PoolEffects()
+                    state.dispatch(now: .now, &effects)
+                    return effects
+                })
         }
         return handle
     }

@@ -101,8 +101,9 @@ struct WorkerRoster: RandomAccessCollection, MutableCollection {
     var loads: (workers: [Scaler.WorkerLoad], starting: Int) {
         let live = live
         let ready = live.filter { $0.state != .initializing }.map { slot in
-            Scaler.WorkerLoad(id: slot.id, isBusy: slot.load > 0, idleSince: slot.idleSince,
-                              isLastOfItsProfile: live.filter { $0.profile == slot.profile }.count == 1)
+            Scaler.WorkerLoad(
+                id: slot.id, isBusy: slot.load > 0, idleSince: slot.idleSince,
+                isLastOfItsProfile: live.filter { $0.profile == slot.profile }.count == 1)
         }
         return (ready, live.count - ready.count)
     }

@@ -41,8 +41,9 @@ final class WorkerSlot: @unchecked Sendable {
 
     /// What policies see of the worker (cheap: no `/proc` figures).
     var info: WorkerInfo {
-        WorkerInfo(id: id, state: state, capabilities: capabilities, jobsCompleted: jobsCompleted, busyTime: busyTime,
-                   runningKind: running?.job.kind, heldJobs: held.count, pid: worker.pid)
+        WorkerInfo(
+            id: id, state: state, capabilities: capabilities, jobsCompleted: jobsCompleted, busyTime: busyTime,
+            runningKind: running?.job.kind, heldJobs: held.count, pid: worker.pid)
     }
 
     /// The worker as metrics show it, with its process's memory and CPU time.

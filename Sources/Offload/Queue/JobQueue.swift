@@ -119,8 +119,9 @@ package struct JobQueue<Element: QueueableJob> {
         if let runAt, runAt > now {
             member = Member(element: element, sequence: nextSequence, lane: laneNumber, isDelayed: true, readySince: nanos(runAt))
         } else {
-            member = Member(element: element, sequence: nextSequence, lane: laneNumber, isDelayed: false,
-                            readySince: readySince.map(nanos) ?? nanos(now))
+            member = Member(
+                element: element, sequence: nextSequence, lane: laneNumber, isDelayed: false,
+                readySince: readySince.map(nanos) ?? nanos(now))
         }
         let previous = members.updateValue(member, forKey: element.id)
         precondition(previous == nil, "job \(element.id) is already queued")
@@ -239,13 +240,15 @@ package struct JobQueue<Element: QueueableJob> {
     /// Rebuilds the heaps without the entries of removed jobs.
     private mutating func compact() {
         for lane in ready.indices {
-            ready[lane] = Heap(ready[lane].unordered.filter { entry in
-                members[entry.id].map { $0.sequence == entry.sequence && !$0.isDelayed } ?? false
-            })
+            ready[lane] = Heap(
+                ready[lane].unordered.filter { entry in
+                    members[entry.id].map { $0.sequence == entry.sequence && !$0.isDelayed } ?? false
+                })
         }
-        delayed = Heap(delayed.unordered.filter { entry in
-            members[entry.id].map { $0.sequence == entry.sequence && $0.isDelayed } ?? false
-        })
+        delayed = Heap(
+            delayed.unordered.filter { entry in
+                members[entry.id].map { $0.sequence == entry.sequence && $0.isDelayed } ?? false
+            })
         stale = 0
     }
 }

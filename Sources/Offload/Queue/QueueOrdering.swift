@@ -7,7 +7,7 @@ public enum QueueOrdering: String, Sendable, Hashable {
 }
 
 /// What a queue needs to know of the jobs it holds.
-public protocol QueueableJob {
+package protocol QueueableJob {
     var id: JobID { get }
     var priority: Priority { get }
 }
@@ -15,11 +15,11 @@ public protocol QueueableJob {
 extension Job: QueueableJob {}
 
 /// The capabilities a worker must declare to take the jobs of one lane of a queue.
-public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
+package struct QueueLane: Hashable, Sendable, CustomStringConvertible {
     /// The capabilities, sorted.
-    public let requirements: [String]
+    package let requirements: [String]
 
-    public init(_ requirements: some Sequence<String>) {
+    package init(_ requirements: some Sequence<String>) {
         self.requirements = Array(Set(requirements)).sorted()
     }
 
@@ -31,14 +31,14 @@ public struct QueueLane: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// The lane of jobs any worker may take.
-    public static let any = QueueLane([])
+    package static let any = QueueLane([])
 
     /// Whether a worker declaring `capabilities` can take this lane's jobs.
-    public func isServed(by capabilities: Set<String>) -> Bool {
+    package func isServed(by capabilities: Set<String>) -> Bool {
         requirements.isEmpty || requirements.allSatisfy(capabilities.contains)
     }
 
-    public var description: String { requirements.isEmpty ? "any" : requirements.joined(separator: "+") }
+    package var description: String { requirements.isEmpty ? "any" : requirements.joined(separator: "+") }
 }
 
 extension QueueOrdering {

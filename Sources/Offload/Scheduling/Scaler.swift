@@ -106,7 +106,8 @@ package struct Scaler: Sendable {
             return Decision(add: min(wanted, configuration.maxScaleUpPerCycle, configuration.maxWorkers - total), retire: [])
         }
         guard readyJobs == 0, total > configuration.minWorkers else { return Decision(add: 0, retire: []) }
-        let expired = workers
+        let expired =
+            workers
             .filter { !$0.isBusy && !$0.isLastOfItsProfile && now - $0.idleSince >= configuration.idleTimeout }
             .sorted { $0.idleSince < $1.idleSince }
         let removable = min(total - configuration.minWorkers, configuration.maxScaleDownPerCycle)

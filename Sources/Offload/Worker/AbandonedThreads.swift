@@ -21,6 +21,9 @@ final class AbandonedThreads: Sendable {
     var refusal: OffloadError? {
         let stuck = current
         guard stuck >= limit else { return nil }
-        return OffloadError(.workerStartFailed, "\(stuck) worker threads are stuck in jobs that ignored a stop request (maxAbandonedThreads is \(limit)); no worker thread starts until one returns. A job that may ignore its timeout belongs in process isolation, where it is killed")
+        return OffloadError(
+            .workerStartFailed,
+            "\(stuck) worker threads are stuck in jobs that ignored a stop request (maxAbandonedThreads is \(limit)); no worker thread starts until one returns. A job that may ignore its timeout belongs in process isolation, where it is killed"
+        )
     }
 }

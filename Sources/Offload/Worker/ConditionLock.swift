@@ -77,12 +77,14 @@ enum OSThread {
         var attributes = pthread_attr_t()
         pthread_attr_init(&attributes)
         pthread_attr_setdetachstate(&attributes, Int32(PTHREAD_CREATE_DETACHED))
-        let result = pthread_create(&thread, &attributes, { pointer in
-            let box = Unmanaged<Box>.fromOpaque(pointer!).takeRetainedValue()
-            offload_set_thread_name(box.name)
-            box.body()
-            return nil
-        }, box)
+        let result = pthread_create(
+            &thread, &attributes,
+            { pointer in
+                let box = Unmanaged<Box>.fromOpaque(pointer!).takeRetainedValue()
+                offload_set_thread_name(box.name)
+                box.body()
+                return nil
+            }, box)
         pthread_attr_destroy(&attributes)
         precondition(result == 0, "pthread_create failed with \(result)")
     }

@@ -35,8 +35,10 @@ final class ThreadWorker: Worker {
     /// - Parameter isolation: what the worker's jobs see; `.process` inside a worker process.
     /// - Parameter abandonedThreads: the pool's count of threads stuck in jobs; past its limit
     ///   this worker does not start.
-    init(id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, limits: ResourceLimits,
-         abandonedThreads: AbandonedThreads = AbandonedThreads(limit: .max), logger: Logger) {
+    init(
+        id: WorkerID, host: any WorkerHost, isolation: Isolation = .thread, limits: ResourceLimits,
+        abandonedThreads: AbandonedThreads = AbandonedThreads(limit: .max), logger: Logger
+    ) {
         self.id = id
         self.isolation = isolation
         self.limits = limits

@@ -29,7 +29,8 @@ struct Accumulator {
             }
         case .min, .max:
             if let current = extreme, ValueOrder.compare(value, current) == nil {
-                throw AggregateError("field '\(path)' mixes \(value.typeDescription) and \(current.typeDescription); \(spec.function.rawValue) needs one kind")
+                throw AggregateError(
+                    "field '\(path)' mixes \(value.typeDescription) and \(current.typeDescription); \(spec.function.rawValue) needs one kind")
             }
         case .count, .unique, .first, .last:
             break

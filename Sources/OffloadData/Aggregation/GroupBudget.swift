@@ -39,8 +39,10 @@ package struct GroupBudget: Sendable {
         bytes += more
         let total = shared.map { $0.total.add(more, ordering: .relaxed).newValue } ?? bytes
         guard total <= maxBytes else {
-            throw AggregateError(overBudget: .overBudget("aggregationBytes", limit: maxBytes,
-                                                         "the groups' keys and accumulators take \(OffloadError.grouped(total)) bytes"))
+            throw AggregateError(
+                overBudget: .overBudget(
+                    "aggregationBytes", limit: maxBytes,
+                    "the groups' keys and accumulators take \(OffloadError.grouped(total)) bytes"))
         }
     }
 

@@ -37,7 +37,10 @@ package final class FieldScanner: @unchecked Sendable {
 
     /// The tree flattened breadth-first: a node's children are contiguous.
     private static func flatten(_ paths: [FieldPath]) -> (nodes: [Node], keys: [UInt8], inner: Inner) {
-        final class Draft { var children: [(String, Draft)] = []; var slot = -1 }
+        final class Draft {
+            var children: [(String, Draft)] = []
+            var slot = -1
+        }
         let root = Draft()
         for (slot, path) in paths.enumerated() {
             var node = root
@@ -363,11 +366,11 @@ package final class FieldScanner: @unchecked Sendable {
                     switch next {
                     case UInt8(ascii: "u"):
                         guard index + 4 < bytes.count,
-                              (1...4).allSatisfy({ Self.isHex(bytes[index + $0]) })
+                            (1...4).allSatisfy({ Self.isHex(bytes[index + $0]) })
                         else { throw error("bad \\u escape") }
                         index += 5
                     case UInt8(ascii: "\""), UInt8(ascii: "\\"), UInt8(ascii: "/"), UInt8(ascii: "b"), UInt8(ascii: "f"),
-                         UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
+                        UInt8(ascii: "n"), UInt8(ascii: "r"), UInt8(ascii: "t"):
                         index += 1
                     default:
                         throw error("bad escape in a string")
@@ -404,16 +407,17 @@ package final class FieldScanner: @unchecked Sendable {
 
         /// One UTF-8 sequence of 2–4 bytes (RFC 3629: no overlongs, no surrogates, at most U+10FFFF).
         private mutating func skipMultibyte(_ lead: UInt8) throws(JSONParser.SyntaxError) {
-            let (count, low, high): (Int, UInt8, UInt8) = switch lead {
-            case 0xC2...0xDF: (2, 0x80, 0xBF)
-            case 0xE0: (3, 0xA0, 0xBF)
-            case 0xE1...0xEC, 0xEE...0xEF: (3, 0x80, 0xBF)
-            case 0xED: (3, 0x80, 0x9F)
-            case 0xF0: (4, 0x90, 0xBF)
-            case 0xF1...0xF3: (4, 0x80, 0xBF)
-            case 0xF4: (4, 0x80, 0x8F)
-            default: (0, 0, 0)
-            }
+            let (count, low, high): (Int, UInt8, UInt8) =
+                switch lead {
+                case 0xC2...0xDF: (2, 0x80, 0xBF)
+                case 0xE0: (3, 0xA0, 0xBF)
+                case 0xE1...0xEC, 0xEE...0xEF: (3, 0x80, 0xBF)
+                case 0xED: (3, 0x80, 0x9F)
+                case 0xF0: (4, 0x90, 0xBF)
+                case 0xF1...0xF3: (4, 0x80, 0xBF)
+                case 0xF4: (4, 0x80, 0x8F)
+                default: (0, 0, 0)
+                }
             guard count > 0, index + count <= bytes.count else { throw error("string is not valid UTF-8") }
             let second = bytes[index + 1]
             guard second >= low && second <= high else { throw error("string is not valid UTF-8") }

@@ -65,7 +65,9 @@ package final class RecordSource {
 
     /// The lines of `path` between two byte offsets (each a line start), named `name` in errors.
     package init(linesOf path: String, from start: Int, to end: Int, name: String) throws(OffloadError) {
-        guard let fd = try? RegularFile.open(path) else { throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(OffloadError.quote(name))") }
+        guard let fd = try? RegularFile.open(path) else {
+            throw OffloadError(.invalidPayload, "payload.input.path: cannot open \(OffloadError.quote(name))")
+        }
         kind = .lines(fd: fd)
         offset = start
         self.end = end
@@ -124,13 +126,16 @@ package final class RecordSource {
         case .arrayFile(let bytes, let elements):
             guard index < elements.count else { return nil }
             index += 1
-            return (index, bytes.withUnsafeBufferPointer { buffer in
-                let element = UnsafeBufferPointer(rebasing: buffer[elements[index - 1]])
-                return Result { () throws(JSONParser.SyntaxError) in
-                    if let scanner { return try scanner.scan(element) }
-                    return try JSONParser.parse(buffer: element)
+            return (
+                index,
+                bytes.withUnsafeBufferPointer { buffer in
+                    let element = UnsafeBufferPointer(rebasing: buffer[elements[index - 1]])
+                    return Result { () throws(JSONParser.SyntaxError) in
+                        if let scanner { return try scanner.scan(element) }
+                        return try JSONParser.parse(buffer: element)
+                    }
                 }
-            })
+            )
         case .lines(let fd):
             return nextLine(fd) { bytes in
                 Result { () throws(JSONParser.SyntaxError) in
@@ -154,14 +159,17 @@ package final class RecordSource {
         case .arrayFile(let bytes, let elements):
             guard index < elements.count else { return nil }
             index += 1
-            return (index, bytes.withUnsafeBufferPointer { buffer -> JSONParser.SyntaxError? in
-                do throws(JSONParser.SyntaxError) {
-                    try scanner.scan(UnsafeBufferPointer(rebasing: buffer[elements[index - 1]]), into: &slots)
-                    return nil
-                } catch {
-                    return error
+            return (
+                index,
+                bytes.withUnsafeBufferPointer { buffer -> JSONParser.SyntaxError? in
+                    do throws(JSONParser.SyntaxError) {
+                        try scanner.scan(UnsafeBufferPointer(rebasing: buffer[elements[index - 1]]), into: &slots)
+                        return nil
+                    } catch {
+                        return error
+                    }
                 }
-            })
+            )
         case .lines(let fd):
             return nextLine(fd) { bytes -> JSONParser.SyntaxError? in
                 do throws(JSONParser.SyntaxError) {
@@ -215,7 +223,9 @@ package final class RecordSource {
             capacity = filled + chunk
         }
         let count = pread(fd, storage + filled, chunk, off_t(offset))
-        if count <= 0 { ended = true } else {
+        if count <= 0 {
+            ended = true
+        } else {
             filled += count
             offset += count
         }

@@ -19,7 +19,9 @@ package struct DatePattern: Sendable {
 
     package init(_ pattern: String, field: String) throws(OffloadError) {
         guard pattern.count <= Self.maxLength else {
-            throw OffloadError(.invalidPayload, "\(field): the date pattern is \(OffloadError.grouped(pattern.count)) characters, over the limit of \(Self.maxLength)")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field): the date pattern is \(OffloadError.grouped(pattern.count)) characters, over the limit of \(Self.maxLength)")
         }
         var tokens: [Token] = []
         var characters = Array(pattern)[...]
@@ -37,7 +39,8 @@ package struct DatePattern: Sendable {
                 }
                 tokens.append(.field(character.asciiValue!, count))
             } else if character.isLetter {
-                throw OffloadError(.invalidPayload, "\(field): '\(character)' is not a pattern letter (use yyyy MM dd HH mm ss SSS EEE a, and quotes for text)")
+                throw OffloadError(
+                    .invalidPayload, "\(field): '\(character)' is not a pattern letter (use yyyy MM dd HH mm ss SSS EEE a, and quotes for text)")
             } else {
                 characters.removeFirst()
                 tokens.append(.literal(String(character)))
@@ -65,12 +68,14 @@ package struct DatePattern: Sendable {
         return Int64((seconds / unitSeconds).rounded(.down))
     }
 
-    private static let months = ["January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"]
+    private static let months = [
+        "January", "February", "March", "April", "May", "June", "July", "August", "September", "October", "November", "December"
+    ]
     private static let days = ["Thursday", "Friday", "Saturday", "Sunday", "Monday", "Tuesday", "Wednesday"]
 
     /// The times a pattern formats, in seconds since 1970: the years 1 to 9999 (ISO 8601's
     /// four-digit years). Callers give `nil` for others; `format` writes nothing for them.
-    package static let supportedSeconds: ClosedRange<Double> = -62_135_596_800 ... 253_402_300_799
+    package static let supportedSeconds: ClosedRange<Double> = -62_135_596_800...253_402_300_799
 
     package func format(_ seconds: Double, offsetSeconds: Int) -> String {
         let local = seconds + Double(offsetSeconds)
@@ -110,9 +115,13 @@ package struct DatePattern: Sendable {
                 switch letter {
                 case UInt8(ascii: "y"): count == 2 ? padded(year % 100, 2) : padded(year, count)
                 case UInt8(ascii: "M"):
-                    if count >= 4 { out.append(contentsOf: Self.months[month - 1].utf8) } else if count == 3 {
+                    if count >= 4 {
+                        out.append(contentsOf: Self.months[month - 1].utf8)
+                    } else if count == 3 {
                         out.append(contentsOf: Self.months[month - 1].utf8.prefix(3))
-                    } else { padded(month, count) }
+                    } else {
+                        padded(month, count)
+                    }
                 case UInt8(ascii: "d"): padded(day, count)
                 case UInt8(ascii: "E"): out.append(contentsOf: count >= 4 ? Self.days[weekday].utf8[...] : Self.days[weekday].utf8.prefix(3))
                 case UInt8(ascii: "H"): padded(hour, count)

@@ -22,7 +22,10 @@ public indirect enum Expression: Sendable {
     /// evaluating it can exhaust a thread's stack.
     public init(parsing text: String, field: String) throws(OffloadError) {
         guard text.utf8.count <= Self.maxLength else {
-            throw OffloadError(.invalidPayload, "\(field): the expression is \(OffloadError.grouped(text.utf8.count)) bytes, over the limit of \(OffloadError.grouped(Self.maxLength))")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field): the expression is \(OffloadError.grouped(text.utf8.count)) bytes, over the limit of \(OffloadError.grouped(Self.maxLength))"
+            )
         }
         var parser = Parser(bytes: Array(text.utf8), field: field)
         let expression = try parser.parseOr()
@@ -153,7 +156,10 @@ public indirect enum Expression: Sendable {
             guard index + utf8.count <= bytes.count, Array(bytes[index..<(index + utf8.count)]) == utf8 else { return false }
             // `<` must not eat the start of `<=`, nor `=` of `==`.
             if utf8.count == 1, index + 1 < bytes.count, bytes[index + 1] == UInt8(ascii: "="),
-               ["<", ">", "!", "="].contains(token) { return false }
+                ["<", ">", "!", "="].contains(token)
+            {
+                return false
+            }
             index += utf8.count
             return true
         }
@@ -200,19 +206,28 @@ public indirect enum Expression: Sendable {
         mutating func parseSum() throws(OffloadError) -> Parsed {
             var left = try parseProduct()
             while true {
-                if take("+") { left = try binary("+", left, try parseProduct()) }
-                else if take("-") { left = try binary("-", left, try parseProduct()) }
-                else { return left }
+                if take("+") {
+                    left = try binary("+", left, try parseProduct())
+                } else if take("-") {
+                    left = try binary("-", left, try parseProduct())
+                } else {
+                    return left
+                }
             }
         }
 
         mutating func parseProduct() throws(OffloadError) -> Parsed {
             var left = try parseUnary()
             while true {
-                if take("*") { left = try binary("*", left, try parseUnary()) }
-                else if take("/") { left = try binary("/", left, try parseUnary()) }
-                else if take("%") { left = try binary("%", left, try parseUnary()) }
-                else { return left }
+                if take("*") {
+                    left = try binary("*", left, try parseUnary())
+                } else if take("/") {
+                    left = try binary("/", left, try parseUnary())
+                } else if take("%") {
+                    left = try binary("%", left, try parseUnary())
+                } else {
+                    return left
+                }
             }
         }
 
@@ -251,20 +266,23 @@ public indirect enum Expression: Sendable {
                 throw error("unexpected '\(current)'")
             }
             let start = index
-            while index < bytes.count, bytes[index] == UInt8(ascii: "_") || bytes[index] == UInt8(ascii: ".")
-                    || (bytes[index] | 0x20 >= 0x61 && bytes[index] | 0x20 <= 0x7A) || (bytes[index] >= 0x30 && bytes[index] <= 0x39) {
+            while index < bytes.count,
+                bytes[index] == UInt8(ascii: "_") || bytes[index] == UInt8(ascii: ".")
+                    || (bytes[index] | 0x20 >= 0x61 && bytes[index] | 0x20 <= 0x7A) || (bytes[index] >= 0x30 && bytes[index] <= 0x39)
+            {
                 index += 1
             }
             let name = String(decoding: bytes[start..<index], as: UTF8.self)
             if name == "true" || name == "false" { return Parsed(expression: .bool(name == "true"), height: 1) }
             if take("(") {
-                let arity: ClosedRange<Int> = switch name {
-                case "round": 1...2
-                case "floor", "ceil", "abs": 1...1
-                case "min", "max": 1...16
-                case "if": 3...3
-                default: throw error("unknown function \(OffloadError.quote(name)) (round, floor, ceil, abs, min, max, if)")
-                }
+                let arity: ClosedRange<Int> =
+                    switch name {
+                    case "round": 1...2
+                    case "floor", "ceil", "abs": 1...1
+                    case "min", "max": 1...16
+                    case "if": 3...3
+                    default: throw error("unknown function \(OffloadError.quote(name)) (round, floor, ceil, abs, min, max, if)")
+                    }
                 try descend()
                 defer { nesting -= 1 }
                 var arguments: [Parsed] = []
@@ -278,7 +296,9 @@ public indirect enum Expression: Sendable {
                     guard take(")") else { throw error("expected ',' or ')'") }
                 }
                 guard arity.contains(arguments.count) else {
-                    throw error("\(name) takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") arguments, not \(arguments.count)")
+                    throw error(
+                        "\(name) takes \(arity.lowerBound == arity.upperBound ? "\(arity.lowerBound)" : "\(arity.lowerBound) to \(arity.upperBound)") arguments, not \(arguments.count)"
+                    )
                 }
                 let height = (arguments.map(\.height).max() ?? 0) + 1
                 guard height <= Expression.maxDepth else { throw error("the expression nests deeper than \(Expression.maxDepth) levels") }

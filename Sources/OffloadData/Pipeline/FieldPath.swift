@@ -18,10 +18,12 @@ public struct FieldPath: Sendable, Hashable, CustomStringConvertible {
         }
         let parts = text.split(separator: ".", omittingEmptySubsequences: false).map(String.init)
         guard !text.isEmpty, !parts.contains(where: \.isEmpty) else {
-            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(text)) is not a field path (use names joined by dots, as user.country)")
+            throw OffloadError(
+                .invalidPayload, "\(field): \(OffloadError.quote(text)) is not a field path (use names joined by dots, as user.country)")
         }
         guard parts.count <= Self.maxParts else {
-            throw OffloadError(.invalidPayload, "\(field): the field path \(OffloadError.quote(text)) has \(parts.count) parts, over the limit of \(Self.maxParts)")
+            throw OffloadError(
+                .invalidPayload, "\(field): the field path \(OffloadError.quote(text)) has \(parts.count) parts, over the limit of \(Self.maxParts)")
         }
         self.parts = parts
         self.description = text

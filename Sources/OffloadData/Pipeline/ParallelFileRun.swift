@@ -11,8 +11,10 @@ package enum ParallelFileRun {
     package static let minimumBytes = 4 << 20
 
     /// - Parameter parts: how many parts (default: one per CPU, and at most one per MiB).
-    static func run(_ runner: PipelineRunner, path: String, name: String, scanner: FieldScanner?, parts requested: Int? = nil,
-                    cancelled: @escaping @Sendable () -> Bool) async throws(OffloadError) -> PipelineRunner.Outcome {
+    static func run(
+        _ runner: PipelineRunner, path: String, name: String, scanner: FieldScanner?, parts requested: Int? = nil,
+        cancelled: @escaping @Sendable () -> Bool
+    ) async throws(OffloadError) -> PipelineRunner.Outcome {
         var info = stat()
         guard stat(path, &info) == 0 else { throw OffloadError(.invalidPayload, "payload.input.path: cannot read \(name)") }
         let size = Int(info.st_size)
@@ -50,8 +52,9 @@ package enum ParallelFileRun {
                     } else {
                         merged!.collected += partial.collected
                         guard merged!.collected.count <= runner.limits.maxHeldRecords else {
-                            throw OffloadError.overBudget("heldRecords", limit: runner.limits.maxHeldRecords,
-                                                          "the pipeline holds more records than the job may")
+                            throw OffloadError.overBudget(
+                                "heldRecords", limit: runner.limits.maxHeldRecords,
+                                "the pipeline holds more records than the job may")
                         }
                     }
                     merged!.read += partial.read

@@ -70,7 +70,8 @@ struct PipelineRunner {
     static let maxSteps = 256
 
     /// Reads the steps of `pipeline` (`payload.pipeline`).
-    init(pipeline: [JSONValue], onBadRecord: OnBadRecord, output: OutputPlace? = nil, limits: ResourceLimits = ResourceLimits()) throws(OffloadError) {
+    init(pipeline: [JSONValue], onBadRecord: OnBadRecord, output: OutputPlace? = nil, limits: ResourceLimits = ResourceLimits()) throws(OffloadError)
+    {
         guard pipeline.count <= Self.maxSteps else {
             throw OffloadError(.invalidPayload, "payload.pipeline has \(pipeline.count) steps, over the limit of \(Self.maxSteps)")
         }
@@ -130,7 +131,9 @@ struct PipelineRunner {
     }
 
     func failure(_ rejection: Rejection, input: String, lineOffset: Int) -> OffloadError {
-        OffloadError(.invalidPayload, "\(rejection.message(input: input, lineOffset: lineOffset)) (set onBadRecord to skip to count such records as failed and go on)")
+        OffloadError(
+            .invalidPayload,
+            "\(rejection.message(input: input, lineOffset: lineOffset)) (set onBadRecord to skip to count such records as failed and go on)")
     }
 
     /// Reads `source` through the streaming steps into the first group, aggregate or sort. With a
@@ -161,9 +164,10 @@ struct PipelineRunner {
         // A pipeline ending with a select of top-level fields, its records going to a file: they
         // are written straight from the slots.
         let lastStep = streaming.count - 1
-        let writesSelection: Bool = if case .select? = streaming.last, sink != nil, layout != nil {
-            fields.selectsTopLevelFields(lastStep)
-        } else { false }
+        let writesSelection: Bool =
+            if case .select? = streaming.last, sink != nil, layout != nil {
+                fields.selectsTopLevelFields(lastStep)
+            } else { false }
         reading: while !exhausted {
             // The record, once a step needed it whole; until then (with a scanner) its fields are in `slots`.
             var current: JSONValue?
@@ -195,9 +199,10 @@ struct PipelineRunner {
                 guard hasStreamingSteps else { break }
                 switch step {
                 case .filter(let predicate):
-                    let matches = if let current { predicate.matches(current, stop: cancelled) } else {
-                        predicate.matches({ path in fields.slot(of: path).flatMap { slots[$0] } }, stop: cancelled)
-                    }
+                    let matches =
+                        if let current { predicate.matches(current, stop: cancelled) } else {
+                            predicate.matches({ path in fields.slot(of: path).flatMap { slots[$0] } }, stop: cancelled)
+                        }
                     guard matches else {
                         partial.dropped += 1
                         continue reading
@@ -225,8 +230,9 @@ struct PipelineRunner {
                     if let record = current {
                         current = Self.project(record, paths)
                     } else if writesSelection && index == lastStep {
-                        try sink!.append(build: { fields.selection(index, from: slots) },
-                                         write: { fields.writeSelection(index, from: slots, into: &$0) })
+                        try sink!.append(
+                            build: { fields.selection(index, from: slots) },
+                            write: { fields.writeSelection(index, from: slots, into: &$0) })
                         continue reading
                     } else {
                         current = fields.selection(index, from: slots)
@@ -257,8 +263,9 @@ struct PipelineRunner {
                 try sink.append(current ?? fields.record(from: slots))
             } else {
                 guard partial.collected.count < limits.maxHeldRecords else {
-                    throw OffloadError.overBudget("heldRecords", limit: limits.maxHeldRecords,
-                                                  "the \(steps[streaming.count].name) step holds more records than the job may")
+                    throw OffloadError.overBudget(
+                        "heldRecords", limit: limits.maxHeldRecords,
+                        "the \(steps[streaming.count].name) step holds more records than the job may")
                 }
                 partial.collected.append(current ?? fields.record(from: slots))
             }
@@ -329,7 +336,8 @@ struct PipelineRunner {
             return Array(rows.prefix(n))
         case .sort(let keys):
             do {
-                let ordered = try Array(rows.enumerated()).sorted { (a: (offset: Int, element: JSONValue), b: (offset: Int, element: JSONValue)) throws -> Bool in
+                let ordered = try Array(rows.enumerated()).sorted {
+                    (a: (offset: Int, element: JSONValue), b: (offset: Int, element: JSONValue)) throws -> Bool in
                     if due() { throw stopped }
                     for key in keys {
                         let order = Self.compareForSort(key.field.value(in: a.element), key.field.value(in: b.element), descending: key.descending)

@@ -26,7 +26,8 @@ public indirect enum Predicate: Sendable {
             throw OffloadError(.invalidPayload, "\(field): conditions nest deeper than \(Self.maxDepth) levels")
         }
         guard case .object(let members) = json, members.count >= 1 else {
-            throw OffloadError(.invalidPayload, "\(field) must be an object: {\"field\",\"cmp\",\"value\"}, {\"all\":[…]}, {\"any\":[…]} or {\"not\":…}")
+            throw OffloadError(
+                .invalidPayload, "\(field) must be an object: {\"field\",\"cmp\",\"value\"}, {\"all\":[…]}, {\"any\":[…]} or {\"not\":…}")
         }
         if members.count == 1, ["all", "any", "not"].contains(members[0].key) {
             let (key, value) = (members[0].key, members[0].value)
@@ -43,7 +44,8 @@ public indirect enum Predicate: Sendable {
             return
         }
         for member in members where !["field", "cmp", "value"].contains(member.key) {
-            throw OffloadError(.invalidPayload, "\(field): unknown key \(OffloadError.quote(member.key)) (a condition has field, cmp and value, or is all/any/not)")
+            throw OffloadError(
+                .invalidPayload, "\(field): unknown key \(OffloadError.quote(member.key)) (a condition has field, cmp and value, or is all/any/not)")
         }
         guard case .string(let path)? = json["field"] else { throw OffloadError(.invalidPayload, "\(field).field must be a field path string") }
         guard case .string(let name)? = json["cmp"], let comparison = Comparison(rawValue: name) else {

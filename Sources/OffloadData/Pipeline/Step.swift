@@ -56,17 +56,39 @@ public enum Step: Sendable {
         }
     }
 
-    private struct FilterStep: Decodable { var op: String; var `where`: JSONValue }
-    private struct TransformStep: Decodable { var op: String; var fields: [JSONValue] }
-    private struct GroupStep: Decodable { var op: String; var by: [String]; var aggregates: [JSONValue] }
-    private struct AggregateStep: Decodable { var op: String; var aggregates: [JSONValue] }
+    private struct FilterStep: Decodable {
+        var op: String
+        var `where`: JSONValue
+    }
+    private struct TransformStep: Decodable {
+        var op: String
+        var fields: [JSONValue]
+    }
+    private struct GroupStep: Decodable {
+        var op: String
+        var by: [String]
+        var aggregates: [JSONValue]
+    }
+    private struct AggregateStep: Decodable {
+        var op: String
+        var aggregates: [JSONValue]
+    }
     private struct SortStep: Decodable {
-        struct Key: Decodable { var field: String; var order: String? }
+        struct Key: Decodable {
+            var field: String
+            var order: String?
+        }
         var op: String
         var by: [Key]
     }
-    private struct LimitStep: Decodable { var op: String; var n: Int }
-    private struct SelectStep: Decodable { var op: String; var fields: [String] }
+    private struct LimitStep: Decodable {
+        var op: String
+        var n: Int
+    }
+    private struct SelectStep: Decodable {
+        var op: String
+        var fields: [String]
+    }
 
     /// Reads the step at `field` (as `payload.pipeline[2]`).
     public init(_ json: JSONValue, field: String) throws(OffloadError) {
@@ -120,7 +142,9 @@ public enum Step: Sendable {
             self = .transform(transforms)
         default:
             let near = Self.ops.first { $0.lowercased() == op.lowercased() }
-            throw OffloadError(.invalidPayload, "\(field).op '\(op)' is not one of \(Self.ops.joined(separator: ", "))\(near.map { " (did you mean '\($0)'?)" } ?? "")")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field).op '\(op)' is not one of \(Self.ops.joined(separator: ", "))\(near.map { " (did you mean '\($0)'?)" } ?? "")")
         }
     }
 }

@@ -46,11 +46,14 @@ package struct TimeZoneRule: Sendable {
         }
         let allowed = zone.unicodeScalars.allSatisfy { ($0.properties.isAlphabetic && $0.isASCII) || "0123456789/_-+".unicodeScalars.contains($0) }
         guard allowed, !zone.isEmpty, !zone.hasPrefix("/"), !zone.split(separator: "/").contains(where: { $0 == ".." || $0 == "." }) else {
-            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(zone)) is not UTC, an offset like +02:00 or a zone name like Europe/Paris")
+            throw OffloadError(
+                .invalidPayload, "\(field): \(OffloadError.quote(zone)) is not UTC, an offset like +02:00 or a zone name like Europe/Paris")
         }
         let directory = getenv("TZDIR").map { String(cString: $0) } ?? "/usr/share/zoneinfo"
         guard let bytes = Self.read(directory + "/" + zone), let parsed = TZif(bytes) else {
-            throw OffloadError(.invalidPayload, "\(field): \(OffloadError.quote(zone)) is not a known time zone (a name like Europe/Paris, or UTC, or an offset like +02:00)")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field): \(OffloadError.quote(zone)) is not a known time zone (a name like Europe/Paris, or UTC, or an offset like +02:00)")
         }
         self.init(transitions: parsed.transitions, offsets: parsed.offsets, initial: parsed.initial, rule: parsed.footer.flatMap(PosixRule.init))
     }
@@ -87,7 +90,8 @@ private struct TZif {
         // Version 1's block (32-bit times) is skipped when version 2's follows it.
         if v1.version >= 2 {
             guard reader.skip(v1.timecnt * 5 + v1.typecnt * 6 + v1.charcnt + v1.leapcnt * 8 + v1.isstdcnt + v1.isutcnt),
-                  let v2 = reader.header() else { return nil }
+                let v2 = reader.header()
+            else { return nil }
             guard read(&reader, v2, timeSize: 8) else { return nil }
             if reader.byte() == 0x0A, let end = bytes[reader.offset...].firstIndex(of: 0x0A) {
                 footer = String(decoding: bytes[reader.offset..<end], as: UTF8.self)
@@ -122,7 +126,10 @@ private struct TZif {
     }
 
     struct Reader {
-        struct Header { var version: Int; var isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt: Int }
+        struct Header {
+            var version: Int
+            var isutcnt, isstdcnt, leapcnt, timecnt, typecnt, charcnt: Int
+        }
         let bytes: [UInt8]
         var offset = 0
 
@@ -158,8 +165,9 @@ private struct TZif {
                 counts.append(Int(count))
             }
             let version = versionByte == 0 ? 1 : Int(versionByte) - 0x30
-            return Header(version: version, isutcnt: counts[0], isstdcnt: counts[1], leapcnt: counts[2],
-                          timecnt: counts[3], typecnt: counts[4], charcnt: counts[5])
+            return Header(
+                version: version, isutcnt: counts[0], isstdcnt: counts[1], leapcnt: counts[2],
+                timecnt: counts[3], typecnt: counts[4], charcnt: counts[5])
         }
     }
 }
@@ -215,7 +223,8 @@ struct PosixRule {
         }
         daylight = scanner.offset().map { -$0 } ?? standard + 3600
         guard scanner.take(UInt8(ascii: ",")), let start = scanner.dayRule(), scanner.take(UInt8(ascii: ",")),
-              let end = scanner.dayRule(), scanner.atEnd else { return nil }
+            let end = scanner.dayRule(), scanner.atEnd
+        else { return nil }
         self.start = start
         self.end = end
     }
@@ -286,7 +295,8 @@ struct PosixRule {
             var rule: DayRule
             if take(UInt8(ascii: "M")) {
                 guard let month = number(), take(UInt8(ascii: ".")), let week = number(), take(UInt8(ascii: ".")), let weekday = number(),
-                      (1...12).contains(month), (1...5).contains(week), (0...6).contains(weekday) else { return nil }
+                    (1...12).contains(month), (1...5).contains(week), (0...6).contains(weekday)
+                else { return nil }
                 rule = DayRule(kind: .monthWeekDay(month, week, weekday))
             } else if take(UInt8(ascii: "J")) {
                 guard let day = number(), (1...365).contains(day) else { return nil }

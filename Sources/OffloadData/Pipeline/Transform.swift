@@ -64,15 +64,18 @@ public final class Transform: Sendable {
             guard (0...20).contains(decimals) else { throw OffloadError(.invalidPayload, "\(field).decimals must be between 0 and 20") }
             kind = .numberFormat(source: try source(), decimals: decimals, grouping: raw.grouping ?? false)
         case "dateFormat":
-            kind = .dateFormat(source: try source(), pattern: try DatePattern(try required(raw.format, "format"), field: "\(field).format"),
-                               zone: try TimeZoneRule(raw.timeZone ?? "UTC", field: "\(field).timeZone"))
+            kind = .dateFormat(
+                source: try source(), pattern: try DatePattern(try required(raw.format, "format"), field: "\(field).format"),
+                zone: try TimeZoneRule(raw.timeZone ?? "UTC", field: "\(field).timeZone"))
         case "regexReplace":
-            kind = .regexReplace(source: try source(), regex: try CompiledRegex(try required(raw.pattern, "pattern"), field: "\(field).pattern"),
-                                 replacement: raw.replacement ?? "")
+            kind = .regexReplace(
+                source: try source(), regex: try CompiledRegex(try required(raw.pattern, "pattern"), field: "\(field).pattern"),
+                replacement: raw.replacement ?? "")
         case "lookup":
             guard case .object(let members)? = raw.table else { throw OffloadError(.invalidPayload, "\(field).table must be an object") }
-            kind = .lookup(source: try source(), table: Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
-                           fallback: raw.default ?? .null)
+            kind = .lookup(
+                source: try source(), table: Dictionary(members.map { ($0.key, $0.value) }, uniquingKeysWith: { $1 }),
+                fallback: raw.default ?? .null)
         case "calculation":
             kind = .calculation(try Expression(parsing: try required(raw.expr, "expr"), field: "\(field).expr"))
         default:
@@ -151,12 +154,13 @@ public final class Transform: Sendable {
             return .string(Self.format(number, decimals: decimals, grouping: grouping))
         case .dateFormat(let source, let pattern, let zone):
             guard let value = field(source) else { return .null }
-            let seconds: Double? = switch value {
-            case .string(let text): ISO8601.parse(text)
-            // Epoch milliseconds from 100,000,000,000 (March 1973 in ms; year 5138 in seconds).
-            case .int, .double: value.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
-            default: nil
-            }
+            let seconds: Double? =
+                switch value {
+                case .string(let text): ISO8601.parse(text)
+                // Epoch milliseconds from 100,000,000,000 (March 1973 in ms; year 5138 in seconds).
+                case .int, .double: value.doubleValue.map { abs($0) >= 1e11 ? $0 / 1000 : $0 }
+                default: nil
+                }
             // Outside the years 1–9999, a time is not a date to format.
             guard let seconds, DatePattern.supportedSeconds.contains(seconds) else { return .null }
             let local = seconds + Double(zone.offset(at: seconds))

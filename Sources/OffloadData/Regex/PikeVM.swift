@@ -114,8 +114,10 @@ struct PikeVM {
 
     /// Adds the thread at `pc` and every thread its jumps, splits, saves and assertions lead to,
     /// in priority order, with an explicit stack (a long chain of splits must not recurse).
-    private static func add(to list: inout ThreadList, pc start: Int, slots: inout [Int], at position: Int, in text: [UInt32],
-                            instructions: [RegexProgram.Instruction], stack: inout [Work]) {
+    private static func add(
+        to list: inout ThreadList, pc start: Int, slots: inout [Int], at position: Int, in text: [UInt32],
+        instructions: [RegexProgram.Instruction], stack: inout [Work]
+    ) {
         stack.append(.explore(start))
         while let work = stack.popLast() {
             switch work {

@@ -56,7 +56,10 @@ struct RegexProgram {
 
     private mutating func emit(_ instruction: Instruction) throws(OffloadError) {
         guard instructions.count < Self.maxInstructions else {
-            throw OffloadError(.invalidPayload, "\(field): the regular expression is too large once its repeats are spelled out (over \(OffloadError.grouped(Self.maxInstructions)) steps); use smaller counts")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field): the regular expression is too large once its repeats are spelled out (over \(OffloadError.grouped(Self.maxInstructions)) steps); use smaller counts"
+            )
         }
         instructions.append(instruction)
     }

@@ -61,8 +61,11 @@ struct ScalarSet {
             case .decimal: category == .decimalNumber
             case .letterNumber: category == .letterNumber
             case .otherNumber: category == .otherNumber
-            case .punctuation: [.connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
-                                .initialPunctuation, .finalPunctuation, .otherPunctuation].contains(category)
+            case .punctuation:
+                [
+                    .connectorPunctuation, .dashPunctuation, .openPunctuation, .closePunctuation,
+                    .initialPunctuation, .finalPunctuation, .otherPunctuation
+                ].contains(category)
             case .symbol: [.mathSymbol, .currencySymbol, .modifierSymbol, .otherSymbol].contains(category)
             case .separator: [.spaceSeparator, .lineSeparator, .paragraphSeparator].contains(category)
             case .mark: [.nonspacingMark, .spacingMark, .enclosingMark].contains(category)
@@ -73,9 +76,11 @@ struct ScalarSet {
 
     static let digits: [ClosedRange<UInt32>] = [0x30...0x39]
     static let word: [ClosedRange<UInt32>] = [0x30...0x39, 0x41...0x5A, 0x5F...0x5F, 0x61...0x7A]
-    static let space: [ClosedRange<UInt32>] = [0x09...0x0D, 0x20...0x20, 0x85...0x85, 0xA0...0xA0, 0x1680...0x1680,
-                                                0x2000...0x200A, 0x2028...0x2029, 0x202F...0x202F, 0x205F...0x205F,
-                                                0x3000...0x3000, 0xFEFF...0xFEFF]
+    static let space: [ClosedRange<UInt32>] = [
+        0x09...0x0D, 0x20...0x20, 0x85...0x85, 0xA0...0xA0, 0x1680...0x1680,
+        0x2000...0x200A, 0x2028...0x2029, 0x202F...0x202F, 0x205F...0x205F,
+        0x3000...0x3000, 0xFEFF...0xFEFF
+    ]
 
     /// The complement of ascending, non-overlapping `ranges` over all scalars.
     static func complement(_ ranges: [ClosedRange<UInt32>]) -> [ClosedRange<UInt32>] {
@@ -144,7 +149,10 @@ struct RegexParser {
 
     init(_ pattern: String, field: String) throws(OffloadError) {
         guard pattern.utf8.count <= Self.maxLength else {
-            throw OffloadError(.invalidPayload, "\(field): the regular expression is \(OffloadError.grouped(pattern.utf8.count)) bytes, over the limit of \(OffloadError.grouped(Self.maxLength))")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field): the regular expression is \(OffloadError.grouped(pattern.utf8.count)) bytes, over the limit of \(OffloadError.grouped(Self.maxLength))"
+            )
         }
         scalars = Array(pattern.unicodeScalars)
         self.field = field
@@ -375,7 +383,10 @@ struct RegexParser {
                     guard case .scalar(let value) = try parseEscape(inClass: true) else { throw error("a range ends with a class") }
                     high = value.value
                 }
-                guard low <= high else { throw error("the range \(Unicode.Scalar(low).map(String.init) ?? "?")-\(Unicode.Scalar(high).map(String.init) ?? "?") is out of order") }
+                guard low <= high else {
+                    throw error(
+                        "the range \(Unicode.Scalar(low).map(String.init) ?? "?")-\(Unicode.Scalar(high).map(String.init) ?? "?") is out of order")
+                }
                 set.ranges.append(low...high)
             } else {
                 set.ranges.append(low...low)

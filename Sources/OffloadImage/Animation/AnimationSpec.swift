@@ -58,13 +58,14 @@ public struct AnimationSpec: Sendable, Hashable {
         case "slideIn":
             let from = raw.from ?? "left"
             let distance = try check(raw.distance ?? Double(from == "up" || from == "down" ? cardHeight : cardWidth) * 0.3, 0...10_000, "distance")
-            kind = switch from {
-            case "left": .slideIn(dx: -distance, dy: 0)
-            case "right": .slideIn(dx: distance, dy: 0)
-            case "up": .slideIn(dx: 0, dy: -distance)
-            case "down": .slideIn(dx: 0, dy: distance)
-            default: throw OffloadError(.invalidPayload, "\(field).from '\(from)' is not one of left, right, up, down")
-            }
+            kind =
+                switch from {
+                case "left": .slideIn(dx: -distance, dy: 0)
+                case "right": .slideIn(dx: distance, dy: 0)
+                case "up": .slideIn(dx: 0, dy: -distance)
+                case "down": .slideIn(dx: 0, dy: distance)
+                default: throw OffloadError(.invalidPayload, "\(field).from '\(from)' is not one of left, right, up, down")
+                }
         case "scaleIn":
             kind = .scaleIn(from: try check(raw.fromScale ?? 0.6, 0...10, "fromScale"))
         case "rotateIn":
@@ -111,12 +112,13 @@ public struct AnimationSpec: Sendable, Hashable {
             fraction = (local - iteration * duration) / duration
         }
         let odd = Int(iteration) % 2 == 1
-        let reversed = switch direction {
-        case .normal: false
-        case .reverse: true
-        case .alternate: odd
-        case .alternateReverse: !odd
-        }
+        let reversed =
+            switch direction {
+            case .normal: false
+            case .reverse: true
+            case .alternate: odd
+            case .alternateReverse: !odd
+            }
         return easing.value(reversed ? 1 - fraction : fraction)
     }
 }
@@ -134,8 +136,8 @@ public struct Easing: Sendable, Hashable {
         case .string("easeInOut")?: (x1, y1, x2, y2) = (0.42, 0, 0.58, 1)
         case .object(let members)? where members.count == 1 && members[0].key == "cubicBezier":
             guard case .array(let points) = members[0].value, points.count == 4,
-                  let values = Optional(points.compactMap(\.doubleValue)), values.count == 4,
-                  values.allSatisfy(\.isFinite), (0...1).contains(values[0]), (0...1).contains(values[2])
+                let values = Optional(points.compactMap(\.doubleValue)), values.count == 4,
+                values.allSatisfy(\.isFinite), (0...1).contains(values[0]), (0...1).contains(values[2])
             else {
                 throw OffloadError(.invalidPayload, "\(field).cubicBezier must be four numbers [x1, y1, x2, y2] with x1 and x2 in 0…1")
             }

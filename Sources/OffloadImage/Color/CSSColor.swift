@@ -41,8 +41,9 @@ public struct CSSColor: Sendable, Hashable, CustomStringConvertible {
         if text.hasPrefix("#") { return parseHex(text.dropFirst()) }
         if text == "transparent" { return CSSColor(red: 0, green: 0, blue: 0, alpha: 0) }
         if let value = NamedColors.table[text] {
-            return CSSColor(red: Double(value >> 16 & 0xff) / 255, green: Double(value >> 8 & 0xff) / 255,
-                            blue: Double(value & 0xff) / 255)
+            return CSSColor(
+                red: Double(value >> 16 & 0xff) / 255, green: Double(value >> 8 & 0xff) / 255,
+                blue: Double(value & 0xff) / 255)
         }
         guard let open = text.firstIndex(of: "("), text.hasSuffix(")") else { return nil }
         let name = text[..<open].trimmingSpaces()
@@ -55,16 +56,16 @@ public struct CSSColor: Sendable, Hashable, CustomStringConvertible {
         switch name {
         case "rgb", "rgba":
             guard let r = component(parts[0], scale: 255), let g = component(parts[1], scale: 255),
-                  let b = component(parts[2], scale: 255),
-                  [r, g, b].allSatisfy({ (0...1).contains($0) })
+                let b = component(parts[2], scale: 255),
+                [r, g, b].allSatisfy({ (0...1).contains($0) })
             else { return nil }
             return CSSColor(red: r, green: g, blue: b, alpha: alpha)
         case "hsl", "hsla":
             let hueText = parts[0].hasSuffix("deg") ? String(parts[0].dropLast(3)) : parts[0]
             guard let hue = Double(hueText), hue.isFinite,
-                  parts[1].hasSuffix("%"), parts[2].hasSuffix("%"),
-                  let saturation = component(parts[1], scale: 100), let lightness = component(parts[2], scale: 100),
-                  (0...1).contains(saturation), (0...1).contains(lightness)
+                parts[1].hasSuffix("%"), parts[2].hasSuffix("%"),
+                let saturation = component(parts[1], scale: 100), let lightness = component(parts[2], scale: 100),
+                (0...1).contains(saturation), (0...1).contains(lightness)
             else { return nil }
             return hsl(hue: hue, saturation: saturation, lightness: lightness, alpha: alpha)
         default:

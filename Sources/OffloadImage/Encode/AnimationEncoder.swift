@@ -9,11 +9,12 @@ enum AnimationEncoder {
         let delay = 1 / frameRate
         switch format {
         case .apng:
-            return try APNG.assemble(frames.map { frame throws(OffloadError) in
-                                         try RenderStop.check()
-                                         return try Encoder.encode(frame, as: .png, quality: quality)
-                                     },
-                                     delayMilliseconds: Int((delay * 1000).rounded()), loops: loops)
+            return try APNG.assemble(
+                frames.map { frame throws(OffloadError) in
+                    try RenderStop.check()
+                    return try Encoder.encode(frame, as: .png, quality: quality)
+                },
+                delayMilliseconds: Int((delay * 1000).rounded()), loops: loops)
         case .gif, .webp:
             let (width, height) = (Int32(frames[0].width), Int32(frames[0].height))
             var output: UnsafeMutablePointer<UInt8>?
@@ -22,12 +23,14 @@ enum AnimationEncoder {
             RenderStop.installed
             let status = withFramePointers(frames) { pointers, stride in
                 if format == .gif {
-                    return offload_gif_encode(pointers, Int32(frames.count), width, height, Int32(stride),
-                                              Int32(max(2, (delay * 100).rounded())), Int32(loops), &output, &size, &message, message.count)
+                    return offload_gif_encode(
+                        pointers, Int32(frames.count), width, height, Int32(stride),
+                        Int32(max(2, (delay * 100).rounded())), Int32(loops), &output, &size, &message, message.count)
                 }
-                return offload_webp_animation_encode(pointers, Int32(frames.count), width, height, Int32(stride),
-                                                     Int32((delay * 1000).rounded()), Int32(loops), Int32(quality), &output, &size,
-                                                     &message, message.count)
+                return offload_webp_animation_encode(
+                    pointers, Int32(frames.count), width, height, Int32(stride),
+                    Int32((delay * 1000).rounded()), Int32(loops), Int32(quality), &output, &size,
+                    &message, message.count)
             }
             if status == 2 { throw RenderStop.stopped }
             guard status == 0, let output else {
@@ -69,7 +72,8 @@ enum APNG {
                 append("IHDR", header.data, to: &out)
                 append("acTL", be32(UInt32(pngs.count)) + be32(UInt32(loops)), to: &out)
             }
-            let control = be32(sequence) + Array(header.data[0..<8]) + be32(0) + be32(0)
+            let control =
+                be32(sequence) + Array(header.data[0..<8]) + be32(0) + be32(0)
                 + be16(UInt16(clamping: delayMilliseconds)) + be16(1000) + [0, 0]
             append("fcTL", control, to: &out)
             sequence += 1
@@ -104,7 +108,9 @@ enum APNG {
         out += be32(UInt32(data.count)) + typeBytes + data + be32(CRC32.checksum(typeBytes + data))
     }
 
-    private static func be32(_ value: UInt32) -> [UInt8] { [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)] }
+    private static func be32(_ value: UInt32) -> [UInt8] {
+        [UInt8(value >> 24), UInt8(value >> 16 & 0xff), UInt8(value >> 8 & 0xff), UInt8(value & 0xff)]
+    }
     private static func be16(_ value: UInt16) -> [UInt8] { [UInt8(value >> 8), UInt8(value & 0xff)] }
 }
 

@@ -17,9 +17,11 @@ enum Encoder {
             case .png:
                 offload_png_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), 3, &output, &size, &message, message.count)
             case .jpeg:
-                offload_jpeg_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
+                offload_jpeg_encode(
+                    pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
             case .webp:
-                offload_webp_encode(pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
+                offload_webp_encode(
+                    pixels, Int32(canvas.width), Int32(canvas.height), Int32(stride), Int32(quality), &output, &size, &message, message.count)
             case .gif, .apng:
                 -1
             }

@@ -45,8 +45,10 @@ public enum RasterDecoder {
     ///   - maxPixels: the most one picture may have (larger: ``OffloadError/Code/invalidPayload``).
     ///   - budget: what the job's pictures may decode to together (past it:
     ///     ``OffloadError/Code/resourceLimitExceeded``); the picture is charged to it.
-    static func withDecoded<T>(_ bytes: [UInt8], field: String, maxPixels: Int, budget: inout PixelBudget,
-                               _ body: (Int, Int, UnsafePointer<UInt8>) throws(OffloadError) -> T) throws(OffloadError) -> T {
+    static func withDecoded<T>(
+        _ bytes: [UInt8], field: String, maxPixels: Int, budget: inout PixelBudget,
+        _ body: (Int, Int, UnsafePointer<UInt8>) throws(OffloadError) -> T
+    ) throws(OffloadError) -> T {
         guard let format = format(of: bytes) else {
             throw OffloadError(.invalidPayload, "\(field): not a PNG, JPEG or WebP image")
         }
@@ -84,7 +86,9 @@ struct PixelBudget {
     var remaining: Int { max(0, limit - used) }
 
     func exceeded(by pixels: Int, field: String) -> OffloadError {
-        .overBudget("decodedPixels", limit: limit,
-                    "\(field): a picture of \(OffloadError.grouped(pixels)) pixels would take the job's pictures to \(OffloadError.grouped(used + pixels)) decoded pixels")
+        .overBudget(
+            "decodedPixels", limit: limit,
+            "\(field): a picture of \(OffloadError.grouped(pixels)) pixels would take the job's pictures to \(OffloadError.grouped(used + pixels)) decoded pixels"
+        )
     }
 }

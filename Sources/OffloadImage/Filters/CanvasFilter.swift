@@ -24,8 +24,10 @@ public enum CanvasFilter: Sendable, Hashable {
     case emboss(strength: Double, direction: Double, height: Double)
     case sharpen(strength: Double, radius: Double)
 
-    static let names = ["blur", "brightness", "contrast", "saturation", "hueRotate", "grayscale", "sepia", "invert",
-                        "opacity", "dropShadow", "glow", "emboss", "sharpen"]
+    static let names = [
+        "blur", "brightness", "contrast", "saturation", "hueRotate", "grayscale", "sepia", "invert",
+        "opacity", "dropShadow", "glow", "emboss", "sharpen"
+    ]
 
     /// Reads the filter at `field` (as `payload.filters[2]`).
     /// - Throws: ``OffloadError/Code/invalidPayload`` naming the field, for an unknown type, an
@@ -52,12 +54,13 @@ public enum CanvasFilter: Sendable, Hashable {
             self = .hueRotate(degrees: try range(try decoder.decode(HueRotate.self, from: json, root: field).degrees, -360...360, "degrees"))
         case "grayscale", "sepia", "invert", "opacity":
             let amount = try range(try decoder.decode(Amount.self, from: json, root: field).amount, 0...1, "amount")
-            self = switch type {
-            case "grayscale": .grayscale(amount)
-            case "sepia": .sepia(amount)
-            case "invert": .invert(amount)
-            default: .opacity(amount)
-            }
+            self =
+                switch type {
+                case "grayscale": .grayscale(amount)
+                case "sepia": .sepia(amount)
+                case "invert": .invert(amount)
+                default: .opacity(amount)
+                }
         case "dropShadow":
             let shadow = try decoder.decode(DropShadow.self, from: json, root: field)
             self = .dropShadow(
@@ -66,29 +69,67 @@ public enum CanvasFilter: Sendable, Hashable {
                 color: try CSSColor(parsing: shadow.color, field: "\(field).color"), spread: try range(shadow.spread ?? 0, 0...100, "spread"))
         case "glow":
             let glow = try decoder.decode(Glow.self, from: json, root: field)
-            self = .glow(color: try CSSColor(parsing: glow.color, field: "\(field).color"), radius: try range(glow.radius, 0...200, "radius"),
-                         intensity: try range(glow.intensity ?? 1, 0...4, "intensity"))
+            self = .glow(
+                color: try CSSColor(parsing: glow.color, field: "\(field).color"), radius: try range(glow.radius, 0...200, "radius"),
+                intensity: try range(glow.intensity ?? 1, 0...4, "intensity"))
         case "emboss":
             let emboss = try decoder.decode(Emboss.self, from: json, root: field)
-            self = .emboss(strength: try range(emboss.strength, 0...10, "strength"), direction: try range(emboss.direction ?? 135, 0...360, "direction"),
-                           height: try range(emboss.height ?? 1, 0...10, "height"))
+            self = .emboss(
+                strength: try range(emboss.strength, 0...10, "strength"), direction: try range(emboss.direction ?? 135, 0...360, "direction"),
+                height: try range(emboss.height ?? 1, 0...10, "height"))
         case "sharpen":
             let sharpen = try decoder.decode(Sharpen.self, from: json, root: field)
             self = .sharpen(strength: try range(sharpen.strength, 0...10, "strength"), radius: try range(sharpen.radius ?? 1, 0.5...20, "radius"))
         default:
             let near = Self.names.first { $0.lowercased() == type.lowercased() }
-            throw OffloadError(.invalidPayload, "\(field).type '\(type)' is not a filter\(near.map { " (did you mean '\($0)'?)" } ?? "") — one of \(Self.names.joined(separator: ", "))")
+            throw OffloadError(
+                .invalidPayload,
+                "\(field).type '\(type)' is not a filter\(near.map { " (did you mean '\($0)'?)" } ?? "") — one of \(Self.names.joined(separator: ", "))"
+            )
         }
     }
 
-    private struct Blur: Decodable { var type: String; var radius: Double; var quality: String? }
-    private struct Adjust: Decodable { var type: String; var value: Double }
-    private struct HueRotate: Decodable { var type: String; var degrees: Double }
-    private struct Amount: Decodable { var type: String; var amount: Double }
-    private struct DropShadow: Decodable {
-        var type: String; var offsetX: Double; var offsetY: Double; var blurRadius: Double; var color: String; var spread: Double?
+    private struct Blur: Decodable {
+        var type: String
+        var radius: Double
+        var quality: String?
     }
-    private struct Glow: Decodable { var type: String; var color: String; var radius: Double; var intensity: Double?; var quality: String? }
-    private struct Emboss: Decodable { var type: String; var strength: Double; var direction: Double?; var height: Double? }
-    private struct Sharpen: Decodable { var type: String; var strength: Double; var radius: Double? }
+    private struct Adjust: Decodable {
+        var type: String
+        var value: Double
+    }
+    private struct HueRotate: Decodable {
+        var type: String
+        var degrees: Double
+    }
+    private struct Amount: Decodable {
+        var type: String
+        var amount: Double
+    }
+    private struct DropShadow: Decodable {
+        var type: String
+        var offsetX: Double
+        var offsetY: Double
+        var blurRadius: Double
+        var color: String
+        var spread: Double?
+    }
+    private struct Glow: Decodable {
+        var type: String
+        var color: String
+        var radius: Double
+        var intensity: Double?
+        var quality: String?
+    }
+    private struct Emboss: Decodable {
+        var type: String
+        var strength: Double
+        var direction: Double?
+        var height: Double?
+    }
+    private struct Sharpen: Decodable {
+        var type: String
+        var strength: Double
+        var radius: Double?
+    }
 }

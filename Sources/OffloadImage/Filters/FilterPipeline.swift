@@ -25,24 +25,40 @@ enum FilterPipeline {
             buffer.mapColors { r, g, b, _ in (r, g, b) = (r * slope + intercept, g * slope + intercept, b * slope + intercept) }
         case .saturation(let value):
             let s = max(0, 1 + value)
-            matrix(buffer, [0.213 + 0.787 * s, 0.715 - 0.715 * s, 0.072 - 0.072 * s,
-                            0.213 - 0.213 * s, 0.715 + 0.285 * s, 0.072 - 0.072 * s,
-                            0.213 - 0.213 * s, 0.715 - 0.715 * s, 0.072 + 0.928 * s])
+            matrix(
+                buffer,
+                [
+                    0.213 + 0.787 * s, 0.715 - 0.715 * s, 0.072 - 0.072 * s,
+                    0.213 - 0.213 * s, 0.715 + 0.285 * s, 0.072 - 0.072 * s,
+                    0.213 - 0.213 * s, 0.715 - 0.715 * s, 0.072 + 0.928 * s
+                ])
         case .hueRotate(let degrees):
             let (c, s) = (cos(degrees * .pi / 180), sin(degrees * .pi / 180))
-            matrix(buffer, [0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928,
-                            0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283,
-                            0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072])
+            matrix(
+                buffer,
+                [
+                    0.213 + c * 0.787 - s * 0.213, 0.715 - c * 0.715 - s * 0.715, 0.072 - c * 0.072 + s * 0.928,
+                    0.213 - c * 0.213 + s * 0.143, 0.715 + c * 0.285 + s * 0.140, 0.072 - c * 0.072 - s * 0.283,
+                    0.213 - c * 0.213 - s * 0.787, 0.715 - c * 0.715 + s * 0.715, 0.072 + c * 0.928 + s * 0.072
+                ])
         case .grayscale(let amount):
             let k = 1 - amount
-            matrix(buffer, [0.2126 + 0.7874 * k, 0.7152 - 0.7152 * k, 0.0722 - 0.0722 * k,
-                            0.2126 - 0.2126 * k, 0.7152 + 0.2848 * k, 0.0722 - 0.0722 * k,
-                            0.2126 - 0.2126 * k, 0.7152 - 0.7152 * k, 0.0722 + 0.9278 * k])
+            matrix(
+                buffer,
+                [
+                    0.2126 + 0.7874 * k, 0.7152 - 0.7152 * k, 0.0722 - 0.0722 * k,
+                    0.2126 - 0.2126 * k, 0.7152 + 0.2848 * k, 0.0722 - 0.0722 * k,
+                    0.2126 - 0.2126 * k, 0.7152 - 0.7152 * k, 0.0722 + 0.9278 * k
+                ])
         case .sepia(let amount):
             let k = 1 - amount
-            matrix(buffer, [0.393 + 0.607 * k, 0.769 - 0.769 * k, 0.189 - 0.189 * k,
-                            0.349 - 0.349 * k, 0.686 + 0.314 * k, 0.168 - 0.168 * k,
-                            0.272 - 0.272 * k, 0.534 - 0.534 * k, 0.131 + 0.869 * k])
+            matrix(
+                buffer,
+                [
+                    0.393 + 0.607 * k, 0.769 - 0.769 * k, 0.189 - 0.189 * k,
+                    0.349 - 0.349 * k, 0.686 + 0.314 * k, 0.168 - 0.168 * k,
+                    0.272 - 0.272 * k, 0.534 - 0.534 * k, 0.131 + 0.869 * k
+                ])
         case .invert(let amount):
             buffer.mapColors { r, g, b, _ in
                 (r, g, b) = (amount * (1 - r) + (1 - amount) * r, amount * (1 - g) + (1 - amount) * g, amount * (1 - b) + (1 - amount) * b)
@@ -69,8 +85,10 @@ enum FilterPipeline {
 
     /// The picture's alpha, grown by `spread`, blurred, tinted and offset, drawn beneath it
     /// (CSS `drop-shadow`; a glow is one without offset).
-    private static func underlay(_ buffer: PixelBuffer, color: CSSColor, offsetX: Double, offsetY: Double, sigma: Double,
-                                 spread: Double, intensity: Double) {
+    private static func underlay(
+        _ buffer: PixelBuffer, color: CSSColor, offsetX: Double, offsetY: Double, sigma: Double,
+        spread: Double, intensity: Double
+    ) {
         let (width, height) = (buffer.width, buffer.height)
         var mask = [UInt8](repeating: 0, count: width * height)
         let (dx, dy) = (Int(offsetX.rounded()), Int(offsetY.rounded()))

@@ -10,8 +10,9 @@ struct PixelBuffer {
     /// Runs `body` on the canvas's pixels, then tells cairo they changed.
     static func modify(_ canvas: Canvas, _ body: (PixelBuffer) -> Void) {
         cairo_surface_flush(canvas.surface)
-        let buffer = PixelBuffer(data: cairo_image_surface_get_data(canvas.surface)!, width: canvas.width, height: canvas.height,
-                                 stride: Int(cairo_image_surface_get_stride(canvas.surface)))
+        let buffer = PixelBuffer(
+            data: cairo_image_surface_get_data(canvas.surface)!, width: canvas.width, height: canvas.height,
+            stride: Int(cairo_image_surface_get_stride(canvas.surface)))
         body(buffer)
         cairo_surface_mark_dirty(canvas.surface)
     }

@@ -116,7 +116,8 @@ public struct CardSpec: Sendable, Hashable {
         title = params.title
         description = params.description.flatMap { $0.trimmingSpaces().isEmpty ? nil : $0 }
 
-        let (widthField, heightField) = payload.dimensions != nil ? ("payload.dimensions.width", "payload.dimensions.height") : ("payload.params.width", "payload.params.height")
+        let (widthField, heightField) =
+            payload.dimensions != nil ? ("payload.dimensions.width", "payload.dimensions.height") : ("payload.params.width", "payload.params.height")
         width = payload.dimensions?.width ?? params.width ?? 1200
         height = payload.dimensions?.height ?? params.height ?? 630
         for (value, field) in [(width, widthField), (height, heightField)] where !(1...Self.maxSide).contains(value) {
@@ -149,14 +150,16 @@ public struct CardSpec: Sendable, Hashable {
         self.filters = filters
         var animations: [AnimationSpec] = []
         guard (payload.animations ?? []).count <= Self.maxFilters else {
-            throw OffloadError(.invalidPayload, "payload.animations has \((payload.animations ?? []).count) animations, over the limit of \(Self.maxFilters)")
+            throw OffloadError(
+                .invalidPayload, "payload.animations has \((payload.animations ?? []).count) animations, over the limit of \(Self.maxFilters)")
         }
         for (index, animation) in (payload.animations ?? []).enumerated() {
             animations.append(try AnimationSpec(animation, field: "payload.animations[\(index)]", cardWidth: width, cardHeight: height))
         }
         self.animations = animations
         if !animations.isEmpty && !format.isAnimatable {
-            throw OffloadError(.invalidPayload, "payload.animations need an animated payload.outputFormat (gif, webp or apng), not \(format.rawValue)")
+            throw OffloadError(
+                .invalidPayload, "payload.animations need an animated payload.outputFormat (gif, webp or apng), not \(format.rawValue)")
         }
         frameRate = payload.frameRate ?? 15
         guard frameRate.isFinite, (1...50).contains(frameRate) else {
@@ -169,10 +172,14 @@ public struct CardSpec: Sendable, Hashable {
         let seconds = animations.map(\.activeDuration).max() ?? 0
         frameCount = animations.isEmpty ? 1 : Int((seconds * frameRate).rounded(.up)) + 1
         guard frameCount <= Animator.maxFrames else {
-            throw OffloadError(.invalidPayload, "payload.animations last \(seconds) s, \(frameCount) frames at \(frameRate) a second: over the limit of \(Animator.maxFrames) (shorten them or lower payload.frameRate)")
+            throw OffloadError(
+                .invalidPayload,
+                "payload.animations last \(seconds) s, \(frameCount) frames at \(frameRate) a second: over the limit of \(Animator.maxFrames) (shorten them or lower payload.frameRate)"
+            )
         }
         guard frameCount * width * height <= Self.maxPixels * 8 else {
-            throw OffloadError(.invalidPayload, "payload.animations: \(frameCount) frames of \(width)×\(height) are over the budget of \(Self.maxPixels * 8) pixels")
+            throw OffloadError(
+                .invalidPayload, "payload.animations: \(frameCount) frames of \(width)×\(height) are over the budget of \(Self.maxPixels * 8) pixels")
         }
         fontURLs = (params.fontUrls ?? [:]).sorted { $0.key < $1.key }.map { FontSource(family: $0.key, url: $0.value) }
         for font in fontURLs where font.family.trimmingSpaces().isEmpty || font.url.isEmpty {
@@ -218,8 +225,9 @@ public struct CardSpec: Sendable, Hashable {
         guard [shadow.blur, shadow.offsetX, shadow.offsetY].allSatisfy(\.isFinite), (0...200).contains(shadow.blur) else {
             throw OffloadError(.invalidPayload, "\(field).blur must be between 0 and 200, and its offsets finite")
         }
-        return Shadow(color: try CSSColor(parsing: shadow.color, field: "\(field).color"),
-                      blur: shadow.blur, offsetX: shadow.offsetX, offsetY: shadow.offsetY)
+        return Shadow(
+            color: try CSSColor(parsing: shadow.color, field: "\(field).color"),
+            blur: shadow.blur, offsetX: shadow.offsetX, offsetY: shadow.offsetY)
     }
 
     static func outline(_ outline: TextOutline, field: String) throws(OffloadError) -> Outline {
@@ -246,8 +254,9 @@ public struct CardSpec: Sendable, Hashable {
     private static func backdrop(_ background: JSONValue?, fallback: String?) throws(OffloadError) -> Backdrop {
         switch background {
         case nil, .null?:
-            return .solid(try fallback.map { text throws(OffloadError) in try CSSColor(parsing: text, field: "payload.params.backgroundColor") }
-                ?? CSSColor(red: 0x0f / 255, green: 0x17 / 255, blue: 0x2a / 255))
+            return .solid(
+                try fallback.map { text throws(OffloadError) in try CSSColor(parsing: text, field: "payload.params.backgroundColor") }
+                    ?? CSSColor(red: 0x0f / 255, green: 0x17 / 255, blue: 0x2a / 255))
         case .string(let text)?:
             return .solid(try CSSColor(parsing: text, field: "payload.background"))
         case let object?:

@@ -25,9 +25,11 @@ public struct ImagePayload: Codable, Sendable, Hashable {
     /// How many times an animation plays; 0 (default) for ever.
     public var loops: Int?
 
-    public init(params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil,
-                background: JSONValue? = nil, filters: [JSONValue]? = nil, animations: [JSONValue]? = nil,
-                frameRate: Double? = nil, loops: Int? = nil) {
+    public init(
+        params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil,
+        background: JSONValue? = nil, filters: [JSONValue]? = nil, animations: [JSONValue]? = nil,
+        frameRate: Double? = nil, loops: Int? = nil
+    ) {
         self.params = params
         self.outputFormat = outputFormat
         self.quality = quality

@@ -56,8 +56,10 @@ public struct LayerSpec: Sendable, Hashable {
     public var zIndex: Int
     public var filters: [CanvasFilter]
 
-    static let blendModes = ["normal", "multiply", "screen", "overlay", "darken", "lighten", "colorDodge", "colorBurn",
-                             "hardLight", "softLight", "difference", "exclusion"]
+    static let blendModes = [
+        "normal", "multiply", "screen", "overlay", "darken", "lighten", "colorDodge", "colorBurn",
+        "hardLight", "softLight", "difference", "exclusion"
+    ]
 
     private struct Raw: Decodable {
         var type: String
@@ -98,7 +100,9 @@ public struct LayerSpec: Sendable, Hashable {
 
     init(_ json: JSONValue, field: String, defaultFamily: String) throws(OffloadError) {
         let raw = try JSONValueDecoder().decode(Raw.self, from: json, root: field)
-        func number(_ value: Double?, _ name: String, default fallback: Double? = nil, in range: ClosedRange<Double> = -100_000...100_000) throws(OffloadError) -> Double {
+        func number(
+            _ value: Double?, _ name: String, default fallback: Double? = nil, in range: ClosedRange<Double> = -100_000...100_000
+        ) throws(OffloadError) -> Double {
             guard let value = value ?? fallback else { throw OffloadError(.invalidPayload, "\(field).\(name) is required for a \(raw.type) layer") }
             guard value.isFinite, range.contains(value) else {
                 throw OffloadError(.invalidPayload, "\(field).\(name) must be between \(range.lowerBound) and \(range.upperBound) (got \(value))")
@@ -117,34 +121,37 @@ public struct LayerSpec: Sendable, Hashable {
         switch raw.type {
         case "text":
             guard let text = raw.content, !text.isEmpty else { throw OffloadError(.invalidPayload, "\(field).content must not be empty") }
-            let bold: Bool = switch raw.fontWeight {
-            case nil, .string("normal")?: false
-            case .string("bold")?: true
-            case let weight?: (weight.doubleValue ?? 400) >= 600
-            }
+            let bold: Bool =
+                switch raw.fontWeight {
+                case nil, .string("normal")?: false
+                case .string("bold")?: true
+                case let weight?: (weight.doubleValue ?? 400) >= 600
+                }
             let size = try number(raw.fontSize, "fontSize", default: 32, in: 4...1000)
-            content = .text(TextLayer(
-                content: text, x: try number(raw.x, "x"), y: try number(raw.y, "y"),
-                maxWidth: try number(raw.maxWidth, "maxWidth", in: 1...100_000),
-                fontFamily: raw.fontFamily ?? defaultFamily, fontSize: size, bold: bold,
-                color: try color(raw.color, "color") ?? .white,
-                lineHeight: try number(raw.lineHeight, "lineHeight", default: 1.2, in: 0.5...5),
-                letterSpacing: try number(raw.letterSpacing, "letterSpacing", default: 0, in: -50...200),
-                maxLines: Int(try number(raw.maxLines.map(Double.init), "maxLines", default: 3, in: 1...100)),
-                textAlign: raw.textAlign ?? .left,
-                gradient: try raw.gradient.map { gradient throws(OffloadError) in try CardSpec.gradient(gradient, field: "\(field).gradient") },
-                shadow: try raw.shadow.map { shadow throws(OffloadError) in try CardSpec.shadow(shadow, field: "\(field).shadow") },
-                outline: try raw.outline.map { outline throws(OffloadError) in try CardSpec.outline(outline, field: "\(field).outline") }))
+            content = .text(
+                TextLayer(
+                    content: text, x: try number(raw.x, "x"), y: try number(raw.y, "y"),
+                    maxWidth: try number(raw.maxWidth, "maxWidth", in: 1...100_000),
+                    fontFamily: raw.fontFamily ?? defaultFamily, fontSize: size, bold: bold,
+                    color: try color(raw.color, "color") ?? .white,
+                    lineHeight: try number(raw.lineHeight, "lineHeight", default: 1.2, in: 0.5...5),
+                    letterSpacing: try number(raw.letterSpacing, "letterSpacing", default: 0, in: -50...200),
+                    maxLines: Int(try number(raw.maxLines.map(Double.init), "maxLines", default: 3, in: 1...100)),
+                    textAlign: raw.textAlign ?? .left,
+                    gradient: try raw.gradient.map { gradient throws(OffloadError) in try CardSpec.gradient(gradient, field: "\(field).gradient") },
+                    shadow: try raw.shadow.map { shadow throws(OffloadError) in try CardSpec.shadow(shadow, field: "\(field).shadow") },
+                    outline: try raw.outline.map { outline throws(OffloadError) in try CardSpec.outline(outline, field: "\(field).outline") }))
         case "image":
             guard let source = raw.src, !source.isEmpty else { throw OffloadError(.invalidPayload, "\(field).src is required for an image layer") }
             let blend = raw.blendMode ?? "normal"
             guard Self.blendModes.contains(blend) else {
                 throw OffloadError(.invalidPayload, "\(field).blendMode '\(blend)' is not one of \(Self.blendModes.joined(separator: ", "))")
             }
-            content = .image(ImageLayer(
-                source: source, x: try number(raw.x, "x"), y: try number(raw.y, "y"),
-                width: try number(raw.width, "width", in: 1...100_000), height: try number(raw.height, "height", in: 1...100_000),
-                opacity: try number(raw.opacity, "opacity", default: 1, in: 0...1), blendMode: blend))
+            content = .image(
+                ImageLayer(
+                    source: source, x: try number(raw.x, "x"), y: try number(raw.y, "y"),
+                    width: try number(raw.width, "width", in: 1...100_000), height: try number(raw.height, "height", in: 1...100_000),
+                    opacity: try number(raw.opacity, "opacity", default: 1, in: 0...1), blendMode: blend))
         case "shape":
             let kind: ShapeLayer.Kind
             switch raw.shapeType {
@@ -152,7 +159,8 @@ public struct LayerSpec: Sendable, Hashable {
             case "circle"?: kind = .circle
             case "line"?: kind = .line(x2: try number(raw.x2, "x2"), y2: try number(raw.y2, "y2"))
             case let other:
-                throw OffloadError(.invalidPayload, "\(field).shapeType \(other.map { "'\($0)'" } ?? "(missing)") is not one of rectangle, circle, line")
+                throw OffloadError(
+                    .invalidPayload, "\(field).shapeType \(other.map { "'\($0)'" } ?? "(missing)") is not one of rectangle, circle, line")
             }
             let isLine = if case .line = kind { true } else { false }
             let fill = try color(raw.fillColor, "fillColor")
@@ -160,12 +168,13 @@ public struct LayerSpec: Sendable, Hashable {
             guard fill != nil || stroke != nil else {
                 throw OffloadError(.invalidPayload, "\(field) needs a fillColor or a strokeColor")
             }
-            content = .shape(ShapeLayer(
-                kind: kind, x: try number(raw.x, "x"), y: try number(raw.y, "y"),
-                width: isLine ? 0 : try number(raw.width, "width", in: 0...100_000),
-                height: isLine ? 0 : try number(raw.height, "height", in: 0...100_000),
-                fill: isLine ? nil : fill, stroke: isLine ? (stroke ?? fill) : stroke,
-                strokeWidth: try number(raw.strokeWidth, "strokeWidth", default: isLine ? 2 : 1, in: 0...1000)))
+            content = .shape(
+                ShapeLayer(
+                    kind: kind, x: try number(raw.x, "x"), y: try number(raw.y, "y"),
+                    width: isLine ? 0 : try number(raw.width, "width", in: 0...100_000),
+                    height: isLine ? 0 : try number(raw.height, "height", in: 0...100_000),
+                    fill: isLine ? nil : fill, stroke: isLine ? (stroke ?? fill) : stroke,
+                    strokeWidth: try number(raw.strokeWidth, "strokeWidth", default: isLine ? 2 : 1, in: 0...1000)))
         default:
             throw OffloadError(.invalidPayload, "\(field).type '\(raw.type)' is not one of text, image, shape")
         }

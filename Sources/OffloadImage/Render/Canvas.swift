@@ -10,7 +10,7 @@ final class Canvas {
 
     init(width: Int, height: Int) throws(OffloadError) {
         guard let surface = cairo_image_surface_create(CAIRO_FORMAT_ARGB32, Int32(width), Int32(height)),
-              cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS
+            cairo_surface_status(surface) == CAIRO_STATUS_SUCCESS
         else {
             throw OffloadError(.handlerFailed, "cairo could not make a \(width)×\(height) surface")
         }

@@ -24,7 +24,8 @@ enum CardRenderer {
             // CSS `background-size: cover`, centred.
             let scale = max(Double(spec.width) / background.width, Double(spec.height) / background.height)
             let (w, h) = (background.width * scale, background.height * scale)
-            background.draw(in: ((Double(spec.width) - w) / 2, (Double(spec.height) - h) / 2, w, h), opacity: spec.backgroundImageOpacity, on: canvas.context)
+            background.draw(
+                in: ((Double(spec.width) - w) / 2, (Double(spec.height) - h) / 2, w, h), opacity: spec.backgroundImageOpacity, on: canvas.context)
         }
     }
 
@@ -48,11 +49,13 @@ enum CardRenderer {
 
         let textWidth = Double(spec.width) - 2 * spec.padding
         let align = TextAlignment(spec.textAlign)
-        let title = TextBlock(context: context, text: spec.title, family: spec.fontFamily, bold: true, size: spec.titleFontSize,
-                              width: textWidth, maxLines: titleLines, align: align, lineSpacing: 1.1)
+        let title = TextBlock(
+            context: context, text: spec.title, family: spec.fontFamily, bold: true, size: spec.titleFontSize,
+            width: textWidth, maxLines: titleLines, align: align, lineSpacing: 1.1)
         let description = spec.description.map {
-            TextBlock(context: context, text: $0, family: spec.fontFamily, bold: false, size: spec.descriptionFontSize,
-                      width: textWidth, maxLines: descriptionLines, align: align, lineSpacing: 1.3)
+            TextBlock(
+                context: context, text: $0, family: spec.fontFamily, bold: false, size: spec.descriptionFontSize,
+                width: textWidth, maxLines: descriptionLines, align: align, lineSpacing: 1.3)
         }
         let gap = description == nil ? 0 : spec.descriptionFontSize * 0.9
         let blockHeight = title.size.height + gap + (description?.size.height ?? 0)
@@ -74,13 +77,14 @@ enum CardRenderer {
         let (w, h) = (logo.width * scale, logo.height * scale)
         let inset = min(spec.padding, cardHeight * 0.08)
         let (left, right, top, bottom) = (inset, cardWidth - inset - w, inset, cardHeight - inset - h)
-        let origin: (Double, Double) = switch spec.logoPosition {
-        case .topLeft: (left, top)
-        case .topRight: (right, top)
-        case .bottomLeft: (left, bottom)
-        case .bottomRight: (right, bottom)
-        case .center: ((cardWidth - w) / 2, (cardHeight - h) / 2)
-        }
+        let origin: (Double, Double) =
+            switch spec.logoPosition {
+            case .topLeft: (left, top)
+            case .topRight: (right, top)
+            case .bottomLeft: (left, bottom)
+            case .bottomRight: (right, bottom)
+            case .center: ((cardWidth - w) / 2, (cardHeight - h) / 2)
+            }
         logo.draw(in: (origin.0, origin.1, w, h), opacity: 1, on: context)
     }
 
@@ -144,20 +148,23 @@ enum CardRenderer {
         }
         // The gradient spans the text's box; its coordinates are fractions of that box.
         let size = block.size
-        let offset = switch style.align {
-        case .left: 0.0
-        case .center: (Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width) / 2
-        case .right: Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width
-        }
+        let offset =
+            switch style.align {
+            case .left: 0.0
+            case .center: (Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width) / 2
+            case .right: Double(pango_layout_get_width(block.layout)) / Double(offload_pango_scale()) - size.width
+            }
         let (left, top) = (x + offset, y)
         let start = (left + gradient.start.x * size.width, top + gradient.start.y * size.height)
         let end = (left + gradient.end.x * size.width, top + gradient.end.y * size.height)
-        let pattern: OpaquePointer = switch gradient.type {
-        case .linear: cairo_pattern_create_linear(start.0, start.1, end.0, end.1)
-        case .radial:
-            cairo_pattern_create_radial(start.0, start.1, 0, start.0, start.1,
-                                        ((end.0 - start.0) * (end.0 - start.0) + (end.1 - start.1) * (end.1 - start.1)).squareRoot())
-        }
+        let pattern: OpaquePointer =
+            switch gradient.type {
+            case .linear: cairo_pattern_create_linear(start.0, start.1, end.0, end.1)
+            case .radial:
+                cairo_pattern_create_radial(
+                    start.0, start.1, 0, start.0, start.1,
+                    ((end.0 - start.0) * (end.0 - start.0) + (end.1 - start.1) * (end.1 - start.1)).squareRoot())
+            }
         for (index, stop) in gradient.colors.enumerated() {
             stop.addStop(to: pattern, at: Double(index) / Double(gradient.colors.count - 1))
         }

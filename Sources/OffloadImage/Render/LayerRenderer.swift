@@ -18,10 +18,12 @@ enum LayerRenderer {
         let context = canvas.context
         switch layer.content {
         case .text(let text):
-            let block = TextBlock(context: context, text: text.content, family: text.fontFamily, bold: text.bold, size: text.fontSize,
-                                  width: text.maxWidth, maxLines: text.maxLines, align: TextAlignment(text.textAlign),
-                                  lineSpacing: text.lineHeight, letterSpacing: text.letterSpacing)
-            let style = CardRenderer.TextStyle(color: text.color, align: text.textAlign, shadow: text.shadow, outline: text.outline, gradient: text.gradient)
+            let block = TextBlock(
+                context: context, text: text.content, family: text.fontFamily, bold: text.bold, size: text.fontSize,
+                width: text.maxWidth, maxLines: text.maxLines, align: TextAlignment(text.textAlign),
+                lineSpacing: text.lineHeight, letterSpacing: text.letterSpacing)
+            let style = CardRenderer.TextStyle(
+                color: text.color, align: text.textAlign, shadow: text.shadow, outline: text.outline, gradient: text.gradient)
             CardRenderer.draw(block, style: style, x: text.x, y: text.y, on: canvas)
         case .image(let image):
             guard let picture else { return }

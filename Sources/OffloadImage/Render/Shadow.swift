@@ -10,7 +10,7 @@ enum Shadow {
         let margin = Int((shadow.blur * 1.5).rounded(.up)) + 1
         let (width, height) = (ink.width + 2 * margin, ink.height + 2 * margin)
         guard let mask = cairo_image_surface_create(CAIRO_FORMAT_A8, Int32(width), Int32(height)),
-              cairo_surface_status(mask) == CAIRO_STATUS_SUCCESS
+            cairo_surface_status(mask) == CAIRO_STATUS_SUCCESS
         else { return }
         defer { cairo_surface_destroy(mask) }
         let maskContext = cairo_create(mask)!
@@ -21,8 +21,9 @@ enum Shadow {
         pango_cairo_update_layout(canvas.context, block.layout)
         if shadow.blur > 0 {
             cairo_surface_flush(mask)
-            BoxBlur.apply(cairo_image_surface_get_data(mask)!, width: width, height: height,
-                          stride: Int(cairo_image_surface_get_stride(mask)), channels: 1, sigma: shadow.blur / 2)
+            BoxBlur.apply(
+                cairo_image_surface_get_data(mask)!, width: width, height: height,
+                stride: Int(cairo_image_surface_get_stride(mask)), channels: 1, sigma: shadow.blur / 2)
             cairo_surface_mark_dirty(mask)
         }
         shadow.color.setSource(on: canvas.context)

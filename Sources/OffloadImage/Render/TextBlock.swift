@@ -5,8 +5,10 @@ import CPangoCairo
 final class TextBlock {
     let layout: OpaquePointer
 
-    init(context: OpaquePointer, text: String, family: String, bold: Bool, size: Double, width: Double,
-         maxLines: Int, align: TextAlignment, lineSpacing: Double, letterSpacing: Double = 0) {
+    init(
+        context: OpaquePointer, text: String, family: String, bold: Bool, size: Double, width: Double,
+        maxLines: Int, align: TextAlignment, lineSpacing: Double, letterSpacing: Double = 0
+    ) {
         layout = pango_cairo_create_layout(context)
         let font = pango_font_description_new()
         pango_font_description_set_family(font, family)
@@ -62,11 +64,12 @@ enum TextAlignment {
     case left, center, right
 
     init(_ align: TextAlign) {
-        self = switch align {
-        case .left: .left
-        case .center: .center
-        case .right: .right
-        }
+        self =
+            switch align {
+            case .left: .left
+            case .center: .center
+            case .right: .right
+            }
     }
 
     var pango: PangoAlignment {

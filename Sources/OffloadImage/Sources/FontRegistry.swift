@@ -28,7 +28,8 @@ enum FontRegistry {
         let families: [String]
         if let known { families = known } else { families = try add(bytes, hash: hash, field: field) }
         guard families.contains(where: { $0.lowercased() == family.lowercased() }) else {
-            throw OffloadError(.invalidPayload, "\(field): the font's family is \(families.map { "'\($0)'" }.joined(separator: " or ")), not '\(family)'")
+            throw OffloadError(
+                .invalidPayload, "\(field): the font's family is \(families.map { "'\($0)'" }.joined(separator: " or ")), not '\(family)'")
         }
     }
 

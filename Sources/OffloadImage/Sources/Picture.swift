@@ -20,7 +20,8 @@ final class Picture: @unchecked Sendable {
     init(bytes: [UInt8], field: String, budget: inout PixelBudget) throws(OffloadError) {
         if RasterDecoder.format(of: bytes) != nil {
             // Straight from the decoder's rows into the surface: one copy of the pixels, not two.
-            let canvas = try RasterDecoder.withDecoded(bytes, field: field, maxPixels: CardSpec.maxPixels, budget: &budget) { width, height, rgba throws(OffloadError) in
+            let canvas = try RasterDecoder.withDecoded(bytes, field: field, maxPixels: CardSpec.maxPixels, budget: &budget) {
+                width, height, rgba throws(OffloadError) in
                 let canvas = try Canvas(width: width, height: height)
                 PixelBuffer.modify(canvas) { buffer in
                     for y in 0..<height {

@@ -53,7 +53,9 @@ public final class PluginCatalog: Sendable {
         let (folders, problem) = subfolders(of: directory)
         let entries = folders.map { folder in
             let path = directory + "/" + folder
-            do throws(OffloadError) { return Entry(folder: path, manifest: try manifest(in: path)) } catch { return Entry(folder: path, problem: error) }
+            do throws(OffloadError) { return Entry(folder: path, manifest: try manifest(in: path)) } catch {
+                return Entry(folder: path, problem: error)
+            }
         }
         return (entries, problem)
     }
@@ -79,7 +81,7 @@ public final class PluginCatalog: Sendable {
     public func plugin(id: String, requirement: VersionRequirement) throws(OffloadError) -> PluginModule {
         do {
             return try plugin(id: id, requirement: requirement, in: entries)
-        } catch where error.code == .pluginNotFound || error.code == .invalidPlugin {
+        } catch  where error.code == .pluginNotFound || error.code == .invalidPlugin {
             // Perhaps added or mended since the folder was read.
             guard rescan() else { throw error }
             return try plugin(id: id, requirement: requirement, in: entries)
@@ -95,10 +97,16 @@ public final class PluginCatalog: Sendable {
             if let problem = state.withLock({ $0.folderProblem }) {
                 throw .plugin(.pluginNotFound, "no plugin \(OffloadError.quote(id)): the plugin folder \(directory) cannot be read (\(problem))")
             }
-            throw .plugin(.pluginNotFound, "no plugin \(OffloadError.quote(id)) in \(directory)" + (known.isEmpty ? " (it holds none)" : " (it holds \(known.joined(separator: ", ")))"))
+            throw .plugin(
+                .pluginNotFound,
+                "no plugin \(OffloadError.quote(id)) in \(directory)"
+                    + (known.isEmpty ? " (it holds none)" : " (it holds \(known.joined(separator: ", ")))"))
         }
         guard let (folder, manifest) = candidates.filter({ requirement.matches($0.1.version) }).max(by: { $0.1.version < $1.1.version }) else {
-            throw .plugin(.pluginNotFound, "plugin '\(id)' has no version matching \(requirement) (it has \(candidates.map { "\($0.1.version)" }.sorted().joined(separator: ", ")))")
+            throw .plugin(
+                .pluginNotFound,
+                "plugin '\(id)' has no version matching \(requirement) (it has \(candidates.map { "\($0.1.version)" }.sorted().joined(separator: ", ")))"
+            )
         }
         let file = FileStamp(folder + "/" + manifest.module)
         if let kept = state.withLock({ $0.loaded[folder] }), kept.manifest == manifest, kept.file == file { return kept.module }

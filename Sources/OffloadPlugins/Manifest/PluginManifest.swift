@@ -60,15 +60,22 @@ public struct PluginManifest: Sendable, Equatable {
         var operations: Set<Operation> = []
         for name in raw.operations {
             guard let operation = Operation(rawValue: name) else {
-                throw .plugin(.invalidPlugin, "\(file): operation '\(name)' is not one of \(Operation.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw .plugin(
+                    .invalidPlugin, "\(file): operation '\(name)' is not one of \(Operation.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             operations.insert(operation)
         }
-        guard !operations.isEmpty else { throw .plugin(.invalidPlugin, "\(file): operations must name at least one of execute, validate, transform, analyze") }
+        guard !operations.isEmpty else {
+            throw .plugin(.invalidPlugin, "\(file): operations must name at least one of execute, validate, transform, analyze")
+        }
         let limits = raw.limits ?? Limits()
         if let fuel = limits.fuel, fuel == 0 { throw .plugin(.invalidPlugin, "\(file): limits.fuel must be positive") }
-        if let memory = limits.memoryMb, !(1...4096).contains(memory) { throw .plugin(.invalidPlugin, "\(file): limits.memoryMb must be between 1 and 4096") }
-        if let timeout = limits.timeoutMs, !(1...3_600_000).contains(timeout) { throw .plugin(.invalidPlugin, "\(file): limits.timeoutMs must be between 1 and 3600000") }
+        if let memory = limits.memoryMb, !(1...4096).contains(memory) {
+            throw .plugin(.invalidPlugin, "\(file): limits.memoryMb must be between 1 and 4096")
+        }
+        if let timeout = limits.timeoutMs, !(1...3_600_000).contains(timeout) {
+            throw .plugin(.invalidPlugin, "\(file): limits.timeoutMs must be between 1 and 3600000")
+        }
         if let sha256 = raw.sha256, sha256.count != 64 || !sha256.allSatisfy(\.isHexDigit) {
             throw .plugin(.invalidPlugin, "\(file): sha256 must be 64 hexadecimal digits")
         }

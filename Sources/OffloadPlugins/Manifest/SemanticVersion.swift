@@ -8,7 +8,9 @@ public struct SemanticVersion: Sendable, Hashable, Comparable, CustomStringConve
     public init?(_ text: String) {
         let (core, pre) = text.firstIndex(of: "-").map { (text[..<$0], String(text[text.index(after: $0)...])) } ?? (text[...], nil)
         let parts = core.split(separator: ".", omittingEmptySubsequences: false)
-        guard parts.count == 3, let major = Self.number(parts[0]), let minor = Self.number(parts[1]), let patch = Self.number(parts[2]) else { return nil }
+        guard parts.count == 3, let major = Self.number(parts[0]), let minor = Self.number(parts[1]), let patch = Self.number(parts[2]) else {
+            return nil
+        }
         if let pre, pre.isEmpty || !pre.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "." || $0 == "-") }) { return nil }
         (self.major, self.minor, self.patch, preRelease) = (major, minor, patch, pre)
     }

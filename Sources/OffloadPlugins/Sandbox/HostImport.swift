@@ -26,8 +26,10 @@ public struct HostImport: Sendable {
     /// error fails it `handlerFailed`.
     public var body: @Sendable (_ arguments: [Int64], _ memory: PluginMemory?) throws -> [Int64]
 
-    public init(module: String, name: String, parameters: [ValueType] = [], results: [ValueType] = [],
-                body: @escaping @Sendable (_ arguments: [Int64], _ memory: PluginMemory?) throws -> [Int64]) {
+    public init(
+        module: String, name: String, parameters: [ValueType] = [], results: [ValueType] = [],
+        body: @escaping @Sendable (_ arguments: [Int64], _ memory: PluginMemory?) throws -> [Int64]
+    ) {
         self.module = module
         self.name = name
         self.parameters = parameters

@@ -63,10 +63,14 @@ public final class PluginModule: Sendable {
                 granted.append(grant)
                 continue
             }
-            throw .plugin(.permissionDenied, "\(name) imports \(entry.module).\(entry.name)"
-                + (asked ? ", which its manifest asks for but this host does not grant"
-                    : grant != nil ? ", which this host grants only to plugins whose manifest lists it in permissions" : ", which plugins may not use")
-                + " (a plugin may import offload.log, offload.progress and what the host grants it)")
+            throw .plugin(
+                .permissionDenied,
+                "\(name) imports \(entry.module).\(entry.name)"
+                    + (asked
+                        ? ", which its manifest asks for but this host does not grant"
+                        : grant != nil
+                            ? ", which this host grants only to plugins whose manifest lists it in permissions" : ", which plugins may not use")
+                    + " (a plugin may import offload.log, offload.progress and what the host grants it)")
         }
         self.grants = granted
         guard module.exports.contains(where: { if case .memory = $0.descriptor { $0.name == "memory" } else { false } }) else {

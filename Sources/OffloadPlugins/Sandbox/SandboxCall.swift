@@ -51,11 +51,16 @@ import WasmParser
     /// Runs `operation` on `input`: in a fresh instance, or with `warm` in an instance kept from an
     /// earlier call of the same plugin (state carries over; a failed call's instance is dropped).
     /// `cancellation` stops the call when the job is cancelled (it then fails `cancelled`).
-    public func run(operation: PluginManifest.Operation, input: [UInt8], warm: Bool = false,
-                    cancellation: CallCancellation? = nil) throws(OffloadError) -> Result {
+    public func run(
+        operation: PluginManifest.Operation, input: [UInt8], warm: Bool = false,
+        cancellation: CallCancellation? = nil
+    ) throws(OffloadError) -> Result {
         let name = "plugin \(plugin.manifest.id) \(plugin.manifest.version)"
         guard Int(plugin.initialPages) * PluginModule.pageSize <= limits.memoryBytes else {
-            throw .plugin(.memoryLimitExceeded, "\(name) starts with \(plugin.initialPages) pages (\((Int(plugin.initialPages) * PluginModule.pageSize) >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB")
+            throw .plugin(
+                .memoryLimitExceeded,
+                "\(name) starts with \(plugin.initialPages) pages (\((Int(plugin.initialPages) * PluginModule.pageSize) >> 20) MiB) of memory, over its limit of \(limits.memoryBytes >> 20) MiB"
+            )
         }
         guard input.count <= Int(Int32.max) else { throw OffloadError.plugin(.invalidPayload, "payload.input is too large for a plugin") }
         var live = warm ? plugin.takeWarmInstance(memoryBytes: limits.memoryBytes) : freshSpare()
@@ -82,14 +87,18 @@ import WasmParser
                 throw OffloadError.plugin(.invalidPluginOutput, "\(name): alloc returned no i32")
             }
             guard GuestMemory.write(input, to: instance.memory, at: pointer) else {
-                throw OffloadError.plugin(.invalidPluginOutput, "\(name): alloc(\(input.count)) returned \(pointer), outside its \(instance.memory.byteCount)-byte memory")
+                throw OffloadError.plugin(
+                    .invalidPluginOutput, "\(name): alloc(\(input.count)) returned \(pointer), outside its \(instance.memory.byteCount)-byte memory")
             }
             guard case .i64(let packed)? = try instance.call(function, [.i32(pointer), .i32(UInt32(input.count))]) else {
                 throw OffloadError.plugin(.invalidPluginOutput, "\(name): \(operation.rawValue) returned no i64")
             }
             let (outPointer, outLength) = (UInt32(truncatingIfNeeded: packed >> 32), UInt32(truncatingIfNeeded: packed))
             guard let output = GuestMemory.read(instance.memory, at: outPointer, count: outLength) else {
-                throw OffloadError.plugin(.invalidPluginOutput, "\(name): \(operation.rawValue) returned output at \(outPointer) of \(outLength) bytes, outside its \(instance.memory.byteCount)-byte memory")
+                throw OffloadError.plugin(
+                    .invalidPluginOutput,
+                    "\(name): \(operation.rawValue) returned output at \(outPointer) of \(outLength) bytes, outside its \(instance.memory.byteCount)-byte memory"
+                )
             }
             let used = limits.fuel - (store.fuel?.remaining ?? 0)
             if warm {
@@ -113,7 +122,9 @@ import WasmParser
                 throw .plugin(.cpuLimitExceeded, "\(name) used up its fuel (\(limits.fuel) units)")
             }
             if cap.refused {
-                throw .plugin(.memoryLimitExceeded, "\(name) needed more than its \(limits.memoryBytes >> 20) MiB of memory (the growth was refused, then: \(reason))")
+                throw .plugin(
+                    .memoryLimitExceeded,
+                    "\(name) needed more than its \(limits.memoryBytes >> 20) MiB of memory (the growth was refused, then: \(reason))")
             }
             if error is Trap { throw .plugin(.pluginTrapped, "\(name) trapped: \(reason)") }
             throw .plugin(.invalidPlugin, "\(name) could not be instantiated: \(reason)")
@@ -141,19 +152,28 @@ import WasmParser
     static func imports(_ store: Store, sinks: CallSinks, grants: [HostImport]) -> Imports {
         var imports = Imports()
         for grant in grants { imports.define(module: grant.module, name: grant.name, grant.function(in: store)) }
-        imports.define(module: "offload", name: "log", Function(store: store, parameters: [.i32, .i32], results: [], body: { caller, arguments in
-            guard case .i32(let pointer) = arguments[0], case .i32(let length) = arguments[1],
-                  let memory = caller.instance?.exports[memory: "memory"] else { return [] }
-            guard let bytes = GuestMemory.read(memory, at: pointer, count: min(length, 4096)) else {
-                throw HostRefusal(message: "offload.log(\(pointer), \(length)) points outside its \(memory.byteCount)-byte memory")
-            }
-            sinks.log(String(decoding: bytes, as: UTF8.self))
-            return []
-        }))
-        imports.define(module: "offload", name: "progress", Function(store: store, parameters: [.i32], results: [], body: { _, arguments in
-            if case .i32(let permille) = arguments[0] { sinks.progress(Double(min(Int32(bitPattern: permille), 1000).clamped(0)) / 1000) }
-            return []
-        }))
+        imports.define(
+            module: "offload", name: "log",
+            Function(
+                store: store, parameters: [.i32, .i32], results: [],
+                body: { caller, arguments in
+                    guard case .i32(let pointer) = arguments[0], case .i32(let length) = arguments[1],
+                        let memory = caller.instance?.exports[memory: "memory"]
+                    else { return [] }
+                    guard let bytes = GuestMemory.read(memory, at: pointer, count: min(length, 4096)) else {
+                        throw HostRefusal(message: "offload.log(\(pointer), \(length)) points outside its \(memory.byteCount)-byte memory")
+                    }
+                    sinks.log(String(decoding: bytes, as: UTF8.self))
+                    return []
+                }))
+        imports.define(
+            module: "offload", name: "progress",
+            Function(
+                store: store, parameters: [.i32], results: [],
+                body: { _, arguments in
+                    if case .i32(let permille) = arguments[0] { sinks.progress(Double(min(Int32(bitPattern: permille), 1000).clamped(0)) / 1000) }
+                    return []
+                }))
         return imports
     }
 }

@@ -57,7 +57,10 @@ enum TextNesting {
                 while index < text.count, Self.isIdentifier(text[index]) { index += 1 }
                 let word = text[start..<index]
                 // Flat control instructions open a level their `end` closes; folded ones are parenthesised.
-                if !previousWasOpen, word.elementsEqual("block".utf8) || word.elementsEqual("loop".utf8) || word.elementsEqual("if".utf8) || word.elementsEqual("try".utf8) {
+                if !previousWasOpen,
+                    word.elementsEqual("block".utf8) || word.elementsEqual("loop".utf8) || word.elementsEqual("if".utf8)
+                        || word.elementsEqual("try".utf8)
+                {
                     blocks += 1
                 } else if word.elementsEqual("end".utf8) {
                     blocks = max(0, blocks - 1)
@@ -78,7 +81,8 @@ enum TextNesting {
     private static func isIdentifier(_ byte: UInt8) -> Bool {
         switch byte {
         case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "$"), UInt8(ascii: "-"): true
+            UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "$"), UInt8(ascii: "-"):
+            true
         default: false
         }
     }

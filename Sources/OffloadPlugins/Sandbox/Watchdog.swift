@@ -89,10 +89,12 @@ private final class DeadlineThread: @unchecked Sendable {
         pthread_condattr_destroy(&attributes)
         let unmanaged = Unmanaged.passUnretained(self)
         var thread = pthread_t()
-        pthread_create(&thread, nil, { context in
-            Unmanaged<DeadlineThread>.fromOpaque(context!).takeUnretainedValue().loop()
-            return nil
-        }, unmanaged.toOpaque())
+        pthread_create(
+            &thread, nil,
+            { context in
+                Unmanaged<DeadlineThread>.fromOpaque(context!).takeUnretainedValue().loop()
+                return nil
+            }, unmanaged.toOpaque())
         pthread_detach(thread)
     }
 

@@ -9,8 +9,11 @@ enum CardDrawing {
     /// Runs `job` in `pool` and returns the file it wrote under `outputFolder`.
     /// - Throws: ``OffloadError``: the job's error when it did not complete; `timedOut` when it
     ///   did not end within `timeout`, queued and drawn (the job is then cancelled).
-    static func draw(_ job: Job, in pool: WorkerPool, outputFolder: String, timeout: Duration) async throws(OffloadError)
-        -> (bytes: [UInt8], contentType: String) {
+    static func draw(
+        _ job: Job, in pool: WorkerPool, outputFolder: String, timeout: Duration
+    ) async throws(OffloadError)
+        -> (bytes: [UInt8], contentType: String)
+    {
         let handle = try await pool.submit(job)
         let start = ContinuousClock.now
         let outcome = await withTaskGroup(of: JobOutcome?.self) { group in

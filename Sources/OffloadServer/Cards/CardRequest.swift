@@ -21,8 +21,10 @@ struct CardRequest {
     /// The query parameters, each a key of the card's parameters but `template`, `logo` and `quality`.
     static let textParameters = ["title", "description", "backgroundColor", "textColor", "fontFamily"]
     static let numberParameters = ["titleFontSize", "descriptionFontSize", "padding"]
-    static let choiceParameters = ["textAlign": ["left", "center", "right"],
-                                   "logoPosition": ["topLeft", "topRight", "bottomLeft", "bottomRight", "center"]]
+    static let choiceParameters = [
+        "textAlign": ["left", "center", "right"],
+        "logoPosition": ["topLeft", "topRight", "bottomLeft", "bottomRight", "center"]
+    ]
     static let parameters = textParameters + numberParameters + choiceParameters.keys.sorted() + ["template", "logo", "width", "height", "quality"]
 
     /// The longest title and description accepted, in characters.
@@ -38,7 +40,8 @@ struct CardRequest {
         var values: [String: String]
         do { values = try QueryString.parse(query) } catch {
             switch error {
-            case .malformed(let name): throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is not valid percent-encoded UTF-8", field: name)
+            case .malformed(let name):
+                throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is not valid percent-encoded UTF-8", field: name)
             case .repeated(let name): throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is given twice", field: name)
             }
         }
@@ -58,7 +61,9 @@ struct CardRequest {
         var template = CardTemplate.named("default")!
         if let name = values["template"] {
             guard let named = CardTemplate.named(name) else {
-                throw APIError.badRequest("unknown template \(OffloadError.quote(name)) (known: \(CardTemplate.all.map(\.name).joined(separator: ", ")))", field: "template")
+                throw APIError.badRequest(
+                    "unknown template \(OffloadError.quote(name)) (known: \(CardTemplate.all.map(\.name).joined(separator: ", ")))", field: "template"
+                )
             }
             template = named
         }
@@ -68,7 +73,8 @@ struct CardRequest {
             guard let value = values[name] else { continue }
             guard value.utf8.count <= 2_000 else { throw APIError.badRequest("\(name) is too long", field: name) }
             if name.hasSuffix("Color") && !Self.isColour(value) {
-                throw APIError.badRequest("\(name) must be #rgb, #rgba, #rrggbb, #rrggbbaa or a CSS colour name, not \(OffloadError.quote(value))", field: name)
+                throw APIError.badRequest(
+                    "\(name) must be #rgb, #rgba, #rrggbb, #rrggbbaa or a CSS colour name, not \(OffloadError.quote(value))", field: name)
             }
             params[name] = .string(value)
             if name == "backgroundColor" { background = nil }
@@ -101,7 +107,8 @@ struct CardRequest {
         for (index, name) in ["width", "height"].enumerated() {
             guard let text = values[name] else { continue }
             guard let side = Int(text), (1...Self.maxSide).contains(side) else {
-                throw APIError.badRequest("\(name) must be a whole number of pixels from 1 to \(Self.maxSide), not \(OffloadError.quote(text))", field: name)
+                throw APIError.badRequest(
+                    "\(name) must be a whole number of pixels from 1 to \(Self.maxSide), not \(OffloadError.quote(text))", field: name)
             }
             dimensions[index].value = .int(Int64(side))
         }
@@ -112,7 +119,7 @@ struct CardRequest {
         var members: [(key: String, value: JSONValue)] = [
             ("params", .object(params.sorted { $0.key < $1.key }.map { ($0.key, $0.value) })),
             ("outputFormat", .string(format)),
-            ("dimensions", .object(dimensions)),
+            ("dimensions", .object(dimensions))
         ]
         if let background { members.append(("background", background)) }
         if let text = values["quality"] {
@@ -132,18 +139,21 @@ struct CardRequest {
     /// The colour names a card's URL may give: the document's `Colour` schema lists them.
     static let colourNames: Set<String> = {
         guard let document = try? JSONParser.parse(PackageResources.openapi_json),
-              case .array(let choices)? = document["components"]?["schemas"]?["Colour"]?["anyOf"] else { return [] }
-        return Set(choices.compactMap { choice -> [String]? in
-            guard case .array(let names)? = choice["enum"] else { return nil }
-            return names.compactMap(\.stringValue)
-        }.joined())
+            case .array(let choices)? = document["components"]?["schemas"]?["Colour"]?["anyOf"]
+        else { return [] }
+        return Set(
+            choices.compactMap { choice -> [String]? in
+                guard case .array(let names)? = choice["enum"] else { return nil }
+                return names.compactMap(\.stringValue)
+            }.joined())
     }()
 
     /// `#` and 3, 4, 6 or 8 hex digits, or a colour name.
     static func isColour(_ text: String) -> Bool {
         if text.hasPrefix("#") {
             let digits = text.utf8.dropFirst()
-            return [3, 4, 6, 8].contains(digits.count) && digits.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }
+            return [3, 4, 6, 8].contains(digits.count)
+                && digits.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0) || (0x61...0x66).contains($0) }
         }
         return colourNames.contains(text)
     }

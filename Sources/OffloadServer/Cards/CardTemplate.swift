@@ -9,13 +9,16 @@ struct CardTemplate: Sendable {
 
     static let all: [CardTemplate] = [
         CardTemplate(name: "default", params: [:], background: nil),
-        CardTemplate(name: "midnight", params: ["textColor": "#f8fafc"],
-                     background: ["type": "linear", "colors": ["#0f172a", "#1e3a8a"], "angle": 135]),
-        CardTemplate(name: "sunset", params: ["textColor": "#ffffff"],
-                     background: ["type": "linear", "colors": ["#f97316", "#db2777"], "angle": 135]),
-        CardTemplate(name: "forest", params: ["textColor": "#ecfdf5"],
-                     background: ["type": "linear", "colors": ["#064e3b", "#059669"], "angle": 160]),
-        CardTemplate(name: "paper", params: ["textColor": "#1f2937", "backgroundColor": "#faf7f0"], background: nil),
+        CardTemplate(
+            name: "midnight", params: ["textColor": "#f8fafc"],
+            background: ["type": "linear", "colors": ["#0f172a", "#1e3a8a"], "angle": 135]),
+        CardTemplate(
+            name: "sunset", params: ["textColor": "#ffffff"],
+            background: ["type": "linear", "colors": ["#f97316", "#db2777"], "angle": 135]),
+        CardTemplate(
+            name: "forest", params: ["textColor": "#ecfdf5"],
+            background: ["type": "linear", "colors": ["#064e3b", "#059669"], "angle": 160]),
+        CardTemplate(name: "paper", params: ["textColor": "#1f2937", "backgroundColor": "#faf7f0"], background: nil)
     ]
 
     static func named(_ name: String) -> CardTemplate? { all.first { $0.name == name } }

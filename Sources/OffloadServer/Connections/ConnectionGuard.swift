@@ -127,11 +127,12 @@ final class ConnectionClock {
 
     private func arm(_ timer: Timer) {
         readTimer?.cancel()
-        let timeout = switch timer {
-        case .header: limits.headerTimeout
-        case .body: limits.bodyTimeout
-        case .idle: limits.idleTimeout
-        }
+        let timeout =
+            switch timer {
+            case .header: limits.headerTimeout
+            case .body: limits.bodyTimeout
+            case .idle: limits.idleTimeout
+            }
         let channel = self.channel
         readTimer = channel.eventLoop.assumeIsolated().scheduleTask(in: TimeAmount(timeout)) {
             channel.close(promise: nil)

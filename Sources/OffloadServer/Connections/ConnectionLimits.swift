@@ -17,8 +17,10 @@ public struct ConnectionLimits: Sendable, Hashable {
     /// Connections open at once from one address (0: no limit), made room for as above.
     public var maxConnectionsPerClient: Int
 
-    public init(headerTimeout: Duration = .seconds(60), bodyTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(75),
-                sendTimeout: Duration = .seconds(60), maxConnections: Int = 4_096, maxConnectionsPerClient: Int = 256) {
+    public init(
+        headerTimeout: Duration = .seconds(60), bodyTimeout: Duration = .seconds(60), idleTimeout: Duration = .seconds(75),
+        sendTimeout: Duration = .seconds(60), maxConnections: Int = 4_096, maxConnectionsPerClient: Int = 256
+    ) {
         self.headerTimeout = headerTimeout
         self.bodyTimeout = bodyTimeout
         self.idleTimeout = idleTimeout

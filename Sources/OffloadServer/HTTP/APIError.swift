@@ -21,14 +21,15 @@ public struct APIError: HTTPResponseError {
     /// The answer to a job error: 400 for what the request got wrong, 409 for a taken id, 503
     /// when the service cannot take work, 504 for a timeout, 500 for the rest.
     init(_ error: OffloadError, field: String? = nil) {
-        let status: HTTPResponse.Status = switch error.code {
-        case .invalidPayload, .unknownKind, .unstorable: .badRequest
-        case .duplicateJob: .conflict
-        case .resourceLimitExceeded, .cpuLimitExceeded, .memoryLimitExceeded: .unprocessableContent
-        case .shuttingDown, .queueFull, .noCapableWorker, .queueUnavailable: .serviceUnavailable
-        case .timedOut: .gatewayTimeout
-        default: .internalServerError
-        }
+        let status: HTTPResponse.Status =
+            switch error.code {
+            case .invalidPayload, .unknownKind, .unstorable: .badRequest
+            case .duplicateJob: .conflict
+            case .resourceLimitExceeded, .cpuLimitExceeded, .memoryLimitExceeded: .unprocessableContent
+            case .shuttingDown, .queueFull, .noCapableWorker, .queueUnavailable: .serviceUnavailable
+            case .timedOut: .gatewayTimeout
+            default: .internalServerError
+            }
         self.init(status, code: error.code.rawValue, error.message, field: field)
         // Worth trying again soon: the store makes room as jobs end; the queue comes back.
         switch error.code {
@@ -59,8 +60,9 @@ enum JSONBody {
         var bytes: [UInt8] = []
         JSONWriter.write(value, into: &bytes)
         bytes.append(0x0A)
-        return Response(status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
-                        body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+        return Response(
+            status: status, headers: [.contentType: "application/json; charset=utf-8", .cacheControl: "no-store"],
+            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
     }
 
     /// The request's body, up to `limit` bytes (413 beyond), parsed.

@@ -21,7 +21,8 @@ struct Access: Sendable {
     func isAuthenticated(_ request: Request) -> Bool {
         guard let tokenDigest else { return true }
         guard let header = request.headers[.authorization], header.utf8.count <= 4_096,
-              header.lowercased().hasPrefix("bearer ") else { return false }
+            header.lowercased().hasPrefix("bearer ")
+        else { return false }
         let given = SHA256.digest(Array(header.utf8.dropFirst(7)))
         var difference: UInt8 = 0
         for (a, b) in zip(given, tokenDigest) { difference |= a ^ b }
@@ -31,8 +32,9 @@ struct Access: Sendable {
     func require(_ need: Need, _ request: Request) throws(APIError) {
         if need == .read && publicReads { return }
         guard isAuthenticated(request) else {
-            var error = APIError(.unauthorized, code: "unauthorized",
-                                 "this \(need == .write ? "action" : "read") needs the service's token: send Authorization: Bearer <token>")
+            var error = APIError(
+                .unauthorized, code: "unauthorized",
+                "this \(need == .write ? "action" : "read") needs the service's token: send Authorization: Bearer <token>")
             error.headers[.wwwAuthenticate] = "Bearer realm=\"offload\""
             throw error
         }

@@ -4,13 +4,17 @@ import NIOCore
 
 /// A body with a strong ETag: `If-None-Match` naming it (or `*`) gets 304 without the body.
 enum CachedResponse {
-    static func make(_ bytes: [UInt8], contentType: String, etag tag: String, cacheControl: String, request: Request,
-                     extra: HTTPFields = [:]) -> Response {
+    static func make(
+        _ bytes: [UInt8], contentType: String, etag tag: String, cacheControl: String, request: Request,
+        extra: HTTPFields = [:]
+    ) -> Response {
         make(ByteBuffer(bytes: bytes), contentType: contentType, etag: tag, cacheControl: cacheControl, request: request, extra: extra)
     }
 
-    static func make(_ body: ByteBuffer, contentType: String, etag tag: String, cacheControl: String, request: Request,
-                     extra: HTTPFields = [:]) -> Response {
+    static func make(
+        _ body: ByteBuffer, contentType: String, etag tag: String, cacheControl: String, request: Request,
+        extra: HTTPFields = [:]
+    ) -> Response {
         let etag = "\"\(tag)\""
         var headers: HTTPFields = [.eTag: etag, .cacheControl: cacheControl]
         headers.append(contentsOf: extra)

@@ -44,9 +44,16 @@ enum EventStream {
                     case .element(let message): try await writer.write(ByteBuffer(bytes: message.bytes))
                     case .timedOut: try await writer.write(ByteBuffer(bytes: Array(": keep-alive\n\n".utf8)))
                     case .overflowed:
-                        let notice = Message(id: nil, event: "overflow", data: .object([
-                            ("message", .string("this reader fell more than \(messages.maxCount) events or \(messages.maxBytes) bytes behind; reconnect and read the current state")),
-                        ]))
+                        let notice = Message(
+                            id: nil, event: "overflow",
+                            data: .object([
+                                (
+                                    "message",
+                                    .string(
+                                        "this reader fell more than \(messages.maxCount) events or \(messages.maxBytes) bytes behind; reconnect and read the current state"
+                                    )
+                                )
+                            ]))
                         try await writer.write(ByteBuffer(bytes: notice.bytes))
                         break reading
                     case .finished: break reading
@@ -57,15 +64,21 @@ enum EventStream {
             }
             try await writer.finish(nil)
         }
-        return Response(status: .ok, headers: [.contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
-                                              .offloadAccelBuffering: "no"], body: body)
+        return Response(
+            status: .ok,
+            headers: [
+                .contentType: "text/event-stream; charset=utf-8", .cacheControl: "no-store",
+                .offloadAccelBuffering: "no"
+            ], body: body)
     }
 
     /// Moves what `source` gives into `target`, as `transform` makes it (`nil`: skipped), until
     /// either ends; the source's overflow becomes the target's. Runs in a task the target's end
     /// cancels.
-    static func relay<Element: Sendable>(_ source: BoundedStream<Element>, into target: BoundedStream<Message>,
-                                         _ transform: @escaping @Sendable (Element) -> Message?) {
+    static func relay<Element: Sendable>(
+        _ source: BoundedStream<Element>, into target: BoundedStream<Message>,
+        _ transform: @escaping @Sendable (Element) -> Message?
+    ) {
         let task = Task {
             defer { source.end() }
             relaying: while !target.isEnded {

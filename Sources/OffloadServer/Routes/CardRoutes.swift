@@ -73,7 +73,8 @@ extension OffloadService {
                 throw refusal
             }
         }
-        return CachedResponse.make(drawn.body, contentType: drawn.contentType, etag: etag, cacheControl: cacheControl, request: request,
-                                   extra: [.offloadCache: cacheState])
+        return CachedResponse.make(
+            drawn.body, contentType: drawn.contentType, etag: etag, cacheControl: cacheControl, request: request,
+            extra: [.offloadCache: cacheState])
     }
 }

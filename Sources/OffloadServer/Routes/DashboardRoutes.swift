@@ -9,7 +9,7 @@ extension OffloadService {
         let files: [(path: String, bytes: [UInt8], type: String)] = [
             ("/", PackageResources.index_html, "text/html; charset=utf-8"),
             ("/app.js", PackageResources.app_js, "text/javascript; charset=utf-8"),
-            ("/style.css", PackageResources.style_css, "text/css; charset=utf-8"),
+            ("/style.css", PackageResources.style_css, "text/css; charset=utf-8")
         ]
         for file in files {
             let etag = String(SHA256.hex(file.bytes).prefix(32))

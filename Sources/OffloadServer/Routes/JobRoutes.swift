@@ -56,14 +56,16 @@ extension OffloadService {
             let sha256 = context.parameters.get("sha256") ?? ""
             guard let file = try await store.artifact(sha256.lowercased()) else { throw APIError.notFound("no artifact '\(sha256.prefix(64))'") }
             let scope = access.publicReads || !access.tokenRequired ? "public" : "private"
-            return CachedResponse.make(file.bytes, contentType: file.contentType, etag: file.sha256,
-                                       cacheControl: "\(scope), max-age=31536000, immutable", request: request)
+            return CachedResponse.make(
+                file.bytes, contentType: file.contentType, etag: file.sha256,
+                cacheControl: "\(scope), max-age=31536000, immutable", request: request)
         }
     }
 
     private func jobID(_ context: ServerContext) throws(APIError) -> JobID {
         guard let raw = context.parameters.get("id"), let text = QueryString.decode(Substring(raw.replacingOccurrences(of: "+", with: "%2B"))),
-              !text.isEmpty, text.utf8.count <= 1_024 else {
+            !text.isEmpty, text.utf8.count <= 1_024
+        else {
             throw APIError.badRequest("the job id must be 1 to 1,024 bytes of UTF-8", field: "id")
         }
         return JobID(text)
@@ -86,7 +88,9 @@ extension OffloadService {
         }
         if let kind = values["kind"], !kind.isEmpty { query.kind = kind }
         if let text = values["limit"] {
-            guard let limit = Int(text), (1...500).contains(limit) else { throw APIError.badRequest("limit must be a whole number from 1 to 500", field: "limit") }
+            guard let limit = Int(text), (1...500).contains(limit) else {
+                throw APIError.badRequest("limit must be a whole number from 1 to 500", field: "limit")
+            }
             query.limit = limit
         }
         if let after = values["after"], !after.isEmpty { query.after = JobID(after) }
@@ -171,13 +175,20 @@ extension OffloadService {
             var message = failure.error.message
             if let colon = message.firstIndex(of: ":") { message = String(message[message.index(colon, offsetBy: 2)...]) }
             let word = message.prefix { $0.isLetter }
-            let field = failure.error.code == .unknownKind ? "kind" : JobLine.keys.contains(String(word)) ? String(word)
-                : message.hasPrefix("unknown key") ? message.split(separator: "'").dropFirst().first.map(String.init) : nil
+            let field =
+                failure.error.code == .unknownKind
+                ? "kind"
+                : JobLine.keys.contains(String(word))
+                    ? String(word)
+                    : message.hasPrefix("unknown key") ? message.split(separator: "'").dropFirst().first.map(String.init) : nil
             throw refusal(failure.error, field: field)
         case .success(let job):
             if let timeout = job.timeout, timeout > configuration.maxJobTimeout {
-                throw refusal(OffloadError(.invalidPayload, "timeoutMs must be at most \(Int(configuration.maxJobTimeout.milliseconds)) (--max-timeout-ms) on this service"),
-                              field: "timeoutMs")
+                throw refusal(
+                    OffloadError(
+                        .invalidPayload,
+                        "timeoutMs must be at most \(Int(configuration.maxJobTimeout.milliseconds)) (--max-timeout-ms) on this service"),
+                    field: "timeoutMs")
             }
             if let registry {
                 do throws(OffloadError) { try registry.validate(job.payload, kind: job.kind) } catch {

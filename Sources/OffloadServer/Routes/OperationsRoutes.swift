@@ -19,11 +19,12 @@ extension OffloadService {
                 defer { group.cancelAll() }
                 return await group.next() ?? nil
             }
-            let status = switch ready {
-            case true?: "ready"
-            case false?: "starting"
-            case nil: "unavailable"
-            }
+            let status =
+                switch ready {
+                case true?: "ready"
+                case false?: "starting"
+                case nil: "unavailable"
+                }
             return JSONBody.response(.object([("status", .string(status))]), status: ready == true ? .ok : .serviceUnavailable)
         }
         router.get("/metrics") { request, _ in
@@ -31,7 +32,8 @@ extension OffloadService {
             var bytes: [UInt8] = []
             metrics?.emit(into: &bytes)
             let (hits, misses, kept, keptBytes) = cards.counts
-            bytes += Array("""
+            bytes += Array(
+                """
                 # TYPE offload_cards_cache_hits counter
                 offload_cards_cache_hits \(hits)
                 # TYPE offload_cards_cache_misses counter
@@ -43,7 +45,8 @@ extension OffloadService {
 
                 """.utf8)
             if let kept = (store.backend as? MemoryBackend)?.kept {
-                bytes += Array("""
+                bytes += Array(
+                    """
                     # TYPE offload_store_jobs gauge
                     offload_store_jobs \(kept.jobs)
                     # TYPE offload_store_bytes gauge
@@ -53,19 +56,22 @@ extension OffloadService {
 
                     """.utf8)
             }
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
-                            body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
         let document = openAPIDocument()
         router.get("/openapi.json") { _, _ in
-            Response(status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
-                     body: ResponseBody(byteBuffer: ByteBuffer(bytes: document)))
+            Response(
+                status: .ok, headers: [.contentType: "application/json; charset=utf-8"],
+                body: ResponseBody(byteBuffer: ByteBuffer(bytes: document)))
         }
         router.get("/v1/auth") { request, _ in
-            JSONBody.response(.object([
-                ("tokenRequired", .bool(access.tokenRequired)), ("publicReads", .bool(access.publicReads)),
-                ("authenticated", .bool(access.isAuthenticated(request))),
-            ]))
+            JSONBody.response(
+                .object([
+                    ("tokenRequired", .bool(access.tokenRequired)), ("publicReads", .bool(access.publicReads)),
+                    ("authenticated", .bool(access.isAuthenticated(request)))
+                ]))
         }
         router.get("/v1/overview") { request, _ in
             try access.require(.read, request)
@@ -96,8 +102,9 @@ extension OffloadService {
     }
 
     func overviewJSON() async throws -> JSONValue {
-        try await store.overview().json(service: configuration.name, version: configuration.version, mode: store.mode,
-                                        kinds: store.kinds, now: Date())
+        try await store.overview().json(
+            service: configuration.name, version: configuration.version, mode: store.mode,
+            kinds: store.kinds, now: Date())
     }
 
     /// The overview each second and every job as it changes (without its payload and result:

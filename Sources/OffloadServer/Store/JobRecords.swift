@@ -86,7 +86,10 @@ struct JobRecords {
         }
         let incoming = sizes.reduce(0) { $0 + $1 + Self.entryOverhead + Self.eventOverhead }
         guard heldBytes + incoming <= maxBytes else {
-            throw OffloadError(.queueFull, "the service holds \(OffloadError.grouped(heldBytes)) bytes of unfinished jobs and may hold \(OffloadError.grouped(maxBytes)) (--store-mb); retry once some have ended")
+            throw OffloadError(
+                .queueFull,
+                "the service holds \(OffloadError.grouped(heldBytes)) bytes of unfinished jobs and may hold \(OffloadError.grouped(maxBytes)) (--store-mb); retry once some have ended"
+            )
         }
     }
 
@@ -94,8 +97,9 @@ struct JobRecords {
     mutating func add(_ job: Job, payload: [UInt8], at now: Timestamp, runAt: Timestamp? = nil) -> JobView {
         nextGeneration += 1
         let step: JobEvent.Step = runAt.map { .scheduled(runAt: $0) } ?? .queued
-        let view = JobView(id: job.id, kind: job.kind, priority: job.priority, state: runAt == nil ? .queued : .scheduled,
-                           createdAt: now.date, payload: .null)
+        let view = JobView(
+            id: job.id, kind: job.kind, priority: job.priority, state: runAt == nil ? .queued : .scheduled,
+            createdAt: now.date, payload: .null)
         var entry = Entry(job: job, payload: payload, view: view, position: order.count, generation: nextGeneration)
         let first = carriedSequences.removeValue(forKey: job.id) ?? 1
         let event = JobEvent(job: job.id, at: now, step: step, sequence: first)
@@ -296,14 +300,17 @@ struct JobRecords {
         var index = order.count - 1
         if let after = query.after {
             guard let entry = entries[after] else {
-                throw OffloadError(.invalidPayload, "after: no job \(OffloadError.quote(after.rawValue)) is kept (it may have been dropped: the service keeps the newest)")
+                throw OffloadError(
+                    .invalidPayload,
+                    "after: no job \(OffloadError.quote(after.rawValue)) is kept (it may have been dropped: the service keeps the newest)")
             }
             index = entry.position - 1
         }
         var jobs: [JobView] = []
         while index >= 0 {
             if let id = order[index], let entry = entries[id],
-               query.state.map({ $0 == entry.view.state }) ?? true, query.kind.map({ $0 == entry.view.kind }) ?? true {
+                query.state.map({ $0 == entry.view.state }) ?? true, query.kind.map({ $0 == entry.view.kind }) ?? true
+            {
                 if jobs.count == query.limit { return JobPage(jobs: jobs, next: jobs.last?.id) }
                 jobs.append(Self.filled(entry))
             }

@@ -89,7 +89,9 @@ public final class JobStore: Service, Sendable {
         var overview = try await backend.counts()
         let metrics = pool.metrics
         if metrics.completed + metrics.failed > 0 {
-            (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99)
+            (overview.waitP50, overview.waitP99, overview.runP50, overview.runP99) = (
+                metrics.waitP50, metrics.waitP99, metrics.runP50, metrics.runP99
+            )
         }
         let workers = metrics.perWorker + WorkerCPU.cardWorkers(of: cardPool)
         overview.workers = cpu.withLock { $0.workers(workers) }

@@ -22,9 +22,11 @@ public struct JobView: Sendable {
     public var result: JSONValue?
     public var error: OffloadError?
 
-    public init(id: JobID, kind: String, priority: Priority, state: State, attempts: Int = 0, progress: Double? = nil,
-                createdAt: Date, startedAt: Date? = nil, finishedAt: Date? = nil, payload: JSONValue,
-                result: JSONValue? = nil, error: OffloadError? = nil) {
+    public init(
+        id: JobID, kind: String, priority: Priority, state: State, attempts: Int = 0, progress: Double? = nil,
+        createdAt: Date, startedAt: Date? = nil, finishedAt: Date? = nil, payload: JSONValue,
+        result: JSONValue? = nil, error: OffloadError? = nil
+    ) {
         self.id = id
         self.kind = kind
         self.priority = priority
@@ -59,7 +61,7 @@ public struct JobView: Sendable {
             ("progress", progress.map { .double($0) } ?? .null),
             ("createdAt", .string(Timestamp(createdAt).iso8601)),
             ("startedAt", startedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
-            ("finishedAt", finishedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
+            ("finishedAt", finishedAt.map { .string(Timestamp($0).iso8601) } ?? .null)
         ]
         if !summary { members += [("payload", payload), ("result", result ?? .null)] }
         members.append(("error", error?.json ?? .null))

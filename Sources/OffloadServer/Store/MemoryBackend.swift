@@ -66,8 +66,10 @@ public final class MemoryBackend: JobBackend, Sendable {
     ///   - maxBytes: the bytes of jobs kept (default 256 MiB).
     ///   - maxJobs: the jobs kept at most (default 100,000).
     /// - Throws: ``OffloadError/Code/invalidConfiguration`` when the artifacts folder cannot be made.
-    public init(pool: WorkerPool, outputFolder: String, cardPool: WorkerPool? = nil, maxBytes: Int = 256 << 20, maxJobs: Int = 100_000,
-                maxArtifactBytes: Int = 256 << 20) throws(OffloadError) {
+    public init(
+        pool: WorkerPool, outputFolder: String, cardPool: WorkerPool? = nil, maxBytes: Int = 256 << 20, maxJobs: Int = 100_000,
+        maxArtifactBytes: Int = 256 << 20
+    ) throws(OffloadError) {
         self.pool = pool
         self.cardPool = cardPool
         self.outputFolder = outputFolder
@@ -136,7 +138,9 @@ public final class MemoryBackend: JobBackend, Sendable {
                 // and of the jobs before it, which were.
                 state.withLock { state in for job in held where !queued.contains(job.id) { state.records.remove(job.id) } }
                 guard !queued.isEmpty else { throw error }
-                throw OffloadError(error.code, "\(error.message); the \(queued.count) jobs before it were queued (\(queued.map(\.rawValue).joined(separator: ", ")))")
+                throw OffloadError(
+                    error.code, "\(error.message); the \(queued.count) jobs before it were queued (\(queued.map(\.rawValue).joined(separator: ", ")))"
+                )
             }
         }
         return queued
@@ -209,10 +213,14 @@ public final class MemoryBackend: JobBackend, Sendable {
 
     /// The job's events so far and to come; a reader that stops early is forgotten at once.
     private func watch(_ id: JobID, limits: StreamLimits = StreamLimits()) -> BoundedStream<JobEvent>? {
-        guard let (stream, watching, token) = state.withLock({ state -> (BoundedStream<JobEvent>, Bool, UInt64)? in
-            let token = state.token()
-            return state.records.watch(id, maxCount: limits.maxEvents, maxBytes: limits.maxBytes, token: token).map { ($0.stream, $0.watching, token) }
-        }) else { return nil }
+        guard
+            let (stream, watching, token) = state.withLock({ state -> (BoundedStream<JobEvent>, Bool, UInt64)? in
+                let token = state.token()
+                return state.records.watch(id, maxCount: limits.maxEvents, maxBytes: limits.maxBytes, token: token).map {
+                    ($0.stream, $0.watching, token)
+                }
+            })
+        else { return nil }
         if watching {
             stream.onTermination { [weak self] in self?.state.withLock { $0.records.unwatch(id, token: token) } }
         }
@@ -291,7 +299,8 @@ public final class MemoryBackend: JobBackend, Sendable {
     /// with its payload's text; `nil` when the store has it or the pool no longer does.
     private func adoptable(_ step: JobEvent) -> (job: Job, payload: [UInt8])? {
         guard state.withLock({ $0.records.entries[step.job] == nil }), let job = pool.job(step.job),
-              let text = try? job.payload.jsonBytes() else { return nil }
+            let text = try? job.payload.jsonBytes()
+        else { return nil }
         var held = job
         let compact = JobRecords.compacted(text)
         held.payload = .encodedJSON(compact)

@@ -15,8 +15,10 @@ public struct Overview: Sendable {
         public var jobsCompleted: Int
         public var runningKind: String?
 
-        public init(id: String, state: String, pid: Int32? = nil, residentBytes: Int? = nil, cpuPercent: Double? = nil,
-                    jobsCompleted: Int = 0, runningKind: String? = nil) {
+        public init(
+            id: String, state: String, pid: Int32? = nil, residentBytes: Int? = nil, cpuPercent: Double? = nil,
+            jobsCompleted: Int = 0, runningKind: String? = nil
+        ) {
             self.id = id
             self.state = state
             self.pid = pid
@@ -52,7 +54,7 @@ public struct Overview: Sendable {
                 ("residentBytes", worker.residentBytes.map { .int(Int64($0)) } ?? .null),
                 ("cpuPercent", worker.cpuPercent.map { .double(($0 * 10).rounded() / 10) } ?? .null),
                 ("jobsCompleted", .int(Int64(worker.jobsCompleted))),
-                ("runningKind", worker.runningKind.map { .string($0) } ?? .null),
+                ("runningKind", worker.runningKind.map { .string($0) } ?? .null)
             ])
         }
         return .object([
@@ -61,10 +63,15 @@ public struct Overview: Sendable {
             ("workers", .array(workers)),
             ("queued", .object(Priority.allCases.map { ($0.name, .int(Int64(queued[$0, default: 0]))) })),
             ("running", .int(Int64(running))), ("delayed", .int(Int64(delayed))),
-            ("totals", .object([("submitted", .int(Int64(submitted))), ("completed", .int(Int64(completed))),
-                                ("failed", .int(Int64(failed))), ("cancelled", .int(Int64(cancelled)))])),
+            (
+                "totals",
+                .object([
+                    ("submitted", .int(Int64(submitted))), ("completed", .int(Int64(completed))),
+                    ("failed", .int(Int64(failed))), ("cancelled", .int(Int64(cancelled)))
+                ])
+            ),
             ("latency", .object([("waitP50Ms", ms(waitP50)), ("waitP99Ms", ms(waitP99)), ("runP50Ms", ms(runP50)), ("runP99Ms", ms(runP99))])),
-            ("time", .string(Timestamp(now).iso8601)),
+            ("time", .string(Timestamp(now).iso8601))
         ])
     }
 }

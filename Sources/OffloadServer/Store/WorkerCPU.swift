@@ -10,8 +10,9 @@ public struct WorkerCPU: Sendable {
 
     public mutating func workers(_ workers: [WorkerInfo], at now: ContinuousClock.Instant = .now) -> [Overview.Worker] {
         let shown = workers.map { worker in
-            var shown = Overview.Worker(id: worker.id.rawValue, state: worker.state.rawValue, pid: worker.pid == 0 ? nil : worker.pid,
-                                        jobsCompleted: worker.jobsCompleted, runningKind: worker.runningKind)
+            var shown = Overview.Worker(
+                id: worker.id.rawValue, state: worker.state.rawValue, pid: worker.pid == 0 ? nil : worker.pid,
+                jobsCompleted: worker.jobsCompleted, runningKind: worker.runningKind)
             if let usage = worker.resourceUsage {
                 shown.residentBytes = usage.residentBytes
                 shown.cpuPercent = percent(of: worker.id, cpuTime: usage.cpuTime, at: now)

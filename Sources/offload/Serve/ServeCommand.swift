@@ -78,10 +78,18 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "How long SIGTERM lets running jobs finish, in milliseconds (then they are cancelled).")
     var drainMs = 10_000
 
-    @Flag(name: .long, help: "Run the diagnostic kinds too (debug.sleep, debug.hang, debug.alloc, debug.crash…): for load and fault tests, not for a service others write to.")
+    @Flag(
+        name: .long,
+        help:
+            "Run the diagnostic kinds too (debug.sleep, debug.hang, debug.alloc, debug.crash…): for load and fault tests, not for a service others write to."
+    )
     var diagnostics = false
 
-    @Option(name: .long, help: "Without --queue, the MiB of jobs kept (payloads, results, events): the oldest finished go first; past it with unfinished jobs alone, submissions get 503.")
+    @Option(
+        name: .long,
+        help:
+            "Without --queue, the MiB of jobs kept (payloads, results, events): the oldest finished go first; past it with unfinished jobs alone, submissions get 503."
+    )
     var storeMb = 256
 
     @Option(name: .long, help: "The longest timeoutMs a submitted job may ask for, in milliseconds.")
@@ -105,7 +113,8 @@ struct ServeCommand: AsyncParsableCommand {
     @Option(name: .long, help: "Milliseconds an answer waits for a client that does not read it.")
     var sendTimeoutMs = 60_000
 
-    @Option(name: .long, help: "Connections open at once (default 4096, less when the open-file limit is lower); past it the one idle longest is closed.")
+    @Option(
+        name: .long, help: "Connections open at once (default 4096, less when the open-file limit is lower); past it the one idle longest is closed.")
     var maxConnections: Int?
 
     @Option(name: .long, help: "Connections open at once from one address (0: no limit); past it that address's idle longest is closed.")
@@ -126,8 +135,10 @@ struct ServeCommand: AsyncParsableCommand {
         if maxTimeoutMs < 1 { throw ValidationError("--max-timeout-ms must be at least 1") }
         if let cardWorkers, cardWorkers < 1 { throw ValidationError("--card-workers must be at least 1") }
         if streamBufferKb < 16 { throw ValidationError("--stream-buffer-kb must be at least 16") }
-        for (flag, value) in [("--header-timeout-ms", headerTimeoutMs), ("--body-timeout-ms", bodyTimeoutMs),
-                              ("--idle-timeout-ms", idleTimeoutMs), ("--send-timeout-ms", sendTimeoutMs)] where value < 100 {
+        for (flag, value) in [
+            ("--header-timeout-ms", headerTimeoutMs), ("--body-timeout-ms", bodyTimeoutMs),
+            ("--idle-timeout-ms", idleTimeoutMs), ("--send-timeout-ms", sendTimeoutMs)
+        ] where value < 100 {
             throw ValidationError("\(flag) must be at least 100")
         }
         if let maxConnections, maxConnections < 16 { throw ValidationError("--max-connections must be at least 16") }
@@ -153,7 +164,8 @@ struct ServeCommand: AsyncParsableCommand {
         let drawers = cardWorkers ?? SystemInfoCLI.cpuCount
         do {
             pool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs), diagnostics: diagnostics)
-            cardPool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs), diagnostics: false) { configuration in
+            cardPool = try poolOptions.makePool(files: outputs, roots: [], drainTimeout: .milliseconds(drainMs), diagnostics: false) {
+                configuration in
                 configuration.scaling = ScalingConfiguration(minWorkers: 1, maxWorkers: drawers)
                 configuration.workerProfiles = [Set(["image", OffloadService.cardCapability])]
                 configuration.name = "cards"
@@ -181,15 +193,18 @@ struct ServeCommand: AsyncParsableCommand {
         let backend: any JobBackend
         if let queue {
             // This host's card pool takes the `image` jobs (cards among them), its main pool the others.
-            let hosting = try QueueHosting(url: queue, schema: schema, served: [
-                .init(pool: pool, kinds: pool.registry.kinds.filter { $0 != "image" }), .init(pool: cardPool, kinds: ["image"]),
-            ], drainTimeout: .milliseconds(drainMs), artifactFolder: outputs, removesStoredFiles: true, logger: logger)
+            let hosting = try QueueHosting(
+                url: queue, schema: schema,
+                served: [
+                    .init(pool: pool, kinds: pool.registry.kinds.filter { $0 != "image" }), .init(pool: cardPool, kinds: ["image"])
+                ], drainTimeout: .milliseconds(drainMs), artifactFolder: outputs, removesStoredFiles: true, logger: logger)
             backend = QueueBackend(queue: hosting.queue)
             services = hosting.services
         } else {
             do {
-                backend = try MemoryBackend(pool: pool, outputFolder: outputs, cardPool: cardPool, maxBytes: storeMb << 20,
-                                            maxArtifactBytes: artifactsMb << 20)
+                backend = try MemoryBackend(
+                    pool: pool, outputFolder: outputs, cardPool: cardPool, maxBytes: storeMb << 20,
+                    maxArtifactBytes: artifactsMb << 20)
             } catch {
                 throw fail("offload: \(error.message).")
             }
@@ -201,11 +216,14 @@ struct ServeCommand: AsyncParsableCommand {
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let application = service.application(logger: logger) { port in
             let tokenNote = token == nil ? " (token: \(chosenToken))" : ""
-            say("offload serve: listening on http://\(shownHost):\(port) with \(pool.configuration.scaling.maxWorkers) workers, jobs \(store.mode == "memory" ? "in memory" : "in the queue")\(tokenNote)")
+            say(
+                "offload serve: listening on http://\(shownHost):\(port) with \(pool.configuration.scaling.maxWorkers) workers, jobs \(store.mode == "memory" ? "in memory" : "in the queue")\(tokenNote)"
+            )
             if token == nil { say("offload serve: dashboard at http://\(shownHost):\(port)/#token=\(chosenToken)") }
         }
         services.append(.init(service: application))
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         say("offload serve: stopped.")
     }

@@ -12,17 +12,20 @@ let port = CommandLine.arguments.count > 1 ? Int(CommandLine.arguments[1]) ?? 80
 let router = Router()
 router.get("/healthz") { _, _ in "ok" }
 router.get("/og.png") { request, _ -> Response in
-    var params = CanvasOgParams(title: request.uri.queryParameters.get("title") ?? "Untitled",
-                                description: request.uri.queryParameters.get("description"))
+    var params = CanvasOgParams(
+        title: request.uri.queryParameters.get("title") ?? "Untitled",
+        description: request.uri.queryParameters.get("description"))
     params.textColor = "#f8fafc"
-    let payload = ImagePayload(params: params, outputFormat: "png", dimensions: .init(width: 1200, height: 630),
-                               background: ["type": "linear", "colors": ["#0f172a", "#1e3a8a"], "angle": 135])
+    let payload = ImagePayload(
+        params: params, outputFormat: "png", dimensions: .init(width: 1200, height: 630),
+        background: ["type": "linear", "colors": ["#0f172a", "#1e3a8a"], "angle": 135])
     let image = try CardImage.make(try CardSpec(payload))
     return Response(status: .ok, headers: [.contentType: "image/png"], body: ResponseBody(byteBuffer: ByteBuffer(bytes: image.bytes)))
 }
-let app = Application(router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port)),
-                      onServerRunning: { channel in
-                          print("listening on http://127.0.0.1:\(channel.localAddress?.port ?? port) ")
-                          fflush(nil)
-                      })
+let app = Application(
+    router: router, configuration: ApplicationConfiguration(address: .hostname("127.0.0.1", port: port)),
+    onServerRunning: { channel in
+        print("listening on http://127.0.0.1:\(channel.localAddress?.port ?? port) ")
+        fflush(nil)
+    })
 try await app.runService()

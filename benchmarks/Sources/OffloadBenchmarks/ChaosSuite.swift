@@ -71,10 +71,12 @@ struct ChaosSuite {
         Report.line([
             ("suite", .string("chaos")), ("figure", .string("kill storm")), ("jobs", .int(jobs)), ("kills", .int(killCount)),
             ("completed", .int(completed)), ("failed", .int(failed)), ("lost", .int(lost)),
-            ("executions", .int(started)), ("duplicateExecutions", .int(duplicates)), ("seconds", .number(elapsed.secondsValue)),
+            ("executions", .int(started)), ("duplicateExecutions", .int(duplicates)), ("seconds", .number(elapsed.secondsValue))
         ])
-        Report.summary(suite: "chaos", figure: "\(jobs) jobs, 2 worker processes, a random worker SIGKILLed every 100 ms: completed",
-                       ours: Double(completed), peer: nil, ratio: nil, goal: "\(jobs) completed, 0 lost, duplicates ≤ kills (\(killCount) kills, \(lost) lost, \(duplicates) duplicates)", unit: "jobs")
+        Report.summary(
+            suite: "chaos", figure: "\(jobs) jobs, 2 worker processes, a random worker SIGKILLed every 100 ms: completed",
+            ours: Double(completed), peer: nil, ratio: nil,
+            goal: "\(jobs) completed, 0 lost, duplicates ≤ kills (\(killCount) kills, \(lost) lost, \(duplicates) duplicates)", unit: "jobs")
     }
 
     /// A `debug.hang` with a 200 ms timeout: when it fails, and when the pool is back to full size.
@@ -89,10 +91,11 @@ struct ChaosSuite {
             let refilled = ContinuousClock.now - failedAt
             Report.line([
                 ("suite", .string("chaos")), ("figure", .string("hang")), ("code", .string(outcome.error?.code.rawValue ?? "none")),
-                ("runMs", .number(outcome.runTime.secondsValue * 1e3)), ("poolFullAgainMs", .number(refilled.secondsValue * 1e3)),
+                ("runMs", .number(outcome.runTime.secondsValue * 1e3)), ("poolFullAgainMs", .number(refilled.secondsValue * 1e3))
             ])
-            Report.summary(suite: "chaos", figure: "debug.hang with a 200 ms timeout: failed \(outcome.error?.code.rawValue ?? "?") after (ms)",
-                           ours: outcome.runTime.secondsValue * 1e3, peer: nil, ratio: nil, goal: "timedOut within 250 ms of its start", unit: "ms")
+            Report.summary(
+                suite: "chaos", figure: "debug.hang with a 200 ms timeout: failed \(outcome.error?.code.rawValue ?? "?") after (ms)",
+                ours: outcome.runTime.secondsValue * 1e3, peer: nil, ratio: nil, goal: "timedOut within 250 ms of its start", unit: "ms")
         }
     }
 
@@ -109,10 +112,12 @@ struct ChaosSuite {
             Report.line([
                 ("suite", .string("chaos")), ("figure", .string("memory")), ("code", .string(outcome.error?.code.rawValue ?? "none")),
                 ("hostResidentBeforeMB", .number(Double(before) / 1e6)), ("hostResidentAfterMB", .number(Double(after) / 1e6)),
-                ("workers", .int(pool.metrics.workers)),
+                ("workers", .int(pool.metrics.workers))
             ])
-            Report.summary(suite: "chaos", figure: "debug.alloc 2048 MiB under a 256 MiB limit: host RSS change (\(outcome.error?.code.rawValue ?? "no error"))",
-                           ours: Double(after - before) / 1e6, peer: nil, ratio: nil, goal: "memoryLimitExceeded, host RSS unchanged, worker replaced", unit: "MB")
+            Report.summary(
+                suite: "chaos", figure: "debug.alloc 2048 MiB under a 256 MiB limit: host RSS change (\(outcome.error?.code.rawValue ?? "no error"))",
+                ours: Double(after - before) / 1e6, peer: nil, ratio: nil, goal: "memoryLimitExceeded, host RSS unchanged, worker replaced",
+                unit: "MB")
         }
     }
 
@@ -122,8 +127,12 @@ struct ChaosSuite {
         mkdir(folder, 0o755)
         let jobFile = "\(folder)/jobs.jsonl"
         try writeFile(jobFile, #"{"kind":"debug.hang"}"# + "\n" + #"{"kind":"debug.hang"}"# + "\n")
-        let host = try Spawned(cli, ["run", jobFile, "--isolation", "process", "--workers", "2", "--quiet",
-                                     "--events", "\(folder)/events.jsonl", "--out", "\(folder)/out"])
+        let host = try Spawned(
+            cli,
+            [
+                "run", jobFile, "--isolation", "process", "--workers", "2", "--quiet",
+                "--events", "\(folder)/events.jsonl", "--out", "\(folder)/out"
+            ])
         var workers: [Int32] = []
         let deadline = ContinuousClock.now + .seconds(30)
         while workers.count < 2 && ContinuousClock.now < deadline {
@@ -142,10 +151,11 @@ struct ChaosSuite {
         let survivors = workers.filter(isRunning).count
         Report.line([
             ("suite", .string("chaos")), ("figure", .string("host killed")), ("workers", .int(workers.count)),
-            ("survivors", .int(survivors)), ("goneAfterMs", .number(gone.secondsValue * 1e3)),
+            ("survivors", .int(survivors)), ("goneAfterMs", .number(gone.secondsValue * 1e3))
         ])
-        Report.summary(suite: "chaos", figure: "host SIGKILLed: every worker process gone after (ms; \(workers.count) workers, \(survivors) left)",
-                       ours: gone.secondsValue * 1e3, peer: nil, ratio: nil, goal: "<= 1000", unit: "ms")
+        Report.summary(
+            suite: "chaos", figure: "host SIGKILLed: every worker process gone after (ms; \(workers.count) workers, \(survivors) left)",
+            ours: gone.secondsValue * 1e3, peer: nil, ratio: nil, goal: "<= 1000", unit: "ms")
     }
 
     private func isRunning(_ pid: Int32) -> Bool {
@@ -185,10 +195,11 @@ struct ChaosSuite {
         let elapsed = ContinuousClock.now - start
         Report.line([
             ("suite", .string("chaos")), ("figure", .string("fuzz")), ("inputs", .int(inputs)), ("typedErrors", .int(typedErrors)),
-            ("wholeStreams", .int(decoded)), ("crashes", .int(0)), ("seconds", .number(elapsed.secondsValue)),
+            ("wholeStreams", .int(decoded)), ("crashes", .int(0)), ("seconds", .number(elapsed.secondsValue))
         ])
-        Report.summary(suite: "chaos", figure: "wire decoder fuzzed with \(inputs) inputs: crashes (\(typedErrors) typed errors, \(decoded) whole streams)",
-                       ours: 0, peer: nil, ratio: nil, goal: "0 crashes, every bad frame a typed error", unit: "crashes")
+        Report.summary(
+            suite: "chaos", figure: "wire decoder fuzzed with \(inputs) inputs: crashes (\(typedErrors) typed errors, \(decoded) whole streams)",
+            ours: 0, peer: nil, ratio: nil, goal: "0 crashes, every bad frame a typed error", unit: "crashes")
     }
 
     func writeFile(_ path: String, _ text: String) throws {

@@ -31,7 +31,7 @@ struct ImageSuite {
             ("suite", .string("image")), ("side", .string("offload")),
             ("pngMsP50", .number(Report.median(png))), ("jpegMsP50", .number(Report.median(jpeg))),
             ("imagesPerSecond1", .number(one.rate)), ("imagesPerSecond2", .number(two.rate)),
-            ("workerPeakRssMB", .number(Double(max(one.peak, two.peak)) / 1e6)),
+            ("workerPeakRssMB", .number(Double(max(one.peak, two.peak)) / 1e6))
         ])
     }
 
@@ -70,10 +70,11 @@ struct ImageSuite {
                 if let pid = outcome.workerPID { pids.insert(pid) }
             }
             let elapsed = ContinuousClock.now - start
-            let peak = pids.map { pid in
-                ProcFS.lines("/proc/\(pid)/status").first { $0.hasPrefix("VmHWM:") }
-                    .map { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0 } ?? 0
-            }.max() ?? 0
+            let peak =
+                pids.map { pid in
+                    ProcFS.lines("/proc/\(pid)/status").first { $0.hasPrefix("VmHWM:") }
+                        .map { Int($0.split(separator: " ", omittingEmptySubsequences: true).dropFirst().first ?? "") ?? 0 } ?? 0
+                }.max() ?? 0
             return (Double(count) / elapsed.secondsValue, peak * 1024)
         }
     }

@@ -38,7 +38,7 @@ struct IpcSuite {
         let trips = try await roundTrips()
         fields += [
             ("roundTripMicrosP50", .number(trips.ours.p50)), ("roundTripMicrosP99", .number(trips.ours.p99)),
-            ("barePipeMicrosP50", .number(trips.pipe.p50)), ("barePipeMicrosP99", .number(trips.pipe.p99)),
+            ("barePipeMicrosP50", .number(trips.pipe.p50)), ("barePipeMicrosP99", .number(trips.pipe.p99))
         ]
         for prefetch in [16, 1] {
             fields.append(("tinyJobsPerSecondPrefetch\(prefetch)", .number(try await throughput(prefetch: prefetch))))
@@ -95,7 +95,7 @@ struct IpcSuite {
 
     /// 64-byte echo jobs through `pool.process`, alternating blocks of 100 with a bare pipe ping-pong.
     private func roundTrips() async throws -> (ours: Percentiles, pipe: Percentiles) {
-        let payload = JSONValue.string(String(repeating: "x", count: 62))   // 64 bytes of JSON
+        let payload = JSONValue.string(String(repeating: "x", count: 62))  // 64 bytes of JSON
         let pipe = try BarePipe()
         defer { pipe.close() }
         return try await WorkerPool.withPool(configuration: configuration(smallWorker), registry: .diagnostics) { pool in

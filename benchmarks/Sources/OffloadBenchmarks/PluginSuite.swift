@@ -63,7 +63,7 @@ struct PluginSuite {
             ("fib25MsMedian", .number(fib.milliseconds)), ("fib25Value", .int(fib.value)),
             ("runawayOvershootMsMax", .number(stops.max() ?? 0)), ("runawayOvershootMsP50", .number(Report.median(stops))),
             ("processRunawayRunMs", .number(processStop.runMs)), ("processRunawayCode", .string(processStop.code)),
-            ("processNextJob", .string(processStop.next)),
+            ("processNextJob", .string(processStop.next))
         ])
     }
 
@@ -89,10 +89,12 @@ struct PluginSuite {
             switch value {
             case .string(let text):
                 var previous: Character = " "
-                return .string(String(text.map { character in
-                    defer { previous = character }
-                    return previous == " " ? Character(character.uppercased()) : character
-                }))
+                return .string(
+                    String(
+                        text.map { character in
+                            defer { previous = character }
+                            return previous == " " ? Character(character.uppercased()) : character
+                        }))
             case .array(let items): return .array(items.map(titled))
             case .object(let members): return .object(members.map { ($0.0, titled($0.1)) })
             default: return value
@@ -120,8 +122,9 @@ struct PluginSuite {
     /// How far past a 50 ms deadline `hostile-spin` (an endless loop with fuel to spare) is
     /// stopped in a thread, ten times; after each stop the well-behaved plugin must still run.
     private func runawayStops(catalog: PluginCatalog, titleCase: SandboxCall) throws -> [Double] {
-        let spin = SandboxCall(plugin: try catalog.plugin(id: "hostile-spin", requirement: VersionRequirement("*")!),
-                               limits: SandboxLimits(fuel: .max / 2, memoryBytes: 4 << 20, timeout: .milliseconds(50)))
+        let spin = SandboxCall(
+            plugin: try catalog.plugin(id: "hostile-spin", requirement: VersionRequirement("*")!),
+            limits: SandboxLimits(fuel: .max / 2, memoryBytes: 4 << 20, timeout: .milliseconds(50)))
         var overshoots: [Double] = []
         for _ in 0..<10 {
             let start = ContinuousClock.now
@@ -149,8 +152,13 @@ struct PluginSuite {
             var job = Job(kind: "plugin", payload: .json(spin))
             job.timeout = .milliseconds(200)
             let stopped = try await pool.process(job)
-            let next = try await pool.process(Job(kind: "plugin", payload: .json(try JSONValue(parsing: 
-                #"{"pluginId":"title-case","operation":"transform","input":{"title":"still serving"}}"#))))
+            let next = try await pool.process(
+                Job(
+                    kind: "plugin",
+                    payload: .json(
+                        try JSONValue(
+                            parsing:
+                                #"{"pluginId":"title-case","operation":"transform","input":{"title":"still serving"}}"#))))
             return (stopped.runTime.milliseconds, stopped.error?.code.rawValue ?? "none", next.status.rawValue)
         }
     }

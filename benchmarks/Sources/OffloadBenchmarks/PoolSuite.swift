@@ -30,20 +30,22 @@ struct PoolSuite {
             peer.append(groupRate)
             Report.line([
                 ("suite", .string("pool")), ("round", .int(round)), ("jobs", .int(jobs)),
-                ("workerPoolJobsPerSecond", .number(poolRate)), ("taskGroupJobsPerSecond", .number(groupRate)),
+                ("workerPoolJobsPerSecond", .number(poolRate)), ("taskGroupJobsPerSecond", .number(groupRate))
             ])
         }
         let (latency, detached) = try await echoLatency(registry: registry)
         Report.line([
             ("suite", .string("pool")), ("latencySamples", .int(latency.count)),
             ("echoP50Micros", .number(latency.p50)), ("echoP99Micros", .number(latency.p99)),
-            ("detachedP50Micros", .number(detached.p50)), ("detachedP99Micros", .number(detached.p99)),
+            ("detachedP50Micros", .number(detached.p50)), ("detachedP99Micros", .number(detached.p99))
         ])
         let (oursMedian, peerMedian) = (Report.median(ours), Report.median(peer))
-        Report.summary(suite: "pool", figure: "tiny-job throughput, WorkerPool (2 thread workers) ÷ withTaskGroup",
-                       ours: oursMedian, peer: peerMedian, ratio: oursMedian / peerMedian, goal: ">= 1.0", unit: "jobs/s")
-        Report.summary(suite: "pool", figure: "submit→result latency of debug.echo on an idle pool, p50 ÷ a bare Task.detached { }.value round trip",
-                       ours: latency.p50, peer: detached.p50, ratio: latency.p50 / detached.p50, goal: "<= 1.5", unit: "µs")
+        Report.summary(
+            suite: "pool", figure: "tiny-job throughput, WorkerPool (2 thread workers) ÷ withTaskGroup",
+            ours: oursMedian, peer: peerMedian, ratio: oursMedian / peerMedian, goal: ">= 1.0", unit: "jobs/s")
+        Report.summary(
+            suite: "pool", figure: "submit→result latency of debug.echo on an idle pool, p50 ÷ a bare Task.detached { }.value round trip",
+            ours: latency.p50, peer: detached.p50, ratio: latency.p50 / detached.p50, goal: "<= 1.5", unit: "µs")
     }
 
     private func poolThroughput(configuration: PoolConfiguration, registry: HandlerRegistry) async throws -> Swift.Double {

@@ -9,7 +9,7 @@ enum Report {
         line([
             ("suite", .string(suite)), ("figure", .string(figure)), ("unit", .string(unit)),
             ("ours", .number(ours)), ("peer", peer.map(JSONField.number) ?? .null),
-            ("ratio", ratio.map(JSONField.number) ?? .null), ("goal", .string(goal)),
+            ("ratio", ratio.map(JSONField.number) ?? .null), ("goal", .string(goal))
         ])
     }
 

@@ -26,7 +26,8 @@ guard let suite = arguments.first else {
 
 func option(_ name: String, default value: Int) -> Int {
     guard let index = arguments.firstIndex(of: name), arguments.index(after: index) < arguments.endIndex,
-          let parsed = Int(arguments[arguments.index(after: index)]) else { return value }
+        let parsed = Int(arguments[arguments.index(after: index)])
+    else { return value }
     return parsed
 }
 
@@ -40,20 +41,28 @@ case "pool":
     try await PoolSuite(jobs: option("--jobs", default: 1_000_000), rounds: option("--rounds", default: 5)).run()
 case "ipc":
     let here = SiblingExecutables()
-    try await IpcSuite(round: option("--round", default: 1), samples: option("--samples", default: 5_000),
-                       jobs: option("--jobs", default: 200_000), smallWorker: stringOption("--worker") ?? here.path("offload-worker"), rerunHost: here.own,
-                       staticWorker: stringOption("--static-worker")).run()
+    try await IpcSuite(
+        round: option("--round", default: 1), samples: option("--samples", default: 5_000),
+        jobs: option("--jobs", default: 200_000), smallWorker: stringOption("--worker") ?? here.path("offload-worker"), rerunHost: here.own,
+        staticWorker: stringOption("--static-worker")
+    ).run()
 case "image":
-    try await ImageSuite(card: stringOption("--card") ?? "benchmarks/image/card.json", images: option("--images", default: 30),
-                         output: stringOption("--out") ?? "/tmp").run()
+    try await ImageSuite(
+        card: stringOption("--card") ?? "benchmarks/image/card.json", images: option("--images", default: 30),
+        output: stringOption("--out") ?? "/tmp"
+    ).run()
 case "chaos":
     let here = SiblingExecutables()
-    try await ChaosSuite(jobs: option("--jobs", default: 10_000), hostile: option("--hostile", default: 100),
-                         worker: here.path("offload-worker"), cli: here.path("offload")).run()
+    try await ChaosSuite(
+        jobs: option("--jobs", default: 10_000), hostile: option("--hostile", default: 100),
+        worker: here.path("offload-worker"), cli: here.path("offload")
+    ).run()
 case "plugin":
-    try await PluginSuite(directory: stringOption("--plugins") ?? "examples/plugins",
-                          benchmarkPlugins: stringOption("--benchmark-plugins") ?? "benchmarks/plugin/plugins",
-                          calls: option("--calls", default: 20_000)).run()
+    try await PluginSuite(
+        directory: stringOption("--plugins") ?? "examples/plugins",
+        benchmarkPlugins: stringOption("--benchmark-plugins") ?? "benchmarks/plugin/plugins",
+        calls: option("--calls", default: 20_000)
+    ).run()
 default:
     print("unknown suite '\(suite)' (suites: pool, ipc, chaos, image, plugin)")
     exit(2)

@@ -7,7 +7,7 @@ enum Diagnostics {
         AnyJobHandler(FailHandler()),
         AnyJobHandler(HangHandler()),
         AnyJobHandler(AllocHandler()),
-        AnyJobHandler(CrashHandler()),
+        AnyJobHandler(CrashHandler())
     ]
 
     /// Checks a duration in milliseconds given in a payload.
@@ -47,7 +47,10 @@ struct SleepHandler: JobHandler {
 /// `debug.spin {ms}`: keeps a CPU busy, checking for cancellation between short slices.
 struct SpinHandler: JobHandler {
     struct Payload: Codable, Sendable { var ms: Double }
-    struct Output: Codable, Sendable { var spunMs: Double; var iterations: Int }
+    struct Output: Codable, Sendable {
+        var spunMs: Double
+        var iterations: Int
+    }
     static let kind = "debug.spin"
 
     func run(_ payload: Payload, context: JobContext) async throws -> Output {
@@ -106,7 +109,8 @@ struct AllocHandler: JobHandler {
         // In a worker process the worker's memory limit stops it; in a thread nothing stands
         // between it and the host but the job's memory budget.
         if context.isolation == .thread && bytes > context.limits.maxAggregationBytes {
-            throw OffloadError.overBudget("aggregationBytes", limit: context.limits.maxAggregationBytes, "debug.alloc asks for \(payload.mb) MiB in a thread of the host")
+            throw OffloadError.overBudget(
+                "aggregationBytes", limit: context.limits.maxAggregationBytes, "debug.alloc asks for \(payload.mb) MiB in a thread of the host")
         }
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes, 1), alignment: 4096)
         defer { buffer.deallocate() }

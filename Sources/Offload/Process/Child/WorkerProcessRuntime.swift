@@ -103,8 +103,9 @@ final class WorkerProcessRuntime: WorkerHost {
             writer.send(.jobFailed(id: wire.id, attempt: wire.attempt, failure: failure))
             return
         }
-        let job = Job(id: JobID(wire.id), kind: wire.kind, payload: .encoded(wire.payload, ignoresUnknownKeys: wire.ignoresUnknownKeys),
-                      priority: wire.priority)
+        let job = Job(
+            id: JobID(wire.id), kind: wire.kind, payload: .encoded(wire.payload, ignoresUnknownKeys: wire.ignoresUnknownKeys),
+            priority: wire.priority)
         let assignment = Assignment(job: job, attempt: wire.attempt, handler: handler)
         let runNow = state.withLock { state -> Bool in
             guard state.running == nil else {
@@ -179,11 +180,14 @@ final class WorkerProcessRuntime: WorkerHost {
                 let bytes = try output.jsonBytes()
                 try limits.withLock { $0 }.checkResult(bytes: bytes.count)
                 frames.append(.jobCompleted(id: id, attempt: assignment.attempt, result: bytes))
-            } catch where error.code == .resourceLimitExceeded {
+            } catch  where error.code == .resourceLimitExceeded {
                 frames.append(.jobFailed(id: id, attempt: assignment.attempt, failure: Self.failure(from: error)))
             } catch {
-                frames.append(.jobFailed(id: id, attempt: assignment.attempt, failure: Self.failure(
-                    from: OffloadError(.handlerFailed, "the job's result could not be encoded as JSON: \(error.message)"))))
+                frames.append(
+                    .jobFailed(
+                        id: id, attempt: assignment.attempt,
+                        failure: Self.failure(
+                            from: OffloadError(.handlerFailed, "the job's result could not be encoded as JSON: \(error.message)"))))
             }
         case .failure(let error):
             frames.append(.jobFailed(id: id, attempt: assignment.attempt, failure: Self.failure(from: error)))

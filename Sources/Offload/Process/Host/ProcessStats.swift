@@ -8,8 +8,8 @@ import Darwin
 enum ProcessStats {
     static func sample(_ pid: Int32) -> WorkerResourceUsage? {
         guard pid > 0,
-              let statm = contents(of: "/proc/\(pid)/statm"),
-              let stat = contents(of: "/proc/\(pid)/stat")
+            let statm = contents(of: "/proc/\(pid)/statm"),
+            let stat = contents(of: "/proc/\(pid)/stat")
         else { return nil }
         // statm: size resident shared text lib data dt (pages).
         let memory = statm.split(separator: " ")

@@ -43,8 +43,10 @@ final class ProcessWorker: Worker {
         var abandoned = false
     }
 
-    init(id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, limits: ResourceLimits, kinds: Set<String>,
-         executable: String, logger: Logger) {
+    init(
+        id: WorkerID, host: any BatchingWorkerHost, options: WorkerProcessOptions, limits: ResourceLimits, kinds: Set<String>,
+        executable: String, logger: Logger
+    ) {
         self.id = id
         self.host = host
         self.options = options
@@ -75,9 +77,16 @@ final class ProcessWorker: Worker {
                 let payload = try assignment.job.payload.jsonBytes()
                 // Refused here, as it is: a frame over the limit would end the worker as a protocol error.
                 try limits.checkPayload(bytes: payload.count)
-                encoded.append((assignment, .job(WireJob(
-                    id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind, priority: assignment.job.priority,
-                    payload: payload, ignoresUnknownKeys: assignment.job.payload.ignoresUnknownKeys, announcesStart: assignment.announcesStart))))
+                encoded.append(
+                    (
+                        assignment,
+                        .job(
+                            WireJob(
+                                id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
+                                priority: assignment.job.priority,
+                                payload: payload, ignoresUnknownKeys: assignment.job.payload.ignoresUnknownKeys,
+                                announcesStart: assignment.announcesStart))
+                    ))
             } catch {
                 // The job cannot cross to the worker; its attempt fails here and the worker takes the next.
                 encoded.append((assignment, nil))
@@ -154,8 +163,9 @@ final class ProcessWorker: Worker {
         if state.withLock({ $0.abandoned }) { return }
         let child: ChildProcess
         do {
-            child = try ChildProcess.spawn(executable: executable, arguments: options.arguments,
-                                           environment: environment, directory: options.workingDirectory)
+            child = try ChildProcess.spawn(
+                executable: executable, arguments: options.arguments,
+                environment: environment, directory: options.workingDirectory)
         } catch {
             host.workerExited(self, cause: error)
             return
@@ -178,9 +188,11 @@ final class ProcessWorker: Worker {
         }
         if abandoned { kill(child.pid, SIGKILL) }
         let forwarder = OutputForwarder(fd: child.output, prefix: "offload \(id)", forwards: options.forwardsOutput)
-        writer.send(.initialize(WireInitialize(
-            workerID: id.rawValue, heartbeatInterval: options.heartbeatInterval,
-            limits: limits, hostPID: SystemInfo.pid)))
+        writer.send(
+            .initialize(
+                WireInitialize(
+                    workerID: id.rawValue, heartbeatInterval: options.heartbeatInterval,
+                    limits: limits, hostPID: SystemInfo.pid)))
         if stopRequested { writer.send(.terminate) }
         OSThread.detach(name: "offload-\(id)") { [self] in
             readLoop(child, writer: writer, forwarder: forwarder)
@@ -286,7 +298,8 @@ final class ProcessWorker: Worker {
         case .jobCompleted(let id, let attempt, let result):
             return finish(id, attempt, .success(.encoded(result)), reports: &reports)
         case .jobFailed(let id, let attempt, let failure):
-            let error: any Error = failure.cancelled
+            let error: any Error =
+                failure.cancelled
                 ? CancellationError()
                 : OffloadError(OffloadError.Code(rawValue: failure.code), failure.message, retryable: failure.retryable)
             return finish(id, attempt, .failure(error), reports: &reports)

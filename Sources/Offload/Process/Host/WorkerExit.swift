@@ -63,9 +63,15 @@ struct WorkerExit: Sendable {
         case .protocolViolation(let detail):
             return OffloadError(.protocolError, "\(who) broke the wire protocol and was killed: \(detail)")
         case .missingKinds(let missing, let has):
-            return OffloadError(.workerStartFailed, "\(who) has no handler for \(missing.joined(separator: ", ")) (it runs \(has.isEmpty ? "none" : has.joined(separator: ", "))); call WorkerProcess.runIfWorker(registry:) with the registry the pool was made with")
+            return OffloadError(
+                .workerStartFailed,
+                "\(who) has no handler for \(missing.joined(separator: ", ")) (it runs \(has.isEmpty ? "none" : has.joined(separator: ", "))); call WorkerProcess.runIfWorker(registry:) with the registry the pool was made with"
+            )
         case .startTimeout(let limit):
-            return OffloadError(.workerStartFailed, "\(who) was not ready within \(Int(limit.milliseconds)) ms and was killed; does its executable call WorkerProcess.runIfWorker at the top of main?\(said)")
+            return OffloadError(
+                .workerStartFailed,
+                "\(who) was not ready within \(Int(limit.milliseconds)) ms and was killed; does its executable call WorkerProcess.runIfWorker at the top of main?\(said)"
+            )
         case nil:
             break
         }
@@ -73,7 +79,8 @@ struct WorkerExit: Sendable {
             return OffloadError(.memoryLimitExceeded, "\(who) ran out of its \(mebibytes(memoryLimit)) memory limit and \(status.description)\(said)")
         }
         if let cpuTimeLimit, ranOutOfCPU(cpuTimeLimit) {
-            return OffloadError(.cpuLimitExceeded, "\(who) used up its CPU-time limit of \(Int(cpuTimeLimit.milliseconds / 1000)) s and \(status.description)")
+            return OffloadError(
+                .cpuLimitExceeded, "\(who) used up its CPU-time limit of \(Int(cpuTimeLimit.milliseconds / 1000)) s and \(status.description)")
         }
         guard wasReady else {
             return OffloadError(.workerStartFailed, "\(who) \(status.description) before it was ready\(said)")

@@ -27,14 +27,15 @@ public enum WireFuzzing {
     /// Valid frames of every message type, to mutate.
     public static var seeds: [[UInt8]] {
         [
-            WireMessage.initialize(WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), limits: ResourceLimits(maxMessageBytes: 1 << 20), hostPID: 1)),
+            WireMessage.initialize(
+                WireInitialize(workerID: "w1", heartbeatInterval: .milliseconds(100), limits: ResourceLimits(maxMessageBytes: 1 << 20), hostPID: 1)),
             .workerReady(pid: 7, kinds: ["debug.echo", "image"]),
             .job(WireJob(id: "job-1", attempt: 1, kind: "debug.echo", priority: .high, payload: Array(#"{"a":[1,2,3]}"#.utf8))),
             .jobStarted(id: "job-1", attempt: 1),
             .jobProgress(id: "job-1", attempt: 1, fraction: 0.5, message: "half"),
             .jobCompleted(id: "job-1", attempt: 1, result: Array("{}".utf8)),
             .jobFailed(id: "job-1", attempt: 2, failure: WireFailure(code: "handlerFailed", message: "no", retryable: true, cancelled: false)),
-            .heartbeat(sequence: 9), .cancel(id: "job-1", attempt: 1), .terminate, .workerError(message: "oops"),
+            .heartbeat(sequence: 9), .cancel(id: "job-1", attempt: 1), .terminate, .workerError(message: "oops")
         ].map(\.frame)
     }
 }

@@ -80,8 +80,9 @@ extension WireMessage {
                 limits[name] = Int(value)
             }
             guard (try? limits.validate()) != nil else { throw WireError(.malformed("initialize limits out of range")) }
-            message = .initialize(WireInitialize(
-                workerID: workerID, heartbeatInterval: .nanoseconds(Int64(interval)), limits: limits, hostPID: hostPID))
+            message = .initialize(
+                WireInitialize(
+                    workerID: workerID, heartbeatInterval: .nanoseconds(Int64(interval)), limits: limits, hostPID: hostPID))
         case .workerReady:
             let pid = try reader.i32("pid")
             let count = try reader.u32("kind count")
@@ -97,8 +98,10 @@ extension WireMessage {
             guard let priority = Priority(rawValue: Int(level)) else { throw WireError(.malformed("priority level \(level)")) }
             let flags = try reader.u8("flags")
             guard flags & ~3 == 0 else { throw WireError(.malformed("job flags \(flags)")) }
-            message = .job(WireJob(id: id, attempt: attempt, kind: kindName, priority: priority, payload: try reader.blob("payload"),
-                                   ignoresUnknownKeys: flags & 1 != 0, announcesStart: flags & 2 != 0))
+            message = .job(
+                WireJob(
+                    id: id, attempt: attempt, kind: kindName, priority: priority, payload: try reader.blob("payload"),
+                    ignoresUnknownKeys: flags & 1 != 0, announcesStart: flags & 2 != 0))
         case .jobStarted:
             message = .jobStarted(id: try reader.string("job id"), attempt: try reader.attempt())
         case .cancel:
@@ -116,12 +119,13 @@ extension WireMessage {
             let attempt = try reader.attempt()
             let code = try reader.string("error code")
             let text = try reader.string("error message")
-            let retryable: Bool? = switch try reader.u8("retryable flag") {
-            case 0: false
-            case 1: true
-            case 2: nil
-            case let flag: throw WireError(.malformed("retryable flag \(flag)"))
-            }
+            let retryable: Bool? =
+                switch try reader.u8("retryable flag") {
+                case 0: false
+                case 1: true
+                case 2: nil
+                case let flag: throw WireError(.malformed("retryable flag \(flag)"))
+                }
             let failure = WireFailure(code: code, message: text, retryable: retryable, cancelled: try reader.bool("cancelled flag"))
             message = .jobFailed(id: id, attempt: attempt, failure: failure)
         case .heartbeat:
