@@ -72,14 +72,14 @@ public final class QueueServer: Service, Sendable {
     public let queue: any DurableQueue
     public let pool: WorkerPool
     public let configuration: Configuration
-    private let state: Mutex<QueueServerState>
+    let state: Mutex<QueueServerState>
     /// Signalled when a job the server holds ends, is handed back or stops waiting: the claim
     /// loop and the drain look again.
-    private let wakeup = Wakeup()
+    let wakeup = Wakeup()
     /// Signalled when there are ends or steps to write.
-    private let toWrite = Wakeup()
-    private let renewalFailures = Mutex(0)
-    private let maintenanceFailures = Mutex(0)
+    let toWrite = Wakeup()
+    let renewalFailures = Mutex(0)
+    let maintenanceFailures = Mutex(0)
 
     public init(queue: any DurableQueue, pool: WorkerPool, configuration: Configuration = Configuration()) {
         self.queue = queue
@@ -196,11 +196,11 @@ public final class QueueServer: Service, Sendable {
     }
 
     /// Performs what the state asked for.
-    private func perform(_ actions: [QueueServerState.Action]) {
+    func perform(_ actions: [QueueServerState.Action]) {
         for action in actions { perform(action) }
     }
 
-    private func perform(_ action: QueueServerState.Action) {
+    func perform(_ action: QueueServerState.Action) {
         switch action {
         case .stopInPool(let id): pool.cancel(id)
         case .write: toWrite.signal()
@@ -228,154 +228,6 @@ public final class QueueServer: Service, Sendable {
             perform(state.withLock { $0.ended(JobEnd(claimed, stored)) })
         }
         wakeup.signal()
-    }
-
-    /// Writes ends and steps as they come, one batch at a time: ends that arrive while a batch
-    /// is written are written together, in one statement.
-    private func writeLoop() async {
-        while !Task.isCancelled {
-            await writeOut()
-            await toWrite.wait(timeout: .seconds(1))
-        }
-    }
-
-    private func writeOut() async {
-        var blockedSince: ContinuousClock.Instant?
-        while true {
-            // A job's steps are written before its end: the pool sends them before its final
-            // event, which is waited for a second at most (a stream that dropped events must not
-            // hold the ends back).
-            let force = blockedSince.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
-            guard let write = state.withLock({ $0.nextWrite(force: force) }) else {
-                guard state.withLock({ $0.hasUnwrittenEnds }) else { return }
-                blockedSince = blockedSince ?? .now
-                await toWrite.wait(timeout: .milliseconds(50))
-                continue
-            }
-            blockedSince = nil
-            if !write.steps.isEmpty { await writeSteps(write.steps) }
-            guard !write.ends.isEmpty else { continue }
-            let results = await recordEnds(write.ends)
-            for (end, result) in zip(write.ends, results) where result == .leaseLost {
-                configuration.logger.warning(
-                    "a job's lease was lost before it ended; its end was not recorded",
-                    metadata: ["job": "\(end.claimed.job.id)", "attempt": "\(end.claimed.attempt)"])
-            }
-            state.withLock { $0.written(write.ends) }
-            wakeup.signal()
-        }
-    }
-
-    /// Writes steps; they are a job's history, not its state: given up on after a few tries.
-    private func writeSteps(_ steps: [JobEvent]) async {
-        let host = configuration.host
-        if case .failure(let refusal)? = await retrying(
-            "recording \(steps.count) steps of jobs", attempts: 3,
-            {
-                try await self.queue.record(steps, host: host)
-            })
-        {
-            configuration.logger.warning("the queue refused steps of jobs; they are not in their history", metadata: ["error": "\(refusal)"])
-        }
-    }
-
-    /// Follows the pool's events for the steps of held jobs the queue does not see itself.
-    private func watchPool(_ events: AsyncStream<PoolEvent>) async {
-        let (origin, host) = (pool.madeAt, configuration.host)
-        for await event in events {
-            if let action = state.withLock({ $0.poolEvent(event, origin: origin, host: host) }) { perform(action) }
-        }
-    }
-
-    /// Records `batch`, one result per end (`nil`: given up on, its lease left to expire). A
-    /// batch the queue refuses (``OffloadError/Code/unstorable``: a value its database cannot
-    /// hold) is split until the end it refuses is alone; that end is recorded as a failure of its
-    /// own, so one bad end never holds back the others.
-    private func recordEnds(_ batch: [JobEnd]) async -> [FinishResult?] {
-        let written: [Result<FinishResult, OffloadError>]
-        do { written = try await splittingRefusals(batch[...]) { try await self.finishing(Array($0)) } } catch {
-            return batch.map { _ in nil }
-        }
-        var results: [FinishResult?] = []
-        for (end, result) in zip(batch, written) {
-            switch result {
-            case .success(let recorded):
-                results.append(recorded)
-            case .failure(let refusal) where end.outcome.error?.code == .unstorable:
-                // Even its failure was refused: nothing more can be written for it.
-                configuration.logger.error(
-                    "the queue refused the end of a job and its failure; its lease is left to expire",
-                    metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
-                results.append(nil)
-            case .failure(let refusal):
-                var failed = end
-                let ran = end.outcome.status == .completed ? "completed" : "ended \(end.outcome.status.rawValue)"
-                failed.outcome.status = .failed
-                failed.outcome.result = nil
-                failed.outcome.error = OffloadError(
-                    .unstorable, "the job \(ran) on \(configuration.host), but its end could not be stored: \(refusal.message)")
-                configuration.logger.warning(
-                    "a job's end was refused by the queue; it is recorded as failed",
-                    metadata: ["job": "\(end.claimed.job.id)", "error": "\(refusal)"])
-                results += await recordEnds([failed])
-            }
-        }
-        return results
-    }
-
-    /// ``DurableQueue/finish(_:)`` tried until it answers: a refusal is thrown, giving up throws
-    /// `CancellationError`.
-    private func finishing(_ batch: [JobEnd]) async throws -> [FinishResult] {
-        switch await retrying("recording the end of \(batch.count) jobs", { try await self.queue.finish(batch) }) {
-        case .success(let results)?: return results
-        case .failure(let refusal)?: throw refusal
-        case nil: throw CancellationError()
-        }
-    }
-
-    /// The outcome with the file its result names stored in the queue (or failed, when the file
-    /// cannot be read or is over the queue's cap).
-    private func storingArtifact(of claimed: ClaimedJob, _ outcome: JobOutcome) async -> JobOutcome {
-        guard let folder = configuration.artifactFolder, let file = Artifact.file(of: outcome, under: folder) else { return outcome }
-        var members = file.members
-        let (path, name) = (file.path, file.name)
-        var failed = outcome
-        failed.status = .failed
-        failed.result = nil
-        let bytes: [UInt8]
-        // Never more than the queue keeps: a huge output is refused without being read whole.
-        let limit = queue.maxArtifactBytes
-        do { bytes = try RegularFile.read(path, maxBytes: limit) } catch {
-            if case .tooLarge = error {
-                failed.error = OffloadError(
-                    .resourceLimitExceeded,
-                    "\(name) is over the queue's artifact cap of \(OffloadError.grouped(limit)) bytes")
-            } else {
-                failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be read to store it: \(error)")
-            }
-            return failed
-        }
-        let stored = await retrying("storing the file of \(claimed.job.id)") { () async throws -> Result<Artifact, OffloadError> in
-            do {
-                return .success(try await self.queue.storeArtifact(bytes, contentType: Artifact.contentType(of: name), name: name, job: claimed))
-            } catch let error as OffloadError where ![.unstorable, .queueUnavailable, .timedOut].contains(error.code) { return .failure(error) }
-        }
-        switch stored {
-        case .success(.success(let artifact))?:
-            // The host's own path is not for the queue's readers: the artifact names the file.
-            members.removeAll { $0.key == "file" }
-            members.append(("artifact", artifact.json))
-            if configuration.removesStoredFiles { unlink(path) }
-            var done = outcome
-            done.result = .json(.object(members))
-            return done
-        case .success(.failure(let error))?, .failure(let error)?:
-            failed.error = error
-            return failed
-        case nil:
-            failed.error = OffloadError(.handlerFailed, "the job's file \(name) could not be stored in the queue")
-            return failed
-        }
     }
 
     // MARK: - Leases, cancellation, upkeep
@@ -459,71 +311,5 @@ public final class QueueServer: Service, Sendable {
             }
             await wakeup.wait(timeout: min(.milliseconds(200), max(deadline - .now, .zero)))
         }
-    }
-
-    // MARK: - Helpers
-
-    private func everyInterval(_ interval: Duration, _ body: @Sendable () async -> Void) async {
-        while !Task.isCancelled {
-            do { try await Task.sleep(for: interval) } catch { return }
-            await body()
-        }
-    }
-
-    /// Runs `operation` until it succeeds, waiting longer after each failure, and logging the
-    /// 1st, 2nd, 4th, 8th… failure only (an outage is a few lines, not one a try).
-    /// - Returns: its value; `.failure` when the queue refuses it for good
-    ///   (``OffloadError/Code/unstorable``: trying again cannot help); `nil` when it gave up:
-    ///   after `attempts` failures, once a stopping server is past its drain deadline, or when
-    ///   the task is cancelled.
-    private func retrying<T: Sendable>(
-        _ what: String, attempts: Int? = nil,
-        _ operation: @Sendable () async throws -> T
-    ) async -> Result<T, OffloadError>? {
-        var failures = 0
-        while true {
-            do { return .success(try await withinDrain(operation)) } catch let error as OffloadError where error.code == .unstorable {
-                return .failure(error)
-            } catch {
-                failures += 1
-                let deadline = state.withLock { $0.drainDeadline }
-                let givingUp = Task.isCancelled || attempts.map { failures >= $0 } == true || deadline.map { ContinuousClock.now >= $0 } == true
-                if givingUp || Self.isWorthLogging(failures) {
-                    configuration.logger.warning(
-                        "\(what) failed\(givingUp ? "; giving up" : "")",
-                        metadata: ["error": "\(error)", "failures": "\(failures)"])
-                }
-                if givingUp { return nil }
-                var pause = Self.backoff(failures)
-                if let deadline { pause = min(pause, max(deadline - .now, .milliseconds(10))) }
-                do { try await Task.sleep(for: pause) } catch { return nil }
-            }
-        }
-    }
-
-    /// `operation`, given up on (`CancellationError`) at the drain deadline once the server stops:
-    /// a statement the queue does not answer must not hold the stop.
-    private func withinDrain<T: Sendable>(_ operation: @Sendable () async throws -> T) async throws -> T {
-        guard let deadline = state.withLock({ $0.drainDeadline }) else { return try await operation() }
-        return try await withoutActuallyEscaping(operation) { operation in
-            try await withThrowingTaskGroup(of: T?.self) { group in
-                group.addTask { try await operation() }
-                group.addTask {
-                    try await Task.sleep(until: deadline, clock: .continuous)
-                    return nil
-                }
-                defer { group.cancelAll() }
-                guard let value = try await group.next() ?? nil else { throw CancellationError() }
-                return value
-            }
-        }
-    }
-
-    /// Whether the `failures`th failure in a row is logged: the 1st, 2nd, 4th, 8th…
-    package static func isWorthLogging(_ failures: Int) -> Bool { failures > 0 && failures & (failures - 1) == 0 }
-
-    /// The wait after `failures` failures in a row (1 or more): 100 ms doubling, at most `cap`.
-    package static func backoff(_ failures: Int, cap: Duration = .seconds(5)) -> Duration {
-        min(.milliseconds(100 << min(max(failures, 1) - 1, 6)), cap)
     }
 }
