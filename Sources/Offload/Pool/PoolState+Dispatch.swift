@@ -27,7 +27,7 @@ extension PoolState {
     /// Publishes how many workers are free, for submitters deciding whether to dispatch.
     func publishFreeWorkers() {
         var free = 0
-        for slot in workers where slot.isFree { free += 1 }
+        for slot in workers.slots where slot.isFree { free += 1 }
         inbox.freeWorkers.store(free, ordering: .sequentiallyConsistent)
     }
 
@@ -36,7 +36,7 @@ extension PoolState {
         drainInbox(now: now, &effects)
         guard isStarted, !isPaused, phase.handsOutJobs else { return }
         queue.releaseDue(now: now)
-        let slots = workers
+        let slots = workers.slots
         let servable = { (lane: QueueLane) in slots.contains { $0.isFree && lane.isServed(by: $0.capabilities) } }
         while queue.readyCount > 0, let record = queue.peek(now: now, where: servable), let chosen = chooseWorker(for: record) {
             _ = queue.dequeue(now: now, where: servable)

@@ -11,7 +11,8 @@ struct WorkerRoster: RandomAccessCollection, MutableCollection {
     let maxJobsPerWorker: Int?
     /// Age after which a worker is recycled.
     let maxLifetime: Duration?
-    private var slots: [WorkerSlot] = []
+    /// The slots themselves, for the dispatch loops (an array, cheaper to capture than the roster).
+    private(set) var slots: [WorkerSlot] = []
     private var lastNumber = 0
     /// Workers that ended before they were ready, since one last was.
     private(set) var startFailuresInRow = 0
