@@ -149,16 +149,9 @@ package struct DatePattern: Sendable {
         return era * 146_097 + doe - 719_468
     }
 
-    /// Year, month, day from days since 1970-01-01 (Howard Hinnant's algorithm).
+    /// Year, month, day from days since 1970-01-01 (the core's `ISO8601.civilFromDays`).
     package static func civil(fromDays days: Int) -> (Int, Int, Int) {
-        let z = days + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let day = doy - (153 * mp + 2) / 5 + 1
-        let month = mp < 10 ? mp + 3 : mp - 9
-        return (yoe + era * 400 + (month <= 2 ? 1 : 0), month, day)
+        let date = ISO8601.civilFromDays(days)
+        return (date.year, date.month, date.day)
     }
 }
