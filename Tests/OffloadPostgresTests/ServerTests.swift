@@ -117,7 +117,9 @@ extension PostgresTests {
 
         @Test func aGracefulShutdownHandsBackJobsThatHadNotStarted() async throws {
             try await withQueue { queue in
-                let ids = try await queue.submit((0..<4).map { _ in PostgresQueue.Submission(sleep(800)) })
+                // 3 s each: the stop comes at the first job's first progress (300 ms), long before its end,
+                // however busy the machine.
+                let ids = try await queue.submit((0..<4).map { _ in PostgresQueue.Submission(sleep(3_000)) })
                 try await withServer(queue, workers: 1, configure: { $0.prefetch = 3 }) { _ in
                     // Claimed is not started: the first runs once it reports progress.
                     while try await !queue.events(of: ids[0]).contains(where: { $0.type == "progress" }) {

@@ -1,5 +1,7 @@
 """The queue suite's driver: a PostgreSQL server of its own, `offload worker` hosts, and figures
-read from the jobs table in the database's own clock (created_at, started_at, finished_at)."""
+read from the jobs table in the database's own clock (created_at, started_at, finished_at); for
+Offload and pgqueuer alike, what the server spends per job (WAL bytes, statements, CPU seconds:
+queuelib.ServerMeter), at 50,000 jobs and again at a larger size."""
 import argparse
 import json
 import os
@@ -10,15 +12,49 @@ import time
 
 import chaos
 import peers
-from queuelib import SCHEMA, psql, start_host, stop_hosts, summary, wait_for, wait_until_completed
+from queuelib import SCHEMA, ServerMeter, psql, start_host, stop_hosts, summary, wait_for, wait_until_completed
 
 
-def peer_lines(url, jobs):
+def peer_lines(url, jobs, data, peer="all"):
     """pgqueuer's and procrastinate's lines (peers.py, in its own virtualenv), printed as they are."""
-    lines = peers.measure(url, jobs)
+    lines = peers.measure(url, jobs, peer=peer, meter_data=data)
     for line in lines:
         print(json.dumps(line), flush=True)
     return lines
+
+
+def offload_run(offload, url, folder, meter, jobs):
+    """JOBS debug.echo jobs through the queue, submitted in batches, served by the running hosts:
+    its line (rate in the database's clock, and what the server spent), printed."""
+    psql(url, f"DELETE FROM {SCHEMA}.jobs")
+    path = os.path.join(folder, "jobs.jsonl")
+    with open(path, "w") as out:
+        for _ in range(jobs):
+            out.write('{"kind":"debug.echo","payload":{}}\n')
+    before = meter.snapshot()
+    started = time.monotonic()
+    subprocess.run([offload, "submit", path, "--queue", url], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    wait_until_completed(url, jobs, 1200)
+    wall = time.monotonic() - started
+    server = ServerMeter.per_job(before, meter.snapshot(), jobs)
+    seconds = float(psql(url, f"SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM {SCHEMA}.jobs"))
+    once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id HAVING count(*) = 1) AS once")
+    line = {"suite": "queue", "jobs": jobs, "seconds": round(seconds, 3), "wallSeconds": round(wall, 3), "jobsPerSecond": round(jobs / seconds, 1),
+            "startedOnce": int(once), "server": server}
+    print(json.dumps(line), flush=True)
+    return line
+
+
+def server_summaries(ours, theirs, size):
+    """The per-job costs of the server, ours beside pgqueuer's."""
+    def of(line, key):
+        return line and line.get("server", {}).get(key)
+    summary(f"WAL bytes per job ({size:,} jobs)", of(ours, "walBytesPerJob"), "bytes", "<= pgqueuer's",
+            peer=of(theirs, "walBytesPerJob"), peer_name="pgqueuer")
+    summary(f"statements per job ({size:,} jobs, pg_stat_statements)", of(ours, "statementsPerJob"), "statements", "context",
+            peer=of(theirs, "statementsPerJob"), peer_name="pgqueuer")
+    summary(f"PostgreSQL server CPU seconds per 1,000 jobs ({size:,} jobs)", of(ours, "serverCpuSecondsPer1000Jobs"), "s", "<= pgqueuer's",
+            peer=of(theirs, "serverCpuSecondsPer1000Jobs"), peer_name="pgqueuer")
 
 
 def main():
@@ -27,36 +63,45 @@ def main():
     parser.add_argument("--jobs", type=int, default=50_000)
     parser.add_argument("--skip-peers", action="store_true", help="leave pgqueuer and procrastinate out")
     parser.add_argument("--skip-chaos", action="store_true", help="leave the chaos lines out")
+    parser.add_argument("--large", type=int, default=200_000, help="the second size, to show the rate holds as tables grow (0: none)")
     args = parser.parse_args()
     offload = os.path.abspath(args.offload)
     folder = tempfile.mkdtemp(prefix="offload-queue-bench-")
     os.chmod(folder, 0o755)  # the server runs as the postgres user when this runs as root
     server = os.path.join(folder, "pg")
+    os.environ["OFFLOAD_PG_OPTIONS"] = "-c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track=all"
     url = subprocess.run(["scripts/postgres-server", "start", server], capture_output=True, text=True, check=True).stdout.strip()
     hosts = []
     try:
+        psql(url, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        meter = ServerMeter(url, os.path.join(server, "data"))
+        data = os.path.join(server, "data")
         subprocess.run([offload, "migrate", "--queue", url], check=True, stdout=subprocess.DEVNULL)
         hosts = [start_host(offload, url, folder, f"host{i}") for i in (1, 2)]
         wait_for(url, f"SELECT count(*) = 2 FROM {SCHEMA}.hosts", 30)
 
         # Throughput: the whole file in batches of 500, two hosts serving.
-        jobs = os.path.join(folder, "jobs.jsonl")
-        with open(jobs, "w") as out:
-            for _ in range(args.jobs):
-                out.write('{"kind":"debug.echo","payload":{}}\n')
-        started = time.monotonic()
-        subprocess.run([offload, "submit", jobs, "--queue", url], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        wait_until_completed(url, args.jobs, 600)
-        wall = time.monotonic() - started
-        seconds = float(psql(url, f"SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM {SCHEMA}.jobs"))
-        once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id HAVING count(*) = 1) AS once")
-        print(json.dumps({"suite": "queue", "jobs": args.jobs, "seconds": round(seconds, 3), "wallSeconds": round(wall, 3),
-                          "startedOnce": int(once)}), flush=True)
-        ours = round(args.jobs / seconds, 1)
-        fastest = max([] if args.skip_peers else peer_lines(url, args.jobs), key=lambda line: line["jobsPerSecond"], default=None)
+        ours = offload_run(offload, url, folder, meter, args.jobs)
+        peer_runs = [] if args.skip_peers else peer_lines(url, args.jobs, data)
+        fastest = max(peer_runs, key=lambda line: line["jobsPerSecond"], default=None)
         summary(f"{args.jobs:,} debug.echo jobs, batches of 500, 2 worker hosts (2 thread workers, 64 claimed ahead, each): jobs/s from first submit to last completion",
-                ours, "jobs/s", ">= 1.5 × the faster of pgqueuer and procrastinate",
+                ours["jobsPerSecond"], "jobs/s", ">= 1.5 × the faster of pgqueuer and procrastinate",
                 peer=fastest and fastest["jobsPerSecond"], peer_name=fastest and fastest["peer"])
+        pgqueuer = next((line for line in peer_runs if line["peer"] == "pgqueuer"), None)
+        server_summaries(ours, pgqueuer, args.jobs)
+
+        # The larger size: the rate must not fall as the tables grow.
+        if args.large:
+            large = offload_run(offload, url, folder, meter, args.large)
+            large_peer = None if args.skip_peers else next(iter(peer_lines(url, args.large, data, peer="pgqueuer")), None)
+            summary(f"{args.large:,} jobs: jobs/s ÷ the rate at {args.jobs:,}", round(large["jobsPerSecond"] / ours["jobsPerSecond"], 3), "ratio",
+                    ">= 0.9")
+            if large_peer and pgqueuer:
+                summary(f"pgqueuer, {args.large:,} jobs: jobs/s ÷ its rate at {args.jobs:,}",
+                        round(large_peer["jobsPerSecond"] / pgqueuer["jobsPerSecond"], 3), "ratio", "context")
+            summary(f"{args.large:,} debug.echo jobs: jobs/s", large["jobsPerSecond"], "jobs/s", ">= 1.5 × pgqueuer's",
+                    peer=large_peer and large_peer["jobsPerSecond"], peer_name="pgqueuer")
+            server_summaries(large, large_peer, args.large)
 
         # Latency: one job at a time on an idle host (the other stopped), inserted by psql.
         hosts[1].terminate()

@@ -36,6 +36,8 @@ import time
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from queuelib import MARK, ServerMeter
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent.parent
 REQUIREMENTS = HERE / "requirements.txt"
@@ -44,6 +46,8 @@ VENV_PYTHON = VENV / "bin" / "python"
 STAMP = VENV / ".requirements-sha256"
 
 PEERS = ("pgqueuer", "procrastinate")
+# What the server spends during a peer's run (queuelib.ServerMeter), when --meter-data names its data folder.
+METER = None
 BATCH = 500  # jobs per submit, as `offload submit` does
 WORKERS = 2  # worker processes, as the suite's 2 `offload worker` hosts
 CONCURRENCY = 2  # jobs at a time per process, as each host's 2 thread workers
@@ -331,12 +335,14 @@ def run_pgqueuer(url, jobs, folder):
                 await connection.close()
 
         with psycopg.connect(url, autocommit=True) as db:
+            before = METER and METER.snapshot()
             started = time.monotonic()
             asyncio.run(submit())
             log(f"pgqueuer: submitted {jobs} jobs in {time.monotonic() - started:.2f} s")
-            done = f"SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'"
+            done = f"{MARK} SELECT count(*) FROM pgqueuer_log WHERE status = 'successful'"
             wait_until(f"all {jobs} jobs to finish", lambda: scalar(db, done) >= jobs, started, TIMEOUT, workers)
             wall = time.monotonic() - started
+            server = METER and METER.per_job(before, METER.snapshot(), jobs)
             log(f"pgqueuer: done; worker CPU seconds {workers.cpu_seconds()}")
             seconds, completed, failed = db.execute(
                 "SELECT extract(epoch FROM max(created) FILTER (WHERE status = 'successful') "
@@ -349,7 +355,7 @@ def run_pgqueuer(url, jobs, folder):
         workers.stop()
     if failed or left:
         raise Failure(f"pgqueuer ended {failed} jobs otherwise than successfully and left {left} in its queue")
-    return float(seconds), wall, int(completed)
+    return float(seconds), wall, int(completed), server
 
 
 def run_procrastinate(url, jobs, folder):
@@ -391,12 +397,14 @@ def run_procrastinate(url, jobs, folder):
                     for start in range(0, jobs, BATCH):
                         await task.batch_defer_async(*({} for _ in range(min(BATCH, jobs - start))))
 
+            before = METER and METER.snapshot()
             started = time.monotonic()
             asyncio.run(submit())
             log(f"procrastinate: submitted {jobs} jobs in {time.monotonic() - started:.2f} s")
-            done = "SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
+            done = f"{MARK} SELECT count(*) FROM procrastinate_jobs WHERE status = 'succeeded'"
             wait_until(f"all {jobs} jobs to finish", lambda: scalar(db, done) >= jobs, started, TIMEOUT, workers)
             wall = time.monotonic() - started
+            server = METER and METER.per_job(before, METER.snapshot(), jobs)
             log(f"procrastinate: done; worker CPU seconds {workers.cpu_seconds()}")
             seconds, completed = db.execute(
                 "SELECT extract(epoch FROM max(at) FILTER (WHERE type = 'succeeded') "
@@ -410,7 +418,7 @@ def run_procrastinate(url, jobs, folder):
         workers.stop()
     if other or twice:
         raise Failure(f"procrastinate left {other} jobs not succeeded and started {twice} more than once")
-    return float(seconds), wall, int(completed)
+    return float(seconds), wall, int(completed), server
 
 
 RUNS = {"pgqueuer": run_pgqueuer, "procrastinate": run_procrastinate}
@@ -430,7 +438,7 @@ def run_peer(url, peer, jobs):
         raise Failure(f"could not create the database {name} for {peer} on {url} ({type(error).__name__}: {error})") from None
     folder = tempfile.mkdtemp(prefix=f"offload-peers-{peer}-")
     try:
-        seconds, wall, completed = RUNS[peer](database_url(url, name), jobs, folder)
+        seconds, wall, completed, server = RUNS[peer](database_url(url, name), jobs, folder)
     except Failure as failure:
         raise Failure(f"{peer}: {failure}") from None
     except Exception as error:
@@ -442,19 +450,20 @@ def run_peer(url, peer, jobs):
         raise Failure(f"{peer}: its timestamps span {seconds} s, which cannot be measured")
     return {"suite": "queue", "peer": peer, "version": version(peer), "jobs": jobs, "completed": completed,
             "seconds": round(seconds, 3), "wallSeconds": round(wall, 3), "jobsPerSecond": round(jobs / seconds, 1),
-            "submitBatch": BATCH, "workers": WORKERS, **SETTINGS[peer]}
+            "submitBatch": BATCH, "workers": WORKERS, **SETTINGS[peer], **({"server": server} if server else {})}
 
 
 # ---------------------------------------------------------------------------------------------------
 # Entry points
 
 
-def measure(url, jobs, peer="all", pgqueuer_max_concurrent_tasks=None, timeout=2 * TIMEOUT + 600):
+def measure(url, jobs, peer="all", pgqueuer_max_concurrent_tasks=None, timeout=2 * TIMEOUT + 600, meter_data=None):
     """For bench.py: runs this script (in the venv) and returns its JSON lines as dicts; its stderr
     passes through. Raises RuntimeError when it fails (its own sentence is the last line on stderr)."""
     ensure_venv()
     cap = [] if pgqueuer_max_concurrent_tasks is None else ["--pgqueuer-max-concurrent-tasks", str(pgqueuer_max_concurrent_tasks)]
-    run = subprocess.run([str(VENV_PYTHON), str(Path(__file__).resolve()), "--url", url, "--jobs", str(jobs), "--peer", peer, *cap],
+    meter = [] if meter_data is None else ["--meter-data", meter_data]
+    run = subprocess.run([str(VENV_PYTHON), str(Path(__file__).resolve()), "--url", url, "--jobs", str(jobs), "--peer", peer, *cap, *meter],
                          stdout=subprocess.PIPE, text=True, timeout=timeout)
     if run.returncode != 0:
         raise RuntimeError(f"peers.py failed with status {run.returncode} (its reason is on stderr above)")
@@ -468,6 +477,7 @@ def main():
     parser.add_argument("--peer", choices=[*PEERS, "all"], default="all")
     parser.add_argument("--pgqueuer-max-concurrent-tasks", type=int, default=None, metavar="N",
                         help="cap each pgqueuer worker at N jobs held (at least 2 × its batch size, 10); none by default")
+    parser.add_argument("--meter-data", metavar="DIR", help="the server's data folder: each line then says what the server spent")
     args = parser.parse_args()
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
@@ -485,6 +495,9 @@ def main():
             os.execv(str(VENV_PYTHON), [str(VENV_PYTHON), str(Path(__file__).resolve()), *sys.argv[1:]])
         # A SIGTERM from the driver unwinds through the finally blocks that stop the workers.
         signal.signal(signal.SIGTERM, lambda *_: sys.exit(f"peers: stopped by SIGTERM"))
+        if args.meter_data:
+            global METER
+            METER = ServerMeter(args.url, args.meter_data)
         for peer in PEERS if args.peer == "all" else (args.peer,):
             log(f"{peer}: {args.jobs} jobs in batches of {BATCH}, {WORKERS} worker processes, {SETTINGS[peer]}")
             print(json.dumps(run_peer(args.url, peer, args.jobs)), flush=True)

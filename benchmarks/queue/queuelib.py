@@ -7,6 +7,8 @@ import sys
 import time
 
 SCHEMA = "offload"
+# Queries of the suite itself carry this mark, so that the statements it counts are the queue's.
+MARK = "/* offload-bench */"
 
 
 def psql(url, sql, *extra):
@@ -59,4 +61,45 @@ def wait_for(url, condition, timeout):
 
 def wait_until_completed(url, count, timeout=300):
     """Waits until COUNT jobs have completed."""
-    wait_for(url, f"SELECT count(*) >= {count} FROM {SCHEMA}.jobs WHERE state = 'completed'", timeout)
+    wait_for(url, f"{MARK} SELECT count(*) >= {count} FROM {SCHEMA}.jobs WHERE state = 'completed'", timeout)
+
+
+class ServerMeter:
+    """What the PostgreSQL server spends while a queue runs: WAL bytes (pg_current_wal_lsn),
+    statements (pg_stat_statements, the suite's own marked queries left out) and CPU seconds of
+    the server's processes (/proc: the live ones, and those the postmaster has reaped)."""
+
+    def __init__(self, url, data_dir):
+        self.url = url
+        with open(os.path.join(data_dir, "postmaster.pid")) as pid_file:
+            self.postmaster = int(pid_file.readline())
+        self.ticks = os.sysconf("SC_CLK_TCK")
+
+    def _cpu_seconds(self):
+        total = 0
+        for entry in os.listdir("/proc"):
+            if not entry.isdigit():
+                continue
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue  # ended meanwhile
+            ppid, utime, stime, cutime, cstime = int(fields[1]), int(fields[11]), int(fields[12]), int(fields[13]), int(fields[14])
+            if int(entry) == self.postmaster:
+                total += utime + stime + cutime + cstime
+            elif ppid == self.postmaster:
+                total += utime + stime
+        return total / self.ticks
+
+    def snapshot(self):
+        wal, calls = psql(self.url, f"{MARK} SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, "
+                                    f"(SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT LIKE '%offload-bench%')").split("|")
+        return {"wal": int(float(wal)), "statements": int(calls), "cpu": self._cpu_seconds()}
+
+    @staticmethod
+    def per_job(before, after, jobs):
+        """WAL bytes and statements per job, server CPU seconds per 1,000 jobs, between two snapshots."""
+        return {"walBytesPerJob": round((after["wal"] - before["wal"]) / jobs, 1),
+                "statementsPerJob": round((after["statements"] - before["statements"]) / jobs, 3),
+                "serverCpuSecondsPer1000Jobs": round((after["cpu"] - before["cpu"]) * 1000 / jobs, 3)}
