@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 import time
 
@@ -33,7 +34,9 @@ def offload_run(offload, url, folder, meter, jobs):
             out.write('{"kind":"debug.echo","payload":{}}\n')
     before = meter.snapshot()
     started = time.monotonic()
-    subprocess.run([offload, "submit", path, "--queue", url], check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    submitted = subprocess.run([offload, "submit", path, "--queue", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    if submitted.returncode != 0:
+        sys.exit(f"queue: offload submit of {jobs:,} jobs failed ({submitted.returncode}): {submitted.stderr[-2000:]}")
     wait_until_completed(url, jobs, 1200)
     wall = time.monotonic() - started
     server = ServerMeter.per_job(before, meter.snapshot(), jobs)
