@@ -121,6 +121,11 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
         }
     }
 
+    /// Returns once the database answers a statement (no migration waited for).
+    public func ping() async throws {
+        for try await _ in try await query("SELECT 1", logger: logger).decode(Int.self) {}
+    }
+
     /// The newest migration recorded in the database (0 for none).
     public func schemaVersion() async throws -> Int {
         try await prepared()

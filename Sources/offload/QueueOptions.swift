@@ -61,8 +61,10 @@ struct QueueOptions: ParsableArguments {
         return logger
     }
 
-    /// Runs `body` with a running queue; a queue that cannot be reached in `timeout` ends the
-    /// command with one sentence (host and database, never the password) and status 1.
+    /// Runs `body` with a running queue; a queue that does not answer within `timeout` ends the
+    /// command with one sentence (host and database, never the password) and status 1. Only the
+    /// first answer is bounded so: the work after it takes what it takes (a file of 200,000 jobs
+    /// takes longer than 15 s), each statement bounded by the queue's `statementTimeout`.
     func withQueue<T: Sendable>(
         migratesOnStart: Bool = true, timeout: Duration? = .seconds(15),
         _ body: @escaping @Sendable (PostgresQueue) async throws -> T
@@ -76,8 +78,22 @@ struct QueueOptions: ParsableArguments {
             }
             if let timeout {
                 group.addTask {
-                    try await Task.sleep(for: timeout)
-                    throw fail("offload: no answer from the queue at \(place) within \(timeout).")
+                    let answered = try await withThrowingTaskGroup(of: Bool.self) { race in
+                        race.addTask {
+                            do { try await queue.ping() } catch let error as CancellationError { throw error } catch {
+                                throw fail("offload: the queue at \(place) failed: \(describe(error)).")
+                            }
+                            return true
+                        }
+                        race.addTask {
+                            try await Task.sleep(for: timeout)
+                            return false
+                        }
+                        defer { race.cancelAll() }
+                        return try await race.next() ?? false
+                    }
+                    guard answered else { throw fail("offload: no answer from the queue at \(place) within \(timeout).") }
+                    return nil
                 }
             }
             group.addTask {
