@@ -79,13 +79,7 @@ extension PostgresQueue {
         guard !ends.isEmpty else { return [] }
         try await prepared()
         // Text columns stand for NULL with '' (arrays of optionals do not encode).
-        let states = ends.map { end -> String in
-            switch end.outcome.status {
-            case .completed: "completed"
-            case .cancelled: "cancelled"
-            case .failed: end.retries ? "scheduled" : "failed"
-            }
-        }
+        let states = ends.map { $0.retries ? "scheduled" : JobState($0.outcome.status).rawValue }
         let results = try ends.map { end throws(OffloadError) in
             do { return try end.outcome.result.map { JSONWriter.string(try $0.json()) } ?? "" } catch {
                 throw OffloadError(.unstorable, "the result of job \(end.claimed.job.id) cannot be written as JSON: \(error)")

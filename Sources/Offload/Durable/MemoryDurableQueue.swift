@@ -236,20 +236,10 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
                             attempt: end.claimed.attempt, host: end.claimed.owner))
                     return .retryScheduled
                 }
-                let step: JobEvent.Step
-                switch end.outcome.status {
-                case .completed:
-                    entry.state = .completed
-                    entry.result = try? end.outcome.result?.json()
-                    step = .completed
-                case .failed:
-                    entry.state = .failed
-                    step = .failed(end.outcome.error ?? OffloadError(.handlerFailed, "the job failed"))
-                case .cancelled:
-                    entry.state = .cancelled
-                    step = .cancelled(end.outcome.error ?? OffloadError(.cancelled, "the job was cancelled"))
-                }
-                entry.history.append(JobEvent(job: id, at: at, step: step, attempt: end.claimed.attempt, host: end.claimed.owner))
+                entry.state = JobState(end.outcome.status)
+                if end.outcome.status == .completed { entry.result = try? end.outcome.result?.json() }
+                entry.history.append(
+                    JobEvent(job: id, at: at, step: .ending(end.outcome), attempt: end.claimed.attempt, host: end.claimed.owner))
                 return .recorded
             }
         }

@@ -142,6 +142,16 @@ extension JobEvent.Step {
         }
     }
 
+    /// The final step of a job that ended as `outcome` says; an end without its error (which
+    /// stores need) gets one naming its status.
+    package static func ending(_ outcome: JobOutcome) -> Self {
+        switch outcome.status {
+        case .completed: .completed
+        case .failed: .failed(outcome.error ?? OffloadError(.handlerFailed, "the job failed"))
+        case .cancelled: .cancelled(outcome.error ?? OffloadError(.cancelled, "the job was cancelled"))
+        }
+    }
+
     /// The step named `name` with its fields, as a store keeps them: a message (the reason, the
     /// note, the progress's own), a fraction, a time and an error.
     /// - Throws: ``OffloadError/Code/invalidPayload`` naming a name it does not know, or a

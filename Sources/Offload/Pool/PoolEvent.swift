@@ -115,9 +115,7 @@ public enum PoolEvent: Sendable {
         case .stopRequested(_, let reason): step = .stopRequested(reason: reason)
         case .jobPreempted: step = .preempted
         case .attemptFailed(_, let error): step = .retryScheduled(at: info.runAt.map(date), error: error)
-        case .jobCompleted: step = .completed
-        case .jobFailed(_, let outcome): step = .failed(outcome.error ?? OffloadError(.handlerFailed, "the job failed"))
-        case .jobCancelled(_, let outcome): step = .cancelled(outcome.error ?? OffloadError(.cancelled, "the job was cancelled"))
+        case .jobCompleted(_, let outcome), .jobFailed(_, let outcome), .jobCancelled(_, let outcome): step = .ending(outcome)
         case .workerStarting, .workerReady, .workerStopped, .workerFailed: return nil
         }
         return JobEvent(
