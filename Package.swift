@@ -180,7 +180,10 @@ let package = Package(
         // Against a real PostgreSQL server that the tests start (scripts/postgres-server) and stop.
         .testTarget(
             name: "OffloadPostgresTests",
-            dependencies: ["OffloadPostgres", "OffloadTestSupport", "offload", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")]
+            dependencies: [
+                "OffloadPostgres", "OffloadTestSupport", "offload", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio")
+            ]
         )
     ]
 )

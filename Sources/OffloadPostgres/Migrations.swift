@@ -171,7 +171,8 @@ enum Migrations {
                 RETURN greatest(least(initial_ms * power(greatest(multiplier, 1), greatest(retry - 1, 0)), max_ms)
                                 * (1 + least(greatest(jitter, 0), 1) * (2 * random() - 1)), 0) * interval '1 millisecond'
                 """
-            ])
+            ]),
+        LeanQueue.migration
     ]
 
     /// The newest version.

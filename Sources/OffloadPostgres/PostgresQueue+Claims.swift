@@ -3,8 +3,8 @@ public import Offload
 import PostgresNIO
 
 // Claims, leases and ends: the `DurableQueue` side a `QueueServer` uses. Every statement that
-// changes a claimed job is fenced by its claim (id, attempt, lease owner, state `running`), and
-// its events are written by the same statement.
+// changes a claimed job is fenced by its claim (id, attempt, lease owner, state `running`). A
+// claim writes nothing but the job's row; an end moves the row into `job_history`.
 extension PostgresQueue {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedJob] {
         guard request.limit > 0, !request.kinds.isEmpty else { return [] }
@@ -17,13 +17,11 @@ extension PostgresQueue {
                 -- table's statistics say (a join may be planned as a scan of the whole table).
                 UPDATE \(unescaped: s).jobs AS job
                 SET state = 'running', attempt = job.attempt + 1, lease_owner = \(request.host),
-                    lease_expires_at = now() + \(leaseMs) * interval '1 millisecond', started_at = now(), cancel_requested = false
+                    lease_expires_at = now() + \(leaseMs) * interval '1 millisecond', started_at = now(), cancel_requested = false,
+                    changed = nextval('\(unescaped: s).changes')
                 WHERE job.id = ANY(ARRAY(SELECT \(unescaped: s).ready_jobs(\(request.kinds)::text[], \(request.capabilities.sorted())::text[],
                                                                           \(request.limit)::int)))
                 RETURNING job.*
-            ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host)
-                SELECT id, 'started', attempt, \(request.host) FROM claimed
             )
             SELECT id::text, kind, priority::int, payload::text, attempt, max_attempts, timeout_ms, capabilities,
                    retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter
@@ -86,6 +84,8 @@ extension PostgresQueue {
             }
         }
         let levelMs = configuration.levelMilliseconds
+        // Ends move the job out of the live table into its history; a retry keeps it there,
+        // scheduled, with a history row for the attempt. Both are fenced by the claim.
         let rows = try await query(
             """
             WITH ends AS (
@@ -94,34 +94,41 @@ extension PostgresQueue {
                                      \(ends.map { StorableText.sanitized($0.outcome.error?.code.rawValue ?? "") })::text[],
                                      \(ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") })::text[])
                     AS e (id, attempt, owner, state, result, code, message)
-            ), targets AS (
-                SELECT e.*, CASE WHEN e.state = 'scheduled' THEN
-                    now() + \(unescaped: s).retry_delay(j.retry_initial_ms, j.retry_multiplier, j.retry_max_ms, j.retry_jitter, j.attempt)
-                    END AS due
+            ), gone AS (
+                DELETE FROM \(unescaped: s).jobs AS job USING ends AS e
+                WHERE job.id = e.id AND job.attempt = e.attempt AND job.lease_owner = e.owner AND job.state = 'running'
+                  AND e.state <> 'scheduled'
+                RETURNING job.*, e.state AS outcome, e.result AS output, e.code, e.message
+            ), retries AS (
+                SELECT e.*, j.run_at AS ready_at,
+                       now() + \(unescaped: s).retry_delay(j.retry_initial_ms, j.retry_multiplier, j.retry_max_ms, j.retry_jitter, j.attempt) AS due
                 FROM ends AS e JOIN \(unescaped: s).jobs AS j ON j.id = e.id
-            ), done AS (
+                WHERE e.state = 'scheduled'
+            ), retried AS (
                 UPDATE \(unescaped: s).jobs AS job
-                SET state = t.state::\(unescaped: s).job_state,
-                    finished_at = CASE WHEN t.due IS NULL THEN now() ELSE job.finished_at END,
-                    run_at = coalesce(t.due, job.run_at),
-                    rank = coalesce(\(unescaped: s).job_rank(t.due, job.priority, \(levelMs)), job.rank),
-                    result = CASE WHEN t.due IS NULL THEN NULLIF(t.result, '')::json ELSE job.result END,
-                    error_code = NULLIF(t.code, ''), error_message = NULLIF(t.message, ''),
-                    lease_owner = NULL, lease_expires_at = NULL
-                FROM targets AS t
-                WHERE job.id = t.id AND job.attempt = t.attempt AND job.lease_owner = t.owner AND job.state = 'running'
-                RETURNING job.id, job.attempt, t.state, t.owner, t.code, t.message, t.due
-            ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, at, attempt, host, message, error_code, run_at)
-                SELECT id, CASE state WHEN 'scheduled' THEN 'retryScheduled' ELSE state END, now(), attempt, owner, NULLIF(message, ''),
-                       NULLIF(code, ''), due
-                FROM done
+                SET state = 'scheduled', run_at = r.due, rank = \(unescaped: s).job_rank(r.due, job.priority, \(levelMs)),
+                    error_code = NULLIF(r.code, ''), error_message = NULLIF(r.message, ''), lease_owner = NULL, lease_expires_at = NULL,
+                    changed = nextval('\(unescaped: s).changes')
+                FROM retries AS r
+                WHERE job.id = r.id AND job.attempt = r.attempt AND job.lease_owner = r.owner AND job.state = 'running'
+                RETURNING job.*, r.ready_at, r.due, r.owner, r.code, r.message
+            ), history AS (
+                INSERT INTO \(unescaped: s).job_history (\(unescaped: HistoryRow.columns))
+                SELECT id, attempt, outcome, true, lease_owner, started_at, now(), run_at, NULL, NULLIF(code, ''), NULLIF(message, ''),
+                       NULLIF(output, '')::json, \(unescaped: HistoryRow.job("gone"))
+                FROM gone
+                UNION ALL
+                SELECT id, attempt, 'retryScheduled', false, owner, started_at, now(), ready_at, due, NULLIF(code, ''), NULLIF(message, ''),
+                       NULL, \(unescaped: HistoryRow.job("retried"))
+                FROM retried
             )
-            SELECT id::text FROM done
+            SELECT id::text FROM gone
+            UNION ALL
+            SELECT id::text FROM retried
             UNION ALL
             SELECT NULL FROM (
                 SELECT pg_notify('\(unescaped: channels.done)', string_agg(id::text, ','))
-                FROM (SELECT id, (row_number() OVER ()) / \(Self.idsPerNotification) AS chunk FROM done WHERE state <> 'scheduled') AS ended
+                FROM (SELECT id, (row_number() OVER ()) / \(Self.idsPerNotification) AS chunk FROM gone) AS ended
                 GROUP BY chunk
             ) AS notified
             """, logger: logger)
@@ -131,13 +138,12 @@ extension PostgresQueue {
         if !lost.isEmpty {
             try await query(
                 """
-                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
-                SELECT job.id, 'leaseLost', lost.attempt, lost.owner,
+                INSERT INTO \(unescaped: s).job_steps (job_id, type, attempt, host, message)
+                SELECT lost.id, 'leaseLost', lost.attempt, lost.owner,
                        'attempt ' || lost.attempt || ' ended ' || lost.status || ' after its lease was lost; its end was not recorded'
                 FROM unnest(\(lost.map { $0.claimed.job.id.rawValue })::uuid[], \(lost.map(\.claimed.attempt))::int[],
                             \(lost.map(\.claimed.owner))::text[], \(lost.map(\.outcome.status.rawValue))::text[])
                      AS lost (id, attempt, owner, status)
-                JOIN \(unescaped: s).jobs AS job ON job.id = lost.id
                 """, logger: logger)
         }
         return zip(ends, states).map { end, state in
@@ -154,16 +160,26 @@ extension PostgresQueue {
         guard !jobs.isEmpty else { return }
         try await query(
             """
-            WITH released AS (
-                UPDATE \(unescaped: s).jobs AS job
-                SET state = 'available', attempt = job.attempt - 1, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL
+            WITH held AS (
+                SELECT job.id, job.attempt, job.started_at, held.host
                 FROM unnest(\(jobs.map { $0.job.id.rawValue })::uuid[], \(jobs.map(\.attempt))::int[], \(jobs.map(\.owner))::text[])
                      AS held (id, attempt, host)
-                WHERE job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = held.host AND job.state = 'running'
-                RETURNING job.id, job.attempt, held.host
+                JOIN \(unescaped: s).jobs AS job
+                  ON job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = held.host AND job.state = 'running'
+                FOR UPDATE OF job
+            ), released AS (
+                UPDATE \(unescaped: s).jobs AS job
+                SET state = 'available', attempt = job.attempt - 1, lease_owner = NULL, lease_expires_at = NULL, started_at = NULL,
+                    changed = nextval('\(unescaped: s).changes')
+                FROM held WHERE job.id = held.id
+                RETURNING job.id
             ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, host, message)
-                SELECT id, 'released', attempt + 1, host, 'handed back before it started' FROM released
+                -- The claim's start, which no history row will show, then its hand-back.
+                INSERT INTO \(unescaped: s).job_steps (job_id, type, at, attempt, host, message)
+                SELECT id, step.type, CASE step.type WHEN 'started' THEN started_at ELSE clock_timestamp() END, attempt, host,
+                       CASE step.type WHEN 'released' THEN 'handed back before it started' END
+                FROM held, (VALUES (1, 'started'), (2, 'released')) AS step (n, type)
+                ORDER BY held.id, step.n
             )
             SELECT pg_notify('\(unescaped: channels.jobs)', '') FROM (SELECT count(*) AS n FROM released) AS r WHERE n > 0
             """, logger: logger)
@@ -207,7 +223,7 @@ extension PostgresQueue {
         // Text and number columns stand for NULL with '' and -1 (arrays of optionals do not encode).
         try await query(
             """
-            INSERT INTO \(unescaped: s).job_events (job_id, type, at, attempt, host, message, progress)
+            INSERT INTO \(unescaped: s).job_steps (job_id, type, at, attempt, host, message, progress)
             SELECT e.id, e.type, e.at, e.attempt, \(host), nullif(e.message, ''), nullif(e.progress, -1)
             FROM unnest(\(steps.map(\.job.rawValue))::uuid[], \(steps.map(\.name))::text[],
                         \(steps.map { Date(timeIntervalSince1970: $0.at.secondsSince1970) })::timestamptz[],

@@ -11,7 +11,10 @@ extension PostgresQueue {
         return try await storedJobs(
             try await query(
                 """
-                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
+                SELECT \(unescaped: liveColumns) FROM \(unescaped: s).jobs AS job WHERE job.id = \(id.rawValue)::uuid
+                UNION ALL
+                SELECT \(unescaped: endedColumns) FROM \(unescaped: s).job_history AS h WHERE h.job_id = \(id.rawValue)::uuid AND h.ended
+                LIMIT 1
                 """, logger: logger)
         ).first
     }
@@ -21,6 +24,7 @@ extension PostgresQueue {
     /// - Throws: ``OffloadError/Code/invalidPayload`` when `before` is not a job of the queue.
     public func jobs(state: JobState? = nil, kind: String? = nil, limit: Int = 50, before: JobID? = nil) async throws -> [StoredJob] {
         let state = state.map(StateColumn.name)
+        let limit = max(1, min(limit, 1_000))
         try await prepared()
         var cursor = Int64.max
         if let before {
@@ -28,52 +32,70 @@ extension PostgresQueue {
                 throw OffloadError(.invalidPayload, "after: '\(before)' is not a job id of the queue")
             }
             var found: Int64?
-            for try await seq in try await query("SELECT seq FROM \(unescaped: s).jobs WHERE id = \(before.rawValue)::uuid", logger: logger)
-                .decode(Int64.self)
-            { found = seq }
+            for try await seq in try await query(
+                """
+                SELECT seq FROM \(unescaped: s).jobs WHERE id = \(before.rawValue)::uuid
+                UNION ALL SELECT job_seq FROM \(unescaped: s).job_history WHERE job_id = \(before.rawValue)::uuid LIMIT 1
+                """, logger: logger
+            ).decode(Int64.self) { found = seq }
             guard let found else { throw OffloadError(.invalidPayload, "after: the queue holds no job '\(before)'") }
             cursor = found
         }
         return try await storedJobs(
             try await query(
                 """
-                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
-                WHERE seq < \(cursor) AND (\(state)::text IS NULL OR state::text = \(state))
-                  AND (\(kind)::text IS NULL OR kind = \(kind))
-                ORDER BY seq DESC LIMIT \(max(1, min(limit, 1_000)))
+                SELECT \(unescaped: Self.columnNames) FROM (
+                    (SELECT \(unescaped: liveColumns), job.seq AS listed FROM \(unescaped: s).jobs AS job
+                     WHERE job.seq < \(cursor) AND (\(state)::text IS NULL OR job.state::text = \(state))
+                       AND (\(kind)::text IS NULL OR job.kind = \(kind))
+                     ORDER BY job.seq DESC LIMIT \(limit))
+                    UNION ALL
+                    (SELECT \(unescaped: endedColumns), h.job_seq FROM \(unescaped: s).job_history AS h
+                     WHERE h.ended AND h.job_seq < \(cursor) AND (\(state)::text IS NULL OR h.state = \(state))
+                       AND (\(kind)::text IS NULL OR h.kind = \(kind))
+                     ORDER BY h.job_seq DESC LIMIT \(limit))
+                ) AS page
+                ORDER BY listed DESC LIMIT \(limit)
                 """, logger: logger))
     }
 
-    /// The jobs that have had an event since event `seq` (0: from the start), each as it is
-    /// now, at most `limit` of them, and the last event seen: a feed of changes to poll.
+    /// The jobs that have changed since change `seq` (0: from the start), each as it is now, at
+    /// most `limit` of them, and the last change seen: a feed of changes to poll. (The live
+    /// table is read whole: it holds only the jobs not yet finished.)
     public func changes(after seq: Int64, limit: Int = 500) async throws -> (jobs: [StoredJob], last: Int64) {
         try await prepared()
         var last = seq
         var ids: [String] = []
-        for try await (id, eventSeq) in try await query(
+        for try await (id, changed) in try await query(
             """
-            SELECT job_id::text, max(seq) FROM (
-                SELECT job_id, seq FROM \(unescaped: s).job_events WHERE seq > \(seq) ORDER BY seq LIMIT \(max(1, limit) * 4)
-            ) AS recent GROUP BY job_id ORDER BY max(seq) LIMIT \(max(1, limit))
+            SELECT id::text, max(n) FROM (
+                SELECT id, changed AS n FROM \(unescaped: s).jobs WHERE changed > \(seq)
+                UNION ALL SELECT job_id, seq FROM \(unescaped: s).job_history WHERE seq > \(seq)
+                UNION ALL SELECT job_id, seq FROM \(unescaped: s).job_steps WHERE seq > \(seq)
+            ) AS recent GROUP BY id ORDER BY max(n) LIMIT \(max(1, limit))
             """, logger: logger
         ).decode((String, Int64).self) {
             ids.append(id)
-            last = max(last, eventSeq)
+            last = max(last, changed)
         }
         guard !ids.isEmpty else { return ([], last) }
         let jobs = try await storedJobs(
             try await query(
                 """
-                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs WHERE id = ANY(\(ids)::uuid[])
+                SELECT \(unescaped: liveColumns) FROM \(unescaped: s).jobs AS job WHERE job.id = ANY(\(ids)::uuid[])
+                UNION ALL
+                SELECT \(unescaped: endedColumns) FROM \(unescaped: s).job_history AS h WHERE h.job_id = ANY(\(ids)::uuid[]) AND h.ended
                 """, logger: logger))
         return (jobs, last)
     }
 
-    /// The newest event's number (where a feed of ``changes(after:limit:)`` starts from now).
+    /// The newest change's number (where a feed of ``changes(after:limit:)`` starts from now).
     public func lastEventSeq() async throws -> Int64 {
         try await prepared()
         var last: Int64 = 0
-        for try await seq in try await query("SELECT coalesce(max(seq), 0) FROM \(unescaped: s).job_events", logger: logger).decode(Int64.self) {
+        for try await seq in try await query(
+            "SELECT CASE WHEN is_called THEN last_value ELSE last_value - 1 END FROM \(unescaped: s).changes", logger: logger
+        ).decode(Int64.self) {
             last = seq
         }
         return last
@@ -85,23 +107,40 @@ extension PostgresQueue {
         return try await storedJobs(
             try await query(
                 """
-                SELECT \(unescaped: jobColumns) FROM \(unescaped: s).jobs
-                WHERE unique_key = \(uniqueKey) AND state = 'completed' ORDER BY finished_at DESC LIMIT 1
+                SELECT \(unescaped: endedColumns) FROM \(unescaped: s).job_history AS h
+                WHERE h.unique_key = \(uniqueKey) AND h.state = 'completed' ORDER BY h.ended_at DESC LIMIT 1
                 """, logger: logger)
         ).first
     }
 
-    var jobColumns: String {
+    /// The names of the columns ``liveColumns`` and ``endedColumns`` give, in order.
+    static let columnNames = """
+        id, kind, priority, state, attempt, max_attempts, payload, result, error_code, error_message, unique_key, lease_owner, \
+        cancel_requested, created_at, run_at, started_at, finished_at, progress
         """
-        id::text, kind, priority::int, state::text, attempt, max_attempts, payload::text, result::text, error_code, error_message,
-        unique_key, lease_owner, cancel_requested, created_at, run_at, started_at, finished_at,
-        CASE WHEN state = 'running' THEN (SELECT progress FROM \(s).job_events AS step
-                                          WHERE step.job_id = jobs.id AND step.type = 'progress' AND step.attempt = jobs.attempt
-                                          ORDER BY seq DESC LIMIT 1) END
+
+    /// A live job (`job`, a row of `jobs`) as ``storedJobs(_:)`` reads it; a running one with
+    /// the progress its attempt last reported.
+    var liveColumns: String {
+        """
+        job.id::text AS id, job.kind, job.priority::int AS priority, job.state::text AS state, job.attempt, job.max_attempts,
+        job.payload::text AS payload, NULL::text AS result, job.error_code, job.error_message, job.unique_key, job.lease_owner,
+        job.cancel_requested, job.created_at, job.run_at, job.started_at, NULL::timestamptz AS finished_at,
+        CASE WHEN job.state = 'running' THEN (SELECT step.progress FROM \(s).job_steps AS step
+                                              WHERE step.job_id = job.id AND step.type = 'progress' AND step.attempt = job.attempt
+                                              ORDER BY step.seq DESC LIMIT 1) END AS progress
         """
     }
 
-    /// Rows of ``jobColumns``, every one read (a row sequence left before its end keeps its
+    /// A finished job (`h`, its ended row of `job_history`) as ``storedJobs(_:)`` reads it.
+    var endedColumns: String {
+        """
+        h.job_id::text, h.kind, h.priority::int, h.state, h.attempt, h.max_attempts, h.payload::text, h.result::text, h.error_code,
+        h.error_message, h.unique_key, NULL::text, false, h.created_at, h.ready_at, h.started_at, h.ended_at, NULL::float8
+        """
+    }
+
+    /// Rows of ``liveColumns`` or ``endedColumns``, every one read (a row sequence left before its end keeps its
     /// connection leased).
     private func storedJobs(_ rows: PostgresRowSequence) async throws -> [StoredJob] {
         var jobs: [StoredJob] = []
@@ -126,24 +165,34 @@ extension PostgresQueue {
         return jobs
     }
 
-    /// The job's history, oldest first.
+    /// The job's history, oldest first (``HistoryRows`` tells it from what the queue keeps).
     public func events(of id: JobID) async throws -> [StoredJobEvent] {
         guard UUID(uuidString: id.rawValue) != nil else { return [] }
         try await prepared()
         let rows = try await query(
             """
-            SELECT type, at, attempt, host, message, error_code, progress, run_at FROM \(unescaped: s).job_events WHERE job_id = \(id.rawValue)::uuid ORDER BY seq
+            SELECT 'attempt', seq, state, attempt, host, started_at, ended_at, ready_at, retry_at, error_code, error_message,
+                   NULL::float8, created_at
+            FROM \(unescaped: s).job_history WHERE job_id = \(id.rawValue)::uuid
+            UNION ALL
+            SELECT 'step', seq, type, attempt, host, at, NULL, NULL, run_at, error_code, message, progress, NULL
+            FROM \(unescaped: s).job_steps WHERE job_id = \(id.rawValue)::uuid
+            UNION ALL
+            SELECT 'live', changed, state::text, attempt, lease_owner, started_at, NULL, run_at, NULL, NULL, NULL, NULL, created_at
+            FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid
+            ORDER BY 2
             """, logger: logger)
-        var events: [StoredJobEvent] = []
-        for try await (type, at, attempt, host, message, code, progress, runAt)
-            in rows.decode((String, Date, Int?, String?, String?, String?, Double?, Date?).self)
-        {
-            events.append(
-                StoredJobEvent(
-                    type: type, at: at, attempt: attempt, host: host, message: message, errorCode: code,
-                    progress: progress, runAt: runAt))
+        var history = HistoryRows(rows: [])
+        for try await row in rows {
+            let (source, seq, type, attempt, host, at, ended, ready, runAt, code, message, progress, created) = try row.decode(
+                (String, Int64, String, Int?, String?, Date?, Date?, Date?, Date?, String?, String?, Double?, Date?).self)
+            guard let source = HistoryRows.Source(rawValue: source) else { continue }
+            history.rows.append(
+                HistoryRows.Row(
+                    source: source, seq: seq, type: type, attempt: attempt, host: host, at: at, endedAt: ended, readyAt: ready,
+                    runAt: runAt, errorCode: code, message: message, progress: progress, createdAt: created))
         }
-        return events
+        return history.events
     }
 
     /// Waits until the job has finished (completed, failed or cancelled), woken by the
@@ -204,23 +253,27 @@ extension PostgresQueue {
             WITH target AS (
                 SELECT id, state FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid FOR UPDATE
             ), queued AS (
-                UPDATE \(unescaped: s).jobs AS job
-                SET state = 'cancelled', finished_at = now(), error_code = 'cancelled', error_message = 'cancelled before it started'
-                FROM target WHERE job.id = target.id AND target.state IN ('available', 'scheduled')
-                RETURNING job.id
+                DELETE FROM \(unescaped: s).jobs AS job USING target
+                WHERE job.id = target.id AND target.state IN ('available', 'scheduled')
+                RETURNING job.*
             ), running AS (
-                UPDATE \(unescaped: s).jobs AS job SET cancel_requested = true
+                UPDATE \(unescaped: s).jobs AS job SET cancel_requested = true, changed = nextval('\(unescaped: s).changes')
                 FROM target WHERE job.id = target.id AND target.state = 'running'
-                RETURNING job.id
+                RETURNING job.id, job.attempt, job.lease_owner
+            ), history AS (
+                INSERT INTO \(unescaped: s).job_history (\(unescaped: HistoryRow.columns))
+                SELECT id, attempt, 'cancelled', true, NULL, NULL, now(), run_at, NULL, 'cancelled', 'cancelled before it started', NULL,
+                       \(unescaped: HistoryRow.job("queued"))
+                FROM queued
             ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, message, error_code)
-                SELECT id, 'cancelled', 'cancelled before it started', 'cancelled' FROM queued
-                UNION ALL SELECT id, 'cancelRequested', NULL, NULL FROM running
+                INSERT INTO \(unescaped: s).job_steps (job_id, type, attempt, host) SELECT id, 'cancelRequested', attempt, lease_owner FROM running
             ), told AS (
                 SELECT pg_notify('\(unescaped: channels.done)', id::text) FROM queued
                 UNION ALL SELECT pg_notify('\(unescaped: channels.cancel)', id::text) FROM running
             )
-            SELECT (SELECT state::text FROM target), (SELECT count(*) FROM told)::int
+            SELECT coalesce((SELECT state::text FROM target),
+                            (SELECT state FROM \(unescaped: s).job_history WHERE job_id = \(id.rawValue)::uuid AND ended LIMIT 1)),
+                   (SELECT count(*) FROM told)::int
             """, logger: logger)
         var before: JobState?
         for try await (state, _) in rows.decode((String?, Int).self) {
@@ -241,17 +294,30 @@ extension PostgresQueue {
         guard UUID(uuidString: id.rawValue) != nil else { return false }
         try await prepared()
         let levelMs = configuration.levelMilliseconds
+        // Back into the live table with its first number (lists keep their order), its history
+        // row no longer its end; a key another job holds now keeps it where it is.
         let rows = try await query(
             """
-            WITH again AS (
-                UPDATE \(unescaped: s).jobs
-                SET state = 'available', max_attempts = greatest(max_attempts, attempt + 1), run_at = now(),
-                    rank = \(unescaped: s).job_rank(now(), priority, \(levelMs)), finished_at = NULL, cancel_requested = false,
-                    result = NULL, error_code = NULL, error_message = NULL
-                WHERE id = \(id.rawValue)::uuid AND state IN ('failed', 'cancelled')
+            WITH last AS (
+                SELECT * FROM \(unescaped: s).job_history
+                WHERE job_id = \(id.rawValue)::uuid AND ended AND state IN ('failed', 'cancelled')
+                FOR UPDATE
+            ), again AS (
+                INSERT INTO \(unescaped: s).jobs (id, seq, kind, priority, payload, state, attempt, max_attempts, retry_initial_ms,
+                                                  retry_multiplier, retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities,
+                                                  unique_key, created_at)
+                OVERRIDING SYSTEM VALUE
+                SELECT job_id, job_seq, kind, priority, payload, 'available', attempt, greatest(max_attempts, attempt + 1), retry_initial_ms,
+                       retry_multiplier, retry_max_ms, retry_jitter, now(), \(unescaped: s).job_rank(now(), priority, \(levelMs)),
+                       timeout_ms, capabilities, unique_key, created_at
+                FROM last
+                ON CONFLICT DO NOTHING
                 RETURNING id, attempt
+            ), superseded AS (
+                UPDATE \(unescaped: s).job_history AS h SET ended = false FROM last, again
+                WHERE h.job_id = last.job_id AND h.seq = last.seq
             ), logged AS (
-                INSERT INTO \(unescaped: s).job_events (job_id, type, attempt) SELECT id, 'retried', attempt FROM again
+                INSERT INTO \(unescaped: s).job_steps (job_id, type, attempt) SELECT id, 'retried', attempt FROM again
             )
             SELECT pg_notify('\(unescaped: channels.jobs)', '') FROM again
             """, logger: logger)

@@ -22,45 +22,58 @@ extension PostgresQueue {
             let rows = try await connection.query(
                 """
                 WITH expired AS (
-                    SELECT id FROM \(unescaped: s).jobs
+                    SELECT id, run_at, lease_owner AS owner, cancel_requested OR attempt >= max_attempts AS final,
+                           CASE WHEN cancel_requested THEN 'cancelled' ELSE 'failed' END AS outcome,
+                           'attempt ' || attempt || ' on ' || lease_owner || ' stopped renewing its lease (the host died or lost the database)'
+                               AS message
+                    FROM \(unescaped: s).jobs
                     WHERE state = 'running' AND lease_expires_at < now()
                     ORDER BY lease_expires_at LIMIT \(Self.maintenanceBatch)
                     FOR UPDATE SKIP LOCKED
+                ), ended AS (
+                    DELETE FROM \(unescaped: s).jobs AS job USING expired AS x WHERE job.id = x.id AND x.final
+                    RETURNING job.*, x.outcome, x.message
                 ), rescued AS (
-                    UPDATE \(unescaped: s).jobs AS job SET
-                        state = (CASE WHEN job.cancel_requested THEN 'cancelled'
-                                      WHEN job.attempt >= job.max_attempts THEN 'failed'
-                                      ELSE 'available' END)::\(unescaped: s).job_state,
-                        run_at = now(), rank = \(unescaped: s).job_rank(now(), job.priority, \(levelMs)),
-                        finished_at = CASE WHEN job.cancel_requested OR job.attempt >= job.max_attempts THEN now() END,
-                        error_code = CASE WHEN job.cancel_requested THEN 'cancelled' ELSE 'leaseExpired' END,
-                        error_message = 'attempt ' || job.attempt || ' on ' || job.lease_owner
-                                        || ' stopped renewing its lease (the host died or lost the database)',
-                        lease_owner = NULL, lease_expires_at = NULL
-                    FROM expired WHERE job.id = expired.id
-                    RETURNING job.id, job.attempt, job.state, job.error_code, job.error_message
-                ), logged AS (
-                    -- Back in the queue: rescued; its attempts spent or a cancel asked for: its end.
-                    INSERT INTO \(unescaped: s).job_events (job_id, type, attempt, message, error_code)
-                    SELECT id, CASE state WHEN 'available' THEN 'rescued' ELSE state::text END, attempt, error_message,
-                           CASE WHEN state <> 'available' THEN error_code END
+                    UPDATE \(unescaped: s).jobs AS job
+                    SET state = 'available', run_at = now(), rank = \(unescaped: s).job_rank(now(), job.priority, \(levelMs)),
+                        error_code = 'leaseExpired', error_message = x.message, lease_owner = NULL, lease_expires_at = NULL,
+                        changed = nextval('\(unescaped: s).changes')
+                    FROM expired AS x WHERE job.id = x.id AND NOT x.final
+                    RETURNING job.*, x.owner, x.run_at AS ready_at
+                ), history AS (
+                    -- Its attempts spent or a cancel asked for: its end; otherwise back in the queue.
+                    INSERT INTO \(unescaped: s).job_history (\(unescaped: HistoryRow.columns))
+                    SELECT id, attempt, outcome, true, lease_owner, started_at, now(), run_at, NULL,
+                           CASE outcome WHEN 'cancelled' THEN 'cancelled' ELSE 'leaseExpired' END, message, NULL::json,
+                           \(unescaped: HistoryRow.job("ended"))
+                    FROM ended
+                    UNION ALL
+                    SELECT id, attempt, 'rescued', false, owner, started_at, now(), ready_at, run_at, error_code, error_message, NULL,
+                           \(unescaped: HistoryRow.job("rescued"))
                     FROM rescued
                 ), announced AS (
-                    SELECT pg_notify('\(unescaped: channels.jobs)', '') FROM rescued WHERE state = 'available' LIMIT 1
-                ), ended AS (
-                    SELECT pg_notify('\(unescaped: channels.done)', id::text) FROM rescued WHERE state <> 'available'
+                    SELECT pg_notify('\(unescaped: channels.jobs)', '') FROM rescued LIMIT 1
+                ), told AS (
+                    SELECT pg_notify('\(unescaped: channels.done)', id::text) FROM ended
                 )
-                SELECT (SELECT count(*) FROM rescued)::int, (SELECT count(*) FROM announced)::int, (SELECT count(*) FROM ended)::int
+                SELECT (SELECT count(*) FROM expired)::int, (SELECT count(*) FROM announced)::int, (SELECT count(*) FROM told)::int
                 """, logger: logger)
             var count = 0
             for try await (rescued, _, _) in rows.decode((Int, Int, Int).self) { count = rescued }
-            // Finished jobs past their retention (failed ones stay until retried or deleted).
+            // Finished jobs past their retention, with their history, steps and links (failed
+            // ones stay until retried or deleted).
             try await connection.query(
                 """
-                DELETE FROM \(unescaped: s).jobs WHERE id IN (
-                    SELECT id FROM \(unescaped: s).jobs
-                    WHERE state IN ('completed', 'cancelled') AND finished_at < now() - \(retentionMs) * interval '1 millisecond'
-                    LIMIT \(Self.maintenanceBatch))
+                WITH old AS (
+                    SELECT job_id FROM \(unescaped: s).job_history
+                    WHERE ended AND state IN ('completed', 'cancelled') AND ended_at < now() - \(retentionMs) * interval '1 millisecond'
+                    LIMIT \(Self.maintenanceBatch)
+                ), history AS (
+                    DELETE FROM \(unescaped: s).job_history AS h USING old WHERE h.job_id = old.job_id
+                ), steps AS (
+                    DELETE FROM \(unescaped: s).job_steps AS step USING old WHERE step.job_id = old.job_id
+                )
+                DELETE FROM \(unescaped: s).job_artifacts AS link USING old WHERE link.job_id = old.job_id
                 """, logger: logger)
             // Artifacts no job refers to any more (an hour's grace for one stored just before
             // its job's end was recorded).

@@ -72,6 +72,9 @@ extension PostgresQueue {
                                          \(rows.map(\.delayMs))::float8[], \(rows.map(\.timeoutMs))::int8[],
                                          \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[])
                         AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord)
+                ), finished AS (
+                    -- An id of a job that has finished (its row is in the history, not in jobs).
+                    SELECT job_id::text AS id FROM \(unescaped: s).job_history WHERE job_id = ANY(\(rows.map(\.id))::uuid[]) LIMIT 1
                 ), inserted AS (
                     INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
                                                       retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key)
@@ -80,18 +83,19 @@ extension PostgresQueue {
                            max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
                            \(unescaped: s).job_rank(now() + delay_ms * interval '1 millisecond', priority, \(levelMs)), NULLIF(timeout_ms, -1),
                            ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, '')
-                    FROM input ORDER BY ord
-                    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL AND state IN ('available', 'scheduled', 'running') DO NOTHING
+                    FROM input WHERE NOT EXISTS (SELECT 1 FROM finished) ORDER BY ord
+                    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
                     RETURNING id
-                ), logged AS (
-                    INSERT INTO \(unescaped: s).job_events (job_id, type, at, run_at)
-                    SELECT inserted.id, CASE WHEN input.delay_ms > 0 THEN 'scheduled' ELSE 'queued' END, now(),
-                           CASE WHEN input.delay_ms > 0 THEN now() + input.delay_ms * interval '1 millisecond' END
-                    FROM inserted JOIN input ON input.id = inserted.id
                 )
-                SELECT input.ord, inserted.id IS NOT NULL FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
+                SELECT input.ord, inserted.id IS NOT NULL, (SELECT id FROM finished)
+                FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
                 """, logger: logger)
-            for try await (index, added) in inserted.decode((Int, Bool).self) where !added { held.append(index) }
+            var finished: String?
+            for try await (index, added, done) in inserted.decode((Int, Bool, String?).self) {
+                finished = finished ?? done
+                if !added { held.append(index) }
+            }
+            if let finished { throw OffloadError(.duplicateJob, "a job with id \(finished) has already run in this queue") }
         } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
             throw OffloadError(.duplicateJob, "a job with one of these ids is already in the queue (\(error.serverInfo?[.detail] ?? "duplicate id"))")
         } catch let error as PSQLError {
@@ -103,8 +107,7 @@ extension PostgresQueue {
         let keys = held.map { rows[$0].uniqueKey }
         let holders = try await query(
             """
-            SELECT unique_key, id::text FROM \(unescaped: s).jobs
-            WHERE unique_key = ANY(\(keys)) AND state IN ('available', 'scheduled', 'running')
+            SELECT unique_key, id::text FROM \(unescaped: s).jobs WHERE unique_key = ANY(\(keys))
             """, logger: logger)
         var byKey: [String: String] = [:]
         for try await (key, id) in holders.decode((String, String).self) { byKey[key] = id }

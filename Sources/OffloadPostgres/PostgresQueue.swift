@@ -82,7 +82,10 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     /// one transaction, under an advisory lock (hosts starting together do not race).
     /// - Returns: the versions applied now (empty when the schema was up to date).
     @discardableResult
-    public func migrate() async throws -> [Int] {
+    public func migrate() async throws -> [Int] { try await migrate(upTo: Migrations.latest) }
+
+    /// Applies the migrations up to `version` (a test builds a schema as an older Offload left it).
+    func migrate(upTo version: Int) async throws -> [Int] {
         try await transaction { [self] connection -> [Int] in
             let schema = configuration.schema
             try await connection.query("SELECT pg_advisory_xact_lock(hashtext(\("offload.migrate." + schema)))", logger: logger)
@@ -108,7 +111,7 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
                 )
             }
             var now: [Int] = []
-            for migration in Migrations.all where !applied.contains(migration.version) {
+            for migration in Migrations.all where !applied.contains(migration.version) && migration.version <= version {
                 for statement in migration.statements {
                     try await connection.query(PostgresQuery(unsafeSQL: sql(statement)), logger: logger)
                 }

@@ -32,6 +32,8 @@ extension PostgresQueue {
         for try await (state, priority, count) in try await query(
             """
             SELECT state::text, priority::int, count(*)::int FROM \(unescaped: s).jobs GROUP BY 1, 2
+            UNION ALL
+            SELECT state, priority::int, count(*)::int FROM \(unescaped: s).job_history WHERE ended GROUP BY 1, 2
             """, logger: logger
         ).decode((String, Int, Int).self) {
             guard let priority = Priority(rawValue: priority) else { continue }

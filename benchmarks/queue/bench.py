@@ -1,5 +1,5 @@
 """The queue suite's driver: a PostgreSQL server of its own, `offload worker` hosts, and figures
-read from the jobs table in the database's own clock (created_at, started_at, finished_at); for
+read from the jobs' history in the database's own clock (created_at, started_at, ended_at); for
 Offload and pgqueuer alike, what the server spends per job (WAL bytes, statements, CPU seconds:
 queuelib.ServerMeter), at 50,000 jobs and again at a larger size."""
 import argparse
@@ -13,7 +13,7 @@ import time
 
 import chaos
 import peers
-from queuelib import SCHEMA, ServerMeter, psql, start_host, stop_hosts, summary, wait_for, wait_until_completed
+from queuelib import CLEAR, SCHEMA, STARTS, ServerMeter, psql, start_host, stop_hosts, summary, wait_for, wait_until_completed
 
 
 def peer_lines(url, jobs, data, peer="all"):
@@ -27,11 +27,12 @@ def peer_lines(url, jobs, data, peer="all"):
 def offload_run(offload, url, folder, meter, jobs):
     """JOBS debug.echo jobs through the queue, submitted in batches, served by the running hosts:
     its line (rate in the database's clock, and what the server spent), printed."""
-    psql(url, f"DELETE FROM {SCHEMA}.jobs")
+    psql(url, CLEAR)
     path = os.path.join(folder, "jobs.jsonl")
     with open(path, "w") as out:
         for _ in range(jobs):
             out.write('{"kind":"debug.echo","payload":{}}\n')
+    meter.reset_statements()
     before = meter.snapshot()
     started = time.monotonic()
     submitted = subprocess.run([offload, "submit", path, "--queue", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
@@ -40,10 +41,10 @@ def offload_run(offload, url, folder, meter, jobs):
     wait_until_completed(url, jobs, 1200)
     wall = time.monotonic() - started
     server = ServerMeter.per_job(before, meter.snapshot(), jobs)
-    seconds = float(psql(url, f"SELECT extract(epoch FROM max(finished_at) - min(created_at)) FROM {SCHEMA}.jobs"))
-    once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id HAVING count(*) = 1) AS once")
+    seconds = float(psql(url, f"SELECT extract(epoch FROM max(ended_at) - min(created_at)) FROM {SCHEMA}.job_history WHERE ended"))
+    once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {STARTS} AS s GROUP BY job_id HAVING count(*) = 1) AS once")
     line = {"suite": "queue", "jobs": jobs, "seconds": round(seconds, 3), "wallSeconds": round(wall, 3), "jobsPerSecond": round(jobs / seconds, 1),
-            "startedOnce": int(once), "server": server}
+            "startedOnce": int(once), "server": server, "statements": meter.top_statements(jobs)}
     print(json.dumps(line), flush=True)
     return line
 
@@ -109,7 +110,7 @@ def main():
         # Latency: one job at a time on an idle host (the other stopped), inserted by psql.
         hosts[1].terminate()
         hosts[1].wait(timeout=60)
-        psql(url, f"DELETE FROM {SCHEMA}.jobs")
+        psql(url, CLEAR)
         insert = (f"INSERT INTO {SCHEMA}.jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier, "
                   f"retry_max_ms, retry_jitter, run_at, rank) VALUES (gen_random_uuid(), 'debug.echo', 1, '{{}}', 'available', 1, "
                   f"100, 2, 30000, 0.2, now(), now() - interval '10 seconds');\nSELECT pg_sleep(0.02);\n")
@@ -119,7 +120,7 @@ def main():
         subprocess.run(["psql", url, "-X", "-q", "-At", "-v", "ON_ERROR_STOP=1", "-f", script], check=True, stdout=subprocess.DEVNULL)
         wait_until_completed(url, 1000, 120)
         p50, p99 = psql(url, f"SELECT percentile_cont(0.5) WITHIN GROUP (ORDER BY ms) || ' ' || percentile_cont(0.99) WITHIN GROUP (ORDER BY ms) "
-                             f"FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM {SCHEMA}.jobs) AS t").split()
+                             f"FROM (SELECT extract(epoch FROM started_at - created_at) * 1000 AS ms FROM {SCHEMA}.job_history) AS t").split()
         summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p50 over 1,000 jobs", round(float(p50), 3), "ms", "<= 3")
         summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p99 over 1,000 jobs", round(float(p99), 3), "ms", "context")
         stop_hosts(hosts)

@@ -1,14 +1,14 @@
 """The queue suite's chaos lines: jobs that must all complete while a host is killed with
 SIGKILL and restarted, while PostgreSQL restarts, and while every connection is terminated.
-Counts come from the jobs table and its events: a job is lost when it never completes, and run
-twice when it has two `started` events; only jobs a killed host held may run twice."""
+Counts come from the jobs' history: a job is lost when it never completes, and run twice when two
+of its attempts started; only jobs a killed host held may run twice."""
 import json
 import os
 import signal
 import subprocess
 import time
 
-from queuelib import SCHEMA, psql, start_host, stop_hosts, wait_until_completed
+from queuelib import CLEAR, SCHEMA, STARTS, psql, start_host, stop_hosts, wait_until_completed
 
 JOBS = 10_000
 # Short jobs, so that a run lasts long enough for a fault in its middle.
@@ -26,17 +26,16 @@ def submit(offload, url, folder):
 
 def counts(url):
     row = psql(url, f"""
-        SELECT count(*) FILTER (WHERE j.state = 'completed'),
-               count(*) FILTER (WHERE j.state <> 'completed'),
+        WITH ids AS (SELECT id FROM {SCHEMA}.jobs UNION SELECT job_id FROM {SCHEMA}.job_history),
+             s AS (SELECT job_id, count(*) AS started FROM {STARTS} AS starts GROUP BY job_id),
+             c AS (SELECT job_id, count(*) FILTER (WHERE state = 'completed') AS ended FROM {SCHEMA}.job_history GROUP BY job_id)
+        SELECT count(*) FILTER (WHERE c.ended >= 1),
+               count(*) FILTER (WHERE coalesce(c.ended, 0) = 0),
                count(*) FILTER (WHERE s.started = 1),
                count(*) FILTER (WHERE s.started = 2),
                count(*) FILTER (WHERE s.started > 2),
-               count(*) FILTER (WHERE c.ended <> 1)
-        FROM {SCHEMA}.jobs AS j
-        LEFT JOIN (SELECT job_id, count(*) AS started FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id) AS s
-               ON s.job_id = j.id
-        LEFT JOIN (SELECT job_id, count(*) AS ended FROM {SCHEMA}.job_events WHERE type = 'completed' GROUP BY job_id) AS c
-               ON c.job_id = j.id""")
+               count(*) FILTER (WHERE coalesce(c.ended, 0) <> 1)
+        FROM ids LEFT JOIN s ON s.job_id = ids.id LEFT JOIN c ON c.job_id = ids.id""")
     done, lost, once, twice, more, not_once = (int(x) for x in row.split("|"))
     return {"completed": done, "lost": lost, "startedOnce": once, "startedTwice": twice, "startedMore": more,
             "completedEventsNotOne": not_once}
@@ -45,7 +44,7 @@ def counts(url):
 def through(offload, url, folder, fault, name):
     """Runs JOBS jobs on two hosts, calls FAULT(hosts) once a third have completed, waits for all
     and prints the line (with what FAULT returned)."""
-    psql(url, f"TRUNCATE {SCHEMA}.jobs CASCADE")
+    psql(url, CLEAR)
     hosts = [start_host(offload, url, folder, f"chaos{i}", "--lease-ms", LEASE_MS) for i in (1, 2)]
     try:
         started = time.monotonic()
@@ -71,7 +70,7 @@ def run(offload, url, folder, server):
         hosts[0] = start_host(offload, url, folder, "chaos1", "--lease-ms", LEASE_MS)
 
         def twice():
-            again = set(psql(url, f"SELECT job_id FROM {SCHEMA}.job_events WHERE type = 'started' GROUP BY job_id HAVING count(*) > 1").split())
+            again = set(psql(url, f"SELECT job_id FROM {STARTS} AS s GROUP BY job_id HAVING count(*) > 1").split())
             return {"heldAtKill": len(held), "twiceNotHeld": len(again - held)}
         return twice
 

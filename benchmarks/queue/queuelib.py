@@ -59,9 +59,17 @@ def wait_for(url, condition, timeout):
     sys.exit(f"queue: timed out after {timeout} s waiting for {condition}")
 
 
+# Every job and its history gone, between two runs.
+CLEAR = f"TRUNCATE {SCHEMA}.jobs, {SCHEMA}.job_history, {SCHEMA}.job_steps"
+# Each attempt that started (a history row with a start, or a start a history row does not show:
+# a claim handed back, a restart within an attempt), one row per start.
+STARTS = (f"(SELECT job_id FROM {SCHEMA}.job_history WHERE started_at IS NOT NULL "
+          f"UNION ALL SELECT job_id FROM {SCHEMA}.job_steps WHERE type = 'started')")
+
+
 def wait_until_completed(url, count, timeout=300):
-    """Waits until COUNT jobs have completed."""
-    wait_for(url, f"{MARK} SELECT count(*) >= {count} FROM {SCHEMA}.jobs WHERE state = 'completed'", timeout)
+    """Waits until COUNT jobs have completed (each is then a row of the history)."""
+    wait_for(url, f"{MARK} SELECT count(*) >= {count} FROM {SCHEMA}.job_history WHERE ended AND state = 'completed'", timeout)
 
 
 class ServerMeter:
@@ -96,6 +104,22 @@ class ServerMeter:
         wal, calls = psql(self.url, f"{MARK} SELECT pg_current_wal_lsn() - '0/0'::pg_lsn, "
                                     f"(SELECT coalesce(sum(calls), 0) FROM pg_stat_statements WHERE query NOT LIKE '%offload-bench%')").split("|")
         return {"wal": int(float(wal)), "statements": int(calls), "cpu": self._cpu_seconds()}
+
+    def reset_statements(self):
+        psql(self.url, f"{MARK} SELECT pg_stat_statements_reset()")
+
+    def top_statements(self, jobs, count=8):
+        """The queue's statements that cost the server most since the last reset: calls and
+        milliseconds per 1,000 jobs, and the statement's first words."""
+        rows = psql(self.url, f"{MARK} SELECT calls, round(total_exec_time::numeric, 1), "
+                              f"regexp_replace(left(regexp_replace(query, '\\s+', ' ', 'g'), 110), '\\|', '/', 'g') "
+                              f"FROM pg_stat_statements WHERE query NOT LIKE '%offload-bench%' ORDER BY total_exec_time DESC LIMIT {count}")
+        lines = []
+        for row in rows.splitlines():
+            calls, ms, text = row.split("|", 2)
+            lines.append({"callsPer1000Jobs": round(int(calls) * 1000 / jobs, 1), "msPer1000Jobs": round(float(ms) * 1000 / jobs, 2),
+                          "statement": text})
+        return lines
 
     @staticmethod
     def per_job(before, after, jobs):
