@@ -5,6 +5,7 @@ queuelib.ServerMeter), at 50,000 jobs and again at a larger size."""
 import argparse
 import json
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -24,7 +25,14 @@ def peer_lines(url, jobs, data, peer="all"):
     return lines
 
 
-def offload_run(offload, url, folder, meter, jobs):
+def process_cpu_seconds(pid):
+    """CPU seconds a live process has spent (user and system)."""
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def offload_run(offload, url, folder, meter, jobs, hosts):
     """JOBS debug.echo jobs through the queue, submitted in batches, served by the running hosts:
     its line (rate in the database's clock, and what the server spent), printed."""
     psql(url, CLEAR)
@@ -34,6 +42,8 @@ def offload_run(offload, url, folder, meter, jobs):
             out.write('{"kind":"debug.echo","payload":{}}\n')
     meter.reset_statements()
     before = meter.snapshot()
+    hosts_before = sum(process_cpu_seconds(host.pid) for host in hosts)
+    children_before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     submitted = subprocess.run([offload, "submit", path, "--queue", url], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     if submitted.returncode != 0:
@@ -41,6 +51,11 @@ def offload_run(offload, url, folder, meter, jobs):
     wait_until_completed(url, jobs, 1200)
     wall = time.monotonic() - started
     server = ServerMeter.per_job(before, meter.snapshot(), jobs)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    # What the other side spends: the worker hosts, and `offload submit` (with the psql probes).
+    server["hostsCpuSecondsPer1000Jobs"] = round((sum(process_cpu_seconds(host.pid) for host in hosts) - hosts_before) * 1000 / jobs, 3)
+    server["submitCpuSecondsPer1000Jobs"] = round((children.ru_utime + children.ru_stime - children_before.ru_utime
+                                                   - children_before.ru_stime) * 1000 / jobs, 3)
     seconds = float(psql(url, f"SELECT extract(epoch FROM max(ended_at) - min(created_at)) FROM {SCHEMA}.job_history WHERE ended"))
     once = psql(url, f"SELECT count(*) FROM (SELECT job_id FROM {STARTS} AS s GROUP BY job_id HAVING count(*) = 1) AS once")
     line = {"suite": "queue", "jobs": jobs, "seconds": round(seconds, 3), "wallSeconds": round(wall, 3), "jobsPerSecond": round(jobs / seconds, 1),
@@ -85,7 +100,7 @@ def main():
         wait_for(url, f"SELECT count(*) = 2 FROM {SCHEMA}.hosts", 30)
 
         # Throughput: the whole file in batches of 500, two hosts serving.
-        ours = offload_run(offload, url, folder, meter, args.jobs)
+        ours = offload_run(offload, url, folder, meter, args.jobs, hosts)
         peer_runs = [] if args.skip_peers else peer_lines(url, args.jobs, data)
         fastest = max(peer_runs, key=lambda line: line["jobsPerSecond"], default=None)
         summary(f"{args.jobs:,} debug.echo jobs, batches of 500, 2 worker hosts (2 thread workers, 64 claimed ahead, each): jobs/s from first submit to last completion",
@@ -96,7 +111,7 @@ def main():
 
         # The larger size: the rate must not fall as the tables grow.
         if args.large:
-            large = offload_run(offload, url, folder, meter, args.large)
+            large = offload_run(offload, url, folder, meter, args.large, hosts)
             large_peer = None if args.skip_peers else next(iter(peer_lines(url, args.large, data, peer="pgqueuer")), None)
             summary(f"{args.large:,} jobs: jobs/s ÷ the rate at {args.jobs:,}", round(large["jobsPerSecond"] / ours["jobsPerSecond"], 3), "ratio",
                     ">= 0.9")

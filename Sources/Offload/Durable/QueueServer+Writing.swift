@@ -59,14 +59,6 @@ extension QueueServer {
         }
     }
 
-    /// Follows the pool's events for the steps of held jobs the queue does not see itself.
-    func watchPool(_ events: AsyncStream<PoolEvent>) async {
-        let (origin, host) = (pool.madeAt, configuration.host)
-        for await event in events {
-            if let action = state.withLock({ $0.poolEvent(event, origin: origin, host: host) }) { perform(action) }
-        }
-    }
-
     /// Records `batch`, one result per end (`nil`: given up on, its lease left to expire). A
     /// batch the queue refuses (``OffloadError/Code/unstorable``: a value its database cannot
     /// hold) is split until the end it refuses is alone; that end is recorded as a failure of its

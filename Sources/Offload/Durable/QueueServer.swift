@@ -102,8 +102,13 @@ public final class QueueServer: Service, Sendable {
     public func run() async throws {
         let logger = configuration.logger
         logger.debug("queue server started", metadata: ["host": "\(configuration.host)"])
-        // Subscribed before the first claim: no event of a held job is missed.
-        let events = pool.events()
+        // Observed before the first claim: no event of a held job is missed. An observer, not a
+        // stream: it sees a job's last event before its handle answers, for no task's wake-up.
+        let (origin, host) = (pool.madeAt, configuration.host)
+        let observation = pool.observeEvents { [self] event in
+            if let action = state.withLock({ $0.poolEvent(event, origin: origin, host: host) }) { perform(action) }
+        }
+        defer { pool.stopObserving(observation) }
         let cancelRequests = queue.cancelRequests()
         await withDiscardingTaskGroup { group in
             group.addTask {
@@ -113,7 +118,6 @@ public final class QueueServer: Service, Sendable {
             group.addTask { await self.announce() }
             group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
             group.addTask { await self.writeLoop() }
-            group.addTask { await self.watchPool(events) }
             group.addTask {
                 for await id in cancelRequests { self.cancel(id) }
             }
@@ -190,9 +194,18 @@ public final class QueueServer: Service, Sendable {
             capabilities: pool.capabilities)
     }
 
-    /// Runs each job in the pool, as a task of the claim loop's group.
+    /// Runs each job in the pool, as a task of the claim loop's group that goes on with the
+    /// next waiting job when its own ends (no task made and no claim loop woken per job).
     private func start(_ jobs: [ClaimedJob], group: inout DiscardingTaskGroup) {
-        for claimed in jobs { group.addTask { await self.runJob(claimed) } }
+        for claimed in jobs {
+            group.addTask {
+                var next: ClaimedJob? = claimed
+                while let claimed = next {
+                    await self.runJob(claimed)
+                    next = self.state.withLock { $0.startNext() }
+                }
+            }
+        }
     }
 
     /// Performs what the state asked for.
@@ -227,7 +240,9 @@ public final class QueueServer: Service, Sendable {
             let stored = await storingArtifact(of: claimed, outcome)
             perform(state.withLock { $0.ended(JobEnd(claimed, stored)) })
         }
-        wakeup.signal()
+        // The claim loop looks again when a claim is due or the server is stopping; the next
+        // waiting job is this task's to start.
+        if state.withLock({ $0.claimLimit != nil || !$0.isServing }) { wakeup.signal() }
     }
 
     // MARK: - Leases, cancellation, upkeep

@@ -106,6 +106,14 @@ struct QueueServerState {
         return jobs
     }
 
+    /// The first waiting job, when a worker is free for it: a task whose job ended takes it.
+    mutating func startNext() -> ClaimedJob? {
+        guard isServing, let first = waiting.first, running.count < workers else { return nil }
+        waiting.removeFirst()
+        running[first.job.id] = first
+        return first
+    }
+
     /// The pool accepted the job: its steps now come from the pool's events.
     mutating func handedToPool(_ id: JobID) {
         inPool.insert(id)

@@ -7,11 +7,36 @@ import Synchronization
 /// termination handler takes only the subscribers' lock.
 final class EventBroadcaster: Sendable {
     private let subscribers = Mutex<[Int: AsyncStream<PoolEvent>.Continuation]>([:])
+    private let observers = Mutex<[Int: @Sendable (PoolEvent) -> Void]>([:])
     private let nextID = Atomic<Int>(0)
     private let listening = Atomic<Bool>(false)
 
     /// Whether anyone listens; the pool builds events only then.
     var isListening: Bool { listening.load(ordering: .relaxed) }
+
+    /// Calls `observer` with each event as it is emitted, under the pool's lock: it must be
+    /// quick and must not call the pool. A stream costs a task's wake-up per event; this costs a
+    /// call. Returns what ``stopObserving(_:)`` takes.
+    func observe(_ observer: @escaping @Sendable (PoolEvent) -> Void) -> Int {
+        let id = nextID.add(1, ordering: .relaxed).newValue
+        observers.withLock { $0[id] = observer }
+        listening.store(true, ordering: .relaxed)
+        return id
+    }
+
+    func stopObserving(_ id: Int) {
+        let left = observers.withLock { observers in
+            observers[id] = nil
+            return observers.count
+        }
+        updateListening(observers: left)
+    }
+
+    private func updateListening(observers: Int? = nil, subscribers: Int? = nil) {
+        let observing = observers ?? self.observers.withLock { $0.count }
+        let subscribed = subscribers ?? self.subscribers.withLock { $0.count }
+        listening.store(observing + subscribed > 0, ordering: .relaxed)
+    }
 
     func subscribe(bufferingPolicy: AsyncStream<PoolEvent>.Continuation.BufferingPolicy) -> AsyncStream<PoolEvent> {
         let (stream, continuation) = AsyncStream.makeStream(of: PoolEvent.self, bufferingPolicy: bufferingPolicy)
@@ -20,16 +45,20 @@ final class EventBroadcaster: Sendable {
         listening.store(true, ordering: .relaxed)
         continuation.onTermination = { [weak self] _ in
             guard let self else { return }
-            self.subscribers.withLock { subscribers in
+            let left = self.subscribers.withLock { subscribers in
                 subscribers[id] = nil
-                self.listening.store(!subscribers.isEmpty, ordering: .relaxed)
+                return subscribers.count
             }
+            self.updateListening(subscribers: left)
         }
         return stream
     }
 
     func emit(_ events: [PoolEvent]) {
         guard !events.isEmpty else { return }
+        for observer in observers.withLock({ Array($0.values) }) {
+            for event in events { observer(event) }
+        }
         let targets = subscribers.withLock { Array($0.values) }
         for target in targets {
             for event in events { target.yield(event) }
@@ -42,7 +71,7 @@ final class EventBroadcaster: Sendable {
             defer { subscribers.removeAll() }
             return Array(subscribers.values)
         }
-        listening.store(false, ordering: .relaxed)
+        updateListening(subscribers: 0)
         for target in targets { target.finish() }
     }
 }

@@ -209,7 +209,8 @@ extension PoolState {
     }
 
     mutating func progress(of id: JobID, attempt: Int, fraction: Double, message: String?, now: ContinuousClock.Instant) {
-        guard let record = inbox.record(id), record.attempts == attempt, record.startedAt != nil else { return }
+        // A run asked to stop has nothing more to report: its next step is its stop.
+        guard let record = inbox.record(id), record.attempts == attempt, record.startedAt != nil, record.stopReason == nil else { return }
         record.handle.record(JobProgress(fraction: fraction, message: message))
         events.emit(.jobProgress(jobInfo(record, now), fraction: fraction, message: message))
     }

@@ -277,6 +277,18 @@ public final class WorkerPool: Service, Sendable {
         broadcaster.subscribe(bufferingPolicy: configuration.eventBuffering)
     }
 
+    /// Calls `observer` with each event as the pool makes it, in order, under the pool's lock:
+    /// it must be quick and must not call the pool. For a host that follows every job (a queue
+    /// server), where ``events()`` would cost a task's wake-up per event.
+    /// - Returns: the observation's number, for ``stopObserving(_:)``.
+    package func observeEvents(_ observer: @escaping @Sendable (PoolEvent) -> Void) -> Int {
+        broadcaster.observe(observer)
+    }
+
+    package func stopObserving(_ observation: Int) {
+        broadcaster.stopObserving(observation)
+    }
+
     /// The job as it was submitted, while the pool holds it (queued, delayed or running).
     public func job(_ id: JobID) -> Job? { inbox.record(id)?.job }
 
