@@ -21,40 +21,64 @@ import Testing
             pid: 42)
     }
 
+    /// The pool's event that it started a held job.
+    func start(_ name: String, in state: inout QueueServerState) {
+        _ = state.poolEvent(.jobStarted(info(name)), origin: Timestamp(secondsSince1970: 0), host: "h")
+    }
+
     @Test func claimsAreSizedToFreeWorkersPlusPrefetchAndMadeOnceHalfTheRoomIsFree() {
         var state = QueueServerState(workers: 2, prefetch: 2, preempts: true)
         #expect(state.claimLimit == 4)
         let jobs = (1...4).map { claimed("j\($0)") }
-        #expect(state.claimed(jobs).map(\.job.id) == ["j1", "j2"])
+        // Each worker's next job waits in the pool's queue, where the worker finds it.
+        #expect(state.claimed(jobs).map(\.job.id) == ["j1", "j2", "j3", "j4"])
         #expect(state.claimLimit == nil)
         #expect(!state.waitsForWork)
+        start("j1", in: &state)
+        start("j2", in: &state)
+        #expect(state.unstarted == 2)
         _ = state.ended(end(jobs[0]))
-        // One free place in four, with jobs waiting: not worth a statement yet.
+        // One free place in four, with jobs waiting to start: not worth a statement yet.
         #expect(state.claimLimit == nil)
-        #expect(state.startable().map(\.job.id) == ["j3"])
+        start("j3", in: &state)
         _ = state.ended(end(jobs[1]))
-        _ = state.ended(end(jobs[2]))
-        #expect(state.startable().map(\.job.id) == ["j4"])
-        #expect(state.claimLimit == 3)
+        #expect(state.claimLimit == 2)
+        // The last one starts: nothing waits to start, a claim is due, the claim loop is woken.
+        #expect(state.poolEvent(.jobStarted(info("j4")), origin: Timestamp(secondsSince1970: 0), host: "h") == .claim)
+        #expect(state.unstarted == 0)
+    }
+
+    @Test func jobsPastWhatThePoolHoldsWaitHereAndTheTaskOfAnEndedOneStartsTheNext() {
+        var state = QueueServerState(workers: 1, prefetch: 3, preempts: true)
+        let jobs = ["a", "b", "c", "d"].map { claimed($0) }
+        #expect(state.claimed(jobs).map(\.job.id) == ["a", "b"])
+        #expect(state.waiting.map(\.job.id) == ["c", "d"])
+        #expect(state.startNext() == nil)  // the pool holds its share
+        start("a", in: &state)
+        _ = state.ended(end(jobs[0]))
+        #expect(state.startNext()?.job.id == "c")
+        #expect(state.startNext() == nil)
+        #expect(state.unstarted == 3)
     }
 
     @Test func aCriticalJobStartsOnABusyHostForThePoolToPreemptLowerWork() {
         var state = QueueServerState(workers: 1, prefetch: 2, preempts: true)
-        #expect(state.claimed([claimed("low", priority: .low)]).count == 1)
+        // One runs, one waits in the pool's queue; a third waits here.
+        #expect(state.claimed([claimed("low", priority: .low), claimed("next")]).count == 2)
         #expect(state.claimed([claimed("normal")]).isEmpty)
         var withoutPreemption = QueueServerState(workers: 1, prefetch: 2, preempts: false)
-        _ = withoutPreemption.claimed([claimed("low", priority: .low)])
+        _ = withoutPreemption.claimed([claimed("low", priority: .low), claimed("next")])
         #expect(withoutPreemption.claimed([claimed("urgent", priority: .critical)]).isEmpty)
         // Claims come in the queue's order, critical first.
         var fresh = QueueServerState(workers: 1, prefetch: 2, preempts: true)
-        _ = fresh.claimed([claimed("low", priority: .low)])
-        #expect(fresh.claimed([claimed("urgent", priority: .critical), claimed("next")]).map(\.job.id) == ["urgent"])
-        #expect(fresh.running.count == 2)
+        _ = fresh.claimed([claimed("low", priority: .low), claimed("next")])
+        #expect(fresh.claimed([claimed("urgent", priority: .critical), claimed("later")]).map(\.job.id) == ["urgent"])
+        #expect(fresh.running.count == 3)
     }
 
     @Test func aCancelEndsAWaitingJobAtOnceAndAsksThePoolToStopARunningOne() throws {
-        var state = QueueServerState(workers: 1, prefetch: 1, preempts: true)
-        _ = state.claimed([claimed("running"), claimed("waiting")])
+        var state = QueueServerState(workers: 1, prefetch: 2, preempts: true)
+        _ = state.claimed([claimed("running"), claimed("inThePool"), claimed("waiting")])
         #expect(state.cancel("waiting") == [.write])
         #expect(state.ending["waiting"] != nil)
         let cancelledWrite = state.nextWrite(force: false)
@@ -62,6 +86,7 @@ import Testing
         #expect(write.ends.map(\.outcome.status) == [.cancelled])
         #expect(write.ends.first?.outcome.error?.code == .cancelled)
         #expect(state.cancel("running") == [.stopInPool("running")])
+        #expect(state.cancel("inThePool") == [.stopInPool("inThePool")])
         #expect(state.cancel("unknown") == [])
         // The pool then ends it cancelled: an end of its own, not a hand-back, even while stopping.
         state.stop(deadline: .now)
@@ -70,15 +95,15 @@ import Testing
         #expect(state.isHandedBack(claimed("other"), cancelled))
     }
 
-    @Test func aLostLeaseDropsAWaitingJobAndStopsARunningOne() {
-        var state = QueueServerState(workers: 1, prefetch: 2, preempts: true)
-        _ = state.claimed([claimed("a"), claimed("b"), claimed("c")])
-        let actions = state.renewed(LeaseRenewal(lost: ["a", "b"], cancelRequested: ["c"]))
+    @Test func aLostLeaseDropsAWaitingJobAndStopsOneThePoolHas() {
+        var state = QueueServerState(workers: 1, prefetch: 3, preempts: true)
+        _ = state.claimed([claimed("a"), claimed("b"), claimed("c"), claimed("d")])
+        let actions = state.renewed(LeaseRenewal(lost: ["a", "c"], cancelRequested: ["d"]))
         #expect(actions.contains(.stopInPool("a")))
-        #expect(!actions.contains(.stopInPool("b")))
+        #expect(!actions.contains(.stopInPool("c")))
         #expect(state.waiting.isEmpty)
-        #expect(state.ending["c"] != nil)  // cancelled while waiting
-        #expect(state.held.map(\.job.id).sorted { $0.rawValue < $1.rawValue } == ["a", "c"])
+        #expect(state.ending["d"] != nil)  // cancelled while waiting
+        #expect(state.held.map(\.job.id).sorted { $0.rawValue < $1.rawValue } == ["a", "b", "d"])
     }
 
     @Test func stepsOfHeldJobsAreKeptWithTheirClaimAndOnlyThoseTheQueueDoesNotSee() {
@@ -145,16 +170,20 @@ import Testing
         #expect(state.nextWrite(force: false)?.ends.count == 20)
     }
 
-    @Test func aStopEndsClaimsAndStartsAndHandsTheWaitingJobsBack() {
-        var state = QueueServerState(workers: 1, prefetch: 2, preempts: true)
-        _ = state.claimed([claimed("a"), claimed("b"), claimed("urgent", priority: .critical)])
+    @Test func aStopEndsClaimsAndStartsAndHandsBackWhatHasNotStarted() {
+        var state = QueueServerState(workers: 1, prefetch: 3, preempts: true)
+        _ = state.claimed([claimed("a"), claimed("b"), claimed("c"), claimed("d")])
+        start("a", in: &state)
         state.stop(deadline: .now + .seconds(5))
         #expect(state.claimLimit == nil)
         #expect(state.startable().isEmpty)
-        #expect(state.takeWaiting().map(\.job.id) == ["b", "urgent"])
+        #expect(state.startNext() == nil)
+        #expect(state.takeWaiting().map(\.job.id) == ["c", "d"])
+        #expect(state.unstartedInPool == ["b"])
         #expect(state.drainDeadline != nil)
         #expect(!state.isDrained)
         state.handedBack("a")
+        state.handedBack("b")
         #expect(state.isDrained)
     }
 }

@@ -141,8 +141,10 @@ public final class QueueServer: Service, Sendable {
         wakeup.signal()
     }
 
-    /// Hands the jobs claimed but not started back to the queue at once (no lease wait).
+    /// Hands the jobs claimed but not started back to the queue at once (no lease wait): those
+    /// waiting here, and those in the pool's queue (withdrawn, their tasks hand them back).
     private func handBackWaiting() async {
+        for id in state.withLock({ $0.unstartedInPool }) { _ = pool.withdraw(id) }
         let waiting = state.withLock { $0.takeWaiting() }
         guard !waiting.isEmpty else { return }
         _ = await retrying("handing back \(waiting.count) jobs", attempts: 5) { try await self.queue.release(waiting) }
@@ -217,6 +219,7 @@ public final class QueueServer: Service, Sendable {
         switch action {
         case .stopInPool(let id): pool.cancel(id)
         case .write: toWrite.signal()
+        case .claim: wakeup.signal()
         }
     }
 

@@ -3,8 +3,9 @@
 /// cancel, a write done, a graceful stop) is a method that changes the state and returns what the
 /// server must do. The server performs those actions; the tests drive this type alone.
 ///
-/// A job the server holds is in one place at a time: `waiting` (claimed, not started), `running`
-/// (handed to the pool), or `ending` (ended, its end not yet written).
+/// A job the server holds is in one place at a time: `waiting` (claimed, not handed to the pool),
+/// `running` (handed to the pool: queued there, then ``started``), or `ending` (ended, its end
+/// not yet written).
 struct QueueServerState {
     enum Phase: Equatable {
         /// Claiming and starting jobs.
@@ -20,6 +21,8 @@ struct QueueServerState {
         case stopInPool(JobID)
         /// Wake the writer: there are ends or steps to write.
         case write
+        /// Wake the claim loop: a job it waited on to start has, and a claim is due.
+        case claim
     }
 
     /// One batch for the writer: the steps to write first, then the ends.
@@ -41,6 +44,8 @@ struct QueueServerState {
 
     private(set) var waiting: [ClaimedJob] = []
     private(set) var running: [JobID: ClaimedJob] = [:]
+    /// The running jobs the pool has started (the others wait in its queue).
+    private(set) var started: Set<JobID> = []
     /// Ended jobs whose end is not written yet; their leases are still renewed.
     private(set) var ending: [JobID: ClaimedJob] = [:]
     /// Ends not yet written, in the order they came.
@@ -62,6 +67,11 @@ struct QueueServerState {
         self.preempts = preempts
     }
 
+    /// How many held jobs the pool has at once: one more per worker than it runs (when the
+    /// prefetch allows), so that a worker finds its next job in the pool's queue when it ends
+    /// one, instead of waiting for the server to hand it over.
+    var inPoolLimit: Int { workers + min(workers, prefetch) }
+
     // MARK: - Claims and starts
 
     /// Every job held, for the heartbeat that renews their leases.
@@ -75,18 +85,21 @@ struct QueueServerState {
     /// Whether nothing runs and no end waits to be written: a drain is over.
     var isDrained: Bool { running.isEmpty && ending.isEmpty }
 
-    /// How many jobs to claim now, if a claim is due. While jobs wait here to start, the server
+    /// Held jobs not started yet: waiting here, or in the pool's queue.
+    var unstarted: Int { waiting.count + running.count - started.count }
+
+    /// How many jobs to claim now, if a claim is due. While jobs wait to start, the server
     /// claims again only once half its room is free: one statement for several jobs instead of
     /// one per job that ends.
     var claimLimit: Int? {
         guard isServing else { return nil }
         let room = workers + prefetch - waiting.count - running.count
-        return room > 0 && (waiting.isEmpty || room * 2 >= workers + prefetch) ? room : nil
+        return room > 0 && (unstarted == 0 || room * 2 >= workers + prefetch) ? room : nil
     }
 
     /// Whether the server should wait for new work in the queue (it has room and nothing
-    /// waiting), rather than for a job of its own to end.
-    var waitsForWork: Bool { waiting.isEmpty && workers + prefetch - running.count > 0 }
+    /// waiting to start), rather than for a job of its own to end.
+    var waitsForWork: Bool { unstarted == 0 && workers + prefetch - running.count > 0 }
 
     /// A claim answered: the jobs wait to start; those a worker can take start now.
     mutating func claimed(_ jobs: [ClaimedJob]) -> [ClaimedJob] {
@@ -98,7 +111,7 @@ struct QueueServerState {
     /// starts even when every worker is busy: the pool preempts lower work for it.
     mutating func startable() -> [ClaimedJob] {
         var jobs: [ClaimedJob] = []
-        while isServing, let first = waiting.first, running.count < workers || (first.job.priority == .critical && preempts) {
+        while isServing, let first = waiting.first, running.count < inPoolLimit || (first.job.priority == .critical && preempts) {
             waiting.removeFirst()
             running[first.job.id] = first
             jobs.append(first)
@@ -108,7 +121,7 @@ struct QueueServerState {
 
     /// The first waiting job, when a worker is free for it: a task whose job ended takes it.
     mutating func startNext() -> ClaimedJob? {
-        guard isServing, let first = waiting.first, running.count < workers else { return nil }
+        guard isServing, let first = waiting.first, running.count < inPoolLimit else { return nil }
         waiting.removeFirst()
         running[first.job.id] = first
         return first
@@ -126,6 +139,7 @@ struct QueueServerState {
     mutating func ended(_ end: JobEnd) -> [Action] {
         let id = end.claimed.job.id
         running[id] = nil
+        started.remove(id)
         ending[id] = end.claimed
         unwritten.append(end)
         return [.write]
@@ -134,6 +148,7 @@ struct QueueServerState {
     /// A running job went back to the queue unfinished (the pool stopped first).
     mutating func handedBack(_ id: JobID) {
         running[id] = nil
+        started.remove(id)
         forget(id)
     }
 
@@ -163,7 +178,8 @@ struct QueueServerState {
 
     /// A pool event: a step of a held job the queue does not see itself (progress, a stop
     /// request, a preemption and the start after it) is kept to be written.
-    /// - Returns: `.write` when a step was kept or a held job's final event came.
+    /// - Returns: `.write` when a step was kept or a held job's final event came; `.claim` when
+    ///   a job's start makes a claim due.
     mutating func poolEvent(_ event: PoolEvent, origin: Timestamp, host: String) -> Action? {
         guard let info = event.jobInfo else { return nil }
         if event.outcome != nil {
@@ -173,6 +189,7 @@ struct QueueServerState {
             return .write
         }
         guard let claimed = running[info.job] else { return nil }
+        if case .jobStarted = event, started.insert(info.job).inserted, claimLimit != nil { return .claim }
         guard var step = event.jobEvent(since: origin) else { return nil }
         switch step.step {
         case .progress: guard steps.count < Self.maxPendingSteps else { return nil }
@@ -237,6 +254,12 @@ struct QueueServerState {
     mutating func takeWaiting() -> [ClaimedJob] {
         defer { waiting = [] }
         return waiting
+    }
+
+    /// The jobs in the pool's queue, not started: a stop takes them back from the pool (they
+    /// end `shuttingDown` and are handed back like the waiting ones).
+    var unstartedInPool: [JobID] {
+        running.keys.filter { !started.contains($0) }.sorted { $0.rawValue < $1.rawValue }
     }
 
     /// When a stopping server gives up on what still runs or waits to be written.

@@ -194,18 +194,33 @@ extension PoolState {
         var effects = PoolEffects()
         drainInbox(now: now, &effects)
         guard let record = inbox.record(id) else { return (false, effects) }
-        if queue.remove(id) != nil {
-            inbox.backlog.subtract(1, ordering: .relaxed)
-            finalize(record, .cancelled, error: OffloadError(.cancelled, "cancelled before it started"), now: now, &effects)
-            admitWaitingSubmitters(&effects)
-            return (true, effects)
-        }
+        if removeQueued(record, error: OffloadError(.cancelled, "cancelled before it started"), now: now, &effects) { return (true, effects) }
         if let slot = workers.firstIndex(where: { $0.running === record || $0.held.contains { $0 === record } }),
             record.stopReason != .cancelled
         {
             requestStop(record, reason: .cancelled, slot: slot, now: now, message: "cancelled by the caller", &effects)
         }
         return (true, effects)
+    }
+
+    /// Takes a job back out of the queue before it starts: ``WorkerPool/withdraw(_:)``.
+    mutating func withdraw(_ id: JobID, now: ContinuousClock.Instant) -> (Bool, PoolEffects) {
+        var effects = PoolEffects()
+        drainInbox(now: now, &effects)
+        guard let record = inbox.record(id) else { return (false, effects) }
+        let withdrawn = removeQueued(record, error: OffloadError(.shuttingDown, "handed back before it started"), now: now, &effects)
+        return (withdrawn, effects)
+    }
+
+    /// Ends a job still in the queue (not started) `cancelled` with `error`; `false` when it is not queued.
+    private mutating func removeQueued(
+        _ record: JobRecord, error: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects
+    ) -> Bool {
+        guard queue.remove(record.id) != nil else { return false }
+        inbox.backlog.subtract(1, ordering: .relaxed)
+        finalize(record, .cancelled, error: error, now: now, &effects)
+        admitWaitingSubmitters(&effects)
+        return true
     }
 
     mutating func progress(of id: JobID, attempt: Int, fraction: Double, message: String?, now: ContinuousClock.Instant) {

@@ -252,6 +252,15 @@ public final class WorkerPool: Service, Sendable {
         return found
     }
 
+    /// Takes back a job that has not started (queued or delayed): it ends `cancelled` with the
+    /// error `shuttingDown`, for its submitter to hand it to someone else.
+    /// - Returns: `false` when the job is running or unknown (nothing changes).
+    package func withdraw(_ id: JobID) -> Bool {
+        let (found, effects) = locked { $0.withdraw(id, now: .now) }
+        perform(effects)
+        return found
+    }
+
     /// Stops handing out jobs (running ones go on); submitted jobs wait.
     public func pause() { locked { $0.isPaused = true } }
 
