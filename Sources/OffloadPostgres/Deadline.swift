@@ -22,6 +22,23 @@ extension PostgresQueue {
         }
     }
 
+    /// A prepared statement (parsed and planned once per connection: the queue's hot
+    /// statements, whose planning cost as much as their work), its rows read, given up on and
+    /// its errors mapped as ``query(_:logger:)``'s are.
+    func execute<Statement: PostgresPreparedStatement>(_ statement: Statement) async throws -> [Statement.Row]
+    where Statement.Row: Sendable {
+        let client = self.client, logger = self.logger
+        do {
+            return try await withDeadline(configuration.statementTimeout) {
+                var rows: [Statement.Row] = []
+                for try await row in try await client.execute(statement, logger: logger) { rows.append(row) }
+                return rows
+            }
+        } catch let error as PSQLError {
+            throw Self.mapped(error)
+        }
+    }
+
     /// `client.withTransaction`, given up on as ``query(_:logger:)`` is.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client, logger = self.logger

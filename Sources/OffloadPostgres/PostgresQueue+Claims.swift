@@ -9,28 +9,12 @@ extension PostgresQueue {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedJob] {
         guard request.limit > 0, !request.kinds.isEmpty else { return [] }
         try await prepared()
-        let leaseMs = configuration.leaseDuration.milliseconds
-        let rows = try await query(
-            """
-            WITH claimed AS (
-                -- An array of ids, so that the update finds them by the primary key whatever the
-                -- table's statistics say (a join may be planned as a scan of the whole table).
-                UPDATE \(unescaped: s).jobs AS job
-                SET state = 'running', attempt = job.attempt + 1, lease_owner = \(request.host),
-                    lease_expires_at = now() + \(leaseMs) * interval '1 millisecond', started_at = now(), cancel_requested = false,
-                    changed = nextval('\(unescaped: s).changes')
-                WHERE job.id = ANY(ARRAY(SELECT \(unescaped: s).ready_jobs(\(request.kinds)::text[], \(request.capabilities.sorted())::text[],
-                                                                          \(request.limit)::int)))
-                RETURNING job.*
-            )
-            SELECT id::text, kind, priority::int, payload::text, attempt, max_attempts, timeout_ms, capabilities,
-                   retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter
-            FROM claimed ORDER BY rank, seq
-            """, logger: logger)
+        let rows = try await execute(
+            ClaimStatement(
+                host: request.host, leaseMilliseconds: configuration.leaseDuration.milliseconds, kinds: request.kinds,
+                capabilities: request.capabilities.sorted(), limit: request.limit))
         var claimed: [ClaimedJob] = []
-        for try await (id, kind, priority, payload, attempt, maxAttempts, timeoutMs, capabilities, initial, multiplier, maxDelay, jitter)
-            in rows.decode((String, String, Int, String, Int, Int, Int?, [String], Double, Double, Double, Double).self)
-        {
+        for (id, kind, priority, payload, attempt, maxAttempts, timeoutMs, capabilities, initial, multiplier, maxDelay, jitter) in rows {
             var failure: OffloadError?
             var value = JSONValue.null
             do { value = try JSONParser.parse(payload) } catch {
@@ -83,57 +67,18 @@ extension PostgresQueue {
                 throw OffloadError(.unstorable, "the result of job \(end.claimed.job.id) cannot be written as JSON: \(error)")
             }
         }
-        let levelMs = configuration.levelMilliseconds
-        // Ends move the job out of the live table into its history; a retry keeps it there,
-        // scheduled, with a history row for the attempt. Both are fenced by the claim.
-        let rows = try await query(
-            """
-            WITH ends AS (
-                SELECT * FROM unnest(\(ends.map { $0.claimed.job.id.rawValue })::uuid[], \(ends.map(\.claimed.attempt))::int[],
-                                     \(ends.map(\.claimed.owner))::text[], \(states)::text[], \(results)::text[],
-                                     \(ends.map { StorableText.sanitized($0.outcome.error?.code.rawValue ?? "") })::text[],
-                                     \(ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") })::text[])
-                    AS e (id, attempt, owner, state, result, code, message)
-            ), gone AS (
-                DELETE FROM \(unescaped: s).jobs AS job USING ends AS e
-                WHERE job.id = e.id AND job.attempt = e.attempt AND job.lease_owner = e.owner AND job.state = 'running'
-                  AND e.state <> 'scheduled'
-                RETURNING job.*, e.state AS outcome, e.result AS output, e.code, e.message
-            ), retries AS (
-                SELECT e.*, j.run_at AS ready_at,
-                       now() + \(unescaped: s).retry_delay(j.retry_initial_ms, j.retry_multiplier, j.retry_max_ms, j.retry_jitter, j.attempt) AS due
-                FROM ends AS e JOIN \(unescaped: s).jobs AS j ON j.id = e.id
-                WHERE e.state = 'scheduled'
-            ), retried AS (
-                UPDATE \(unescaped: s).jobs AS job
-                SET state = 'scheduled', run_at = r.due, rank = \(unescaped: s).job_rank(r.due, job.priority, \(levelMs)),
-                    error_code = NULLIF(r.code, ''), error_message = NULLIF(r.message, ''), lease_owner = NULL, lease_expires_at = NULL,
-                    changed = nextval('\(unescaped: s).changes')
-                FROM retries AS r
-                WHERE job.id = r.id AND job.attempt = r.attempt AND job.lease_owner = r.owner AND job.state = 'running'
-                RETURNING job.*, r.ready_at, r.due, r.owner, r.code, r.message
-            ), history AS (
-                INSERT INTO \(unescaped: s).job_history (\(unescaped: HistoryRow.columns))
-                SELECT id, attempt, outcome, true, lease_owner, started_at, now(), run_at, NULL, NULLIF(code, ''), NULLIF(message, ''),
-                       NULLIF(output, '')::json, \(unescaped: HistoryRow.job("gone"))
-                FROM gone
-                UNION ALL
-                SELECT id, attempt, 'retryScheduled', false, owner, started_at, now(), ready_at, due, NULLIF(code, ''), NULLIF(message, ''),
-                       NULL, \(unescaped: HistoryRow.job("retried"))
-                FROM retried
-            )
-            SELECT id::text FROM gone
-            UNION ALL
-            SELECT id::text FROM retried
-            UNION ALL
-            SELECT NULL FROM (
-                SELECT pg_notify('\(unescaped: channels.done)', string_agg(id::text, ','))
-                FROM (SELECT id, (row_number() OVER ()) / \(Self.idsPerNotification) AS chunk FROM gone) AS ended
-                GROUP BY chunk
-            ) AS notified
-            """, logger: logger)
-        var recorded = Set<String>()
-        try await refusing { for try await id in rows.decode(String?.self) { if let id { recorded.insert(id) } } }
+        var statement = FinishStatement(levelMilliseconds: configuration.levelMilliseconds, channel: channels.done)
+        for (end, state) in zip(ends, states) {
+            statement.ids.append(end.claimed.job.id.rawValue)
+            statement.attempts.append(end.claimed.attempt)
+            statement.owners.append(end.claimed.owner)
+            statement.states.append(state)
+            statement.codes.append(StorableText.sanitized(end.outcome.error?.code.rawValue ?? ""))
+            statement.messages.append(StorableText.sanitized(end.outcome.error?.message ?? ""))
+        }
+        statement.results = results
+        let rows = try await execute(statement)
+        let recorded = Set(rows.compactMap { $0 })
         let lost = ends.filter { !recorded.contains($0.claimed.job.id.rawValue.lowercased()) }
         if !lost.isEmpty {
             try await query(
@@ -151,10 +96,6 @@ extension PostgresQueue {
             return state == "scheduled" ? .retryScheduled : .recorded
         }
     }
-
-    /// Finished jobs named by one notification on the `done` channel (ids joined by commas,
-    /// under PostgreSQL's 8,000-byte payload limit).
-    static let idsPerNotification = 100
 
     public func release(_ jobs: [ClaimedJob]) async throws {
         guard !jobs.isEmpty else { return }

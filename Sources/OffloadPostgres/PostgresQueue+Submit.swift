@@ -135,6 +135,8 @@ private struct SubmissionRow {
     var retryMultiplier: Double
     var retryMaxMs: Double
     var retryJitter: Double
+    /// In whole microseconds, as the database keeps times: delays that differ by whole
+    /// microseconds keep their exact difference (and so their ties), as in memory.
     var delayMs: Double
     /// -1: none (the serving pool's default timeout applies).
     var timeoutMs: Int64
@@ -175,9 +177,16 @@ private struct SubmissionRow {
         retryMultiplier = job.retryPolicy.multiplier
         retryMaxMs = job.retryPolicy.maxDelay.milliseconds
         retryJitter = job.retryPolicy.jitter
-        delayMs = job.runAt.map { max(($0 - now).milliseconds, 0) } ?? 0
+        delayMs = job.runAt.map { Self.wholeMicroseconds($0 - now) / 1_000 } ?? 0
         timeoutMs = job.timeout.map { Int64($0.milliseconds.rounded(.up)) } ?? -1
         capabilities = JSONWriter.string(.array(job.requiredCapabilities.sorted().map { .string($0) }))
         uniqueKey = submission.uniqueKey ?? ""
+    }
+
+    /// `duration` truncated to whole microseconds (0 when negative), exactly.
+    static func wholeMicroseconds(_ duration: Duration) -> Double {
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, attoseconds >= 0 else { return 0 }
+        return Double(seconds) * 1_000_000 + Double(attoseconds / 1_000_000_000_000)
     }
 }

@@ -39,7 +39,11 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
         var configuration = configuration
         if let schema = address.schema { configuration.schema = schema }
         try configuration.validate()
-        self.client = PostgresClient(configuration: address.client, backgroundLogger: logger)
+        var client = address.client
+        // Prepared statements name the queue's tables without their schema: each connection
+        // finds them on its search path (PostgreSQL's own catalog comes first whatever it says).
+        client.options.additionalStartupParameters.append(("search_path", configuration.schema))
+        self.client = PostgresClient(configuration: client, backgroundLogger: logger)
         self.listenerConfiguration = address.listener
         self.configuration = configuration
         self.logger = logger
