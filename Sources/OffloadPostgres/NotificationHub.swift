@@ -43,7 +43,8 @@ final class NotificationHub: Sendable {
     }
 
     /// Listens until the task is cancelled, connecting again after each loss.
-    func listen(configuration: PostgresConnection.Configuration, channels: Channels, logger: Logger) async {
+    /// - Parameter followsEnds: whether the channel of ended jobs is listened to.
+    func listen(configuration: PostgresConnection.Configuration, channels: Channels, followsEnds: Bool, logger: Logger) async {
         var failures = 0
         while !Task.isCancelled {
             do {
@@ -51,12 +52,14 @@ final class NotificationHub: Sendable {
                 var lost: (any Error)?
                 do {
                     try await withThrowingTaskGroup(of: Void.self) { group in
-                        let routes: [(String, @Sendable (String) -> [Notification])] = [
+                        var routes: [(String, @Sendable (String) -> [Notification])] = [
                             (channels.jobs, { @Sendable _ in [.jobs] }),
-                            (channels.cancel, { @Sendable in [.cancel(JobID($0))] }),
-                            // Several ids, joined by commas, when a batch of jobs ended.
-                            (channels.done, { @Sendable in $0.split(separator: ",").map { .done(JobID(String($0))) } })
+                            (channels.cancel, { @Sendable in [.cancel(JobID($0))] })
                         ]
+                        if followsEnds {
+                            // Several ids, joined by commas, when a batch of jobs ended.
+                            routes.append((channels.done, { @Sendable in $0.split(separator: ",").map { .done(JobID(String($0))) } }))
+                        }
                         for (channel, route) in routes {
                             group.addTask {
                                 try await connection.listen(on: channel) { notifications in

@@ -63,7 +63,9 @@ public final class PostgresQueue: DurableQueue, Service, Sendable {
     public func run() async throws {
         let client = Task { await self.client.run() }
         await cancelWhenGracefulShutdown {
-            await self.hub.listen(configuration: self.listenerConfiguration, channels: self.channels, logger: self.logger)
+            await self.hub.listen(
+                configuration: self.listenerConfiguration, channels: self.channels, followsEnds: self.configuration.followsEnds,
+                logger: self.logger)
         }
         // The pool closes its connections once each is returned; one held by a statement the
         // database never answered would hold the queue's stop forever, so it is left behind.

@@ -20,11 +20,13 @@ struct QueueHosting {
     /// - Parameters:
     ///   - artifactFolder: where the pools' kinds write their files, stored in the queue from there.
     ///   - removesStoredFiles: whether a file stored in the queue leaves the folder (a scratch folder).
+    ///   - followsEnds: whether this host waits for jobs to end (a service does; a worker does not).
     init(
         url: String, schema: String?, leaseDuration: Duration = .seconds(30), served: [Served], claimAhead: Int? = nil,
-        drainTimeout: Duration, artifactFolder: String, removesStoredFiles: Bool, logger: Logger
+        drainTimeout: Duration, artifactFolder: String, removesStoredFiles: Bool, followsEnds: Bool, logger: Logger
     ) throws {
         var configuration = PostgresQueueConfiguration(leaseDuration: leaseDuration)
+        configuration.followsEnds = followsEnds
         if let schema { configuration.schema = schema }
         let queue: PostgresQueue
         do { queue = try PostgresQueue(url: url, configuration: configuration, logger: logger) } catch {

@@ -70,7 +70,7 @@ struct WorkerCommand: AsyncParsableCommand {
         let hosting = try QueueHosting(
             url: queueOptions.url ?? "", schema: queueOptions.schema, leaseDuration: .milliseconds(leaseMs),
             served: [.init(pool: pool, kinds: kinds.isEmpty ? nil : kinds)], claimAhead: claimAhead,
-            drainTimeout: .milliseconds(drainMs), artifactFolder: output.files, removesStoredFiles: false,
+            drainTimeout: .milliseconds(drainMs), artifactFolder: output.files, removesStoredFiles: false, followsEnds: false,
             logger: logger)
         let host = hosting.servers[0].configuration.host
         let served = kinds.isEmpty ? pool.registry.kinds : kinds

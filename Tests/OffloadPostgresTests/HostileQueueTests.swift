@@ -67,8 +67,14 @@ extension PostgresTests {
                 {"id":"last","kind":"debug.echo","payload":{"n":5}}
 
                 """)
-            // Hosts have said what they serve: a job none of them runs is refused too.
-            try await Task.sleep(for: .milliseconds(500))
+            // Once the host has said what it serves, a job no host runs is refused too (before
+            // that, jobs wait for the first host: a busy machine may take seconds to start it).
+            try await withQueue(schema: schema) { queue in
+                let deadline = ContinuousClock.now + .seconds(30)
+                while try await queue.servingHosts().isEmpty, ContinuousClock.now < deadline {
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
             let submit = try await runCommand(
                 offload,
                 [

@@ -197,7 +197,8 @@ struct ServeCommand: AsyncParsableCommand {
                 url: queue, schema: schema,
                 served: [
                     .init(pool: pool, kinds: pool.registry.kinds.filter { $0 != "image" }), .init(pool: cardPool, kinds: ["image"])
-                ], drainTimeout: .milliseconds(drainMs), artifactFolder: outputs, removesStoredFiles: true, logger: logger)
+                ], drainTimeout: .milliseconds(drainMs), artifactFolder: outputs, removesStoredFiles: true, followsEnds: true,
+                logger: logger)
             backend = QueueBackend(queue: hosting.queue)
             services = hosting.services
         } else {
