@@ -4,7 +4,9 @@ import PostgresNIO
 
 // Claims, leases and ends: the `DurableQueue` side a `QueueServer` uses. Every statement that
 // changes a claimed job is fenced by its claim (id, attempt, lease owner, state `running`). A
-// claim writes nothing but the job's row; an end moves the row into `job_history`.
+// claim writes nothing but the job's row; an end moves the row into `job_history`. The state is
+// compared as text in the fences: each row is then found by its primary key, never by walking
+// every running job through the lease index, whose predicate `state = 'running'` would match.
 extension PostgresQueue {
     public func claim(_ request: ClaimRequest) async throws -> [ClaimedJob] {
         guard request.limit > 0, !request.kinds.isEmpty else { return [] }
@@ -44,7 +46,7 @@ extension PostgresQueue {
             )
             UPDATE \(unescaped: s).jobs AS job SET lease_expires_at = now() + \(leaseMs) * interval '1 millisecond'
             FROM unnest(\(jobs.map { $0.job.id.rawValue })::uuid[], \(jobs.map(\.attempt))::int[]) AS held (id, attempt)
-            WHERE job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = \(host) AND job.state = 'running'
+            WHERE job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = \(host) AND job.state::text = 'running'
             RETURNING job.id::text, job.cancel_requested
             """, logger: logger)
         var kept = Set<JobID>()
@@ -106,7 +108,7 @@ extension PostgresQueue {
                 FROM unnest(\(jobs.map { $0.job.id.rawValue })::uuid[], \(jobs.map(\.attempt))::int[], \(jobs.map(\.owner))::text[])
                      AS held (id, attempt, host)
                 JOIN \(unescaped: s).jobs AS job
-                  ON job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = held.host AND job.state = 'running'
+                  ON job.id = held.id AND job.attempt = held.attempt AND job.lease_owner = held.host AND job.state::text = 'running'
                 FOR UPDATE OF job
             ), released AS (
                 UPDATE \(unescaped: s).jobs AS job
@@ -172,7 +174,7 @@ extension PostgresQueue {
                         \(steps.map { step -> Double in if case .progress(let fraction, _) = step.step { fraction } else { -1 } })::float8[])
                 WITH ORDINALITY AS e (id, type, at, attempt, message, progress, n)
             JOIN \(unescaped: s).jobs AS job
-              ON job.id = e.id AND job.attempt = e.attempt AND job.lease_owner = \(host) AND job.state = 'running'
+              ON job.id = e.id AND job.attempt = e.attempt AND job.lease_owner = \(host) AND job.state::text = 'running'
             ORDER BY e.n
             """, logger: logger)
     }

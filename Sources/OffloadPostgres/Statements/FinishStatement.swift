@@ -13,9 +13,7 @@ struct FinishStatement: PostgresPreparedStatement {
             SELECT * FROM unnest($1::uuid[], $2::int[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[])
                 AS e (id, attempt, owner, state, result, code, message)
         ), gone AS (
-            -- The state compared as text: the rows are found by the primary key, one per end,
-            -- never by walking every running job through the lease index (whose predicate
-            -- `state = 'running'` would match).
+            -- The state compared as text: each row is found by its primary key (see the claims).
             DELETE FROM jobs AS job USING ends AS e
             WHERE job.id = e.id AND job.attempt = e.attempt AND job.lease_owner = e.owner AND job.state::text = 'running'
               AND e.state <> 'scheduled'
