@@ -51,14 +51,6 @@ extension PostgresQueue {
         }
     }
 
-    /// `body`, with a refusal of a value met while its rows are read thrown as ``refusal(_:)`` says
-    /// (the database reports some only once the statement runs, after the rows' description).
-    func refusing<T>(_ body: () async throws -> T) async throws -> T {
-        do { return try await body() } catch let error as PSQLError {
-            throw Self.refusal(error) ?? error
-        }
-    }
-
     /// A refusal or a lost connection as an ``OffloadError`` (see below); any other error as it is.
     static func mapped(_ error: PSQLError) -> any Error {
         if let refusal = refusal(error) { return refusal }
