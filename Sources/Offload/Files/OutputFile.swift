@@ -126,10 +126,8 @@ package enum OutputFile {
     static let maxStemBytes = 200
 
     private static func makeDirectory(_ directory: String) throws(OffloadError) {
-        var path = directory.hasPrefix("/") ? "/" : ""
-        for part in directory.split(separator: "/") {
-            path += (path.isEmpty || path.hasSuffix("/") ? "" : "/") + part
-            if mkdir(path, 0o755) != 0 && errno != EEXIST { throw failure("cannot make the folder \(path)") }
+        do { try FolderPath.make(directory, mode: 0o755) } catch {
+            throw OffloadError(.handlerFailed, "cannot make the folder \(error.path): \(error.reason)")
         }
     }
 

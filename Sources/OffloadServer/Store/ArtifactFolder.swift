@@ -18,8 +18,9 @@ final class ArtifactFolder: Sendable {
         self.path = path
         self.maxBytes = maxBytes
         index = Mutex(ByteBoundedLRU(maxBytes: maxBytes))
-        if mkdir(path, 0o700) != 0 && errno != EEXIST {
-            throw OffloadError(.handlerFailed, "cannot make the artifacts folder: \(String(cString: strerror(errno)))")
+        // Made when missing, the folders above it too; refused naming the one that cannot be.
+        do { try FolderPath.make(path, mode: 0o700) } catch {
+            throw OffloadError(.invalidConfiguration, "cannot make the folder \(error.path) for the jobs' files: \(error.reason)")
         }
     }
 
