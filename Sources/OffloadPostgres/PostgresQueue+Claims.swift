@@ -69,17 +69,13 @@ extension PostgresQueue {
                 throw OffloadError(.unstorable, "the result of job \(end.claimed.job.id) cannot be written as JSON: \(error)")
             }
         }
-        var statement = FinishStatement(levelMilliseconds: configuration.levelMilliseconds, channel: channels.done)
-        for (end, state) in zip(ends, states) {
-            statement.ids.append(end.claimed.job.id.rawValue)
-            statement.attempts.append(end.claimed.attempt)
-            statement.owners.append(end.claimed.owner)
-            statement.states.append(state)
-            statement.codes.append(StorableText.sanitized(end.outcome.error?.code.rawValue ?? ""))
-            statement.messages.append(StorableText.sanitized(end.outcome.error?.message ?? ""))
-        }
-        statement.results = results
-        let rows = try await execute(statement)
+        let rows = try await execute(
+            FinishStatement(
+                ids: ends.map { $0.claimed.job.id.rawValue }, attempts: ends.map(\.claimed.attempt), owners: ends.map(\.claimed.owner),
+                states: states, results: results,
+                codes: ends.map { StorableText.sanitized($0.outcome.error?.code.rawValue ?? "") },
+                messages: ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") },
+                levelMilliseconds: configuration.levelMilliseconds, channel: channels.done))
         let recorded = Set(rows.compactMap { $0 })
         let lost = ends.filter { !recorded.contains($0.claimed.job.id.rawValue.lowercased()) }
         if !lost.isEmpty {

@@ -8,15 +8,18 @@ extension PostgresQueue {
     public func job(_ id: JobID) async throws -> StoredJob? {
         guard UUID(uuidString: id.rawValue) != nil else { return nil }
         try await prepared()
-        return try await storedJobs(
+        return try await storedJobs(ids: [id.rawValue]).first
+    }
+
+    /// The jobs `ids` (UUIDs), from either table: a job is live or has ended, never both.
+    private func storedJobs(ids: [String]) async throws -> [StoredJob] {
+        try await storedJobs(
             try await query(
                 """
-                SELECT \(unescaped: liveColumns) FROM \(unescaped: s).jobs AS job WHERE job.id = \(id.rawValue)::uuid
+                SELECT \(unescaped: liveColumns) FROM \(unescaped: s).jobs AS job WHERE job.id = ANY(\(ids)::uuid[])
                 UNION ALL
-                SELECT \(unescaped: endedColumns) FROM \(unescaped: s).job_history AS h WHERE h.job_id = \(id.rawValue)::uuid AND h.ended
-                LIMIT 1
-                """, logger: logger)
-        ).first
+                SELECT \(unescaped: endedColumns) FROM \(unescaped: s).job_history AS h WHERE h.job_id = ANY(\(ids)::uuid[]) AND h.ended
+                """, logger: logger))
     }
 
     /// Jobs newest first (by submission), in `state` and of `kind` when given, older than the
@@ -79,14 +82,7 @@ extension PostgresQueue {
             last = max(last, changed)
         }
         guard !ids.isEmpty else { return ([], last) }
-        let jobs = try await storedJobs(
-            try await query(
-                """
-                SELECT \(unescaped: liveColumns) FROM \(unescaped: s).jobs AS job WHERE job.id = ANY(\(ids)::uuid[])
-                UNION ALL
-                SELECT \(unescaped: endedColumns) FROM \(unescaped: s).job_history AS h WHERE h.job_id = ANY(\(ids)::uuid[]) AND h.ended
-                """, logger: logger))
-        return (jobs, last)
+        return (try await storedJobs(ids: ids), last)
     }
 
     /// The newest change's number (where a feed of ``changes(after:limit:)`` starts from now).

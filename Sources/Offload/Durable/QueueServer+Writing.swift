@@ -23,8 +23,8 @@ extension QueueServer {
         var blockedSince: ContinuousClock.Instant?
         while true {
             // A job's steps are written before its end: the pool sends them before its final
-            // event, which is waited for a second at most (a stream that dropped events must not
-            // hold the ends back).
+            // event. Its observer sees that event before the job's handle answers, so an end
+            // rarely waits; should it, it waits a second at most.
             let force = blockedSince.map { ContinuousClock.now - $0 >= .seconds(1) } ?? false
             guard let write = state.withLock({ $0.nextWrite(force: force) }) else {
                 guard state.withLock({ $0.hasUnwrittenEnds }) else { return }

@@ -58,13 +58,13 @@ struct FinishStatement: PostgresPreparedStatement {
 
     /// One entry per end: the claim, the state it ends in (`scheduled` for a retry), and the
     /// result and error as text ('' for none: arrays of optionals do not encode).
-    var ids: [String] = []
-    var attempts: [Int] = []
-    var owners: [String] = []
-    var states: [String] = []
-    var results: [String] = []
-    var codes: [String] = []
-    var messages: [String] = []
+    var ids: [String]
+    var attempts: [Int]
+    var owners: [String]
+    var states: [String]
+    var results: [String]
+    var codes: [String]
+    var messages: [String]
     /// The queue's aging level, for a retry's rank.
     var levelMilliseconds: Double
     /// The channel that announces ended jobs.
