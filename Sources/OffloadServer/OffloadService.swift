@@ -28,7 +28,7 @@ public struct OffloadService: Sendable {
     /// The kinds' handlers, to refuse a malformed payload when it is submitted (400) rather
     /// than when it runs; `nil` checks only the job's own fields.
     public let registry: HandlerRegistry?
-    /// Where `GET /metrics` reads from.
+    /// A registry of the program's own metrics, which `GET /metrics` shows after the service's.
     public let metrics: PrometheusCollectorRegistry?
 
     let access: Access
@@ -39,6 +39,8 @@ public struct OffloadService: Sendable {
     let drawing: RenderSlots
     /// The open connections, under ``ServiceConfiguration/connections``.
     let connections: ConnectionTable
+    /// The HTTP requests answered, for `/metrics`.
+    let requests = RequestMetrics()
 
     public init(
         store: JobStore, configuration: ServiceConfiguration = ServiceConfiguration(), registry: HandlerRegistry? = nil,
@@ -78,7 +80,7 @@ public struct OffloadService: Sendable {
                     allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
         }
         router.add(middleware: SecurityHeaders())
-        if metrics != nil { router.add(middleware: MetricsMiddleware()) }
+        router.add(middleware: requests.middleware())
         addDashboardRoutes(to: router)
         addOperationsRoutes(to: router)
         addJobRoutes(to: router)

@@ -265,7 +265,7 @@ import Testing
         #expect(replies.allSatisfy { $0.status == 200 && $0.body.starts(with: [0xFF, 0xD8, 0xFF]) })
         #expect(Set(replies.map(\.body)).count == 1)
         // Three cards drawn (the card pool's own: cards are not jobs of the store in memory).
-        #expect(try await server.get("/metrics").text.contains("offload_cards_cache_misses 3\n"))
+        #expect(try await server.get("/metrics").text.contains("offload_card_cache_misses_total 3\n"))
         #expect(try await server.get("/v1/jobs?kind=image").json?["jobs"]?.arrayValue?.isEmpty == true)
         // HEAD wherever GET works: a link unfurler's first question.
         let head = try await HTTPClient.request("HEAD", port: server.port, path)
@@ -276,9 +276,12 @@ import Testing
         #expect(webp.header("Content-Type") == "image/webp")
         #expect(Array(webp.body.prefix(4)) == Array("RIFF".utf8))
         let metrics = try await server.get("/metrics").text
-        #expect(metrics.contains("offload_cards_cache_misses 4"))
-        #expect(metrics.contains("offload_jobs{kind=\"image\",status=\"completed\"} 4"))
-        #expect(metrics.contains("hb_requests{"))
+        #expect(metrics.contains("offload_card_cache_misses_total 4\n"))
+        #expect(metrics.contains("offload_jobs_ended_total{pool=\"cards\",kind=\"image\",status=\"completed\"} 4\n"))
+        #expect(metrics.contains("offload_http_requests_total{method=\"GET\",route=\"/og.png\",status=\"200\"} "))
+        #expect(metrics.contains("offload_job_run_seconds_count{pool=\"cards\",kind=\"image\"} 4\n"))
+        let problems = try await promtoolProblems(metrics)
+        #expect(problems.isEmpty, "\(problems)")
         #expect(try await server.terminate().status == 0)
     }
 

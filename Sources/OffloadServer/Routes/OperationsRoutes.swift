@@ -29,33 +29,7 @@ extension OffloadService {
         }
         router.get("/metrics") { request, _ in
             try access.require(.read, request)
-            var bytes: [UInt8] = []
-            metrics?.emit(into: &bytes)
-            let (hits, misses, kept, keptBytes) = cards.counts
-            bytes += Array(
-                """
-                # TYPE offload_cards_cache_hits counter
-                offload_cards_cache_hits \(hits)
-                # TYPE offload_cards_cache_misses counter
-                offload_cards_cache_misses \(misses)
-                # TYPE offload_cards_cached gauge
-                offload_cards_cached \(kept)
-                # TYPE offload_cards_cached_bytes gauge
-                offload_cards_cached_bytes \(keptBytes)
-
-                """.utf8)
-            if let kept = (store.backend as? MemoryBackend)?.kept {
-                bytes += Array(
-                    """
-                    # TYPE offload_store_jobs gauge
-                    offload_store_jobs \(kept.jobs)
-                    # TYPE offload_store_bytes gauge
-                    offload_store_bytes \(kept.bytes)
-                    # TYPE offload_store_held_bytes gauge
-                    offload_store_held_bytes \(kept.heldBytes)
-
-                    """.utf8)
-            }
+            let bytes = metricsPage()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))

@@ -22,6 +22,8 @@ public final class JobStore: Service, Sendable {
     public let streamLimits: StreamLimits
     /// Every change of a job, for the dashboard's streams.
     let feed: ChangeFeed
+    /// Jobs ended, retried and preempted, and their times, by pool and kind (for `/metrics`).
+    let jobMetrics = JobMetrics()
     private let cpu = Mutex(WorkerCPU())
 
     public init(backend: any JobBackend, pool: WorkerPool, cardPool: WorkerPool? = nil, streamLimits: StreamLimits = StreamLimits()) {
@@ -30,6 +32,8 @@ public final class JobStore: Service, Sendable {
         self.cardPool = cardPool
         self.streamLimits = streamLimits
         feed = ChangeFeed(limits: streamLimits)
+        jobMetrics.observe(pool)
+        if let cardPool { jobMetrics.observe(cardPool) }
     }
 
     /// `memory` or `postgres`, as the overview shows it.

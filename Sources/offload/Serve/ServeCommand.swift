@@ -1,11 +1,9 @@
 import ArgumentParser
 import Foundation
 import Logging
-import Metrics
 import Offload
 import OffloadServer
 import OffloadServerPostgres
-import Prometheus
 import ServiceLifecycle
 import UnixSignals
 
@@ -146,14 +144,6 @@ struct ServeCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        // Metrics first: the pool's counters and gauges are made with the factory bootstrapped now.
-        let registry = PrometheusCollectorRegistry()
-        var factory = PrometheusMetricsFactory(registry: registry)
-        factory.nameAndLabelSanitizer = { name, labels in
-            (Self.prometheusName(name), labels.map { (Self.prometheusName($0.0), $0.1) })
-        }
-        MetricsSystem.bootstrap(factory)
-
         var logger = Logger(label: "offload.serve")
         logger.logLevel = poolOptions.verbose ? .info : .warning
         let outputs: String
@@ -213,7 +203,7 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let store = JobStore(backend: backend, pool: pool, cardPool: cardPool, streamLimits: configuration.streamLimits)
         services.append(.init(service: store))
-        let service = OffloadService(store: store, configuration: configuration, registry: pool.registry, metrics: registry)
+        let service = OffloadService(store: store, configuration: configuration, registry: pool.registry)
         let shownHost = host.contains(":") ? "[\(host)]" : host
         let application = service.application(logger: logger) { port in
             let tokenNote = token == nil ? " (token: \(chosenToken))" : ""
@@ -227,11 +217,6 @@ struct ServeCommand: AsyncParsableCommand {
             configuration: ServiceGroupConfiguration(services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         try await group.run()
         say("offload serve: stopped.")
-    }
-
-    /// `offload.jobs.duration` → `offload_jobs_duration`: Prometheus names are letters, digits and `_`.
-    static func prometheusName(_ name: String) -> String {
-        String(name.map { $0.isLetter || $0.isNumber || $0 == "_" || $0 == ":" ? $0 : "_" })
     }
 
     /// Raises this process's open-file limit to its hard limit (as nginx's
