@@ -36,6 +36,9 @@ public struct ServiceConfiguration: Sendable {
     public var streamLimits: StreamLimits
     /// Timeouts and limits of client connections.
     public var connections: ConnectionLimits
+    /// Signs card URLs: with one, only cards whose URL carries its signature are drawn or served
+    /// (403 otherwise); `nil` leaves cards open to anyone.
+    public var cardSigner: CardSigner?
     /// The service's name and version, shown by the dashboard and part of every card's cache key.
     public var name: String
     public var version: String
@@ -47,7 +50,7 @@ public struct ServiceConfiguration: Sendable {
         corsOrigin: String? = nil,
         trustsForwardedFor: Bool = false, maxDelay: Duration = .seconds(86_400), maxJobsPerRequest: Int = 1_000,
         maxJobTimeout: Duration = .seconds(3_600), streamLimits: StreamLimits = StreamLimits(),
-        connections: ConnectionLimits = ConnectionLimits(),
+        connections: ConnectionLimits = ConnectionLimits(), cardSigner: CardSigner? = nil,
         name: String = "offload", version: String = OffloadService.version
     ) {
         self.host = host
@@ -67,6 +70,7 @@ public struct ServiceConfiguration: Sendable {
         self.maxJobTimeout = maxJobTimeout
         self.streamLimits = streamLimits
         self.connections = connections
+        self.cardSigner = cardSigner
         self.name = name
         self.version = version
     }

@@ -37,14 +37,24 @@ struct CardRequest {
     ///   - format: `png`, `jpeg` or `webp`, from the path's extension.
     ///   - version: the renderer's version, part of the key.
     init(query: String, format: String, version: String) throws(APIError) {
-        var values: [String: String]
-        do { values = try QueryString.parse(query) } catch {
+        try self.init(parameters: try Self.parameters(of: query), format: format, version: version)
+    }
+
+    /// The query's parameters, or a 400 naming the one that is malformed or given twice.
+    static func parameters(of query: String) throws(APIError) -> [String: String] {
+        do { return try QueryString.parse(query) } catch {
             switch error {
             case .malformed(let name):
                 throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is not valid percent-encoded UTF-8", field: name)
             case .repeated(let name): throw APIError.badRequest("the query parameter \(OffloadError.quote(name)) is given twice", field: name)
             }
         }
+    }
+
+    /// - Parameters:
+    ///   - parameters: the query's, without the signature's (`sig`, `expires`).
+    init(parameters: [String: String], format: String, version: String) throws(APIError) {
+        var values = parameters
         if let unknown = values.keys.sorted().first(where: { !Self.parameters.contains($0) }) {
             let hint = JSONValueDecoder.suggestion(for: unknown, among: Self.parameters)
             throw APIError.badRequest("unknown query parameter \(OffloadError.quote(unknown))\(hint)", field: unknown)

@@ -10,12 +10,17 @@ extension OffloadService {
     /// token); cards not in the cache count against the client's render rate.
     func addCardRoutes(to router: Router<ServerContext>) {
         for (path, format) in [("/og.png", "png"), ("/og.jpg", "jpeg"), ("/og.webp", "webp")] {
-            router.get(RouterPath(path)) { request, context in try await card(request, context: context, format: format) }
+            router.get(RouterPath(path)) { request, context in try await card(request, context: context, path: path, format: format) }
         }
     }
 
-    private func card(_ request: Request, context: ServerContext, format: String) async throws -> Response {
-        let card = try CardRequest(query: request.uri.query ?? "", format: format, version: configuration.version)
+    private func card(_ request: Request, context: ServerContext, path: String, format: String) async throws -> Response {
+        var parameters = try CardRequest.parameters(of: request.uri.query ?? "")
+        // A signed service checks before anything else: the cache, a 304, or a drawing.
+        if let signer = configuration.cardSigner { try Self.checkSignature(parameters, path: path, signer: signer) }
+        parameters["sig"] = nil
+        parameters["expires"] = nil
+        let card = try CardRequest(parameters: parameters, format: format, version: configuration.version)
         // The key names the pixels: a client holding this tag holds this card, drawn or not.
         let etag = String(card.key.prefix(40))
         let cacheControl = "public, max-age=86400"
@@ -76,5 +81,17 @@ extension OffloadService {
         return CachedResponse.make(
             drawn.body, contentType: drawn.contentType, etag: etag, cacheControl: cacheControl, request: request,
             extra: [.offloadCache: cacheState])
+    }
+
+    private static func checkSignature(_ parameters: [String: String], path: String, signer: CardSigner) throws(APIError) {
+        do { try signer.check(parameters, path: path) } catch {
+            switch error {
+            case .missing:
+                throw APIError(
+                    .forbidden, code: "signatureRequired", "this service draws only signed cards: the URL needs its sig parameter", field: "sig")
+            case .wrong: throw APIError(.forbidden, code: "badSignature", "the card's signature does not match its parameters", field: "sig")
+            case .expired: throw APIError(.forbidden, code: "signatureExpired", "the card's signed URL has expired", field: "expires")
+            }
+        }
     }
 }

@@ -20,7 +20,8 @@ struct ServeCommand: AsyncParsableCommand {
             POST /v1/jobs/{id}/retry, GET /v1/jobs/{id}/events (server-sent events), GET /v1/artifacts/{sha256},
             GET /v1/overview, GET /v1/stream, GET /metrics (Prometheus), GET /healthz, GET /readyz, GET /openapi.json.
             Writes need Authorization: Bearer TOKEN (--token or $OFFLOAD_TOKEN; without either, a random token is made and
-            printed); reads need it too unless --public-reads. Cards, health and the OpenAPI document are public.
+            printed); reads need it too unless --public-reads. Cards, health and the OpenAPI document are public; with
+            --card-key and --card-salt a card is drawn or served only when its URL carries its signature (offload sign-card).
             Without --queue the jobs live in this process; with a PostgreSQL URL they go to the durable queue, which this
             host also serves with its workers. Cards are drawn by a pool of their own (--card-workers), never behind long jobs.
             SIGTERM or SIGINT: stops taking requests, drains, exits 0.
@@ -120,6 +121,8 @@ struct ServeCommand: AsyncParsableCommand {
 
     @OptionGroup var poolOptions: PoolOptions
 
+    @OptionGroup(title: "Signed cards") var cardSigning: CardSigningOptions
+
     func validate() throws {
         guard (0...65_535).contains(port) else { throw ValidationError("--port must be from 0 to 65535") }
         if maxBodyBytes < 1_024 { throw ValidationError("--max-body-bytes must be at least 1024") }
@@ -128,6 +131,7 @@ struct ServeCommand: AsyncParsableCommand {
         if maxConcurrentRenders < 1 { throw ValidationError("--max-concurrent-renders must be at least 1") }
         if drainMs < 0 { throw ValidationError("--drain-ms must be zero or more") }
         if let token, token.utf8.count < 8 { throw ValidationError("--token must be at least 8 characters") }
+        _ = try cardSigning.signer()
         if let queue { try QueueOptions.validate(url: queue, schema: schema) }
         if storeMb < 1 { throw ValidationError("--store-mb must be at least 1") }
         if maxTimeoutMs < 1 { throw ValidationError("--max-timeout-ms must be at least 1") }
@@ -177,7 +181,8 @@ struct ServeCommand: AsyncParsableCommand {
                 sendTimeout: .milliseconds(sendTimeoutMs),
                 // Room for the workers' pipes, the database and the files jobs read.
                 maxConnections: maxConnections ?? min(4_096, max(64, fileLimit - 256)),
-                maxConnectionsPerClient: maxConnectionsPerClient))
+                maxConnectionsPerClient: maxConnectionsPerClient),
+            cardSigner: try cardSigning.signer())
 
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let backend: any JobBackend
