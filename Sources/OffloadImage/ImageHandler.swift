@@ -5,7 +5,8 @@ import CPangoCairo
 public import Offload
 
 /// The `image` job kind: renders an Open Graph card (1200×630 by default) with cairo and Pango
-/// and writes it to the output folder as `<job id>.png` or `.jpg`.
+/// and writes it to the output folder as `<job id>.png` or `.jpg`, or (`"output": "inline"`)
+/// returns the encoded image in its result.
 ///
 /// ```swift
 /// var registry = HandlerRegistry()
@@ -16,9 +17,12 @@ public struct ImageHandler: JobHandler {
 
     /// What an `image` job returns.
     public struct Output: Codable, Sendable, Hashable {
-        /// The file written, under the output folder.
-        public var file: String
+        /// The file written, under the output folder; `nil` for an inline image.
+        public var file: String?
+        /// The encoded image in base64, for `"output": "inline"`.
+        public var base64: String?
         public var format: String
+        /// The encoded image's size.
         public var bytes: Int
         public var width: Int
         public var height: Int
@@ -35,6 +39,9 @@ public struct ImageHandler: JobHandler {
 
     public static let kind = "image"
 
+    /// Room in a result for the fields around an inline image's base64.
+    static let resultHeadroom = 1_024
+
     /// - Parameters:
     ///   - sources: the folders pictures may be read from (default: the working directory).
     ///   - warm: whether to start fontconfig now, on a thread of its own (a cold first render costs
@@ -46,6 +53,13 @@ public struct ImageHandler: JobHandler {
     }
 
     public func run(_ payload: ImagePayload, context: JobContext) async throws -> Output {
+        let inline: Bool
+        switch payload.output ?? "file" {
+        case "file": inline = false
+        case "inline": inline = true
+        case let other:
+            throw OffloadError(.invalidPayload, "output \(OffloadError.quote(other)) is not one of file, inline")
+        }
         let spec = try CardSpec(payload)
         try context.checkCancellation()
         let image: CardImage
@@ -57,12 +71,19 @@ public struct ImageHandler: JobHandler {
         }
         // A job stopped after its last pixel writes nothing.
         try context.checkCancellation()
-        let name = Self.fileName(for: context.jobID, format: spec.format)
-        try OutputFile.write(image.bytes, to: outputDirectory, name: name)
-        return Output(
-            file: outputDirectory + "/" + name, format: spec.format.rawValue, bytes: image.bytes.count,
-            width: spec.width, height: spec.height,
+        var output = Output(
+            file: nil, base64: nil, format: spec.format.rawValue, bytes: image.bytes.count, width: spec.width, height: spec.height,
             renderMs: image.renderTime.reportedMilliseconds, encodeMs: image.encodeTime.reportedMilliseconds, frames: image.frames)
+        if inline {
+            // The same bound in both isolations: what a frame from a worker process may carry.
+            try context.limits.checkResult(bytes: (image.bytes.count + 2) / 3 * 4 + Self.resultHeadroom)
+            output.base64 = Base64.encode(image.bytes)
+        } else {
+            let name = Self.fileName(for: context.jobID, format: spec.format)
+            try OutputFile.write(image.bytes, to: outputDirectory, name: name)
+            output.file = outputDirectory + "/" + name
+        }
+        return output
     }
 
     /// `<job id>.<ext>`, distinct for distinct ids (see ``OutputFile/name(for:extension:)``).

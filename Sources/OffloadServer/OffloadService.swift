@@ -58,17 +58,78 @@ public struct OffloadService: Sendable {
         connections = ConnectionTable(limits: configuration.connections)
     }
 
-    /// Every route: its method and its path as `/openapi.json` writes it.
-    public static let routes: [(method: String, path: String)] = [
-        ("GET", "/"), ("GET", "/app.js"), ("GET", "/style.css"),
-        ("GET", "/healthz"), ("GET", "/readyz"), ("GET", "/metrics"), ("GET", "/openapi.json"),
-        ("GET", "/v1/auth"), ("GET", "/v1/overview"), ("GET", "/v1/stream"),
-        ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{id}"), ("DELETE", "/v1/jobs/{id}"),
-        ("POST", "/v1/jobs/{id}/retry"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}"),
-        ("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp")
-    ]
+    /// The parts of the service, to mount in a program's own router (``addRoutes(_:to:)``).
+    public struct Routes: OptionSet, Sendable {
+        public let rawValue: Int
+        public init(rawValue: Int) { self.rawValue = rawValue }
 
-    /// The router of every route, behind the security headers (and CORS when configured).
+        /// The dashboard's page and files (`/`, `/app.js`, `/style.css`).
+        public static let dashboard = Routes(rawValue: 1)
+        /// The jobs API (`/v1/jobs…`, `/v1/artifacts/…`), what the dashboard reads besides
+        /// (`/v1/auth`, `/v1/overview`, `/v1/stream`) and `/openapi.json`.
+        public static let jobs = Routes(rawValue: 2)
+        /// `/og.png`, `/og.jpg`, `/og.webp`.
+        public static let cards = Routes(rawValue: 4)
+        /// `/metrics`.
+        public static let metrics = Routes(rawValue: 8)
+        /// `/healthz`, `/readyz`.
+        public static let health = Routes(rawValue: 16)
+        public static let all: Routes = [.dashboard, .jobs, .cards, .metrics, .health]
+
+        /// Each route of these parts: its method and its path as `/openapi.json` writes it.
+        var paths: [(method: String, path: String)] {
+            var paths: [(method: String, path: String)] = []
+            if contains(.dashboard) { paths += [("GET", "/"), ("GET", "/app.js"), ("GET", "/style.css")] }
+            if contains(.health) { paths += [("GET", "/healthz"), ("GET", "/readyz")] }
+            if contains(.metrics) { paths += [("GET", "/metrics")] }
+            if contains(.jobs) {
+                paths += [
+                    ("GET", "/openapi.json"), ("GET", "/v1/auth"), ("GET", "/v1/overview"), ("GET", "/v1/stream"),
+                    ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{id}"), ("DELETE", "/v1/jobs/{id}"),
+                    ("POST", "/v1/jobs/{id}/retry"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}")
+                ]
+            }
+            if contains(.cards) { paths += [("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp")] }
+            return paths
+        }
+    }
+
+    /// Every route: its method and its path as `/openapi.json` writes it.
+    public static var routes: [(method: String, path: String)] { Routes.all.paths }
+
+    /// Adds the service's routes to a program's own Hummingbird router, or to a group of one
+    /// under a prefix of its choice (`router.group("admin")`): the dashboard works under any
+    /// prefix, and the token check is a middleware of the groups that need it. Every route
+    /// answers errors as the jobs API does (a JSON error with its code) and carries the security
+    /// headers; requests are counted for `/metrics`.
+    ///
+    /// ```swift
+    /// let router = Router()
+    /// router.get("/posts/{slug}") { request, context in … }
+    /// service.addRoutes([.dashboard, .jobs, .metrics], to: router.group("admin"))
+    /// service.addRoutes([.cards, .health], to: router)
+    /// ```
+    /// Make the router with `options: .autoGenerateHeadEndpoints` to answer `HEAD /og.png` (a
+    /// link unfurler's first question).
+    public func addRoutes<Context: RequestContext>(_ routes: Routes = .all, to router: some RouterMethods<Context>) {
+        let group = router.group().add(middleware: SecurityHeaders<Context>()).add(middleware: requests.middleware(for: Context.self))
+        add(routes, to: group)
+    }
+
+    private func add<Context: RequestContext>(_ routes: Routes, to router: some RouterMethods<Context>) {
+        if routes.contains(.dashboard) { addDashboardRoutes(to: router) }
+        if routes.contains(.health) { addHealthRoutes(to: router) }
+        if routes.contains(.metrics) { addMetricsRoutes(to: router) }
+        if routes.contains(.jobs) {
+            addOverviewRoutes(to: router)
+            addJobRoutes(to: router)
+        }
+        if routes.contains(.cards) { addCardRoutes(to: router) }
+        addMethodNotAllowed(routes, to: router)
+    }
+
+    /// The router of `offload serve`: every route, behind the security headers (and CORS when
+    /// configured), unmatched paths included.
     public func router() -> Router<ServerContext> {
         // HEAD wherever GET works (a link unfurler asks HEAD /og.png first).
         let router = Router(context: ServerContext.self, options: .autoGenerateHeadEndpoints)
@@ -81,20 +142,21 @@ public struct OffloadService: Sendable {
         }
         router.add(middleware: SecurityHeaders())
         router.add(middleware: requests.middleware())
-        addDashboardRoutes(to: router)
-        addOperationsRoutes(to: router)
-        addJobRoutes(to: router)
-        addCardRoutes(to: router)
-        addMethodNotAllowed(to: router)
+        add(.all, to: router)
         return router
     }
 
     /// 405 with `Allow` for a method a route's path does not take (not a 404: the path exists).
-    private func addMethodNotAllowed(to router: Router<ServerContext>) {
+    private func addMethodNotAllowed<Context: RequestContext>(_ routes: Routes, to router: some RouterMethods<Context>) {
         var methods: [String: [String]] = [:]
-        for route in Self.routes { methods[route.path, default: []].append(route.method) }
+        var order: [String] = []
+        for route in routes.paths {
+            if methods[route.path] == nil { order.append(route.path) }
+            methods[route.path, default: []].append(route.method)
+        }
         let others = ["GET", "POST", "PUT", "PATCH", "DELETE", "TRACE", "QUERY"] + (configuration.corsOrigin == nil ? ["OPTIONS"] : [])
-        for (path, allowed) in methods {
+        for path in order {
+            let allowed = methods[path] ?? []
             let allow = allowed.joined(separator: ", ")
             for method in others where !allowed.contains(method) {
                 router.on(RouterPath(path), method: HTTPRequest.Method(method)!) { _, _ -> Response in
@@ -120,17 +182,17 @@ public struct OffloadService: Sendable {
 
     /// The client a request counts against: its address (or, behind a trusted proxy, the last
     /// `X-Forwarded-For` entry).
-    func client(of request: Request, context: ServerContext) -> String {
+    func client(of request: Request, context: some RequestContext) -> String {
         if configuration.trustsForwardedFor, let forwarded = request.headers[.offloadForwardedFor],
             let last = forwarded.split(separator: ",").last?.trimmingCharacters(in: .whitespaces), !last.isEmpty
         {
             return last
         }
-        return context.remoteAddress?.ipAddress ?? "unknown"
+        return (context as? any RemoteAddressRequestContext)?.remoteAddress?.ipAddress ?? "unknown"
     }
 
     /// 429 with Retry-After when the client is over `limiter`'s rate.
-    func limit(_ limiter: RateLimiter, _ request: Request, context: ServerContext) throws(APIError) {
+    func limit(_ limiter: RateLimiter, _ request: Request, context: some RequestContext) throws(APIError) {
         guard let wait = limiter.take(client(of: request, context: context)) else { return }
         let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
         var error = APIError(.tooManyRequests, code: "rateLimited", "too many requests from this client; retry in \(seconds) s")

@@ -75,8 +75,9 @@ struct RenderCommand: AsyncParsableCommand {
         guard outcome.status == .completed, let result = try? outcome.value(as: ImageHandler.Output.self) else {
             throw fail("offload render: \(outcome.error?.description ?? "the job did not complete").")
         }
-        guard rename(result.file, output) == 0 else {
-            unlink(result.file)
+        guard let file = result.file else { throw fail("offload render writes a file: the payload may not ask for \"output\": \"inline\".") }
+        guard rename(file, output) == 0 else {
+            unlink(file)
             throw fail("offload render: cannot write \(output): \(String(cString: strerror(errno))).")
         }
         print(

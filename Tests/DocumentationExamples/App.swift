@@ -28,7 +28,7 @@ func makeRegistry() throws -> HandlerRegistry {
                 input: [["country": "FR", "amount": 12.5], ["country": "DE", "amount": 3], ["country": "FR", "amount": 7]],
                 pipeline: [["op": "group", "by": ["country"], "aggregates": [["fn": "sum", "field": "amount", "as": "total"]]]]
             )).value
-            print(resized.written, card.file, card.width, JSONValue.array(totals.records ?? []))
+            print(resized.written, card.file ?? "", card.width, JSONValue.array(totals.records ?? []))
         }
     }
 }

@@ -142,7 +142,7 @@ import Testing
 
 extension Data {
     init?(hexString: String) {
-        guard let bytes = CardSigner.bytes(ofHex: hexString) else { return nil }
+        guard let bytes = Hex.bytes(hexString) else { return nil }
         self.init(bytes)
     }
 }

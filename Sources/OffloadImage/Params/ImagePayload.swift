@@ -24,11 +24,15 @@ public struct ImagePayload: Codable, Sendable, Hashable {
     public var frameRate: Double?
     /// How many times an animation plays; 0 (default) for ever.
     public var loops: Int?
+    /// `file` (default): the image is written to the kind's output folder and the result names
+    /// it. `inline`: nothing is written; the result carries the encoded image (`base64`), within
+    /// ``ResourceLimits/maxMessageBytes`` — for a server that keeps cards in memory.
+    public var output: String?
 
     public init(
         params: CanvasOgParams, outputFormat: String? = nil, quality: Int? = nil, dimensions: Dimensions? = nil,
         background: JSONValue? = nil, filters: [JSONValue]? = nil, animations: [JSONValue]? = nil,
-        frameRate: Double? = nil, loops: Int? = nil
+        frameRate: Double? = nil, loops: Int? = nil, output: String? = nil
     ) {
         self.params = params
         self.outputFormat = outputFormat
@@ -39,6 +43,7 @@ public struct ImagePayload: Codable, Sendable, Hashable {
         self.animations = animations
         self.frameRate = frameRate
         self.loops = loops
+        self.output = output
     }
 
     public struct Dimensions: Codable, Sendable, Hashable {

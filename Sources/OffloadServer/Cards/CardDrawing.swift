@@ -1,20 +1,19 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Offload
 
-/// A card drawn in a pool of this process: the image job runs, its file is read, handed back
-/// and removed (a card is served from memory and the cache, never kept as a file).
+/// A card drawn in a pool of this process: the image job runs with `"output": "inline"` and
+/// hands the encoded card back in its result (no file is written, whatever folder the kind has).
 enum CardDrawing {
-    /// Runs `job` in `pool` and returns the file it wrote under `outputFolder`.
+    /// Runs `job` in `pool` and returns the card it drew.
     /// - Throws: ``OffloadError``: the job's error when it did not complete; `timedOut` when it
     ///   did not end within `timeout`, queued and drawn (the job is then cancelled).
     static func draw(
-        _ job: Job, in pool: WorkerPool, outputFolder: String, timeout: Duration
+        _ job: Job, in pool: WorkerPool, timeout: Duration
     ) async throws(OffloadError)
         -> (bytes: [UInt8], contentType: String)
     {
-        let handle = try await pool.submit(job)
+        var inline = job
+        if let payload = try? job.payload.json() { inline.payload = .json(payload.setting(["output"], to: "inline")) }
+        let handle = try await pool.submit(inline)
         let start = ContinuousClock.now
         let outcome = await withTaskGroup(of: JobOutcome?.self) { group in
             group.addTask { await handle.outcome }
@@ -31,19 +30,18 @@ enum CardDrawing {
             }
             return ended!
         }
-        let file = Artifact.file(of: outcome, under: outputFolder)
-        defer { if let file { unlink(file.path) } }
         guard outcome.status == .completed else {
             if outcome.status == .cancelled && ContinuousClock.now - start >= timeout {
                 throw OffloadError(.timedOut, "the card was not drawn within \(timeout)")
             }
             throw outcome.error ?? OffloadError(.cancelled, "the card's job was cancelled")
         }
-        guard let file else { throw OffloadError(.handlerFailed, "the card's job wrote no file") }
-        do {
-            return (try RegularFile.read(file.path, maxBytes: ArtifactFolder.maxFileBytes), Artifact.contentType(of: file.name))
-        } catch {
-            throw OffloadError(.handlerFailed, "the drawn file could not be read: \(error)")
+        let result = try? outcome.result?.json()
+        guard case .string(let base64)? = result?["base64"], let bytes = Base64.decode(Substring(base64)), !bytes.isEmpty,
+            case .string(let format)? = result?["format"]
+        else {
+            throw OffloadError(.handlerFailed, "the card's job returned no image")
         }
+        return (bytes, Artifact.contentType(of: "card." + (format == "jpeg" ? "jpg" : format)))
     }
 }

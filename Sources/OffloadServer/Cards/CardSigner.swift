@@ -53,12 +53,12 @@ public struct CardSigner: Sendable {
     public init(hexKeys: [String], hexSalt: String) throws(OffloadError) {
         var keys: [[UInt8]] = []
         for (index, text) in hexKeys.enumerated() {
-            guard let key = Self.bytes(ofHex: text) else {
+            guard let key = Hex.bytes(text) else {
                 throw OffloadError(.invalidConfiguration, "card key \(index + 1) is not hexadecimal (openssl rand -hex 32 makes one)")
             }
             keys.append(key)
         }
-        guard let salt = Self.bytes(ofHex: hexSalt) else { throw OffloadError(.invalidConfiguration, "the card salt is not hexadecimal") }
+        guard let salt = Hex.bytes(hexSalt) else { throw OffloadError(.invalidConfiguration, "the card salt is not hexadecimal") }
         try self.init(keys: keys, salt: salt)
     }
 
@@ -106,7 +106,7 @@ public struct CardSigner: Sendable {
     }
 
     private func signature(path: String, canonical: String, key: [UInt8]) -> String {
-        Self.base64URL(HMACSHA256.authenticationCode(salt + Array("\(path)?\(canonical)".utf8), key: key))
+        Base64.encode(HMACSHA256.authenticationCode(salt + Array("\(path)?\(canonical)".utf8), key: key), urlSafe: true)
     }
 
     /// The parameters sorted by name, names and values percent-encoded but for the unreserved
@@ -130,23 +130,5 @@ public struct CardSigner: Sendable {
             }
         }
         return String(decoding: bytes, as: UTF8.self)
-    }
-
-    static func base64URL(_ bytes: [UInt8]) -> String {
-        var text = Data(bytes).base64EncodedString()
-        text = String(text.map { $0 == "+" ? "-" : $0 == "/" ? "_" : $0 })
-        while text.hasSuffix("=") { text.removeLast() }
-        return text
-    }
-
-    static func bytes(ofHex text: String) -> [UInt8]? {
-        let digits = Array(text.utf8)
-        guard !digits.isEmpty, digits.count % 2 == 0 else { return nil }
-        var bytes: [UInt8] = []
-        for index in stride(from: 0, to: digits.count, by: 2) {
-            guard let high = QueryString.hex(digits[index]), let low = QueryString.hex(digits[index + 1]) else { return nil }
-            bytes.append(high << 4 | low)
-        }
-        return bytes
     }
 }

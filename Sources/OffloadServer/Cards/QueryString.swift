@@ -1,3 +1,5 @@
+import Offload
+
 /// A URL's query (`a=1&b=two+words&c=%C3%A9`) read strictly: `+` is a space, `%XX` a byte, the
 /// bytes UTF-8; a malformed escape, bad UTF-8 or a name given twice is an error naming it.
 enum QueryString {
@@ -26,20 +28,11 @@ enum QueryString {
             switch byte {
             case UInt8(ascii: "+"): bytes.append(0x20)
             case UInt8(ascii: "%"):
-                guard let high = iterator.next().flatMap(hex), let low = iterator.next().flatMap(hex) else { return nil }
+                guard let high = iterator.next().flatMap(Hex.value), let low = iterator.next().flatMap(Hex.value) else { return nil }
                 bytes.append(high << 4 | low)
             default: bytes.append(byte)
             }
         }
         return String(validating: bytes, as: UTF8.self)
-    }
-
-    static func hex(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case 0x30...0x39: byte - 0x30
-        case 0x41...0x46: byte - 0x41 + 10
-        case 0x61...0x66: byte - 0x61 + 10
-        default: nil
-        }
     }
 }

@@ -40,3 +40,15 @@ struct Access: Sendable {
         }
     }
 }
+
+/// The token check of a group of routes: a request without the token the group needs is
+/// answered 401 before its route runs.
+struct AccessCheck<Context: RequestContext>: RouterMiddleware {
+    let access: Access
+    let need: Access.Need
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        try access.require(need, request)
+        return try await next(request, context)
+    }
+}

@@ -8,13 +8,13 @@ extension OffloadService {
     /// `GET /og.png|.jpg|.webp?title=…`: a card drawn by the workers, kept in the cache by a key
     /// over every parameter that changes a pixel. Public (social sites fetch cards without a
     /// token); cards not in the cache count against the client's render rate.
-    func addCardRoutes(to router: Router<ServerContext>) {
+    func addCardRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
         for (path, format) in [("/og.png", "png"), ("/og.jpg", "jpeg"), ("/og.webp", "webp")] {
             router.get(RouterPath(path)) { request, context in try await card(request, context: context, path: path, format: format) }
         }
     }
 
-    private func card(_ request: Request, context: ServerContext, path: String, format: String) async throws -> Response {
+    private func card(_ request: Request, context: some RequestContext, path: String, format: String) async throws -> Response {
         var parameters = try CardRequest.parameters(of: request.uri.query ?? "")
         // A signed service checks before anything else: the cache, a 304, or a drawing.
         if let signer = configuration.cardSigner { try Self.checkSignature(parameters, path: path, signer: signer) }

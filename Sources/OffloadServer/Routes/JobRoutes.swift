@@ -4,32 +4,32 @@ import Offload
 import OffloadJobFiles
 
 extension OffloadService {
-    func addJobRoutes(to router: Router<ServerContext>) {
-        router.post("/v1/jobs") { request, context in try await submit(request, context: context) }
-        router.get("/v1/jobs") { request, _ in
-            try access.require(.read, request)
+    /// The jobs API: submit, list, read, cancel, retry, follow a job's events, read its files.
+    /// Reads and writes sit behind the token check (``AccessCheck``) of their kind.
+    func addJobRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
+        let reads = router.group().add(middleware: AccessCheck<Context>(access: access, need: .read))
+        let authorizedWrites = router.group().add(middleware: AccessCheck<Context>(access: access, need: .write))
+        authorizedWrites.post("/v1/jobs") { request, context in try await submit(request, context: context) }
+        reads.get("/v1/jobs") { request, _ in
             let page: JobPage
             do { page = try await store.jobs(try jobQuery(request)) } catch let error as OffloadError where error.code == .invalidPayload {
                 throw APIError(.notFound, code: "unknownCursor", error.message, field: "after")
             }
             return JSONBody.response(.object([("jobs", .array(page.jobs.map(\.json))), ("next", page.next.map { .string($0.rawValue) } ?? .null)]))
         }
-        router.get("/v1/jobs/{id}") { request, context in
-            try access.require(.read, request)
+        reads.get("/v1/jobs/{id}") { request, context in
             let id = try jobID(context)
             guard let job = try await store.job(id) else { throw APIError.notFound("no job '\(id)'") }
             return JSONBody.response(job.json)
         }
-        router.delete("/v1/jobs/{id}") { request, context in
-            try access.require(.write, request)
+        authorizedWrites.delete("/v1/jobs/{id}") { request, context in
             try limit(writes, request, context: context)
             let id = try jobID(context)
             let answer = try await store.cancel(id)
             guard answer != .notFound else { throw APIError.notFound("no job '\(id)'") }
             return JSONBody.response(.object([("id", .string(id.rawValue)), ("cancel", .string(answer.rawValue))]))
         }
-        router.post("/v1/jobs/{id}/retry") { request, context in
-            try access.require(.write, request)
+        authorizedWrites.post("/v1/jobs/{id}/retry") { request, context in
             try limit(writes, request, context: context)
             let id = try jobID(context)
             guard let job = try await store.job(id) else { throw APIError.notFound("no job '\(id)'") }
@@ -38,8 +38,7 @@ extension OffloadService {
             }
             return JSONBody.response(.object([("id", .string(id.rawValue))]), status: .accepted)
         }
-        router.get("/v1/jobs/{id}/events") { request, context in
-            try access.require(.read, request)
+        reads.get("/v1/jobs/{id}/events") { request, context in
             let id = try jobID(context)
             guard let events = try await store.events(of: id) else { throw APIError.notFound("no job '\(id)'") }
             // A client reconnecting with the last id it saw gets only what came after.
@@ -51,8 +50,7 @@ extension OffloadService {
             }
             return EventStream.response(messages)
         }
-        router.get("/v1/artifacts/{sha256}") { request, context in
-            try access.require(.read, request)
+        reads.get("/v1/artifacts/{sha256}") { request, context in
             let sha256 = context.parameters.get("sha256") ?? ""
             guard let file = try await store.artifact(sha256.lowercased()) else { throw APIError.notFound("no artifact '\(sha256.prefix(64))'") }
             let scope = access.publicReads || !access.tokenRequired ? "public" : "private"
@@ -62,7 +60,7 @@ extension OffloadService {
         }
     }
 
-    private func jobID(_ context: ServerContext) throws(APIError) -> JobID {
+    private func jobID(_ context: some RequestContext) throws(APIError) -> JobID {
         guard let raw = context.parameters.get("id"), let text = QueryString.decode(Substring(raw.replacingOccurrences(of: "+", with: "%2B"))),
             !text.isEmpty, text.utf8.count <= 1_024
         else {
@@ -99,8 +97,7 @@ extension OffloadService {
 
     /// `POST /v1/jobs`: one job or an array of them, in the job-line format; `?wait=MS` waits
     /// for their ends.
-    private func submit(_ request: Request, context: ServerContext) async throws -> Response {
-        try access.require(.write, request)
+    private func submit(_ request: Request, context: some RequestContext) async throws -> Response {
         try limit(writes, request, context: context)
         var wait: Duration?
         if let query = request.uri.query, !query.isEmpty {

@@ -4,8 +4,8 @@ import Offload
 import Prometheus
 
 extension OffloadService {
-    /// Health, readiness, metrics, the overview and its stream, and who needs a token.
-    func addOperationsRoutes(to router: Router<ServerContext>) {
+    /// Health and readiness: public, for probes.
+    func addHealthRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
         router.get("/healthz") { _, _ in JSONBody.response(.object([("status", .string("ok"))])) }
         router.get("/readyz") { _, _ in
             // A store that does not answer in time (its database away) is not ready: a prober
@@ -27,13 +27,22 @@ extension OffloadService {
                 }
             return JSONBody.response(.object([("status", .string(status))]), status: ready == true ? .ok : .serviceUnavailable)
         }
-        router.get("/metrics") { request, _ in
-            try access.require(.read, request)
+    }
+
+    /// `GET /metrics`, behind the token unless reads are public.
+    func addMetricsRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
+        router.group().add(middleware: AccessCheck<Context>(access: access, need: .read)).get("/metrics") { _, _ in
             let bytes = metricsPage()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8", .cacheControl: "no-store"],
                 body: ResponseBody(byteBuffer: ByteBuffer(bytes: bytes)))
         }
+    }
+
+    /// What the dashboard reads besides jobs: who needs a token, the overview and its stream,
+    /// and the OpenAPI document.
+    func addOverviewRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
+        let reads = router.group().add(middleware: AccessCheck<Context>(access: access, need: .read))
         let document = openAPIDocument()
         router.get("/openapi.json") { _, _ in
             Response(
@@ -47,13 +56,11 @@ extension OffloadService {
                     ("authenticated", .bool(access.isAuthenticated(request)))
                 ]))
         }
-        router.get("/v1/overview") { request, _ in
-            try access.require(.read, request)
-            return JSONBody.response(try await overviewJSON())
+        reads.get("/v1/overview") { _, _ in
+            JSONBody.response(try await overviewJSON())
         }
-        router.get("/v1/stream") { request, _ in
-            try access.require(.read, request)
-            return EventStream.response(dashboardStream())
+        reads.get("/v1/stream") { _, _ in
+            EventStream.response(dashboardStream())
         }
     }
 

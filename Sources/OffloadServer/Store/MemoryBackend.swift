@@ -235,7 +235,7 @@ public final class MemoryBackend: JobBackend, Sendable {
     /// drew). A card is not a job of the store: its file is handed back and removed, not kept
     /// as an artifact.
     public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
-        try await CardDrawing.draw(job, in: cardPool ?? pool, outputFolder: outputFolder, timeout: timeout)
+        try await CardDrawing.draw(job, in: cardPool ?? pool, timeout: timeout)
     }
 
     public func counts() async throws -> Overview {
