@@ -158,11 +158,26 @@ let package = Package(
             name: "offload-examples",
             dependencies: [
                 "Offload", "OffloadImage", "OffloadData", "OffloadPlugins", "OffloadPostgres", "OffloadServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle")
             ],
-            path: "Tests/DocumentationExamples"
+            path: "Tests/DocumentationExamples",
+            exclude: ["Blog"]
+        ),
+        // The README's whole program: a blog on Hummingbird with Offload mounted in its router
+        // (run by a test of the service's, SIGTERM under load included).
+        .executableTarget(
+            name: "offload-example-blog",
+            dependencies: [
+                "Offload", "OffloadImage", "OffloadServer",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle")
+            ],
+            path: "Tests/DocumentationExamples/Blog"
         ),
         // The core's tests build no job kind: no cairo, Pango or WasmKit.
         .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker"]),
@@ -174,7 +189,7 @@ let package = Package(
             name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
         // Against a running `offload serve`, over real sockets (and the dashboard in headless Chromium).
-        .testTarget(name: "OffloadServerTests", dependencies: ["Offload", "OffloadServer", "OffloadTestSupport", "offload"]),
+        .testTarget(name: "OffloadServerTests", dependencies: ["Offload", "OffloadServer", "OffloadTestSupport", "offload", "offload-example-blog"]),
         // Against a real PostgreSQL server that the tests start (scripts/postgres-server) and stop.
         .testTarget(
             name: "OffloadPostgresTests",

@@ -105,6 +105,6 @@ public struct DataHandler: JobHandler {
 extension HandlerRegistry {
     /// Adds the `data` kind, reading inputs under `folders` and writing large outputs to `outputDirectory`.
     public mutating func registerData(outputDirectory: String, folders: AllowedFolders = AllowedFolders(["."])) throws(OffloadError) {
-        try register(DataHandler(outputDirectory: outputDirectory, folders: folders))
+        try register(DataHandler(outputDirectory: outputDirectory, folders: folders), writingTo: outputDirectory)
     }
 }

@@ -95,7 +95,7 @@ public struct ImageHandler: JobHandler {
 extension HandlerRegistry {
     /// Adds the `image` kind, writing to `outputDirectory` and reading pictures from `sources`.
     public mutating func registerImage(outputDirectory: String, sources: ImageSources = ImageSources(allowedRoots: ["."])) throws(OffloadError) {
-        try register(ImageHandler(outputDirectory: outputDirectory, sources: sources))
+        try register(ImageHandler(outputDirectory: outputDirectory, sources: sources), writingTo: outputDirectory)
     }
 }
 

@@ -105,7 +105,7 @@ public struct OffloadService: Sendable {
     ///
     /// ```swift
     /// let router = Router()
-    /// router.get("/posts/{slug}") { request, context in … }
+    /// router.get("/posts/{slug}") { request, context in "A post" }
     /// service.addRoutes([.dashboard, .jobs, .metrics], to: router.group("admin"))
     /// service.addRoutes([.cards, .health], to: router)
     /// ```
@@ -193,7 +193,11 @@ public struct OffloadService: Sendable {
 
     /// 429 with Retry-After when the client is over `limiter`'s rate.
     func limit(_ limiter: RateLimiter, _ request: Request, context: some RequestContext) throws(APIError) {
-        guard let wait = limiter.take(client(of: request, context: context)) else { return }
+        try limit(limiter, client: client(of: request, context: context))
+    }
+
+    func limit(_ limiter: RateLimiter, client: String) throws(APIError) {
+        guard let wait = limiter.take(client) else { return }
         let seconds = max(1, Int((Double(wait.components.seconds) + Double(wait.components.attoseconds) / 1e18).rounded(.up)))
         var error = APIError(.tooManyRequests, code: "rateLimited", "too many requests from this client; retry in \(seconds) s")
         error.headers[.retryAfter] = String(seconds)

@@ -8,12 +8,15 @@ import time
 
 
 class Serve:
-    def __init__(self, offload, *arguments, token="browser-test-token"):
+    def __init__(self, offload, *arguments, token="browser-test-token", command=None, environment=None,
+                 listening=r"listening on http://127\.0\.0\.1:(\d+) ", folder=None):
+        """`offload serve` with `arguments`, or `command` (a program that prints `listening`)."""
         self.token = token
-        self.folder = tempfile.mkdtemp(prefix="offload-browser-")
+        self.folder = folder or tempfile.mkdtemp(prefix="offload-browser-")
         self.process = subprocess.Popen(
-            [offload, "serve", "--port", "0", "--token", token, "--diagnostics", *arguments],
-            cwd=self.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+            command or [offload, "serve", "--port", "0", "--token", token, "--diagnostics", *arguments],
+            cwd=self.folder, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+            env={**os.environ, **(environment or {})})
         deadline = time.monotonic() + 60
         self.banner = ""
         while time.monotonic() < deadline:
@@ -21,7 +24,7 @@ class Serve:
             if not line:
                 break
             self.banner += line
-            match = re.search(r"listening on http://127\.0\.0\.1:(\d+) ", line)
+            match = re.search(listening, line)
             if match:
                 self.port = int(match.group(1))
                 self.url = f"http://127.0.0.1:{self.port}"

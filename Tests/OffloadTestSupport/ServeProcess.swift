@@ -20,11 +20,21 @@ public final class ServeProcess: @unchecked Sendable {
         _ arguments: [String], token: String = "test-token-0123", directory: String? = nil, diagnostics: Bool = true,
         environment: [String] = [], timeout: Duration = .seconds(60)
     ) async throws -> ServeProcess {
+        try await launch(
+            builtExecutable("offload"), ["serve", "--port", "0", "--token", token] + (diagnostics ? ["--diagnostics"] : []) + arguments,
+            token: token, directory: directory, environment: environment, portAfter: "listening on http://127.0.0.1:", timeout: timeout)
+    }
+
+    /// Starts `executable` with `arguments` in `directory` (default: a new temporary folder) and
+    /// waits until it prints `marker` followed by its port and a space or a line's end.
+    public static func launch(
+        _ executable: String, _ arguments: [String], token: String, directory: String? = nil, environment: [String] = [],
+        portAfter marker: String, timeout: Duration = .seconds(60)
+    ) async throws -> ServeProcess {
         let folder = temporaryFolder("serve")
         let child = try ChildProcess.spawn(
-            executable: builtExecutable("offload"),
-            arguments: ["serve", "--port", "0", "--token", token] + (diagnostics ? ["--diagnostics"] : []) + arguments,
-            environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"] + environment, directory: directory ?? folder)
+            executable: executable, arguments: arguments, environment: ["PATH=/usr/bin:/bin", "HOME=/tmp"] + environment,
+            directory: directory ?? folder)
         close(child.toChild)
         close(child.fromChild)
         var output: [UInt8] = []
@@ -37,9 +47,9 @@ public final class ServeProcess: @unchecked Sendable {
                 if count <= 0 { break }
                 output += chunk[0..<count]
                 let text = String(decoding: output, as: UTF8.self)
-                if let range = text.range(of: "listening on http://127.0.0.1:") {
+                if let range = text.range(of: marker) {
                     let digits = text[range.upperBound...].prefix { $0.isNumber }
-                    if let port = Int(digits), text[range.upperBound...].dropFirst(digits.count).first == " " {
+                    if let port = Int(digits), let after = text[range.upperBound...].dropFirst(digits.count).first, after == " " || after == "\n" {
                         return ServeProcess(child: child, port: port, folder: folder, token: token, banner: text)
                     }
                 }
@@ -49,7 +59,7 @@ public final class ServeProcess: @unchecked Sendable {
         }
         kill(child.pid, SIGKILL)
         _ = child.waitForExit()
-        throw HTTPClient.Failure(description: "offload serve did not say its port: \(String(decoding: output, as: UTF8.self))")
+        throw HTTPClient.Failure(description: "\(executable) did not say its port: \(String(decoding: output, as: UTF8.self))")
     }
 
     private init(child: ChildProcess, port: Int, folder: String, token: String, banner: String) {

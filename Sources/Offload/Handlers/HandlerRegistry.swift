@@ -7,6 +7,10 @@
 public struct HandlerRegistry: Sendable {
     private var handlers: [String: AnyJobHandler] = [:]
 
+    /// The folders the kinds write their files to (a kind registered with
+    /// ``register(_:writingTo:)``), so that a store keeps those files without being told where.
+    public private(set) var outputDirectories: [String] = []
+
     /// An empty registry.
     public init() {}
 
@@ -19,6 +23,12 @@ public struct HandlerRegistry: Sendable {
             throw OffloadError(.duplicateKind, "a handler for kind '\(H.kind)' is already registered")
         }
         handlers[H.kind] = AnyJobHandler(handler)
+    }
+
+    /// Adds a handler that writes the files its results name under `outputDirectory`.
+    public mutating func register<H: JobHandler>(_ handler: H, writingTo outputDirectory: String) throws(OffloadError) {
+        try register(handler)
+        if !outputDirectories.contains(outputDirectory) { outputDirectories.append(outputDirectory) }
     }
 
     /// The registered kind names, sorted.

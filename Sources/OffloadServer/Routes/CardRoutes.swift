@@ -1,25 +1,58 @@
 import Foundation
-import Hummingbird
+public import Hummingbird
 import Logging
 import NIOCore
 import Offload
+
+/// The formats of a card.
+public enum CardFormat: String, Sendable, CaseIterable {
+    case png, jpeg, webp
+}
 
 extension OffloadService {
     /// `GET /og.png|.jpg|.webp?title=…`: a card drawn by the workers, kept in the cache by a key
     /// over every parameter that changes a pixel. Public (social sites fetch cards without a
     /// token); cards not in the cache count against the client's render rate.
     func addCardRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
-        for (path, format) in [("/og.png", "png"), ("/og.jpg", "jpeg"), ("/og.webp", "webp")] {
+        for (path, format) in [("/og.png", CardFormat.png), ("/og.jpg", .jpeg), ("/og.webp", .webp)] {
             router.get(RouterPath(path)) { request, context in try await card(request, context: context, path: path, format: format) }
         }
     }
 
-    private func card(_ request: Request, context: some RequestContext, path: String, format: String) async throws -> Response {
+    private func card(_ request: Request, context: some RequestContext, path: String, format: CardFormat) async throws -> Response {
         var parameters = try CardRequest.parameters(of: request.uri.query ?? "")
         // A signed service checks before anything else: the cache, a 304, or a drawing.
         if let signer = configuration.cardSigner { try Self.checkSignature(parameters, path: path, signer: signer) }
         parameters["sig"] = nil
         parameters["expires"] = nil
+        return try await cardResponse(
+            parameters, format: format.rawValue, request: request, logger: context.logger, client: client(of: request, context: context))
+    }
+
+    /// The card for `parameters` (what `/og.png`'s query takes: `title`, `template`, …) as the
+    /// answer to `request`, for a route of the program's own: from the cache, or drawn now by the
+    /// service's workers and kept; with its ETag (`If-None-Match` gets 304) and cache headers.
+    /// The program chooses the parameters, so no signature is asked for and no client's render
+    /// rate applies; the service's bound on cards drawn at once does.
+    ///
+    /// ```swift
+    /// router.get("/posts/{slug}/card.png") { request, context in
+    ///     guard let post = posts[try context.parameters.require("slug")] else { throw HTTPError(.notFound) }
+    ///     return try await offload.cardResponse(["title": post.title, "template": "midnight"], for: request, context: context)
+    /// }
+    /// ```
+    /// - Throws: an error the router answers as JSON: `400` for a parameter out of range (named),
+    ///   `503` when every render slot is taken, `504` past the render timeout.
+    public func cardResponse(
+        _ parameters: [String: String], format: CardFormat = .png, for request: Request, context: some RequestContext
+    ) async throws -> Response {
+        try await cardResponse(parameters, format: format.rawValue, request: request, logger: context.logger, client: nil)
+    }
+
+    /// - Parameter client: whose render rate a drawing counts against; `nil` for none.
+    private func cardResponse(
+        _ parameters: [String: String], format: String, request: Request, logger: Logger, client: String?
+    ) async throws -> Response {
         let card = try CardRequest(parameters: parameters, format: format, version: configuration.version)
         // The key names the pixels: a client holding this tag holds this card, drawn or not.
         let etag = String(card.key.prefix(40))
@@ -37,7 +70,7 @@ extension OffloadService {
         } else {
             cacheState = "miss"
             let joining = cards.isRendering(card.key)
-            if !joining { try limit(renders, request, context: context) }
+            if !joining, let client { try limit(renders, client: client) }
             guard joining || drawing.take() else {
                 var busy = APIError(.serviceUnavailable, code: "busy", "\(drawing.limit) cards are being drawn; retry in a second")
                 busy.headers[.retryAfter] = "1"
@@ -72,7 +105,7 @@ extension OffloadService {
                 // A failure of the service's own (a full disk, a crashed worker) is logged, and
                 // the public answer names no file of the host.
                 if refusal.status.code >= 500 {
-                    context.logger.error("a card could not be drawn", metadata: ["error": "\(error)"])
+                    logger.error("a card could not be drawn", metadata: ["error": "\(error)"])
                     refusal.message = "the card could not be drawn (\(error.code.rawValue)); see the service's log"
                 }
                 throw refusal

@@ -23,6 +23,8 @@ public final class MemoryBackend: JobBackend, Sendable {
     public let cardPool: WorkerPool?
     /// Where the pools' kinds write their files (the image kind's output folder).
     public let outputFolder: String
+    /// Where the files jobs name may be: the store's folder and those the kinds write to.
+    private let fileFolders: [String]
     /// The bytes of jobs kept: payloads, results and events.
     public let maxBytes: Int
     /// The jobs kept at most, however small.
@@ -45,6 +47,8 @@ public final class MemoryBackend: JobBackend, Sendable {
         var records: JobRecords
         var nextToken: UInt64 = 0
         var poolReady = false
+        /// Cards being drawn: the service's own jobs, not listed (their result is the image).
+        var cards: Set<JobID> = []
         /// Where changes go while the backend runs.
         var changes: ChangeFeed?
 
@@ -60,8 +64,9 @@ public final class MemoryBackend: JobBackend, Sendable {
     public var mode: String { "memory" }
 
     /// - Parameters:
-    ///   - outputFolder: the folder the pools' kinds write to; the store moves each file a
-    ///     completed job names there into `outputFolder/artifacts`, named by its SHA-256.
+    ///   - outputFolder: the store's folder. The store moves each file a completed job names
+    ///     under it, or under a folder the pools' kinds write to (``HandlerRegistry/outputDirectories``),
+    ///     into `outputFolder/artifacts`, named by its SHA-256. Made when missing.
     ///   - cardPool: the pool cards are drawn in (default: `pool`).
     ///   - maxBytes: the bytes of jobs kept (default 256 MiB).
     ///   - maxJobs: the jobs kept at most (default 100,000).
@@ -73,6 +78,7 @@ public final class MemoryBackend: JobBackend, Sendable {
         self.pool = pool
         self.cardPool = cardPool
         self.outputFolder = outputFolder
+        fileFolders = [outputFolder] + (pool.registry.outputDirectories + (cardPool?.registry.outputDirectories ?? [])).filter { $0 != outputFolder }
         self.maxBytes = maxBytes
         self.maxJobs = maxJobs
         self.maxArtifactBytes = maxArtifactBytes
@@ -235,7 +241,9 @@ public final class MemoryBackend: JobBackend, Sendable {
     /// drew). A card is not a job of the store: its file is handed back and removed, not kept
     /// as an artifact.
     public func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String) {
-        try await CardDrawing.draw(job, in: cardPool ?? pool, timeout: timeout)
+        state.withLock { _ = $0.cards.insert(job.id) }
+        defer { state.withLock { _ = $0.cards.remove(job.id) } }
+        return try await CardDrawing.draw(job, in: cardPool ?? pool, timeout: timeout)
     }
 
     public func counts() async throws -> Overview {
@@ -298,7 +306,7 @@ public final class MemoryBackend: JobBackend, Sendable {
     /// A job the pool queued that this store did not submit (a program's own `pool.submit`),
     /// with its payload's text; `nil` when the store has it or the pool no longer does.
     private func adoptable(_ step: JobEvent) -> (job: Job, payload: [UInt8])? {
-        guard state.withLock({ $0.records.entries[step.job] == nil }), let job = pool.job(step.job),
+        guard state.withLock({ $0.records.entries[step.job] == nil && !$0.cards.contains(step.job) }), let job = pool.job(step.job),
             let text = try? job.payload.jsonBytes()
         else { return nil }
         var held = job
@@ -310,7 +318,7 @@ public final class MemoryBackend: JobBackend, Sendable {
     /// The result as the API shows it, as JSON text: a file under the output folder becomes an
     /// artifact (`artifact: {sha256, bytes, contentType}`, the host's path left out).
     private func shownResult(of outcome: JobOutcome) -> (result: [UInt8]?, error: OffloadError?) {
-        guard let file = Artifact.file(of: outcome, under: outputFolder) else {
+        guard let file = fileFolders.lazy.compactMap({ Artifact.file(of: outcome, under: $0) }).first else {
             do throws(OffloadError) { return ((try outcome.result?.jsonBytes()).map(JobRecords.compacted), outcome.error) } catch {
                 return (nil, OffloadError(.handlerFailed, "the result could not be encoded as JSON: \(error.message)"))
             }
