@@ -29,6 +29,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.6.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Already in the graph through Hummingbird: the core's spans and the trace a job carries.
+        .package(url: "https://github.com/apple/swift-distributed-tracing", from: "1.3.0"),
         // One trait only: with WasmKit's default traits a no-change rebuild recompiles all of it.
         .package(url: "https://github.com/swiftwasm/WasmKit", exact: "0.4.2", traits: ["MultiThread"]),
         .package(url: "https://github.com/vapor/postgres-nio", from: "1.33.2"),
@@ -51,7 +53,8 @@ let package = Package(
                 .product(name: "CoreMetrics", package: "swift-metrics"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "DequeModule", package: "swift-collections"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing")
             ]
         ),
         // cairo, and through its pkg-config file the include folders of glib, freetype and fontconfig.
@@ -95,7 +98,9 @@ let package = Package(
         // The durable queue on PostgreSQL: jobs that outlive processes, served by many hosts.
         .target(
             name: "OffloadPostgres",
-            dependencies: ["Offload", .product(name: "PostgresNIO", package: "postgres-nio")]
+            dependencies: [
+                "Offload", .product(name: "PostgresNIO", package: "postgres-nio"), .product(name: "Tracing", package: "swift-distributed-tracing")
+            ]
         ),
         // `offload serve`: the HTTP service (jobs API, Open Graph cards, metrics, the dashboard) over
         // any job store; kind-agnostic, so it builds no cairo, Pango or WasmKit.
@@ -113,7 +118,8 @@ let package = Package(
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "Metrics", package: "swift-metrics"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "Tracing", package: "swift-distributed-tracing")
             ],
             resources: ["Dashboard/index.html", "Dashboard/app.js", "Dashboard/style.css", "openapi.json"].map { .embedInCode($0) }
         ),
@@ -151,7 +157,14 @@ let package = Package(
         .executableTarget(name: "offload-worker", dependencies: ["Offload"]),
         // What several test targets use: a seeded generator for fuzz loops, a typed kind, and a
         // worker executable that runs it.
-        .target(name: "OffloadTestSupport", dependencies: ["Offload"], path: "Tests/OffloadTestSupport"),
+        .target(
+            name: "OffloadTestSupport",
+            dependencies: [
+                "Offload", .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing")
+            ],
+            path: "Tests/OffloadTestSupport"
+        ),
         .executableTarget(name: "offload-test-worker", dependencies: ["Offload", "OffloadTestSupport"], path: "Tests/OffloadTestWorker"),
         // Every code example of the docs, compiled (and run by a test of the CLI's).
         .executableTarget(
@@ -180,7 +193,14 @@ let package = Package(
             path: "Tests/DocumentationExamples/Blog"
         ),
         // The core's tests build no job kind: no cairo, Pango or WasmKit.
-        .testTarget(name: "OffloadTests", dependencies: ["Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker"]),
+        .testTarget(
+            name: "OffloadTests",
+            dependencies: [
+                "Offload", "OffloadTestSupport", "offload-worker", "offload-test-worker",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing")
+            ]
+        ),
         // The CLI's: job files, hostile input, every kind through `offload run`.
         .testTarget(name: "OffloadCLITests", dependencies: ["Offload", "OffloadJobFiles", "OffloadTestSupport", "offload", "offload-examples"]),
         .testTarget(name: "OffloadDataTests", dependencies: ["OffloadData", "OffloadTestSupport"]),
@@ -189,13 +209,24 @@ let package = Package(
             name: "OffloadPluginsTests", dependencies: ["OffloadPlugins", "OffloadTestSupport", .product(name: "WasmKit", package: "WasmKit")]),
         .testTarget(name: "OffloadImageTests", dependencies: ["OffloadImage"], exclude: ["Goldens", "Fonts"]),
         // Against a running `offload serve`, over real sockets (and the dashboard in headless Chromium).
-        .testTarget(name: "OffloadServerTests", dependencies: ["Offload", "OffloadServer", "OffloadTestSupport", "offload", "offload-example-blog"]),
+        .testTarget(
+            name: "OffloadServerTests",
+            dependencies: [
+                "Offload", "OffloadServer", "OffloadTestSupport", "offload", "offload-example-blog",
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing"),
+                .product(name: "Tracing", package: "swift-distributed-tracing"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle")
+            ]
+        ),
         // Against a real PostgreSQL server that the tests start (scripts/postgres-server) and stop.
         .testTarget(
             name: "OffloadPostgresTests",
             dependencies: [
-                "OffloadPostgres", "OffloadTestSupport", "offload", .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "PostgresNIO", package: "postgres-nio")
+                "OffloadPostgres", "OffloadTestSupport", "offload", "offload-test-worker",
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "PostgresNIO", package: "postgres-nio"),
+                .product(name: "InMemoryTracing", package: "swift-distributed-tracing")
             ]
         )
     ]

@@ -7,6 +7,8 @@ public import Offload
 ///  "retryBackoff":{"initialMs":100,"multiplier":2,"maxMs":5000,"jitter":0.2},
 ///  "capabilities":[],"payload":{"ms":50}}
 /// ```
+/// `trace` carries the trace the job belongs to, as propagation headers
+/// (`{"traceparent":"00-…-…-01"}`).
 /// Only `kind` is required; `id` defaults to the line number. An unknown key is an error naming it.
 public enum JobLine {
     /// A line that could not become a job: the id and kind it would have had, and why.
@@ -17,7 +19,9 @@ public enum JobLine {
     }
 
     /// The keys a job line may have.
-    public static let keys = ["id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "payload"]
+    public static let keys = [
+        "id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "trace", "payload"
+    ]
     static let backoffKeys = ["initialMs", "multiplier", "maxMs", "jitter"]
 
     /// Reads line `number` (1-based) of a job file.
@@ -117,6 +121,19 @@ public enum JobLine {
                         }
                         return name
                     })
+            }
+            if let raw = value["trace"], raw != .null {
+                guard case .object(let members) = raw else {
+                    throw OffloadError(.invalidPayload, "trace must be an object of header names and values")
+                }
+                var headers: [String: String] = [:]
+                for (name, value) in members {
+                    guard case .string(let text) = value else {
+                        throw OffloadError(.invalidPayload, "trace header \(OffloadError.quote(name)) must be a string")
+                    }
+                    headers[name] = text
+                }
+                job.trace = try TraceHeaders(headers)
             }
             try job.validate()
         } catch {

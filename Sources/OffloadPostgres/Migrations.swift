@@ -172,7 +172,10 @@ enum Migrations {
                                 * (1 + least(greatest(jitter, 0), 1) * (2 * random() - 1)), 0) * interval '1 millisecond'
                 """
             ]),
-        LeanQueue.migration
+        LeanQueue.migration,
+        // The trace a job carries from its submitter to the host that runs it (a JSON object of
+        // headers such as W3C traceparent; NULL when the submitter did not trace).
+        Migration(version: 10, name: "a job's trace", statements: ["ALTER TABLE {schema}.jobs ADD COLUMN trace text"])
     ]
 
     /// The newest version.

@@ -16,7 +16,7 @@ extension PostgresQueue {
                 host: request.host, leaseMilliseconds: configuration.leaseDuration.milliseconds, kinds: request.kinds,
                 capabilities: request.capabilities.sorted(), limit: request.limit))
         var claimed: [ClaimedJob] = []
-        for (id, kind, priority, payload, attempt, maxAttempts, timeoutMs, capabilities, initial, multiplier, maxDelay, jitter) in rows {
+        for (id, kind, priority, payload, attempt, maxAttempts, timeoutMs, capabilities, initial, multiplier, maxDelay, jitter, trace) in rows {
             var failure: OffloadError?
             var value = JSONValue.null
             do { value = try JSONParser.parse(payload) } catch {
@@ -30,9 +30,22 @@ extension PostgresQueue {
                     maxDelay: .milliseconds(maxDelay), jitter: jitter),
                 requiredCapabilities: Set(capabilities))
             job.priorAttempts = attempt - 1
+            job.trace = trace.flatMap(Self.traceHeaders) ?? TraceHeaders()
             claimed.append(ClaimedJob(job: job, attempt: attempt, maxAttempts: maxAttempts, owner: request.host, failure: failure))
         }
         return claimed
+    }
+
+    /// A stored trace: a JSON object of header names and values (`nil` when it is not one the
+    /// pool takes, such as one written by hand).
+    static func traceHeaders(_ text: String) -> TraceHeaders? {
+        guard case .object(let members)? = try? JSONParser.parse(text) else { return nil }
+        var values: [String: String] = [:]
+        for (name, value) in members {
+            guard case .string(let text) = value else { return nil }
+            values[name] = text
+        }
+        return try? TraceHeaders(values)
     }
 
     public func renew(_ jobs: [ClaimedJob], host: String) async throws -> LeaseRenewal {

@@ -55,6 +55,10 @@ extension PostgresQueue {
         guard !submissions.isEmpty else { return [] }
         // One instant for the batch: delays keep their differences, as one `now()` gives them.
         let now = ContinuousClock.now
+        var submissions = submissions
+        for (index, job) in PoolTracing.submitted(submissions.map(\.job), tracer: configuration.tracer).enumerated() {
+            submissions[index].job = job
+        }
         let rows = try submissions.enumerated().map { index, submission throws(OffloadError) in
             try SubmissionRow(submission, at: index, now: now, maxPayloadBytes: configuration.maxPayloadBytes)
         }
@@ -70,19 +74,20 @@ extension PostgresQueue {
                                          \(rows.map(\.retryInitialMs))::float8[], \(rows.map(\.retryMultiplier))::float8[],
                                          \(rows.map(\.retryMaxMs))::float8[], \(rows.map(\.retryJitter))::float8[],
                                          \(rows.map(\.delayMs))::float8[], \(rows.map(\.timeoutMs))::int8[],
-                                         \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[])
-                        AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord)
+                                         \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[],
+                                         \(rows.map(\.trace))::text[])
+                        AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord, trace)
                 ), finished AS (
                     -- An id of a job that has finished (its row is in the history, not in jobs).
                     SELECT job_id::text AS id FROM \(unescaped: s).job_history WHERE job_id = ANY(\(rows.map(\.id))::uuid[]) LIMIT 1
                 ), inserted AS (
                     INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
-                                                      retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key)
+                                                      retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key, trace)
                     SELECT id, kind, priority, payload::json,
                            (CASE WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)::\(unescaped: s).job_state,
                            max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
                            \(unescaped: s).job_rank(now() + delay_ms * interval '1 millisecond', priority, \(levelMs)), NULLIF(timeout_ms, -1),
-                           ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, '')
+                           ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, ''), NULLIF(trace, '')
                     FROM input WHERE NOT EXISTS (SELECT 1 FROM finished) ORDER BY ord
                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
                     RETURNING id
@@ -144,6 +149,8 @@ private struct SubmissionRow {
     var capabilities: String
     /// "" for none.
     var uniqueKey: String
+    /// The trace's headers as a JSON object; "" for none.
+    var trace: String
 
     init(_ submission: PostgresQueue.Submission, at index: Int, now: ContinuousClock.Instant, maxPayloadBytes: Int) throws(OffloadError) {
         let job = submission.job
@@ -181,6 +188,7 @@ private struct SubmissionRow {
         timeoutMs = job.timeout.map { Int64($0.milliseconds.rounded(.up)) } ?? -1
         capabilities = JSONWriter.string(.array(job.requiredCapabilities.sorted().map { .string($0) }))
         uniqueKey = submission.uniqueKey ?? ""
+        trace = job.trace.isEmpty ? "" : JSONWriter.string(.object(job.trace.values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
     }
 
     /// `duration` truncated to whole microseconds (0 when negative), exactly.

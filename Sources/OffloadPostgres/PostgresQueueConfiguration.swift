@@ -1,4 +1,5 @@
 public import Offload
+public import Tracing
 
 /// How a ``PostgresQueue`` keeps and hands out jobs.
 public struct PostgresQueueConfiguration: Sendable {
@@ -30,6 +31,9 @@ public struct PostgresQueueConfiguration: Sendable {
     /// serves the queue (`offload worker`) turns it off: one listener less for the database to
     /// tell of every batch of ends, none of them to read. Without it, `finished` looks every 5 s.
     public var followsEnds = true
+    /// The tracer of `offload.submit` spans, whose headers a job keeps in the queue for the host
+    /// that runs it; `nil` (default) for the one bootstrapped in `InstrumentationSystem`, if any.
+    public var tracer: (any Tracer)?
 
     public init(
         schema: String = "offload", ordering: QueueOrdering = .priority, agingInterval: Duration? = .seconds(10),

@@ -1,4 +1,5 @@
 import Foundation
+import Tracing
 public import Hummingbird
 public import Logging
 public import Offload
@@ -112,7 +113,9 @@ public struct OffloadService: Sendable {
     /// Make the router with `options: .autoGenerateHeadEndpoints` to answer `HEAD /og.png` (a
     /// link unfurler's first question).
     public func addRoutes<Context: RequestContext>(_ routes: Routes = .all, to router: some RouterMethods<Context>) {
-        let group = router.group().add(middleware: SecurityHeaders<Context>()).add(middleware: requests.middleware(for: Context.self))
+        var group = router.group()
+        if let tracer { group = group.add(middleware: RequestTracing<Context>(tracer: tracer)) }
+        group = group.add(middleware: SecurityHeaders<Context>()).add(middleware: requests.middleware(for: Context.self))
         add(routes, to: group)
     }
 
@@ -140,6 +143,7 @@ public struct OffloadService: Sendable {
                     allowOrigin: .custom(origin), allowHeaders: [.authorization, .contentType, .offloadLastEventID],
                     allowMethods: [.get, .post, .delete], maxAge: .seconds(600)))
         }
+        if let tracer { router.add(middleware: RequestTracing(tracer: tracer)) }
         router.add(middleware: SecurityHeaders())
         router.add(middleware: requests.middleware())
         add(.all, to: router)
@@ -178,6 +182,12 @@ public struct OffloadService: Sendable {
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? configuration.port) },
             logger: logger
         )
+    }
+
+    /// The tracer of requests' spans; `nil` when nothing traces.
+    var tracer: (any Tracer)? {
+        let tracer = configuration.tracer ?? InstrumentationSystem.tracer
+        return tracer is NoOpTracer ? nil : tracer
     }
 
     /// The client a request counts against: its address (or, behind a trusted proxy, the last

@@ -1,3 +1,5 @@
+public import Tracing
+
 /// How `offload serve` listens and whom it lets in.
 public struct ServiceConfiguration: Sendable {
     /// The address to listen on (default loopback only).
@@ -39,6 +41,9 @@ public struct ServiceConfiguration: Sendable {
     /// Signs card URLs: with one, only cards whose URL carries its signature are drawn or served
     /// (403 otherwise); `nil` leaves cards open to anyone.
     public var cardSigner: CardSigner?
+    /// The tracer of each request's span; `nil` (default) for the one bootstrapped in
+    /// `InstrumentationSystem`, if any (a job a request submits continues its trace).
+    public var tracer: (any Tracer)?
     /// The service's name and version, shown by the dashboard and part of every card's cache key.
     public var name: String
     public var version: String

@@ -9,16 +9,15 @@ import Testing
 /// (diagnostic kinds), in a `ServiceGroup`; then shuts the group down gracefully.
 func withServer<T: Sendable>(
     _ queue: PostgresQueue, workers: Int = 2, host: String = "host-\(UInt16.random(in: 0...UInt16.max))", registry: HandlerRegistry = .diagnostics,
-    configure: (inout QueueServer.Configuration) -> Void = { _ in },
+    configure: (inout QueueServer.Configuration) -> Void = { _ in }, configurePool: (inout PoolConfiguration) -> Void = { _ in },
     _ body: (QueueServer) async throws -> T
 ) async throws -> T {
     var logger = Logger(label: "offload.test")
     logger.logLevel = .error
-    let pool = try WorkerPool(
-        configuration: PoolConfiguration(
-            scaling: .fixed(workers), cancellationGracePeriod: .milliseconds(500),
-            shutdownTimeout: .seconds(10), logger: logger),
-        registry: registry)
+    var poolConfiguration = PoolConfiguration(
+        scaling: .fixed(workers), cancellationGracePeriod: .milliseconds(500), shutdownTimeout: .seconds(10), logger: logger)
+    configurePool(&poolConfiguration)
+    let pool = try WorkerPool(configuration: poolConfiguration, registry: registry)
     var configuration = QueueServer.Configuration(
         host: host, heartbeat: .milliseconds(300), pollInterval: .seconds(2),
         maintenanceInterval: .milliseconds(500), drainTimeout: .seconds(10), logger: logger)

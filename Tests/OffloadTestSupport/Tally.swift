@@ -47,10 +47,11 @@ public struct TallyPayloadV2: Codable, Sendable {
 }
 
 extension HandlerRegistry {
-    /// The diagnostic kinds and ``Tally``: what `offload-test-worker` runs.
+    /// The diagnostic kinds, ``Tally`` and ``TraceEcho``: what `offload-test-worker` runs.
     public static var testKinds: HandlerRegistry {
         var registry = HandlerRegistry.diagnostics
         try! registry.register(Tally())
+        try! registry.register(TraceEcho())
         return registry
     }
 }

@@ -17,6 +17,10 @@ public struct JobContext: Sendable {
     public let isolation: Isolation
     /// What the job may use of memory its input controls; handlers check their input against it.
     public let limits: ResourceLimits
+    /// The trace of this attempt (its `offload.run` span), for the handler's own spans:
+    /// `withSpan("resize", context: context.trace.serviceContext) { … }`. Empty when the
+    /// program does not trace.
+    public let trace: TraceHeaders
     private let baseLogger: Logger
     private let host: (any WorkerHost)?
 
@@ -28,6 +32,7 @@ public struct JobContext: Sendable {
         self.worker = worker
         self.isolation = isolation
         self.limits = limits
+        self.trace = assignment.job.trace
         self.baseLogger = logger
         self.host = host
     }

@@ -34,6 +34,9 @@ public struct Job: Sendable {
     public var requiredCapabilities: Set<String>
     /// When the job was made.
     public var createdAt: ContinuousClock.Instant
+    /// The trace the job belongs to (W3C `traceparent`, …): set when it is submitted, from the
+    /// submitter's context, when the program traces; kept as given otherwise.
+    public var trace = TraceHeaders()
     /// Attempts made before this submission (by a durable queue's earlier claims): the pool
     /// counts on from there, so a handler's `context.attempt` is the job's, not the pool's.
     package var priorAttempts = 0

@@ -1,4 +1,5 @@
 public import Logging
+public import Tracing
 
 /// How a pool runs: workers, scheduling, limits and shutdown.
 ///
@@ -63,6 +64,9 @@ public struct PoolConfiguration: Sendable {
     public var eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy
     /// Where the pool logs (debug and trace levels only).
     public var logger: Logger
+    /// The tracer of the jobs' spans (`offload.submit`, `offload.wait`, `offload.run`); `nil`
+    /// (default) for the one bootstrapped in `InstrumentationSystem`, if any.
+    public var tracer: (any Tracer)?
 
     /// - Parameters:
     ///   - isolation: where workers run (default `.thread`).

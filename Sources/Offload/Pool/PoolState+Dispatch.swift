@@ -101,9 +101,12 @@ extension PoolState {
         } else {
             start(record, on: index, now: now, &effects)
         }
+        var job = record.job
+        if let tracing {
+            job.trace = tracing.attemptStarts(job, attempt: record.attempts, worker: workers[index].id, readySince: record.readySince, now: now)
+        }
         return Assignment(
-            job: record.job, attempt: record.attempts, handler: record.handler, sequence: workers[index].handedOver,
-            announcesStart: held)
+            job: job, attempt: record.attempts, handler: record.handler, sequence: workers[index].handedOver, announcesStart: held)
     }
 
     /// The attempt of `record` starts on worker `index`: its wait ends and its timeout runs.

@@ -27,6 +27,8 @@ struct PoolState {
     }
 
     let configuration: PoolConfiguration
+    /// The jobs' spans, when the program traces.
+    let tracing: PoolTracing?
     var policy: any SchedulingPolicy
     let origin: ContinuousClock.Instant
     let makeWorker: @Sendable (WorkerID, Set<String>) -> any Worker
@@ -51,9 +53,10 @@ struct PoolState {
 
     init(
         configuration: PoolConfiguration, kinds: [String], inbox: SubmissionInbox, now: ContinuousClock.Instant,
-        makeWorker: @escaping @Sendable (WorkerID, Set<String>) -> any Worker
+        tracing: PoolTracing? = nil, makeWorker: @escaping @Sendable (WorkerID, Set<String>) -> any Worker
     ) {
         self.configuration = configuration
+        self.tracing = tracing
         self.policy = configuration.policy
         self.origin = now
         self.makeWorker = makeWorker

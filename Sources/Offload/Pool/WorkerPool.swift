@@ -49,6 +49,8 @@ public final class WorkerPool: Service, Sendable {
     private let inbox = SubmissionInbox()
     private let profiles: [Set<String>]
     private let hasRun = Atomic<Bool>(false)
+    /// The jobs' spans, when the program traces.
+    private let tracing: PoolTracing?
 
     /// Makes a pool; it starts its workers when ``run()`` is called.
     /// - Throws: ``OffloadError/Code/invalidConfiguration`` for a configuration that cannot work.
@@ -60,13 +62,16 @@ public final class WorkerPool: Service, Sendable {
         madeAt = .now
         let kinds = registry.kinds
         let holder = WorkerFactoryHolder()
+        let tracing = PoolTracing(configuration.tracer)
+        self.tracing = tracing
         let state = PoolState(
-            configuration: configuration, kinds: kinds, inbox: inbox, now: .now,
+            configuration: configuration, kinds: kinds, inbox: inbox, now: .now, tracing: tracing,
             makeWorker: { id, capabilities in
                 holder.make(id, capabilities)
             })
         profiles = state.profiles
         self.state = PThreadLocked(state)
+        if let tracing { _ = broadcaster.observe(tracing.observe) }
         if configuration.isolation == .process {
             // A write to a worker that just died must fail with EPIPE, not kill the host.
             offload_ignore_sigpipe()
@@ -184,6 +189,7 @@ public final class WorkerPool: Service, Sendable {
     private func enqueue(_ job: Job) async throws(OffloadError) -> JobTicket {
         try job.validate()
         var job = job
+        if let tracing { job = PoolTracing.submitted(job, tracer: tracing.tracer) }
         if job.timeout == nil { job.timeout = configuration.defaultTimeout }
         if configuration.ignoresUnknownPayloadKeys && job.payload.isSwiftValue { job.payload.ignoresUnknownKeys = true }
         guard let handler = registry.handler(for: job.kind) else {

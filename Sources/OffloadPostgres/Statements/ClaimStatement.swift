@@ -4,7 +4,7 @@ import PostgresNIO
 /// capabilities, in the queue's order, locked (`FOR UPDATE SKIP LOCKED`, in `ready_jobs`) and
 /// leased to the host. Nothing is written but the jobs' rows.
 struct ClaimStatement: PostgresPreparedStatement {
-    typealias Row = (String, String, Int, String, Int, Int, Int?, [String], Double, Double, Double, Double)
+    typealias Row = (String, String, Int, String, Int, Int, Int?, [String], Double, Double, Double, Double, String?)
 
     static let sql = """
         WITH claimed AS (
@@ -18,7 +18,7 @@ struct ClaimStatement: PostgresPreparedStatement {
             RETURNING job.*
         )
         SELECT id::text, kind, priority::int, payload::text, attempt, max_attempts, timeout_ms, capabilities,
-               retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter
+               retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter, trace
         FROM claimed ORDER BY rank, seq
         """
 

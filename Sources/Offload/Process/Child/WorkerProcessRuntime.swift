@@ -103,9 +103,11 @@ final class WorkerProcessRuntime: WorkerHost {
             writer.send(.jobFailed(id: wire.id, attempt: wire.attempt, failure: failure))
             return
         }
-        let job = Job(
+        var job = Job(
             id: JobID(wire.id), kind: wire.kind, payload: .encoded(wire.payload, ignoresUnknownKeys: wire.ignoresUnknownKeys),
             priority: wire.priority)
+        // Checked when the frame was read.
+        job.trace = (try? TraceHeaders(wire.trace)) ?? TraceHeaders()
         let assignment = Assignment(job: job, attempt: wire.attempt, handler: handler)
         let runNow = state.withLock { state -> Bool in
             guard state.running == nil else {

@@ -85,7 +85,7 @@ final class ProcessWorker: Worker {
                                 id: assignment.job.id.rawValue, attempt: assignment.attempt, kind: assignment.job.kind,
                                 priority: assignment.job.priority,
                                 payload: payload, ignoresUnknownKeys: assignment.job.payload.ignoresUnknownKeys,
-                                announcesStart: assignment.announcesStart))
+                                announcesStart: assignment.announcesStart, trace: assignment.job.trace.values))
                     ))
             } catch {
                 // The job cannot cross to the worker; its attempt fails here and the worker takes the next.

@@ -18,8 +18,15 @@ extension WireMessage {
             body.u32(UInt32(job.attempt))
             body.string(job.kind)
             body.u8(UInt8(job.priority.rawValue))
-            body.u8((job.ignoresUnknownKeys ? 1 : 0) | (job.announcesStart ? 2 : 0))
+            body.u8((job.ignoresUnknownKeys ? 1 : 0) | (job.announcesStart ? 2 : 0) | (job.trace.isEmpty ? 0 : 4))
             body.blob(job.payload)
+            if !job.trace.isEmpty {
+                body.u32(UInt32(job.trace.count))
+                for (name, value) in job.trace.sorted(by: { $0.key < $1.key }) {
+                    body.string(name)
+                    body.string(value)
+                }
+            }
         case .jobStarted(let id, let attempt), .cancel(let id, let attempt):
             body.string(id)
             body.u32(UInt32(attempt))
@@ -97,11 +104,19 @@ extension WireMessage {
             let level = try reader.u8("priority")
             guard let priority = Priority(rawValue: Int(level)) else { throw WireError(.malformed("priority level \(level)")) }
             let flags = try reader.u8("flags")
-            guard flags & ~3 == 0 else { throw WireError(.malformed("job flags \(flags)")) }
+            guard flags & ~7 == 0 else { throw WireError(.malformed("job flags \(flags)")) }
+            let payload = try reader.blob("payload")
+            var trace: [String: String] = [:]
+            if flags & 4 != 0 {
+                let count = try reader.u32("trace header count")
+                guard (1...UInt32(TraceHeaders.maxCount)).contains(count) else { throw WireError(.malformed("\(count) trace headers")) }
+                for _ in 0..<count { trace[try reader.string("trace header name")] = try reader.string("trace header value") }
+                guard (try? TraceHeaders(trace)) != nil else { throw WireError(.malformed("trace headers out of bounds")) }
+            }
             message = .job(
                 WireJob(
-                    id: id, attempt: attempt, kind: kindName, priority: priority, payload: try reader.blob("payload"),
-                    ignoresUnknownKeys: flags & 1 != 0, announcesStart: flags & 2 != 0))
+                    id: id, attempt: attempt, kind: kindName, priority: priority, payload: payload,
+                    ignoresUnknownKeys: flags & 1 != 0, announcesStart: flags & 2 != 0, trace: trace))
         case .jobStarted:
             message = .jobStarted(id: try reader.string("job id"), attempt: try reader.attempt())
         case .cancel:

@@ -74,6 +74,8 @@ struct WireJob: Equatable, Sendable {
     /// The host counts the job as held behind another: the worker sends `jobStarted` when it
     /// starts it, even when it finds itself idle by then.
     var announcesStart = false
+    /// The attempt's trace headers (flag 4 and a count of name–value pairs when any).
+    var trace: [String: String] = [:]
 }
 
 /// Why an attempt failed in a worker process.
