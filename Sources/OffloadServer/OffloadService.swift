@@ -36,6 +36,8 @@ public struct OffloadService: Sendable {
     let writes: RateLimiter
     let renders: RateLimiter
     let cards: CardCache
+    /// Card queries read before.
+    let cardRequests = CardRequestMemo()
     /// Cards being drawn now, across every client: at most ``ServiceConfiguration/maxConcurrentRenders``.
     let drawing: RenderSlots
     /// The open connections, under ``ServiceConfiguration/connections``.

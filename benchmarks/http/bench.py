@@ -1,8 +1,10 @@
 """benchmarks/http: `offload serve` drawing Open Graph cards in worker processes against a plain
 Hummingbird server drawing the same card on its own event loop, and its cache against nginx
-serving the card as a static file, under wrk, on this machine, in one run.
+serving the card as a static file, under wrk, on this machine, in one run. Then the same cached
+card from a service that signs its cards (--card-key), its URL signed, against the unsigned one:
+the cost of checking a signature on every request.
 
-Prints JSON lines: each wrk run, then the three figures with their goals.
+Prints JSON lines: each wrk run, then the four figures with their goals.
 """
 import argparse
 import json
@@ -134,6 +136,26 @@ def main():
         static = wrk(f"http://127.0.0.1:{nginx_port}/og.png", args.seconds, 32, 2)
         emit({"suite": "http", "server": "nginx", "version": nginx_version(), "load": "the same PNG as a static file", "connections": 32, **static})
 
+        # Signed: the same card from a service that checks a signature on every request, measured
+        # alternately with the unsigned service so that the machine's drift touches both alike.
+        key, salt = "943b421c9eb07c830af81030552c86009268de4e532ba2ee2eab8247c6da0881", "520f986b998545b4785e0defbc4f3c1203f22de2374a3d53cb7a7fe9fea309c5"
+        signing, signing_port = start([args.offload, "serve", "--port", "0", "--token", "benchmark-token", "--workers", "1",
+                                       "--rate-limit", "0", "--render-rate-limit", "0", "--card-key", key, "--card-salt", salt], cwd=work)
+        processes.append(signing)
+        signed_path = subprocess.run(
+            [args.offload, "sign-card", cached_path.split("?", 1)[1], "--card-key", key, "--card-salt", salt],
+            capture_output=True, text=True, check=True).stdout.strip()
+        signing_base = f"http://127.0.0.1:{signing_port}"
+        assert urllib.request.urlopen(signing_base + signed_path).read() == card
+        unsigned_runs, signed_runs = [], []
+        for _ in range(2):
+            unsigned_runs.append(wrk(offload_base + cached_path, args.seconds, 32, 2))
+            emit({"suite": "http", "server": "offload", "load": "cached /og.png, one card (unsigned, beside the signed)", "connections": 32, **unsigned_runs[-1]})
+            signed_runs.append(wrk(signing_base + signed_path, args.seconds, 32, 2))
+            emit({"suite": "http", "server": "offload --card-key", "load": "cached /og.png, one card, signed URL", "connections": 32, **signed_runs[-1]})
+        unsigned_rps = sum(run["rps"] for run in unsigned_runs) / len(unsigned_runs)
+        signed_rps = sum(run["rps"] for run in signed_runs) / len(signed_runs)
+
         emit({"suite": "http", "figure": "/healthz p99 while uncached /og.png is under load", "unit": "ms",
               "ours": inline_ms(offload_health["p99Us"]), "peer": inline_ms(inline_health["p99Us"]), "peerName": "inline Hummingbird",
               "ratio": round(offload_health["p99Us"] / max(1, inline_health["p99Us"]), 3), "goal": "<= 0.2 × the inline server's"})
@@ -142,6 +164,9 @@ def main():
               "ratio": round(offload_cards["rps"] / max(1e-9, inline_cards["rps"]), 3), "goal": ">= 0.9 × the inline server's"})
         emit({"suite": "http", "figure": "cached /og.png", "unit": "requests/s", "ours": cached["rps"], "peer": static["rps"],
               "peerName": "nginx static file", "ratio": round(cached["rps"] / max(1e-9, static["rps"]), 3), "goal": ">= 0.5 × nginx's"})
+        emit({"suite": "http", "figure": "cached /og.png, signed URL (HMAC-SHA256 checked per request)", "unit": "requests/s",
+              "ours": round(signed_rps, 1), "peer": round(unsigned_rps, 1), "peerName": "the same card unsigned",
+              "ratio": round(signed_rps / max(1e-9, unsigned_rps), 3), "goal": ">= 0.95 × the unsigned rate"})
     finally:
         for process in reversed(processes):
             stop(process)

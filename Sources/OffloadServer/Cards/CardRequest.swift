@@ -11,7 +11,7 @@ import Offload
 /// canonical form (every colour, size, font and position, the template's values included), the
 /// format and quality, the logo file's identity (device, inode, size and change time: a logo
 /// replaced under the same name is a new card), and the renderer's version.
-struct CardRequest {
+struct CardRequest: Sendable {
     var payload: JSONValue
     var format: String
     var key: String

@@ -20,13 +20,20 @@ extension OffloadService {
     }
 
     private func card(_ request: Request, context: some RequestContext, path: String, format: CardFormat) async throws -> Response {
-        var parameters = try CardRequest.parameters(of: request.uri.query ?? "")
+        let query = request.uri.query ?? ""
         // A signed service checks before anything else: the cache, a 304, or a drawing.
-        if let signer = configuration.cardSigner { try Self.checkSignature(parameters, path: path, signer: signer) }
-        parameters["sig"] = nil
-        parameters["expires"] = nil
-        return try await cardResponse(
-            parameters, format: format.rawValue, request: request, logger: context.logger, client: client(of: request, context: context))
+        if let signer = configuration.cardSigner { try Self.checkSignature(try CardRequest.parameters(of: query), path: path, signer: signer) }
+        let card: CardRequest
+        if let known = cardRequests.request(for: query, format: format.rawValue) {
+            card = known
+        } else {
+            var parameters = try CardRequest.parameters(of: query)
+            parameters["sig"] = nil
+            parameters["expires"] = nil
+            card = try CardRequest(parameters: parameters, format: format.rawValue, version: configuration.version)
+            cardRequests.keep(card, for: query, format: format.rawValue)
+        }
+        return try await cardResponse(card, request: request, logger: context.logger, client: client(of: request, context: context))
     }
 
     /// The card for `parameters` (what `/og.png`'s query takes: `title`, `template`, …) as the
@@ -46,14 +53,12 @@ extension OffloadService {
     public func cardResponse(
         _ parameters: [String: String], format: CardFormat = .png, for request: Request, context: some RequestContext
     ) async throws -> Response {
-        try await cardResponse(parameters, format: format.rawValue, request: request, logger: context.logger, client: nil)
+        let card = try CardRequest(parameters: parameters, format: format.rawValue, version: configuration.version)
+        return try await cardResponse(card, request: request, logger: context.logger, client: nil)
     }
 
     /// - Parameter client: whose render rate a drawing counts against; `nil` for none.
-    private func cardResponse(
-        _ parameters: [String: String], format: String, request: Request, logger: Logger, client: String?
-    ) async throws -> Response {
-        let card = try CardRequest(parameters: parameters, format: format, version: configuration.version)
+    private func cardResponse(_ card: CardRequest, request: Request, logger: Logger, client: String?) async throws -> Response {
         // The key names the pixels: a client holding this tag holds this card, drawn or not.
         let etag = String(card.key.prefix(40))
         let cacheControl = "public, max-age=86400"
