@@ -16,7 +16,10 @@ import Testing
             ##"{"params":{"title":"Red","backgroundColor":"#ff0000","textColor":"#0000ff"},"dimensions":{"width":320,"height":200}}"##)
         let canvas = try CardRenderer.render(spec)
         #expect(canvas.pixel(x: 2, y: 2) == (255, 0, 0, 255))
-        let png = try RasterDecoder.decode(try Encoder.encode(canvas, as: .png, quality: 85), field: "test")
+        let encoded = try Encoder.encode(canvas, as: .png, quality: 85)
+        // Opaque, the card is written without an alpha channel (IHDR's colour type 2, RGB).
+        #expect(encoded[25] == 2)
+        let png = try RasterDecoder.decode(encoded, field: "test")
         #expect(png.width == 320 && png.height == 200)
         #expect(png.pixel(x: 2, y: 2) == (255, 0, 0, 255))
         // Every pixel survives the PNG round trip exactly.
@@ -27,6 +30,17 @@ import Testing
                 #expect(Int(read.red) == drawn.red && Int(read.green) == drawn.green && Int(read.blue) == drawn.blue)
             }
         }
+    }
+
+    @Test func aCardThatIsNotOpaqueKeepsItsAlphaThroughPNG() throws {
+        let spec = try spec(##"{"params":{"title":"Glass","backgroundColor":"rgba(0,128,255,0.5)"},"dimensions":{"width":200,"height":100}}"##)
+        let canvas = try CardRenderer.render(spec)
+        let encoded = try Encoder.encode(canvas, as: .png, quality: 85)
+        #expect(encoded[25] == 6)
+        let png = try RasterDecoder.decode(encoded, field: "test")
+        let (drawn, read) = (canvas.pixel(x: 1, y: 1), png.pixel(x: 1, y: 1))
+        #expect(drawn.alpha < 255 && drawn.alpha > 0)
+        #expect(Int(read.alpha) == drawn.alpha && abs(Int(read.blue) - drawn.blue) <= 1)
     }
 
     @Test func theTitleIsReallyDrawnAndEmojiAreInColour() throws {

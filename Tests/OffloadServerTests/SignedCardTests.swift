@@ -116,10 +116,15 @@ import Testing
         #expect(lasting.contains("expires="))
         #expect(try await server.get(lasting, headers: [:]).status == 200)
         let brief = try await signCard(["title=For a second", "--expires-in", "1", "--card-key", Self.newKey, "--card-salt", Self.salt])
+        // A URL served while valid (and so remembered with its card) expires all the same.
+        let served = try await signCard(["title=For three seconds", "--expires-in", "3", "--card-key", Self.newKey, "--card-salt", Self.salt])
+        #expect(try await server.get(served, headers: [:]).status == 200)
         try await Task.sleep(for: .milliseconds(2_100))
         let expired = try await server.get(brief, headers: [:])
         #expect(expired.status == 403)
         #expect(expired.json?["error"]?["code"]?.stringValue == "signatureExpired")
+        try await Task.sleep(for: .milliseconds(2_000))
+        #expect(try await server.get(served, headers: [:]).json?["error"]?["code"]?.stringValue == "signatureExpired")
         // Moving the expiry later breaks the signature.
         let expires = try #require(brief.range(of: #"expires=[0-9]+"#, options: .regularExpression))
         let moved = brief.replacingCharacters(in: expires, with: "expires=99999999999")

@@ -20,7 +20,8 @@ void offload_codec_set_stop_check(offload_codec_stop_check check);
 /// Whether the stop check says to stop now (0 without one).
 int offload_codec_should_stop(void);
 
-/// PNG, RGBA 8-bit, un-premultiplied; `level` is the zlib level (0–9); the SUB filter only.
+/// PNG, 8-bit RGB when every pixel is opaque and RGBA (un-premultiplied) otherwise; `level` is
+/// the zlib level (0–9); the SUB filter only.
 int offload_png_encode(const uint8_t *pixels, int width, int height, int stride, int level,
                        uint8_t **out, size_t *out_size, char *error, size_t error_size);
 

@@ -1,8 +1,9 @@
 import CImageCodecs
 import Offload
 
-/// Encodes a rendered canvas: PNG through libpng (zlib level 3, SUB filter: about half the time
-/// of cairo's own writer), JPEG through libjpeg-turbo, WebP through libwebp (method 2). Library errors come back as typed errors.
+/// Encodes a rendered canvas: PNG through libpng (RGB when every pixel is opaque, zlib level 3,
+/// SUB filter: about half the time of cairo's own writer), JPEG through libjpeg-turbo, WebP
+/// through libwebp (method 2). Library errors come back as typed errors.
 enum Encoder {
     static func encode(_ canvas: Canvas, as format: CardSpec.Format, quality: Int) throws(OffloadError) -> [UInt8] {
         guard format != .gif && format != .apng else {

@@ -14,9 +14,16 @@ struct GuardedHTTP1Channel: ServerChildChannel {
     let base: HTTP1Channel
     let table: ConnectionTable
 
+    /// The bytes a connection may have waiting to be sent before its writer waits.
+    static let writeBuffer = ChannelOptions.Types.WriteBufferWaterMark(low: 256 * 1024, high: 512 * 1024)
+
     func setup(channel: any Channel, logger: Logger) -> EventLoopFuture<Value> {
         let clock = ConnectionClock(table: table, channel: channel)
         do {
+            // A whole card (100–200 KB) goes to the socket in one write rather than waiting for
+            // writability at NIO's 64 KiB default; a client that stops reading is still closed
+            // by the send timeout.
+            try channel.syncOptions?.setOption(ChannelOptions.writeBufferWaterMark, value: Self.writeBuffer)
             try channel.pipeline.syncOperations.addHandler(ConnectionGate(clock: clock), position: .first)
         } catch {
             return channel.eventLoop.makeFailedFuture(error)

@@ -21,17 +21,25 @@ extension OffloadService {
 
     private func card(_ request: Request, context: some RequestContext, path: String, format: CardFormat) async throws -> Response {
         let query = request.uri.query ?? ""
-        // A signed service checks before anything else: the cache, a 304, or a drawing.
-        if let signer = configuration.cardSigner { try Self.checkSignature(try CardRequest.parameters(of: query), path: path, signer: signer) }
         let card: CardRequest
         if let known = cardRequests.request(for: query, format: format.rawValue) {
-            card = known
+            // Read (and, signed, checked) before: only its expiry can have changed.
+            if let expires = known.expires, Double(expires) < Date().timeIntervalSince1970 {
+                throw Self.refusal(.expired)
+            }
+            card = known.card
         } else {
             var parameters = try CardRequest.parameters(of: query)
+            // A signed service checks before anything else: the cache, a 304, or a drawing.
+            var expires: Int64?
+            if let signer = configuration.cardSigner {
+                do { try signer.check(parameters, path: path) } catch { throw Self.refusal(error) }
+                expires = parameters["expires"].flatMap { Int64($0) }
+            }
             parameters["sig"] = nil
             parameters["expires"] = nil
             card = try CardRequest(parameters: parameters, format: format.rawValue, version: configuration.version)
-            cardRequests.keep(card, for: query, format: format.rawValue)
+            cardRequests.keep(.init(card: card, expires: expires), for: query, format: format.rawValue)
         }
         return try await cardResponse(card, request: request, logger: context.logger, client: client(of: request, context: context))
     }
@@ -121,15 +129,12 @@ extension OffloadService {
             extra: [.offloadCache: cacheState])
     }
 
-    private static func checkSignature(_ parameters: [String: String], path: String, signer: CardSigner) throws(APIError) {
-        do { try signer.check(parameters, path: path) } catch {
-            switch error {
-            case .missing:
-                throw APIError(
-                    .forbidden, code: "signatureRequired", "this service draws only signed cards: the URL needs its sig parameter", field: "sig")
-            case .wrong: throw APIError(.forbidden, code: "badSignature", "the card's signature does not match its parameters", field: "sig")
-            case .expired: throw APIError(.forbidden, code: "signatureExpired", "the card's signed URL has expired", field: "expires")
-            }
+    private static func refusal(_ refusal: CardSigner.Refusal) -> APIError {
+        switch refusal {
+        case .missing:
+            APIError(.forbidden, code: "signatureRequired", "this service draws only signed cards: the URL needs its sig parameter", field: "sig")
+        case .wrong: APIError(.forbidden, code: "badSignature", "the card's signature does not match its parameters", field: "sig")
+        case .expired: APIError(.forbidden, code: "signatureExpired", "the card's signed URL has expired", field: "expires")
         }
     }
 }
