@@ -175,7 +175,16 @@ enum Migrations {
         LeanQueue.migration,
         // The trace a job carries from its submitter to the host that runs it (a JSON object of
         // headers such as W3C traceparent; NULL when the submitter did not trace).
-        Migration(version: 10, name: "a job's trace", statements: ["ALTER TABLE {schema}.jobs ADD COLUMN trace text"])
+        Migration(version: 10, name: "a job's trace", statements: ["ALTER TABLE {schema}.jobs ADD COLUMN trace text"]),
+        Migration(
+            version: 11, name: "snoozed attempts in the history",
+            statements: [
+                "ALTER TABLE {schema}.job_history DROP CONSTRAINT job_history_state_check",
+                """
+                ALTER TABLE {schema}.job_history ADD CONSTRAINT job_history_state_check
+                    CHECK (state IN ('completed', 'failed', 'cancelled', 'retryScheduled', 'snoozed', 'rescued'))
+                """
+            ])
     ]
 
     /// The newest version.

@@ -76,7 +76,7 @@ extension PostgresQueue {
         guard !ends.isEmpty else { return [] }
         try await prepared()
         // Text columns stand for NULL with '' (arrays of optionals do not encode).
-        let states = ends.map { $0.retries ? "scheduled" : JobState($0.outcome.status).rawValue }
+        let states = ends.map { $0.snoozes ? "snoozed" : $0.retries ? "scheduled" : JobState($0.outcome.status).rawValue }
         let results = try ends.map { end throws(OffloadError) in
             do { return try end.outcome.result.map { JSONWriter.string(try $0.json()) } ?? "" } catch {
                 throw OffloadError(.unstorable, "the result of job \(end.claimed.job.id) cannot be written as JSON: \(error)")
@@ -88,6 +88,7 @@ extension PostgresQueue {
                 states: states, results: results,
                 codes: ends.map { StorableText.sanitized($0.outcome.error?.code.rawValue ?? "") },
                 messages: ends.map { StorableText.sanitized($0.outcome.error?.message ?? "") },
+                snoozeMilliseconds: ends.map { Int64(($0.snooze?.milliseconds ?? 0).rounded()) },
                 levelMilliseconds: configuration.levelMilliseconds, channel: channels.done))
         let recorded = Set(rows.compactMap { $0 })
         let lost = ends.filter { !recorded.contains($0.claimed.job.id.rawValue.lowercased()) }
@@ -104,7 +105,7 @@ extension PostgresQueue {
         }
         return zip(ends, states).map { end, state in
             guard recorded.contains(end.claimed.job.id.rawValue.lowercased()) else { return .leaseLost }
-            return state == "scheduled" ? .retryScheduled : .recorded
+            return state == "scheduled" || state == "snoozed" ? .retryScheduled : .recorded
         }
     }
 

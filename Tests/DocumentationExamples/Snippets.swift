@@ -129,6 +129,18 @@ enum DocumentationExamples {
         }
     }
 
+    /// A service a handler calls, which may answer "not yet".
+    struct Upstream {
+        func isReady() async throws -> Bool { true }
+    }
+
+    static func snooze(_ upstream: Upstream) async throws {
+        guard try await upstream.isReady() else {
+            throw OffloadError.snooze(for: .seconds(30), "upstream is not ready")
+        }
+        guard try await upstream.isReady() else { throw OffloadError.snooze(for: .seconds(30), "upstream not ready") }
+    }
+
     // MARK: - Kinds
 
     static func registerImages() throws {

@@ -27,6 +27,7 @@ extension PostgresTests {
             let ended: (JSONValue?) -> Bool = { ["completed", "failed", "cancelled"].contains($0?["state"]?.stringValue ?? "") }
 
             try await submit("retry", #"{"kind":"debug.fail","payload":{"times":1},"maxRetries":1,"retryBackoff":{"initialMs":200,"jitter":0}}"#)
+            try await submit("snooze", #"{"kind":"debug.snooze","payload":{"times":1,"ms":200},"maxRetries":0}"#)
             try await submit("timeout", #"{"kind":"debug.sleep","payload":{"ms":5000},"timeoutMs":400,"maxRetries":0}"#)
             try await submit("progress", #"{"kind":"debug.sleep","payload":{"ms":300}}"#)
             try await submit("delayed", #"{"kind":"debug.echo","payload":{"n":1},"delayMs":400}"#)
@@ -66,6 +67,7 @@ extension PostgresTests {
             let onTheQueue = try await histories(["--queue", try database.url, "--schema", TestDatabase.schema()])
             let expected: [String: [String]] = [
                 "retry": ["queued", "started", "retryScheduled", "started", "completed"],
+                "snooze": ["queued", "started", "snoozed", "started", "completed"],
                 "timeout": ["queued", "started", "stopRequested", "failed"],
                 "progress": ["queued", "started", "progress", "completed"],
                 "delayed": ["scheduled", "started", "completed"],

@@ -14,6 +14,9 @@ import Testing
         .jobCompleted(id: "a1", attempt: 1, result: []),
         .jobFailed(id: "a1", attempt: 3, failure: WireFailure(code: "handlerFailed", message: "boom", retryable: nil, cancelled: false)),
         .jobFailed(id: "a1", attempt: 1, failure: WireFailure(code: "cancelled", message: "", retryable: false, cancelled: true)),
+        .jobFailed(
+            id: "a1", attempt: 2, failure: WireFailure(code: "snoozed", message: "later", retryable: nil, cancelled: false, snoozeMilliseconds: 1_500)
+        ),
         .heartbeat(sequence: .max),
         .cancel(id: "a1", attempt: 1),
         .terminate,

@@ -115,8 +115,18 @@ public struct JobEnd: Sendable {
 
     /// Whether the end schedules another attempt: a retryable failure with attempts left.
     public var retries: Bool {
-        outcome.status == .failed && (outcome.error?.isRetryable ?? false) && claimed.attempt < claimed.maxAttempts
+        !snoozes && outcome.status == .failed && (outcome.error?.isRetryable ?? false) && claimed.attempt < claimed.maxAttempts
     }
+
+    /// How long the job waits when its handler snoozed it (``OffloadError/snooze(for:_:)``): it
+    /// runs again then, an attempt added to its most; `nil` for any other end, and for a job
+    /// that reached ``OffloadError/maxAttempts`` (it ends failed).
+    public var snooze: Duration? {
+        guard outcome.status == .failed, claimed.attempt < OffloadError.maxAttempts else { return nil }
+        return outcome.error?.snoozeFor
+    }
+
+    package var snoozes: Bool { snooze != nil }
 }
 
 extension DurableQueue {

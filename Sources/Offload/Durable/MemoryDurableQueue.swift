@@ -223,8 +223,21 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
                 }
                 entry.owner = nil
                 entry.leaseExpiresAt = nil
-                entry.error = end.outcome.error
                 defer { contents.jobs[id] = entry }
+                if let delay = end.snooze {
+                    // The job's last error stays; the attempt it made is added to its most.
+                    let due = now + delay
+                    entry.state = .scheduled
+                    entry.runAt = due
+                    entry.maxAttempts += 1
+                    entry.rank = QueueOrdering.rank(readyAt: due, priority: entry.job.priority, level: level)
+                    entry.history.append(
+                        JobEvent(
+                            job: id, at: at, step: .snoozed(until: at.adding(delay), reason: end.outcome.error?.message ?? ""),
+                            attempt: end.claimed.attempt, host: end.claimed.owner))
+                    return .retryScheduled
+                }
+                entry.error = end.outcome.error
                 if end.retries, let error = end.outcome.error {
                     let due = now + entry.job.retryPolicy.delay(beforeRetry: end.claimed.attempt)
                     entry.state = .scheduled

@@ -224,10 +224,12 @@ public final class QueueServer: Service, Sendable {
     }
 
     private func runJob(_ claimed: ClaimedJob) async {
-        let outcome: JobOutcome
+        var outcome: JobOutcome
         do throws(OffloadError) {
             if let failure = claimed.failure { throw failure }
-            let handle = try await pool.submit(claimed.job)
+            var job = claimed.job
+            job.queueHoldsAttempts = true
+            let handle = try await pool.submit(job)
             state.withLock { $0.handedToPool(claimed.job.id) }
             outcome = await handle.outcome
         } catch {
@@ -235,6 +237,7 @@ public final class QueueServer: Service, Sendable {
                 id: claimed.job.id, kind: claimed.job.kind, priority: claimed.job.priority, status: .failed,
                 attempts: claimed.attempt, error: error)
         }
+        if outcome.error?.snoozeFor != nil && claimed.attempt >= OffloadError.maxAttempts { outcome.error = .snoozedTooOften }
         if state.withLock({ $0.isHandedBack(claimed, outcome) }) {
             // The pool stopped before the job could end: it goes back to the queue.
             _ = await retrying("handing back \(claimed.job.id)") { try await self.queue.release([claimed]) }

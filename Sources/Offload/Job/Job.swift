@@ -40,6 +40,9 @@ public struct Job: Sendable {
     /// Attempts made before this submission (by a durable queue's earlier claims): the pool
     /// counts on from there, so a handler's `context.attempt` is the job's, not the pool's.
     package var priorAttempts = 0
+    /// Whether a durable queue holds the job's attempts: a snooze then ends the pool's run (the
+    /// queue schedules it again) instead of queueing it in the pool.
+    package var queueHoldsAttempts = false
 
     /// - Parameters:
     ///   - id: the job's identity (default: a generated one).

@@ -33,6 +33,9 @@ public struct JobEvent: Sendable, Hashable {
         case preempted
         /// The attempt failed with `error`; the job runs again at `at` (after its back-off).
         case retryScheduled(at: Timestamp?, error: OffloadError)
+        /// The handler snoozed the job (``OffloadError/snooze(for:_:)``): it runs again at
+        /// `until`, without using a retry.
+        case snoozed(until: Timestamp?, reason: String)
         /// A host handed the job back before it started (it was shutting down).
         case released
         /// The host running the job stopped renewing its lease; the job is queued again.
@@ -89,7 +92,7 @@ public struct JobEvent: Sendable, Hashable {
     public var state: JobState? {
         switch step {
         case .queued, .preempted, .released, .rescued, .retried: .queued
-        case .scheduled, .retryScheduled: .scheduled
+        case .scheduled, .retryScheduled, .snoozed: .scheduled
         case .started, .progress, .stopRequested, .cancelRequested: .running
         case .leaseLost: nil
         case .completed: .completed
@@ -106,7 +109,7 @@ extension JobEvent.Step {
     /// Every step's name, in the order of a job's life.
     public static let names = [
         "queued", "scheduled", "started", "progress", "stopRequested", "cancelRequested", "preempted",
-        "retryScheduled", "released", "rescued", "leaseLost", "retried", "completed", "failed", "cancelled"
+        "retryScheduled", "snoozed", "released", "rescued", "leaseLost", "retried", "completed", "failed", "cancelled"
     ]
 
     public var name: String {
@@ -119,6 +122,7 @@ extension JobEvent.Step {
         case .cancelRequested: "cancelRequested"
         case .preempted: "preempted"
         case .retryScheduled: "retryScheduled"
+        case .snoozed: "snoozed"
         case .released: "released"
         case .rescued: "rescued"
         case .leaseLost: "leaseLost"
@@ -173,6 +177,7 @@ extension JobEvent.Step {
         case "cancelRequested": self = .cancelRequested
         case "preempted": self = .preempted
         case "retryScheduled": self = .retryScheduled(at: time, error: try needed(error))
+        case "snoozed": self = .snoozed(until: time, reason: message ?? "")
         case "released": self = .released
         case "rescued": self = .rescued(message: message ?? "")
         case "leaseLost": self = .leaseLost(message: message ?? "")
@@ -191,6 +196,7 @@ extension JobEvent.Step {
         case .progress(_, let message): message
         case .stopRequested(let reason): reason
         case .rescued(let message), .leaseLost(let message): message
+        case .snoozed(_, let reason): reason.isEmpty ? nil : reason
         default: nil
         }
     }
@@ -207,7 +213,7 @@ extension JobEvent.Step {
     public var time: Timestamp? {
         switch self {
         case .scheduled(let runAt): runAt
-        case .retryScheduled(let at, _): at
+        case .retryScheduled(let at, _), .snoozed(let at, _): at
         default: nil
         }
     }

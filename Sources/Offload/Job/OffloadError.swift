@@ -62,6 +62,9 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         /// A durable queue's database did not answer (a restart, a lost connection); trying
         /// again later may succeed.
         public static let queueUnavailable: Code = "queueUnavailable"
+        /// The handler asked to run the job again later (``OffloadError/snooze(for:_:)``); a job
+        /// never ends with it.
+        public static let snoozed: Code = "snoozed"
     }
 
     /// The error's code.
@@ -70,6 +73,9 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
     public var message: String
     /// Whether another attempt may succeed; `nil` uses the code's default (see ``isRetryable``).
     public var retryable: Bool?
+    /// How long a snoozed job waits before it runs again (``snooze(for:_:)``); `nil` for every
+    /// other error.
+    public var snoozeFor: Duration?
 
     /// - Parameter message: longer than ``maxMessageLength`` characters, it is cut in the middle.
     public init(_ code: Code, _ message: String, retryable: Bool? = nil) {
@@ -77,6 +83,32 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         self.message = Self.bounded(message)
         self.retryable = retryable
     }
+
+    /// Thrown by a handler: the job goes back to its queue and runs again after `delay`, without
+    /// using one of its retries (as River's and Oban's snooze). The attempt counts in its number
+    /// and its history says `snoozed`; a job is snoozed at most until its attempt
+    /// ``maxAttempts`` — after that the snooze fails it.
+    ///
+    /// ```swift
+    /// guard try await upstream.isReady() else { throw OffloadError.snooze(for: .seconds(30), "upstream not ready") }
+    /// ```
+    /// - Parameter delay: 0 to ``maxSnooze`` (longer is cut to it).
+    public static func snooze(for delay: Duration, _ reason: String = "") -> OffloadError {
+        var error = OffloadError(.snoozed, reason)
+        error.snoozeFor = min(max(delay, .zero), maxSnooze)
+        return error
+    }
+
+    /// How a job that snoozed until ``maxAttempts`` ends.
+    static let snoozedTooOften = OffloadError(
+        .resourceLimitExceeded, "the job snoozed until its attempt \(maxAttempts), the most a job makes")
+
+    /// The longest snooze: a week.
+    public static let maxSnooze = Duration.seconds(7 * 24 * 3_600)
+
+    /// The highest attempt number a job reaches by snoozing: a job that snoozes forever ends
+    /// failed (`resourceLimitExceeded`) rather than loop without end.
+    public static let maxAttempts = 1_000
 
     /// The longest message an error keeps: a message quoting its input must not carry all of it
     /// (a 10 MB number in a payload would make a 10 MB result line).

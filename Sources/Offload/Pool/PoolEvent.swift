@@ -36,7 +36,8 @@ public enum PoolEvent: Sendable {
     case stopRequested(JobEventInfo, reason: String)
     /// A running job gave way to critical work and went back to the queue (`jobPreempted`).
     case jobPreempted(JobEventInfo)
-    /// An attempt failed and the job will be tried again (`jobFailed` with `willRetry`).
+    /// An attempt failed and the job will be tried again (`jobFailed` with `willRetry`), or the
+    /// handler snoozed it (its error's ``OffloadError/snoozeFor`` is set).
     case attemptFailed(JobEventInfo, error: OffloadError)
     /// The job completed (final; `jobCompleted`).
     case jobCompleted(JobEventInfo, JobOutcome)
@@ -114,6 +115,7 @@ public enum PoolEvent: Sendable {
         case .jobProgress(_, let fraction, let message): step = .progress(fraction: fraction, message: message)
         case .stopRequested(_, let reason): step = .stopRequested(reason: reason)
         case .jobPreempted: step = .preempted
+        case .attemptFailed(_, let error) where error.snoozeFor != nil: step = .snoozed(until: info.runAt.map(date), reason: error.message)
         case .attemptFailed(_, let error): step = .retryScheduled(at: info.runAt.map(date), error: error)
         case .jobCompleted(_, let outcome), .jobFailed(_, let outcome), .jobCancelled(_, let outcome): step = .ending(outcome)
         case .workerStarting, .workerReady, .workerStopped, .workerFailed: return nil

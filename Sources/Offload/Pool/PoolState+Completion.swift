@@ -55,7 +55,12 @@ extension PoolState {
             case (.shutdown?, _):
                 finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job finished"), now: now, &effects)
             default:
-                failOrRetry(record, Self.offloadError(from: error), now: now, &effects)
+                let failure = Self.offloadError(from: error)
+                if let delay = failure.snoozeFor, !record.job.queueHoldsAttempts {
+                    snooze(record, failure, for: delay, now: now, &effects)
+                } else {
+                    failOrRetry(record, failure, now: now, &effects)
+                }
             }
         }
 
@@ -107,6 +112,26 @@ extension PoolState {
         inbox.backlog.add(1, ordering: .relaxed)
         requestWake(at: due, &effects)
         events.emit(.attemptFailed(jobInfo(record, now, runAt: due), error: error))
+    }
+
+    /// Queues a snoozed job again after `delay`, a retry added for the attempt it made; past
+    /// ``OffloadError/maxAttempts`` (or when the pool no longer runs jobs) it fails.
+    mutating func snooze(
+        _ record: JobRecord, _ snooze: OffloadError, for delay: Duration, now: ContinuousClock.Instant, _ effects: inout PoolEffects
+    ) {
+        guard record.attempts < OffloadError.maxAttempts, phase.isRunning else {
+            let error = phase.isRunning ? OffloadError.snoozedTooOften : OffloadError(.cancelled, "the job snoozed while the pool was shutting down")
+            finalize(record, phase.isRunning ? .failed : .cancelled, error: error, now: now, &effects)
+            return
+        }
+        record.job.maxRetries += 1
+        record.startedAt = nil
+        let due = now + delay
+        record.readySince = due
+        queue.enqueue(record, lane: record.lane, now: now, runAt: due)
+        inbox.backlog.add(1, ordering: .relaxed)
+        requestWake(at: due, &effects)
+        events.emit(.attemptFailed(jobInfo(record, now, runAt: due), error: snooze))
     }
 
     private func isDraining(before now: ContinuousClock.Instant) -> Bool {

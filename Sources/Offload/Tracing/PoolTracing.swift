@@ -73,6 +73,8 @@ package final class PoolTracing: Sendable {
         let id: JobID
         let outcome: (status: String, error: OffloadError?)
         switch event {
+        case .attemptFailed(let info, let error) where error.snoozeFor != nil:
+            (id, outcome) = (info.job, ("snoozed", nil))
         case .attemptFailed(let info, let error):
             (id, outcome) = (info.job, ("retryScheduled", error))
         case .jobPreempted(let info):

@@ -1,8 +1,8 @@
 import Offload
 import Synchronization
 
-/// What the pools of a service did, by pool and kind: jobs ended (by status), attempts retried
-/// and preempted, and the time jobs waited and ran. Counted from each pool's events as they
+/// What the pools of a service did, by pool and kind: jobs ended (by status), attempts retried,
+/// snoozed and preempted, and the time jobs waited and ran. Counted from each pool's events as they
 /// happen, so it holds for every job of the pool: submitted through the API, drawn as a card,
 /// or submitted by the program itself with `pool.submit`.
 final class JobMetrics: Sendable {
@@ -16,6 +16,7 @@ final class JobMetrics: Sendable {
     final class Series: Sendable {
         let ended = Mutex([JobStatus: Int]())
         let retried = Atomic(0)
+        let snoozed = Atomic(0)
         let preempted = Atomic(0)
         let wait = Histogram()
         let run = Histogram()
@@ -40,6 +41,8 @@ final class JobMetrics: Sendable {
                     series.wait.record(outcome.waitTime)
                     series.run.record(outcome.runTime)
                 }
+            case .attemptFailed(let info, let error) where error.snoozeFor != nil:
+                series(pool: name, kind: info.kind)?.snoozed.add(1, ordering: .relaxed)
             case .attemptFailed(let info, _):
                 series(pool: name, kind: info.kind)?.retried.add(1, ordering: .relaxed)
             case .jobPreempted(let info):

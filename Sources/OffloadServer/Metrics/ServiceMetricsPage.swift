@@ -71,6 +71,10 @@ extension OffloadService {
         for (key, series) in all {
             text.sample("offload_job_retries_total", [("pool", key.pool), ("kind", key.kind)], series.retried.load(ordering: .relaxed))
         }
+        text.family("offload_job_snoozes_total", .counter, "Attempts whose handler snoozed the job, by pool and kind.")
+        for (key, series) in all {
+            text.sample("offload_job_snoozes_total", [("pool", key.pool), ("kind", key.kind)], series.snoozed.load(ordering: .relaxed))
+        }
         text.family("offload_job_preemptions_total", .counter, "Running jobs put back in the queue to make way for critical work.")
         for (key, series) in all {
             text.sample("offload_job_preemptions_total", [("pool", key.pool), ("kind", key.kind)], series.preempted.load(ordering: .relaxed))

@@ -5,6 +5,7 @@ enum Diagnostics {
         AnyJobHandler(SleepHandler()),
         AnyJobHandler(SpinHandler()),
         AnyJobHandler(FailHandler()),
+        AnyJobHandler(SnoozeHandler()),
         AnyJobHandler(HangHandler()),
         AnyJobHandler(AllocHandler()),
         AnyJobHandler(CrashHandler())
@@ -86,6 +87,25 @@ struct FailHandler: JobHandler {
         if context.attempt <= times {
             let text = payload.message ?? "debug.fail: failing attempt \(context.attempt) of \(times == Int.max ? "every" : String(times))"
             throw OffloadError(.handlerFailed, text)
+        }
+        return Output(attempt: context.attempt)
+    }
+}
+
+/// `debug.snooze {times, ms}`: snoozes its first `times` attempts for `ms` each, then completes.
+struct SnoozeHandler: JobHandler {
+    struct Payload: Codable, Sendable {
+        var times: Int
+        var ms: Double?
+    }
+    struct Output: Codable, Sendable { var attempt: Int }
+    static let kind = "debug.snooze"
+
+    func run(_ payload: Payload, context: JobContext) async throws -> Output {
+        guard payload.times >= 0 else { throw OffloadError(.invalidPayload, "payload.times must not be negative (debug.snooze)") }
+        let delay = try Diagnostics.milliseconds(payload.ms ?? 0, field: "ms", kind: Self.kind)
+        if context.attempt <= payload.times {
+            throw OffloadError.snooze(for: delay, "debug.snooze: snoozing attempt \(context.attempt) of \(payload.times)")
         }
         return Output(attempt: context.attempt)
     }

@@ -160,7 +160,9 @@ final class WorkerProcessRuntime: WorkerHost {
             return WireFailure(code: OffloadError.Code.cancelled.rawValue, message: "stopped at the host's request", retryable: nil, cancelled: true)
         }
         let offload = PoolState.offloadError(from: error)
-        return WireFailure(code: offload.code.rawValue, message: offload.message, retryable: offload.retryable, cancelled: false)
+        return WireFailure(
+            code: offload.code.rawValue, message: offload.message, retryable: offload.retryable, cancelled: false,
+            snoozeMilliseconds: offload.snoozeFor.map { UInt64(max(0, $0.milliseconds.rounded())) })
     }
 
     // MARK: - WorkerHost (what the worker's thread reports)

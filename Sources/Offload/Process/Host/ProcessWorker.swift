@@ -298,10 +298,11 @@ final class ProcessWorker: Worker {
         case .jobCompleted(let id, let attempt, let result):
             return finish(id, attempt, .success(.encoded(result)), reports: &reports)
         case .jobFailed(let id, let attempt, let failure):
-            let error: any Error =
-                failure.cancelled
-                ? CancellationError()
-                : OffloadError(OffloadError.Code(rawValue: failure.code), failure.message, retryable: failure.retryable)
+            guard !failure.cancelled else { return finish(id, attempt, .failure(CancellationError()), reports: &reports) }
+            var error = OffloadError(OffloadError.Code(rawValue: failure.code), failure.message, retryable: failure.retryable)
+            if let milliseconds = failure.snoozeMilliseconds {
+                error = .snooze(for: .milliseconds(Int64(clamping: milliseconds)), failure.message)
+            }
             return finish(id, attempt, .failure(error), reports: &reports)
         case .heartbeat:
             sample(child.pid)

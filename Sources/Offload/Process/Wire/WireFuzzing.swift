@@ -35,6 +35,8 @@ public enum WireFuzzing {
             .jobProgress(id: "job-1", attempt: 1, fraction: 0.5, message: "half"),
             .jobCompleted(id: "job-1", attempt: 1, result: Array("{}".utf8)),
             .jobFailed(id: "job-1", attempt: 2, failure: WireFailure(code: "handlerFailed", message: "no", retryable: true, cancelled: false)),
+            .jobFailed(
+                id: "job-1", attempt: 3, failure: WireFailure(code: "snoozed", message: "", retryable: nil, cancelled: false, snoozeMilliseconds: 20)),
             .heartbeat(sequence: 9), .cancel(id: "job-1", attempt: 1), .terminate, .workerError(message: "oops")
         ].map(\.frame)
     }

@@ -45,7 +45,9 @@ extension WireMessage {
             body.string(failure.code)
             body.string(failure.message)
             body.u8(failure.retryable.map { $0 ? 1 : 0 } ?? 2)
-            body.u8(failure.cancelled ? 1 : 0)
+            // Flags: 1 cancelled, 2 snoozed (its milliseconds follow).
+            body.u8((failure.cancelled ? 1 : 0) | (failure.snoozeMilliseconds == nil ? 0 : 2))
+            if let milliseconds = failure.snoozeMilliseconds { body.u64(milliseconds) }
         case .heartbeat(let sequence):
             body.u64(sequence)
         case .terminate:
@@ -141,7 +143,10 @@ extension WireMessage {
                 case 2: nil
                 case let flag: throw WireError(.malformed("retryable flag \(flag)"))
                 }
-            let failure = WireFailure(code: code, message: text, retryable: retryable, cancelled: try reader.bool("cancelled flag"))
+            let flags = try reader.u8("failure flags")
+            guard flags & ~3 == 0 else { throw WireError(.malformed("failure flags \(flags)")) }
+            var failure = WireFailure(code: code, message: text, retryable: retryable, cancelled: flags & 1 != 0)
+            if flags & 2 != 0 { failure.snoozeMilliseconds = try reader.u64("snooze milliseconds") }
             message = .jobFailed(id: id, attempt: attempt, failure: failure)
         case .heartbeat:
             message = .heartbeat(sequence: try reader.u64("sequence"))

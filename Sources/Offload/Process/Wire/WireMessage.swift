@@ -85,4 +85,6 @@ struct WireFailure: Equatable, Sendable {
     var retryable: Bool?
     /// The handler stopped because the host asked it to (cancellation, preemption, timeout).
     var cancelled: Bool
+    /// The handler snoozed the job for this many milliseconds.
+    var snoozeMilliseconds: UInt64? = nil
 }
