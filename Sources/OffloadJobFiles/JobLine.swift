@@ -20,7 +20,7 @@ public enum JobLine {
 
     /// The keys a job line may have.
     public static let keys = [
-        "id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "trace", "payload"
+        "id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "tags", "trace", "payload"
     ]
     static let backoffKeys = ["initialMs", "multiplier", "maxMs", "jitter"]
 
@@ -121,6 +121,16 @@ public enum JobLine {
                         }
                         return name
                     })
+            }
+            if let raw = value["tags"] {
+                guard case .array(let items) = raw else { throw OffloadError(.invalidPayload, "tags must be an array of strings") }
+                var tags: [String] = []
+                for item in items {
+                    guard case .string(let tag) = item else { throw OffloadError(.invalidPayload, "tags must be an array of strings") }
+                    if !tags.contains(tag) { tags.append(tag) }
+                }
+                try Job.validate(tags: tags)
+                job.tags = tags
             }
             if let raw = value["trace"], raw != .null {
                 guard case .object(let members) = raw else {

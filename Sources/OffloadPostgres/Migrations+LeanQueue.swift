@@ -67,13 +67,13 @@ enum LeanQueue {
             "ALTER TABLE {schema}.job_artifacts DROP CONSTRAINT IF EXISTS job_artifacts_job_id_fkey",
             // Every attempt that ended, from the events that ended it, with the start before it.
             """
-            INSERT INTO {schema}.job_history (\(HistoryRow.columns), seq)
+            INSERT INTO {schema}.job_history (\(HistoryRow.leanQueueColumns), seq)
             SELECT e.job_id, coalesce(e.attempt, j.attempt), e.type, false, coalesce(start.host, e.host),
                    CASE WHEN e.attempt IS NOT NULL THEN start.at END, e.at,
                    coalesce((SELECT due.run_at FROM {schema}.job_events AS due
                              WHERE due.job_id = e.job_id AND due.seq < e.seq AND due.run_at IS NOT NULL
                              ORDER BY due.seq DESC LIMIT 1), j.created_at),
-                   e.run_at, e.error_code, e.message, NULL, \(HistoryRow.job("j")), e.seq
+                   e.run_at, e.error_code, e.message, NULL, \(HistoryRow.job("j", tags: false)), e.seq
             FROM {schema}.job_events AS e
             JOIN {schema}.jobs AS j ON j.id = e.job_id
             LEFT JOIN LATERAL (
@@ -93,9 +93,9 @@ enum LeanQueue {
             """,
             // A finished job with no end among its events still gets one, from its row.
             """
-            INSERT INTO {schema}.job_history (\(HistoryRow.columns))
+            INSERT INTO {schema}.job_history (\(HistoryRow.leanQueueColumns))
             SELECT j.id, j.attempt, j.state::text, true, j.lease_owner, j.started_at, coalesce(j.finished_at, now()), j.run_at, NULL,
-                   j.error_code, j.error_message, j.result, \(HistoryRow.job("j"))
+                   j.error_code, j.error_message, j.result, \(HistoryRow.job("j", tags: false))
             FROM {schema}.jobs AS j
             WHERE j.state IN ('completed', 'failed', 'cancelled')
               AND NOT EXISTS (SELECT 1 FROM {schema}.job_history AS h WHERE h.job_id = j.id AND h.ended)
@@ -138,18 +138,21 @@ enum LeanQueue {
 /// A row of `job_history` made from a row of `jobs`: the columns every statement that moves a
 /// job inserts, in this order.
 enum HistoryRow {
-    static let columns = """
+    /// The columns as migration 9 made them (before a job had tags): what it moves old rows into.
+    static let leanQueueColumns = """
         job_id, attempt, state, ended, host, started_at, ended_at, ready_at, retry_at, error_code, error_message, result, \
         job_seq, kind, priority, payload, max_attempts, retry_initial_ms, retry_multiplier, retry_max_ms, retry_jitter, \
         timeout_ms, capabilities, unique_key, created_at
         """
 
+    static let columns = leanQueueColumns + ", tags"
+
     /// The job's own columns (from `job_seq` on) of `row`, a row of `jobs` or one a statement
-    /// returned from it.
-    static func job(_ row: String) -> String {
+    /// returned from it; without `tags` for migration 9.
+    static func job(_ row: String, tags: Bool = true) -> String {
         [
             "seq", "kind", "priority", "payload", "max_attempts", "retry_initial_ms", "retry_multiplier", "retry_max_ms", "retry_jitter",
             "timeout_ms", "capabilities", "unique_key", "created_at"
-        ].map { "\(row).\($0)" }.joined(separator: ", ")
+        ].map { "\(row).\($0)" }.joined(separator: ", ") + (tags ? ", \(row).tags" : "")
     }
 }

@@ -22,10 +22,13 @@ extension PostgresQueue {
                 """, logger: logger))
     }
 
-    /// Jobs newest first (by submission), in `state` and of `kind` when given, older than the
-    /// job `before` (the last of the previous page).
+    /// Jobs newest first (by submission), in `state`, of `kind` and carrying `tag` when given,
+    /// older than the job `before` (the last of the previous page).
     /// - Throws: ``OffloadError/Code/invalidPayload`` when `before` is not a job of the queue.
-    public func jobs(state: JobState? = nil, kind: String? = nil, limit: Int = 50, before: JobID? = nil) async throws -> [StoredJob] {
+    public func jobs(
+        state: JobState? = nil, kind: String? = nil, tag: String? = nil, limit: Int = 50, before: JobID? = nil
+    ) async throws -> [StoredJob] {
+        let tagged = tag.map { [$0] }
         let state = state.map(StateColumn.name)
         let limit = max(1, min(limit, 1_000))
         try await prepared()
@@ -50,12 +53,12 @@ extension PostgresQueue {
                 SELECT \(unescaped: Self.columnNames) FROM (
                     (SELECT \(unescaped: liveColumns), job.seq AS listed FROM \(unescaped: s).jobs AS job
                      WHERE job.seq < \(cursor) AND (\(state)::text IS NULL OR job.state::text = \(state))
-                       AND (\(kind)::text IS NULL OR job.kind = \(kind))
+                       AND (\(kind)::text IS NULL OR job.kind = \(kind)) AND (\(tagged)::text[] IS NULL OR job.tags @> \(tagged)::text[])
                      ORDER BY job.seq DESC LIMIT \(limit))
                     UNION ALL
                     (SELECT \(unescaped: endedColumns), h.job_seq FROM \(unescaped: s).job_history AS h
                      WHERE h.ended AND h.job_seq < \(cursor) AND (\(state)::text IS NULL OR h.state = \(state))
-                       AND (\(kind)::text IS NULL OR h.kind = \(kind))
+                       AND (\(kind)::text IS NULL OR h.kind = \(kind)) AND (\(tagged)::text[] IS NULL OR h.tags @> \(tagged)::text[])
                      ORDER BY h.job_seq DESC LIMIT \(limit))
                 ) AS page
                 ORDER BY listed DESC LIMIT \(limit)
@@ -112,7 +115,7 @@ extension PostgresQueue {
     /// The names of the columns ``liveColumns`` and ``endedColumns`` give, in order.
     static let columnNames = """
         id, kind, priority, state, attempt, max_attempts, payload, result, error_code, error_message, unique_key, lease_owner, \
-        cancel_requested, created_at, run_at, started_at, finished_at, progress
+        cancel_requested, created_at, run_at, started_at, finished_at, progress, tags
         """
 
     /// A live job (`job`, a row of `jobs`) as ``storedJobs(_:)`` reads it; a running one with
@@ -124,7 +127,7 @@ extension PostgresQueue {
         job.cancel_requested, job.created_at, job.run_at, job.started_at, NULL::timestamptz AS finished_at,
         CASE WHEN job.state = 'running' THEN (SELECT step.progress FROM \(s).job_steps AS step
                                               WHERE step.job_id = job.id AND step.type = 'progress' AND step.attempt = job.attempt
-                                              ORDER BY step.seq DESC LIMIT 1) END AS progress
+                                              ORDER BY step.seq DESC LIMIT 1) END AS progress, job.tags
         """
     }
 
@@ -132,7 +135,7 @@ extension PostgresQueue {
     var endedColumns: String {
         """
         h.job_id::text, h.kind, h.priority::int, h.state, h.attempt, h.max_attempts, h.payload::text, h.result::text, h.error_code,
-        h.error_message, h.unique_key, NULL::text, false, h.created_at, h.ready_at, h.started_at, h.ended_at, NULL::float8
+        h.error_message, h.unique_key, NULL::text, false, h.created_at, h.ready_at, h.started_at, h.ended_at, NULL::float8, h.tags
         """
     }
 
@@ -143,20 +146,22 @@ extension PostgresQueue {
         for try await row in rows {
             let (
                 id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
-                started, finished, progress
+                started, finished, progress, tags
             ) = try row.decode(
                 (
                     String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
-                    Date, Date, Date?, Date?, Double?
+                    Date, Date, Date?, Date?, Double?, [String]
                 ).self)
-            jobs.append(
+            var job =
                 StoredJob(
                     id: JobID(id), kind: kind, priority: Priority(rawValue: priority) ?? .normal, state: try StateColumn.state(state),
                     attempt: attempt, maxAttempts: maxAttempts, payload: (try? JSONParser.parse(payload)) ?? .null,
                     result: result.flatMap { try? JSONParser.parse($0) },
                     error: code.map { OffloadError(OffloadError.Code(rawValue: $0), message ?? "") },
                     uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
-                    finishedAt: finished, progress: progress))
+                    finishedAt: finished, progress: progress)
+            job.tags = tags
+            jobs.append(job)
         }
         return jobs
     }
@@ -301,11 +306,11 @@ extension PostgresQueue {
             ), again AS (
                 INSERT INTO \(unescaped: s).jobs (id, seq, kind, priority, payload, state, attempt, max_attempts, retry_initial_ms,
                                                   retry_multiplier, retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities,
-                                                  unique_key, created_at)
+                                                  unique_key, created_at, tags)
                 OVERRIDING SYSTEM VALUE
                 SELECT job_id, job_seq, kind, priority, payload, 'available', attempt, greatest(max_attempts, attempt + 1), retry_initial_ms,
                        retry_multiplier, retry_max_ms, retry_jitter, now(), \(unescaped: s).job_rank(now(), priority, \(levelMs)),
-                       timeout_ms, capabilities, unique_key, created_at
+                       timeout_ms, capabilities, unique_key, created_at, tags
                 FROM last
                 ON CONFLICT DO NOTHING
                 RETURNING id, attempt

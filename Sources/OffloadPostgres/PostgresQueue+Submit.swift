@@ -75,19 +75,22 @@ extension PostgresQueue {
                                          \(rows.map(\.retryMaxMs))::float8[], \(rows.map(\.retryJitter))::float8[],
                                          \(rows.map(\.delayMs))::float8[], \(rows.map(\.timeoutMs))::int8[],
                                          \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[],
-                                         \(rows.map(\.trace))::text[])
-                        AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord, trace)
+                                         \(rows.map(\.trace))::text[], \(rows.map(\.tags))::text[])
+                        AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord, trace,
+                              tags)
                 ), finished AS (
                     -- An id of a job that has finished (its row is in the history, not in jobs).
                     SELECT job_id::text AS id FROM \(unescaped: s).job_history WHERE job_id = ANY(\(rows.map(\.id))::uuid[]) LIMIT 1
                 ), inserted AS (
                     INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
-                                                      retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key, trace)
+                                                      retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key, trace,
+                                                      tags)
                     SELECT id, kind, priority, payload::json,
                            (CASE WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)::\(unescaped: s).job_state,
                            max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
                            \(unescaped: s).job_rank(now() + delay_ms * interval '1 millisecond', priority, \(levelMs)), NULLIF(timeout_ms, -1),
-                           ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, ''), NULLIF(trace, '')
+                           ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, ''), NULLIF(trace, ''),
+                           ARRAY(SELECT json_array_elements_text(tags::json))
                     FROM input WHERE NOT EXISTS (SELECT 1 FROM finished) ORDER BY ord
                     ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
                     RETURNING id
@@ -151,6 +154,8 @@ private struct SubmissionRow {
     var uniqueKey: String
     /// The trace's headers as a JSON object; "" for none.
     var trace: String
+    /// A JSON array of strings.
+    var tags: String
 
     init(_ submission: PostgresQueue.Submission, at index: Int, now: ContinuousClock.Instant, maxPayloadBytes: Int) throws(OffloadError) {
         let job = submission.job
@@ -188,6 +193,7 @@ private struct SubmissionRow {
         timeoutMs = job.timeout.map { Int64($0.milliseconds.rounded(.up)) } ?? -1
         capabilities = JSONWriter.string(.array(job.requiredCapabilities.sorted().map { .string($0) }))
         uniqueKey = submission.uniqueKey ?? ""
+        tags = JSONWriter.string(.array(job.tags.map { .string($0) }))
         trace = job.trace.isEmpty ? "" : JSONWriter.string(.object(job.trace.values.sorted { $0.key < $1.key }.map { ($0.key, .string($0.value)) }))
     }
 

@@ -39,6 +39,8 @@ public struct StoredJob: Sendable {
     public var finishedAt: Date?
     /// The fraction done the running attempt last reported.
     public var progress: Double?
+    /// The job's tags.
+    public var tags: [String] = []
 
     /// The output as `type`, or the job's error when it did not complete.
     public func value<T: Decodable>(as type: T.Type) throws(OffloadError) -> T {

@@ -73,7 +73,7 @@ public final class QueueBackend: JobBackend, Sendable {
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
         let found = try await answering {
-            try await self.queue.jobs(state: query.state, kind: query.kind, limit: query.limit + 1, before: query.after)
+            try await self.queue.jobs(state: query.state, kind: query.kind, tag: query.tag, limit: query.limit + 1, before: query.after)
         }
         let jobs = found.prefix(query.limit).map(Self.view)
         return JobPage(jobs: jobs, next: found.count > query.limit ? jobs.last?.id : nil)
@@ -196,10 +196,12 @@ public final class QueueBackend: JobBackend, Sendable {
     // MARK: - As the API shows them
 
     static func view(_ job: StoredJob) -> JobView {
-        JobView(
+        var view = JobView(
             id: job.id, kind: job.kind, priority: job.priority, state: job.state, attempts: job.attempt,
             progress: job.state == .completed ? 1 : job.progress, createdAt: job.createdAt, startedAt: job.startedAt,
             finishedAt: job.finishedAt, payload: job.payload, result: job.result, error: job.error)
+        view.tags = job.tags
+        return view
     }
 
     /// The body's answer, or ``OffloadError/Code/queueUnavailable`` when the queue did not give one.

@@ -40,6 +40,14 @@ public struct Job: Sendable {
     /// Attempts made before this submission (by a durable queue's earlier claims): the pool
     /// counts on from there, so a handler's `context.attempt` is the job's, not the pool's.
     package var priorAttempts = 0
+    /// Short labels to find the job by (`customer:42`, `nightly`): at most ``maxTags``, each 1 to
+    /// ``maxTagBytes`` bytes of letters, digits and `- _ . : / = @`. Stores list jobs by tag.
+    public var tags: [String] = []
+
+    /// The most tags a job carries.
+    public static let maxTags = 16
+    /// The longest tag, in bytes.
+    public static let maxTagBytes = 64
     /// Whether a durable queue holds the job's attempts: a snooze then ends the pool's run (the
     /// queue schedules it again) instead of queueing it in the pool.
     package var queueHoldsAttempts = false
@@ -96,5 +104,29 @@ public struct Job: Sendable {
         if let timeout, timeout <= .zero { throw OffloadError(.invalidPayload, "timeout must be positive") }
         if maxRetries < 0 { throw OffloadError(.invalidPayload, "maxRetries must not be negative") }
         try retryPolicy.validate()
+        try Self.validate(tags: tags)
+    }
+
+    /// Checks tags against the rules of ``tags``.
+    /// - Throws: ``OffloadError/Code/invalidPayload`` naming the first tag that breaks them.
+    public static func validate(tags: [String]) throws(OffloadError) {
+        guard tags.count <= maxTags else { throw OffloadError(.invalidPayload, "tags: at most \(maxTags) (found \(tags.count))") }
+        for tag in tags {
+            guard !tag.isEmpty, tag.utf8.count <= maxTagBytes, tag.utf8.allSatisfy(isTagByte) else {
+                throw OffloadError(
+                    .invalidPayload,
+                    "tags: \(OffloadError.quote(tag)) is not a tag (1 to \(maxTagBytes) bytes of letters, digits and - _ . : / = @)")
+            }
+        }
+    }
+
+    private static func isTagByte(_ byte: UInt8) -> Bool {
+        switch byte {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+            UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: ":"), UInt8(ascii: "/"), UInt8(ascii: "="),
+            UInt8(ascii: "@"):
+            true
+        default: false
+        }
     }
 }

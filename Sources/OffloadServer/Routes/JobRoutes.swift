@@ -75,8 +75,9 @@ extension OffloadService {
             throw APIError.badRequest("the query is malformed (a name given twice or a bad %-escape)", field: nil)
         }
         var query = JobQuery()
-        if let unknown = values.keys.sorted().first(where: { !["state", "kind", "limit", "after"].contains($0) }) {
-            throw APIError.badRequest("unknown query parameter \(OffloadError.quote(unknown)) (known: state, kind, limit, after)", field: unknown)
+        if let unknown = values.keys.sorted().first(where: { !["state", "kind", "tag", "limit", "after"].contains($0) }) {
+            throw APIError.badRequest(
+                "unknown query parameter \(OffloadError.quote(unknown)) (known: state, kind, tag, limit, after)", field: unknown)
         }
         if let text = values["state"] {
             guard let state = JobView.State(rawValue: text) else {
@@ -85,6 +86,10 @@ extension OffloadService {
             query.state = state
         }
         if let kind = values["kind"], !kind.isEmpty { query.kind = kind }
+        if let tag = values["tag"], !tag.isEmpty {
+            do { try Job.validate(tags: [tag]) } catch { throw APIError.badRequest(error.message, field: "tag") }
+            query.tag = tag
+        }
         if let text = values["limit"] {
             guard let limit = Int(text), (1...500).contains(limit) else {
                 throw APIError.badRequest("limit must be a whole number from 1 to 500", field: "limit")

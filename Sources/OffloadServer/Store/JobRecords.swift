@@ -97,9 +97,10 @@ struct JobRecords {
     mutating func add(_ job: Job, payload: [UInt8], at now: Timestamp, runAt: Timestamp? = nil) -> JobView {
         nextGeneration += 1
         let step: JobEvent.Step = runAt.map { .scheduled(runAt: $0) } ?? .queued
-        let view = JobView(
+        var view = JobView(
             id: job.id, kind: job.kind, priority: job.priority, state: runAt == nil ? .queued : .scheduled,
             createdAt: now.date, payload: .null)
+        view.tags = job.tags
         var entry = Entry(job: job, payload: payload, view: view, position: order.count, generation: nextGeneration)
         let first = carriedSequences.removeValue(forKey: job.id) ?? 1
         let event = JobEvent(job: job.id, at: now, step: step, sequence: first)
@@ -309,7 +310,8 @@ struct JobRecords {
         var jobs: [JobView] = []
         while index >= 0 {
             if let id = order[index], let entry = entries[id],
-                query.state.map({ $0 == entry.view.state }) ?? true, query.kind.map({ $0 == entry.view.kind }) ?? true
+                query.state.map({ $0 == entry.view.state }) ?? true, query.kind.map({ $0 == entry.view.kind }) ?? true,
+                query.tag.map({ entry.view.tags.contains($0) }) ?? true
             {
                 if jobs.count == query.limit { return JobPage(jobs: jobs, next: jobs.last?.id) }
                 jobs.append(Self.filled(entry))

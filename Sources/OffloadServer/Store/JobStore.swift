@@ -154,14 +154,17 @@ public struct StoredFile: Sendable {
 public struct JobQuery: Sendable {
     public var state: JobView.State?
     public var kind: String?
+    /// Only jobs carrying this tag.
+    public var tag: String?
     /// At most this many jobs (1…500).
     public var limit: Int
     /// Jobs older than this one (the `next` of the previous page).
     public var after: JobID?
 
-    public init(state: JobView.State? = nil, kind: String? = nil, limit: Int = 50, after: JobID? = nil) {
+    public init(state: JobView.State? = nil, kind: String? = nil, tag: String? = nil, limit: Int = 50, after: JobID? = nil) {
         self.state = state
         self.kind = kind
+        self.tag = tag
         self.limit = limit
         self.after = after
     }

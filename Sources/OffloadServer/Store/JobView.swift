@@ -2,7 +2,7 @@ public import Foundation
 public import Offload
 
 /// A job as the API shows it: `{"id","kind","priority","state","attempts","progress","createdAt",
-/// "startedAt","finishedAt","payload","result","error":{"code","message"}}`, times in ISO 8601.
+/// "startedAt","finishedAt","tags","payload","result","error":{"code","message"}}`, times in ISO 8601.
 public struct JobView: Sendable {
     /// Where a job is in its life.
     public typealias State = JobState
@@ -21,6 +21,8 @@ public struct JobView: Sendable {
     public var payload: JSONValue
     public var result: JSONValue?
     public var error: OffloadError?
+    /// The job's tags (``Offload/Job/tags``).
+    public var tags: [String] = []
 
     public init(
         id: JobID, kind: String, priority: Priority, state: State, attempts: Int = 0, progress: Double? = nil,
@@ -48,8 +50,8 @@ public struct JobView: Sendable {
     /// dashboard's stream sends on each change.
     public var summaryJSON: JSONValue { json(summary: true) }
 
-    /// What a summary costs a stream's buffer, about: its fields and their names.
-    public static let summaryBytes = 512
+    /// What a summary costs a stream's buffer, at most about: its fields, their names and its tags.
+    public static let summaryBytes = 512 + Job.maxTags * (Job.maxTagBytes + 3)
 
     private func json(summary: Bool) -> JSONValue {
         var members: [(key: String, value: JSONValue)] = [
@@ -61,7 +63,8 @@ public struct JobView: Sendable {
             ("progress", progress.map { .double($0) } ?? .null),
             ("createdAt", .string(Timestamp(createdAt).iso8601)),
             ("startedAt", startedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
-            ("finishedAt", finishedAt.map { .string(Timestamp($0).iso8601) } ?? .null)
+            ("finishedAt", finishedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
+            ("tags", .array(tags.map { .string($0) }))
         ]
         if !summary { members += [("payload", payload), ("result", result ?? .null)] }
         members.append(("error", error?.json ?? .null))
