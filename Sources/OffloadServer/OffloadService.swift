@@ -89,7 +89,7 @@ public struct OffloadService: Sendable {
                 paths += [
                     ("GET", "/openapi.json"), ("GET", "/v1/auth"), ("GET", "/v1/overview"), ("GET", "/v1/stream"),
                     ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{id}"), ("DELETE", "/v1/jobs/{id}"),
-                    ("POST", "/v1/jobs/{id}/retry"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}")
+                    ("POST", "/v1/jobs/{id}/retry"), ("POST", "/v1/jobs/bulk"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}")
                 ]
             }
             if contains(.cards) { paths += [("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp")] }
@@ -128,6 +128,7 @@ public struct OffloadService: Sendable {
         if routes.contains(.jobs) {
             addOverviewRoutes(to: router)
             addJobRoutes(to: router)
+            addBulkRoutes(to: router)
         }
         if routes.contains(.cards) { addCardRoutes(to: router) }
         addMethodNotAllowed(routes, to: router)

@@ -5,7 +5,8 @@ import Testing
 
 extension PostgresTests {
     /// Jobs carry tags from a job line to the store, and `GET /v1/jobs?tag=` lists the same jobs
-    /// in memory and on PostgreSQL, finished or waiting.
+    /// in memory and on PostgreSQL, finished or waiting; `POST /v1/jobs/bulk` cancels and retries
+    /// the jobs a filter matches, or those named, the same in both.
     @Suite struct TagsTests {
         /// The ids listed for each query, by the job's name in the script.
         func listings(_ options: [String]) async throws -> [String: [String]] {
@@ -51,6 +52,71 @@ extension PostgresTests {
             let inMemory = try await listings([])
             let onTheQueue = try await listings(["--queue", try database.url, "--schema", TestDatabase.schema()])
             let expected: [String: [String]] = ["nightly": ["d", "c", "a"], "customer:42": ["c", "a"], "customer:7": ["b"], "none": []]
+            #expect(inMemory == expected)
+            #expect(onTheQueue == expected)
+        }
+
+        /// Bulk cancel by tag, bulk retry of the failed, by ids, and refusals: the answers.
+        func bulk(_ options: [String]) async throws -> [JSONValue] {
+            let serve = try await ServeProcess.start(options + ["--isolation", "thread", "--workers", "2"])
+            var answers: [JSONValue] = []
+            func act(_ body: String) async throws {
+                let reply = try await serve.send("POST", "/v1/jobs/bulk", json: body)
+                answers.append(.object([("status", .int(Int64(reply.status))), ("body", reply.json?["error"]?["field"] ?? reply.json ?? .null)]))
+            }
+            let waiting = (1...3).map { _ in #"{"kind":"debug.echo","payload":{},"tags":["batch:1"],"delayMs":60000}"# }.joined(separator: ",")
+            #expect(try await serve.send("POST", "/v1/jobs", json: "[\(waiting)]").status == 201)
+            let failing = (1...2).map { _ in #"{"kind":"debug.fail","payload":{"times":1},"maxRetries":0,"tags":["batch:2"]}"# }
+            let failed = try await serve.send("POST", "/v1/jobs?wait=20000", json: "[\(failing.joined(separator: ","))]")
+            let failedIDs = failed.json?["ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
+            #expect(failedIDs.count == 2)
+            try await act(#"{"action":"cancel","filter":{"tag":"batch:1"}}"#)
+            try await act(#"{"action":"cancel","filter":{"tag":"batch:1","state":"scheduled"}}"#)
+            try await act(#"{"action":"retry","filter":{"state":"failed","tag":"batch:2"}}"#)
+            try await act(#"{"action":"retry","ids":["\#(failedIDs[0])","00000000-0000-7000-8000-000000000000"]}"#)
+            try await act(#"{"action":"delete","ids":["x"]}"#)
+            try await act(#"{"action":"cancel","ids":["x"],"filter":{}}"#)
+            try await act(#"{"action":"cancel","filter":{"colour":"red"}}"#)
+            // The retried jobs ran again (debug.fail fails only its first attempt).
+            for id in failedIDs {
+                let deadline = ContinuousClock.now + .seconds(20)
+                while try await serve.get("/v1/jobs/\(id)").json?["state"] != "completed" {
+                    guard ContinuousClock.now < deadline else { throw OffloadError(.timedOut, "job \(id) was not run again") }
+                    try await Task.sleep(for: .milliseconds(50))
+                }
+            }
+            #expect(try await serve.terminate().status == 0)
+            return answers
+        }
+
+        @Test func bulkActionsAnswerTheSameInMemoryAndOnTheQueue() async throws {
+            let inMemory = try await bulk([])
+            let onTheQueue = try await bulk(["--queue", try database.url, "--schema", TestDatabase.schema()])
+            func answer(_ action: String, _ matched: Int, _ results: [(String, Int)]) -> JSONValue {
+                .object([
+                    ("status", 200),
+                    (
+                        "body",
+                        .object([
+                            ("action", .string(action)), ("matched", .int(Int64(matched))), ("more", false),
+                            ("results", .object(results.map { ($0.0, .int(Int64($0.1))) }))
+                        ])
+                    )
+                ])
+            }
+            let expected: [JSONValue] = [
+                answer("cancel", 3, [("cancelled", 3), ("requested", 0), ("alreadyFinished", 0), ("notFound", 0)]),
+                // Cancelled, they no longer match.
+                answer("cancel", 0, [("cancelled", 0), ("requested", 0), ("alreadyFinished", 0), ("notFound", 0)]),
+                answer("retry", 2, [("retried", 2), ("notRetryable", 0), ("notFound", 0)]),
+                answer("retry", 2, [("retried", 0), ("notRetryable", 1), ("notFound", 1)]),
+                ["status": 400, "body": "action"],
+                [
+                    "status": 400,
+                    "body": ["error": ["code": "invalidPayload", "message": "give either ids (an array) or filter (an object), not both"]]
+                ],
+                ["status": 400, "body": "filter.colour"]
+            ]
             #expect(inMemory == expected)
             #expect(onTheQueue == expected)
         }

@@ -202,6 +202,8 @@ public final class MemoryBackend: JobBackend, Sendable {
         var job = old.job
         job.createdAt = .now
         job.runAt = nil
+        // Its attempts go on from the ones it made, as on the durable queue.
+        job.priorAttempts = old.view.attempts
         do { _ = try await submit([job]) } catch {
             // Not queued again: the job stays as it was.
             state.withLock { state in
