@@ -115,7 +115,7 @@ extension PoolState {
     }
 
     /// Queues a snoozed job again after `delay`, a retry added for the attempt it made; past
-    /// ``OffloadError/maxAttempts`` (or when the pool no longer runs jobs) it fails.
+    /// ``OffloadError/maxAttempts`` it fails, and in a pool that is stopping it is cancelled.
     mutating func snooze(
         _ record: JobRecord, _ snooze: OffloadError, for delay: Duration, now: ContinuousClock.Instant, _ effects: inout PoolEffects
     ) {
