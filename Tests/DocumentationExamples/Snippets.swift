@@ -3,6 +3,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
+import Foundation
 import Offload
 import OffloadData
 import OffloadImage
@@ -127,6 +128,12 @@ enum DocumentationExamples {
         guard ms >= 0 else {
             throw OffloadError(.invalidPayload, "payload.ms must be a non-negative number")
         }
+    }
+
+    static func cron() throws -> Date? {
+        let weekdays = try CronSchedule("0 9 * * MON-FRI")
+        let next = weekdays.next(after: Date(), in: TimeZone(identifier: "Europe/Paris")!)
+        return next
     }
 
     /// A service a handler calls, which may answer "not yet".
