@@ -122,15 +122,16 @@ public enum JobLine {
                         return name
                     })
             }
-            if let raw = value["tags"] {
+            if let raw = value["tags"], raw != .null {
                 guard case .array(let items) = raw else { throw OffloadError(.invalidPayload, "tags must be an array of strings") }
                 var tags: [String] = []
                 for item in items {
                     guard case .string(let tag) = item else { throw OffloadError(.invalidPayload, "tags must be an array of strings") }
-                    if !tags.contains(tag) { tags.append(tag) }
+                    tags.append(tag)
                 }
+                // Checked as given (as Swift's Job.tags are), then kept once each.
                 try Job.validate(tags: tags)
-                job.tags = tags
+                job.tags = tags.reduce(into: []) { kept, tag in if !kept.contains(tag) { kept.append(tag) } }
             }
             if let raw = value["trace"], raw != .null {
                 guard case .object(let members) = raw else {

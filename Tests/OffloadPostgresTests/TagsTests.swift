@@ -65,7 +65,11 @@ extension PostgresTests {
                 answers.append(.object([("status", .int(Int64(reply.status))), ("body", reply.json?["error"]?["field"] ?? reply.json ?? .null)]))
             }
             let waiting = (1...3).map { _ in #"{"kind":"debug.echo","payload":{},"tags":["batch:1"],"delayMs":60000}"# }.joined(separator: ",")
-            #expect(try await serve.send("POST", "/v1/jobs", json: "[\(waiting)]").status == 201)
+            let submitted = try await serve.send("POST", "/v1/jobs", json: "[\(waiting)]")
+            #expect(submitted.status == 201)
+            let newest = submitted.json?["ids"]?[2]?.stringValue ?? ""
+            // After the newest: the two older ones only (the cursor a capped answer gives back).
+            try await act(#"{"action":"cancel","filter":{"tag":"batch:1"},"after":"\#(newest)"}"#)
             let failing = (1...2).map { _ in #"{"kind":"debug.fail","payload":{"times":1},"maxRetries":0,"tags":["batch:2"]}"# }
             let failed = try await serve.send("POST", "/v1/jobs?wait=20000", json: "[\(failing.joined(separator: ","))]")
             let failedIDs = failed.json?["ids"]?.arrayValue?.compactMap(\.stringValue) ?? []
@@ -98,14 +102,15 @@ extension PostgresTests {
                     (
                         "body",
                         .object([
-                            ("action", .string(action)), ("matched", .int(Int64(matched))), ("more", false),
+                            ("action", .string(action)), ("matched", .int(Int64(matched))), ("more", false), ("next", .null),
                             ("results", .object(results.map { ($0.0, .int(Int64($0.1))) }))
                         ])
                     )
                 ])
             }
             let expected: [JSONValue] = [
-                answer("cancel", 3, [("cancelled", 3), ("requested", 0), ("alreadyFinished", 0), ("notFound", 0)]),
+                answer("cancel", 2, [("cancelled", 2), ("requested", 0), ("alreadyFinished", 0), ("notFound", 0)]),
+                answer("cancel", 3, [("cancelled", 1), ("requested", 0), ("alreadyFinished", 2), ("notFound", 0)]),
                 // Cancelled, they no longer match.
                 answer("cancel", 0, [("cancelled", 0), ("requested", 0), ("alreadyFinished", 0), ("notFound", 0)]),
                 answer("retry", 2, [("retried", 2), ("notRetryable", 0), ("notFound", 0)]),

@@ -8,6 +8,7 @@ import Testing
     static let paris = TimeZone(identifier: "Europe/Paris")!
     static let newYork = TimeZone(identifier: "America/New_York")!
     static let utc = TimeZone(identifier: "UTC")!
+    static let auckland = TimeZone(identifier: "Pacific/Auckland")!
 
     static func date(_ text: String) -> Date { ISO8601DateFormatter().date(from: text)! }
     static func text(_ date: Date?) -> String { date.map { ISO8601DateFormatter().string(from: $0) } ?? "none" }
@@ -38,6 +39,10 @@ import Testing
         // New York falls back on 1 November 2026 at 02:00 EDT (06:00Z) to 01:00 EST: 01:30 happens twice.
         ("30 1 * * *", "2026-10-31T12:00:00Z", "newYork", ["2026-11-01T05:30:00Z", "2026-11-02T06:30:00Z"]),
         ("0 * * * *", "2026-11-01T04:30:00Z", "newYork", ["2026-11-01T05:00:00Z", "2026-11-01T07:00:00Z", "2026-11-01T08:00:00Z"]),
+        // Auckland (+13 in summer) falls back on 5 April 2026 at 03:00 NZDT (4 April 14:00Z) and
+        // springs forward on 27 September 2026 at 02:00 NZST (26 September 14:00Z).
+        ("30 2 * * *", "2026-04-04T00:00:00Z", "auckland", ["2026-04-04T13:30:00Z", "2026-04-05T14:30:00Z"]),
+        ("30 2 * * *", "2026-09-26T00:00:00Z", "auckland", ["2026-09-26T14:00:00Z", "2026-09-27T13:30:00Z"]),
         // Names, ranges, steps, seconds, macros, leap days, and day of month OR day of week.
         ("0 9 * * MON-FRI", "2026-12-04T10:00:00Z", "utc", ["2026-12-07T09:00:00Z", "2026-12-08T09:00:00Z"]),
         ("*/20 * * * * *", "2026-01-01T00:00:05Z", "utc", ["2026-01-01T00:00:20Z", "2026-01-01T00:00:40Z", "2026-01-01T00:01:00Z"]),
@@ -52,7 +57,7 @@ import Testing
         )
     ])
     func ticksAreComputedAsCronDoes(expression: String, after: String, zone: String, expected: [String]) throws {
-        let zones = ["paris": Self.paris, "newYork": Self.newYork, "utc": Self.utc]
+        let zones = ["paris": Self.paris, "newYork": Self.newYork, "utc": Self.utc, "auckland": Self.auckland]
         #expect(try ticks(expression, after: after, in: zones[zone]!, count: expected.count) == expected)
     }
 

@@ -75,7 +75,7 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
     public var retryable: Bool?
     /// How long a snoozed job waits before it runs again (``snooze(for:_:)``); `nil` for every
     /// other error.
-    public var snoozeFor: Duration?
+    public private(set) var snoozeFor: Duration?
 
     /// - Parameter message: longer than ``maxMessageLength`` characters, it is cut in the middle.
     public init(_ code: Code, _ message: String, retryable: Bool? = nil) {

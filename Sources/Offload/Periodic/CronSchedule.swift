@@ -88,8 +88,9 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
     public func next(after date: Date, in zone: TimeZone) -> Date? {
         let after = date.timeIntervalSince1970
         let afterWall = after + Double(zone.secondsFromGMT(for: date))
-        // A wall time up to two hours before `date`'s can be due after it, across a change.
-        let earliest = afterWall - 7_200
+        // Wall times map to instants in order (a repeated one to its first, a skipped one to the
+        // change), so none before `date`'s own wall time is due after it.
+        let earliest = afterWall.rounded(.down)
         var day = Int((earliest / 86_400).rounded(.down))
         let lastDay = day + 30 * 366
         while day <= lastDay {
@@ -123,14 +124,15 @@ public struct CronSchedule: Sendable, Hashable, CustomStringConvertible {
     /// The instant a wall time (seconds since 1970 as if the zone were UTC) happens in `zone`:
     /// the first of two when a change repeats it, the change itself when a change skips it.
     static func instant(ofWall wall: Double, in zone: TimeZone) -> Double? {
-        let before = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall - 43_200)))
-        let later = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall + 43_200)))
+        // The offsets a day either side (wider than any zone's offset): one of them is in force.
+        let before = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall - 86_400)))
+        let later = Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: wall + 86_400)))
         let candidates = [wall - before, wall - later].filter {
             Double(zone.secondsFromGMT(for: Date(timeIntervalSince1970: $0))) == wall - $0
         }
         if let first = candidates.min() { return first }
         // Skipped by a change: due at the change itself (the first one within the day before).
-        return zone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: wall - before - 86_400))?.timeIntervalSince1970
+        return zone.nextDaylightSavingTimeTransition(after: Date(timeIntervalSince1970: wall - before - 43_200))?.timeIntervalSince1970
     }
 
     private static func longestMonth(_ month: Int) -> Int { [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1] }

@@ -81,6 +81,9 @@ package final class PoolTracing: Sendable {
             (id, outcome) = (info.job, ("preempted", nil))
         case .jobCompleted(let info, _):
             (id, outcome) = (info.job, ("completed", nil))
+        case .jobFailed(let info, let ended) where ended.error?.snoozeFor != nil:
+            // On a durable queue the pool ends a snoozed attempt; the queue runs it again.
+            (id, outcome) = (info.job, ("snoozed", nil))
         case .jobFailed(let info, let ended):
             (id, outcome) = (info.job, ("failed", ended.error))
         case .jobCancelled(let info, let ended):

@@ -33,6 +33,9 @@ final class JobMetrics: Sendable {
         let name = pool.configuration.name
         _ = pool.observeEvents { [self] event in
             switch event {
+            case .jobFailed(let info, let outcome) where outcome.error?.snoozeFor != nil:
+                // A pool serving a durable queue ends a snoozed attempt; the queue runs it again.
+                series(pool: name, kind: info.kind)?.snoozed.add(1, ordering: .relaxed)
             case .jobCompleted(let info, let outcome), .jobFailed(let info, let outcome), .jobCancelled(let info, let outcome):
                 guard let series = series(pool: name, kind: info.kind) else { return }
                 series.ended.withLock { $0[outcome.status, default: 0] += 1 }

@@ -2,13 +2,13 @@ import Hummingbird
 import Offload
 
 extension OffloadService {
-    /// The most jobs one bulk request acts on: a filter that matches more answers `"more": true`,
-    /// and the client asks again (the jobs already acted on no longer match a state filter).
+    /// The most jobs one bulk request acts on: a filter that matches more answers `"more": true`
+    /// and `"next"`, the cursor the client gives back as `"after"` to act on the next ones.
     static let maxBulkJobs = 1_000
 
     /// `POST /v1/jobs/bulk`: cancel or retry jobs named by id, or every job a filter matches
     /// (newest first, at most ``maxBulkJobs``): `{"action":"cancel"|"retry","ids":[…]}` or
-    /// `{"action":…,"filter":{"state","kind","tag"}}`. Answers how each job fared, counted.
+    /// `{"action":…,"filter":{"state","kind","tag"},"after":ID}`. Answers how each job fared, counted.
     func addBulkRoutes<Context: RequestContext>(to router: some RouterMethods<Context>) {
         let authorizedWrites = router.group().add(middleware: AccessCheck<Context>(access: access, need: .write))
         authorizedWrites.post("/v1/jobs/bulk") { request, context in
@@ -30,6 +30,7 @@ extension OffloadService {
             return JSONBody.response(
                 .object([
                     ("action", .string(order.action.rawValue)), ("matched", .int(Int64(ids.count))), ("more", .bool(more)),
+                    ("next", more ? ids.last.map { .string($0.rawValue) } ?? .null : .null),
                     ("results", .object(names.map { ($0, .int(Int64(counts[$0, default: 0]))) }))
                 ]))
         }
@@ -41,6 +42,7 @@ extension OffloadService {
         var ids: [JobID] = []
         var query = filter
         query.limit = 500
+        query.after = order.after
         while ids.count < Self.maxBulkJobs {
             let page: JobPage
             do { page = try await store.jobs(query) } catch let error as OffloadError { throw APIError(error) }
@@ -61,11 +63,13 @@ struct BulkOrder {
     var action: Action
     var ids: [JobID] = []
     var filter: JobQuery?
+    /// With a filter: act on the jobs older than this one (the `next` of the previous answer).
+    var after: JobID?
 
     init(_ body: JSONValue) throws(APIError) {
         guard case .object(let members) = body else { throw APIError.badRequest("the body must be an object", field: nil) }
-        if let unknown = members.first(where: { !["action", "ids", "filter"].contains($0.key) }) {
-            throw APIError.badRequest("unknown field \(OffloadError.quote(unknown.key)) (known: action, ids, filter)", field: unknown.key)
+        if let unknown = members.first(where: { !["action", "ids", "filter", "after"].contains($0.key) }) {
+            throw APIError.badRequest("unknown field \(OffloadError.quote(unknown.key)) (known: action, ids, filter, after)", field: unknown.key)
         }
         guard let name = body["action"]?.stringValue, let action = Action(rawValue: name) else {
             throw APIError.badRequest("action must be \"cancel\" or \"retry\"", field: "action")
@@ -73,6 +77,7 @@ struct BulkOrder {
         self.action = action
         switch (body["ids"], body["filter"]) {
         case (.array(let items)?, nil):
+            guard body["after"] == nil else { throw APIError.badRequest("after goes with a filter, not with ids", field: "after") }
             guard !items.isEmpty, items.count <= OffloadService.maxBulkJobs else {
                 throw APIError.badRequest("ids must name 1 to \(OffloadService.maxBulkJobs) jobs", field: "ids")
             }
@@ -104,6 +109,12 @@ struct BulkOrder {
                 }
             }
             filter = query
+            if let raw = body["after"] {
+                guard let id = raw.stringValue, !id.isEmpty, id.utf8.count <= 1_024 else {
+                    throw APIError.badRequest("after must be a job id (the next of the previous answer)", field: "after")
+                }
+                after = JobID(id)
+            }
         default:
             throw APIError.badRequest("give either ids (an array) or filter (an object), not both", field: nil)
         }
