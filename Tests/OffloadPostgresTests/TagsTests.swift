@@ -81,6 +81,7 @@ extension PostgresTests {
             try await act(#"{"action":"delete","ids":["x"]}"#)
             try await act(#"{"action":"cancel","ids":["x"],"filter":{}}"#)
             try await act(#"{"action":"cancel","filter":{"colour":"red"}}"#)
+            try await act(#"{"action":"cancel","filter":{},"after":"00000000-0000-7000-8000-000000000001"}"#)
             // The retried jobs ran again (debug.fail fails only its first attempt).
             for id in failedIDs {
                 let deadline = ContinuousClock.now + .seconds(20)
@@ -120,7 +121,8 @@ extension PostgresTests {
                     "status": 400,
                     "body": ["error": ["code": "invalidPayload", "message": "give either ids (an array) or filter (an object), not both"]]
                 ],
-                ["status": 400, "body": "filter.colour"]
+                ["status": 400, "body": "filter.colour"],
+                ["status": 404, "body": "after"]
             ]
             #expect(inMemory == expected)
             #expect(onTheQueue == expected)

@@ -45,7 +45,12 @@ extension OffloadService {
         query.after = order.after
         while ids.count < Self.maxBulkJobs {
             let page: JobPage
-            do { page = try await store.jobs(query) } catch let error as OffloadError { throw APIError(error) }
+            do { page = try await store.jobs(query) } catch let error as OffloadError where error.code == .invalidPayload {
+                // As the list answers a cursor it does not know.
+                throw APIError(.notFound, code: "unknownCursor", error.message, field: "after")
+            } catch let error as OffloadError {
+                throw APIError(error)
+            }
             ids += page.jobs.map(\.id)
             guard let next = page.next else { return (Array(ids.prefix(Self.maxBulkJobs)), ids.count > Self.maxBulkJobs) }
             query.after = next
