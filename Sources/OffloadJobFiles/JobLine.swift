@@ -8,7 +8,8 @@ public import Offload
 ///  "capabilities":[],"payload":{"ms":50}}
 /// ```
 /// `trace` carries the trace the job belongs to, as propagation headers
-/// (`{"traceparent":"00-…-…-01"}`).
+/// (`{"traceparent":"00-…-…-01"}`); `dependsOn` the ids of the jobs it runs after, and
+/// `onDependencyFailure` (`"cancel"`, the default, or `"run"`) what it does when one fails.
 /// Only `kind` is required; `id` defaults to the line number. An unknown key is an error naming it.
 public enum JobLine {
     /// A line that could not become a job: the id and kind it would have had, and why.
@@ -20,7 +21,8 @@ public enum JobLine {
 
     /// The keys a job line may have.
     public static let keys = [
-        "id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "tags", "trace", "payload"
+        "id", "kind", "priority", "delayMs", "runAt", "timeoutMs", "maxRetries", "retryBackoff", "capabilities", "tags", "dependsOn",
+        "onDependencyFailure", "trace", "payload"
     ]
     static let backoffKeys = ["initialMs", "multiplier", "maxMs", "jitter"]
 
@@ -132,6 +134,21 @@ public enum JobLine {
                 // Checked as given (as Swift's Job.tags are), then kept once each.
                 try Job.validate(tags: tags)
                 job.tags = tags.reduce(into: []) { kept, tag in if !kept.contains(tag) { kept.append(tag) } }
+            }
+            if let raw = value["dependsOn"], raw != .null {
+                guard case .array(let items) = raw else { throw OffloadError(.invalidPayload, "dependsOn must be an array of job ids") }
+                job.dependsOn = try items.map { item throws(OffloadError) in
+                    guard case .string(let text) = item, !text.isEmpty, text.utf8.count <= 1024 else {
+                        throw OffloadError(.invalidPayload, "dependsOn must be an array of job ids (non-empty strings of at most 1,024 bytes)")
+                    }
+                    return JobID(text)
+                }
+            }
+            if let raw = value["onDependencyFailure"], raw != .null {
+                guard case .string(let name) = raw, let policy = DependencyFailurePolicy(rawValue: name) else {
+                    throw OffloadError(.invalidPayload, "onDependencyFailure must be \"cancel\" or \"run\"")
+                }
+                job.onDependencyFailure = policy
             }
             if let raw = value["trace"], raw != .null {
                 guard case .object(let members) = raw else {

@@ -39,7 +39,8 @@ extension PostgresQueue {
         }
     }
 
-    /// `client.withTransaction`, given up on as ``query(_:logger:)`` is.
+    /// `client.withTransaction`, given up on as ``query(_:logger:)`` is; what the body threw (an
+    /// ``OffloadError`` of its own, a statement's error mapped) is thrown as it is, not wrapped.
     func transaction<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) async throws -> T) async throws -> T {
         let client = self.client, logger = self.logger
         do {
@@ -48,6 +49,12 @@ extension PostgresQueue {
             }
         } catch let error as PSQLError {
             throw Self.mapped(error)
+        } catch let error as PostgresTransactionError {
+            switch error.closureError {
+            case let inner as PSQLError: throw Self.mapped(inner)
+            case let inner?: throw inner
+            case nil: throw error
+            }
         }
     }
 

@@ -47,10 +47,14 @@ struct HistoryRows {
         }
         var events: [StoredJobEvent] = []
         let due = attempts.first?.readyAt ?? live?.readyAt ?? created
-        events.append(
-            due > created
-                ? StoredJobEvent(type: "scheduled", at: created, runAt: due)
-                : StoredJobEvent(type: "queued", at: created))
+        // A job submitted with dependencies has its `waiting` step, and its `queued` one once
+        // they ended, among its steps.
+        if !rows.contains(where: { $0.source == .step && $0.type == "waiting" }) {
+            events.append(
+                due > created
+                    ? StoredJobEvent(type: "scheduled", at: created, runAt: due)
+                    : StoredJobEvent(type: "queued", at: created))
+        }
         // Each attempt's start, from its row: it goes where its time falls among the rows
         // written after it, and before anything of its own attempt.
         // (A start a step already shows, as a claim handed back leaves one, is not told twice.)

@@ -194,7 +194,13 @@ enum Migrations {
                 "ALTER TABLE {schema}.jobs ADD COLUMN tags text[] NOT NULL DEFAULT '{}'",
                 "ALTER TABLE {schema}.job_history ADD COLUMN tags text[] NOT NULL DEFAULT '{}'",
                 "CREATE INDEX job_history_tags ON {schema}.job_history USING gin (tags) WHERE ended"
-            ])
+            ]),
+        KindLimitsMigration.migration,
+        SchedulesMigration.migration,
+        SearchMigration.migration,
+        DependenciesMigration.state,
+        DependenciesMigration.migration,
+        KindRoomMigration.migration
     ]
 
     /// The newest version.

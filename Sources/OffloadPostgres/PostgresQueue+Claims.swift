@@ -14,7 +14,7 @@ extension PostgresQueue {
         let rows = try await execute(
             ClaimStatement(
                 host: request.host, leaseMilliseconds: configuration.leaseDuration.milliseconds, kinds: request.kinds,
-                capabilities: request.capabilities.sorted(), limit: request.limit))
+                capabilities: request.capabilities.sorted(), limit: request.limit, localRoom: request.kinds.map { request.localRoom[$0] ?? -1 }))
         var claimed: [ClaimedJob] = []
         for (id, kind, priority, payload, attempt, maxAttempts, timeoutMs, capabilities, initial, multiplier, maxDelay, jitter, trace) in rows {
             var failure: OffloadError?
@@ -140,16 +140,48 @@ extension PostgresQueue {
 
     public func waitForWork(_ request: ClaimRequest, timeout: Duration) async {
         var wait = timeout
-        if let due = try? await nextDue(kinds: request.kinds), due < wait { wait = max(due, .zero) }
+        if let due = try? await nextDue(request), due < wait { wait = max(due, .zero) }
         await workArrived.wait(timeout: wait)
     }
 
-    /// How long until the earliest delayed job of `kinds` is due.
-    func nextDue(kinds: [String]) async throws -> Duration? {
+    /// How long until a job of `request`'s kinds may be claimed: at once when one is ready, at
+    /// the earliest run-at time of the delayed ones. A ready job of a kind with limits counts
+    /// from when they let it start: its rate's next start, at once under a limit on running
+    /// jobs with room left; not at all when its kind is paused or full, here or on the queue
+    /// (the end of one of its jobs, or a change of its limits, is announced).
+    func nextDue(_ request: ClaimRequest) async throws -> Duration? {
+        let locallyFull = request.localRoom.filter { $0.value <= 0 }.keys.sorted()
         let rows = try await query(
             """
-            SELECT extract(epoch FROM min(run_at) - now())::float8 FROM \(unescaped: s).jobs
-            WHERE state IN ('available', 'scheduled') AND kind = ANY(\(kinds))
+            WITH limited AS (
+                SELECT l.kind, l.rate_next_start,
+                       l.paused OR l.kind = ANY(\(locallyFull)::text[])
+                       -- No room left, or less than none (the limit was lowered below what runs).
+                       OR (l.max_concurrent IS NOT NULL
+                           AND coalesce((SELECT sum(r.free) FROM \(unescaped: s).kind_room AS r WHERE r.kind = l.kind), 0) <= 0) AS full,
+                       EXISTS (SELECT FROM \(unescaped: s).jobs AS j
+                               WHERE j.kind = l.kind AND j.state IN ('available', 'scheduled') AND j.run_at <= now()) AS ready
+                FROM \(unescaped: s).kind_limits AS l
+                WHERE l.kind = ANY(\(request.kinds)) AND (l.paused OR l.max_concurrent IS NOT NULL OR l.rate_jobs IS NOT NULL)
+            ), held AS (
+                SELECT kind FROM limited UNION SELECT unnest(\(locallyFull)::text[])
+            ), open AS (
+                SELECT u.kind FROM unnest(\(request.kinds)::text[]) AS u (kind) WHERE u.kind NOT IN (SELECT kind FROM held)
+            )
+            SELECT extract(epoch FROM least(
+                -- Each kind along its own range of the ready index: a kind held back with a
+                -- large backlog costs the others nothing.
+                (SELECT min(due.at) FROM open AS o
+                 CROSS JOIN LATERAL (SELECT min(j.run_at) AS at FROM \(unescaped: s).jobs AS j
+                                     WHERE j.kind = o.kind AND j.state IN ('available', 'scheduled')) AS due),
+                -- A limited kind with room: at once (or at its rate's next start) when a job of it
+                -- is ready, else when its first delayed job is due.
+                (SELECT min(greatest(coalesce(l.rate_next_start, now()), now())) FROM limited AS l WHERE NOT l.full AND l.ready),
+                (SELECT min(due.at) FROM limited AS l
+                 CROSS JOIN LATERAL (SELECT min(j.run_at) AS at FROM \(unescaped: s).jobs AS j
+                                     WHERE j.kind = l.kind AND j.state IN ('available', 'scheduled')) AS due
+                 WHERE NOT l.full AND NOT l.ready)
+            ) - now())::float8
             """, logger: logger)
         var due: Duration?
         for try await seconds in rows.decode(Double?.self) { due = seconds.map { .milliseconds(max($0, 0) * 1_000) } }

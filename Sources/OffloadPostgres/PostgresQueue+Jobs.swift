@@ -22,13 +22,23 @@ extension PostgresQueue {
                 """, logger: logger))
     }
 
-    /// Jobs newest first (by submission), in `state`, of `kind` and carrying `tag` when given,
-    /// older than the job `before` (the last of the previous page).
+    /// Jobs newest first (by submission), in `state`, of `kind`, carrying `tag`, and whose
+    /// payload (as JSON) holds `text`, case aside, or whose id starts with it, when given; older
+    /// than the job `before` (the last of the previous page). The history's payloads are
+    /// searched through a trigram index where `pg_trgm` could be installed (migration 15).
     /// - Throws: ``OffloadError/Code/invalidPayload`` when `before` is not a job of the queue.
     public func jobs(
-        state: JobState? = nil, kind: String? = nil, tag: String? = nil, limit: Int = 50, before: JobID? = nil
+        state: JobState? = nil, kind: String? = nil, tag: String? = nil, text: String? = nil, limit: Int = 50, before: JobID? = nil
     ) async throws -> [StoredJob] {
         let tagged = tag.map { [$0] }
+        // LIKE's own characters taken literally.
+        let literal = text.map {
+            $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "%", with: "\\%").replacingOccurrences(of: "_", with: "\\_")
+        }
+        let contains = literal.map { "%\($0)%" }
+        // An id prefix, as the range of ids it starts (read along the primary keys).
+        let ids = text.flatMap(Self.idRange)
+        let (lowest, highest) = (ids?.lowest, ids?.highest)
         let state = state.map(StateColumn.name)
         let limit = max(1, min(limit, 1_000))
         try await prepared()
@@ -54,15 +64,31 @@ extension PostgresQueue {
                     (SELECT \(unescaped: liveColumns), job.seq AS listed FROM \(unescaped: s).jobs AS job
                      WHERE job.seq < \(cursor) AND (\(state)::text IS NULL OR job.state::text = \(state))
                        AND (\(kind)::text IS NULL OR job.kind = \(kind)) AND (\(tagged)::text[] IS NULL OR job.tags @> \(tagged)::text[])
+                       AND (\(contains)::text IS NULL OR job.payload::text ILIKE \(contains)
+                            OR job.id BETWEEN \(lowest)::uuid AND \(highest)::uuid)
                      ORDER BY job.seq DESC LIMIT \(limit))
                     UNION ALL
                     (SELECT \(unescaped: endedColumns), h.job_seq FROM \(unescaped: s).job_history AS h
                      WHERE h.ended AND h.job_seq < \(cursor) AND (\(state)::text IS NULL OR h.state = \(state))
                        AND (\(kind)::text IS NULL OR h.kind = \(kind)) AND (\(tagged)::text[] IS NULL OR h.tags @> \(tagged)::text[])
+                       AND (\(contains)::text IS NULL OR h.payload::text ILIKE \(contains)
+                            OR h.job_id BETWEEN \(lowest)::uuid AND \(highest)::uuid)
                      ORDER BY h.job_seq DESC LIMIT \(limit))
                 ) AS page
                 ORDER BY listed DESC LIMIT \(limit)
                 """, logger: logger))
+    }
+
+    /// The ids a prefix of hex digits (dashes aside) starts: the lowest and the highest; `nil`
+    /// for text that is no id prefix.
+    static func idRange(_ text: String) -> (lowest: String, highest: String)? {
+        let digits = text.lowercased().filter { $0 != "-" }
+        guard !digits.isEmpty, digits.count <= 32, digits.allSatisfy(\.isHexDigit) else { return nil }
+        func uuid(_ padding: Character) -> String {
+            let hex = Array(digits + String(repeating: padding, count: 32 - digits.count))
+            return [hex[0..<8], hex[8..<12], hex[12..<16], hex[16..<20], hex[20..<32]].map { String($0) }.joined(separator: "-")
+        }
+        return (uuid("0"), uuid("f"))
     }
 
     /// The jobs that have changed since change `seq` (0: from the start), each as it is now, at
@@ -115,8 +141,17 @@ extension PostgresQueue {
     /// The names of the columns ``liveColumns`` and ``endedColumns`` give, in order.
     static let columnNames = """
         id, kind, priority, state, attempt, max_attempts, payload, result, error_code, error_message, unique_key, lease_owner, \
-        cancel_requested, created_at, run_at, started_at, finished_at, progress, tags
+        cancel_requested, created_at, run_at, started_at, finished_at, progress, tags, depends_on, runs_after_failure
         """
+
+    /// The dependencies of the job whose id is `column`, in the order given, and its policy.
+    private func dependencyColumns(_ column: String) -> String {
+        """
+        ARRAY(SELECT d.depends_on::text FROM \(s).job_dependencies AS d WHERE d.job_id = \(column) ORDER BY d.position) AS depends_on,
+        coalesce((SELECT d.runs_after_failure FROM \(s).job_dependencies AS d WHERE d.job_id = \(column) LIMIT 1), false)
+            AS runs_after_failure
+        """
+    }
 
     /// A live job (`job`, a row of `jobs`) as ``storedJobs(_:)`` reads it; a running one with
     /// the progress its attempt last reported.
@@ -127,7 +162,8 @@ extension PostgresQueue {
         job.cancel_requested, job.created_at, job.run_at, job.started_at, NULL::timestamptz AS finished_at,
         CASE WHEN job.state = 'running' THEN (SELECT step.progress FROM \(s).job_steps AS step
                                               WHERE step.job_id = job.id AND step.type = 'progress' AND step.attempt = job.attempt
-                                              ORDER BY step.seq DESC LIMIT 1) END AS progress, job.tags
+                                              ORDER BY step.seq DESC LIMIT 1) END AS progress, job.tags,
+        \(dependencyColumns("job.id"))
         """
     }
 
@@ -135,7 +171,8 @@ extension PostgresQueue {
     var endedColumns: String {
         """
         h.job_id::text, h.kind, h.priority::int, h.state, h.attempt, h.max_attempts, h.payload::text, h.result::text, h.error_code,
-        h.error_message, h.unique_key, NULL::text, false, h.created_at, h.ready_at, h.started_at, h.ended_at, NULL::float8, h.tags
+        h.error_message, h.unique_key, NULL::text, false, h.created_at, h.ready_at, h.started_at, h.ended_at, NULL::float8, h.tags,
+        \(dependencyColumns("h.job_id"))
         """
     }
 
@@ -146,11 +183,11 @@ extension PostgresQueue {
         for try await row in rows {
             let (
                 id, kind, priority, state, attempt, maxAttempts, payload, result, code, message, key, owner, cancel, created, runAt,
-                started, finished, progress, tags
+                started, finished, progress, tags, dependsOn, runsAfterFailure
             ) = try row.decode(
                 (
                     String, String, Int, String, Int, Int, String, String?, String?, String?, String?, String?, Bool,
-                    Date, Date, Date?, Date?, Double?, [String]
+                    Date, Date, Date?, Date?, Double?, [String], [String], Bool
                 ).self)
             var job =
                 StoredJob(
@@ -161,6 +198,8 @@ extension PostgresQueue {
                     uniqueKey: key, leaseOwner: owner, cancelRequested: cancel, createdAt: created, runAt: runAt, startedAt: started,
                     finishedAt: finished, progress: progress)
             job.tags = tags
+            job.dependsOn = dependsOn.map { JobID($0) }
+            job.onDependencyFailure = runsAfterFailure ? .run : .cancel
             jobs.append(job)
         }
         return jobs
@@ -255,7 +294,7 @@ extension PostgresQueue {
                 SELECT id, state FROM \(unescaped: s).jobs WHERE id = \(id.rawValue)::uuid FOR UPDATE
             ), queued AS (
                 DELETE FROM \(unescaped: s).jobs AS job USING target
-                WHERE job.id = target.id AND target.state IN ('available', 'scheduled')
+                WHERE job.id = target.id AND target.state IN ('waiting', 'available', 'scheduled')
                 RETURNING job.*
             ), running AS (
                 UPDATE \(unescaped: s).jobs AS job SET cancel_requested = true, changed = nextval('\(unescaped: s).changes')
@@ -282,7 +321,7 @@ extension PostgresQueue {
         }
         switch before {
         case nil: return .notFound
-        case .queued?, .scheduled?: return .cancelled
+        case .waiting?, .queued?, .scheduled?: return .cancelled
         case .running?: return .requested
         case .completed?, .failed?, .cancelled?: return .alreadyFinished
         }

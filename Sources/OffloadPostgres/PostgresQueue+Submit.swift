@@ -63,51 +63,13 @@ extension PostgresQueue {
             try SubmissionRow(submission, at: index, now: now, maxPayloadBytes: configuration.maxPayloadBytes)
         }
         try await prepared()
-        let levelMs = configuration.levelMilliseconds
+        if submissions.contains(where: { !$0.job.dependsOn.isEmpty }) { return try await submitLinked(submissions, rows: rows) }
         var held: [Int] = []
         do {
-            let inserted = try await query(
-                """
-                WITH input AS (
-                    SELECT * FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.kind))::text[], \(rows.map(\.priority))::int[],
-                                         \(rows.map(\.payload))::text[], \(rows.map(\.maxAttempts))::int[],
-                                         \(rows.map(\.retryInitialMs))::float8[], \(rows.map(\.retryMultiplier))::float8[],
-                                         \(rows.map(\.retryMaxMs))::float8[], \(rows.map(\.retryJitter))::float8[],
-                                         \(rows.map(\.delayMs))::float8[], \(rows.map(\.timeoutMs))::int8[],
-                                         \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[],
-                                         \(rows.map(\.trace))::text[], \(rows.map(\.tags))::text[])
-                        AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord, trace,
-                              tags)
-                ), finished AS (
-                    -- An id of a job that has finished (its row is in the history, not in jobs).
-                    SELECT job_id::text AS id FROM \(unescaped: s).job_history WHERE job_id = ANY(\(rows.map(\.id))::uuid[]) LIMIT 1
-                ), inserted AS (
-                    INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
-                                                      retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key, trace,
-                                                      tags)
-                    SELECT id, kind, priority, payload::json,
-                           (CASE WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)::\(unescaped: s).job_state,
-                           max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
-                           \(unescaped: s).job_rank(now() + delay_ms * interval '1 millisecond', priority, \(levelMs)), NULLIF(timeout_ms, -1),
-                           ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, ''), NULLIF(trace, ''),
-                           ARRAY(SELECT json_array_elements_text(tags::json))
-                    FROM input WHERE NOT EXISTS (SELECT 1 FROM finished) ORDER BY ord
-                    ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
-                    RETURNING id
-                )
-                SELECT input.ord, inserted.id IS NOT NULL, (SELECT id FROM finished)
-                FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
-                """, logger: logger)
-            var finished: String?
-            for try await (index, added, done) in inserted.decode((Int, Bool, String?).self) {
-                finished = finished ?? done
-                if !added { held.append(index) }
-            }
-            if let finished { throw OffloadError(.duplicateJob, "a job with id \(finished) has already run in this queue") }
-        } catch let error as PSQLError where error.serverInfo?[.sqlState] == "23505" {
-            throw OffloadError(.duplicateJob, "a job with one of these ids is already in the queue (\(error.serverInfo?[.detail] ?? "duplicate id"))")
+            let inserted = try await query(insertion(rows), logger: logger)
+            held = try await Self.held(inserted)
         } catch let error as PSQLError {
-            throw Self.refusal(error) ?? error
+            throw Self.submissionError(error)
         }
         var ids = rows.map { JobID($0.id) }
         guard !held.isEmpty else { return ids }
@@ -129,10 +91,71 @@ extension PostgresQueue {
         }
         return ids
     }
+
+    /// The statement that inserts `rows` (a job whose id has already run refuses the batch; a
+    /// unique key an unfinished job holds skips its row): per row, its place, whether it was
+    /// added, and the first id of the batch found in the history.
+    func insertion(_ rows: [SubmissionRow]) -> PostgresQuery {
+        """
+        WITH input AS (
+            SELECT * FROM unnest(\(rows.map(\.id))::uuid[], \(rows.map(\.kind))::text[], \(rows.map(\.priority))::int[],
+                                 \(rows.map(\.payload))::text[], \(rows.map(\.maxAttempts))::int[],
+                                 \(rows.map(\.retryInitialMs))::float8[], \(rows.map(\.retryMultiplier))::float8[],
+                                 \(rows.map(\.retryMaxMs))::float8[], \(rows.map(\.retryJitter))::float8[],
+                                 \(rows.map(\.delayMs))::float8[], \(rows.map(\.timeoutMs))::int8[],
+                                 \(rows.map(\.capabilities))::text[], \(rows.map(\.uniqueKey))::text[], \(rows.map(\.index))::int[],
+                                 \(rows.map(\.trace))::text[], \(rows.map(\.tags))::text[],
+                                 \(rows.map(\.waitingFor))::int[], \(rows.map(\.hasDependents))::bool[])
+                AS t (id, kind, priority, payload, max_attempts, ri, rm, rx, rj, delay_ms, timeout_ms, caps, unique_key, ord, trace,
+                      tags, waiting_for, has_dependents)
+        ), finished AS (
+            -- An id of a job that has finished (its row is in the history, not in jobs).
+            SELECT job_id::text AS id FROM \(unescaped: s).job_history WHERE job_id = ANY(\(rows.map(\.id))::uuid[]) LIMIT 1
+        ), inserted AS (
+            INSERT INTO \(unescaped: s).jobs (id, kind, priority, payload, state, max_attempts, retry_initial_ms, retry_multiplier,
+                                              retry_max_ms, retry_jitter, run_at, rank, timeout_ms, capabilities, unique_key, trace,
+                                              tags, waiting_for, has_dependents)
+            SELECT id, kind, priority, payload::json,
+                   (CASE WHEN waiting_for > 0 THEN 'waiting' WHEN delay_ms > 0 THEN 'scheduled' ELSE 'available' END)
+                       ::\(unescaped: s).job_state,
+                   max_attempts, ri, rm, rx, rj, now() + delay_ms * interval '1 millisecond',
+                   \(unescaped: s).job_rank(now() + delay_ms * interval '1 millisecond', priority, \(configuration.levelMilliseconds)), NULLIF(timeout_ms, -1),
+                   ARRAY(SELECT json_array_elements_text(caps::json)), NULLIF(unique_key, ''), NULLIF(trace, ''),
+                   ARRAY(SELECT json_array_elements_text(tags::json)), waiting_for, has_dependents
+            FROM input WHERE NOT EXISTS (SELECT 1 FROM finished) ORDER BY ord
+            ON CONFLICT (unique_key) WHERE unique_key IS NOT NULL DO NOTHING
+            RETURNING id
+        )
+        SELECT input.ord, inserted.id IS NOT NULL, (SELECT id FROM finished)
+        FROM input LEFT JOIN inserted ON inserted.id = input.id ORDER BY input.ord
+        """
+    }
+
+    /// The places of the rows ``insertion(_:)`` skipped for their unique key.
+    /// - Throws: ``OffloadError/Code/duplicateJob`` for an id that has already run.
+    static func held(_ inserted: PostgresRowSequence) async throws -> [Int] {
+        var held: [Int] = []
+        var finished: String?
+        for try await (index, added, done) in inserted.decode((Int, Bool, String?).self) {
+            finished = finished ?? done
+            if !added { held.append(index) }
+        }
+        if let finished { throw OffloadError(.duplicateJob, "a job with id \(finished) has already run in this queue") }
+        return held
+    }
+
+    /// A submission's database error as the caller should see it.
+    static func submissionError(_ error: PSQLError) -> any Error {
+        if error.serverInfo?[.sqlState] == "23505" {
+            return OffloadError(
+                .duplicateJob, "a job with one of these ids is already in the queue (\(error.serverInfo?[.detail] ?? "duplicate id"))")
+        }
+        return refusal(error) ?? error
+    }
 }
 
 /// One job as the insert statement takes it (arrays of these, one per column).
-private struct SubmissionRow {
+struct SubmissionRow {
     var index: Int
     var id: String
     var kind: String
@@ -156,6 +179,10 @@ private struct SubmissionRow {
     var trace: String
     /// A JSON array of strings.
     var tags: String
+    /// Its dependencies not ended yet (0: none; set by a batch with dependencies).
+    var waitingFor = 0
+    /// Whether jobs of its batch depend on it.
+    var hasDependents = false
 
     init(_ submission: PostgresQueue.Submission, at index: Int, now: ContinuousClock.Instant, maxPayloadBytes: Int) throws(OffloadError) {
         let job = submission.job

@@ -41,6 +41,9 @@ public struct StoredJob: Sendable {
     public var progress: Double?
     /// The job's tags.
     public var tags: [String] = []
+    /// The jobs it runs after, and what it does when one fails.
+    public var dependsOn: [JobID] = []
+    public var onDependencyFailure: DependencyFailurePolicy = .cancel
 
     /// The output as `type`, or the job's error when it did not complete.
     public func value<T: Decodable>(as type: T.Type) throws(OffloadError) -> T {

@@ -89,7 +89,10 @@ public struct OffloadService: Sendable {
                 paths += [
                     ("GET", "/openapi.json"), ("GET", "/v1/auth"), ("GET", "/v1/overview"), ("GET", "/v1/stream"),
                     ("POST", "/v1/jobs"), ("GET", "/v1/jobs"), ("GET", "/v1/jobs/{id}"), ("DELETE", "/v1/jobs/{id}"),
-                    ("POST", "/v1/jobs/{id}/retry"), ("POST", "/v1/jobs/bulk"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}")
+                    ("POST", "/v1/jobs/{id}/retry"), ("POST", "/v1/jobs/bulk"), ("GET", "/v1/jobs/{id}/events"), ("GET", "/v1/artifacts/{sha256}"),
+                    ("GET", "/v1/kinds"), ("PUT", "/v1/kinds/{kind}"), ("POST", "/v1/kinds/{kind}/pause"), ("POST", "/v1/kinds/{kind}/resume"),
+                    ("GET", "/v1/schedules"), ("POST", "/v1/schedules"), ("DELETE", "/v1/schedules/{name}"),
+                    ("POST", "/v1/schedules/{name}/pause"), ("POST", "/v1/schedules/{name}/resume")
                 ]
             }
             if contains(.cards) { paths += [("GET", "/og.png"), ("GET", "/og.jpg"), ("GET", "/og.webp")] }
@@ -129,6 +132,8 @@ public struct OffloadService: Sendable {
             addOverviewRoutes(to: router)
             addJobRoutes(to: router)
             addBulkRoutes(to: router)
+            addKindRoutes(to: router)
+            addScheduleRoutes(to: router)
         }
         if routes.contains(.cards) { addCardRoutes(to: router) }
         addMethodNotAllowed(routes, to: router)

@@ -68,12 +68,18 @@ public final class QueueBackend: JobBackend, Sendable {
     }
 
     public func job(_ id: JobID) async throws -> JobView? {
-        try await answering { try await self.queue.job(id) }.map(Self.view)
+        guard var view = try await answering({ try await self.queue.job(id) }).map(Self.view) else { return nil }
+        if let links = try await answering({ try await self.queue.links(of: id, limit: JobView.maxDependents) }) {
+            view.dependencies = links.dependencies.map { JobLink(id: $0.id, kind: $0.kind, state: $0.state) }
+            view.dependents = links.dependents.map { JobLink(id: $0.id, kind: $0.kind, state: $0.state) }
+        }
+        return view
     }
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
         let found = try await answering {
-            try await self.queue.jobs(state: query.state, kind: query.kind, tag: query.tag, limit: query.limit + 1, before: query.after)
+            try await self.queue.jobs(
+                state: query.state, kind: query.kind, tag: query.tag, text: query.text, limit: query.limit + 1, before: query.after)
         }
         let jobs = found.prefix(query.limit).map(Self.view)
         return JobPage(jobs: jobs, next: found.count > query.limit ? jobs.last?.id : nil)
@@ -89,6 +95,22 @@ public final class QueueBackend: JobBackend, Sendable {
 
     public func cancel(_ id: JobID) async throws -> CancelAnswer {
         try await answering { try await self.queue.cancel(id) }
+    }
+
+    public func kindLimits() async throws -> [String: KindLimits] { try await queue.kindLimits() }
+
+    public func setLimits(_ limits: KindLimits, for kind: String) async throws { try await queue.setLimits(limits, for: kind) }
+
+    public func setPaused(_ paused: Bool, kind: String) async throws { try await queue.setPaused(paused, kind: kind) }
+
+    public func schedules() async throws -> [ScheduleState] { try await queue.schedules() }
+
+    public func addSchedule(_ schedule: Schedule) async throws { try await queue.addSchedule(schedule) }
+
+    public func removeSchedule(_ name: String) async throws -> Bool { try await queue.removeSchedule(name) }
+
+    public func setSchedulePaused(_ paused: Bool, name: String) async throws -> Bool {
+        try await queue.setSchedulePaused(paused, name: name)
     }
 
     public func retry(_ id: JobID) async throws -> Bool {
@@ -179,7 +201,8 @@ public final class QueueBackend: JobBackend, Sendable {
             overview.submitted += total
             switch state {
             case .queued: overview.queued.merge(byPriority, uniquingKeysWith: +)
-            case .scheduled: overview.delayed += total
+            // Not ready yet: for a time, or for the jobs they depend on.
+            case .scheduled, .waiting: overview.delayed += total
             case .running: overview.running += total
             case .completed: overview.completed += total
             case .failed: overview.failed += total
@@ -201,6 +224,8 @@ public final class QueueBackend: JobBackend, Sendable {
             progress: job.state == .completed ? 1 : job.progress, createdAt: job.createdAt, startedAt: job.startedAt,
             finishedAt: job.finishedAt, payload: job.payload, result: job.result, error: job.error)
         view.tags = job.tags
+        view.dependsOn = job.dependsOn
+        view.onDependencyFailure = job.onDependencyFailure
         return view
     }
 

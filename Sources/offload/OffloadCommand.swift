@@ -21,7 +21,7 @@ struct OffloadCommand: AsyncParsableCommand {
             """,
         subcommands: [
             RunCommand.self, RenderCommand.self, PluginsCommand.self, WorkerCommand.self, ServeCommand.self, SubmitCommand.self, StatusCommand.self,
-            JobsCommand.self, ArtifactsCommand.self, MigrateCommand.self, SignCardCommand.self
+            JobsCommand.self, KindsCommand.self, SchedulesCommand.self, ArtifactsCommand.self, MigrateCommand.self, SignCardCommand.self
         ]
     )
 

@@ -63,6 +63,13 @@ struct PoolOptions: ParsableArguments {
         help: "Thread isolation: worker threads left stuck in jobs that ignored their timeout, at most (then no worker starts until one returns).")
     var maxAbandonedThreads: Int?
 
+    @Option(
+        name: .long,
+        help: ArgumentHelp(
+            "Jobs of a kind running at once in this pool, at most (on a queue: on this host; `offload kinds limit` sets the queue's). Repeatable.",
+            valueName: "kind=n"))
+    var maxConcurrent: [String] = []
+
     @Flag(
         name: .long,
         help: "Copy what worker processes print (a crash's full trace included) to standard error; without it a crash is one line in its result.")
@@ -87,6 +94,7 @@ struct PoolOptions: ParsableArguments {
         if let memoryLimit, memoryLimit != 0 && memoryLimit < 16 { throw ValidationError("--memory-limit must be 0 or at least 16 (MiB)") }
         if timeoutMs < 0 { throw ValidationError("--timeout-ms must be zero or more") }
         _ = try limits()
+        _ = try kindLimits()
         if let heartbeatTimeout, heartbeatTimeout < 10 { throw ValidationError("--heartbeat-timeout must be at least 10 (ms)") }
         if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw ValidationError("--max-jobs-per-worker must be at least 1") }
         if let prefetch, !(1...1024).contains(prefetch) { throw ValidationError("--prefetch must be between 1 and 1024") }
@@ -118,6 +126,19 @@ struct PoolOptions: ParsableArguments {
         return limits
     }
 
+    /// The limits `--max-concurrent` sets per kind.
+    func kindLimits() throws -> [String: KindLimits] {
+        var limits: [String: KindLimits] = [:]
+        for entry in maxConcurrent {
+            let parts = entry.split(separator: "=", maxSplits: 1).map(String.init)
+            guard parts.count == 2, !parts[0].isEmpty, let count = Int(parts[1]), (1...KindLimits.maxJobs).contains(count) else {
+                throw ValidationError("--max-concurrent takes KIND=N with N from 1 to \(KindLimits.maxJobs), not '\(entry)'")
+            }
+            limits[parts[0]] = KindLimits(maxConcurrent: count)
+        }
+        return limits
+    }
+
     /// A pool of these options and every kind of `offload`, its job outputs in `files`, reading
     /// files under `roots` (and `--allow-root`); a graceful shutdown lets jobs run for
     /// `drainTimeout` (default 30 s). `diagnostics`: the `debug.*` kinds too.
@@ -139,6 +160,7 @@ struct PoolOptions: ParsableArguments {
         configuration.maxJobsPerWorker = maxJobsPerWorker
         configuration.defaultTimeout = timeoutMs > 0 ? .milliseconds(timeoutMs) : nil
         configuration.limits = try limits()
+        configuration.kindLimits = try kindLimits()
         configuration.workerProcess.executable = workerExecutable
         let megabytes = memoryLimit ?? Self.defaultMemoryLimit
         configuration.workerProcess.memoryLimit = megabytes > 0 ? megabytes << 20 : nil

@@ -12,7 +12,8 @@ struct RunCommand: AsyncParsableCommand {
         abstract: "Run the jobs of a JSON Lines file and write OUT/results.jsonl.",
         discussion: """
             Each line is a job: {"id":…,"kind":…,"priority":"critical|high|normal|low","delayMs":…,"runAt":…,
-            "timeoutMs":…,"maxRetries":…,"retryBackoff":{…},"capabilities":[…],"payload":{…}}; only "kind" is required.
+            "timeoutMs":…,"maxRetries":…,"retryBackoff":{…},"capabilities":[…],"tags":[…],"dependsOn":[ids],
+            "onDependencyFailure":"cancel|run","payload":{…}}; only "kind" is required. A line may depend on earlier lines' ids.
             A line that is not a valid job ends "failed" (invalidPayload or unknownKind) and the others still run.
             Kinds: image {params:{title,…},outputFormat,quality,dimensions,background,filters,animations} (writes OUT/files/<id>.<ext>),
             data {input:[…]|{path},pipeline:[{op:filter|transform|group|aggregate|sort|limit|select,…}],onBadRecord},

@@ -58,6 +58,11 @@ struct SubmitCommand: AsyncParsableCommand {
                 throw fail("offload: cannot read job file '\(file)' past line \(line - 1): \(SystemError(code: code).reason); nothing was submitted.")
             }
         }
+        // A line names the lines it depends on by their ids, which the queue gives new ones.
+        let renamed = Dictionary(jobs.map { ($0.name, $0.job.id) }, uniquingKeysWith: { first, _ in first })
+        for index in jobs.indices where !jobs[index].job.dependsOn.isEmpty {
+            jobs[index].job.dependsOn = jobs[index].job.dependsOn.map { renamed[$0] ?? $0 }
+        }
         // Each line alone: one the queue cannot hold fails as its own result, and the rest go in.
         let read = jobs
         let answers = try await queueOptions.withQueue { queue -> [Result<JobID, OffloadError>] in

@@ -23,6 +23,7 @@ struct WorkerCommand: AsyncParsableCommand {
 
     @OptionGroup var queueOptions: QueueOptions
     @OptionGroup var poolOptions: PoolOptions
+    @OptionGroup var scheduleOptions: ScheduleOptions
 
     @Option(name: .long, parsing: .upToNextOption, help: "Only these kinds (default: every kind offload runs).")
     var kinds: [String] = []
@@ -65,6 +66,8 @@ struct WorkerCommand: AsyncParsableCommand {
         if !unknown.isEmpty {
             throw fail("offload: unknown kinds \(unknown.joined(separator: ", ")) (known: \(pool.registry.kinds.joined(separator: ", "))).")
         }
+        try await scheduleOptions.install(
+            try scheduleOptions.read(kinds: Set(pool.registry.kinds)), url: queueOptions.url ?? "", schema: queueOptions.schema)
         var logger = Logger(label: "offload.worker")
         logger.logLevel = poolOptions.verbose ? .info : .warning
         let hosting = try QueueHosting(

@@ -1,6 +1,9 @@
 """The dashboard in headless Chromium (Debian's, driven by Playwright), against a running
 `offload serve`: it loads with no console error, shows the workers, a job submitted through its
-form appears and completes, a long job is cancelled with its button. Then the same dashboard
+form appears and completes, a long job is cancelled with its button; jobs are found by state and
+tag, those a filter matches retried at once, a kind paused and resumed, a schedule's last outcome
+shown and the schedule paused from its panel, jobs found by a text in their payload, a job's dependencies and
+dependents listed in its panel and followed by a click. Then the same dashboard
 mounted under /admin in the README's blog (Tests/DocumentationExamples/Blog): it loads from
 /admin, shows the blog's own kind and runs a job of it. Screenshots are saved.
 
@@ -18,12 +21,87 @@ from playwright.sync_api import expect, sync_playwright
 from serve import Serve
 
 
-def post_job(serve, job):
+def post(serve, path, body):
     request = urllib.request.Request(
-        serve.url + "/v1/jobs", data=json.dumps(job).encode(), method="POST",
+        serve.url + path, data=json.dumps(body).encode(), method="POST",
         headers={"Authorization": "Bearer " + serve.token, "Content-Type": "application/json"})
     with urllib.request.urlopen(request) as response:
-        return json.load(response)["ids"]
+        return json.load(response)
+
+
+def post_job(serve, job):
+    return post(serve, "/v1/jobs", job)["ids"]
+
+
+def find_and_act(page, serve):
+    """Search by state and tag, a bulk retry of what a filter matches, a kind paused and resumed
+    from its panel, and the schedules panel with a schedule's last outcome, paused from it."""
+    jobs = page.locator("#jobs tbody tr[data-job-id]")
+    post_job(serve, [{"kind": "debug.fail", "payload": {"times": 1}, "tags": ["batch:ui"]} for _ in range(3)])
+    post_job(serve, [{"kind": "debug.fail", "payload": {"times": 1}, "tags": ["batch:other"]}])
+    page.locator("#tag-filter").fill("batch:ui")
+    page.locator("#state-filter").select_option("failed")
+    expect(jobs).to_have_count(3, timeout=20_000)
+    # debug.fail fails its first attempt only: retried, the three complete; the other stays failed.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.locator("#bulk-retry").click()
+    page.locator("#state-filter").select_option("completed")
+    expect(jobs).to_have_count(3, timeout=20_000)
+    page.locator("#tag-filter").fill("batch:other")
+    page.locator("#state-filter").select_option("failed")
+    expect(jobs).to_have_count(1, timeout=20_000)
+    page.locator("#tag-filter").fill("")
+    page.locator("#state-filter").select_option("")
+    # A text in the payload, case aside.
+    post_job(serve, [{"kind": "debug.echo", "payload": {"customer": "Initech", "n": n}} for n in range(2)])
+    page.locator("#text-filter").fill("initech")
+    expect(jobs).to_have_count(2, timeout=20_000)
+    page.locator("#text-filter").fill("")
+
+    kind = page.locator('#kinds tbody tr[data-kind="debug.echo"]')
+    expect(kind).to_be_visible(timeout=15_000)
+    kind.locator("button.pause").click()
+    expect(kind.locator("button.resume")).to_be_visible(timeout=10_000)
+    [held] = post_job(serve, {"kind": "debug.echo", "payload": {}})
+    held_row = page.locator(f'#jobs tbody tr[data-job-id="{held}"]')
+    expect(held_row).to_have_attribute("data-state", "queued", timeout=10_000)
+    page.wait_for_timeout(1_000)
+    expect(held_row).to_have_attribute("data-state", "queued")
+    kind.locator("button.resume").click()
+    expect(held_row).to_have_attribute("data-state", "completed", timeout=20_000)
+
+    post(serve, "/v1/schedules", {"name": "ui-every-second", "cron": "* * * * * *", "job": {"kind": "debug.echo", "payload": {}}})
+    schedule = page.locator('#schedules tbody tr[data-schedule="ui-every-second"]')
+    expect(schedule).to_be_visible(timeout=15_000)
+    expect(schedule.locator(".last-outcome .badge")).to_have_text("completed", timeout=20_000)
+    schedule.locator("button.pause").click()
+    expect(schedule.locator(".next-run")).to_have_text("paused", timeout=10_000)
+
+
+def dependencies(page, serve, output):
+    """A chain submitted at once: the middle job waits, its panel lists what it waits for and
+    what waits for it with their states, and a link opens the next one."""
+    import uuid
+    root, middle, leaf = (str(uuid.uuid4()) for _ in range(3))
+    post_job(serve, [
+        {"id": leaf, "kind": "debug.echo", "payload": {"step": "leaf"}, "dependsOn": [middle]},
+        {"id": middle, "kind": "debug.echo", "payload": {"step": "middle"}, "dependsOn": [root]},
+        {"id": root, "kind": "debug.sleep", "payload": {"ms": 4000}},
+    ])
+    middle_row = page.locator(f'#jobs tbody tr[data-job-id="{middle}"]')
+    expect(middle_row).to_have_attribute("data-state", "waiting", timeout=15_000)
+    middle_row.click()
+    detail = page.locator("#job-detail")
+    expect(detail.locator("ul.links[aria-label='Jobs it waits for'] li")).to_have_count(1, timeout=10_000)
+    expect(detail.locator("ul.links[aria-label='Jobs it waits for'] .badge")).to_have_text("running", timeout=10_000)
+    expect(detail.locator("ul.links[aria-label='Jobs that wait for it'] .badge")).to_have_text("waiting")
+    page.screenshot(path=os.path.join(output, "dashboard-dependencies.png"), full_page=False)
+    expect(middle_row).to_have_attribute("data-state", "completed", timeout=20_000)
+    expect(detail.locator("ul.links[aria-label='Jobs it waits for'] .badge")).to_have_text("completed", timeout=10_000)
+    detail.locator("ul.links[aria-label='Jobs that wait for it'] button.link-job").click()
+    expect(detail.locator("#detail-fields")).to_contain_text(leaf, timeout=10_000)
+    expect(detail.locator("ul.links[aria-label='Jobs it waits for'] li")).to_contain_text(middle[:13])
+    page.locator("#detail-close").click()
 
 
 def watch(page, problems):
@@ -109,6 +187,8 @@ def main():
             # Live jobs from outside arrive without a reload.
             [outside] = post_job(serve, {"kind": "debug.sleep", "priority": "critical", "payload": {"ms": 200}})
             expect(page.locator(f'#jobs tbody tr[data-job-id="{outside}"]')).to_have_attribute("data-state", "completed", timeout=20_000)
+            find_and_act(page, serve)
+            dependencies(page, serve, output)
             expect(page.locator("canvas#throughput")).to_be_visible()
             expect(page.locator("canvas#latency")).to_be_visible()
             page.wait_for_timeout(2_500)  # a few points on the charts
@@ -121,8 +201,9 @@ def main():
     check_mounted(blog_executable, chromium, output, problems)
     if problems:
         sys.exit("browser test failed:\n  " + "\n  ".join(problems))
-    print(f"browser test: dashboard loaded, workers shown, form job completed, long job cancelled; the same under the blog's /admin; "
-          f"screenshots {output}/dashboard.png, {output}/dashboard-admin.png")
+    print(f"browser test: dashboard loaded, workers shown, form job completed, long job cancelled, found and retried by filter, "
+          f"kind paused and resumed, schedule shown and paused, dependencies shown and followed; the same under the blog's /admin; "
+          f"screenshots {output}/dashboard.png, {output}/dashboard-dependencies.png, {output}/dashboard-admin.png")
 
 
 if __name__ == "__main__":

@@ -136,6 +136,19 @@ enum DocumentationExamples {
         return next
     }
 
+    static func nightly(_ pool: WorkerPool) throws {
+        let nightly = try Schedule(
+            name: "nightly-report", cron: "0 3 * * *", timeZone: TimeZone(identifier: "Europe/Paris")!,
+            job: Job(kind: "analytics", payload: .json(["file": "sales.jsonl"])))
+        try pool.schedule(nightly)
+    }
+
+    static func kindLimits() -> PoolConfiguration {
+        var configuration = PoolConfiguration()
+        configuration.kindLimits["og-image"] = KindLimits(maxConcurrent: 2, rate: .init(jobs: 50, per: .seconds(1)))
+        return configuration
+    }
+
     /// A service a handler calls, which may answer "not yet".
     struct Upstream {
         func isReady() async throws -> Bool { true }

@@ -33,15 +33,22 @@ import Testing
         var registry = HandlerRegistry.diagnostics
         try registry.registerData(outputDirectory: folder + "/out", folders: AllowedFolders([folder]))
         try registry.registerAnalytics(folders: AllowedFolders([folder]))
-        try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
-            let events = pool.events()
-            let low = try await pool.submit(Job(id: "low", kind: kind, payload: .json(try JSONParser.parse(payload)), priority: .low))
-            for await case .jobStarted(let event) in events where event.job == "low" { break }
-            #expect(try await pool.process(Job(id: "urgent", kind: "debug.echo", priority: .critical)).status == .completed)
-            let outcome = await low.outcome
-            #expect(outcome.status == .completed)
-            #expect(outcome.attempts == 1)
-            #expect(pool.metrics.preempted == 1)
+        // The low job must still run when the urgent one comes: on a loaded machine it may end
+        // first, and the scene is played again (a few times at most).
+        var preempted = false
+        for _ in 0..<5 where !preempted {
+            try await WorkerPool.withPool(configuration: PoolConfiguration(scaling: .fixed(1)), registry: registry) { pool in
+                let events = pool.events()
+                let low = try await pool.submit(Job(kind: kind, payload: .json(try JSONParser.parse(payload)), priority: .low))
+                for await case .jobStarted(let event) in events where event.job == low.id { break }
+                #expect(try await pool.process(Job(kind: "debug.echo", priority: .critical)).status == .completed)
+                let outcome = await low.outcome
+                #expect(outcome.status == .completed)
+                guard pool.metrics.preempted == 1 else { return }
+                preempted = true
+                #expect(outcome.attempts == 1)
+            }
         }
+        #expect(preempted, "the low job ended before the urgent one came, five times")
     }
 }

@@ -91,7 +91,7 @@ extension PostgresTests {
                 let png = readFile("\(folder)/card.png")
                 #expect(png.starts(with: [0x89, 0x50, 0x4E, 0x47]))
                 #expect(png.count > 10_000)
-                #expect(host.terminate() == 0)
+                #expect(try await host.stop().status == 0)
             }
         }
     }

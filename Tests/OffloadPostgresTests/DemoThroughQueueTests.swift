@@ -65,7 +65,7 @@ extension PostgresTests {
                 #expect(Double(bytes.count) == artifact["bytes"]?.doubleValue, "\(id)")
                 #expect(bytes.count > 1_000, "\(id)")
             }
-            for host in hosts { #expect(host.terminate() == 0) }
+            for host in hosts { #expect(try await host.stop().status == 0) }
         }
     }
 }

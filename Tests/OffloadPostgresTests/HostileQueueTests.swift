@@ -89,7 +89,7 @@ extension PostgresTests {
             #expect(results["nul-capability"]?["error"]?["code"] == .string("invalidPayload"))
             #expect(results["nul-capability"]?["error"]?["message"]?.stringValue?.contains("line 2: capabilities") == true)
             #expect(results["nobody-runs-it"]?["error"]?["code"] == .string("noCapableWorker"))
-            #expect(host.terminate() == 0)
+            #expect(try await host.stop().status == 0)
         }
 
         @Test func aHostServesTheDiagnosticKindsOnlyWhenAskedTo() async throws {
@@ -106,7 +106,7 @@ extension PostgresTests {
                 refused = submit.output.contains("noCapableWorker")
             }
             #expect(refused)
-            #expect(host.terminate() == 0)
+            #expect(try await host.stop().status == 0)
         }
 
         @Test func aServiceOnTheQueueRefusesWhatTheQueueCannotHoldWith400AndLeavesNoFileOrPath() async throws {
@@ -146,24 +146,25 @@ extension PostgresTests {
         }
 
         @Test func readinessAnswersAtOnceWhileTheDatabaseIsAway() async throws {
-            let own = try TestDatabase.start()
-            let server = try await ServeProcess.start(["--queue", own.url, "--isolation", "thread", "--workers", "1"])
-            var ready = false
-            for _ in 0..<100 where !ready {
-                ready = try await server.get("/readyz", headers: [:]).status == 200
-                if !ready { try await Task.sleep(for: .milliseconds(100)) }
+            try await TestDatabase.withOwn { own in
+                let server = try await ServeProcess.start(["--queue", own.url, "--isolation", "thread", "--workers", "1"])
+                var ready = false
+                for _ in 0..<100 where !ready {
+                    ready = try await server.get("/readyz", headers: [:]).status == 200
+                    if !ready { try await Task.sleep(for: .milliseconds(100)) }
+                }
+                #expect(ready)
+                await own.stop()
+                let start = ContinuousClock.now
+                let reply = try await server.get("/readyz", headers: [:])
+                #expect(reply.status == 503)
+                #expect(ContinuousClock.now - start < .seconds(4))
+                #expect(try await server.get("/healthz", headers: [:]).status == 200)
+                // The stop is bounded too, the database away (drain 10 s by default).
+                let stopping = ContinuousClock.now
+                _ = try await server.terminate(timeout: .seconds(30))
+                #expect(ContinuousClock.now - stopping < .seconds(15))
             }
-            #expect(ready)
-            own.stop()
-            let start = ContinuousClock.now
-            let reply = try await server.get("/readyz", headers: [:])
-            #expect(reply.status == 503)
-            #expect(ContinuousClock.now - start < .seconds(4))
-            #expect(try await server.get("/healthz", headers: [:]).status == 200)
-            // The stop is bounded too, the database away (drain 10 s by default).
-            let stopping = ContinuousClock.now
-            _ = try await server.terminate(timeout: .seconds(30))
-            #expect(ContinuousClock.now - stopping < .seconds(15))
         }
 
         @Test func schemasPostgreSQLOwnsAreRefusedAndMigrateNamesItsSchema() async throws {

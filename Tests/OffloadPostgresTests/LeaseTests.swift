@@ -10,12 +10,13 @@ extension PostgresTests {
         }
 
         @Test func anExpiredLeaseIsRescuedAndTheOldHostIsFencedOut() async throws {
-            try await withQueue(configure: { $0.leaseDuration = .seconds(1) }) { queue in
+            // A lease of 3 s: still held after a claim and an upkeep on a loaded machine.
+            try await withQueue(configure: { $0.leaseDuration = .seconds(3) }) { queue in
                 let id = try await queue.submit(Job(kind: "debug.echo", maxRetries: 2))
                 let first = try await claimOne(queue, host: "host-a")
                 try await queue.maintain()
                 #expect(try await queue.job(id)?.state == .running)  // the lease still holds
-                try await Task.sleep(for: .milliseconds(1_200))
+                try await Task.sleep(for: .milliseconds(3_200))
                 try await queue.maintain()
                 let rescued = try #require(try await queue.job(id))
                 #expect(rescued.state == .queued)
@@ -49,7 +50,8 @@ extension PostgresTests {
         }
 
         @Test func heartbeatsKeepALeaseAndReportCancelRequests() async throws {
-            try await withQueue(configure: { $0.leaseDuration = .seconds(1) }) { queue in
+            // Renewed every 500 ms, a lease of 3 s outlives a loaded machine's late wake-ups.
+            try await withQueue(configure: { $0.leaseDuration = .seconds(3) }) { queue in
                 let id = try await queue.submit(echo(1))
                 let claimed = try await claimOne(queue)
                 for _ in 0..<3 {
@@ -112,8 +114,8 @@ extension PostgresTests {
                 ends[0] = JobEnd(claimed[0], outcome(claimed[0], .failed, error: OffloadError(.handlerFailed, "flaky")))
                 ends[1] = JobEnd(stale, outcome(stale, .completed))
                 ends[2] = JobEnd(claimed[2], outcome(claimed[2], .failed, error: OffloadError(.invalidPayload, "bad")))
-                let ended = ContinuousClock.now
                 let results = try await queue.finish(ends)
+                let ended = ContinuousClock.now  // the ends' commit: the notification leaves then
                 #expect(results[0] == .retryScheduled)
                 #expect(results[1] == .leaseLost)
                 #expect(results[2] == .recorded)

@@ -37,8 +37,9 @@ extension PostgresTests {
             #expect(try await serve.send("DELETE", "/v1/jobs/\(ids["cancel"]!)").json?["cancel"] == .string("requested"))
             try await until("cancel", "ended", ended)
 
-            // One worker: the critical job preempts the low one, which then starts again.
-            try await submit("preempted", #"{"kind":"debug.sleep","payload":{"ms":1000},"priority":"low"}"#, wait: false)
+            // One worker: the critical job preempts the low one, which then starts again (long
+            // enough to be running still when the critical job comes, on a loaded machine).
+            try await submit("preempted", #"{"kind":"debug.sleep","payload":{"ms":3000},"priority":"low"}"#, wait: false)
             try await until("preempted", "reported progress") { ($0?["progress"]?.doubleValue ?? 0) > 0 }
             try await submit("critical", #"{"kind":"debug.echo","payload":{},"priority":"critical"}"#)
             try await until("preempted", "ended", ended)

@@ -14,7 +14,13 @@ extension PostgresTests {
             let options = ["--queue", url, "--schema", schema, "--isolation", "thread", "--workers", "2"]
             let first = try await ServeProcess.start(options)
             let second = try await ServeProcess.start(options)
-            #expect(try await first.get("/readyz", headers: [:]).status == 200)
+            // Ready once its schema is migrated (the other host may hold the migration's lock).
+            var ready = false
+            for _ in 0..<300 where !ready {
+                ready = try await first.get("/readyz", headers: [:]).status == 200
+                if !ready { try await Task.sleep(for: .milliseconds(100)) }
+            }
+            #expect(ready)
             #expect(try await first.get("/v1/overview").json?["mode"] == .string("postgres"))
 
             let submitted = try await first.send("POST", "/v1/jobs?wait=20000", json: #"{"kind":"debug.echo","payload":{"through":"the queue"}}"#)

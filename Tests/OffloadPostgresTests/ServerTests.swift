@@ -145,7 +145,9 @@ extension PostgresTests {
                     let done = try await queue.finished(id, timeout: .seconds(10))
                     #expect(done.state == .completed)
                     let took = ContinuousClock.now - submitted
-                    #expect(took >= .milliseconds(700) && took < .seconds(3))
+                    // Woken at its time, not at the next poll (30 s): the bound leaves room for a
+                    // loaded machine.
+                    #expect(took >= .milliseconds(700) && took < .seconds(8))
                 }
             }
         }

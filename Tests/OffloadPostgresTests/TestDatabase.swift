@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import OffloadTestSupport
 @testable import Offload
 import OffloadPostgres
 import Testing
@@ -20,32 +21,41 @@ final class TestDatabase: Sendable {
         self.url = url
     }
 
-    static func start() throws -> TestDatabase {
+    static func start() async throws -> TestDatabase {
         let folder = NSTemporaryDirectory() + "offload-pg-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        let url = try run("start", folder).trimmingCharacters(in: .whitespacesAndNewlines)
+        let url = try await run("start", folder).trimmingCharacters(in: .whitespacesAndNewlines)
         return TestDatabase(folder: folder, url: url)
     }
 
+    /// Runs `body` with a server of its own (for a test that stops or restarts it), stopped after.
+    static func withOwn<T>(_ body: (TestDatabase) async throws -> T) async throws -> T {
+        let own = try await start()
+        do {
+            let result = try await body(own)
+            await own.stop()
+            return result
+        } catch {
+            await own.stop()
+            throw error
+        }
+    }
+
     /// Stops the server (fast: connections are dropped) and starts it again on the same port.
-    func restart() async throws { _ = try Self.run("restart", folder) }
+    func restart() async throws { _ = try await Self.run("restart", folder) }
 
-    func stop() { _ = try? Self.run("stop", folder) }
+    func stop() async { _ = try? await Self.run("stop", folder) }
 
+    /// Runs the script, waiting by sleeping: `initdb` can take many seconds on a loaded machine,
+    /// and a thread of the cooperative pool blocked that long (two cores, two threads) stalls
+    /// every other test of the process.
     @discardableResult
-    private static func run(_ command: String, _ folder: String) throws -> String {
+    private static func run(_ command: String, _ folder: String) async throws -> String {
         let child = try ChildProcess.spawn(
             executable: "/bin/bash", arguments: [script, command, folder],
             environment: ["PATH=/usr/sbin:/usr/bin:/sbin:/bin"], directory: nil)
         close(child.toChild)
         close(child.fromChild)
-        var output: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 4_096)
-        while true {
-            let count = read(child.output, &chunk, chunk.count)
-            if count < 0 && errno == EINTR { continue }
-            if count <= 0 { break }
-            output += chunk[0..<count]
-        }
+        let output = try await readOutput(of: child, killAfter: .seconds(300))
         close(child.output)
         let status = child.waitForExit()
         let text = String(decoding: output, as: UTF8.self)
@@ -64,9 +74,9 @@ struct PostgresServerTrait: SuiteTrait, TestScoping {
     var isRecursive: Bool { false }
 
     func provideScope(for test: Test, testCase: Test.Case?, performing function: @Sendable () async throws -> Void) async throws {
-        let database = try TestDatabase.start()
-        defer { database.stop() }
-        try await TestDatabase.$current.withValue(database) { try await function() }
+        try await TestDatabase.withOwn { database in
+            try await TestDatabase.$current.withValue(database) { try await function() }
+        }
     }
 }
 
@@ -87,13 +97,21 @@ func withQueue<T: Sendable>(
     schema: String = TestDatabase.schema(), configure: (inout PostgresQueueConfiguration) -> Void = { _ in },
     _ body: (PostgresQueue) async throws -> T
 ) async throws -> T {
-    var configuration = PostgresQueueConfiguration(schema: schema, statementTimeout: .seconds(15))
+    var configuration = PostgresQueueConfiguration(schema: schema, statementTimeout: .seconds(30))
     configure(&configuration)
     var logger = Logger(label: "offload.postgres.test")
     logger.logLevel = .error
     let queue = try PostgresQueue(url: try database.url, configuration: configuration, logger: logger)
     let running = Task { try await queue.run() }
     defer { running.cancel() }
+    if configuration.migratesOnStart {
+        await MigrationGate.shared.enter()
+        do { _ = try await queue.migrate() } catch {
+            await MigrationGate.shared.leave()
+            throw error
+        }
+        await MigrationGate.shared.leave()
+    }
     let result = try await body(queue)
     running.cancel()
     _ = await running.result
@@ -102,4 +120,29 @@ func withQueue<T: Sendable>(
 
 func echo(_ n: Int, priority: Priority = .normal, delay: Duration? = nil) -> Job {
     Job(kind: "debug.echo", payload: .json(["n": .int(Int64(n))]), priority: priority, delay: delay)
+}
+
+/// Lets two schemas migrate at a time. Dozens of tests start together, each in a schema of its
+/// own: migrated all at once, each migration's transaction (a hundred statements of DDL) shares
+/// two loaded cores with all the others and the last ones pass the statement timeout; waiting
+/// here, each runs in a fraction of a second once its turn comes.
+actor MigrationGate {
+    static let shared = MigrationGate(permits: 2)
+
+    private var free: Int
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    init(permits: Int) { free = permits }
+
+    func enter() async {
+        if free > 0 {
+            free -= 1
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func leave() {
+        if waiting.isEmpty { free += 1 } else { waiting.removeFirst().resume() }
+    }
 }

@@ -76,20 +76,48 @@ import Testing
             let path =
                 route.path.replacingOccurrences(of: "{id}", with: id)
                 .replacingOccurrences(of: "{sha256}", with: String(repeating: "a", count: 64))
+                .replacingOccurrences(of: "{kind}", with: "debug.echo").replacingOccurrences(of: "{name}", with: "none")
                 + (route.path.hasPrefix("/og.") ? "?title=Route" : "")
             let reply: HTTPReply
             if path.hasSuffix("/events") || path == "/v1/stream" {
                 reply = try await HTTPClient.events(port: server.port, path, headers: server.authorization, timeout: .seconds(3)) { !$0.isEmpty }.0
             } else {
-                reply = try await server.send(route.method, path, json: route.method == "POST" ? #"{"kind":"debug.echo"}"# : nil)
+                let body = route.method == "POST" ? #"{"kind":"debug.echo"}"# : route.method == "PUT" ? "{}" : nil
+                reply = try await server.send(route.method, path, json: body)
             }
-            let expected404 = route.path == "/v1/artifacts/{sha256}"
+            // No such artifact, no such schedule: a 404 that names what is missing, not the route.
+            let expected404 = route.path == "/v1/artifacts/{sha256}" || route.path.hasPrefix("/v1/schedules/{name}")
             #expect(reply.status != 405, "\(route.method) \(path)")
             #expect(reply.status != 404 || expected404, "\(route.method) \(path): \(reply.text.prefix(200))")
             #expect(reply.status < 500, "\(route.method) \(path): \(reply.status) \(reply.text.prefix(200))")
         }
         #expect(try await server.get("/no/such/route").status == 404)
         #expect(try await server.terminate().status == 0)
+    }
+
+    @Test func aSchedulesFileRunsItsTicksAndABadOneStopsTheServiceNamingTheLine() async throws {
+        let folder = temporaryFolder("serve-schedules")
+        let file = folder + "/schedules.jsonl"
+        try Data(
+            """
+            # Every second, and a nightly one.
+            {"name":"every-second","cron":"* * * * * *","job":{"kind":"debug.echo","payload":{"n":1}}}
+            {"name":"nightly","cron":"0 3 * * *","timeZone":"Europe/Paris","missed":"runOnce","job":{"kind":"debug.echo"}}
+
+            """.utf8
+        ).write(to: URL(fileURLWithPath: file))
+        let server = try await ServeProcess.start(["--schedules", file, "--isolation", "thread"])
+        let names = try await server.get("/v1/schedules").json?["schedules"]?.arrayValue?.compactMap { $0["name"]?.stringValue }
+        #expect(names == ["every-second", "nightly"])
+        try await eventually("a tick's job completes") {
+            try await server.get("/v1/jobs?tag=schedule:every-second&state=completed").json?["jobs"]?.arrayValue?.isEmpty == false
+        }
+        #expect(try await server.terminate().status == 0)
+
+        try Data(#"{"name":"bad","cron":"* * * *","job":{"kind":"debug.echo"}}"#.utf8).write(to: URL(fileURLWithPath: file))
+        let refused = try await runCommand(builtExecutable("offload"), ["serve", "--port", "0", "--diagnostics", "--schedules", file])
+        #expect(refused.status != 0 && refused.output.contains("line 1: cron:"), "\(refused.output)")
+        removeTree(folder)
     }
 
     @Test func writesNeedTheTokenAndReadsTooUnlessTheyArePublic() async throws {

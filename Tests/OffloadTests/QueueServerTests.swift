@@ -15,6 +15,14 @@ import Testing
         _ queue: MemoryDurableQueue, drain: Duration = .seconds(5), heartbeat: Duration = .milliseconds(100),
         _ body: () async throws -> Void
     ) async throws -> Duration {
+        try await withServer(queue, drain: drain, heartbeat: heartbeat) { _, _ in try await body() }
+    }
+
+    @discardableResult
+    func withServer(
+        _ queue: MemoryDurableQueue, drain: Duration = .seconds(5), heartbeat: Duration = .milliseconds(100),
+        _ body: (WorkerPool, QueueServer) async throws -> Void
+    ) async throws -> Duration {
         var logger = Logger(label: "offload.test")
         logger.logLevel = .critical
         let pool = try WorkerPool(configuration: PoolConfiguration(scaling: .fixed(2), logger: logger), registry: .diagnostics)
@@ -24,7 +32,7 @@ import Testing
                 host: "test-host", heartbeat: heartbeat, pollInterval: .milliseconds(200), drainTimeout: drain, logger: logger))
         let group = ServiceGroup(configuration: ServiceGroupConfiguration(services: [.init(service: pool), .init(service: server)], logger: logger))
         let running = Task { try await group.run() }
-        do { try await body() } catch {
+        do { try await body(pool, server) } catch {
             await group.triggerGracefulShutdown()
             _ = await running.result
             throw error
@@ -54,9 +62,24 @@ import Testing
             Job(kind: "debug.echo", payload: .json(index == 17 ? ["poison": .string("a\u{0}b")] : ["n": .int(Int64(index))]))
         }
         queue.submit(jobs)
-        try await withServer(queue) {
-            try await eventually("every job ended") {
-                jobs.allSatisfy { queue.entry($0.id)?.state != .queued && queue.entry($0.id)?.state != .running }
+        try await withServer(queue) { pool, server in
+            do {
+                // A minute: the whole suite shares two cores, and a job's end can wait seconds.
+                try await eventually("every job ended", timeout: .seconds(60)) {
+                    jobs.allSatisfy { queue.entry($0.id)?.state != .queued && queue.entry($0.id)?.state != .running }
+                }
+            } catch {
+                let left = jobs.compactMap { queue.entry($0.id) }.filter { $0.state == .queued || $0.state == .running }
+                let metrics = pool.metrics
+                let running = left.filter { $0.state == .running }.count
+                let workers = metrics.perWorker.map { "\($0.id) \($0.state) held \($0.heldJobs) done \($0.jobsCompleted)" }
+                Issue.record(
+                    """
+                    the pool: submitted \(metrics.submitted), completed \(metrics.completed), running \(metrics.running), \
+                    queued \(metrics.queueLength), workers \(workers); the queue: \(running) running, \(left.count - running) queued, \
+                    finish calls \(queue.finishCalls); the server: \(server.state.withLock { "running \($0.running.count), started \($0.started.count), ending \($0.ending.count), unwritten \($0.unwritten.count), waiting \($0.waiting.count), steps \($0.steps.count)" })
+                    """)
+                throw error
             }
         }
         for (index, job) in jobs.enumerated() where index != 17 {
@@ -164,7 +187,8 @@ import Testing
 
     @Test func aGracefulStopHandsBackWhatWaitsAndLetsWhatRunsFinish() async throws {
         let queue = MemoryDurableQueue()
-        let jobs = (0..<3).map { _ in Job(kind: "debug.sleep", payload: .json(["ms": 3_000])) }
+        // Long enough that the stop comes while the first runs, however loaded the machine.
+        let jobs = (0..<3).map { _ in Job(kind: "debug.sleep", payload: .json(["ms": 6_000])) }
         queue.submit(jobs)
         let server = try RunningServer(queue, host: "leaving", workers: 1, prefetch: 2)
         // Claimed is not started: one runs once it reports progress (the others wait on the host).

@@ -10,10 +10,12 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import uuid
 import time
 
 import chaos
 import peers
+import search
 from queuelib import CLEAR, SCHEMA, STARTS, ServerMeter, psql, start_host, stop_hosts, summary, wait_for, wait_until_completed
 
 
@@ -32,14 +34,27 @@ def process_cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def offload_run(offload, url, folder, meter, jobs, hosts):
-    """JOBS debug.echo jobs through the queue, submitted in batches, served by the running hosts:
-    its line (rate in the database's clock, and what the server spent), printed."""
+def fan_lines(jobs, width=1_000):
+    """JOBS debug.echo jobs in groups of WIDTH: a root, WIDTH - 2 jobs that depend on it (a
+    fan-out) and one that depends on all of those (a fan-in), as job lines."""
+    lines = []
+    for _ in range(jobs // width):
+        root = str(uuid.uuid4())
+        middle = [str(uuid.uuid4()) for _ in range(width - 2)]
+        lines.append(json.dumps({"id": root, "kind": "debug.echo", "payload": {}}))
+        lines += [json.dumps({"id": id, "kind": "debug.echo", "payload": {}, "dependsOn": [root]}) for id in middle]
+        lines.append(json.dumps({"kind": "debug.echo", "payload": {}, "dependsOn": middle}))
+    return lines
+
+
+def offload_run(offload, url, folder, meter, jobs, hosts, lines=None):
+    """JOBS debug.echo jobs (or LINES) through the queue, submitted in batches, served by the
+    running hosts: its line (rate in the database's clock, and what the server spent), printed."""
     psql(url, CLEAR)
     path = os.path.join(folder, "jobs.jsonl")
     with open(path, "w") as out:
-        for _ in range(jobs):
-            out.write('{"kind":"debug.echo","payload":{}}\n')
+        for index in range(jobs):
+            out.write((lines[index] if lines else '{"kind":"debug.echo","payload":{}}') + "\n")
     meter.reset_statements()
     before = meter.snapshot()
     hosts_before = sum(process_cpu_seconds(host.pid) for host in hosts)
@@ -83,6 +98,7 @@ def main():
     parser.add_argument("--skip-peers", action="store_true", help="leave pgqueuer and procrastinate out")
     parser.add_argument("--skip-chaos", action="store_true", help="leave the chaos lines out")
     parser.add_argument("--large", type=int, default=200_000, help="the second size, to show the rate holds as tables grow (0: none)")
+    parser.add_argument("--search-rows", type=int, default=1_000_000, help="the history searched by text (0: no search lines)")
     args = parser.parse_args()
     offload = os.path.abspath(args.offload)
     folder = tempfile.mkdtemp(prefix="offload-queue-bench-")
@@ -108,6 +124,35 @@ def main():
                 peer=fastest and fastest["jobsPerSecond"], peer_name=fastest and fastest["peer"])
         pgqueuer = next((line for line in peer_runs if line["peer"] == "pgqueuer"), None)
         server_summaries(ours, pgqueuer, args.jobs)
+
+        # What schedules and global limits cost the claim: the same run with 1,000 schedules
+        # (daily, none due) that every host looks at each second, then with a limit on running
+        # debug.echo jobs across hosts (256: above what the hosts hold, so that it costs its lock
+        # and its count without holding a job back).
+        lines = "".join(
+            f'{{"name":"bench-{n}","cron":"{n % 60} {n % 24} * * *","job":{{"kind":"debug.echo","payload":{{}}}}}}\n' for n in range(1_000))
+        schedules = os.path.join(folder, "schedules.jsonl")
+        with open(schedules, "w") as out:
+            out.write(lines)
+        subprocess.run([offload, "schedules", "add", schedules, "--diagnostics", "--queue", url], check=True, stdout=subprocess.DEVNULL)
+        scheduled = offload_run(offload, url, folder, meter, args.jobs, hosts)
+        summary(f"{args.jobs:,} jobs with 1,000 schedules: jobs/s ÷ the rate without", round(scheduled["jobsPerSecond"] / ours["jobsPerSecond"], 3),
+                "ratio", ">= 0.85")
+        psql(url, f"DELETE FROM {SCHEMA}.schedules")
+        subprocess.run([offload, "kinds", "limit", "debug.echo", "--max-concurrent", "256", "--queue", url], check=True, stdout=subprocess.DEVNULL)
+        limited = offload_run(offload, url, folder, meter, args.jobs, hosts)
+        summary(f"{args.jobs:,} jobs of a kind with a global limit on running jobs: jobs/s ÷ the rate without",
+                round(limited["jobsPerSecond"] / ours["jobsPerSecond"], 3), "ratio", ">= 0.85")
+        subprocess.run([offload, "kinds", "limit", "debug.echo", "--queue", url], check=True, stdout=subprocess.DEVNULL)
+        # Dependencies: the same number of jobs in fan-outs and fan-ins of 1,000 (each fan-in job
+        # waits for 998 others); a claim reads no edge, an end releases its dependents.
+        fanned = offload_run(offload, url, folder, meter, args.jobs, hosts, lines=fan_lines(args.jobs))
+        summary(f"{args.jobs:,} jobs in fan-outs and fan-ins of 1,000 (dependsOn): jobs/s ÷ the rate without",
+                round(fanned["jobsPerSecond"] / ours["jobsPerSecond"], 3), "ratio", "context")
+        summary(f"{args.jobs:,} jobs in fan-outs and fan-ins of 1,000: statements per job (pg_stat_statements, the trigger's included)",
+                fanned["server"]["statementsPerJob"], "statements",
+                "<= 1 (no statement per edge: a claim reads none, an end's release is one statement for its batch)",
+                peer=ours["server"]["statementsPerJob"], peer_name="the same jobs without dependencies")
 
         # The larger size: the rate must not fall as the tables grow.
         if args.large:
@@ -139,6 +184,10 @@ def main():
         summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p50 over 1,000 jobs", round(float(p50), 3), "ms", "<= 3")
         summary("submit → start of one job on an idle host (LISTEN/NOTIFY), p99 over 1,000 jobs", round(float(p99), 3), "ms", "context")
         stop_hosts(hosts)
+
+        # Search on a history of a million jobs (GET /v1/jobs?q=, through the trigram index).
+        if args.search_rows:
+            search.search_lines(offload, url, args.search_rows)
 
         if not args.skip_chaos:
             chaos.run(offload, url, folder, server)

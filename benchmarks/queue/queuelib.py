@@ -60,7 +60,7 @@ def wait_for(url, condition, timeout):
 
 
 # Every job and its history gone, between two runs.
-CLEAR = f"TRUNCATE {SCHEMA}.jobs, {SCHEMA}.job_history, {SCHEMA}.job_steps"
+CLEAR = f"TRUNCATE {SCHEMA}.jobs, {SCHEMA}.job_history, {SCHEMA}.job_steps, {SCHEMA}.job_dependencies"
 # Each attempt that started (a history row with a start, or a start a history row does not show:
 # a claim handed back, a restart within an attempt), one row per start.
 STARTS = (f"(SELECT job_id FROM {SCHEMA}.job_history WHERE started_at IS NOT NULL "

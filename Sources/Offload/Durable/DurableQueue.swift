@@ -50,6 +50,19 @@ public protocol DurableQueue: Sendable {
     /// fail when their attempts are spent; finished jobs past their retention are deleted.
     func maintain() async throws
 
+    /// The limits each kind has across the queue's hosts (kinds without any are left out).
+    func kindLimits() async throws -> [String: KindLimits]
+
+    /// Sets what `kind`'s jobs may do across every host, from the next claim on: a limit on
+    /// running jobs counts those of all hosts; a rate, the starts of all hosts.
+    /// - Throws: ``OffloadError/Code/invalidConfiguration`` for limits ``KindLimits/validate()`` refuses.
+    func setLimits(_ limits: KindLimits, for kind: String) async throws
+
+    /// Inserts the jobs of the schedule ticks that are due, each once however many hosts call
+    /// it (see ``Schedule``); a host calls it every second or so.
+    /// - Returns: how long until the next tick is due, if any.
+    func insertDueTicks() async throws -> Duration?
+
     /// Records what `request.host` serves (its kinds and capabilities), so that the queue can
     /// refuse a job no host runs instead of keeping it waiting forever; a server says it when it
     /// starts.
@@ -59,6 +72,9 @@ public protocol DurableQueue: Sendable {
 extension DurableQueue {
     /// A queue that does not check what its hosts serve keeps nothing.
     public func announce(_ request: ClaimRequest) async throws {}
+
+    /// A queue without schedules has no ticks.
+    public func insertDueTicks() async throws -> Duration? { nil }
 }
 
 /// What a host asks of ``DurableQueue/claim(_:)``.
@@ -71,12 +87,16 @@ public struct ClaimRequest: Sendable, Hashable {
     public var kinds: [String]
     /// The capabilities the host's workers declare (a job's required ones must be among them).
     public var capabilities: Set<String>
+    /// Jobs of a kind the host may take at most, for kinds its own limits hold (none of a kind
+    /// it has paused or that runs as many as its pool allows); the queue's limits apply as well.
+    public var localRoom: [String: Int]
 
-    public init(host: String, limit: Int, kinds: [String], capabilities: Set<String>) {
+    public init(host: String, limit: Int, kinds: [String], capabilities: Set<String>, localRoom: [String: Int] = [:]) {
         self.host = host
         self.limit = limit
         self.kinds = kinds
         self.capabilities = capabilities
+        self.localRoom = localRoom
     }
 }
 

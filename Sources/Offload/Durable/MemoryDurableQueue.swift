@@ -63,6 +63,7 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
         var cancelListeners: [Int: AsyncStream<JobID>.Continuation] = [:]
         var nextListener = 0
         var away = false
+        var gate = KindGate([:])
         var finishCalls = 0
         var refusedCalls = 0
     }
@@ -122,7 +123,7 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
         let (answer, listeners) = contents.withLock { contents -> (CancelAnswer, [AsyncStream<JobID>.Continuation]) in
             guard var entry = contents.jobs[id] else { return (.notFound, []) }
             switch entry.state {
-            case .queued, .scheduled:
+            case .waiting, .queued, .scheduled:
                 let error = OffloadError(.cancelled, "cancelled before it started")
                 entry.state = .cancelled
                 entry.error = error
@@ -162,8 +163,20 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
                     && entry.job.requiredCapabilities.isSubset(of: request.capabilities)
             }
             .sorted { ($0.rank, $0.sequence) < ($1.rank, $1.sequence) }
-            .prefix(max(request.limit, 0))
-            return ready.map { ready in
+            // The kinds' limits, across hosts, and the claiming host's own.
+            var running: [String: Int] = [:]
+            for entry in contents.jobs.values where entry.state == .running { running[entry.job.kind, default: 0] += 1 }
+            var room = request.localRoom
+            var taken: [Entry] = []
+            for entry in ready where taken.count < request.limit {
+                let kind = entry.job.kind
+                guard room[kind].map({ $0 > 0 }) ?? true, contents.gate.admits(kind, now: now, running: { running[$0] ?? 0 }) else { continue }
+                contents.gate.started(kind, now: now)
+                running[kind, default: 0] += 1
+                room[kind]? -= 1
+                taken.append(entry)
+            }
+            return taken.map { ready in
                 var entry = ready
                 entry.state = .running
                 entry.attempt += 1
@@ -256,7 +269,10 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
                 return .recorded
             }
         }
-        if results.contains(.retryScheduled) { arrived.signal() }
+        // A retry is work; so is the room an end leaves under a limit on running jobs.
+        if results.contains(.retryScheduled) || contents.withLock({ $0.gate.limits.values.contains { $0.maxConcurrent != nil } }) {
+            arrived.signal()
+        }
         return results
     }
 
@@ -301,10 +317,21 @@ public final class MemoryDurableQueue: DurableQueue, Sendable {
         arrived.signal()
     }
 
+    public func kindLimits() async throws -> [String: KindLimits] { contents.withLock { $0.gate.limits } }
+
+    public func setLimits(_ limits: KindLimits, for kind: String) async throws {
+        try limits.validate()
+        contents.withLock { $0.gate.set(limits, for: kind) }
+        arrived.signal()
+    }
+
     public func waitForWork(_ request: ClaimRequest, timeout: Duration) async {
         let now = ContinuousClock.now
         let nextDue = contents.withLock { contents in
-            contents.jobs.values.lazy.filter { $0.state == .scheduled && request.kinds.contains($0.job.kind) }.map(\.runAt).min()
+            let due = contents.jobs.values.lazy.filter { $0.state == .scheduled && request.kinds.contains($0.job.kind) }.map(\.runAt).min()
+            // A kind held back by its rate opens then.
+            let opens = contents.gate.closedKinds(now: now) { _ in 0 }.opensAt
+            return [due, opens].compactMap { $0 }.min()
         }
         await arrived.wait(timeout: min(timeout, max((nextDue ?? now + timeout) - now, .zero)))
     }

@@ -117,6 +117,7 @@ public final class QueueServer: Service, Sendable {
             }
             group.addTask { await self.announce() }
             group.addTask { await self.everyInterval(self.configuration.maintenanceInterval) { await self.maintain() } }
+            group.addTask { await self.insertTicks() }
             group.addTask { await self.writeLoop() }
             group.addTask {
                 for await id in cancelRequests { self.cancel(id) }
@@ -162,8 +163,10 @@ public final class QueueServer: Service, Sendable {
                     let claimed = try await cancelWhenGracefulShutdown { try await self.queue.claim(request) }
                     failures = 0
                     if !claimed.isEmpty {
+                        // Fewer than asked may be all a kind's limit left room for in the part of
+                        // it this claim could take, not all there is: only an empty claim waits.
                         start(state.withLock { $0.claimed(claimed) }, group: &group)
-                        if claimed.count == limit { continue }
+                        continue
                     }
                 } catch {
                     if isStopping { break }
@@ -193,7 +196,25 @@ public final class QueueServer: Service, Sendable {
     private func claimRequest(limit: Int) -> ClaimRequest {
         ClaimRequest(
             host: configuration.host, limit: limit, kinds: configuration.kinds ?? pool.registry.kinds,
-            capabilities: pool.capabilities)
+            capabilities: pool.capabilities, localRoom: localRoom())
+    }
+
+    /// What the pool's own limits leave of each kind they hold: none of a paused kind, the rest
+    /// of a limit on running jobs once the jobs this host holds are counted. (A rate is kept by
+    /// the pool as the jobs start.)
+    private func localRoom() -> [String: Int] {
+        let limits = pool.kindLimits
+        guard !limits.isEmpty else { return [:] }
+        let held = state.withLock { $0.held.reduce(into: [String: Int]()) { $0[$1.job.kind, default: 0] += 1 } }
+        var room: [String: Int] = [:]
+        for (kind, limit) in limits {
+            if limit.isPaused {
+                room[kind] = 0
+            } else if let maxConcurrent = limit.maxConcurrent {
+                room[kind] = max(maxConcurrent - held[kind, default: 0], 0)
+            }
+        }
+        return room
     }
 
     /// Runs each job in the pool, as a task of the claim loop's group that goes on with the
@@ -229,6 +250,8 @@ public final class QueueServer: Service, Sendable {
             if let failure = claimed.failure { throw failure }
             var job = claimed.job
             job.queueHoldsAttempts = true
+            // The queue released it once its dependencies ended: the pool waits for none.
+            job.dependsOn = []
             let handle = try await pool.submit(job)
             state.withLock { $0.handedToPool(claimed.job.id) }
             outcome = await handle.outcome
@@ -309,6 +332,25 @@ public final class QueueServer: Service, Sendable {
             if Self.isWorthLogging(failures) {
                 configuration.logger.warning("queue upkeep failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
             }
+        }
+    }
+
+    /// Inserts the jobs of the queue's due schedule ticks, at each tick (checked at least every
+    /// second, so that a schedule added elsewhere starts on time) until the task is cancelled.
+    private func insertTicks() async {
+        var failures = 0
+        while !Task.isCancelled {
+            var wait: Duration = .seconds(1)
+            do {
+                if let due = try await queue.insertDueTicks() { wait = min(wait, due) }
+                failures = 0
+            } catch {
+                failures += 1
+                if Self.isWorthLogging(failures) {
+                    configuration.logger.warning("inserting schedule ticks failed", metadata: ["error": "\(error)", "failures": "\(failures)"])
+                }
+            }
+            try? await Task.sleep(for: max(wait, .milliseconds(5)))
         }
     }
 

@@ -43,7 +43,17 @@ public struct Job: Sendable {
     /// Short labels to find the job by (`customer:42`, `nightly`): at most ``maxTags``, each 1 to
     /// ``maxTagBytes`` bytes of letters, digits and `- _ . : / = @`. Stores list jobs by tag.
     public var tags: [String] = []
+    /// The jobs this one runs after: it waits (``JobState/waiting``) until each has ended, then
+    /// is queued. Each must be known where the job is submitted (held, ended, or earlier in the
+    /// same batch); at most ``maxDependencies``, none twice, not the job itself.
+    public var dependsOn: [JobID] = []
+    /// What happens when a job it depends on fails or is cancelled: by default it is cancelled
+    /// too (``OffloadError/Code/dependencyFailed``, naming that job), and so are the jobs that
+    /// depend on it; `.run` runs it once all have ended, however they ended.
+    public var onDependencyFailure: DependencyFailurePolicy = .cancel
 
+    /// The most jobs one job depends on.
+    public static let maxDependencies = 1_000
     /// The most tags a job carries.
     public static let maxTags = 16
     /// The longest tag, in bytes.
@@ -105,6 +115,21 @@ public struct Job: Sendable {
         if maxRetries < 0 { throw OffloadError(.invalidPayload, "maxRetries must not be negative") }
         try retryPolicy.validate()
         try Self.validate(tags: tags)
+        try validateDependencies()
+    }
+
+    private func validateDependencies() throws(OffloadError) {
+        guard !dependsOn.isEmpty else { return }
+        guard dependsOn.count <= Self.maxDependencies else {
+            throw OffloadError(.invalidDependency, "dependsOn: at most \(Self.maxDependencies) jobs (found \(dependsOn.count))")
+        }
+        var seen = Set<JobID>(minimumCapacity: dependsOn.count)
+        for dependency in dependsOn {
+            guard dependency != id else { throw OffloadError(.invalidDependency, "dependsOn: job \(id) cannot depend on itself") }
+            guard seen.insert(dependency).inserted else {
+                throw OffloadError(.invalidDependency, "dependsOn: job \(dependency) is named twice")
+            }
+        }
     }
 
     /// Checks tags against the rules of ``tags``.

@@ -15,7 +15,10 @@
 public struct JobEvent: Sendable, Hashable {
     /// What happened.
     public enum Step: Sendable, Hashable {
-        /// Submitted, ready to run.
+        /// Submitted with dependencies (``Job/dependsOn``): it waits for them to end, then is
+        /// `queued`.
+        case waiting
+        /// Submitted, ready to run (or its dependencies ended).
         case queued
         /// Submitted with a delay: it waits for `runAt`.
         case scheduled(runAt: Timestamp?)
@@ -91,6 +94,7 @@ public struct JobEvent: Sendable, Hashable {
     /// word from a host that no longer holds the job).
     public var state: JobState? {
         switch step {
+        case .waiting: .waiting
         case .queued, .preempted, .released, .rescued, .retried: .queued
         case .scheduled, .retryScheduled, .snoozed: .scheduled
         case .started, .progress, .stopRequested, .cancelRequested: .running
@@ -108,12 +112,13 @@ public struct JobEvent: Sendable, Hashable {
 extension JobEvent.Step {
     /// Every step's name, in the order of a job's life.
     public static let names = [
-        "queued", "scheduled", "started", "progress", "stopRequested", "cancelRequested", "preempted",
+        "waiting", "queued", "scheduled", "started", "progress", "stopRequested", "cancelRequested", "preempted",
         "retryScheduled", "snoozed", "released", "rescued", "leaseLost", "retried", "completed", "failed", "cancelled"
     ]
 
     public var name: String {
         switch self {
+        case .waiting: "waiting"
         case .queued: "queued"
         case .scheduled: "scheduled"
         case .started: "started"
@@ -169,6 +174,7 @@ extension JobEvent.Step {
             return error
         }
         switch name {
+        case "waiting": self = .waiting
         case "queued": self = .queued
         case "scheduled": self = .scheduled(runAt: time)
         case "started": self = .started

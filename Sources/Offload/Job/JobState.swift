@@ -1,5 +1,7 @@
 /// Where a job is in its life, the same for a pool in memory and the durable queue.
 public enum JobState: String, Sendable, Hashable, CaseIterable, Codable {
+    /// Waiting for the jobs it depends on (``Job/dependsOn``) to end.
+    case waiting
     /// Ready to run, waiting for a worker.
     case queued
     /// Waiting for its time: a delay, or a retry's back-off.

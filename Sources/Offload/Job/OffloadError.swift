@@ -65,6 +65,11 @@ public struct OffloadError: Error, Sendable, Hashable, CustomStringConvertible {
         /// The handler asked to run the job again later (``OffloadError/snooze(for:_:)``); a job
         /// never ends with it.
         public static let snoozed: Code = "snoozed"
+        /// A job it depends on failed or was cancelled (the message names it), so the job was
+        /// cancelled without running (``DependencyFailurePolicy/cancel``).
+        public static let dependencyFailed: Code = "dependencyFailed"
+        /// A job names dependencies the pool or queue does not know, or that form a cycle.
+        public static let invalidDependency: Code = "invalidDependency"
     }
 
     /// The error's code.

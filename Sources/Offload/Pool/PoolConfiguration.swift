@@ -62,6 +62,9 @@ public struct PoolConfiguration: Sendable {
     public var maxAbandonedThreads: Int
     /// The buffering of each event stream.
     public var eventBuffering: AsyncStream<PoolEvent>.Continuation.BufferingPolicy
+    /// Limits per kind (concurrency, rate, paused) this pool's workers keep; a held-back job
+    /// waits. Change them while the pool runs with ``WorkerPool/setLimits(_:for:)``.
+    public var kindLimits: [String: KindLimits] = [:]
     /// Where the pool logs (debug and trace levels only).
     public var logger: Logger
     /// The tracer of the jobs' spans (`offload.submit`, `offload.wait`, `offload.run`); `nil`
@@ -141,6 +144,9 @@ public struct PoolConfiguration: Sendable {
         if shutdownTimeout < .zero { throw OffloadError(.invalidConfiguration, "shutdownTimeout must not be negative") }
         if let defaultTimeout, defaultTimeout <= .zero { throw OffloadError(.invalidConfiguration, "defaultTimeout must be positive") }
         try limits.validate()
+        for (kind, kindLimits) in kindLimits {
+            do { try kindLimits.validate() } catch { throw OffloadError(.invalidConfiguration, "kindLimits[\(kind)]: \(error.message)") }
+        }
         if let maxJobsPerWorker, maxJobsPerWorker < 1 { throw OffloadError(.invalidConfiguration, "maxJobsPerWorker must be at least 1") }
         if let maxLifetime, maxLifetime <= .zero { throw OffloadError(.invalidConfiguration, "maxLifetime must be positive") }
         if maxAbandonedThreads < 0 { throw OffloadError(.invalidConfiguration, "maxAbandonedThreads must not be negative") }

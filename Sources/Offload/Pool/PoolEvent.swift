@@ -25,7 +25,9 @@ public enum PoolEvent: Sendable {
     /// A worker failed, got stuck or was killed, and is replaced (`workerError`): the job it
     /// was running, if any, what happened, and the error its job got when the worker died.
     case workerFailed(WorkerEventInfo, job: JobID?, message: String, error: OffloadError?)
-    /// A job entered the queue (`jobQueued`).
+    /// A job with dependencies was submitted: it waits for them (`waiting`).
+    case jobWaiting(JobEventInfo)
+    /// A job entered the queue (`jobQueued`), when submitted or once its dependencies ended.
     case jobQueued(JobEventInfo)
     /// An attempt started on a worker (`jobStarted`).
     case jobStarted(JobEventInfo)
@@ -65,7 +67,8 @@ public enum PoolEvent: Sendable {
         switch self {
         case .workerStarting(let worker), .workerReady(let worker), .workerStopped(let worker), .workerFailed(let worker, _, _, _):
             worker.time
-        case .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _), .jobPreempted(let job),
+        case .jobWaiting(let job), .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _),
+            .jobPreempted(let job),
             .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
             job.time
         }
@@ -94,7 +97,8 @@ public enum PoolEvent: Sendable {
     /// What the event says of its job, for job events.
     public var jobInfo: JobEventInfo? {
         switch self {
-        case .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _), .jobPreempted(let job),
+        case .jobWaiting(let job), .jobQueued(let job), .jobStarted(let job), .jobProgress(let job, _, _), .stopRequested(let job, _),
+            .jobPreempted(let job),
             .attemptFailed(let job, _), .jobCompleted(let job, _), .jobFailed(let job, _), .jobCancelled(let job, _):
             job
         default:
@@ -110,6 +114,7 @@ public enum PoolEvent: Sendable {
         func date(_ time: Duration) -> Timestamp { origin.adding(time) }
         let step: JobEvent.Step
         switch self {
+        case .jobWaiting: step = .waiting
         case .jobQueued: step = info.runAt.map { .scheduled(runAt: date($0)) } ?? .queued
         case .jobStarted: step = .started
         case .jobProgress(_, let fraction, let message): step = .progress(fraction: fraction, message: message)

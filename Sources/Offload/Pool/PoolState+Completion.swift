@@ -134,7 +134,7 @@ extension PoolState {
         events.emit(.attemptFailed(jobInfo(record, now, runAt: due), error: snooze))
     }
 
-    private func isDraining(before now: ContinuousClock.Instant) -> Bool {
+    func isDraining(before now: ContinuousClock.Instant) -> Bool {
         if case .draining(let deadline, let expired) = phase { return !expired && now < deadline }
         return false
     }
@@ -173,6 +173,10 @@ extension PoolState {
             case .failed: events.emit(.jobFailed(info, outcome))
             case .cancelled: events.emit(.jobCancelled(info, outcome))
             }
+        }
+        if dependencies.remember(record.id, completed: status == .completed) {
+            endsToResolve.append((record.id, status == .completed))
+            resolveEnds(now: now, &effects)
         }
     }
 }

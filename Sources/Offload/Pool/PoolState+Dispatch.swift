@@ -17,11 +17,77 @@ extension PoolState {
                 finalize(record, .cancelled, error: OffloadError(.shuttingDown, "the pool shut down before the job was queued"), now: now, &effects)
                 continue
             }
-            queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
             counters.submitted += 1
-            events.emit(.jobQueued(jobInfo(record, now, runAt: record.job.runAt.flatMap { $0 > now ? $0 : nil })))
-            if let due = record.job.runAt, due > now { requestWake(at: due, &effects) }
+            if record.job.dependsOn.isEmpty {
+                enqueueArrived(record, now: now, &effects)
+            } else {
+                admitDependent(record, now: now, &effects)
+            }
         }
+    }
+
+    /// Queues a job that may run (submitted, or its dependencies ended).
+    mutating func enqueueArrived(_ record: JobRecord, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        queue.enqueue(record, lane: record.lane, now: now, runAt: record.job.runAt)
+        events.emit(.jobQueued(jobInfo(record, now, runAt: record.job.runAt.flatMap { $0 > now ? $0 : nil })))
+        if let due = record.job.runAt, due > now { requestWake(at: due, &effects) }
+    }
+
+    /// A job with dependencies arrived: it waits for those held, runs when all have ended as it
+    /// needs, or is cancelled when one already failed.
+    private mutating func admitDependent(_ record: JobRecord, now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        let inbox = inbox
+        let admission = dependencies.admit(record) { inbox.contains($0) }
+        if admission != .ready { events.emit(.jobWaiting(jobInfo(record, now))) }
+        switch admission {
+        case .waits: break
+        case .ready: enqueueArrived(record, now: now, &effects)
+        case .dependencyFailed(let dependency):
+            inbox.backlog.subtract(1, ordering: .relaxed)
+            finalize(record, .cancelled, error: Self.dependencyFailure(dependency), now: now, &effects)
+        case .unknown(let dependency):
+            inbox.backlog.subtract(1, ordering: .relaxed)
+            finalize(record, .failed, error: Self.unknownDependency(dependency), now: now, &effects)
+        }
+    }
+
+    static func dependencyFailure(_ dependency: JobID) -> OffloadError {
+        OffloadError(.dependencyFailed, "job \(dependency), which it depends on, failed or was cancelled")
+    }
+
+    static func unknownDependency(_ dependency: JobID) -> OffloadError {
+        OffloadError(
+            .invalidDependency,
+            "dependsOn: job \(dependency) is neither in the pool nor among its last \(OffloadError.grouped(DependencyBook.rememberedEnds)) ends")
+    }
+
+    /// Releases or cancels the jobs that waited for those that ended (each cancel is an end
+    /// whose own dependents are resolved in turn, here, not by recursion).
+    mutating func resolveEnds(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+        guard !isResolvingEnds else { return }
+        isResolvingEnds = true
+        defer { isResolvingEnds = false }
+        var next = 0
+        while next < endsToResolve.count {
+            let (id, completed) = endsToResolve[next]
+            next += 1
+            let (ready, cancelled) = dependencies.release(after: id, completed: completed)
+            for record in ready {
+                if phase.isRunning || isDraining(before: now) {
+                    record.readySince = max(record.readySince, now)
+                    enqueueArrived(record, now: now, &effects)
+                    requestWake(at: now, &effects)
+                } else {
+                    inbox.backlog.subtract(1, ordering: .relaxed)
+                    finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job started"), now: now, &effects)
+                }
+            }
+            for record in cancelled {
+                inbox.backlog.subtract(1, ordering: .relaxed)
+                finalize(record, .cancelled, error: Self.dependencyFailure(id), now: now, &effects)
+            }
+        }
+        endsToResolve.removeAll(keepingCapacity: true)
     }
 
     /// Publishes how many workers are free, for submitters deciding whether to dispatch.
@@ -37,13 +103,17 @@ extension PoolState {
         guard isStarted, !isPaused, phase.handsOutJobs else { return }
         queue.releaseDue(now: now)
         let slots = workers.slots
-        let servable = { (lane: QueueLane) in slots.contains { $0.isFree && lane.isServed(by: $0.capabilities) } }
+        var closed = closedKinds(now: now, &effects)
+        let servable = { (lane: QueueLane) in
+            (closed.isEmpty || !closed.contains(lane.kind)) && slots.contains { $0.isFree && lane.isServed(by: $0.capabilities) }
+        }
         while queue.readyCount > 0, let record = queue.peek(now: now, where: servable), let chosen = chooseWorker(for: record) {
             _ = queue.dequeue(now: now, where: servable)
             let assignment = assign(record, to: chosen, now: now, &effects)
             effects.deliveries.append((workers[chosen].worker, assignment))
+            if !gate.limits.isEmpty && gate.limits[record.job.kind] != nil { closed = closedKinds(now: now, &effects) }
         }
-        preemptIfNeeded(now: now, &effects)
+        preemptIfNeeded(now: now, closed: closed, &effects)
         admitWaitingSubmitters(&effects)
     }
 
@@ -76,7 +146,9 @@ extension PoolState {
         publishFreeWorkers()
         drainInbox(now: now, &effects)
         let capabilities = workers[index].capabilities
-        guard let record = queue.dequeue(now: now, where: { $0.isServed(by: capabilities) }) else { return nil }
+        let closed = closedKinds(now: now, &effects)
+        guard let record = queue.dequeue(now: now, where: { (closed.isEmpty || !closed.contains($0.kind)) && $0.isServed(by: capabilities) })
+        else { return nil }
         admitWaitingSubmitters(&effects)
         return assign(record, to: index, now: now, &effects)
     }
@@ -85,6 +157,7 @@ extension PoolState {
     /// in the worker behind the others (prefetch) until the worker says it started.
     mutating func assign(_ record: JobRecord, to index: Int, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Assignment {
         precondition(workers[index].isFree, "job \(record.id) handed to worker \(workers[index].id), which is not free")
+        gate.started(record.job.kind, now: now)
         record.attempts += 1
         inbox.backlog.subtract(1, ordering: .relaxed)
         record.worker = workers[index].id
@@ -135,10 +208,11 @@ extension PoolState {
 
     /// When critical jobs wait and no worker is free: start a worker if the pool may grow,
     /// else ask the worker running the least urgent (and most recently started) job to give way.
-    mutating func preemptIfNeeded(now: ContinuousClock.Instant, _ effects: inout PoolEffects) {
+    mutating func preemptIfNeeded(now: ContinuousClock.Instant, closed: Set<String>, _ effects: inout PoolEffects) {
         guard configuration.preemption, phase.isRunning else { return }
         var waiting = queue.readyCount(of: .critical) - pendingPreemptions
-        guard waiting > 0, let critical = queue.peek(now: now), critical.priority == .critical else { return }
+        guard waiting > 0, let critical = queue.peek(now: now, where: { !closed.contains($0.kind) }), critical.priority == .critical
+        else { return }
         let starting = workers.filter { $0.state == .initializing && !$0.stopping }.count
         waiting -= starting
         while waiting > 0 && workers.filter({ !$0.stopping }).count < configuration.scaling.maxWorkers {
@@ -198,6 +272,9 @@ extension PoolState {
         drainInbox(now: now, &effects)
         guard let record = inbox.record(id) else { return (false, effects) }
         if removeQueued(record, error: OffloadError(.cancelled, "cancelled before it started"), now: now, &effects) { return (true, effects) }
+        if removeWaiting(id, error: OffloadError(.cancelled, "cancelled while it waited for its dependencies"), now: now, &effects) {
+            return (true, effects)
+        }
         if let slot = workers.firstIndex(where: { $0.running === record || $0.held.contains { $0 === record } }),
             record.stopReason != .cancelled
         {
@@ -211,8 +288,18 @@ extension PoolState {
         var effects = PoolEffects()
         drainInbox(now: now, &effects)
         guard let record = inbox.record(id) else { return (false, effects) }
-        let withdrawn = removeQueued(record, error: OffloadError(.shuttingDown, "handed back before it started"), now: now, &effects)
+        let error = OffloadError(.shuttingDown, "handed back before it started")
+        let withdrawn = removeQueued(record, error: error, now: now, &effects) || removeWaiting(id, error: error, now: now, &effects)
         return (withdrawn, effects)
+    }
+
+    /// Ends a job that waits for its dependencies `cancelled` with `error`; `false` when it does not wait.
+    private mutating func removeWaiting(_ id: JobID, error: OffloadError, now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Bool {
+        guard let record = dependencies.remove(id) else { return false }
+        inbox.backlog.subtract(1, ordering: .relaxed)
+        finalize(record, .cancelled, error: error, now: now, &effects)
+        admitWaitingSubmitters(&effects)
+        return true
     }
 
     /// Ends a job still in the queue (not started) `cancelled` with `error`; `false` when it is not queued.
@@ -231,5 +318,22 @@ extension PoolState {
         guard let record = inbox.record(id), record.attempts == attempt, record.startedAt != nil, record.stopReason == nil else { return }
         record.handle.record(JobProgress(fraction: fraction, message: message))
         events.emit(.jobProgress(jobInfo(record, now), fraction: fraction, message: message))
+    }
+}
+
+extension PoolState {
+    /// The kinds whose limits hold their jobs back at `now` (none when no kind has limits); a
+    /// kind held back by its rate has the supervisor woken when it opens.
+    mutating func closedKinds(now: ContinuousClock.Instant, _ effects: inout PoolEffects) -> Set<String> {
+        guard !gate.limits.isEmpty else { return [] }
+        let slots = workers.slots
+        let (closed, opensAt) = gate.closedKinds(now: now) { kind in
+            slots.reduce(0) { count, slot in
+                count + (slot.running?.job.kind == kind ? 1 : 0) + slot.held.reduce(0) { $0 + ($1.job.kind == kind ? 1 : 0) }
+            }
+        }
+        kindOpensAt = opensAt
+        if let opensAt { requestWake(at: opensAt, &effects) }
+        return closed
     }
 }

@@ -24,6 +24,7 @@ extension PoolState {
         var wake = now + .seconds(1)
         if isStarted && phase.isRunning { wake = min(wake, nextScaleCheck) }
         if let due = queue.nextDueTime() { wake = min(wake, due) }
+        if let opens = kindOpensAt, opens > now { wake = min(wake, opens) }
         for slot in workers {
             if let record = slot.running, let check = AttemptRules.nextCheck(for: record) { wake = min(wake, check) }
         }
@@ -157,7 +158,7 @@ extension PoolState {
         }
         if !expired && now >= deadline {
             phase = .draining(deadline: deadline, expired: true)
-            for record in queue.removeAll(now: now) {
+            for record in queue.removeAll(now: now) + dependencies.removeAll() {
                 inbox.backlog.subtract(1, ordering: .relaxed)
                 finalize(record, .cancelled, error: OffloadError(.cancelled, "the pool shut down before the job started"), now: now, &effects)
             }

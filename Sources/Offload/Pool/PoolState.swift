@@ -40,6 +40,15 @@ struct PoolState {
     var phase: Phase = .running
     var isStarted = false
     var isPaused = false
+    var gate: KindGate
+    /// Jobs waiting for others, and the ends a dependent may name.
+    var dependencies = DependencyBook()
+    /// Ends whose dependents are yet to be released or cancelled (a cancel cascades through
+    /// this list, not through recursion).
+    var endsToResolve: [(id: JobID, completed: Bool)] = []
+    var isResolvingEnds = false
+    /// When a kind held back by its rate opens (the supervisor wakes then).
+    var kindOpensAt: ContinuousClock.Instant?
     let events = PoolEventLog()
     var capacityWaiters = Deque<CheckedContinuation<Void, Never>>()
     var stopWaiters: [CheckedContinuation<Void, Never>] = []
@@ -68,6 +77,7 @@ struct PoolState {
         self.queue = JobQueue(ordering: configuration.policy.ordering, agingInterval: configuration.agingInterval, epoch: now)
         self.nextScaleCheck = now
         self.supervisorWakeAt = now
+        self.gate = KindGate(configuration.kindLimits)
     }
 
     // MARK: - Helpers
@@ -89,10 +99,10 @@ struct PoolState {
 
     func slotIndex(_ id: WorkerID) -> Int? { workers.index(of: id) }
 
-    /// The lane a job waits in: its required capabilities, plus its kind when the policy wants
-    /// workers to declare kinds.
+    /// The lane a job waits in: its kind's, of its required capabilities (plus its kind when the
+    /// policy wants workers to declare kinds).
     static func lane(for job: Job, policy: any SchedulingPolicy) -> QueueLane {
-        .requiring(policy.requiresDeclaredKind ? job.requiredCapabilities.union([job.kind]) : job.requiredCapabilities)
+        .requiring(policy.requiresDeclaredKind ? job.requiredCapabilities.union([job.kind]) : job.requiredCapabilities, kind: job.kind)
     }
 
     mutating func requestWake(at instant: ContinuousClock.Instant, _ effects: inout PoolEffects) {

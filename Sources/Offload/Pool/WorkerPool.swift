@@ -45,6 +45,7 @@ public final class WorkerPool: Service, Sendable {
     private let state: PThreadLocked<PoolState>
     private let broadcaster = EventBroadcaster()
     private let supervisor = Supervisor()
+    private let periodic = PeriodicRunner()
     private let recorder: MetricsRecorder
     private let inbox = SubmissionInbox()
     private let profiles: [Set<String>]
@@ -109,6 +110,8 @@ public final class WorkerPool: Service, Sendable {
             return stopped ? nil : next
         }
         configuration.logger.debug("worker pool started", metadata: ["isolation": "\(configuration.isolation)"])
+        let ticks = Task { [periodic] in await periodic.run { job throws(OffloadError) in _ = try await self.submit(job) } }
+        defer { ticks.cancel() }
         await withGracefulShutdownHandler {
             await withTaskCancellationHandler {
                 await waitUntilStopped()
@@ -194,6 +197,13 @@ public final class WorkerPool: Service, Sendable {
         if configuration.ignoresUnknownPayloadKeys && job.payload.isSwiftValue { job.payload.ignoresUnknownKeys = true }
         guard let handler = registry.handler(for: job.kind) else {
             throw OffloadError(.unknownKind, "no handler for kind '\(job.kind)' (known: \(registry.kinds.joined(separator: ", ")))")
+        }
+        if !job.dependsOn.isEmpty {
+            // Checked under the lock that ends jobs: a dependency held now is remembered when it ends.
+            let inbox = inbox
+            if let unknown = locked({ state in state.dependencies.firstUnknown(of: job) { inbox.contains($0) } }) {
+                throw PoolState.unknownDependency(unknown)
+            }
         }
         let lane = PoolState.lane(for: job, policy: configuration.policy)
         guard profiles.contains(where: lane.isServed) else {
@@ -281,6 +291,62 @@ public final class WorkerPool: Service, Sendable {
         perform(effects)
     }
 
+    /// The limits each kind has in this pool (kinds without any are left out).
+    public var kindLimits: [String: KindLimits] { locked { $0.gate.limits } }
+
+    /// Sets what `kind`'s jobs may do in this pool from now on: jobs already running go on; those
+    /// waiting start as the new limits allow.
+    /// - Throws: ``OffloadError/Code/invalidConfiguration`` for limits ``KindLimits/validate()`` refuses.
+    public func setLimits(_ limits: KindLimits, for kind: String) throws(OffloadError) {
+        try limits.validate()
+        changeLimits(of: kind) { $0 = limits }
+    }
+
+    /// Holds `kind`'s waiting jobs back (those running go on) until ``resume(kind:)``.
+    public func pause(kind: String) { changeLimits(of: kind) { $0.isPaused = true } }
+
+    /// Lets `kind`'s jobs start again after ``pause(kind:)``.
+    public func resume(kind: String) { changeLimits(of: kind) { $0.isPaused = false } }
+
+    private func changeLimits(of kind: String, _ change: (inout KindLimits) -> Void) {
+        let effects = locked { state -> PoolEffects in
+            var limits = state.gate.limits[kind] ?? KindLimits()
+            change(&limits)
+            state.gate.set(limits, for: kind)
+            var effects = PoolEffects()
+            state.dispatch(now: .now, &effects)
+            return effects
+        }
+        perform(effects)
+    }
+
+    // MARK: - Schedules
+
+    /// Submits `schedule`'s job at each of its ticks while the pool runs (replacing a schedule of
+    /// the same name).
+    /// - Throws: ``OffloadError/Code/invalidPayload`` for a schedule ``Schedule/validate()``
+    ///   refuses; ``OffloadError/Code/unknownKind`` for a job of a kind the pool does not run;
+    ///   ``OffloadError/Code/resourceLimitExceeded`` for a new one past ``Schedule/maxSchedules``.
+    public func schedule(_ schedule: Schedule) throws(OffloadError) {
+        try schedule.validate()
+        guard registry.handler(for: schedule.job.kind) != nil else {
+            throw OffloadError(.unknownKind, "the schedule's job is of kind \(OffloadError.quote(schedule.job.kind)), which this pool does not run")
+        }
+        try periodic.add(schedule)
+    }
+
+    /// Removes the schedule named `name` (its jobs already submitted go on); whether there was one.
+    @discardableResult
+    public func unschedule(_ name: String) -> Bool { periodic.remove(name) }
+
+    /// Stops running a schedule's ticks (`true`) until it is resumed (`false`), from its next
+    /// tick after now; whether there was one.
+    @discardableResult
+    public func pauseSchedule(_ name: String, _ paused: Bool = true) -> Bool { periodic.setPaused(paused, name) }
+
+    /// The pool's schedules, by name, with each one's next tick and last run.
+    public var schedules: [ScheduleState] { periodic.all }
+
     // MARK: - Observation
 
     /// What the pool's workers declare, together: the kinds and capabilities a job handed to this
@@ -327,13 +393,23 @@ public final class WorkerPool: Service, Sendable {
     private func locked<T, E: Error>(_ body: (inout PoolState) throws(E) -> T) throws(E) -> T {
         try state.withLock { (state: inout PoolState) throws(E) -> T in
             state.events.isOn = broadcaster.isListening
-            defer {
-                state.publishFreeWorkers()
-                // Under the lock: events reach the streams in the order the state made them.
-                if !state.events.pending.isEmpty { broadcaster.emit(state.events.take()) }
+            // Not a `defer`: one that reads the state had it copied whole on every call.
+            do throws(E) {
+                let result = try body(&state)
+                settle(&state)
+                return result
+            } catch {
+                settle(&state)
+                throw error
             }
-            return try body(&state)
         }
+    }
+
+    /// After each change of the state, under its lock: the free workers published, and events
+    /// sent to the streams in the order the state made them.
+    private func settle(_ state: inout PoolState) {
+        state.publishFreeWorkers()
+        if !state.events.pending.isEmpty { broadcaster.emit(state.events.take()) }
     }
 
     private func beginShutdown(timeout: Duration) {

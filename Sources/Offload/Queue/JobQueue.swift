@@ -58,9 +58,9 @@ package struct JobQueue<Element: QueueableJob> {
 
     private let epoch: ContinuousClock.Instant
     private let agingNanos: Int64
-    private var lanes: [QueueLane] = [.any]
-    private var laneIndex: [QueueLane: Int] = [.any: 0]
-    private var ready: [Heap<ReadyEntry>] = [Heap()]
+    private var lanes: [QueueLane] = []
+    private var laneIndex: [QueueLane: Int] = [:]
+    private var ready: [Heap<ReadyEntry>] = []
     private var delayed = Heap<DelayedEntry>()
     private var members: [JobID: Member] = [:]
     private var nextSequence: UInt64 = 0
@@ -217,7 +217,7 @@ package struct JobQueue<Element: QueueableJob> {
 
     /// The lane whose best live job ranks first among the lanes `canServe` accepts.
     private mutating func bestLane(where canServe: (QueueLane) -> Bool) -> Int? {
-        // One lane (no job needs capabilities) is the common case.
+        // One lane (one kind, needing no capabilities) is the common case.
         if ready.count == 1 { return canServe(lanes[0]) && liveTop(0) != nil ? 0 : nil }
         var best: (lane: Int, entry: ReadyEntry)?
         for lane in ready.indices where canServe(lanes[lane]) {

@@ -16,18 +16,25 @@ extension Job: QueueableJob {}
 
 /// The capabilities a worker must declare to take the jobs of one lane of a queue.
 package struct QueueLane: Hashable, Sendable, CustomStringConvertible {
+    /// The kind of the lane's jobs ("" in a queue that does not keep kinds apart): a pool keeps
+    /// each kind in lanes of its own, so that a kind its limits hold back blocks no other.
+    package let kind: String
     /// The capabilities, sorted.
     package let requirements: [String]
 
-    package init(_ requirements: some Sequence<String>) {
+    package init(_ requirements: some Sequence<String>, kind: String = "") {
+        self.kind = kind
         self.requirements = Array(Set(requirements)).sorted()
     }
 
-    private init(sorted requirements: [String]) { self.requirements = requirements }
+    private init(kind: String, sorted requirements: [String]) {
+        self.kind = kind
+        self.requirements = requirements
+    }
 
-    /// The lane of jobs that need `capabilities` (the shared `.any` lane when they need none).
-    static func requiring(_ capabilities: Set<String>) -> QueueLane {
-        capabilities.isEmpty ? .any : QueueLane(sorted: capabilities.sorted())
+    /// The lane of `kind`'s jobs that need `capabilities`.
+    static func requiring(_ capabilities: Set<String>, kind: String) -> QueueLane {
+        QueueLane(kind: kind, sorted: capabilities.sorted())
     }
 
     /// The lane of jobs any worker may take.
@@ -38,7 +45,10 @@ package struct QueueLane: Hashable, Sendable, CustomStringConvertible {
         requirements.isEmpty || requirements.allSatisfy(capabilities.contains)
     }
 
-    package var description: String { requirements.isEmpty ? "any" : requirements.joined(separator: "+") }
+    package var description: String {
+        let needs = requirements.isEmpty ? "any" : requirements.joined(separator: "+")
+        return kind.isEmpty ? needs : "\(kind)/\(needs)"
+    }
 }
 
 extension QueueOrdering {

@@ -105,8 +105,13 @@ public struct CardSigner: Sendable {
         }
         guard matched else { throw .wrong }
         if let expires = signed["expires"] {
-            guard let seconds = Int64(expires), Double(seconds) >= now.timeIntervalSince1970 else { throw .expired }
+            guard let seconds = Int64(expires), !Self.hasExpired(seconds, now: now) else { throw .expired }
         }
+    }
+
+    /// Whether a URL signed to expire at `expires` (Unix seconds) has expired at `now`.
+    static func hasExpired(_ expires: Int64, now: Date = Date()) -> Bool {
+        Double(expires) < now.timeIntervalSince1970
     }
 
     private static func isBase64URL(_ byte: UInt8) -> Bool {

@@ -11,7 +11,7 @@
   const MAX_ROWS = 1000;        // live insertions beyond this drop the oldest rows
   const STREAM_IDLE_MS = 15000; // no bytes for this long: the stream is considered dead
   const PRIORITIES = ['critical', 'high', 'normal', 'low'];
-  const ACTIVE = new Set(['queued', 'scheduled', 'running']);
+  const ACTIVE = new Set(['waiting', 'queued', 'scheduled', 'running']);
   const RETRYABLE = new Set(['failed', 'cancelled']);
   const TERMINAL = new Set(['completed', 'failed', 'cancelled']);
   const PRESETS = {
@@ -128,7 +128,7 @@
     hoverT: null,
     auth: { needed: false, waiters: [] },
     jobs: new Map(),       // id -> job (jobs in the current list, plus the selected one)
-    list: { tab: 'recent', kind: '', ids: [], next: null, loading: false, loaded: false, gen: 0, early: [], truncated: false },
+    list: { tab: 'recent', kind: '', stateFilter: '', tag: '', text: '', ids: [], next: null, loading: false, loaded: false, gen: 0, early: [], truncated: false },
     rows: new Map(),       // id -> <tr>
     selected: null,
     pendingJobs: new Map(),
@@ -384,7 +384,86 @@
     if (n && n.textContent !== text) n.textContent = text;
   }
 
+  // ---------------------------------------------------------------- kinds and schedules
+
+  const panels = { loadedAt: 0, loading: false };
+
+  async function loadPanels(force) {
+    if (panels.loading || (!force && Date.now() - panels.loadedAt < 5000)) return;
+    panels.loading = true;
+    try {
+      const [kinds, schedules] = await Promise.all([api('GET', 'v1/kinds'), api('GET', 'v1/schedules')]);
+      if (kinds.ok && kinds.data) renderKinds(kinds.data.kinds || []);
+      if (schedules.ok && schedules.data) renderSchedules(schedules.data.schedules || []);
+      panels.loadedAt = Date.now();
+    } finally {
+      panels.loading = false;
+    }
+  }
+
+  function renderKinds(kinds) {
+    const body = $('#kinds tbody');
+    body.replaceChildren(...kinds.map((k) => {
+      const rate = k.rate ? `${fmtInt(k.rate.jobs)} / ${fmtMs(k.rate.perMs)}` : '—';
+      const button = el('button', { type: 'button', class: 'btn small ' + (k.paused ? 'resume' : 'pause') }, k.paused ? 'Resume' : 'Pause');
+      button.addEventListener('click', async () => {
+        button.disabled = true;
+        const r = await api('POST', `v1/kinds/${encodeURIComponent(k.kind)}/${k.paused ? 'resume' : 'pause'}`);
+        if (!r.ok) toast('Could not change the kind: ' + errorText(r), 'bad');
+        else toast(`${k.kind} ${k.paused ? 'resumed' : 'paused'}`, 'ok');
+        loadPanels(true);
+      });
+      return el('tr', { 'data-kind': k.kind },
+        el('td', { class: 'mono' }, k.kind),
+        el('td', { class: 'num' }, k.maxConcurrent ? fmtInt(k.maxConcurrent) : '—'),
+        el('td', { class: 'nowrap' }, rate),
+        el('td', null, el('span', { class: 'badge ' + (k.paused ? 's-cancelled' : 's-completed') }, k.paused ? 'paused' : 'active')),
+        el('td', { class: 'actions-col' }, button));
+    }));
+  }
+
+  function renderSchedules(schedules) {
+    const body = $('#schedules tbody');
+    $('#schedules-empty').hidden = schedules.length > 0;
+    setText('schedules-summary', schedules.length ? `${fmtInt(schedules.length)} schedule${schedules.length === 1 ? '' : 's'}` : '');
+    body.replaceChildren(...schedules.map((sc) => {
+      const outcome = el('td', { class: 'last-outcome nowrap' }, '—');
+      if (sc.lastJob) {
+        const link = el('a', { href: '#', class: 'small', title: `${sc.lastRun || ''}: job ${sc.lastJob}` }, fmtClock(sc.lastRun));
+        link.addEventListener('click', (e) => { e.preventDefault(); selectJob(String(sc.lastJob)); });
+        outcome.replaceChildren(link);
+        // The schedule's newest job, by its tag (a tick's job the store has not recorded yet is
+        // simply not listed, where asking for it by id would be a 404).
+        api('GET', 'v1/jobs?limit=1&tag=' + encodeURIComponent('schedule:' + sc.name)).then((r) => {
+          const job = r.ok && r.data && Array.isArray(r.data.jobs) ? r.data.jobs[0] : null;
+          if (job) { state.jobs.set(String(job.id), job); outcome.append(' ', stateBadge(job)); }
+        });
+      }
+      const toggle = el('button', { type: 'button', class: 'btn small ' + (sc.paused ? 'resume' : 'pause') }, sc.paused ? 'Resume' : 'Pause');
+      toggle.addEventListener('click', async () => {
+        toggle.disabled = true;
+        const r = await api('POST', `v1/schedules/${encodeURIComponent(sc.name)}/${sc.paused ? 'resume' : 'pause'}`);
+        if (!r.ok) toast('Could not change the schedule: ' + errorText(r), 'bad');
+        loadPanels(true);
+      });
+      const remove = el('button', { type: 'button', class: 'btn small ghost remove', title: 'Remove this schedule' }, 'Remove');
+      remove.addEventListener('click', async () => {
+        if (!window.confirm(`Remove the schedule ${sc.name}?`)) return;
+        const r = await api('DELETE', 'v1/schedules/' + encodeURIComponent(sc.name));
+        if (!r.ok) toast('Could not remove the schedule: ' + errorText(r), 'bad');
+        loadPanels(true);
+      });
+      return el('tr', { 'data-schedule': sc.name },
+        el('td', null, el('div', { class: 'mono' }, sc.name),
+          el('div', { class: 'mono small muted', title: 'cron expression and time zone' }, `${sc.cron} · ${sc.timeZone === 'GMT' ? 'UTC' : sc.timeZone}`)),
+        el('td', { class: 'nowrap next-run', title: sc.nextRun || '' }, sc.paused ? 'paused' : fmtClock(sc.nextRun)),
+        outcome,
+        el('td', { class: 'actions-col nowrap' }, toggle, ' ', remove));
+    }));
+  }
+
   function applyOverview(ov, fromStream) {
+    loadPanels(false);
     state.overview = ov;
     const t = parseTime(ov.time);
     if (t !== null) state.clockOffset = t - Date.now();
@@ -634,9 +713,14 @@
     return stateRank(incoming.state) >= stateRank(known.state);
   }
 
-  function matchesList(job) {
+  /** Whether a job belongs in the list; `found`: the server listed it for the list's query. */
+  function matchesList(job, found = false) {
     const L = state.list;
     if (L.kind && job.kind !== L.kind) return false;
+    if (L.stateFilter && job.state !== L.stateFilter) return false;
+    if (L.tag && !(Array.isArray(job.tags) && job.tags.includes(L.tag))) return false;
+    // A summary from the stream has no payload: a searched list takes the jobs the search finds.
+    if (L.text && !found && !String(job.id).toLowerCase().startsWith(L.text.toLowerCase())) return false;
     if (L.tab === 'failed') return job.state === 'failed';
     return true;
   }
@@ -831,8 +915,7 @@
     }
     const gen = L.gen;
     const q = new URLSearchParams();
-    if (L.tab === 'failed') q.set('state', 'failed');
-    if (L.kind) q.set('kind', L.kind);
+    for (const [name, value] of Object.entries(listFilter())) q.set(name, value);
     q.set('limit', String(PAGE_SIZE));
     if (!reset && L.next) q.set('after', L.next);
     L.loading = true;
@@ -847,7 +930,7 @@
         if (!j || j.id === undefined) continue;
         j.id = String(j.id);
         if (state.rows.has(j.id)) applyJob(j, { source: 'snapshot' });
-        else if (matchesList(j)) { state.jobs.set(j.id, j); insertRow(j, 'append', false); }
+        else if (matchesList(j, true)) { state.jobs.set(j.id, j); insertRow(j, 'append', false); }
       }
       L.next = r.data.next ? String(r.data.next) : null;
     } else if (r.status !== 401) {
@@ -871,6 +954,57 @@
     });
   }
   kindFilter.addEventListener('change', () => { state.list.kind = kindFilter.value; loadJobs(true); });
+  $('#state-filter').addEventListener('change', (e) => { state.list.stateFilter = e.target.value; loadJobs(true); });
+  // Typed filters apply once typing pauses.
+  for (const [id, key] of [['#tag-filter', 'tag'], ['#text-filter', 'text']]) {
+    const input = $(id);
+    let timer = null;
+    input.addEventListener('input', () => {
+      clearTimeout(timer);
+      timer = setTimeout(() => { state.list[key] = input.value.trim(); loadJobs(true); }, 300);
+    });
+  }
+
+  /** The list's filter as GET /v1/jobs and POST /v1/jobs/bulk take it. */
+  function listFilter() {
+    const L = state.list;
+    const filter = {};
+    const st = L.tab === 'failed' ? 'failed' : L.stateFilter;
+    if (st) filter.state = st;
+    if (L.kind) filter.kind = L.kind;
+    if (L.tag) filter.tag = L.tag;
+    if (L.text) filter.q = L.text;
+    return filter;
+  }
+
+  /** Cancels or retries every job the filter matches, a thousand a request, after asking. */
+  async function bulk(action, btn) {
+    const filter = listFilter();
+    const what = Object.entries(filter).map(([k, v]) => `${k} ${v}`).join(', ') || 'every job';
+    if (!window.confirm(`${action === 'cancel' ? 'Cancel' : 'Retry'} the jobs matching: ${what}?`)) return;
+    btn.disabled = true;
+    const totals = {};
+    let after = null;
+    let requests = 0;
+    try {
+      do {
+        const body = { action, filter };
+        if (after) body.after = after;
+        const r = await api('POST', 'v1/jobs/bulk', body);
+        if (!r.ok) { toast(`Bulk ${action} failed: ` + errorText(r), 'bad'); return; }
+        for (const [k, v] of Object.entries(r.data.results || {})) totals[k] = (totals[k] || 0) + v;
+        after = r.data.more ? r.data.next : null;
+        requests++;
+      } while (after && requests < 100);
+    } finally {
+      btn.disabled = false;
+    }
+    const done = action === 'cancel' ? (totals.cancelled || 0) + (totals.requested || 0) : totals.retried || 0;
+    toast(`${action === 'cancel' ? 'Cancelled' : 'Retried'} ${fmtInt(done)} job${done === 1 ? '' : 's'}`, 'ok');
+    loadJobs(true);
+  }
+  $('#bulk-cancel').addEventListener('click', (e) => bulk('cancel', e.currentTarget));
+  $('#bulk-retry').addEventListener('click', (e) => bulk('retry', e.currentTarget));
   $('#jobs-refresh').addEventListener('click', () => loadJobs(true));
   loadMoreBtn.addEventListener('click', () => loadJobs(false));
 
@@ -961,9 +1095,10 @@
     if (prev && prev !== id && !state.rows.has(prev)) state.jobs.delete(prev);
     if (id && state.rows.has(id)) state.rows.get(id).classList.add('selected');
     renderDetail();
-    // A job first seen on the stream is known without its payload and result.
+    // A list or the stream gives a job without its dependents (and the stream without its
+    // payload and result): the open job is read whole; a linked job not in the list, too.
     const known = id ? state.jobs.get(id) : null;
-    if (known && !('payload' in known)) loadJobDetail(id);
+    if (id && (!known || !('dependents' in known))) loadJobDetail(id);
   }
 
   function jsonNode(value) {
@@ -1018,7 +1153,7 @@
       renderDetailActions(job);
     }
     let sectionKey;
-    try { sectionKey = job.id + '|' + JSON.stringify([job.error, job.result, job.payload]); } catch (_) { sectionKey = null; }
+    try { sectionKey = job.id + '|' + JSON.stringify([job.error, job.result, job.payload, job.dependencies, job.dependents]); } catch (_) { sectionKey = null; }
     if (sectionKey === null || detailKeys.section !== sectionKey) {
       detailKeys.section = sectionKey;
       renderDetailSections(job);
@@ -1060,8 +1195,27 @@
     actions.replaceChildren(...items);
   }
 
+  /** Jobs a job is linked to (what it waits for, what waits for it): each opens on a click. */
+  function linkList(links, label) {
+    const list = el('ul', { class: 'links', 'aria-label': label });
+    for (const link of links) {
+      const open = el('button', { type: 'button', class: 'link-job', title: 'Open ' + link.id },
+        el('span', { class: 'mono' }, String(link.id).slice(0, 13)), ' ', el('span', { class: 'muted small' }, link.kind || 'forgotten'));
+      open.addEventListener('click', () => selectJob(String(link.id)));
+      list.append(el('li', null, open, ' ', link.state ? stateBadge(link) : el('span', { class: 'muted small' }, '—')));
+    }
+    return list;
+  }
+
   function renderDetailSections(job) {
     const sections = [];
+    if (Array.isArray(job.dependencies) && job.dependencies.length > 0) {
+      const policy = job.onDependencyFailure === 'run' ? 'runs even if one fails' : 'cancelled if one fails';
+      sections.push(el('h4', null, 'Waits for ', el('span', { class: 'muted small' }, '(' + policy + ')')), linkList(job.dependencies, 'Jobs it waits for'));
+    }
+    if (Array.isArray(job.dependents) && job.dependents.length > 0) {
+      sections.push(el('h4', null, 'Waited for by'), linkList(job.dependents, 'Jobs that wait for it'));
+    }
     if (job.error) sections.push(el('h4', null, 'Error'), jsonNode(job.error));
     if (job.result !== null && job.result !== undefined) sections.push(el('h4', null, 'Result'), jsonNode(job.result));
     sections.push(el('h4', null, 'Payload'), job.payload === undefined ? el('p', { class: 'muted small' }, 'not included') : jsonNode(job.payload));

@@ -18,14 +18,15 @@ public struct APIError: HTTPResponseError {
         self.field = field
     }
 
-    /// The answer to a job error: 400 for what the request got wrong, 409 for a taken id, 503
+    /// The answer to a job error: 400 for what the request got wrong, 409 for a taken id, 422
+    /// for a limit passed or dependencies the store does not know (or that form a cycle), 503
     /// when the service cannot take work, 504 for a timeout, 500 for the rest.
     init(_ error: OffloadError, field: String? = nil) {
         let status: HTTPResponse.Status =
             switch error.code {
             case .invalidPayload, .unknownKind, .unstorable: .badRequest
             case .duplicateJob: .conflict
-            case .resourceLimitExceeded, .cpuLimitExceeded, .memoryLimitExceeded: .unprocessableContent
+            case .resourceLimitExceeded, .cpuLimitExceeded, .memoryLimitExceeded, .invalidDependency: .unprocessableContent
             case .shuttingDown, .queueFull, .noCapableWorker, .queueUnavailable: .serviceUnavailable
             case .timedOut: .gatewayTimeout
             default: .internalServerError

@@ -98,19 +98,9 @@ struct BulkOrder {
                 guard let text = value.stringValue, !text.isEmpty else {
                     throw APIError.badRequest("filter.\(key) must be a non-empty string", field: "filter.\(key)")
                 }
-                switch key {
-                case "state":
-                    guard let state = JobState(rawValue: text) else {
-                        throw APIError.badRequest(
-                            "filter.state must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: "filter.state")
-                    }
-                    query.state = state
-                case "kind": query.kind = text
-                case "tag":
-                    do { try Job.validate(tags: [text]) } catch { throw APIError.badRequest(error.message, field: "filter.tag") }
-                    query.tag = text
-                default:
-                    throw APIError.badRequest("unknown filter \(OffloadError.quote(key)) (known: state, kind, tag)", field: "filter.\(key)")
+                guard try query.filter(key, text, field: "filter.\(key)") else {
+                    throw APIError.badRequest(
+                        "unknown filter \(OffloadError.quote(key)) (known: \(JobQuery.filterNames.joined(separator: ", ")))", field: "filter.\(key)")
                 }
             }
             filter = query

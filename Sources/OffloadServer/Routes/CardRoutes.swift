@@ -24,7 +24,7 @@ extension OffloadService {
         let card: CardRequest
         if let known = cardRequests.request(for: query, format: format.rawValue) {
             // Read (and, signed, checked) before: only its expiry can have changed.
-            if let expires = known.expires, Double(expires) < Date().timeIntervalSince1970 {
+            if let expires = known.expires, CardSigner.hasExpired(expires) {
                 throw Self.refusal(.expired)
             }
             card = known.card

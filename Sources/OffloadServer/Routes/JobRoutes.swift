@@ -75,20 +75,13 @@ extension OffloadService {
             throw APIError.badRequest("the query is malformed (a name given twice or a bad %-escape)", field: nil)
         }
         var query = JobQuery()
-        if let unknown = values.keys.sorted().first(where: { !["state", "kind", "tag", "limit", "after"].contains($0) }) {
+        if let unknown = values.keys.sorted().first(where: { !(JobQuery.filterNames + ["limit", "after"]).contains($0) }) {
             throw APIError.badRequest(
-                "unknown query parameter \(OffloadError.quote(unknown)) (known: state, kind, tag, limit, after)", field: unknown)
+                "unknown query parameter \(OffloadError.quote(unknown)) (known: state, kind, tag, q, limit, after)", field: unknown)
         }
-        if let text = values["state"] {
-            guard let state = JobView.State(rawValue: text) else {
-                throw APIError.badRequest("state must be one of \(JobView.State.allCases.map(\.rawValue).joined(separator: ", "))", field: "state")
-            }
-            query.state = state
-        }
-        if let kind = values["kind"], !kind.isEmpty { query.kind = kind }
-        if let tag = values["tag"], !tag.isEmpty {
-            do { try Job.validate(tags: [tag]) } catch { throw APIError.badRequest(error.message, field: "tag") }
-            query.tag = tag
+        // An empty kind, tag or text filters nothing; an empty state is not a state.
+        for name in JobQuery.filterNames {
+            if let text = values[name], name == "state" || !text.isEmpty { _ = try query.filter(name, text, field: name) }
         }
         if let text = values["limit"] {
             guard let limit = Int(text), (1...500).contains(limit) else {
@@ -135,10 +128,10 @@ extension OffloadService {
         }
         var jobs: [Job] = []
         for (index, item) in items.enumerated() {
-            jobs.append(try job(from: item, at: isArray ? index : nil))
+            jobs.append(try job(from: item, at: isArray ? "jobs[\(index)]" : nil, number: index + 1))
         }
         let ids: [JobID]
-        do { ids = try await store.submit(jobs) } catch { throw APIError(error) }
+        do { ids = try await store.submit(jobs) } catch { throw APIError(error, field: error.code == .invalidDependency ? "dependsOn" : nil) }
         let idList: JSONValue = .array(ids.map { .string($0.rawValue) })
         guard let wait else { return JSONBody.response(.object([("ids", idList)]), status: .created) }
         var shown: [JSONValue] = []
@@ -154,14 +147,16 @@ extension OffloadService {
     }
 
     /// One job of the body, read as a line of a job file; `index` is its place in an array.
-    private func job(from value: JSONValue, at index: Int?) throws(APIError) -> Job {
+    /// A job line of a request, checked as the service checks every job it takes (its kind, its
+    /// timeout, its payload, what the store can hold); `place` (`jobs[2]`, `job`) leads the
+    /// error's message and field.
+    func job(from value: JSONValue, at place: String?, number: Int = 1) throws(APIError) -> Job {
         var value = value
         // A job without an id gets a fresh one (a job file's default, its line number, would repeat).
         if case .object(var members) = value, !members.contains(where: { $0.key == "id" }) {
             members.insert(("id", .string(JobID.generate().rawValue)), at: 0)
             value = .object(members)
         }
-        let place = index.map { "jobs[\($0)]" }
         func refusal(_ error: OffloadError, field: String?) -> APIError {
             var message = error.message
             if message.hasPrefix("line "), let colon = message.firstIndex(of: ":") {
@@ -172,7 +167,7 @@ extension OffloadService {
             refusal.message = message
             return refusal
         }
-        switch JobLine.parse(value, number: (index ?? 0) + 1, knownKinds: Set(store.kinds), maxDelay: configuration.maxDelay) {
+        switch JobLine.parse(value, number: number, knownKinds: Set(store.kinds), maxDelay: configuration.maxDelay) {
         case .failure(let failure):
             var message = failure.error.message
             if let colon = message.firstIndex(of: ":") { message = String(message[message.index(colon, offsetBy: 2)...]) }
@@ -210,5 +205,35 @@ extension OffloadService {
         guard let range = error.message.range(of: "payload") else { return "payload" }
         let path = error.message[range.lowerBound...].prefix { $0.isLetter || $0.isNumber || $0 == "." || $0 == "[" || $0 == "]" }
         return path.hasSuffix(".") ? String(path.dropLast()) : String(path)
+    }
+}
+
+extension JobQuery {
+    /// The filters a list or a bulk action takes.
+    static let filterNames = ["state", "kind", "tag", "q"]
+
+    /// Sets the filter `name` (one of ``filterNames``) to `text`, refused as `field` when it is
+    /// not a state or not a tag; `false` for a name that is no filter.
+    mutating func filter(_ name: String, _ text: String, field: String) throws(APIError) -> Bool {
+        switch name {
+        case "state":
+            guard let state = JobState(rawValue: text) else {
+                throw APIError.badRequest("\(field) must be one of \(JobState.allCases.map(\.rawValue).joined(separator: ", "))", field: field)
+            }
+            self.state = state
+        case "kind":
+            kind = text
+        case "tag":
+            do { try Job.validate(tags: [text]) } catch { throw APIError.badRequest(error.message, field: field) }
+            tag = text
+        case "q":
+            guard !text.isEmpty, text.unicodeScalars.count <= Self.maxTextLength, !text.utf8.contains(0) else {
+                throw APIError.badRequest("\(field): 1 to \(Self.maxTextLength) characters of text, without U+0000", field: field)
+            }
+            self.text = text
+        default:
+            return false
+        }
+        return true
     }
 }

@@ -73,10 +73,12 @@ extension OffloadService {
     func openAPIDocument() -> [UInt8] {
         guard var document = try? JSONParser.parse(PackageResources.openapi_json) else { return PackageResources.openapi_json }
         let kinds: JSONValue = .array(store.kinds.map { .string($0) })
-        let job = ["components", "schemas", "NewJob", "properties"]
-        document = document.setting(job + ["kind", "enum"], to: kinds).setting(job + ["capabilities", "items", "enum"], to: kinds)
-            .setting(job + ["timeoutMs", "maximum"], to: .int(Int64(configuration.maxJobTimeout.milliseconds)))
-            .setting(["info", "version"], to: .string(OffloadService.version))
+        for schema in ["NewJob", "ScheduleJob"] {
+            let job = ["components", "schemas", schema, "properties"]
+            document = document.setting(job + ["kind", "enum"], to: kinds).setting(job + ["capabilities", "items", "enum"], to: kinds)
+                .setting(job + ["timeoutMs", "maximum"], to: .int(Int64(configuration.maxJobTimeout.milliseconds)))
+        }
+        document = document.setting(["info", "version"], to: .string(OffloadService.version))
         var bytes: [UInt8] = []
         JSONWriter.write(document, into: &bytes)
         return bytes

@@ -57,6 +57,10 @@ struct JobRecords {
     private var nextGeneration: UInt64 = 0
     /// The next event number of jobs being retried (their events number on).
     var carriedSequences: [JobID: Int] = [:]
+    /// For each job others depend on: those others, while they are kept.
+    private var dependents: [JobID: [JobID]] = [:]
+    /// What one dependency costs a job: its id in the job and in the list of its dependents.
+    static let dependencyOverhead = 160
 
     init(maxBytes: Int, maxJobs: Int) {
         self.maxBytes = max(1, maxBytes)
@@ -93,20 +97,24 @@ struct JobRecords {
         }
     }
 
-    /// Adds a submitted job (its payload's JSON text `payload`), queued or scheduled (`runAt`).
+    /// Adds a submitted job (its payload's JSON text `payload`): waiting for its dependencies,
+    /// queued, or scheduled (`runAt`).
     mutating func add(_ job: Job, payload: [UInt8], at now: Timestamp, runAt: Timestamp? = nil) -> JobView {
         nextGeneration += 1
-        let step: JobEvent.Step = runAt.map { .scheduled(runAt: $0) } ?? .queued
+        let step: JobEvent.Step = !job.dependsOn.isEmpty ? .waiting : runAt.map { .scheduled(runAt: $0) } ?? .queued
         var view = JobView(
-            id: job.id, kind: job.kind, priority: job.priority, state: runAt == nil ? .queued : .scheduled,
+            id: job.id, kind: job.kind, priority: job.priority, state: JobEvent(job: job.id, at: now, step: step).state ?? .queued,
             createdAt: now.date, payload: .null)
         view.tags = job.tags
+        view.dependsOn = job.dependsOn
+        view.onDependencyFailure = job.onDependencyFailure
+        for dependency in job.dependsOn { dependents[dependency, default: []].append(job.id) }
         var entry = Entry(job: job, payload: payload, view: view, position: order.count, generation: nextGeneration)
         let first = carriedSequences.removeValue(forKey: job.id) ?? 1
         let event = JobEvent(job: job.id, at: now, step: step, sequence: first)
         entry.events.append(event)
         entry.nextEvent = first + 1
-        entry.bytes = Self.entryOverhead + payload.count + Self.cost(of: event)
+        entry.bytes = Self.entryOverhead + payload.count + Self.cost(of: event) + job.dependsOn.count * Self.dependencyOverhead
         bytes += entry.bytes
         heldBytes += entry.bytes
         entries[job.id] = entry
@@ -118,6 +126,10 @@ struct JobRecords {
     mutating func remove(_ id: JobID) {
         guard let entry = entries.removeValue(forKey: id) else { return }
         for watcher in entry.watchers.values { watcher.finish() }
+        for dependency in entry.job.dependsOn {
+            dependents[dependency]?.removeAll { $0 == id }
+            if dependents[dependency]?.isEmpty == true { dependents[dependency] = nil }
+        }
         bytes -= entry.bytes
         if entry.isHeld { heldBytes -= entry.bytes }
         order[entry.position] = nil
@@ -289,6 +301,15 @@ struct JobRecords {
         return full ? Self.filled(entry) : entry.view
     }
 
+    /// The job as its own page shows it: with its dependencies and dependents, as kept now.
+    func linkedView(_ id: JobID) -> JobView? {
+        guard var view = view(id) else { return nil }
+        func link(_ other: JobID) -> JobLink { JobLink(id: other, kind: entries[other]?.view.kind, state: entries[other]?.view.state) }
+        view.dependencies = view.dependsOn.map(link)
+        view.dependents = (dependents[id] ?? []).prefix(JobView.maxDependents).map(link)
+        return view
+    }
+
     private static func filled(_ entry: Entry) -> JobView {
         var view = entry.view
         view.payload = (try? JSONParser.parse(entry.payload)) ?? .null
@@ -311,7 +332,7 @@ struct JobRecords {
         while index >= 0 {
             if let id = order[index], let entry = entries[id],
                 query.state.map({ $0 == entry.view.state }) ?? true, query.kind.map({ $0 == entry.view.kind }) ?? true,
-                query.tag.map({ entry.view.tags.contains($0) }) ?? true
+                query.tag.map({ entry.view.tags.contains($0) }) ?? true, query.matchesText(id: id, payload: entry.payload)
             {
                 if jobs.count == query.limit { return JobPage(jobs: jobs, next: jobs.last?.id) }
                 jobs.append(Self.filled(entry))

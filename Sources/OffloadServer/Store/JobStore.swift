@@ -104,6 +104,29 @@ public final class JobStore: Service, Sendable {
 
     /// Whether jobs can be taken now (the pool is running; the queue answers).
     public func isReady() async -> Bool { await backend.isReady() }
+
+    /// The limits of each kind that has some.
+    public func kindLimits() async throws -> [String: KindLimits] { try await backend.kindLimits() }
+
+    /// Sets a kind's limits (in memory, the pool's; on PostgreSQL, the queue's, across its hosts).
+    public func setLimits(_ limits: KindLimits, for kind: String) async throws { try await backend.setLimits(limits, for: kind) }
+
+    /// Pauses a kind or resumes it, its other limits kept.
+    public func setPaused(_ paused: Bool, kind: String) async throws { try await backend.setPaused(paused, kind: kind) }
+
+    /// The periodic jobs (the pool's in memory, the queue's on PostgreSQL).
+    public func schedules() async throws -> [ScheduleState] { try await backend.schedules() }
+
+    /// Adds a schedule, or replaces the one of its name.
+    public func addSchedule(_ schedule: Schedule) async throws { try await backend.addSchedule(schedule) }
+
+    /// Removes a schedule; whether there was one.
+    public func removeSchedule(_ name: String) async throws -> Bool { try await backend.removeSchedule(name) }
+
+    /// Pauses or resumes a schedule; whether there was one.
+    public func setSchedulePaused(_ paused: Bool, name: String) async throws -> Bool {
+        try await backend.setSchedulePaused(paused, name: name)
+    }
 }
 
 /// What differs between keeping jobs in this process and on a durable queue; ``JobStore`` adds
@@ -124,6 +147,21 @@ public protocol JobBackend: Sendable {
     func events(of id: JobID, limits: StreamLimits) async throws -> BoundedStream<JobEvent>?
     func artifact(_ sha256: String) async throws -> StoredFile?
     func render(_ job: Job, key: String, timeout: Duration) async throws(OffloadError) -> (bytes: [UInt8], contentType: String)
+    /// The limits of each kind that has some (``KindLimits``): the pool's in memory, the queue's
+    /// (across its hosts) on PostgreSQL.
+    func kindLimits() async throws -> [String: KindLimits]
+    /// Sets a kind's limits.
+    func setLimits(_ limits: KindLimits, for kind: String) async throws
+    /// Pauses a kind (`true`) or resumes it, its other limits kept.
+    func setPaused(_ paused: Bool, kind: String) async throws
+    /// The periodic jobs, by name, each with its next tick and last run.
+    func schedules() async throws -> [ScheduleState]
+    /// Adds a schedule, or replaces the one of its name.
+    func addSchedule(_ schedule: Schedule) async throws
+    /// Removes a schedule; whether there was one.
+    func removeSchedule(_ name: String) async throws -> Bool
+    /// Pauses or resumes a schedule; whether there was one.
+    func setSchedulePaused(_ paused: Bool, name: String) async throws -> Bool
     /// Jobs by state (queued by priority, running, delayed) and the totals, as the overview shows them.
     func counts() async throws -> Overview
     func isReady() async -> Bool
@@ -156,17 +194,33 @@ public struct JobQuery: Sendable {
     public var kind: String?
     /// Only jobs carrying this tag.
     public var tag: String?
+    /// Only jobs whose payload (as JSON) holds this text, or whose id starts with it, letters'
+    /// case aside.
+    public var text: String?
     /// At most this many jobs (1…500).
     public var limit: Int
     /// Jobs older than this one (the `next` of the previous page).
     public var after: JobID?
 
-    public init(state: JobView.State? = nil, kind: String? = nil, tag: String? = nil, limit: Int = 50, after: JobID? = nil) {
+    public init(
+        state: JobView.State? = nil, kind: String? = nil, tag: String? = nil, text: String? = nil, limit: Int = 50, after: JobID? = nil
+    ) {
         self.state = state
         self.kind = kind
         self.tag = tag
+        self.text = text
         self.limit = limit
         self.after = after
+    }
+
+    /// The longest `text` searched for, in characters (Unicode scalars, as JSON Schema counts).
+    public static let maxTextLength = 200
+
+    /// Whether a job of this id and payload (its JSON text) matches ``text``.
+    public func matchesText(id: JobID, payload: some Collection<UInt8>) -> Bool {
+        guard let text, !text.isEmpty else { return true }
+        let needle = text.lowercased()
+        return id.rawValue.lowercased().hasPrefix(needle) || String(decoding: payload, as: UTF8.self).lowercased().contains(needle)
     }
 }
 

@@ -23,6 +23,16 @@ public struct JobView: Sendable {
     public var error: OffloadError?
     /// The job's tags (``Offload/Job/tags``).
     public var tags: [String] = []
+    /// The jobs it runs after (``Offload/Job/dependsOn``), and what it does when one fails.
+    public var dependsOn: [JobID] = []
+    public var onDependencyFailure: DependencyFailurePolicy = .cancel
+    /// In the view of one job: each job it depends on, and the jobs that depend on it (at most
+    /// ``maxDependents``), as the store has them now; `nil` in lists.
+    public var dependencies: [JobLink]?
+    public var dependents: [JobLink]?
+
+    /// The most dependents one job's view lists.
+    public static let maxDependents = 1_000
 
     public init(
         id: JobID, kind: String, priority: Priority, state: State, attempts: Int = 0, progress: Double? = nil,
@@ -66,7 +76,15 @@ public struct JobView: Sendable {
             ("finishedAt", finishedAt.map { .string(Timestamp($0).iso8601) } ?? .null),
             ("tags", .array(tags.map { .string($0) }))
         ]
-        if !summary { members += [("payload", payload), ("result", result ?? .null)] }
+        if !summary {
+            members += [
+                ("dependsOn", .array(dependsOn.map { .string($0.rawValue) })),
+                ("onDependencyFailure", .string(onDependencyFailure.rawValue)),
+                ("payload", payload), ("result", result ?? .null)
+            ]
+            if let dependencies { members.append(("dependencies", .array(dependencies.map(\.json)))) }
+            if let dependents { members.append(("dependents", .array(dependents.map(\.json)))) }
+        }
         members.append(("error", error?.json ?? .null))
         return .object(members)
     }
@@ -91,5 +109,24 @@ public struct JobView: Sendable {
         default:
             break
         }
+    }
+}
+
+/// Another job as a job's view names it: a dependency or a dependent, with its kind and state
+/// when the store still has it (`nil` once it is forgotten).
+public struct JobLink: Sendable, Hashable {
+    public var id: JobID
+    public var kind: String?
+    public var state: JobState?
+
+    public init(id: JobID, kind: String? = nil, state: JobState? = nil) {
+        self.id = id
+        self.kind = kind
+        self.state = state
+    }
+
+    /// `{"id","kind","state"}`.
+    public var json: JSONValue {
+        .object([("id", .string(id.rawValue)), ("kind", kind.map { .string($0) } ?? .null), ("state", state.map { .string($0.rawValue) } ?? .null)])
     }
 }

@@ -15,7 +15,8 @@ import Synchronization
 /// ``JobStore`` runs it: it follows the pool's events until the pool stops.
 ///
 /// Lock: `state` guards the records and the streams' registrations; no other lock is taken
-/// while it is held (a stream's own lock and the change feed's are leaves).
+/// while it is held (a stream's own lock and the change feed's are leaves). The lock of the
+/// jobs kept from their `queued` event is a leaf, taken under the pool's by its observer.
 public final class MemoryBackend: JobBackend, Sendable {
     public let pool: WorkerPool
     /// The pool cards are drawn in (``render(_:key:timeout:)``): the service's own share of
@@ -40,6 +41,11 @@ public final class MemoryBackend: JobBackend, Sendable {
     /// cannot keep up, submitters are told so (503) instead of results piling up unseen.
     static let maxLag = 500
     private let events: AsyncStream<PoolEvent>
+    /// Each job the pool queued, as it was submitted, until the store applies its `queued` event:
+    /// a program's own quick job may have ended, and left the pool, by the time the store reads
+    /// that event.
+    private let queuedJobs = SubmittedJobs()
+    private let queuedObservation: Int
     private let artifacts: ArtifactFolder
     private let memory = FreedMemory()
 
@@ -86,7 +92,18 @@ public final class MemoryBackend: JobBackend, Sendable {
         self.artifacts = try ArtifactFolder(path: outputFolder + "/artifacts", maxBytes: maxArtifactBytes)
         // Subscribed now: no event of a job submitted before `run()` starts is missed.
         self.events = pool.events()
+        // Observers are called before streams are fed, under the pool's lock: reading a job the
+        // pool holds takes only its inbox's lock, never taken the other way round.
+        queuedObservation = pool.observeEvents { [queuedJobs, weak pool] event in
+            switch event {
+            case .jobWaiting(let info), .jobQueued(let info):
+                if let job = pool?.job(info.job) { queuedJobs.keep(job) }
+            default: break
+            }
+        }
     }
+
+    deinit { pool.stopObserving(queuedObservation) }
 
     /// Follows the pool's events until the pool stops or the service group shuts down (the HTTP
     /// server, which reads the store, has stopped by then).
@@ -112,6 +129,14 @@ public final class MemoryBackend: JobBackend, Sendable {
     // MARK: - Jobs
 
     public func submit(_ jobs: [Job]) async throws(OffloadError) -> [JobID] {
+        // Each job after those of the batch it depends on; the ids answer in the order given.
+        let order = try DependencyOrder.sorted(jobs)
+        // All are queued or the call throws, naming those that were.
+        try await submitInOrder(order.map { jobs[$0] })
+        return jobs.map(\.id)
+    }
+
+    private func submitInOrder(_ jobs: [Job]) async throws(OffloadError) {
         let now = Timestamp.now
         let clock = ContinuousClock.now
         // Each payload held once, as its JSON text: the store's record and the pool share the bytes.
@@ -149,11 +174,10 @@ public final class MemoryBackend: JobBackend, Sendable {
                 )
             }
         }
-        return queued
     }
 
     public func job(_ id: JobID) async throws -> JobView? {
-        state.withLock { $0.records.view(id) }
+        state.withLock { $0.records.linkedView(id) }
     }
 
     public func jobs(_ query: JobQuery) async throws -> JobPage {
@@ -189,6 +213,22 @@ public final class MemoryBackend: JobBackend, Sendable {
         return view.state == .running ? .requested : .cancelled
     }
 
+    public func kindLimits() async throws -> [String: KindLimits] { pool.kindLimits }
+
+    public func setLimits(_ limits: KindLimits, for kind: String) async throws { try pool.setLimits(limits, for: kind) }
+
+    public func setPaused(_ paused: Bool, kind: String) async throws {
+        if paused { pool.pause(kind: kind) } else { pool.resume(kind: kind) }
+    }
+
+    public func schedules() async throws -> [ScheduleState] { pool.schedules }
+
+    public func addSchedule(_ schedule: Schedule) async throws { try pool.schedule(schedule) }
+
+    public func removeSchedule(_ name: String) async throws -> Bool { pool.unschedule(name) }
+
+    public func setSchedulePaused(_ paused: Bool, name: String) async throws -> Bool { pool.pauseSchedule(name, paused) }
+
     public func retry(_ id: JobID) async throws -> Bool {
         let old = state.withLock { state -> JobRecords.Entry? in
             guard let entry = state.records.entries[id], entry.view.state == .failed || entry.view.state == .cancelled else { return nil }
@@ -204,6 +244,8 @@ public final class MemoryBackend: JobBackend, Sendable {
         job.runAt = nil
         // Its attempts go on from the ones it made, as on the durable queue.
         job.priorAttempts = old.view.attempts
+        // Run again now, as on the durable queue: it waits for no dependency a second time.
+        job.dependsOn = []
         do { _ = try await submit([job]) } catch {
             // Not queued again: the job stays as it was.
             state.withLock { state in
@@ -277,14 +319,23 @@ public final class MemoryBackend: JobBackend, Sendable {
         // Every job of the pool, whoever submitted it: one the store has not seen is added when
         // it is queued (a program's own `pool.submit`).
         guard var step = event.jobEvent(since: pool.madeAt) else { return }
-        if case .jobQueued = event {
-            // Its own jobs the store recorded when it submitted them.
-            guard let job = adoptable(step) else { return }
+        switch event {
+        case .jobWaiting, .jobQueued:
+            let submitted = queuedJobs.take(step.job)
+            let known = state.withLock { state -> Bool in
+                guard let entry = state.records.entries[step.job] else { return false }
+                // Its submission is its first step; leaving `waiting` is one of its own.
+                if entry.view.state == .waiting, step.step != .waiting, let view = state.records.record(step) { state.publish(view) }
+                return true
+            }
+            // A program's own `pool.submit`: the store adopts it (its payload encoded outside the lock).
+            guard !known, let submitted, let (job, payload) = Self.adoptable(submitted) else { return }
             state.withLock { state in
-                guard state.records.entries[step.job] == nil, (try? state.records.admit([job.job], sizes: [job.payload.count])) != nil else { return }
-                state.publish(state.records.add(job.job, payload: job.payload, at: step.at, runAt: step.step.time))
+                guard !state.cards.contains(job.id), (try? state.records.admit([job], sizes: [payload.count])) != nil else { return }
+                state.publish(state.records.add(job, payload: payload, at: step.at, runAt: step.step.time))
             }
             return
+        default: break
         }
         guard state.withLock({ $0.records.entries[step.job] != nil }) else { return }
         if let outcome = event.outcome {
@@ -306,11 +357,9 @@ public final class MemoryBackend: JobBackend, Sendable {
     }
 
     /// A job the pool queued that this store did not submit (a program's own `pool.submit`),
-    /// with its payload's text; `nil` when the store has it or the pool no longer does.
-    private func adoptable(_ step: JobEvent) -> (job: Job, payload: [UInt8])? {
-        guard state.withLock({ $0.records.entries[step.job] == nil && !$0.cards.contains(step.job) }), let job = pool.job(step.job),
-            let text = try? job.payload.jsonBytes()
-        else { return nil }
+    /// with its payload's text.
+    private static func adoptable(_ job: Job) -> (job: Job, payload: [UInt8])? {
+        guard let text = try? job.payload.jsonBytes() else { return nil }
         var held = job
         let compact = JobRecords.compacted(text)
         held.payload = .encodedJSON(compact)
@@ -350,4 +399,13 @@ public struct StreamLimits: Sendable, Hashable {
         self.maxEvents = maxEvents
         self.maxBytes = maxBytes
     }
+}
+
+/// Jobs as they were submitted, kept from their `queued` event until it is applied.
+private final class SubmittedJobs: Sendable {
+    private let jobs = Mutex<[JobID: Job]>([:])
+
+    func keep(_ job: Job) { jobs.withLock { $0[job.id] = job } }
+
+    func take(_ id: JobID) -> Job? { jobs.withLock { $0.removeValue(forKey: id) } }
 }

@@ -120,6 +120,7 @@ struct ServeCommand: AsyncParsableCommand {
     var maxConnectionsPerClient = 256
 
     @OptionGroup var poolOptions: PoolOptions
+    @OptionGroup var scheduleOptions: ScheduleOptions
 
     @OptionGroup(title: "Signed cards") var cardSigning: CardSigningOptions
 
@@ -184,9 +185,11 @@ struct ServeCommand: AsyncParsableCommand {
                 maxConnectionsPerClient: maxConnectionsPerClient),
             cardSigner: try cardSigning.signer())
 
+        let schedules = try scheduleOptions.read(kinds: Set(pool.registry.kinds))
         var services: [ServiceGroupConfiguration.ServiceConfiguration] = []
         let backend: any JobBackend
         if let queue {
+            try await scheduleOptions.install(schedules, url: queue, schema: schema)
             // This host's card pool takes the `image` jobs (cards among them), its main pool the others.
             let hosting = try QueueHosting(
                 url: queue, schema: schema,
@@ -205,6 +208,9 @@ struct ServeCommand: AsyncParsableCommand {
                 throw fail("offload: \(error.message).")
             }
             services = [.init(service: pool), .init(service: cardPool)]
+            for schedule in schedules {
+                do { try pool.schedule(schedule) } catch { throw fail("offload: \(error.message).") }
+            }
         }
         let store = JobStore(backend: backend, pool: pool, cardPool: cardPool, streamLimits: configuration.streamLimits)
         services.append(.init(service: store))
