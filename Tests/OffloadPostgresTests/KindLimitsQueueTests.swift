@@ -203,6 +203,47 @@ extension PostgresTests {
             }
         }
 
+        /// A claim's walk, a statement of its own inside `ready_jobs`, can find and lock jobs
+        /// committed after the claim's update took its view of the table (a batch whose insert
+        /// began before the claim and committed during it): those are not claimed, and the places
+        /// taken for them come back. The claim is held at the rate's lock (the
+        /// test holds the kind's row) while jobs are submitted, so that it happens every time.
+        @Test func placesTakenForJobsTheClaimCannotSeeComeBack() async throws {
+            try await withQueue { queue in
+                try await queue.setLimits(KindLimits(maxConcurrent: 5, rate: .init(jobs: 1_000, per: .seconds(1))), for: "debug.echo")
+                let request = ClaimRequest(host: "host-a", limit: 5, kinds: ["debug.echo"], capabilities: [])
+                let claim = try await queue.transaction { connection in
+                    try await connection.query(
+                        "SELECT FROM \(unescaped: queue.s).kind_limits WHERE kind = 'debug.echo' FOR UPDATE", logger: queue.logger)
+                    let claim = Task { try await queue.claim(request) }
+                    // The claim has begun and waits for the row.
+                    let deadline = ContinuousClock.now + .seconds(30)
+                    while true {
+                        let rows = try await queue.query(
+                            "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ready_jobs(%'",
+                            logger: queue.logger)
+                        var waiting = 0
+                        for try await count in rows.decode(Int.self) { waiting = count }
+                        if waiting > 0 { break }
+                        guard ContinuousClock.now < deadline else { throw OffloadError(.timedOut, "the claim never waited for the row") }
+                        try await Task.sleep(for: .milliseconds(20))
+                    }
+                    // Submitted after the claim began, yet due before it (as a batch whose insert
+                    // began first and committed later would be): its walk takes them.
+                    _ = try await queue.submit((0..<3).map { PostgresQueue.Submission(echo($0)) })
+                    try await queue.query(
+                        "UPDATE \(unescaped: queue.s).jobs SET run_at = run_at - interval '1 hour'", logger: queue.logger)
+                    return claim
+                }
+                #expect(try await claim.value.isEmpty, "the claim's update cannot see jobs submitted after it began")
+                #expect(try await room(queue) == 5)
+                // The jobs wait for the next claim (without the rate, which lets one start at a time now).
+                try await queue.setLimits(KindLimits(maxConcurrent: 5), for: "debug.echo")
+                #expect(try await queue.claim(request).count == 3)
+                #expect(try await room(queue) == 2)
+            }
+        }
+
         /// Room left by jobs that left without an end (a TRUNCATE fires no trigger) comes back
         /// when the limit is set again: the kind does not stay full for ever.
         @Test func roomLeftByATruncateComesBackWhenTheLimitIsSetAgain() async throws {

@@ -22,8 +22,8 @@ struct ClaimStatement: PostgresPreparedStatement {
             WHERE job.id = ANY(ARRAY(SELECT ready.id FROM ready))
             RETURNING job.*
         ), unclaimed AS MATERIALIZED (
-            -- Jobs `ready_jobs` locked that this statement cannot see (submitted after it began,
-            -- before the function looked): not claimed, so the places taken for them go back.
+            -- Jobs `ready_jobs` locked that this statement cannot see (committed after it began by
+            -- a submission that began before it): not claimed, so the places taken for them go back.
             SELECT give_room(u.kind, u.n)
             FROM (SELECT r.kind, count(*)::int AS n FROM ready AS r
                   WHERE r.counted AND NOT EXISTS (SELECT FROM claimed AS c WHERE c.id = r.id)
