@@ -4,9 +4,9 @@
 /// Migration 13 kept `maxConcurrent` by locking the kind's `kind_limits` row until the claim
 /// committed and counting what ran: every claim of the kind, on every host, waited for the one
 /// before it. Now the room a kind limited to N has left is kept in a few counters
-/// (`kind_room`: a shard per 32 places, one to four, and more for a moment when all are
-/// held), whose sum is N less
-/// the kind's running jobs that count (`jobs.counted`). Room is fungible, so:
+/// (`kind_room`: a shard per 32 places, one to four, and more for a moment when all are held),
+/// whose sum is N less the kind's running jobs that count (`jobs.counted`). Room is fungible,
+/// so:
 /// - a claim locks the shards with the most room that it needs, one or two (`FOR UPDATE SKIP
 ///   LOCKED`, as it locks jobs: two hosts lock different shards and neither waits), takes up to
 ///   their room, and subtracts what it took: a write or two a claim, not one a job;

@@ -1,12 +1,12 @@
 extension KindRoomMigration {
     /// The jobs a claim takes (migration 13's, with a limit on running jobs kept by counters),
     /// each with its kind and whether it counts against its kind's limit (its place is taken
-    /// here; the claim gives back those of jobs it could not take). Three paths, by what the kinds asked
-    /// for are held by: nothing (one walk of `jobs_ready` in the queue's order); a limit on
-    /// running jobs, a pause or a host's own limits (one statement: one or two shards of room
-    /// locked per limited kind, each kind along its own range of `jobs_ready_by_kind`); a rate or a limit
-    /// lowered below what runs (a loop over the held kinds, which locks all of a limited kind's
-    /// shards and the rate's row).
+    /// here; the claim gives back those of jobs it could not take). Three paths, by what holds
+    /// the kinds asked for back: nothing (one walk of `jobs_ready` in the queue's order); a limit
+    /// on running jobs, a pause or a host's own limits (one statement: one or two shards of room
+    /// locked per limited kind, each kind along its own range of `jobs_ready_by_kind`); a rate
+    /// or a limit lowered below what runs (a loop over the kinds, which locks all of a limited
+    /// kind's shards and the rate's row).
     ///
     /// Each kind is walked as a range of one value, not an equality, and the order starts with
     /// it: an equality makes it a constant, and then a plan may walk `jobs_ready` past every job
