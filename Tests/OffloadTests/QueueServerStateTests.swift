@@ -170,6 +170,28 @@ import Testing
         #expect(state.nextWrite(force: false)?.ends.count == 20)
     }
 
+    @Test func aHostWhoseEndsAreNotWrittenStopsClaimingAtTwoStatementsWorth() throws {
+        var state = QueueServerState(workers: 2, prefetch: 0, preempts: true)
+        let ends = QueueServerState.endsPerStatement
+        for index in 0..<QueueServerState.maxUnwrittenEnds {
+            #expect(state.claimLimit == 2, "after \(index) ends")
+            let job = claimed("j\(index)")
+            _ = state.claimed([job])
+            start("j\(index)", in: &state)
+            _ = state.ended(end(job))
+        }
+        // Every worker is free, but the queue still counts 1,000 of this host's jobs as running.
+        #expect(state.claimLimit == nil)
+        #expect(!state.waitsForWork)
+        let next = state.nextWrite(force: false)
+        let write = try #require(next)
+        #expect(write.ends.count == ends)
+        #expect(state.claimLimit == nil)  // being written: still held
+        state.written(write.ends)
+        #expect(state.claimLimit == 2)
+        #expect(state.waitsForWork)
+    }
+
     @Test func aStopEndsClaimsAndStartsAndHandsBackWhatHasNotStarted() {
         var state = QueueServerState(workers: 1, prefetch: 3, preempts: true)
         _ = state.claimed([claimed("a"), claimed("b"), claimed("c"), claimed("d")])

@@ -33,6 +33,11 @@ struct QueueServerState {
 
     /// The most ends one ``DurableQueue/finish(_:)`` records.
     static let endsPerStatement = 500
+    /// The most ended jobs held before their ends are written (a statement's worth being written,
+    /// another gathering): past it, the host claims nothing until they are. Such jobs are running
+    /// for the queue (they count against their kind's limit), so a host whose ends are written
+    /// slower than its workers end jobs would otherwise hold ever more of them.
+    static let maxUnwrittenEnds = 2 * endsPerStatement
     /// The most steps kept unwritten; past it, progress reports are dropped.
     static let maxPendingSteps = 10_000
 
@@ -88,18 +93,21 @@ struct QueueServerState {
     /// Held jobs not started yet: waiting here, or in the pool's queue.
     var unstarted: Int { waiting.count + running.count - started.count }
 
+    /// Whether ``maxUnwrittenEnds`` ends wait to be written: no claim is made until fewer do.
+    var endsHoldClaims: Bool { ending.count >= Self.maxUnwrittenEnds }
+
     /// How many jobs to claim now, if a claim is due. While jobs wait to start, the server
     /// claims again only once half its room is free: one statement for several jobs instead of
     /// one per job that ends.
     var claimLimit: Int? {
-        guard isServing else { return nil }
+        guard isServing, !endsHoldClaims else { return nil }
         let room = workers + prefetch - waiting.count - running.count
         return room > 0 && (unstarted == 0 || room * 2 >= workers + prefetch) ? room : nil
     }
 
     /// Whether the server should wait for new work in the queue (it has room and nothing
-    /// waiting to start), rather than for a job of its own to end.
-    var waitsForWork: Bool { unstarted == 0 && workers + prefetch - running.count > 0 }
+    /// waiting to start), rather than for a job of its own to end or its ends to be written.
+    var waitsForWork: Bool { unstarted == 0 && workers + prefetch - running.count > 0 && !endsHoldClaims }
 
     /// A claim answered: the jobs wait to start; those a worker can take start now.
     mutating func claimed(_ jobs: [ClaimedJob]) -> [ClaimedJob] {
