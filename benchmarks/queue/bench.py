@@ -127,8 +127,10 @@ def main():
 
         # What schedules and global limits cost the claim: the same run with 1,000 schedules
         # (daily, none due) that every host looks at each second, then with a limit on running
-        # debug.echo jobs across hosts (256: above what the hosts hold, so that it costs its lock
-        # and its count without holding a job back).
+        # debug.echo jobs across hosts. For the queue a job runs until its end is recorded, so a
+        # host holds up to 66 claimed jobs and up to 1,000 ended ones whose ends wait to be
+        # written (QueueServerState.maxUnwrittenEnds): 4,096 is above what two hosts can hold, and
+        # costs its counters without holding a job back; 256 holds jobs back (context).
         lines = "".join(
             f'{{"name":"bench-{n}","cron":"{n % 60} {n % 24} * * *","job":{{"kind":"debug.echo","payload":{{}}}}}}\n' for n in range(1_000))
         schedules = os.path.join(folder, "schedules.jsonl")
@@ -139,10 +141,12 @@ def main():
         summary(f"{args.jobs:,} jobs with 1,000 schedules: jobs/s ÷ the rate without", round(scheduled["jobsPerSecond"] / ours["jobsPerSecond"], 3),
                 "ratio", ">= 0.85")
         psql(url, f"DELETE FROM {SCHEMA}.schedules")
-        subprocess.run([offload, "kinds", "limit", "debug.echo", "--max-concurrent", "256", "--queue", url], check=True, stdout=subprocess.DEVNULL)
-        limited = offload_run(offload, url, folder, meter, args.jobs, hosts)
-        summary(f"{args.jobs:,} jobs of a kind with a global limit on running jobs: jobs/s ÷ the rate without",
-                round(limited["jobsPerSecond"] / ours["jobsPerSecond"], 3), "ratio", ">= 0.85")
+        for limit, goal in ((4_096, ">= 0.85"), (256, "context")):
+            subprocess.run([offload, "kinds", "limit", "debug.echo", "--max-concurrent", str(limit), "--queue", url], check=True,
+                           stdout=subprocess.DEVNULL)
+            limited = offload_run(offload, url, folder, meter, args.jobs, hosts)
+            summary(f"{args.jobs:,} jobs of a kind with a global limit of {limit:,} running jobs: jobs/s ÷ the rate without",
+                    round(limited["jobsPerSecond"] / ours["jobsPerSecond"], 3), "ratio", goal)
         subprocess.run([offload, "kinds", "limit", "debug.echo", "--queue", url], check=True, stdout=subprocess.DEVNULL)
         # Dependencies: the same number of jobs in fan-outs and fan-ins of 1,000 (each fan-in job
         # waits for 998 others); a claim reads no edge, an end releases its dependents.
