@@ -108,7 +108,13 @@ extension PostgresTests {
                         job.maxRetries = 2
                         return PostgresQueue.Submission(job)
                     })
+                let doomedName = ":\(doomed.pid):"
                 try await waitUntil("a third of the jobs end") { (try await queue.status().counts[.completed]?.values.reduce(0, +) ?? 0) >= 100 }
+                // On a loaded machine the steady host may end that third before the other has
+                // started: it is killed holding jobs, not before it took any.
+                try await waitUntil("the doomed host runs jobs") {
+                    try await queue.jobs(state: .running, limit: 1_000).contains { $0.leaseOwner?.contains(doomedName) == true }
+                }
                 doomed.kill()
                 let again = try WorkerHostProcess.start(url: url, schema: schema, arguments)
                 for id in ids { #expect(try await queue.finished(id, timeout: .seconds(60)).state == .completed) }
@@ -116,7 +122,6 @@ extension PostgresTests {
                 // end not yet written) was rescued once its lease expired, each rescue recorded
                 // under the dead host's name. Read from the history rather than at the kill, when
                 // the steady host may already be rescuing it on a loaded machine.
-                let doomedName = ":\(doomed.pid):"
                 var twice: Set<JobID> = []
                 var held: Set<JobID> = []
                 for id in ids {
