@@ -200,7 +200,8 @@ enum Migrations {
         SearchMigration.migration,
         DependenciesMigration.state,
         DependenciesMigration.migration,
-        KindRoomMigration.migration
+        KindRoomMigration.migration,
+        RoomToSpareMigration.migration
     ]
 
     /// The newest version.

@@ -203,7 +203,7 @@ extension PostgresTests {
             }
         }
 
-        /// A claim's walk, a statement of its own inside `ready_jobs`, can find and lock jobs
+        /// A claim's walk, a statement of its own inside `claimable_jobs`, can find and lock jobs
         /// committed after the claim's update took its view of the table (a batch whose insert
         /// began before the claim and committed during it): those are not claimed, and the places
         /// taken for them come back. The claim is held at the rate's lock (the
@@ -220,7 +220,7 @@ extension PostgresTests {
                     let deadline = ContinuousClock.now + .seconds(30)
                     while true {
                         let rows = try await queue.query(
-                            "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%ready_jobs(%'",
+                            "SELECT count(*)::int FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND query LIKE '%claimable_jobs(%'",
                             logger: queue.logger)
                         var waiting = 0
                         for try await count in rows.decode(Int.self) { waiting = count }
@@ -261,6 +261,41 @@ extension PostgresTests {
         }
 
         /// The room of debug.echo on the queue, over all its shards.
+        /// A claim one shard has room for takes from that shard alone, walking the queue as
+        /// without a limit; one no shard has room for takes from two (the shaped walk); a claim
+        /// of two kinds counts only the limited one's jobs.
+        @Test func aClaimWithRoomToSpareTakesFromOneShard() async throws {
+            try await withQueue { queue in
+                try await queue.setLimits(KindLimits(maxConcurrent: 128), for: "debug.echo")
+                #expect(try await shards(queue) == [32, 32, 32, 32])
+                _ = try await queue.submit(
+                    (0..<60).map { PostgresQueue.Submission(echo($0)) } + (0..<5).map { _ in PostgresQueue.Submission(sleep(1)) })
+                let kinds = ["debug.echo", "debug.sleep"]
+                let mixed = try await queue.claim(ClaimRequest(host: "host-a", limit: 20, kinds: kinds, capabilities: []))
+                #expect(mixed.count == 20)
+                #expect(try await shards(queue).sorted() == [12, 32, 32, 32])
+                let more = try await queue.claim(ClaimRequest(host: "host-a", limit: 40, kinds: ["debug.echo"], capabilities: []))
+                #expect(more.count == 40)
+                // Two shards with the most room: 32 of the first, 8 of the second.
+                #expect(try await shards(queue).sorted() == [0, 12, 24, 32])
+                // Only the limited kind's jobs count: the sleeps take no room.
+                let sleeps = try await queue.claim(ClaimRequest(host: "host-a", limit: 10, kinds: kinds, capabilities: []))
+                #expect(sleeps.map(\.job.kind) == Array(repeating: "debug.sleep", count: 5))
+                #expect(try await room(queue) == 128 - 60)
+                _ = try await queue.finish((mixed + more).map { JobEnd($0, outcome($0, .completed)) })
+                #expect(try await room(queue) == 128)
+            }
+        }
+
+        /// The room of each of debug.echo's shards, in shard order.
+        private func shards(_ queue: PostgresQueue) async throws -> [Int] {
+            let rows = try await queue.query(
+                "SELECT free FROM \(unescaped: queue.s).kind_room WHERE kind = 'debug.echo' ORDER BY shard", logger: queue.logger)
+            var room: [Int] = []
+            for try await free in rows.decode(Int.self) { room.append(free) }
+            return room
+        }
+
         private func room(_ queue: PostgresQueue) async throws -> Int {
             let rows = try await queue.query(
                 "SELECT coalesce(sum(free), 0)::int FROM \(unescaped: queue.s).kind_room WHERE kind = 'debug.echo'", logger: queue.logger)

@@ -1,7 +1,7 @@
 import PostgresNIO
 
 /// A host's claim, in one prepared statement: up to `limit` ready jobs of its kinds and
-/// capabilities, in the queue's order, locked (`FOR UPDATE SKIP LOCKED`, in `ready_jobs`) and
+/// capabilities, in the queue's order, locked (`FOR UPDATE SKIP LOCKED`, in `claimable_jobs`) and
 /// leased to the host. Nothing is written but the jobs' rows (and, for a kind limited in running
 /// jobs, the room they take).
 struct ClaimStatement: PostgresPreparedStatement {
@@ -9,7 +9,7 @@ struct ClaimStatement: PostgresPreparedStatement {
 
     static let sql = """
         WITH ready AS MATERIALIZED (
-            SELECT r.id, r.kind, r.counted FROM ready_jobs($3::text[], $4::text[], $5::int, $6::int[]) AS r
+            SELECT r.id, r.kind, r.counted FROM claimable_jobs($3::text[], $4::text[], $5::int, $6::int[]) AS r
         ), claimed AS (
             -- An array of ids, so that the update finds them by the primary key whatever the
             -- table's statistics say (a join may be planned as a scan of the whole table). The
@@ -22,7 +22,7 @@ struct ClaimStatement: PostgresPreparedStatement {
             WHERE job.id = ANY(ARRAY(SELECT ready.id FROM ready))
             RETURNING job.*
         ), unclaimed AS MATERIALIZED (
-            -- Jobs `ready_jobs` locked that this statement cannot see (committed after it began by
+            -- Jobs `claimable_jobs` locked that this statement cannot see (committed after it began by
             -- a submission that began before it): not claimed, so the places taken for them go back.
             SELECT give_room(u.kind, u.n)
             FROM (SELECT r.kind, count(*)::int AS n FROM ready AS r
