@@ -17,11 +17,12 @@ def psql(url, sql, *extra):
     return run.stdout.strip()
 
 
-def summary(figure, ours, unit, goal, peer=None, peer_name=None):
+def summary(figure, ours, unit, goal, peer=None, peer_name=None, **extra):
     line = {"suite": "queue", "figure": figure, "unit": unit, "ours": ours, "peer": peer,
             "ratio": None if peer in (None, 0) else round(ours / peer, 3), "goal": goal}
     if peer_name:
         line["peerName"] = peer_name
+    line.update(extra)
     print(json.dumps(line), flush=True)
 
 
