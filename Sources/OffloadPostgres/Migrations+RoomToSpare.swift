@@ -8,8 +8,11 @@
 /// limit, and subtracts from it what it took of the kind. Claims now ask `claimable_jobs`, which
 /// does that and leaves everything else to migration 18's `ready_jobs` (kept as it is, so hosts
 /// of the version before still claim): a pause, a rate, a limit lowered below what runs, extra
-/// shards to use up, the host's own limits, or a kind without such a shard. Its lock order is
-/// kept: a shard is locked here only once nothing but a shard's room could send the claim there.
+/// shards to use up, the host's own limits, or a kind without such a shard. Shards are locked
+/// here only without waiting, and let go again before a claim goes to `ready_jobs`, whose slower
+/// path waits for all of a kind's shards in order: a claim never waits holding one. What changes
+/// between this function's statements (a pause or a rate set as it runs) holds from the next
+/// claim, as a change during migration 18's walk did.
 enum RoomToSpareMigration {
     static let migration = Migrations.Migration(
         version: 19, name: "claims with room to spare walk the queue as without limits",
@@ -34,17 +37,26 @@ enum RoomToSpareMigration {
                       UNION ALL
                       SELECT true FROM unnest(claimable_jobs.local_room) AS r (free) WHERE r.free >= 0) AS g;
                 IF counting AND NOT shaped THEN
-                    -- Of each limited kind, a shard no other claim holds with room for the whole claim.
-                    SELECT array_agg(l.kind), array_agg(s.shard) INTO limited, shards
-                    FROM {schema}.kind_limits AS l
-                    LEFT JOIN LATERAL (
-                        SELECT s.shard FROM {schema}.kind_room AS s
-                        WHERE s.kind = l.kind AND s.free >= wanted
-                        ORDER BY s.free DESC
-                        LIMIT 1
-                        FOR UPDATE SKIP LOCKED) AS s ON true
-                    WHERE l.kind = ANY(claimable_jobs.kinds) AND l.max_concurrent IS NOT NULL;
-                    shaped := array_position(shards, NULL) IS NOT NULL;
+                    -- Of each limited kind, a regular shard no other claim holds with room for the
+                    -- whole claim. Without one for every kind, the shards locked are let go (the
+                    -- block's subtransaction rolls back) before `ready_jobs`, whose slower path
+                    -- waits for shards in order, is asked: no claim waits holding one.
+                    BEGIN
+                        SELECT array_agg(l.kind), array_agg(s.shard) INTO limited, shards
+                        FROM {schema}.kind_limits AS l
+                        LEFT JOIN LATERAL (
+                            SELECT s.shard FROM {schema}.kind_room AS s
+                            WHERE s.kind = l.kind AND s.shard <= 8 AND s.free >= wanted
+                            ORDER BY s.free DESC
+                            LIMIT 1
+                            FOR UPDATE SKIP LOCKED) AS s ON true
+                        WHERE l.kind = ANY(claimable_jobs.kinds) AND l.max_concurrent IS NOT NULL;
+                        IF array_position(shards, NULL) IS NOT NULL THEN
+                            RAISE EXCEPTION 'no shard with room for the claim';
+                        END IF;
+                    EXCEPTION WHEN raise_exception THEN
+                        shaped := true;
+                    END;
                 END IF;
                 IF shaped THEN
                     RETURN QUERY SELECT r.id, r.kind, r.counted FROM {schema}.ready_jobs(claimable_jobs.kinds, claimable_jobs.capabilities, claimable_jobs.wanted, claimable_jobs.local_room) AS r;
