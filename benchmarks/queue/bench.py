@@ -176,9 +176,9 @@ def main():
                 "<= 1 (no statement per edge: a claim reads none, an end's release is one statement for its batch)",
                 peer=ours["server"]["statementsPerJob"], peer_name="the same jobs without dependencies")
 
-        # The larger size: the rate must not fall as the tables grow.
-        # The smaller size again just before it, as the suite's runs so far (the peers' among
-        # them) have left the server: the ratio is of the size alone.
+        # The larger size: the rate must not fall as the tables grow. It is divided by the smaller
+        # size run again just before it, on the server as the suite's runs so far (the peers'
+        # among them) have left it: the ratio is of the size alone.
         if args.large:
             before = offload_run(offload, url, folder, meter, args.jobs, hosts)
             large = offload_run(offload, url, folder, meter, args.large, hosts)
