@@ -19,10 +19,10 @@ extension PostgresTests {
                 ("widget", #"{"note":"an acme-widget, 50% off","n":3}"#)
             ] {
                 let reply = try await serve.send("POST", "/v1/jobs?wait=20000", json: #"{"kind":"debug.echo","payload":\#(payload)}"#)
-                names[try #require(reply.json?["ids"]?[0]?.stringValue)] = name
+                names[try #require(reply.json?["ids"]?[0]?.stringValue, "\(reply.status): \(reply.text)")] = name
             }
             let waiting = try await serve.send("POST", "/v1/jobs", json: #"{"kind":"debug.echo","payload":{"customer":"acme"},"delayMs":60000}"#)
-            let waitingID = try #require(waiting.json?["ids"]?[0]?.stringValue)
+            let waitingID = try #require(waiting.json?["ids"]?[0]?.stringValue, "\(waiting.status): \(waiting.text)")
             names[waitingID] = "waiting"
             var listed: [String: [String]] = [:]
             let fragment = String(waitingID.prefix(13))
