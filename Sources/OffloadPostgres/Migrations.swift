@@ -201,7 +201,16 @@ enum Migrations {
         DependenciesMigration.state,
         DependenciesMigration.migration,
         KindRoomMigration.migration,
-        RoomToSpareMigration.migration
+        RoomToSpareMigration.migration,
+        // The tags' index holds only the jobs that have tags: most have none, and each cost the
+        // index an entry (165 bytes of WAL a job of the queue suite, of 1,915) that no tag finds.
+        // A listing by tag says `cardinality(tags) > 0`, which lets the planner use it.
+        Migration(
+            version: 20, name: "the tags index holds tagged jobs only",
+            statements: [
+                "DROP INDEX {schema}.job_history_tags",
+                "CREATE INDEX job_history_tags ON {schema}.job_history USING gin (tags) WHERE ended AND cardinality(tags) > 0"
+            ])
     ]
 
     /// The newest version.

@@ -70,7 +70,8 @@ extension PostgresQueue {
                     UNION ALL
                     (SELECT \(unescaped: endedColumns), h.job_seq FROM \(unescaped: s).job_history AS h
                      WHERE h.ended AND h.job_seq < \(cursor) AND (\(state)::text IS NULL OR h.state = \(state))
-                       AND (\(kind)::text IS NULL OR h.kind = \(kind)) AND (\(tagged)::text[] IS NULL OR h.tags @> \(tagged)::text[])
+                       AND (\(kind)::text IS NULL OR h.kind = \(kind))
+                       AND (\(tagged)::text[] IS NULL OR (h.tags @> \(tagged)::text[] AND cardinality(h.tags) > 0))
                        AND (\(contains)::text IS NULL OR h.payload::text ILIKE \(contains)
                             OR h.job_id BETWEEN \(lowest)::uuid AND \(highest)::uuid)
                      ORDER BY h.job_seq DESC LIMIT \(limit))
