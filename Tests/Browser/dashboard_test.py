@@ -33,6 +33,12 @@ def post_job(serve, job):
     return post(serve, "/v1/jobs", job)["ids"]
 
 
+def get(serve, path):
+    request = urllib.request.Request(serve.url + path, headers={"Authorization": "Bearer " + serve.token})
+    with urllib.request.urlopen(request) as response:
+        return json.load(response)
+
+
 def find_and_act(page, serve):
     """Search by state and tag, a bulk retry of what a filter matches, a kind paused and resumed
     from its panel, and the schedules panel with a schedule's last outcome, paused from it."""
@@ -181,8 +187,14 @@ def main():
             long_job = page.locator("#jobs tbody tr[data-job-id]").first
             expect(long_job).not_to_have_attribute("data-job-id", quick_id, timeout=10_000)
             expect(long_job).to_have_attribute("data-state", "running", timeout=20_000)
+            long_id = long_job.get_attribute("data-job-id")
             long_job.locator("button.cancel").click()
-            expect(long_job).to_have_attribute("data-state", "cancelled", timeout=20_000)
+            try:
+                expect(long_job).to_have_attribute("data-state", "cancelled", timeout=20_000)
+            except AssertionError as failure:
+                # Whether the service holds it cancelled (the page missed it) or running (the click
+                # asked for nothing, or the job went on).
+                raise AssertionError(f"{failure}\nthe service's view of the job: {get(serve, '/v1/jobs/' + long_id)}") from None
 
             # Live jobs from outside arrive without a reload.
             [outside] = post_job(serve, {"kind": "debug.sleep", "priority": "critical", "payload": {"ms": 200}})
