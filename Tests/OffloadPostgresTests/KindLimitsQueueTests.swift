@@ -69,16 +69,7 @@ extension PostgresTests {
                 try await withThrowingTaskGroup(of: Void.self) { group in
                     for claimer in 0..<6 {
                         group.addTask {
-                            var idle = 0
-                            while idle < 20 {
-                                let claimed = try await queue.claim(
-                                    ClaimRequest(host: "host-\(claimer)", limit: 3, kinds: ["debug.echo"], capabilities: []))
-                                if claimed.isEmpty {
-                                    idle += 1
-                                    try await Task.sleep(for: .milliseconds(20))
-                                    continue
-                                }
-                                idle = 0
+                            try await claimUntilIdle(queue, host: "host-\(claimer)", limit: 3, idleClaims: 20) { claimed in
                                 try await Task.sleep(for: .milliseconds(5))
                                 _ = try await queue.finish(claimed.map { JobEnd($0, outcome($0, .completed)) })
                             }
@@ -162,17 +153,8 @@ extension PostgresTests {
                     }
                     for claimer in 0..<6 {
                         group.addTask {
-                            var idle = 0
                             var turn = 0
-                            while idle < 25 {
-                                let claimed = try await queue.claim(
-                                    ClaimRequest(host: "host-\(claimer)", limit: 4, kinds: ["debug.echo"], capabilities: []))
-                                if claimed.isEmpty {
-                                    idle += 1
-                                    try await Task.sleep(for: .milliseconds(20))
-                                    continue
-                                }
-                                idle = 0
+                            try await claimUntilIdle(queue, host: "host-\(claimer)", limit: 4, idleClaims: 25) { claimed in
                                 turn += 1
                                 // Every third batch: its first job handed back, its second failed
                                 // once (retried), the rest completed.
@@ -284,6 +266,24 @@ extension PostgresTests {
                 #expect(try await room(queue) == 128 - 60)
                 _ = try await queue.finish((mixed + more).map { JobEnd($0, outcome($0, .completed)) })
                 #expect(try await room(queue) == 128)
+            }
+        }
+
+        /// Claims debug.echo jobs for `host`, `limit` at a time, handing each batch to `body`, until
+        /// `idleClaims` claims in a row (20 ms apart) find nothing.
+        private func claimUntilIdle(
+            _ queue: PostgresQueue, host: String, limit: Int, idleClaims: Int, _ body: ([ClaimedJob]) async throws -> Void
+        ) async throws {
+            var idle = 0
+            while idle < idleClaims {
+                let claimed = try await queue.claim(ClaimRequest(host: host, limit: limit, kinds: ["debug.echo"], capabilities: []))
+                if claimed.isEmpty {
+                    idle += 1
+                    try await Task.sleep(for: .milliseconds(20))
+                    continue
+                }
+                idle = 0
+                try await body(claimed)
             }
         }
 
